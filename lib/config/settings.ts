@@ -1,0 +1,114 @@
+/**
+ * App settings of the Provider app, read from the environment (Azure app settings, or
+ * local.settings.json `Values` under the dev host). One place names every setting the code reads, so
+ * the infra templates can be checked against it.
+ */
+import { z } from "zod";
+
+export class ConfigurationError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`App setting ${setting}: ${message}`);
+    this.name = "ConfigurationError";
+  }
+}
+
+/** Every app setting the Provider app reads. Keep in sync with infra/ and docs/. */
+export const SETTING_NAMES = {
+  storage: "AzureWebJobsStorage",
+  allowedNamespaceSuffixes: "SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES",
+  localMode: "DEV_LOCAL_MODE",
+  localEndpoints: "DEV_SERVICEBUS_ENDPOINTS",
+  appClientId: "PROVIDER_APP_CLIENT_ID",
+  managedIdentityClientId: "PROVIDER_MANAGED_IDENTITY_CLIENT_ID",
+  authorityHost: "AZURE_AUTHORITY_HOST",
+} as const;
+
+export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
+
+export interface ProviderSettings {
+  /** Table Storage connection string (Azurite locally). */
+  storageConnectionString: string;
+  /** Host suffixes a registration's Service Bus namespace must end with. */
+  allowedNamespaceSuffixes: string[];
+  /** Local mode allows extra suffixes and endpoint overrides; never set in Azure. */
+  localMode: boolean;
+  /** Local mode only: namespace FQDN → emulator endpoint (e.g. `sb://127.0.0.1:5673`). */
+  localEndpoints: Record<string, string>;
+  /** Client id of the Provider's multi-tenant app registration. */
+  appClientId?: string;
+  /** Client id of the user-assigned managed identity federated with the app. */
+  managedIdentityClientId?: string;
+  /** Entra authority host; a local token issuer in local mode. */
+  authorityHost?: string;
+}
+
+const suffixSchema = z
+  .string()
+  .regex(
+    /^\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+    "must look like .example.net",
+  );
+
+function parseEndpoints(raw: string | undefined): Record<string, string> {
+  if (!raw || raw.trim() === "") return {};
+  const result: Record<string, string> = {};
+  for (const pair of raw.split(",")) {
+    const [fqdn, endpoint] = pair.split("=").map((s) => s.trim());
+    if (!fqdn || !endpoint || !/^sb:\/\/[^/]+$/.test(endpoint)) {
+      throw new ConfigurationError(
+        SETTING_NAMES.localEndpoints,
+        `expected "namespace.fqdn=sb://host:port,..." but got "${pair}"`,
+      );
+    }
+    result[fqdn.toLowerCase()] = endpoint;
+  }
+  return result;
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** Reads and validates the settings; throws ConfigurationError naming the setting at fault. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSettings {
+  const localMode = /^(1|true|yes)$/i.test(env[SETTING_NAMES.localMode] ?? "");
+  const rawSuffixes = optional(env, SETTING_NAMES.allowedNamespaceSuffixes);
+  const allowedNamespaceSuffixes = rawSuffixes
+    ? rawSuffixes.split(",").map((s) => s.trim().toLowerCase())
+    : DEFAULT_ALLOWED_NAMESPACE_SUFFIXES;
+  for (const suffix of allowedNamespaceSuffixes) {
+    const check = suffixSchema.safeParse(suffix);
+    if (!check.success) {
+      throw new ConfigurationError(
+        SETTING_NAMES.allowedNamespaceSuffixes,
+        `"${suffix}" must look like .example.net`,
+      );
+    }
+  }
+  if (!localMode && allowedNamespaceSuffixes.some((s) => !DEFAULT_ALLOWED_NAMESPACE_SUFFIXES.includes(s))) {
+    throw new ConfigurationError(
+      SETTING_NAMES.allowedNamespaceSuffixes,
+      `suffixes other than ${DEFAULT_ALLOWED_NAMESPACE_SUFFIXES.join(", ")} are only allowed with ${SETTING_NAMES.localMode}=true`,
+    );
+  }
+  const localEndpoints = parseEndpoints(env[SETTING_NAMES.localEndpoints]);
+  if (!localMode && Object.keys(localEndpoints).length > 0) {
+    throw new ConfigurationError(
+      SETTING_NAMES.localEndpoints,
+      `only allowed with ${SETTING_NAMES.localMode}=true`,
+    );
+  }
+  return {
+    storageConnectionString: optional(env, SETTING_NAMES.storage) ?? "UseDevelopmentStorage=true",
+    allowedNamespaceSuffixes,
+    localMode,
+    localEndpoints,
+    appClientId: optional(env, SETTING_NAMES.appClientId),
+    managedIdentityClientId: optional(env, SETTING_NAMES.managedIdentityClientId),
+    authorityHost: optional(env, SETTING_NAMES.authorityHost),
+  };
+}

@@ -1,0 +1,39 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigurationError, loadSettings } from "../../../lib/config/settings";
+
+test("defaults to the public Service Bus suffix and no local overrides", () => {
+  const s = loadSettings({});
+  assert.deepEqual(s.allowedNamespaceSuffixes, [".servicebus.windows.net"]);
+  assert.equal(s.localMode, false);
+  assert.deepEqual(s.localEndpoints, {});
+});
+
+test("extra namespace suffixes and endpoint overrides need local mode", () => {
+  assert.throws(
+    () => loadSettings({ SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.windows.net,.localhost" }),
+    (e: unknown) => e instanceof ConfigurationError && e.setting === "SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES",
+  );
+  assert.throws(
+    () => loadSettings({ DEV_SERVICEBUS_ENDPOINTS: "a.servicebus.windows.net=sb://127.0.0.1:5672" }),
+    (e: unknown) => e instanceof ConfigurationError && e.setting === "DEV_SERVICEBUS_ENDPOINTS",
+  );
+  const s = loadSettings({
+    DEV_LOCAL_MODE: "true",
+    SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.windows.net,.sb.localhost",
+    DEV_SERVICEBUS_ENDPOINTS: "Contoso.sb.localhost=sb://127.0.0.1:5673",
+  });
+  assert.deepEqual(s.allowedNamespaceSuffixes, [".servicebus.windows.net", ".sb.localhost"]);
+  assert.deepEqual(s.localEndpoints, { "contoso.sb.localhost": "sb://127.0.0.1:5673" });
+});
+
+test("malformed settings name the setting", () => {
+  assert.throws(
+    () => loadSettings({ DEV_LOCAL_MODE: "1", DEV_SERVICEBUS_ENDPOINTS: "nonsense" }),
+    /DEV_SERVICEBUS_ENDPOINTS/,
+  );
+  assert.throws(
+    () => loadSettings({ DEV_LOCAL_MODE: "1", SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: "no-dot" }),
+    /SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES/,
+  );
+});
