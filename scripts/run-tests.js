@@ -23,9 +23,22 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const result = spawnSync(
-  process.execPath,
-  ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, ...files],
-  { stdio: "inherit" },
-);
-process.exit(result.status ?? 1);
+
+// TLS listeners in tests (emulator TLS port, local token issuer) serve the dev certificate; Node reads
+// NODE_EXTRA_CA_CERTS only at process start, so it is made here and handed to the test processes.
+async function main() {
+  const { ensureDevCertificate } = require("../dist/dev/certs.js");
+  const certDir = path.join(__dirname, "..", "dist", ".dev-cert");
+  const cert = await ensureDevCertificate(certDir);
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: cert.certPath, DEV_CERT_DIR: certDir };
+  const result = spawnSync(
+    process.execPath,
+    ["--enable-source-maps", "--test", `--test-concurrency=${concurrency}`, ...files],
+    { stdio: "inherit", env },
+  );
+  process.exit(result.status ?? 1);
+}
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

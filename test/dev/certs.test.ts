@@ -34,3 +34,19 @@ test("ensureDevCertificate makes a certificate a TLS client accepts for 127.0.0.
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the test runner trusts the dev certificate through NODE_EXTRA_CA_CERTS", async () => {
+  const dir = process.env.DEV_CERT_DIR;
+  assert.ok(dir, "DEV_CERT_DIR is set by scripts/run-tests.js");
+  assert.ok(process.env.NODE_EXTRA_CA_CERTS);
+  const cert = await ensureDevCertificate(dir);
+  const server = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => res.end("trusted"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const res = await fetch(`https://127.0.0.1:${port}/`);
+    assert.equal(await res.text(), "trusted");
+  } finally {
+    server.close();
+  }
+});
