@@ -24,6 +24,7 @@ export const SETTING_NAMES = {
   appClientId: "PROVIDER_APP_CLIENT_ID",
   managedIdentityClientId: "PROVIDER_MANAGED_IDENTITY_CLIENT_ID",
   authorityHost: "AZURE_AUTHORITY_HOST",
+  requireRoles: "AUTH_REQUIRE_ROLES",
 } as const;
 
 export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
@@ -43,6 +44,8 @@ export interface ProviderSettings {
   managedIdentityClientId?: string;
   /** Entra authority host; a local token issuer in local mode. */
   authorityHost?: string;
+  /** Enforce app roles from the EasyAuth principal header on the HTTP API. */
+  requireRoles: boolean;
 }
 
 const suffixSchema = z
@@ -73,9 +76,13 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return value ? value : undefined;
 }
 
+function isTrue(value: string | undefined): boolean {
+  return /^(1|true|yes)$/i.test(value?.trim() ?? "");
+}
+
 /** Reads and validates the settings; throws ConfigurationError naming the setting at fault. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSettings {
-  const localMode = /^(1|true|yes)$/i.test(env[SETTING_NAMES.localMode] ?? "");
+  const localMode = isTrue(env[SETTING_NAMES.localMode]);
   const rawSuffixes = optional(env, SETTING_NAMES.allowedNamespaceSuffixes);
   const allowedNamespaceSuffixes = rawSuffixes
     ? rawSuffixes.split(",").map((s) => s.trim().toLowerCase())
@@ -110,5 +117,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     appClientId: optional(env, SETTING_NAMES.appClientId),
     managedIdentityClientId: optional(env, SETTING_NAMES.managedIdentityClientId),
     authorityHost: optional(env, SETTING_NAMES.authorityHost),
+    requireRoles: isTrue(env[SETTING_NAMES.requireRoles]),
   };
 }

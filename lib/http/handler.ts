@@ -1,0 +1,35 @@
+/**
+ * Wraps an HTTP handler so that every ProblemError becomes a problem+json response and any other
+ * error becomes a 500 that carries only a correlation id (the invocation id), with the details logged.
+ */
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { invocationLogger } from "../logging/logger";
+import { ProblemError, problemResponse } from "./problem";
+
+export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+export function apiHandler(handler: ApiHandler): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      const instance = new URL(request.url).pathname;
+      if (error instanceof ProblemError) return problemResponse(error, instance);
+      invocationLogger(context).error("unhandled error in HTTP handler", {
+        error,
+        method: request.method,
+        path: instance,
+      });
+      return problemResponse(
+        new ProblemError(500, "An unexpected error occurred.", undefined, {
+          correlationId: context.invocationId,
+        }),
+        instance,
+      );
+    }
+  };
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}

@@ -1,0 +1,185 @@
+/**
+ * HTTP handlers of the tenant registry (`/api/tenants...`): validate → registry → respond. Registered
+ * as functions by `triggers/tenants.ts`; built from injected dependencies so tests drive them against
+ * a real Azurite with real HttpRequest/InvocationContext objects.
+ */
+import type { HttpRequest } from "@azure/functions";
+import { z } from "zod";
+import { loadSettings, ProviderSettings, SETTING_NAMES } from "../config/settings";
+import { requireRole, ROLES } from "../http/auth";
+import { apiHandler, json } from "../http/handler";
+import { ProblemError, validationProblem } from "../http/problem";
+import { parseWith, readJson } from "../http/request";
+import { invocationLogger } from "../logging/logger";
+import { createTableClient } from "../storage/tables";
+import {
+  findSecrets,
+  namespaceAllowed,
+  registrationInputSchema,
+  TENANT_NAME_PATTERN,
+  TenantRegistration,
+} from "./model";
+import { onboardingInstructions } from "./onboarding";
+import {
+  TENANTS_TABLE,
+  TenantConflictError,
+  TenantNotFoundError,
+  TenantStore,
+  WriteConditions,
+} from "./store";
+
+export interface TenantApiDeps {
+  store: TenantStore;
+  settings: ProviderSettings;
+}
+
+/** Default dependencies from app settings, created on first use (not at module load). */
+export function defaultTenantApiDeps(): () => TenantApiDeps {
+  let deps: TenantApiDeps | undefined;
+  return () => {
+    if (!deps) {
+      const settings = loadSettings();
+      deps = {
+        settings,
+        store: new TenantStore(createTableClient(settings.storageConnectionString, TENANTS_TABLE)),
+      };
+    }
+    return deps;
+  };
+}
+
+export function tenantParam(request: HttpRequest): string {
+  const name = request.params.tenant ?? "";
+  if (!TENANT_NAME_PATTERN.test(name)) {
+    throw validationProblem([
+      {
+        field: "tenant",
+        message:
+          "must be a slug of 3-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit",
+      },
+    ]);
+  }
+  return name;
+}
+
+function conditions(request: HttpRequest): WriteConditions {
+  const ifMatch = request.headers.get("if-match") ?? undefined;
+  const ifNoneMatch = request.headers.get("if-none-match") ?? undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch !== "*") {
+    throw validationProblem([{ field: "If-None-Match", message: 'only "*" is supported' }]);
+  }
+  return { ifMatch, ifNoneMatch };
+}
+
+export function registrationView(r: TenantRegistration) {
+  return {
+    name: r.name,
+    directoryId: r.directoryId,
+    ...(r.displayName ? { displayName: r.displayName } : {}),
+    serviceBus: r.serviceBus,
+    auth: r.auth,
+    limits: r.limits,
+    state: r.state,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function mapStoreError(error: unknown): never {
+  if (error instanceof TenantNotFoundError) throw new ProblemError(404, error.message);
+  if (error instanceof TenantConflictError) throw new ProblemError(412, error.message);
+  throw error;
+}
+
+const listQuerySchema = z.strictObject({
+  top: z.coerce.number().int().min(1).max(1000).optional(),
+  continuationToken: z.string().min(1).max(4096).optional(),
+});
+
+export function createTenantHandlers(getDeps: () => TenantApiDeps) {
+  return {
+    put: apiHandler(async (request, context) => {
+      const { store, settings } = getDeps();
+      requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
+      const name = tenantParam(request);
+      const cond = conditions(request);
+      const body = await readJson(request);
+      const secrets = findSecrets(body);
+      if (secrets.length > 0) {
+        throw validationProblem(
+          secrets,
+          "The registration carries a secret. Secrets never go in the registry.",
+        );
+      }
+      const input = parseWith(registrationInputSchema, body);
+      if (!namespaceAllowed(input.serviceBus.namespace, settings.allowedNamespaceSuffixes)) {
+        throw validationProblem([
+          {
+            field: "serviceBus.namespace",
+            message: `must end with one of: ${settings.allowedNamespaceSuffixes.join(", ")} (${SETTING_NAMES.allowedNamespaceSuffixes})`,
+          },
+        ]);
+      }
+      const { created, registration } = await store.put(name, input, cond).catch(mapStoreError);
+      invocationLogger(context).info(created ? "tenant registered" : "tenant updated", {
+        tenant: name,
+        directoryId: registration.directoryId,
+        namespace: registration.serviceBus.namespace,
+        authMode: registration.auth.mode,
+      });
+      const headers: Record<string, string> = { etag: registration.etag };
+      if (created) headers.location = `/api/tenants/${name}`;
+      return json(created ? 201 : 200, registrationView(registration), headers);
+    }),
+
+    get: apiHandler(async (request) => {
+      const { store, settings } = getDeps();
+      requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+      const registration = await store.require(tenantParam(request)).catch(mapStoreError);
+      return json(200, registrationView(registration), { etag: registration.etag });
+    }),
+
+    list: apiHandler(async (request) => {
+      const { store, settings } = getDeps();
+      requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+      const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
+      let page;
+      try {
+        page = await store.list(query);
+      } catch (error) {
+        if (query.continuationToken && (error as { statusCode?: number }).statusCode === 400) {
+          throw validationProblem([
+            { field: "continuationToken", message: "is not a valid continuation token" },
+          ]);
+        }
+        throw error;
+      }
+      return json(200, {
+        items: page.items.map(registrationView),
+        ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+      });
+    }),
+
+    delete: apiHandler(async (request, context) => {
+      const { store, settings } = getDeps();
+      requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
+      const name = tenantParam(request);
+      await store.delete(name, conditions(request)).catch(mapStoreError);
+      invocationLogger(context).info("tenant deleted", { tenant: name });
+      return { status: 204 };
+    }),
+
+    onboarding: apiHandler(async (request) => {
+      const { store, settings } = getDeps();
+      requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+      const registration = await store.require(tenantParam(request)).catch(mapStoreError);
+      if (!settings.appClientId) {
+        throw new ProblemError(
+          503,
+          `The Provider app's client id is not configured (app setting ${SETTING_NAMES.appClientId}); onboarding instructions need it.`,
+        );
+      }
+      return json(200, onboardingInstructions(registration, settings.appClientId, settings.authorityHost));
+    }),
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The tenant registration: which customer directory the Provider signs in to, which Service Bus
+ * namespace and queues carry its commands and statuses, how the Provider authenticates, and its limits.
+ * Validation is strict (unknown fields are refused) and secrets are refused outright: a registration
+ * only ever names an app setting that holds one.
+ */
+import { z } from "zod";
+import type { FieldError } from "../http/problem";
+
+export const TENANT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const FQDN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+// Service Bus queue names: letters, digits, periods, hyphens, underscores and slashes; start and end
+// with a letter or digit; at most 260 characters.
+const QUEUE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/;
+
+export const AUTH_MODES = ["federatedManagedIdentity", "certificate", "clientSecret", "sas"] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+const settingName = z
+  .string()
+  .regex(SETTING_NAME, "must be the name of an app setting (letters, digits, underscores)");
+
+export const authConfigSchema = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("federatedManagedIdentity") }),
+  z.strictObject({ mode: z.literal("certificate"), certificateSetting: settingName }),
+  z.strictObject({ mode: z.literal("clientSecret"), secretSetting: settingName }),
+  z.strictObject({ mode: z.literal("sas"), sasSetting: settingName }),
+]);
+export type AuthConfig = z.infer<typeof authConfigSchema>;
+
+const queueName = z
+  .string()
+  .regex(QUEUE_NAME, "must be a valid Service Bus queue name")
+  .refine((v) => !v.includes("//"), "must not contain empty path segments");
+
+export const DEFAULT_LIMITS = {
+  maxConcurrentDeployments: 10,
+  acceptanceTimeoutSeconds: 120,
+  completionTimeoutSeconds: 3600,
+} as const;
+
+/** The PUT body. Defaults are applied here, so a stored registration is always complete. */
+export const registrationInputSchema = z.strictObject({
+  directoryId: z.string().regex(GUID, "must be a GUID (the customer's Entra directory id)"),
+  displayName: z.string().trim().min(1).max(256).optional(),
+  serviceBus: z.strictObject({
+    namespace: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.string().regex(FQDN, "must be a fully qualified host name")),
+    commandQueue: queueName.default("commands"),
+    statusQueue: queueName.default("status"),
+  }),
+  auth: authConfigSchema.default({ mode: "federatedManagedIdentity" }),
+  limits: z
+    .strictObject({
+      maxConcurrentDeployments: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(DEFAULT_LIMITS.maxConcurrentDeployments),
+      acceptanceTimeoutSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(86_400)
+        .default(DEFAULT_LIMITS.acceptanceTimeoutSeconds),
+      completionTimeoutSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(7 * 86_400)
+        .default(DEFAULT_LIMITS.completionTimeoutSeconds),
+    })
+    .default({ ...DEFAULT_LIMITS }),
+  state: z.enum(["active", "suspended"]).default("active"),
+});
+export type RegistrationInput = z.infer<typeof registrationInputSchema>;
+
+export interface TenantRegistration extends RegistrationInput {
+  /** The slug key, from the route. */
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Opaque optimistic-concurrency token. */
+  etag: string;
+}
+
+/** Field names that only a secret would use; their presence anywhere in a body is refused. */
+const SECRET_FIELDS = new Set(
+  [
+    "key",
+    "sharedaccesskey",
+    "sharedaccesskeyname",
+    "sharedaccesssignature",
+    "connectionstring",
+    "secret",
+    "clientsecret",
+    "certificate",
+    "privatekey",
+    "password",
+    "token",
+    "sas",
+    "saskey",
+    "sastoken",
+  ].map((s) => s.toLowerCase()),
+);
+const SECRET_VALUE =
+  /(SharedAccessSignature\s|SharedAccessKey=|AccountKey=|-----BEGIN [A-Z ]*PRIVATE KEY-----)/i;
+
+/**
+ * Finds secrets carried in a body: by field name or by value shape. Run before schema validation so
+ * the client learns the real reason (secrets never go in the registry), not just "unknown field".
+ */
+export function findSecrets(value: unknown, path = ""): FieldError[] {
+  const found: FieldError[] = [];
+  const message =
+    "secrets never go in the registry; store it in an app setting or Key Vault and name that setting";
+  if (typeof value === "string") {
+    if (SECRET_VALUE.test(value)) found.push({ field: path, message });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => found.push(...findSecrets(item, `${path}[${i}]`)));
+  } else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      const field = path ? `${path}.${k}` : k;
+      if (SECRET_FIELDS.has(k.toLowerCase())) found.push({ field, message });
+      else found.push(...findSecrets(v, field));
+    }
+  }
+  return found;
+}
+
+/** The security rule: a namespace must end with an allowed suffix, else a token could go to any host. */
+export function namespaceAllowed(namespace: string, allowedSuffixes: readonly string[]): boolean {
+  const host = namespace.toLowerCase();
+  return allowedSuffixes.some((suffix) => host.endsWith(suffix) && host.length > suffix.length);
+}

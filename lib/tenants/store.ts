@@ -1,0 +1,229 @@
+/**
+ * The `tenants` table: one row per registration (partition `tenant`, row key = the slug), with ETag
+ * optimistic concurrency. Nested registration fields are flattened into typed columns; nothing secret
+ * is ever stored (the model refuses secrets, and auth stores only a setting name).
+ */
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import { statusCodeOf, tableInitializer } from "../storage/tables";
+import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
+
+export const TENANTS_TABLE = "tenants";
+const PARTITION = "tenant";
+
+export class TenantNotFoundError extends Error {
+  constructor(readonly tenant: string) {
+    super(`Tenant "${tenant}" is not registered.`);
+    this.name = "TenantNotFoundError";
+  }
+}
+
+export class TenantConflictError extends Error {
+  constructor(
+    readonly tenant: string,
+    reason: string,
+  ) {
+    super(`Tenant "${tenant}": ${reason}`);
+    this.name = "TenantConflictError";
+  }
+}
+
+/** `ifMatch`: an ETag or `*` (must exist). `ifNoneMatch: "*"`: must not exist. */
+export interface WriteConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+export interface TenantPage {
+  items: TenantRegistration[];
+  continuationToken?: string;
+}
+
+interface TenantEntity {
+  partitionKey: string;
+  rowKey: string;
+  directoryId: string;
+  displayName?: string;
+  namespace: string;
+  commandQueue: string;
+  statusQueue: string;
+  authMode: AuthConfig["mode"];
+  authSetting?: string;
+  state: "active" | "suspended";
+  maxConcurrentDeployments: number;
+  acceptanceTimeoutSeconds: number;
+  completionTimeoutSeconds: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function authSetting(auth: AuthConfig): string | undefined {
+  switch (auth.mode) {
+    case "certificate":
+      return auth.certificateSetting;
+    case "clientSecret":
+      return auth.secretSetting;
+    case "sas":
+      return auth.sasSetting;
+    default:
+      return undefined;
+  }
+}
+
+function authFromColumns(mode: AuthConfig["mode"], setting: string | undefined): AuthConfig {
+  switch (mode) {
+    case "certificate":
+      return { mode, certificateSetting: setting ?? "" };
+    case "clientSecret":
+      return { mode, secretSetting: setting ?? "" };
+    case "sas":
+      return { mode, sasSetting: setting ?? "" };
+    default:
+      return { mode: "federatedManagedIdentity" };
+  }
+}
+
+function toEntity(
+  name: string,
+  input: RegistrationInput,
+  createdAt: string,
+  updatedAt: string,
+): TenantEntity {
+  return {
+    partitionKey: PARTITION,
+    rowKey: name,
+    directoryId: input.directoryId.toLowerCase(),
+    ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
+    namespace: input.serviceBus.namespace,
+    commandQueue: input.serviceBus.commandQueue,
+    statusQueue: input.serviceBus.statusQueue,
+    authMode: input.auth.mode,
+    ...(authSetting(input.auth) !== undefined ? { authSetting: authSetting(input.auth) } : {}),
+    state: input.state,
+    maxConcurrentDeployments: input.limits.maxConcurrentDeployments,
+    acceptanceTimeoutSeconds: input.limits.acceptanceTimeoutSeconds,
+    completionTimeoutSeconds: input.limits.completionTimeoutSeconds,
+    createdAt,
+    updatedAt,
+  };
+}
+
+function fromEntity(e: TableEntityResult<TenantEntity>): TenantRegistration {
+  return {
+    name: e.rowKey as string,
+    directoryId: e.directoryId,
+    ...(e.displayName ? { displayName: e.displayName } : {}),
+    serviceBus: { namespace: e.namespace, commandQueue: e.commandQueue, statusQueue: e.statusQueue },
+    auth: authFromColumns(e.authMode, e.authSetting),
+    limits: {
+      maxConcurrentDeployments: e.maxConcurrentDeployments,
+      acceptanceTimeoutSeconds: e.acceptanceTimeoutSeconds,
+      completionTimeoutSeconds: e.completionTimeoutSeconds,
+    },
+    state: e.state,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    etag: e.etag,
+  };
+}
+
+export class TenantStore {
+  private readonly ensureTable: () => Promise<void>;
+
+  constructor(
+    private readonly client: TableClient,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.ensureTable = tableInitializer(client);
+  }
+
+  async get(name: string): Promise<TenantRegistration | undefined> {
+    await this.ensureTable();
+    try {
+      return fromEntity(await this.client.getEntity<TenantEntity>(PARTITION, name));
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async require(name: string): Promise<TenantRegistration> {
+    const found = await this.get(name);
+    if (!found) throw new TenantNotFoundError(name);
+    return found;
+  }
+
+  async list(options: { top?: number; continuationToken?: string } = {}): Promise<TenantPage> {
+    await this.ensureTable();
+    const pages = this.client
+      .listEntities<TenantEntity>({ queryOptions: { filter: `PartitionKey eq '${PARTITION}'` } })
+      .byPage({ maxPageSize: options.top ?? 100, continuationToken: options.continuationToken });
+    const page = await pages.next();
+    if (page.done || !page.value) return { items: [] };
+    const token = (page.value as { continuationToken?: string }).continuationToken;
+    return { items: page.value.map(fromEntity), ...(token ? { continuationToken: token } : {}) };
+  }
+
+  /**
+   * Creates or replaces a registration. Returns whether it was created. Honours If-Match / If-None-Match;
+   * without conditions, a concurrent create or replace is retried so the last writer wins cleanly.
+   */
+  async put(
+    name: string,
+    input: RegistrationInput,
+    conditions: WriteConditions = {},
+  ): Promise<{ created: boolean; registration: TenantRegistration }> {
+    await this.ensureTable();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.get(name);
+      const timestamp = this.now().toISOString();
+      if (conditions.ifNoneMatch === "*" && existing) {
+        throw new TenantConflictError(name, "already exists (If-None-Match: *)");
+      }
+      if (conditions.ifMatch !== undefined) {
+        if (!existing) throw new TenantConflictError(name, "does not exist (If-Match)");
+        if (conditions.ifMatch !== "*" && conditions.ifMatch !== existing.etag) {
+          throw new TenantConflictError(name, "was changed by someone else (ETag mismatch)");
+        }
+      }
+      try {
+        if (!existing) {
+          await this.client.createEntity(toEntity(name, input, timestamp, timestamp));
+          return { created: true, registration: await this.require(name) };
+        }
+        const etag = conditions.ifMatch && conditions.ifMatch !== "*" ? conditions.ifMatch : existing.etag;
+        await this.client.updateEntity(toEntity(name, input, existing.createdAt, timestamp), "Replace", {
+          etag,
+        });
+        return { created: false, registration: await this.require(name) };
+      } catch (error) {
+        const status = statusCodeOf(error);
+        const raced = status === 409 || status === 412;
+        if (!raced) throw error;
+        if (conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined) {
+          throw new TenantConflictError(name, "was changed by someone else (ETag mismatch)");
+        }
+      }
+    }
+    throw new TenantConflictError(name, "too many concurrent writers; retry");
+  }
+
+  async delete(name: string, conditions: WriteConditions = {}): Promise<void> {
+    await this.ensureTable();
+    const existing = await this.require(name);
+    if (
+      conditions.ifMatch !== undefined &&
+      conditions.ifMatch !== "*" &&
+      conditions.ifMatch !== existing.etag
+    ) {
+      throw new TenantConflictError(name, "was changed by someone else (ETag mismatch)");
+    }
+    try {
+      await this.client.deleteEntity(PARTITION, name, { etag: conditions.ifMatch ?? "*" });
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 404) throw new TenantNotFoundError(name);
+      if (status === 412) throw new TenantConflictError(name, "was changed by someone else (ETag mismatch)");
+      throw error;
+    }
+  }
+}
