@@ -1,0 +1,51 @@
+/** Starts the Service Bus emulator for a test and builds real @azure/service-bus clients against it. */
+import { ServiceBusClient, ServiceBusClientOptions } from "@azure/service-bus";
+import { RunningEmulator, startServiceBusEmulator } from "../../dev/servicebus-emulator";
+
+export const FAST_RETRIES: ServiceBusClientOptions = {
+  retryOptions: { maxRetries: 1, retryDelayInMs: 50, timeoutInMs: 5000 },
+};
+
+export interface QueueSpec {
+  name: string;
+  properties?: Record<string, unknown>;
+  policies?: { Name: string; Key: string; Rights: string[] }[];
+}
+
+export function namespaceConfig(name: string, queues: QueueSpec[], extra: Record<string, unknown> = {}) {
+  return {
+    Name: name,
+    Queues: queues.map((q) => ({
+      Name: q.name,
+      Properties: q.properties ?? {},
+      ...(q.policies ? { SharedAccessPolicies: q.policies } : {}),
+    })),
+    ...extra,
+  };
+}
+
+export async function startEmulator(
+  namespaces: unknown[],
+  options: { dataDir?: string } = {},
+): Promise<RunningEmulator> {
+  return startServiceBusEmulator(
+    { UserConfig: { Namespaces: namespaces } },
+    { ...options, certDir: process.env.DEV_CERT_DIR },
+  );
+}
+
+export function clientFor(
+  emulator: RunningEmulator,
+  namespace?: string,
+  options: ServiceBusClientOptions = FAST_RETRIES,
+) {
+  const ns = namespace ? emulator.namespace(namespace) : emulator.namespaces[0];
+  if (!ns) throw new Error("no namespace");
+  return new ServiceBusClient(ns.connectionString, options);
+}
+
+export function sasConnectionString(port: number, keyName: string, key: string, entityPath?: string): string {
+  return `Endpoint=sb://localhost:${port};SharedAccessKeyName=${keyName};SharedAccessKey=${key};UseDevelopmentEmulator=true;${entityPath ? `EntityPath=${entityPath};` : ""}`;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
