@@ -736,7 +736,8 @@ function outcomeState(outcome: string, state: Record<string, unknown>): unknown 
     case "accepted":
       return deliveryState.accepted();
     case "rejected":
-      return deliveryState.rejectedWith(state);
+      // Dead-lettering succeeded: settle without the error, which the client would read as a failure.
+      return deliveryState.rejectedWith({});
     case "modified":
       return deliveryState.modified(state);
     default:

@@ -49,3 +49,12 @@ export function sasConnectionString(port: number, keyName: string, key: string, 
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The ServiceBusError code of an error, looking inside the AggregateError the client's retries produce. */
+export function errorCodes(error: unknown): string[] {
+  if (error instanceof AggregateError) return error.errors.flatMap(errorCodes);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? [code] : [];
+}
+
+export const failsWith = (code: string) => (error: unknown) => errorCodes(error).includes(code);

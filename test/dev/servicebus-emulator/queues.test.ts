@@ -1,8 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ServiceBusClient, ServiceBusError } from "@azure/service-bus";
+import { ServiceBusClient } from "@azure/service-bus";
 import type { RunningEmulator } from "../../../dev/servicebus-emulator";
-import { clientFor, namespaceConfig, sleep, startEmulator } from "../../helpers/servicebus";
+import { clientFor, namespaceConfig, sleep, startEmulator, failsWith } from "../../helpers/servicebus";
 
 let emulator: RunningEmulator;
 let client: ServiceBusClient;
@@ -253,7 +253,7 @@ describe("queue features", () => {
     const sender = client.createSender("big");
     await assert.rejects(
       sender.sendMessages({ body: "x".repeat(300 * 1024) }),
-      (e: unknown) => e instanceof ServiceBusError && e.code === "MessageSizeExceeded",
+      failsWith("MessageSizeExceeded"),
     );
     await sender.sendMessages({ body: "small" });
     const receiver = client.createReceiver("big", { receiveMode: "receiveAndDelete" });
@@ -267,14 +267,11 @@ describe("queue features", () => {
 
   test("an unknown queue is MessagingEntityNotFound", async () => {
     const sender = client.createSender("no-such-queue");
-    await assert.rejects(
-      sender.sendMessages({ body: 1 }),
-      (e: unknown) => e instanceof ServiceBusError && e.code === "MessagingEntityNotFound",
-    );
+    await assert.rejects(sender.sendMessages({ body: 1 }), failsWith("MessagingEntityNotFound"));
     const receiver = client.createReceiver("no-such-queue");
     await assert.rejects(
       receiver.receiveMessages(1, { maxWaitTimeInMs: 500 }),
-      (e: unknown) => e instanceof ServiceBusError && e.code === "MessagingEntityNotFound",
+      failsWith("MessagingEntityNotFound"),
     );
   });
 });
