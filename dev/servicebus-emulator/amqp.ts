@@ -37,6 +37,7 @@ export interface RheaLink {
   close(error?: { condition: string; description: string }): void;
   send(message: unknown, tag?: Buffer, format?: number): RheaDelivery;
   set_drained(drained: boolean): void;
+  set_source(fields: Record<string, unknown>): void;
   _draining: boolean;
   _drained: boolean;
   _get_drain: () => boolean;

@@ -277,7 +277,10 @@ export class Queue {
 
   private lock(m: StoredMessage, owner: Consumer | undefined, now: number): void {
     m.lockToken = randomUUID();
-    m.lockedUntil = now + this.props.LockDuration;
+    m.lockedUntil =
+      this.requiresSession && m.sessionId !== undefined
+        ? this.sessionLockedUntil(m.sessionId)
+        : now + this.props.LockDuration;
     m.lockOwner = owner;
     this.locks.set(m.lockToken, m);
   }
@@ -298,13 +301,21 @@ export class Queue {
 
   // ---- settlement ----------------------------------------------------------------------------------
 
-  private locked(token: string): StoredMessage {
+  /** In a session queue a message's lock is its session's lock, as in Service Bus. */
+  private sessionHeld(m: StoredMessage, now: number): boolean {
+    if (!this.requiresSession || m.sessionId === undefined) return false;
+    const s = this.sessions.get(m.sessionId);
+    return !!s && !!s.owner && s.lockedUntil > now;
+  }
+
+  private locked(token: string, now = Date.now()): StoredMessage {
     const m = this.locks.get(token.toLowerCase());
-    if (!m || m.lockedUntil === undefined || m.lockedUntil <= Date.now()) throw errors.lockLost();
-    if (m.sessionId !== undefined && this.requiresSession) {
-      const s = this.sessions.get(m.sessionId);
-      if (!s || s.lockedUntil <= Date.now()) throw errors.sessionLockLost(m.sessionId);
+    if (!m) throw errors.lockLost();
+    if (this.requiresSession && m.sessionId !== undefined) {
+      if (!this.sessionHeld(m, now)) throw errors.sessionLockLost(m.sessionId);
+      return m;
     }
+    if (m.lockedUntil === undefined || m.lockedUntil <= now) throw errors.lockLost();
     return m;
   }
 
@@ -350,7 +361,10 @@ export class Queue {
   }
 
   renewLock(token: string, now = Date.now()): number {
-    const m = this.locked(token);
+    const m = this.locked(token, now);
+    if (this.requiresSession && m.sessionId !== undefined) {
+      throw errors.notAllowed("Messages in a session are locked by the session; renew the session lock instead.");
+    }
     m.lockedUntil = now + this.props.LockDuration;
     return m.lockedUntil;
   }
@@ -509,7 +523,8 @@ export class Queue {
   /** Expires locks, sessions and messages; activates scheduled messages; prunes duplicate history. */
   sweep(now = Date.now()): void {
     for (const m of [...this.locks.values()]) {
-      if ((m.lockedUntil ?? 0) <= now) {
+      const expired = this.requiresSession && m.sessionId !== undefined ? !this.sessionHeld(m, now) : (m.lockedUntil ?? 0) <= now;
+      if (expired) {
         this.unlock(m);
         this.redeliverOrDeadLetter(m, now);
       }

@@ -306,11 +306,7 @@ export class NamespaceServer {
     const sessionId = requested === undefined || requested === null ? undefined : String(requested);
     const conn = link.connection;
     const grant = (id: string) => {
-      link.local.attach.source = {
-        ...(link.local.attach.source as object),
-        address: link.remote.attach?.source?.address,
-        filter: { [SESSION_FILTER]: id },
-      };
+      link.set_source({ address: link.remote.attach?.source?.address, filter: { [SESSION_FILTER]: id } });
       link.local.attach.properties = {
         "com.microsoft:locked-until-utc": ticksLong(consumer.entity.queue.sessionLockedUntil(id)),
       };
@@ -350,7 +346,7 @@ export class NamespaceServer {
           consumer.entity.queue.pump();
         } else if (Date.now() >= deadline) {
           clearInterval(poll);
-          link.local.attach.source = { address: link.remote.attach?.source?.address };
+          link.set_source({ address: link.remote.attach?.source?.address });
           release();
           link.close({
             condition: "com.microsoft:timeout",
