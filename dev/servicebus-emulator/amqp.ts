@@ -15,12 +15,14 @@ export interface RheaDelivery {
   accept(): void;
   reject(error?: { condition: string; description: string }): void;
   settled?: boolean;
+  remote_settled?: boolean;
 }
 
 export interface RheaLink {
   name: string;
   credit: number;
   connection: RheaConnection;
+  session: { outgoing: { available(): number } };
   remote: {
     attach?: {
       source?: { address?: string; filter?: Record<string, unknown> } | null;

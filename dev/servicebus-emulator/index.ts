@@ -57,7 +57,9 @@ export async function startServiceBusEmulator(
     : undefined;
   try {
     for (const nsConfig of parsed.UserConfig.Namespaces) {
-      const ns = new Namespace(nsConfig, options.dataDir);
+      const ns = new Namespace(nsConfig, options.dataDir, (error) =>
+        options.log?.("error", "emulator: sweep failed", { namespace: nsConfig.Name, error: String(error) }),
+      );
       const server = new NamespaceServer(ns, options.log);
       servers.push(server);
       const port = await server.listen({ port: nsConfig.Port, host });

@@ -35,6 +35,7 @@ export class Namespace {
   constructor(
     readonly config: NamespaceConfig,
     dataDir?: string,
+    private readonly onError: (error: unknown) => void = () => {},
   ) {
     this.authorizer = new Authorizer(config);
     if (dataDir) this.file = path.join(dataDir, `${config.Name.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
@@ -49,7 +50,14 @@ export class Namespace {
     }
     this.timer = setInterval(() => {
       const now = Date.now();
-      for (const queue of this.queues.values()) queue.sweep(now);
+      for (const queue of this.queues.values()) {
+        try {
+          queue.sweep(now);
+        } catch (error) {
+          // A timer callback must never take the emulator down; the next sweep retries.
+          this.onError(error);
+        }
+      }
     }, SWEEP_MS);
     this.timer.unref();
   }

@@ -363,7 +363,9 @@ export class Queue {
   renewLock(token: string, now = Date.now()): number {
     const m = this.locked(token, now);
     if (this.requiresSession && m.sessionId !== undefined) {
-      throw errors.notAllowed("Messages in a session are locked by the session; renew the session lock instead.");
+      throw errors.notAllowed(
+        "Messages in a session are locked by the session; renew the session lock instead.",
+      );
     }
     m.lockedUntil = now + this.props.LockDuration;
     return m.lockedUntil;
@@ -523,7 +525,10 @@ export class Queue {
   /** Expires locks, sessions and messages; activates scheduled messages; prunes duplicate history. */
   sweep(now = Date.now()): void {
     for (const m of [...this.locks.values()]) {
-      const expired = this.requiresSession && m.sessionId !== undefined ? !this.sessionHeld(m, now) : (m.lockedUntil ?? 0) <= now;
+      const expired =
+        this.requiresSession && m.sessionId !== undefined
+          ? !this.sessionHeld(m, now)
+          : (m.lockedUntil ?? 0) <= now;
       if (expired) {
         this.unlock(m);
         this.redeliverOrDeadLetter(m, now);

@@ -63,7 +63,8 @@ class LinkConsumer implements Consumer {
   }
 
   capacity(): number {
-    return this.link.is_open() ? this.link.credit : 0;
+    // Never exceed the link credit nor the session's window of unsettled deliveries (rhea throws).
+    return this.link.is_open() ? Math.min(this.link.credit, this.link.session.outgoing.available()) : 0;
   }
 
   deliver(m: StoredMessage): void {
@@ -516,10 +517,21 @@ export class NamespaceServer {
         if (state.undeliverable_here) queue.defer(token, annotations);
         else queue.abandon(token, annotations);
       } else queue.abandon(token);
-      delivery.update(true, outcomeState(outcome, state));
+      this.settle(delivery, outcomeState(outcome, state));
     } catch (error) {
-      delivery.update(true, deliveryState.rejected(amqpError(error)));
+      this.settle(delivery, deliveryState.rejected(amqpError(error)));
     }
+    // A settled delivery frees a slot in the session window: more may be sent now.
+    queue.pump();
+  }
+
+  /**
+   * Settles a peek-lock delivery. The client never settles its side after ours (receiver settle mode
+   * "second"), so the delivery is marked done here or rhea would keep it in the session window forever.
+   */
+  private settle(delivery: RheaDelivery, state: unknown): void {
+    delivery.update(true, state);
+    delivery.remote_settled = true;
   }
 
   // ---- $cbs ----------------------------------------------------------------------------------------
