@@ -12,6 +12,7 @@ import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
 import { createTableClient } from "../storage/tables";
+import { DEPLOYMENTS_TABLE, DeploymentLedger } from "../deployments/ledger";
 import {
   findSecrets,
   namespaceAllowed,
@@ -31,6 +32,8 @@ import {
 export interface TenantApiDeps {
   store: TenantStore;
   settings: ProviderSettings;
+  /** Deletion is refused while the tenant has deployments in flight. */
+  ledger: DeploymentLedger;
 }
 
 /** Default dependencies from app settings, created on first use (not at module load). */
@@ -42,6 +45,7 @@ export function defaultTenantApiDeps(): () => TenantApiDeps {
       deps = {
         settings,
         store: new TenantStore(createTableClient(settings.storageConnectionString, TENANTS_TABLE)),
+        ledger: new DeploymentLedger(createTableClient(settings.storageConnectionString, DEPLOYMENTS_TABLE)),
       };
     }
     return deps;
@@ -164,6 +168,13 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
       const { store, settings } = getDeps();
       requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
       const name = tenantParam(request);
+      const inFlight = await getDeps().ledger.countActive(name);
+      if (inFlight > 0) {
+        throw new ProblemError(
+          409,
+          `Tenant "${name}" has ${inFlight} deployment(s) in flight; cancel or wait for them before deleting it.`,
+        );
+      }
       await store.delete(name, conditions(request)).catch(mapStoreError);
       invocationLogger(context).info("tenant deleted", { tenant: name });
       return { status: 204 };

@@ -6,6 +6,8 @@ import { loadSettings, ProviderSettings } from "../../../lib/config/settings";
 import { createTableClient } from "../../../lib/storage/tables";
 import { createTenantHandlers, TenantApiDeps } from "../../../lib/tenants/http";
 import { TenantStore } from "../../../lib/tenants/store";
+import { DeploymentLedger } from "../../../lib/deployments/ledger";
+import { instanceIdFor } from "../../../lib/deployments/model";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
 
 const DIRECTORY = "6f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";
@@ -25,6 +27,7 @@ function freshDeps(settings: ProviderSettings = loadSettings({})): TenantApiDeps
   return {
     settings,
     store: new TenantStore(createTableClient(azurite.connectionString, `tenants${tableCounter}`)),
+    ledger: new DeploymentLedger(createTableClient(azurite.connectionString, `deployments${tableCounter}`)),
   };
 }
 
@@ -129,6 +132,34 @@ describe("tenant registry round trip through Azurite", () => {
     );
     assertProblem(await call(handlers.get, { params: { tenant: "to-delete" } }), 404);
     assertProblem(await call(handlers.delete, { method: "DELETE", params: { tenant: "to-delete" } }), 404);
+  });
+});
+
+describe("deletion while deployments are in flight", () => {
+  before(() => {
+    deps = freshDeps();
+    handlers = createTenantHandlers(() => deps);
+  });
+
+  test("DELETE is 409 while a deployment is active and succeeds once it completes", async () => {
+    assert.equal((await put("busy", validBody())).status, 201);
+    const now = new Date().toISOString();
+    await deps.ledger.create({
+      id: "dep-1",
+      tenant: "busy",
+      attempt: 1,
+      instanceId: instanceIdFor("busy", "dep-1", 1),
+      phase: "Sent",
+      progress: 0,
+      specDigest: "sha256:x",
+      requestedAt: now,
+      updatedAt: now,
+    });
+    const refused = await call(handlers.delete, { method: "DELETE", params: { tenant: "busy" } });
+    assertProblem(refused, 409);
+    assert.match((refused.body as { detail: string }).detail, /1 deployment\(s\) in flight/);
+    await deps.ledger.complete("busy", "dep-1", 1, "Succeeded");
+    assert.equal((await call(handlers.delete, { method: "DELETE", params: { tenant: "busy" } })).status, 204);
   });
 });
 
@@ -458,6 +489,7 @@ describe("malformed requests never produce a 500", () => {
 
   test("a storage failure is a 500 carrying only a correlation id", async () => {
     const broken = createTenantHandlers(() => ({
+      ...freshDeps(),
       settings: loadSettings({}),
       store: new TenantStore(
         createTableClient(

@@ -1,0 +1,243 @@
+/**
+ * The `deployments` ledger: one row per deployment attempt, partitioned by tenant (row key
+ * `<id>~<attempt>`), plus an index row per deployment id so `GET /api/deployments/{id}` needs no scan.
+ * Lists and audits come from here, never from scanning orchestration history. Writes use ETags so
+ * concurrent updates (status pump, orchestration, user) never lose each other's changes.
+ */
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import { statusCodeOf, tableInitializer } from "../storage/tables";
+import type { Status } from "../messaging/contracts";
+import { applyStatus, DeploymentRecord, isTerminal, Outcome, OUTCOMES, Phase, PHASES } from "./model";
+
+export const DEPLOYMENTS_TABLE = "deployments";
+const INDEX_PARTITION = "~index";
+
+export class DeploymentExistsError extends Error {
+  constructor(
+    readonly tenant: string,
+    readonly deploymentId: string,
+    readonly attempt: number,
+  ) {
+    super(`Deployment "${deploymentId}" attempt ${attempt} already exists for tenant "${tenant}".`);
+    this.name = "DeploymentExistsError";
+  }
+}
+
+export class DeploymentNotFoundError extends Error {
+  constructor(readonly deploymentId: string) {
+    super(`Deployment "${deploymentId}" was not found.`);
+    this.name = "DeploymentNotFoundError";
+  }
+}
+
+/** `active` (not completed), a phase, or an outcome. */
+export type StatusFilter = "active" | Phase | Outcome;
+export const STATUS_FILTERS: readonly StatusFilter[] = ["active", ...PHASES, ...OUTCOMES];
+
+interface Row {
+  partitionKey: string;
+  rowKey: string;
+  json: string;
+  phase: Phase;
+  outcome?: string;
+}
+
+function rowKey(id: string, attempt: number): string {
+  return `${id}~${String(attempt).padStart(4, "0")}`;
+}
+
+function toRow(record: DeploymentRecord): Row {
+  const { etag: _etag, ...rest } = record;
+  return {
+    partitionKey: record.tenant,
+    rowKey: rowKey(record.id, record.attempt),
+    json: JSON.stringify(rest),
+    phase: record.phase,
+    ...(record.outcome ? { outcome: record.outcome } : {}),
+  };
+}
+
+function fromRow(row: TableEntityResult<Row>): DeploymentRecord {
+  return { ...(JSON.parse(row.json) as DeploymentRecord), etag: row.etag };
+}
+
+function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export class DeploymentLedger {
+  private readonly ensureTable: () => Promise<void>;
+
+  constructor(
+    private readonly client: TableClient,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.ensureTable = tableInitializer(client);
+  }
+
+  /** Records a new attempt; an existing attempt is a DeploymentExistsError (the caller decides if it is a repeat). */
+  async create(record: DeploymentRecord): Promise<DeploymentRecord> {
+    await this.ensureTable();
+    try {
+      await this.client.createEntity(toRow(record));
+    } catch (error) {
+      if (statusCodeOf(error) === 409)
+        throw new DeploymentExistsError(record.tenant, record.id, record.attempt);
+      throw error;
+    }
+    await this.client.upsertEntity(
+      {
+        partitionKey: INDEX_PARTITION,
+        rowKey: record.id,
+        tenant: record.tenant,
+        latestAttempt: record.attempt,
+      },
+      "Replace",
+    );
+    return (await this.get(record.tenant, record.id, record.attempt)) as DeploymentRecord;
+  }
+
+  async get(tenant: string, id: string, attempt: number): Promise<DeploymentRecord | undefined> {
+    await this.ensureTable();
+    try {
+      return fromRow(await this.client.getEntity<Row>(tenant, rowKey(id, attempt)));
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The latest attempt of a deployment, by id alone. */
+  async find(id: string): Promise<DeploymentRecord | undefined> {
+    await this.ensureTable();
+    let index: { tenant: string; latestAttempt: number };
+    try {
+      index = await this.client.getEntity<{ tenant: string; latestAttempt: number }>(INDEX_PARTITION, id);
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+    return this.get(index.tenant, id, index.latestAttempt);
+  }
+
+  async require(id: string): Promise<DeploymentRecord> {
+    const found = await this.find(id);
+    if (!found) throw new DeploymentNotFoundError(id);
+    return found;
+  }
+
+  /** Every attempt of a deployment, oldest first. */
+  async attempts(tenant: string, id: string): Promise<DeploymentRecord[]> {
+    await this.ensureTable();
+    const out: DeploymentRecord[] = [];
+    const filter = `PartitionKey eq ${odataString(tenant)} and RowKey ge ${odataString(`${id}~`)} and RowKey lt ${odataString(`${id}~~`)}`;
+    for await (const row of this.client.listEntities<Row>({ queryOptions: { filter } }))
+      out.push(fromRow(row));
+    return out;
+  }
+
+  /**
+   * Read-modify-write with optimistic concurrency: `change` gets the current record and returns the new
+   * one, or undefined for "nothing to do". Retried on ETag conflicts.
+   */
+  async update(
+    tenant: string,
+    id: string,
+    attempt: number,
+    change: (current: DeploymentRecord) => DeploymentRecord | undefined,
+  ): Promise<DeploymentRecord | undefined> {
+    await this.ensureTable();
+    for (let i = 0; i < 10; i++) {
+      const current = await this.get(tenant, id, attempt);
+      if (!current) throw new DeploymentNotFoundError(id);
+      const next = change(current);
+      if (!next) return undefined;
+      try {
+        await this.client.updateEntity(toRow(next), "Replace", { etag: current.etag });
+        return (await this.get(tenant, id, attempt)) as DeploymentRecord;
+      } catch (error) {
+        if (statusCodeOf(error) !== 412) throw error;
+      }
+    }
+    throw new Error(`Deployment "${id}" attempt ${attempt}: too many concurrent updates.`);
+  }
+
+  /** Applies an agent's status report; stale, duplicate and post-terminal reports change nothing. */
+  applyStatus(tenant: string, status: Status): Promise<DeploymentRecord | undefined> {
+    return this.update(tenant, status.deploymentId, status.attempt, (current) =>
+      applyStatus(current, status, this.now().toISOString()),
+    );
+  }
+
+  /** Moves an attempt to a phase (never backwards, never out of Completed). */
+  advance(
+    tenant: string,
+    id: string,
+    attempt: number,
+    phase: Phase,
+    message?: string,
+  ): Promise<DeploymentRecord | undefined> {
+    return this.update(tenant, id, attempt, (current) => {
+      if (isTerminal(current) || PHASES.indexOf(phase) <= PHASES.indexOf(current.phase)) return undefined;
+      return {
+        ...current,
+        phase,
+        ...(message !== undefined ? { message } : {}),
+        updatedAt: this.now().toISOString(),
+      };
+    });
+  }
+
+  /** Records the outcome; the first outcome wins (terminal states are final). */
+  complete(
+    tenant: string,
+    id: string,
+    attempt: number,
+    outcome: Outcome,
+    message?: string,
+  ): Promise<DeploymentRecord | undefined> {
+    return this.update(tenant, id, attempt, (current) => {
+      if (isTerminal(current)) return undefined;
+      const now = this.now().toISOString();
+      return {
+        ...current,
+        phase: "Completed",
+        outcome,
+        progress: outcome === "Succeeded" ? 100 : current.progress,
+        ...(message !== undefined ? { message } : {}),
+        updatedAt: now,
+        completedAt: now,
+      };
+    });
+  }
+
+  async list(
+    tenant: string,
+    options: { status?: StatusFilter; top?: number; continuationToken?: string } = {},
+  ): Promise<{ items: DeploymentRecord[]; continuationToken?: string }> {
+    await this.ensureTable();
+    let filter = `PartitionKey eq ${odataString(tenant)}`;
+    const status = options.status;
+    if (status === "active") filter += ` and phase ne 'Completed'`;
+    else if (status && (PHASES as readonly string[]).includes(status))
+      filter += ` and phase eq ${odataString(status)}`;
+    else if (status) filter += ` and outcome eq ${odataString(status)}`;
+    const page = await this.client
+      .listEntities<Row>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: options.top ?? 50, continuationToken: options.continuationToken })
+      .next();
+    if (page.done || !page.value) return { items: [] };
+    const token = (page.value as { continuationToken?: string }).continuationToken;
+    return { items: page.value.map(fromRow), ...(token ? { continuationToken: token } : {}) };
+  }
+
+  /** Attempts of a tenant not yet completed (for the concurrency limit, the pump and tenant deletion). */
+  async countActive(tenant: string): Promise<number> {
+    await this.ensureTable();
+    let n = 0;
+    const filter = `PartitionKey eq ${odataString(tenant)} and phase ne 'Completed'`;
+    for await (const _row of this.client.listEntities<Row>({ queryOptions: { filter, select: ["RowKey"] } }))
+      n++;
+    return n;
+  }
+}

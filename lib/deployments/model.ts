@@ -1,0 +1,96 @@
+/**
+ * A deployment attempt as the ledger records it: where it is in the workflow (phase), how far (progress),
+ * how it ended (outcome), and the last status the customer's agent reported.
+ */
+import type { Status, StatusState } from "../messaging/contracts";
+
+export const PHASES = ["Requested", "Sent", "Accepted", "InProgress", "Completed"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const OUTCOMES = ["Succeeded", "Failed", "Cancelled", "TimedOut", "Rejected", "Terminated"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Outcomes a user may retry. */
+export const RETRYABLE_OUTCOMES: readonly Outcome[] = ["Failed", "TimedOut", "Cancelled", "Terminated"];
+
+export interface LastStatus {
+  state: StatusState;
+  progress: number;
+  message?: string;
+  sequence: number;
+  reportedAt: string;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  tenant: string;
+  attempt: number;
+  /** The orchestration instance that runs this attempt. */
+  instanceId: string;
+  phase: Phase;
+  progress: number;
+  outcome?: Outcome;
+  message?: string;
+  /** SHA-256 of the canonical spec, so audits can tell attempts apart without storing the spec twice. */
+  specDigest: string;
+  requestedBy?: string;
+  requestedAt: string;
+  updatedAt: string;
+  completedAt?: string;
+  previousAttempt?: number;
+  lastStatus?: LastStatus;
+  /** ETag of the row, for optimistic concurrency. */
+  etag?: string;
+}
+
+export function isTerminal(record: Pick<DeploymentRecord, "phase">): boolean {
+  return record.phase === "Completed";
+}
+
+/** Orchestration instance id of an attempt: stable, so a repeated start finds the same instance. */
+export function instanceIdFor(tenant: string, id: string, attempt: number): string {
+  return `deploy:${tenant}:${id}:${attempt}`;
+}
+
+const PHASE_OF_STATE: Partial<Record<StatusState, Phase>> = {
+  Accepted: "Accepted",
+  InProgress: "InProgress",
+};
+const OUTCOME_OF_STATE: Partial<Record<StatusState, Outcome>> = {
+  Succeeded: "Succeeded",
+  Failed: "Failed",
+  Cancelled: "Cancelled",
+  Rejected: "Rejected",
+};
+
+/**
+ * Folds a status report into a record. Returns undefined when the report changes nothing: a stale or
+ * duplicate sequence, a report for a finished attempt (terminal states are final), or a Pong.
+ */
+export function applyStatus(
+  record: DeploymentRecord,
+  status: Status,
+  now: string,
+): DeploymentRecord | undefined {
+  if (isTerminal(record)) return undefined;
+  if (status.attempt !== record.attempt || status.deploymentId !== record.id) return undefined;
+  if (record.lastStatus && status.sequence <= record.lastStatus.sequence) return undefined;
+  const outcome = OUTCOME_OF_STATE[status.state];
+  const phase = outcome ? "Completed" : PHASE_OF_STATE[status.state];
+  if (!phase) return undefined;
+  return {
+    ...record,
+    phase,
+    progress: outcome === "Succeeded" ? 100 : Math.max(record.progress, status.progress),
+    ...(outcome ? { outcome, completedAt: now } : {}),
+    ...(status.message !== undefined ? { message: status.message } : {}),
+    updatedAt: now,
+    lastStatus: {
+      state: status.state,
+      progress: status.progress,
+      ...(status.message !== undefined ? { message: status.message } : {}),
+      sequence: status.sequence,
+      reportedAt: status.reportedAt,
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startAzurite, RunningAzurite } from "../../../dev/azurite";
+import { DeploymentExistsError, DeploymentLedger } from "../../../lib/deployments/ledger";
+import { DeploymentRecord, instanceIdFor } from "../../../lib/deployments/model";
+import type { Status } from "../../../lib/messaging/contracts";
+import { createTableClient } from "../../../lib/storage/tables";
+
+let azurite: RunningAzurite;
+let n = 0;
+
+before(async () => {
+  azurite = await startAzurite();
+});
+after(async () => {
+  await azurite.stop();
+});
+
+function ledger(): DeploymentLedger {
+  n += 1;
+  return new DeploymentLedger(createTableClient(azurite.connectionString, `deployments${n}`));
+}
+
+function record(tenant: string, id: string, attempt = 1): DeploymentRecord {
+  const now = new Date().toISOString();
+  return {
+    id,
+    tenant,
+    attempt,
+    instanceId: instanceIdFor(tenant, id, attempt),
+    phase: "Requested",
+    progress: 0,
+    specDigest: "sha256:abc",
+    requestedAt: now,
+    updatedAt: now,
+  };
+}
+
+const status = (id: string, state: Status["state"], sequence: number, progress = 0, attempt = 1): Status => ({
+  schemaVersion: 1,
+  deploymentId: id,
+  attempt,
+  state,
+  progress,
+  sequence,
+  reportedAt: new Date().toISOString(),
+});
+
+test("an attempt round-trips, is found by id alone, and cannot be created twice", async () => {
+  const l = ledger();
+  const created = await l.create(record("contoso", "d1"));
+  assert.ok(created.etag);
+  assert.equal((await l.find("d1"))?.tenant, "contoso");
+  assert.equal(await l.find("missing"), undefined);
+  await assert.rejects(l.create(record("contoso", "d1")), DeploymentExistsError);
+  await l.create({ ...record("contoso", "d1", 2), previousAttempt: 1 });
+  const latest = await l.find("d1");
+  assert.equal(latest?.attempt, 2);
+  assert.equal(latest?.previousAttempt, 1);
+  assert.deepEqual(
+    (await l.attempts("contoso", "d1")).map((r) => r.attempt),
+    [1, 2],
+  );
+});
+
+test("statuses advance the phase; stale, duplicate and post-terminal statuses change nothing", async () => {
+  const l = ledger();
+  await l.create(record("contoso", "d2"));
+  assert.equal((await l.advance("contoso", "d2", 1, "Sent"))?.phase, "Sent");
+  assert.equal((await l.applyStatus("contoso", status("d2", "Accepted", 1)))?.phase, "Accepted");
+  const progressed = await l.applyStatus("contoso", status("d2", "InProgress", 3, 60));
+  assert.equal(progressed?.progress, 60);
+  assert.equal(
+    await l.applyStatus("contoso", status("d2", "InProgress", 2, 30)),
+    undefined,
+    "stale sequence",
+  );
+  assert.equal(await l.applyStatus("contoso", status("d2", "InProgress", 3, 60)), undefined, "duplicate");
+  assert.equal(await l.advance("contoso", "d2", 1, "Sent"), undefined, "never backwards");
+  const done = await l.applyStatus("contoso", status("d2", "Succeeded", 4, 100));
+  assert.equal(done?.phase, "Completed");
+  assert.equal(done?.outcome, "Succeeded");
+  assert.ok(done?.completedAt);
+  assert.equal(await l.applyStatus("contoso", status("d2", "Failed", 5)), undefined, "terminal is final");
+  assert.equal(await l.complete("contoso", "d2", 1, "TimedOut"), undefined, "first outcome wins");
+  assert.equal((await l.find("d2"))?.outcome, "Succeeded");
+});
+
+test("concurrent writers do not lose updates", async () => {
+  const l = ledger();
+  await l.create(record("contoso", "d3"));
+  await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      l.applyStatus("contoso", status("d3", "InProgress", i + 1, (i + 1) * 10)),
+    ),
+  );
+  const r = await l.find("d3");
+  assert.equal(r?.lastStatus?.sequence, 8, "the highest sequence is kept whatever the arrival order");
+  assert.equal(r?.progress, 80);
+});
+
+test("list by tenant filters by status and pages; active attempts are counted", async () => {
+  const l = ledger();
+  for (let i = 0; i < 5; i++) await l.create(record("fabrikam", `f${i}`));
+  await l.create(record("other", "o1"));
+  await l.complete("fabrikam", "f0", 1, "Failed", "boom");
+  await l.complete("fabrikam", "f1", 1, "Succeeded");
+  assert.equal(await l.countActive("fabrikam"), 3);
+  assert.deepEqual(
+    (await l.list("fabrikam", { status: "Failed" })).items.map((r) => r.id),
+    ["f0"],
+  );
+  assert.deepEqual(
+    (await l.list("fabrikam", { status: "active" })).items.map((r) => r.id),
+    ["f2", "f3", "f4"],
+  );
+  assert.deepEqual((await l.list("fabrikam", { status: "Requested" })).items.length, 3);
+  const seen: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await l.list("fabrikam", { top: 2, continuationToken: token });
+    assert.ok(page.items.length <= 2);
+    seen.push(...page.items.map((r) => r.id));
+    token = page.continuationToken;
+  } while (token);
+  assert.deepEqual(seen, ["f0", "f1", "f2", "f3", "f4"]);
+});
