@@ -1,0 +1,39 @@
+/**
+ * The contract between the dev host and the durable engine (`dev/durable/engine.ts`). The host creates
+ * the engine when the app registers durable functions or a durable client input, routes HTTP to it first,
+ * and fills `durableClient` inputs with `clientBindingData()`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FunctionRegistry } from "./functions-core";
+
+export interface DurableEngineOptions {
+  registry: FunctionRegistry;
+  storageConnectionString: string;
+  hubName: string;
+  baseUrl: string;
+  log?: (
+    level: "debug" | "info" | "warn" | "error",
+    message: string,
+    props?: Record<string, unknown>,
+  ) => void;
+  maxConcurrentActivities?: number;
+  maxConcurrentOrchestrations?: number;
+}
+
+export interface DurableEngine {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  clientBindingData(): unknown;
+}
+
+export type CreateDurableEngine = (options: DurableEngineOptions) => DurableEngine;
+
+/** Loads the engine lazily so apps without durable functions never pay for it. */
+export function loadDurableEngineFactory(): CreateDurableEngine {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require("../durable/engine") as { createDurableEngine?: CreateDurableEngine };
+  if (typeof mod.createDurableEngine !== "function")
+    throw new Error("dev/durable/engine does not export createDurableEngine");
+  return mod.createDurableEngine;
+}

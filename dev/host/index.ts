@@ -1,0 +1,152 @@
+/**
+ * The Functions dev host: runs any `@azure/functions` v4 + `durable-functions` v3 Node app without Core
+ * Tools. It loads the app, serves HTTP triggers and the Durable management API on one port, runs timer
+ * and Service Bus triggers, and hosts orchestrations and activities through the durable engine.
+ */
+import http, { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadApp, LoadedApp } from "./app";
+import { DurableEngine, loadDurableEngineFactory } from "./durable-contract";
+import { HttpDispatcher } from "./http";
+import type { HostLog } from "./invoke";
+import { startServiceBusTrigger, ServiceBusTriggerHandle } from "./servicebus";
+import { startTimer, TimerHandle } from "./timer";
+
+export interface HostOptions {
+  appDir: string;
+  /** 7071 like `func start`; 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** Extra app settings, applied before the app loads (they win over local.settings.json). */
+  settings?: Record<string, string>;
+  log?: HostLog;
+  quiet?: boolean;
+}
+
+export interface RunningHost {
+  url: string;
+  app: LoadedApp;
+  functions: { name: string; trigger: string; url?: string }[];
+  durable?: DurableEngine;
+  stop(): Promise<void>;
+}
+
+const DURABLE_TRIGGERS = new Set(["orchestrationtrigger", "activitytrigger", "entitytrigger"]);
+
+export const consoleLog: HostLog = (level, message, props) => {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...props });
+  if (level === "error") console.error(line);
+  else if (level !== "debug") console.log(line);
+};
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const log = options.log ?? consoleLog;
+  for (const [k, v] of Object.entries(options.settings ?? {})) process.env[k] = v;
+  const app = loadApp(options.appDir);
+  const functions = app.registry.list();
+  const usesDurable = functions.some(
+    (f) =>
+      DURABLE_TRIGGERS.has(f.trigger.type.toLowerCase()) ||
+      Object.values(f.bindings).some((b) => b.type === "durableClient" || b.type === "orchestrationClient"),
+  );
+
+  let durable: DurableEngine | undefined;
+  let dispatcher: HttpDispatcher | undefined;
+  const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        if (durable && (await durable.handleHttp(req, res))) return;
+        if (dispatcher && (await dispatcher.handle(req, res, baseUrl))) return;
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: `No function serves ${req.method} ${req.url}.` }));
+      } catch (error) {
+        log("error", "dev host: request failed", { error: String(error), url: req.url });
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "Internal error in the dev host." }));
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 7071, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://localhost:${port}`;
+  // The durable SDK rewrites status URLs to localhost:7071 unless the site's host name is known.
+  process.env.WEBSITE_HOSTNAME ??= `localhost:${port}`;
+
+  const timers: TimerHandle[] = [];
+  const serviceBus: ServiceBusTriggerHandle[] = [];
+  const stopAll = async () => {
+    for (const t of timers) t.stop();
+    await Promise.all(serviceBus.map((s) => s.stop().catch(() => undefined)));
+    await durable?.stop();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  };
+
+  try {
+    if (usesDurable) {
+      const storage = process.env.AzureWebJobsStorage;
+      if (!storage)
+        throw new Error("Durable functions need the app setting AzureWebJobsStorage (Azurite locally).");
+      durable = loadDurableEngineFactory()({
+        registry: app.registry,
+        storageConnectionString: storage,
+        hubName: app.host.hubName,
+        baseUrl,
+        log,
+      });
+      await durable.start();
+    }
+    const inputsByType: Record<string, () => unknown> = durable
+      ? {
+          durableClient: () => durable!.clientBindingData(),
+          orchestrationClient: () => durable!.clientBindingData(),
+        }
+      : {};
+    dispatcher = new HttpDispatcher(
+      app.registry.byTriggerType("httpTrigger"),
+      app.host.routePrefix,
+      {
+        functionKeys: [process.env.FUNCTIONS_FUNCTION_KEY].filter((k): k is string => !!k),
+        masterKey: process.env.FUNCTIONS_MASTER_KEY || undefined,
+      },
+      log,
+      inputsByType,
+    );
+    for (const fn of app.registry.byTriggerType("timerTrigger"))
+      timers.push(startTimer(fn, log, inputsByType));
+    for (const fn of app.registry.byTriggerType("serviceBusTrigger"))
+      serviceBus.push(startServiceBusTrigger(fn, log, inputsByType));
+    const unsupported = functions.filter(
+      (f) =>
+        !["httptrigger", "timertrigger", "servicebustrigger", ...DURABLE_TRIGGERS].includes(
+          f.trigger.type.toLowerCase(),
+        ),
+    );
+    for (const f of unsupported)
+      log("warn", `Function '${f.name}' has an unsupported trigger '${f.trigger.type}'; it will not run.`);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  const httpUrls = new Map(dispatcher.urls(baseUrl).map((u) => [u.name, u]));
+  const listing = functions.map((f) => ({
+    name: f.name,
+    trigger: f.trigger.type,
+    url: httpUrls.get(f.name)?.url,
+  }));
+  if (!options.quiet) {
+    console.log(`\nFunctions in ${app.dir}:\n`);
+    for (const f of listing) {
+      const methods = httpUrls.get(f.name)?.methods.join(",");
+      console.log(f.url ? `  ${f.name}: [${methods}] ${f.url}` : `  ${f.name}: ${f.trigger}`);
+    }
+    console.log(`\nHost listening on ${baseUrl}\n`);
+  }
+  return { url: baseUrl, app, functions: listing, durable, stop: stopAll };
+}

@@ -1,0 +1,91 @@
+/**
+ * Invokes a registered function the way the Node worker does: a real InvocationContext whose options
+ * describe the bindings, input bindings filled (the durable client), one structured log line per
+ * invocation with its outcome and duration.
+ */
+import { randomUUID } from "node:crypto";
+import { InvocationContext } from "@azure/functions";
+import type { BindingMetadata, RegisteredFunction } from "./functions-core";
+
+export type HostLog = (
+  level: "debug" | "info" | "warn" | "error",
+  message: string,
+  props?: Record<string, unknown>,
+) => void;
+
+export interface InvokeOptions {
+  triggerMetadata?: Record<string, unknown>;
+  /** Values for input bindings, by binding type (e.g. `durableClient`). */
+  inputsByType?: Record<string, () => unknown>;
+  log: HostLog;
+}
+
+function named(name: string, b: BindingMetadata) {
+  return { ...b, name } as BindingMetadata & { name: string; type: string };
+}
+
+export function createContext(fn: RegisteredFunction, options: InvokeOptions): InvocationContext {
+  const invocationId = randomUUID();
+  const extraInputs = Object.entries(fn.bindings)
+    .filter(([name, b]) => b.direction === "in" && name !== fn.trigger.name)
+    .map(([name, b]) => named(name, b));
+  const extraOutputs = Object.entries(fn.bindings)
+    .filter(([name, b]) => b.direction === "out" && name !== "$return")
+    .map(([name, b]) => named(name, b));
+  const returnBinding = fn.bindings.$return ? named("$return", fn.bindings.$return) : undefined;
+  const context = new InvocationContext({
+    functionName: fn.name,
+    invocationId,
+    triggerMetadata: options.triggerMetadata,
+    logHandler: (level, ...args) => {
+      const message = args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+      const mapped =
+        level === "warning"
+          ? "warn"
+          : level === "error" || level === "critical"
+            ? "error"
+            : level === "trace" || level === "debug"
+              ? "debug"
+              : "info";
+      options.log(mapped, message, { function: fn.name, invocationId });
+    },
+    options: {
+      trigger: named(fn.trigger.name, fn.trigger) as never,
+      extraInputs: extraInputs as never,
+      extraOutputs: extraOutputs as never,
+      return: returnBinding as never,
+    },
+  });
+  for (const input of extraInputs) {
+    const provide = options.inputsByType?.[input.type];
+    if (provide) context.extraInputs.set(input.name, provide());
+  }
+  return context;
+}
+
+/** Runs the handler, logging one line with the outcome; rethrows the handler's error. */
+export async function invoke(
+  fn: RegisteredFunction,
+  trigger: unknown,
+  context: InvocationContext,
+  log: HostLog,
+): Promise<unknown> {
+  const started = process.hrtime.bigint();
+  const done = (outcome: string, extra: Record<string, unknown> = {}) =>
+    log(outcome === "Succeeded" ? "info" : "error", `Executed '${fn.name}' (${outcome})`, {
+      function: fn.name,
+      invocationId: context.invocationId,
+      trigger: fn.trigger.type,
+      durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+      outcome,
+      ...extra,
+    });
+  try {
+    const result = await fn.handler(trigger, context);
+    done("Succeeded");
+    return result;
+  } catch (error) {
+    done("Failed", { error: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
+}
