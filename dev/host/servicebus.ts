@@ -79,13 +79,11 @@ export function startServiceBusTrigger(
       await receiver.abandonMessage(message).catch(() => undefined);
       return;
     }
-    await receiver
-      .completeMessage(message)
-      .catch((error: unknown) =>
-        log("warn", `Could not complete message ${message.messageId} for '${fn.name}'`, {
-          error: String(error),
-        }),
-      );
+    await receiver.completeMessage(message).catch((error: unknown) =>
+      log("warn", `Could not complete message ${message.messageId} for '${fn.name}'`, {
+        error: String(error),
+      }),
+    );
   };
   const subscription = receiver.subscribe(
     {
