@@ -29,7 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  await host.stop();
+  await host?.stop();
   await emulator.stop();
 });
 
