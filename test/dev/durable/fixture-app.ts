@@ -1,0 +1,126 @@
+/**
+ * A Durable app exercising every action type the engine supports; registered through the real
+ * `df.app.*` API, as a user's app would be.
+ */
+import * as df from "durable-functions";
+import type { OrchestrationContext } from "durable-functions";
+
+const attempts = new Map<string, number>();
+
+export function registerFixtureApp(): void {
+  df.app.activity("Say", { handler: (name: string) => `Hello ${name}!` });
+  df.app.activity("Double", { handler: (n: number) => n * 2 });
+  df.app.activity("Flaky", {
+    handler: (key: string) => {
+      const n = (attempts.get(key) ?? 0) + 1;
+      attempts.set(key, n);
+      if (n < 3) throw new Error(`attempt ${n} of ${key} failed`);
+      return `${key} ok after ${n}`;
+    },
+  });
+  df.app.activity("AlwaysFails", {
+    handler: () => {
+      throw new Error("always broken");
+    },
+  });
+
+  df.app.orchestration("HelloSequence", function* (ctx: OrchestrationContext) {
+    const out: string[] = [];
+    out.push(yield ctx.df.callActivity("Say", "Tokyo"));
+    out.push(yield ctx.df.callActivity("Say", "Seattle"));
+    out.push(yield ctx.df.callActivity("Say", ctx.df.getInput<string>() ?? "London"));
+    return out;
+  });
+
+  df.app.orchestration("Retries", function* (ctx: OrchestrationContext) {
+    const ok: string = yield ctx.df.callActivityWithRetry(
+      "Flaky",
+      new df.RetryOptions(30, 3),
+      ctx.df.instanceId,
+    );
+    try {
+      yield ctx.df.callActivityWithRetry("AlwaysFails", new df.RetryOptions(20, 2));
+    } catch (e) {
+      return { ok, failure: (e as Error).message };
+    }
+    return { ok, failure: null };
+  });
+
+  df.app.orchestration("FlakyChild", function* (ctx: OrchestrationContext) {
+    const key = `child-${ctx.df.getInput<string>()}`;
+    const n = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, n);
+    if (!ctx.df.isReplaying && n === 1) throw new Error("child first run fails");
+    const r: number = yield ctx.df.callActivity("Double", 21);
+    return r;
+  });
+
+  df.app.orchestration("Parent", function* (ctx: OrchestrationContext) {
+    const greetings: string[] = yield ctx.df.callSubOrchestrator("HelloSequence", "Paris");
+    const child: number = yield ctx.df.callSubOrchestratorWithRetry(
+      "FlakyChild",
+      new df.RetryOptions(20, 3),
+      ctx.df.instanceId,
+    );
+    return { greetings, child };
+  });
+
+  df.app.orchestration("Approval", function* (ctx: OrchestrationContext) {
+    ctx.df.setCustomStatus("waiting for approval");
+    const deadline = new Date(ctx.df.currentUtcDateTime.getTime() + ctx.df.getInput<number>());
+    const timer = ctx.df.createTimer(deadline);
+    const approval = ctx.df.waitForExternalEvent("approve");
+    const winner: df.Task = yield ctx.df.Task.any([timer, approval]);
+    if (winner === approval) {
+      timer.cancel();
+      return `approved by ${approval.result}`;
+    }
+    return "timed out";
+  });
+
+  df.app.orchestration("EarlyEvent", function* (ctx: OrchestrationContext) {
+    const first: number = yield ctx.df.callActivity("Double", 1);
+    const go: string = yield ctx.df.waitForExternalEvent("go");
+    return `${first}:${go}`;
+  });
+
+  df.app.orchestration("Counter", function* (ctx: OrchestrationContext) {
+    const n = ctx.df.getInput<number>();
+    const doubled: number = yield ctx.df.callActivity("Double", n);
+    if (n < 3) {
+      ctx.df.continueAsNew(n + 1);
+      return;
+    }
+    const extra: string = yield ctx.df.waitForExternalEvent("last");
+    return { n, doubled, extra };
+  });
+
+  df.app.orchestration("FanOut", function* (ctx: OrchestrationContext) {
+    const all: number[] = yield ctx.df.Task.all([1, 2, 3].map((n) => ctx.df.callActivity("Double", n)));
+    const first: df.Task = yield ctx.df.Task.any([ctx.df.callActivity("Say", "any")]);
+    return { sum: all.reduce((a, b) => a + b, 0), any: first.result };
+  });
+
+  df.app.orchestration("Throws", function* (ctx: OrchestrationContext) {
+    yield ctx.df.callActivity("Double", 2);
+    throw new Error("boom");
+  });
+
+  df.app.orchestration("CallsUnknown", function* (ctx: OrchestrationContext) {
+    try {
+      yield ctx.df.callActivity("NoSuchActivity", 1);
+    } catch (e) {
+      return `caught: ${(e as Error).message}`;
+    }
+    return "unreachable";
+  });
+
+  df.app.orchestration("CallsUnknownChild", function* (ctx: OrchestrationContext) {
+    yield ctx.df.callSubOrchestrator("NoSuchOrchestrator");
+  });
+
+  df.app.orchestration("Waits", function* (ctx: OrchestrationContext) {
+    const v: unknown = yield ctx.df.waitForExternalEvent("never");
+    return v;
+  });
+}
