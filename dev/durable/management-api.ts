@@ -277,7 +277,11 @@ function toStatus(r: InstanceRecord, showInput: boolean): Record<string, unknown
 }
 
 function validateInstanceId(id: string): void {
-  if (id.length > 256 || /[/\\#?\u0000-\u001f\u007f-\u009f]/.test(id))
+  const hasControl = [...id].some((c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+  });
+  if (id.length > 256 || /[/\\#?]/.test(id) || hasControl)
     throw bad(
       400,
       `Instance ID '${id}' is invalid: at most 256 characters, none of / \\ # ? or control characters.`,
