@@ -119,6 +119,29 @@ export function registerFixtureApp(): void {
     yield ctx.df.callSubOrchestrator("NoSuchOrchestrator");
   });
 
+  // Hangs in a process started with DURABLE_TEST_HANG=1, so that process can be killed mid-activity.
+  df.app.activity("Slow", {
+    handler: async (input: string) => {
+      if (process.env.DURABLE_TEST_HANG === "1") {
+        process.stdout.write("SLOW_STARTED\n");
+        await new Promise((resolve) => setTimeout(resolve, 60_000));
+      }
+      return `slow ${input}`;
+    },
+  });
+
+  df.app.orchestration("Crashable", function* (ctx: OrchestrationContext) {
+    const a: string = yield ctx.df.callActivity("Slow", "x");
+    yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 100));
+    const b: number = yield ctx.df.callActivity("Double", 5);
+    return [a, b];
+  });
+
+  df.app.orchestration("TimerOnly", function* (ctx: OrchestrationContext) {
+    yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + ctx.df.getInput<number>()));
+    return "fired";
+  });
+
   df.app.orchestration("Waits", function* (ctx: OrchestrationContext) {
     const v: unknown = yield ctx.df.waitForExternalEvent("never");
     return v;
