@@ -343,7 +343,7 @@ export class Engine implements DurableEngine {
     const ops: Op[] = [];
     const consume = (item: InboxItem) => {
       inst.inbox.splice(inst.inbox.indexOf(item), 1);
-      ops.push(["delete", item.rowKey]);
+      ops.push(["delete", item.activityRowKey ?? item.rowKey]);
     };
     // Completions addressed to an earlier execution (before continue-as-new or restart) are dropped.
     for (const item of [...inst.inbox])
@@ -764,19 +764,15 @@ export class Engine implements DurableEngine {
     return this.activityGate.run(async () => {
       if (!this.running) return;
       const result = await this.executeActivity(item);
-      const event: InboxItem = {
-        rowKey: `E|${item.rowKey.slice(2).replace(/\|/g, "-")}`,
+      const inst = await this.getInstance(item.instanceId);
+      if (!inst || inst.inbox.some((i) => i.activityRowKey === item.rowKey)) return;
+      inst.inbox.push({
+        rowKey: `E|${item.rowKey.slice(2)}`,
         event: result,
         dueAt: 0,
         executionId: item.executionId,
-      };
-      await this.store.commit(item.instanceId, [
-        ["delete", item.rowKey],
-        ["upsert", inboxToEntity(event)],
-      ]);
-      const inst = await this.getInstance(item.instanceId);
-      if (!inst) return;
-      if (!inst.inbox.some((i) => i.rowKey === event.rowKey)) inst.inbox.push(event);
+        activityRowKey: item.rowKey,
+      });
       this.schedule(item.instanceId);
     });
   }

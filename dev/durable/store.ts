@@ -64,6 +64,11 @@ export interface InboxItem {
   dueAt: number;
   /** Execution a completion belongs to; completions for an older execution are dropped. */
   executionId?: string;
+  /**
+   * Set for activity results kept only in memory: the episode that consumes one deletes this activity
+   * row instead, so a crash before that commit reruns the activity (at-least-once) and saves a write.
+   */
+  activityRowKey?: string;
 }
 
 export interface ActivityItem {
