@@ -209,9 +209,13 @@ export class Engine implements DurableEngine {
     if (!pending) {
       pending = this.store.loadInstance(instanceId).then((loaded) => {
         this.loading.delete(instanceId);
-        if (loaded && !this.live.has(instanceId))
-          this.live.set(instanceId, { ...loaded, persisted: loaded.history.length });
-        return this.live.get(instanceId);
+        const cachedMeanwhile = this.live.get(instanceId);
+        if (cachedMeanwhile || !loaded) return cachedMeanwhile;
+        const inst = { ...loaded, persisted: loaded.history.length };
+        // Only instances with work ahead stay cached; finished ones are read from storage when asked.
+        if (ACTIVE_STATUSES.has(inst.record.runtimeStatus) || inst.inbox.length > 0)
+          this.live.set(instanceId, inst);
+        return inst;
       });
       this.loading.set(instanceId, pending);
     }
@@ -694,6 +698,7 @@ export class Engine implements DurableEngine {
       instanceId: rec.instanceId,
     });
     await this.persist(inst, ops, [], outbox);
+    if (inst.inbox.length === 0 && this.live.get(rec.instanceId) === inst) this.live.delete(rec.instanceId);
   }
 
   private async continueAsNew(
