@@ -232,8 +232,9 @@ export class Engine implements DurableEngine {
     const existing = await this.getInstance(instanceId);
     if (existing && ACTIVE_STATUSES.has(existing.record.runtimeStatus) && !parent)
       throw new DurableEngineError(
-        `An instance with ID '${instanceId}' already exists with status ${existing.record.runtimeStatus}.`,
-        409,
+        `An Orchestration instance with the ID ${instanceId} already exists with status ${existing.record.runtimeStatus}.`,
+        // The extension fails the same request with 500 (a dedupe exception it does not map).
+        500,
       );
     if (existing) {
       await this.store.purge(instanceId);

