@@ -105,6 +105,8 @@ const ActionType = {
 
 const OUT_OF_PROC_MARKER = "$OutOfProcData$:";
 const MAX_TIMEOUT = 2 ** 31 - 1;
+const RECOVERY_DELAY_MS = 1000;
+const STOP_GRACE_MS = 10_000;
 
 /** A FIFO gate limiting how many tasks of one kind run at once. */
 class Gate {
@@ -133,6 +135,7 @@ export class Engine implements DurableEngine {
   private readonly queued = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly runningActivities = new Set<string>();
   private readonly activityGate: Gate;
   private readonly orchestrationGate: Gate;
   private readonly api: ManagementApi;
@@ -172,7 +175,17 @@ export class Engine implements DurableEngine {
     this.running = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+    }
+    if (this.inFlight.size > 0)
+      this.log("warn", `Durable engine stopped with ${this.inFlight.size} work items still running`);
   }
 
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
@@ -211,7 +224,12 @@ export class Engine implements DurableEngine {
         this.loading.delete(instanceId);
         const cachedMeanwhile = this.live.get(instanceId);
         if (cachedMeanwhile || !loaded) return cachedMeanwhile;
-        const inst = { ...loaded, persisted: loaded.history.length };
+        const inst = {
+          record: loaded.record,
+          history: loaded.history,
+          inbox: loaded.inbox,
+          persisted: loaded.history.length,
+        };
         // Only instances with work ahead stay cached; finished ones are read from storage when asked.
         if (ACTIVE_STATUSES.has(inst.record.runtimeStatus) || inst.inbox.length > 0)
           this.live.set(instanceId, inst);
@@ -303,6 +321,7 @@ export class Engine implements DurableEngine {
           await this.runEpisode(instanceId);
         } catch (e) {
           this.log("error", `Orchestration episode for ${instanceId} failed: ${message(e)}`, { instanceId });
+          this.recoverLater(instanceId);
         }
       }),
     );
@@ -311,6 +330,27 @@ export class Engine implements DurableEngine {
     void next.finally(() => {
       if (this.chains.get(instanceId) === next) this.chains.delete(instanceId);
     });
+  }
+
+  /**
+   * After a failed episode the in-memory state may be ahead of storage: drop it, and after a pause reload
+   * the instance and rerun its activities whose results were only in memory.
+   */
+  private recoverLater(instanceId: string): void {
+    this.live.delete(instanceId);
+    if (!this.running) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.track(
+        this.store.loadInstance(instanceId).then((loaded) => {
+          if (!loaded || !this.running) return;
+          for (const a of loaded.activities)
+            if (!this.runningActivities.has(`${instanceId}/${a.rowKey}`)) this.track(this.runActivity(a));
+          this.schedule(instanceId);
+        }),
+      );
+    }, RECOVERY_DELAY_MS);
+    this.timers.add(t);
   }
 
   private wakeAt(instanceId: string, dueAt: number): void {
@@ -767,11 +807,23 @@ export class Engine implements DurableEngine {
   // ---- activities and cross-instance messages --------------------------------------------------------
 
   private runActivity(item: ActivityItem): Promise<void> {
+    const key = `${item.instanceId}/${item.rowKey}`;
     return this.activityGate.run(async () => {
-      if (!this.running) return;
-      const result = await this.executeActivity(item);
+      if (!this.running || this.runningActivities.has(key)) return;
+      this.runningActivities.add(key);
+      let result: HistoryEvent;
+      try {
+        result = await this.executeActivity(item);
+      } finally {
+        this.runningActivities.delete(key);
+      }
       const inst = await this.getInstance(item.instanceId);
       if (!inst || inst.inbox.some((i) => i.activityRowKey === item.rowKey)) return;
+      if (!ACTIVE_STATUSES.has(inst.record.runtimeStatus) || inst.record.executionId !== item.executionId) {
+        // Nobody will consume this result; only the work item has to go.
+        await this.store.commit(item.instanceId, [["delete", item.rowKey]]);
+        return;
+      }
       inst.inbox.push({
         rowKey: `E|${item.rowKey.slice(2)}`,
         event: result,

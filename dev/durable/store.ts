@@ -227,7 +227,10 @@ export class DurableStore {
   /** Loads an instance with the history of its current execution and its pending inbox. */
   async loadInstance(
     instanceId: string,
-  ): Promise<{ record: InstanceRecord; history: HistoryEvent[]; inbox: InboxItem[] } | undefined> {
+  ): Promise<
+    | { record: InstanceRecord; history: HistoryEvent[]; inbox: InboxItem[]; activities: ActivityItem[] }
+    | undefined
+  > {
     const rows: Row[] = [];
     const filter = `PartitionKey eq '${escapeOData(instanceId)}'`;
     for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
@@ -241,7 +244,8 @@ export class DurableStore {
       .sort((a, b) => ((a.rowKey as string) < (b.rowKey as string) ? -1 : 1))
       .map((r) => JSON.parse(r.Event as string) as HistoryEvent);
     const inbox = rows.filter((r) => (r.rowKey as string).startsWith("E|")).map(entityToInbox);
-    return { record, history, inbox };
+    const activities = rows.filter((r) => (r.rowKey as string).startsWith("A|")).map(entityToActivity);
+    return { record, history, inbox, activities };
   }
 
   async pendingWork(): Promise<PendingWork> {
