@@ -159,7 +159,14 @@ export class Engine implements DurableEngine {
   }
 
   async start(): Promise<void> {
-    await this.store.init();
+    try {
+      await this.store.init();
+    } catch (e) {
+      throw new DurableEngineError(
+        `The durable engine cannot use Table Storage at ${this.store.endpoint} (AzureWebJobsStorage): ${message(e)}`,
+        500,
+      );
+    }
     this.running = true;
     const work = await this.store.pendingWork();
     for (const { source, message } of work.outbox) this.track(this.deliver(source, message));
@@ -448,9 +455,18 @@ export class Engine implements DurableEngine {
       return;
     }
     let state: SdkState;
+    const invokedAt = Date.now();
     try {
       state = await this.invokeOrchestrator(orchestrator, inst, historyStart);
+      this.log(
+        "debug",
+        `Executed '${rec.name}' (Succeeded, Id=${instanceId}, Duration=${Date.now() - invokedAt}ms)`,
+      );
     } catch (e) {
+      this.log(
+        "debug",
+        `Executed '${rec.name}' (Failed, Id=${instanceId}, Duration=${Date.now() - invokedAt}ms)`,
+      );
       const failed = parseFailure(e);
       if (failed.customStatus !== undefined) rec.customStatus = toJsonText(failed.customStatus);
       await this.fail(inst, ops, `Orchestrator function '${rec.name}' failed: ${failed.message}`);

@@ -193,9 +193,18 @@ export class DurableStore {
   private readonly table: TableClient;
 
   constructor(connectionString: string, tableName: string) {
+    // Plain-http endpoints (Azurite, UseDevelopmentStorage=true) need the client's explicit consent.
+    const probe = TableClient.fromConnectionString(connectionString, tableName);
     this.table = TableClient.fromConnectionString(connectionString, tableName, {
-      allowInsecureConnection: /^http:/i.test(connectionString.match(/TableEndpoint=([^;]+)/i)?.[1] ?? ""),
+      allowInsecureConnection: probe.url.startsWith("http:"),
+      // The store is local (Azurite): fail fast rather than back off for seconds on an absent emulator.
+      retryOptions: { maxRetries: 3, retryDelayInMs: 50, maxRetryDelayInMs: 500 },
     });
+  }
+
+  /** The table service address, for error messages (never the key). */
+  get endpoint(): string {
+    return this.table.url;
   }
 
   async init(): Promise<void> {

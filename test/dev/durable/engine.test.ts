@@ -106,3 +106,30 @@ describe("durable engine actions (real SDK replay, Azurite state, real DurableCl
     assert.match(String(sb.output), /'NoSuchOrchestrator' doesn't exist/);
   });
 });
+
+test("start fails with a clear error naming the storage endpoint, not the key, when storage is unreachable", async () => {
+  const { FunctionRegistry } = await import("../../../dev/host/functions-core");
+  const { createDurableEngine } = await import("../../../dev/durable/engine");
+  const { tableConnectionString, DEV_ACCOUNT_KEY } = await import("../../../dev/azurite");
+  const engine = createDurableEngine({
+    registry: new FunctionRegistry(),
+    storageConnectionString: tableConnectionString("http://127.0.0.1:1"),
+    hubName: "TestHubName",
+    baseUrl: "http://127.0.0.1:7071",
+  });
+  await assert.rejects(engine.start(), (e: Error) => {
+    assert.match(e.message, /cannot use Table Storage at http:\/\/127\.0\.0\.1:1/);
+    assert.ok(!e.message.includes(DEV_ACCOUNT_KEY));
+    return true;
+  });
+  assert.throws(
+    () =>
+      createDurableEngine({
+        registry: new FunctionRegistry(),
+        storageConnectionString: "UseDevelopmentStorage=true",
+        hubName: "bad-hub!",
+        baseUrl: "http://x",
+      }),
+    /Task hub name "bad-hub!" is invalid/,
+  );
+});
