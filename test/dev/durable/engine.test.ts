@@ -49,6 +49,19 @@ describe("durable engine actions (real SDK replay, Azurite state, real DurableCl
     assert.deepEqual(s.output, { greetings: ["Hello Tokyo!", "Hello Seattle!", "Hello Paris!"], child: 42 });
   });
 
+  test("a sub-orchestration retried under a fixed child id fails after its attempts, catchable", async () => {
+    const id = await h.client.startNew("RetryChildSameId");
+    const s = await waitFor(h.client, id);
+    assert.equal(s.runtimeStatus, "Completed");
+    assert.match(String(s.output), /caught: .*child does what it says/);
+    const child = await h.client.getStatus(`${id}:0`);
+    assert.equal(child.runtimeStatus, "Failed");
+    const created = (s.history as { EventType: string }[]).filter(
+      (e) => e.EventType === "SubOrchestrationInstanceCreated",
+    );
+    assert.equal(created.length, 2);
+  });
+
   test("Task.any of timer and event: the event wins, the timer is cancelled; custom status is visible", async () => {
     const id = await h.client.startNew("Approval", { input: 60_000 });
     const running = await waitFor(h.client, id, (s) => s.customStatus === "waiting for approval");

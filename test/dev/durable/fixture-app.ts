@@ -65,6 +65,23 @@ export function registerFixtureApp(): void {
     return { greetings, child };
   });
 
+  df.app.orchestration("ChildAlwaysFails", function* () {
+    throw new Error("child does what it says");
+  });
+
+  // The official sample's shape: a fixed child id reused by every attempt, the failure caught.
+  df.app.orchestration("RetryChildSameId", function* (ctx: OrchestrationContext) {
+    try {
+      yield ctx.df.callSubOrchestratorWithRetry("ChildAlwaysFails", new df.RetryOptions(20, 2), {
+        input: "Input",
+        instanceId: `${ctx.df.instanceId}:0`,
+      });
+    } catch (e) {
+      return `caught: ${(e as Error).message}`;
+    }
+    return "unreachable";
+  });
+
   df.app.orchestration("Approval", function* (ctx: OrchestrationContext) {
     ctx.df.setCustomStatus("waiting for approval");
     const deadline = new Date(ctx.df.currentUtcDateTime.getTime() + ctx.df.getInput<number>());
