@@ -65,7 +65,8 @@ export function registerFixtureApp(): void {
     return { greetings, child };
   });
 
-  df.app.orchestration("ChildAlwaysFails", function* () {
+  df.app.orchestration("ChildAlwaysFails", function* (ctx: OrchestrationContext) {
+    yield ctx.df.callActivity("Double", 1);
     throw new Error("child does what it says");
   });
 
