@@ -45,7 +45,6 @@ export class ManagementApi {
   }
 
   clientBindingData(): Record<string, unknown> {
-    const instances = `${this.base}instances/INSTANCEID`;
     const q = this.hubQuery;
     return {
       taskHubName: this.engine.hubName,
@@ -57,7 +56,6 @@ export class ManagementApi {
       baseUrl: `${this.base}`.replace(/\/$/, ""),
       requiredQueryStringParameters: q,
       rpcBaseUrl: this.base,
-      httpBaseUrl: instances.slice(0, -"instances/INSTANCEID".length - 1),
     };
   }
 
