@@ -278,6 +278,7 @@ export class Engine implements DurableEngine {
       actionCount: 0,
       retries: {},
       retryTimers: {},
+      timers: {},
       parent,
     };
     const started = this.inboxItem(newEvent(EventType.ExecutionStarted, { Name: name, Input: input }));
@@ -476,12 +477,14 @@ export class Engine implements DurableEngine {
 
     const flat = flatten(state.actions ?? []);
     const fresh = flat.slice(rec.actionCount);
+    const firstFresh = rec.actionCount;
     rec.actionCount = flat.length;
+    this.dropCancelledTimers(inst, flat, ops);
     let continueAsNew: SdkAction | undefined;
-    for (const action of fresh) {
+    for (const [i, action] of fresh.entries()) {
       if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
       else if (!state.isDone || action.actionType !== ActionType.WaitForExternalEvent) {
-        const problem = this.applyAction(inst, action, ops, activities, outbox);
+        const problem = this.applyAction(inst, action, firstFresh + i, ops, activities, outbox);
         if (problem) {
           await this.fail(inst, ops, problem);
           return;
@@ -586,6 +589,25 @@ export class Engine implements DurableEngine {
     }
   }
 
+  /**
+   * A timer the orchestrator cancelled (its action now says isCanceled) will never be awaited: drop its
+   * pending TimerFired so it does not wake the instance. Fired timers leave the map as well.
+   */
+  private dropCancelledTimers(inst: LiveInstance, flat: SdkAction[], ops: Op[]): void {
+    const rec = inst.record;
+    for (const [index, timerId] of Object.entries(rec.timers)) {
+      const pending = inst.inbox.find(
+        (i) => i.event.EventType === EventType.TimerFired && i.event.TimerId === timerId,
+      );
+      if (!pending) delete rec.timers[index];
+      else if (flat[Number(index)]?.isCanceled) {
+        delete rec.timers[index];
+        inst.inbox.splice(inst.inbox.indexOf(pending), 1);
+        ops.push(["delete", pending.rowKey]);
+      }
+    }
+  }
+
   private retryTimeoutFailure(retry: RetryState, taskId: number): HistoryEvent {
     const type = retry.kind === "activity" ? EventType.TaskFailed : EventType.SubOrchestrationInstanceFailed;
     const reason = `Retry timeout of ${retry.options.retryTimeoutInMilliseconds} ms for '${retry.name}' elapsed.`;
@@ -642,6 +664,7 @@ export class Engine implements DurableEngine {
   private applyAction(
     inst: LiveInstance,
     a: SdkAction,
+    actionIndex: number,
     ops: Op[],
     activities: ActivityItem[],
     outbox: OutboxMessage[],
@@ -701,6 +724,7 @@ export class Engine implements DurableEngine {
         const iso = fireAt.toISOString();
         inst.history.push(newEvent(EventType.TimerCreated, { EventId: id, FireAt: iso }));
         this.addTimer(inst, ops, id, fireAt.getTime(), iso);
+        if (!a.isCanceled) rec.timers[String(actionIndex)] = id;
         return undefined;
       }
       default:
@@ -721,6 +745,7 @@ export class Engine implements DurableEngine {
     rec.lastUpdatedTime = new Date().toISOString();
     rec.retries = {};
     rec.retryTimers = {};
+    rec.timers = {};
     inst.history.push(
       newEvent(EventType.ExecutionCompleted, { OrchestrationStatus: status, Result: output }),
     );
@@ -781,6 +806,7 @@ export class Engine implements DurableEngine {
       actionCount: 0,
       retries: {},
       retryTimers: {},
+      timers: {},
       runtimeStatus: "Running",
       lastUpdatedTime: new Date().toISOString(),
     });

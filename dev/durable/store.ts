@@ -54,6 +54,8 @@ export interface InstanceRecord {
   /** Retryable tasks by current attempt id, and retry timers by timer id. */
   retries: Record<string, RetryState>;
   retryTimers: Record<string, RetryState>;
+  /** Pending orchestrator timers: flattened action index → timer id, to drop cancelled ones early. */
+  timers: Record<string, number>;
   parent?: ParentLink;
 }
 
@@ -114,6 +116,7 @@ export function instanceToEntity(r: InstanceRecord): Record<string, unknown> {
     ActionCount: r.actionCount,
     Retries: JSON.stringify(r.retries),
     RetryTimers: JSON.stringify(r.retryTimers),
+    Timers: JSON.stringify(r.timers),
     Parent: r.parent ? JSON.stringify(r.parent) : undefined,
   };
 }
@@ -136,6 +139,7 @@ export function entityToInstance(e: Row): InstanceRecord {
     actionCount: Number(e.ActionCount ?? 0),
     retries: JSON.parse(str("Retries") ?? "{}"),
     retryTimers: JSON.parse(str("RetryTimers") ?? "{}"),
+    timers: JSON.parse(str("Timers") ?? "{}"),
     parent: str("Parent") ? JSON.parse(str("Parent") as string) : undefined,
   };
 }

@@ -96,6 +96,15 @@ export function registerFixtureApp(): void {
     return "timed out";
   });
 
+  df.app.orchestration("CancelThenWait", function* (ctx: OrchestrationContext) {
+    const timer = ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 60_000));
+    const first = ctx.df.waitForExternalEvent("a");
+    yield ctx.df.Task.any([timer, first]);
+    timer.cancel();
+    const second: string = yield ctx.df.waitForExternalEvent("b");
+    return `${first.result}${second}`;
+  });
+
   df.app.orchestration("EarlyEvent", function* (ctx: OrchestrationContext) {
     const first: number = yield ctx.df.callActivity("Double", 1);
     const go: string = yield ctx.df.waitForExternalEvent("go");
