@@ -335,9 +335,10 @@ export class Engine implements DurableEngine {
     );
     this.chains.set(instanceId, next);
     this.track(next);
-    void next.finally(() => {
+    const forget = () => {
       if (this.chains.get(instanceId) === next) this.chains.delete(instanceId);
-    });
+    };
+    next.then(forget, forget);
   }
 
   /**
