@@ -15,6 +15,7 @@ import {
 } from "../../../dev/durable/engine";
 
 export interface Harness {
+  registry: FunctionRegistry;
   engine: DurableEngine;
   client: df.DurableClient;
   baseUrl: string;
@@ -57,6 +58,7 @@ export async function startHarness(
   engine = make();
   await engine.start();
   const h: Harness = {
+    registry,
     engine,
     baseUrl,
     azurite,
