@@ -43,6 +43,19 @@ describe("durable engine actions (real SDK replay, Azurite state, real DurableCl
     assert.equal(types.filter((t) => t === "TimerFired").length, 4, types.join(","));
   });
 
+  test("retries interleaved with activities, a timer and a sub-orchestration in one Task.all", async () => {
+    const id = await h.client.startNew("MixedRetries");
+    const s = await waitFor(h.client, id);
+    assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
+    assert.deepEqual(s.output, [
+      `${id}-a ok after 3`,
+      2,
+      `${id}-b ok after 3`,
+      ["Hello Tokyo!", "Hello Seattle!", "Hello Rome!"],
+      42,
+    ]);
+  });
+
   test("sub-orchestrations, with retry, return their outputs to the parent", async () => {
     const id = await h.client.startNew("Parent");
     const s = await waitFor(h.client, id);

@@ -46,6 +46,20 @@ export function registerFixtureApp(): void {
     return { ok, failure: null };
   });
 
+  // Retries interleaved with plain tasks in one fan-out: the engine's task numbering must stay in step.
+  df.app.orchestration("MixedRetries", function* (ctx: OrchestrationContext) {
+    const id = ctx.df.instanceId;
+    const results: unknown[] = yield ctx.df.Task.all([
+      ctx.df.callActivityWithRetry("Flaky", new df.RetryOptions(15, 3), `${id}-a`),
+      ctx.df.callActivity("Double", 1),
+      ctx.df.callActivityWithRetry("Flaky", new df.RetryOptions(25, 4), `${id}-b`),
+      ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 30)),
+      ctx.df.callSubOrchestrator("HelloSequence", "Rome"),
+    ]);
+    const after: number = yield ctx.df.callActivity("Double", 21);
+    return [...results.slice(0, 3), results[4], after];
+  });
+
   df.app.orchestration("FlakyChild", function* (ctx: OrchestrationContext) {
     const key = `child-${ctx.df.getInput<string>()}`;
     const n = (attempts.get(key) ?? 0) + 1;
