@@ -101,10 +101,7 @@ export class ManagementApi {
   }
 
   private async route(method: string, url: URL, body: string, token: string | undefined): Promise<Reply> {
-    const segments = url.pathname
-      .slice(WEBHOOK_PREFIX.length)
-      .split("/")
-      .map((s) => decodeURIComponent(s));
+    const segments = url.pathname.slice(WEBHOOK_PREFIX.length).split("/").map(decodeSegment);
     const [root, id, op, arg] = segments;
     const q = url.searchParams;
     if (root === "orchestrators" && method === "POST" && id) return this.start(id, op, body, q);
@@ -148,7 +145,7 @@ export class ManagementApi {
           newEvent(EventType.ExecutionResumed, { Input: JSON.stringify(q.get("reason") ?? "") }),
         );
       case "restart":
-        return this.restart(id, q.get("restartWithNewInstanceId") !== "false", q);
+        return this.restart(id, flag(q, "restartWithNewInstanceId", true), q);
       case "rewind":
         throw bad(501, "Rewind is not supported by the local durable engine.");
       default:
@@ -227,9 +224,9 @@ export class ManagementApi {
   private async status(id: string, q: URLSearchParams, requestUrl: string): Promise<Reply> {
     const inst = await this.engine.getInstance(id);
     if (!inst) return notFound(id);
-    const body: Record<string, unknown> = toStatus(inst.record, q.get("showInput") !== "false");
-    if (q.get("showHistory") === "true") {
-      const output = q.get("showHistoryOutput") === "true";
+    const body: Record<string, unknown> = toStatus(inst.record, flag(q, "showInput", true));
+    if (flag(q, "showHistory", false)) {
+      const output = flag(q, "showHistoryOutput", false);
       // The extension names it historyEvents; the SDK's status object reads history.
       body.historyEvents = body.history = inst.history
         .filter(
@@ -241,7 +238,7 @@ export class ManagementApi {
     const running = ACTIVE_STATUSES.has(inst.record.runtimeStatus);
     if (running) return { status: 202, body, headers: { Location: requestUrl, "Retry-After": "5" } };
     const failedAs500 =
-      inst.record.runtimeStatus === "Failed" && q.get("returnInternalServerErrorOnFailure") === "true";
+      inst.record.runtimeStatus === "Failed" && flag(q, "returnInternalServerErrorOnFailure", false);
     return { status: failedAs500 ? 500 : 200, body };
   }
 
@@ -271,7 +268,7 @@ export class ManagementApi {
     if (top !== undefined && (!Number.isInteger(top) || top <= 0))
       throw bad(400, `top '${topText}' must be a positive integer.`);
     const result = await this.engine.store.queryInstances({ ...this.filter(q), top, continuationToken });
-    const showInput = q.get("showInput") !== "false";
+    const showInput = flag(q, "showInput", true);
     return {
       status: 200,
       body: result.records.map((r) => toStatus(r, showInput)),
@@ -323,6 +320,23 @@ function seconds(q: URLSearchParams, key: string): number | undefined {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) throw bad(400, `${key} '${text}' must be a number of seconds.`);
   return value;
+}
+
+/** Boolean query parameters, case-insensitive as in the extension; anything else is a clear 400. */
+function flag(q: URLSearchParams, key: string, fallback: boolean): boolean {
+  const text = q.get(key);
+  if (text === null || text === "") return fallback;
+  if (/^true$/i.test(text)) return true;
+  if (/^false$/i.test(text)) return false;
+  throw bad(400, `${key} '${text}' must be true or false.`);
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw bad(400, `The path segment '${segment}' is not valid percent-encoding.`);
+  }
 }
 
 function notFound(id: string): Reply {

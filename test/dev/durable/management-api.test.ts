@@ -116,6 +116,10 @@ describe("durable management HTTP API", () => {
     assert.equal((await fetch(hook("instances/?runtimeStatus=Sleeping"))).status, 400);
     assert.equal((await fetch(hook("instances/?createdTimeFrom=yesterday"))).status, 400);
     assert.equal((await fetch(hook("instances/?top=0"))).status, 400);
+    assert.equal((await fetch(hook(`instances/${id}?showHistory=maybe`))).status, 400);
+    assert.equal((await fetch(hook("instances/%E0%A4%A"))).status, 400);
+    const upper = (await (await fetch(hook(`instances/${id}?showInput=FALSE`))).json()) as { input: unknown };
+    assert.equal(upper.input, null);
     assert.equal((await fetch(hook("elsewhere"))).status, 404);
   });
 
