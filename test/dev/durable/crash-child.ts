@@ -1,6 +1,7 @@
 /**
- * Child process for the crash test: runs an engine on the given Azurite, starts two instances and
- * reports READY once one is inside a (hanging) activity and the other waits on a timer.
+ * Child process for the crash test: runs an engine on the given Azurite, starts three instances (one
+ * in a hanging activity, one waiting on a timer, one whose sub-orchestration hangs in an activity) and
+ * reports READY once the timer instance runs.
  * argv: <table connection string>
  */
 import { startHarness } from "./harness";
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
   const h = await startHarness(registerFixtureApp, { azurite });
   await h.client.startNew("TimerOnly", { instanceId: "crash-timer", input: 1500 });
   await h.client.startNew("Crashable", { instanceId: "crash-activity" });
+  await h.client.startNew("CrashParent", { instanceId: "crash-parent" });
   for (;;) {
     const s = await h.client.getStatus("crash-timer");
     if (s.runtimeStatus === "Running") break;

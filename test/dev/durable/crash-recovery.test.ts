@@ -30,6 +30,8 @@ test("a SIGKILLed engine's instances resume in a new engine (activity rerun, pen
       const crashed = await waitFor(h.client, "crash-activity");
       assert.equal(crashed.runtimeStatus, "Completed");
       assert.deepEqual(crashed.output, ["slow x", 10]);
+      const parent = await waitFor(h.client, "crash-parent");
+      assert.deepEqual(parent.output, { child: ["slow x", 10] });
       const timer = await waitFor(h.client, "crash-timer");
       assert.equal(timer.output, "fired");
     } finally {

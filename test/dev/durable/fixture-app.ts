@@ -178,6 +178,11 @@ export function registerFixtureApp(): void {
     return [a, b];
   });
 
+  df.app.orchestration("CrashParent", function* (ctx: OrchestrationContext) {
+    const child: unknown = yield ctx.df.callSubOrchestrator("Crashable");
+    return { child };
+  });
+
   df.app.orchestration("TimerOnly", function* (ctx: OrchestrationContext) {
     yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + ctx.df.getInput<number>()));
     return "fired";
