@@ -136,6 +136,7 @@ export class Engine implements DurableEngine {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly runningActivities = new Set<string>();
+  private readonly wakeUps = new Map<string, { dueAt: number; timer: NodeJS.Timeout }>();
   private readonly activityGate: Gate;
   private readonly orchestrationGate: Gate;
   private readonly api: ManagementApi;
@@ -182,6 +183,7 @@ export class Engine implements DurableEngine {
     this.running = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.wakeUps.clear();
     const deadline = Date.now() + STOP_GRACE_MS;
     while (this.inFlight.size > 0 && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
@@ -362,14 +364,23 @@ export class Engine implements DurableEngine {
     this.timers.add(t);
   }
 
+  /** One wake-up per instance, at its earliest due timer; later ones are re-armed by that episode. */
   private wakeAt(instanceId: string, dueAt: number): void {
     if (!this.running) return;
+    const armed = this.wakeUps.get(instanceId);
+    if (armed && armed.dueAt <= dueAt) return;
+    if (armed) {
+      clearTimeout(armed.timer);
+      this.timers.delete(armed.timer);
+    }
     const delay = Math.min(Math.max(0, dueAt - Date.now()), MAX_TIMEOUT);
-    const t = setTimeout(() => {
-      this.timers.delete(t);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.wakeUps.get(instanceId)?.timer === timer) this.wakeUps.delete(instanceId);
       this.schedule(instanceId);
     }, delay);
-    this.timers.add(t);
+    this.timers.add(timer);
+    this.wakeUps.set(instanceId, { dueAt, timer });
   }
 
   // ---- episodes --------------------------------------------------------------------------------------
