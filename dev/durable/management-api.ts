@@ -259,7 +259,12 @@ export class ManagementApi {
       if (Number.isNaN(d.getTime())) throw bad(400, `${key} '${v}' is not a valid date-time.`);
       return d.toISOString();
     };
-    return { runtimeStatus, createdTimeFrom: time("createdTimeFrom"), createdTimeTo: time("createdTimeTo") };
+    return {
+      runtimeStatus,
+      createdTimeFrom: time("createdTimeFrom"),
+      createdTimeTo: time("createdTimeTo"),
+      instanceIdPrefix: q.get("instanceIdPrefix") || undefined,
+    };
   }
 
   private async list(q: URLSearchParams, continuationToken?: string): Promise<Reply> {

@@ -187,6 +187,7 @@ export interface InstanceQuery {
   runtimeStatus?: RuntimeStatus[];
   createdTimeFrom?: string;
   createdTimeTo?: string;
+  instanceIdPrefix?: string;
   top?: number;
   continuationToken?: string;
 }
@@ -284,6 +285,10 @@ export class DurableStore {
       parts.push(`(${q.runtimeStatus.map((s) => `RuntimeStatus eq '${escapeOData(s)}'`).join(" or ")})`);
     if (q.createdTimeFrom) parts.push(`CreatedTime ge '${escapeOData(q.createdTimeFrom)}'`);
     if (q.createdTimeTo) parts.push(`CreatedTime le '${escapeOData(q.createdTimeTo)}'`);
+    if (q.instanceIdPrefix)
+      parts.push(
+        `PartitionKey ge '${escapeOData(q.instanceIdPrefix)}' and PartitionKey lt '${escapeOData(q.instanceIdPrefix)}\uffff'`,
+      );
     const pages = this.table
       .listEntities<Record<string, unknown>>({ queryOptions: { filter: parts.join(" and ") } })
       .byPage({ maxPageSize: q.top ?? 1000, continuationToken: q.continuationToken });

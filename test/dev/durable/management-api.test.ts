@@ -136,6 +136,14 @@ describe("durable management HTTP API", () => {
     });
     assert.deepEqual(listed.map((s) => s.instanceId).sort(), [...ids].sort());
 
+    const byPrefix = (await (await fetch(hook(`instances/?instanceIdPrefix=${ids[0]}`))).json()) as {
+      instanceId: string;
+    }[];
+    assert.deepEqual(
+      byPrefix.map((s) => s.instanceId),
+      [ids[0]],
+    );
+
     const seen: string[] = [];
     let token: string | null = null;
     do {
