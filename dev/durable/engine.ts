@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import { format } from "node:util";
 import { InvocationContext } from "@azure/functions";
 import type { FunctionRegistry, RegisteredFunction } from "../host/functions-core";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
@@ -203,6 +204,19 @@ export class Engine implements DurableEngine {
 
   clientBindingData(): unknown {
     return this.api.clientBindingData();
+  }
+
+  /** Forwards a function's own `context.log` output at the matching level. */
+  private userLog(functionName: string, level: string, args: unknown[]): void {
+    const mapped =
+      level === "error" || level === "critical"
+        ? "error"
+        : level === "warning"
+          ? "warn"
+          : level === "information"
+            ? "info"
+            : "debug";
+    this.log(mapped, format(...args), { functionName });
   }
 
   private track<T>(p: Promise<T>): void {
@@ -522,7 +536,7 @@ export class Engine implements DurableEngine {
     const context = new InvocationContext({
       functionName: f.name,
       invocationId: randomUUID(),
-      logHandler: (level, ...args) => this.log(level === "error" ? "error" : "debug", args.join(" ")),
+      logHandler: (level, ...args) => this.userLog(f.name, level, args),
       options: { trigger: f.trigger as never, extraInputs: [], extraOutputs: [] },
     });
     const trigger = {
@@ -904,7 +918,7 @@ export class Engine implements DurableEngine {
     const context = new InvocationContext({
       functionName: f.name,
       invocationId,
-      logHandler: (level, ...args) => this.log(level === "error" ? "error" : "debug", args.join(" ")),
+      logHandler: (level, ...args) => this.userLog(f.name, level, args),
       options: { trigger: f.trigger as never, extraInputs: [], extraOutputs: [] },
     });
     try {

@@ -68,6 +68,11 @@ describe("official-sample-shaped app (test/fixtures/durable-app) on the engine",
       assert.equal(status.runtimeStatus, "Completed");
       assert.deepEqual(status.output, expected);
       if (orchestrator === "sayHelloWithCustomStatus") assert.equal(status.customStatus, "Hello Bob");
+      if (orchestrator === "helloSequence")
+        assert.ok(
+          h.logs.includes("info: Starting chain sample"),
+          "the orchestrator's context.log reaches the log",
+        );
     });
   }
 
