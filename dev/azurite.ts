@@ -2,6 +2,7 @@
  * Starts Azurite's Table service in this process on a loopback port (random by default), in memory or
  * persisted under a folder. Used by tests (each suite gets its own, isolated instance) and by `npm start`.
  */
+import fs from "node:fs";
 import path from "node:path";
 
 interface AzuriteTableServer {
@@ -46,6 +47,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const TableConfiguration = require("azurite/dist/src/table/TableConfiguration")
     .default as TableConfigurationCtor;
   const inMemory = options.location === undefined;
+  if (options.location) fs.mkdirSync(options.location, { recursive: true });
   const dbPath = inMemory ? undefined : path.join(options.location as string, "__azurite_db_table__.json");
   const config = new TableConfiguration(
     "127.0.0.1",

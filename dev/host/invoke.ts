@@ -24,6 +24,18 @@ function named(name: string, b: BindingMetadata) {
   return { ...b, name } as BindingMetadata & { name: string; type: string };
 }
 
+function parseObject(text: string): Record<string, unknown> | undefined {
+  if (!text.startsWith("{")) return undefined;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createContext(fn: RegisteredFunction, options: InvokeOptions): InvocationContext {
   const invocationId = randomUUID();
   const extraInputs = Object.entries(fn.bindings)
@@ -47,7 +59,14 @@ export function createContext(fn: RegisteredFunction, options: InvokeOptions): I
             : level === "trace" || level === "debug"
               ? "debug"
               : "info";
-      options.log(mapped, message, { function: fn.name, invocationId });
+      // Apps that log structured JSON (as this project's logger does) get their fields merged, not nested.
+      const structured = parseObject(message);
+      if (structured) {
+        const { message: inner, level: _level, time: _time, ...fields } = structured;
+        options.log(mapped, String(inner ?? ""), { function: fn.name, invocationId, ...fields });
+      } else {
+        options.log(mapped, message, { function: fn.name, invocationId });
+      }
     },
     options: {
       trigger: named(fn.trigger.name, fn.trigger) as never,

@@ -1,0 +1,80 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const script = path.join(__dirname, "..", "..", "dev", "start.js");
+
+function runStack(dataDir: string) {
+  const child = spawn(process.execPath, [script], {
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: "0",
+      AZURITE_PORT: "0",
+      SERVICEBUS_PORT: "0",
+      WEBSITE_HOSTNAME: "",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /^ready (\S+)$/m.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("exit", (code) => reject(new Error(`stack exited ${code}: ${out}`)));
+  });
+  const stop = async () => {
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    child.kill("SIGINT");
+    return exited;
+  };
+  return { ready, stop, output: () => out };
+}
+
+test("npm start brings up the stack with the simulated customers registered, stops cleanly on Ctrl-C, and keeps state", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+  try {
+    const first = runStack(dataDir);
+    const api = await first.ready;
+    const list = (await (await fetch(`${api}/tenants`)).json()) as {
+      items: { name: string; serviceBus: { namespace: string } }[];
+    };
+    assert.deepEqual(
+      list.items.map((t) => [t.name, t.serviceBus.namespace]),
+      [
+        ["contoso", "contoso.servicebus.localhost"],
+        ["fabrikam", "fabrikam.servicebus.localhost"],
+      ],
+    );
+    const onboarding = await fetch(`${api}/tenants/contoso/onboarding`);
+    assert.equal(onboarding.status, 200);
+    const created = await fetch(`${api}/tenants/northwind`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        directoryId: "a0000000-0000-4000-8000-000000000003",
+        serviceBus: { namespace: "northwind.servicebus.windows.net" },
+      }),
+    });
+    assert.equal(created.status, 201);
+    assert.equal(await first.stop(), 0);
+
+    const second = runStack(dataDir);
+    const api2 = await second.ready;
+    const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };
+    assert.deepEqual(
+      again.items.map((t) => t.name),
+      ["contoso", "fabrikam", "northwind"],
+      "registrations survive a restart",
+    );
+    assert.equal(await second.stop(), 0);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
