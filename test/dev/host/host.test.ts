@@ -90,6 +90,13 @@ describe("HTTP triggers", () => {
     assert.equal(echo.length, 5);
     assert.equal(echo.function, "echo");
     assert.match(String(echo.invocationId), /^[0-9a-f-]{36}$/);
+    const structured = logs.find((l) => l.message === "echoing");
+    assert.equal(
+      structured?.props?.length,
+      5,
+      "JSON log lines from the app are merged into the host's entry",
+    );
+    assert.equal(structured?.props?.invocationId, echo.invocationId);
   });
 
   test("unknown route 404, wrong method 405, handler error 500 without internals", async () => {
