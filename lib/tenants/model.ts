@@ -42,42 +42,60 @@ export const DEFAULT_LIMITS = {
 } as const;
 
 /** The PUT body. Defaults are applied here, so a stored registration is always complete. */
-export const registrationInputSchema = z.strictObject({
-  directoryId: z.string().regex(GUID, "must be a GUID (the customer's Entra directory id)"),
-  displayName: z.string().trim().min(1).max(256).optional(),
-  serviceBus: z.strictObject({
-    namespace: z
-      .string()
-      .transform((v) => v.toLowerCase())
-      .pipe(z.string().regex(FQDN, "must be a fully qualified host name")),
-    commandQueue: queueName.default("commands"),
-    statusQueue: queueName.default("status"),
-  }),
-  auth: authConfigSchema.default({ mode: "federatedManagedIdentity" }),
-  limits: z
-    .strictObject({
-      maxConcurrentDeployments: z
-        .number()
-        .int()
-        .min(1)
-        .max(1000)
-        .default(DEFAULT_LIMITS.maxConcurrentDeployments),
-      acceptanceTimeoutSeconds: z
-        .number()
-        .int()
-        .min(5)
-        .max(86_400)
-        .default(DEFAULT_LIMITS.acceptanceTimeoutSeconds),
-      completionTimeoutSeconds: z
-        .number()
-        .int()
-        .min(10)
-        .max(7 * 86_400)
-        .default(DEFAULT_LIMITS.completionTimeoutSeconds),
-    })
-    .default({ ...DEFAULT_LIMITS }),
-  state: z.enum(["active", "suspended"]).default("active"),
-});
+export const registrationInputSchema = z
+  .strictObject({
+    directoryId: z.string().regex(GUID, "must be a GUID (the customer's Entra directory id)"),
+    displayName: z.string().trim().min(1).max(256).optional(),
+    serviceBus: z.strictObject({
+      namespace: z
+        .string()
+        .transform((v) => v.toLowerCase())
+        .pipe(z.string().regex(FQDN, "must be a fully qualified host name")),
+      commandQueue: queueName.default("commands"),
+      statusQueue: queueName.default("status"),
+    }),
+    auth: authConfigSchema.default({ mode: "federatedManagedIdentity" }),
+    limits: z
+      .strictObject({
+        maxConcurrentDeployments: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(DEFAULT_LIMITS.maxConcurrentDeployments),
+        acceptanceTimeoutSeconds: z
+          .number()
+          .int()
+          .min(5)
+          .max(86_400)
+          .default(DEFAULT_LIMITS.acceptanceTimeoutSeconds),
+        completionTimeoutSeconds: z
+          .number()
+          .int()
+          .min(10)
+          .max(7 * 86_400)
+          .default(DEFAULT_LIMITS.completionTimeoutSeconds),
+      })
+      .default({ ...DEFAULT_LIMITS }),
+    state: z.enum(["active", "suspended"]).default("active"),
+  })
+  .superRefine((r, ctx) => {
+    // One queue for both directions would let the Provider read its own commands back as statuses.
+    if (r.serviceBus.commandQueue.toLowerCase() === r.serviceBus.statusQueue.toLowerCase()) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["serviceBus", "statusQueue"],
+        message: "must differ from commandQueue",
+      });
+    }
+    if (r.limits.completionTimeoutSeconds < r.limits.acceptanceTimeoutSeconds) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["limits", "completionTimeoutSeconds"],
+        message: "must be at least acceptanceTimeoutSeconds",
+      });
+    }
+  });
 export type RegistrationInput = z.infer<typeof registrationInputSchema>;
 
 export interface TenantRegistration extends RegistrationInput {

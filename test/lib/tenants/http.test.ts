@@ -371,6 +371,19 @@ describe("validation: every rule names its field", () => {
       field: "limits.acceptanceTimeoutSeconds",
     },
     { name: "bad state", body: { ...validBody(), state: "paused" }, field: "state" },
+    {
+      name: "the same queue for commands and statuses",
+      body: {
+        ...validBody(),
+        serviceBus: { ...validBody().serviceBus, commandQueue: "q", statusQueue: "Q" },
+      },
+      field: "serviceBus.statusQueue",
+    },
+    {
+      name: "completion timeout shorter than acceptance",
+      body: { ...validBody(), limits: { acceptanceTimeoutSeconds: 600, completionTimeoutSeconds: 60 } },
+      field: "limits.completionTimeoutSeconds",
+    },
     { name: "empty display name", body: { ...validBody(), displayName: "   " }, field: "displayName" },
   ];
 
