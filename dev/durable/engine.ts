@@ -8,7 +8,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { format } from "node:util";
 import { InvocationContext } from "@azure/functions";
-import type { FunctionRegistry, RegisteredFunction } from "../host/functions-core";
+import type { DurableEngine, DurableEngineOptions } from "../host/durable-contract";
+import type { RegisteredFunction } from "../host/functions-core";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import {
   ACTIVE_STATUSES,
@@ -30,26 +31,8 @@ import {
 } from "./store";
 import { ManagementApi } from "./management-api";
 
-export interface DurableEngineOptions {
-  registry: FunctionRegistry;
-  storageConnectionString: string;
-  hubName: string;
-  baseUrl: string;
-  log?: (
-    level: "debug" | "info" | "warn" | "error",
-    message: string,
-    props?: Record<string, unknown>,
-  ) => void;
-  maxConcurrentActivities?: number;
-  maxConcurrentOrchestrations?: number;
-}
-
-export interface DurableEngine {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
-  clientBindingData(): unknown;
-}
+// The contract with the host is declared once, beside the host.
+export type { DurableEngine, DurableEngineOptions } from "../host/durable-contract";
 
 export class DurableEngineError extends Error {
   constructor(
