@@ -1,0 +1,116 @@
+/**
+ * The Provider's side of a customer's two queues: send commands to the command queue and take batches
+ * of status messages from the status queue (peek-lock, long-poll), each checked against the contract so
+ * the caller gets either a valid status or a dead-letter reason. Clients are pooled per namespace and
+ * connection identity, and closed together on shutdown.
+ */
+import type { TokenCredential } from "@azure/core-auth";
+import {
+  ServiceBusClient,
+  ServiceBusReceivedMessage,
+  ServiceBusReceiver,
+  ServiceBusSender,
+} from "@azure/service-bus";
+import { Command, commandMessage, ContractViolation, parseStatus, Status } from "./contracts";
+
+/** How to reach one customer namespace: a TokenCredential (Entra) or a SAS connection string. */
+export type NamespaceConnection =
+  | { fullyQualifiedNamespace: string; credential: TokenCredential; customEndpointAddress?: string }
+  | { connectionString: string };
+
+export class ServiceBusPool {
+  private readonly clients = new Map<string, ServiceBusClient>();
+
+  /** One client per key (namespace + identity); the key never includes a secret. */
+  client(key: string, connect: () => NamespaceConnection): ServiceBusClient {
+    let client = this.clients.get(key);
+    if (!client) {
+      const c = connect();
+      client =
+        "connectionString" in c
+          ? new ServiceBusClient(c.connectionString)
+          : new ServiceBusClient(
+              c.fullyQualifiedNamespace,
+              c.credential,
+              c.customEndpointAddress ? { customEndpointAddress: c.customEndpointAddress } : {},
+            );
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.allSettled(all.map((c) => c.close()));
+  }
+}
+
+export async function sendCommand(
+  client: ServiceBusClient,
+  queue: string,
+  command: Command,
+  now: Date,
+): Promise<string> {
+  const sender: ServiceBusSender = client.createSender(queue);
+  try {
+    const message = commandMessage(command, now);
+    await sender.sendMessages(message);
+    return message.messageId;
+  } finally {
+    await sender.close();
+  }
+}
+
+export type ReceivedStatus =
+  | { ok: true; status: Status; message: ServiceBusReceivedMessage }
+  | { ok: false; reason: ContractViolation; description: string; message: ServiceBusReceivedMessage };
+
+export interface StatusBatch {
+  items: ReceivedStatus[];
+  /** Completes a message once its status has been routed and recorded. */
+  complete(message: ServiceBusReceivedMessage): Promise<void>;
+  /** Dead-letters a message the Provider refuses, with a reason operators can filter on. */
+  deadLetter(message: ServiceBusReceivedMessage, reason: string, description: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Receives up to `maxMessages` statuses, waiting at most `maxWaitTimeInMs` for the first one. */
+export async function receiveStatuses(
+  client: ServiceBusClient,
+  queue: string,
+  options: { maxMessages: number; maxWaitTimeInMs: number },
+): Promise<StatusBatch> {
+  const receiver: ServiceBusReceiver = client.createReceiver(queue, {
+    receiveMode: "peekLock",
+    skipParsingBodyAsJson: true,
+  });
+  try {
+    const messages = await receiver.receiveMessages(options.maxMessages, {
+      maxWaitTimeInMs: options.maxWaitTimeInMs,
+    });
+    const items = messages.map((message): ReceivedStatus => {
+      const parsed = parseStatus({
+        body: message.body,
+        contentType: message.contentType,
+        applicationProperties: message.applicationProperties,
+      });
+      return parsed.ok
+        ? { ok: true, status: parsed.value, message }
+        : { ok: false, reason: parsed.reason, description: parsed.description, message };
+    });
+    return {
+      items,
+      complete: (m) => receiver.completeMessage(m),
+      deadLetter: (m, reason, description) =>
+        receiver.deadLetterMessage(m, {
+          deadLetterReason: reason,
+          deadLetterErrorDescription: description.slice(0, 1024),
+        }),
+      close: () => receiver.close(),
+    };
+  } catch (error) {
+    await receiver.close();
+    throw error;
+  }
+}
