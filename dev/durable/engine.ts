@@ -898,12 +898,21 @@ export class Engine implements DurableEngine {
       });
     }
     const invocationId = randomUUID();
+    // Activities may declare a durable client input (e.g. to start or signal another orchestration).
+    const extraInputs = Object.entries(f.bindings)
+      .filter(([name, b]) => b.direction === "in" && name !== f.trigger.name)
+      .map(([name, b]) => ({ ...b, name }));
     const context = new InvocationContext({
       functionName: f.name,
       invocationId,
       logHandler: (level, ...args) => this.userLog(f.name, level, args),
-      options: { trigger: f.trigger as never, extraInputs: [], extraOutputs: [] },
+      options: { trigger: f.trigger as never, extraInputs: extraInputs as never, extraOutputs: [] },
     });
+    for (const input of extraInputs) {
+      if (input.type === "durableClient" || input.type === "orchestrationClient") {
+        context.extraInputs.set(input.name, this.clientBindingData());
+      }
+    }
     try {
       const value = await f.handler(JSON.parse(item.input), context);
       this.log(
