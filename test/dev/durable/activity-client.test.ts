@@ -7,8 +7,9 @@ let h: Harness;
 
 before(async () => {
   h = await startHarness(() => {
+    df.app.activity("Echo", { handler: async (input: unknown) => `child got ${String(input)}` });
     df.app.orchestration("ClientChild", function* (context) {
-      return `child got ${context.df.getInput()}`;
+      return yield context.df.callActivity("Echo", context.df.getInput());
     });
     df.app.activity("StartChild", {
       extraInputs: [df.input.durableClient()],
