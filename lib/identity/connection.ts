@@ -1,0 +1,167 @@
+/**
+ * How the Provider reaches one customer's Service Bus namespace: as its multi-tenant app's service
+ * principal in the customer's directory (federated managed identity, certificate or client secret), or
+ * with an entity-scoped SAS held in an app setting. One credential per customer directory, cached, never
+ * shared across directories. In local mode the namespace is mapped to an emulator endpoint without
+ * changing the registration.
+ */
+import fs from "node:fs";
+import type { TokenCredential } from "@azure/core-auth";
+import {
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+} from "@azure/identity";
+import { ConfigurationError, ProviderSettings, SETTING_NAMES } from "../config/settings";
+import type { NamespaceConnection } from "../messaging/channel";
+import { namespaceAllowed, type TenantRegistration } from "../tenants/model";
+
+export const TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default";
+
+export class NamespaceNotAllowedError extends Error {
+  constructor(
+    readonly tenant: string,
+    readonly namespace: string,
+  ) {
+    super(
+      `Tenant "${tenant}": namespace "${namespace}" is not on the allow-list; no credential is sent to it.`,
+    );
+    this.name = "NamespaceNotAllowedError";
+  }
+}
+
+export interface ResolvedConnection {
+  /** Pool key: namespace and identity, never a secret. */
+  key: string;
+  connect: () => NamespaceConnection;
+}
+
+function required(env: NodeJS.ProcessEnv, setting: string, tenant: string): string {
+  const value = env[setting]?.trim();
+  if (!value) throw new ConfigurationError(setting, `is not set (needed by tenant "${tenant}")`);
+  return value;
+}
+
+function endpointHost(connectionString: string): string | undefined {
+  const m = /Endpoint=sb:\/\/([^/;]+)/i.exec(connectionString);
+  return m?.[1]?.toLowerCase();
+}
+
+export class CustomerConnections {
+  private readonly credentials = new Map<string, TokenCredential>();
+  private managedIdentity?: TokenCredential;
+
+  constructor(
+    private readonly settings: ProviderSettings,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  resolve(registration: TenantRegistration): ResolvedConnection {
+    const { name: tenant, directoryId } = registration;
+    const namespace = registration.serviceBus.namespace.toLowerCase();
+    // Defence in depth: the registry checks this too, but settings can change after registration.
+    if (!namespaceAllowed(namespace, this.settings.allowedNamespaceSuffixes))
+      throw new NamespaceNotAllowedError(tenant, namespace);
+    const localEndpoint = this.settings.localMode ? this.settings.localEndpoints[namespace] : undefined;
+    const auth = registration.auth;
+    if (auth.mode === "sas") {
+      const connectionString = required(this.env, auth.sasSetting, tenant);
+      const host = endpointHost(connectionString);
+      const allowedHosts = [namespace, localEndpoint?.replace(/^sb:\/\//, "").toLowerCase()];
+      if (!host || !allowedHosts.includes(host)) {
+        throw new ConfigurationError(
+          auth.sasSetting,
+          `its endpoint "${host ?? "?"}" is not the namespace of tenant "${tenant}" (${namespace}); a key is never sent to another host`,
+        );
+      }
+      return { key: `${namespace}|sas|${auth.sasSetting}`, connect: () => ({ connectionString }) };
+    }
+    const credential = this.credentialFor(registration);
+    return {
+      key: `${namespace}|${directoryId}|${auth.mode}`,
+      connect: () => ({
+        fullyQualifiedNamespace: namespace,
+        credential,
+        ...(localEndpoint ? { customEndpointAddress: localEndpoint } : {}),
+      }),
+    };
+  }
+
+  /** The cached credential for a registration's directory and auth mode. */
+  credentialFor(registration: TenantRegistration): TokenCredential {
+    const { auth, directoryId, name: tenant } = registration;
+    const setting =
+      "certificateSetting" in auth
+        ? auth.certificateSetting
+        : "secretSetting" in auth
+          ? auth.secretSetting
+          : "";
+    const key = `${directoryId.toLowerCase()}|${auth.mode}|${setting}`;
+    const cached = this.credentials.get(key);
+    if (cached) return cached;
+    const appClientId = this.settings.appClientId;
+    if (!appClientId)
+      throw new ConfigurationError(SETTING_NAMES.appClientId, `is not set (needed by tenant "${tenant}")`);
+    const options = this.settings.authorityHost
+      ? { authorityHost: this.settings.authorityHost, disableInstanceDiscovery: this.settings.localMode }
+      : {};
+    let credential: TokenCredential;
+    switch (auth.mode) {
+      case "clientSecret":
+        credential = new ClientSecretCredential(
+          directoryId,
+          appClientId,
+          required(this.env, auth.secretSetting, tenant),
+          options,
+        );
+        break;
+      case "certificate": {
+        const certificatePath = required(this.env, auth.certificateSetting, tenant);
+        if (!fs.existsSync(certificatePath)) {
+          throw new ConfigurationError(
+            auth.certificateSetting,
+            `points to "${certificatePath}", which does not exist`,
+          );
+        }
+        credential = new ClientCertificateCredential(directoryId, appClientId, { certificatePath }, options);
+        break;
+      }
+      case "federatedManagedIdentity": {
+        const mi = this.providerIdentity();
+        credential = new ClientAssertionCredential(
+          directoryId,
+          appClientId,
+          async () => {
+            const token = await mi.getToken(TOKEN_EXCHANGE_SCOPE);
+            if (!token)
+              throw new Error(
+                `Tenant "${tenant}": the managed identity returned no token for ${TOKEN_EXCHANGE_SCOPE}.`,
+              );
+            return token.token;
+          },
+          options,
+        );
+        break;
+      }
+      default:
+        throw new Error(`Tenant "${tenant}": auth mode ${auth.mode} has no token credential.`);
+    }
+    this.credentials.set(key, credential);
+    return credential;
+  }
+
+  /** The Provider's own user-assigned identity: one per process, in the Provider's directory. */
+  private providerIdentity(): TokenCredential {
+    if (!this.managedIdentity) {
+      const clientId = this.settings.managedIdentityClientId;
+      if (!clientId)
+        throw new ConfigurationError(
+          SETTING_NAMES.managedIdentityClientId,
+          "is not set (needed for federated sign-in)",
+        );
+      this.managedIdentity = new ManagedIdentityCredential({ clientId });
+    }
+    return this.managedIdentity;
+  }
+}
