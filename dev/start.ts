@@ -61,7 +61,13 @@ async function main(): Promise<void> {
     },
     { dataDir: path.join(dataDir, "servicebus"), certDir: path.join(dataDir, "certs") },
   );
-  const endpoints = emulator.namespaces.map((ns) => `${ns.name}${LOCAL_SUFFIX}=${ns.endpoint}`).join(",");
+  // The SAS connection strings name localhost:<port>, so the mapping does too (a SAS is bound to its host).
+  const endpoints = emulator.namespaces
+    .map((ns) => `${ns.name}${LOCAL_SUFFIX}=sb://localhost:${ns.port}`)
+    .join(",");
+  const sasSettings = Object.fromEntries(
+    emulator.namespaces.map((ns) => [`${ns.name.toUpperCase()}_SERVICEBUS_SAS`, ns.connectionString]),
+  );
   const host = await startHost({
     appDir: path.resolve(__dirname, "..", ".."),
     port: port("PORT", 7071),
@@ -72,6 +78,7 @@ async function main(): Promise<void> {
       SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: `.servicebus.windows.net,${LOCAL_SUFFIX}`,
       DEV_SERVICEBUS_ENDPOINTS: endpoints,
       PROVIDER_APP_CLIENT_ID: process.env.PROVIDER_APP_CLIENT_ID ?? LOCAL_APP_CLIENT_ID,
+      ...sasSettings,
     },
   });
   const api = `${host.url}/api`;

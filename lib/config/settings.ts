@@ -25,6 +25,10 @@ export const SETTING_NAMES = {
   managedIdentityClientId: "PROVIDER_MANAGED_IDENTITY_CLIENT_ID",
   authorityHost: "AZURE_AUTHORITY_HOST",
   requireRoles: "AUTH_REQUIRE_ROLES",
+  statusPollWaitMs: "STATUS_POLL_WAIT_MS",
+  statusPollBatch: "STATUS_POLL_BATCH",
+  pumpReensureSeconds: "PUMP_REENSURE_SECONDS",
+  cancelGraceSeconds: "CANCEL_GRACE_SECONDS",
 } as const;
 
 export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
@@ -46,6 +50,14 @@ export interface ProviderSettings {
   authorityHost?: string;
   /** Enforce app roles from the EasyAuth principal header on the HTTP API. */
   requireRoles: boolean;
+  /** Status pump long-poll: how long one receive waits for the first message. */
+  statusPollWaitMs: number;
+  /** Status pump: most messages taken per receive. */
+  statusPollBatch: number;
+  /** How often a waiting deployment makes sure its tenant's status pump runs. */
+  pumpReensureSeconds: number;
+  /** How long a cancelled deployment waits for the agent's Cancelled acknowledgement. */
+  cancelGraceSeconds: number;
 }
 
 const suffixSchema = z
@@ -74,6 +86,16 @@ function parseEndpoints(raw: string | undefined): Record<string, string> {
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigurationError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
 }
 
 function isTrue(value: string | undefined): boolean {
@@ -118,5 +140,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     managedIdentityClientId: optional(env, SETTING_NAMES.managedIdentityClientId),
     authorityHost: optional(env, SETTING_NAMES.authorityHost),
     requireRoles: isTrue(env[SETTING_NAMES.requireRoles]),
+    statusPollWaitMs: integer(env, SETTING_NAMES.statusPollWaitMs, 20_000, 100, 60_000),
+    statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, 50, 1, 500),
+    pumpReensureSeconds: integer(env, SETTING_NAMES.pumpReensureSeconds, 60, 1, 3600),
+    cancelGraceSeconds: integer(env, SETTING_NAMES.cancelGraceSeconds, 30, 1, 3600),
   };
 }

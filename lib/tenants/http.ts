@@ -5,14 +5,14 @@
  */
 import type { HttpRequest } from "@azure/functions";
 import { z } from "zod";
-import { loadSettings, ProviderSettings, SETTING_NAMES } from "../config/settings";
+import { ProviderSettings, SETTING_NAMES } from "../config/settings";
 import { requireRole, ROLES } from "../http/auth";
 import { apiHandler, json } from "../http/handler";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
-import { createTableClient } from "../storage/tables";
-import { DEPLOYMENTS_TABLE, DeploymentLedger } from "../deployments/ledger";
+import type { DeploymentLedger } from "../deployments/ledger";
+import { runtime } from "../deployments/runtime";
 import {
   findSecrets,
   namespaceAllowed,
@@ -21,13 +21,7 @@ import {
   TenantRegistration,
 } from "./model";
 import { onboardingInstructions } from "./onboarding";
-import {
-  TENANTS_TABLE,
-  TenantConflictError,
-  TenantNotFoundError,
-  TenantStore,
-  WriteConditions,
-} from "./store";
+import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions } from "./store";
 
 export interface TenantApiDeps {
   store: TenantStore;
@@ -36,20 +30,9 @@ export interface TenantApiDeps {
   ledger: DeploymentLedger;
 }
 
-/** Default dependencies from app settings, created on first use (not at module load). */
+/** The process-wide dependencies, created from app settings on first use. */
 export function defaultTenantApiDeps(): () => TenantApiDeps {
-  let deps: TenantApiDeps | undefined;
-  return () => {
-    if (!deps) {
-      const settings = loadSettings();
-      deps = {
-        settings,
-        store: new TenantStore(createTableClient(settings.storageConnectionString, TENANTS_TABLE)),
-        ledger: new DeploymentLedger(createTableClient(settings.storageConnectionString, DEPLOYMENTS_TABLE)),
-      };
-    }
-    return deps;
-  };
+  return runtime;
 }
 
 export function tenantParam(request: HttpRequest): string {

@@ -37,3 +37,12 @@ test("malformed settings name the setting", () => {
     /SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES/,
   );
 });
+
+test("workflow timings have defaults and are range-checked", () => {
+  const s = loadSettings({});
+  assert.equal(s.statusPollWaitMs, 20_000);
+  assert.equal(s.pumpReensureSeconds, 60);
+  assert.equal(loadSettings({ STATUS_POLL_WAIT_MS: "500" }).statusPollWaitMs, 500);
+  assert.throws(() => loadSettings({ STATUS_POLL_WAIT_MS: "5" }), /STATUS_POLL_WAIT_MS/);
+  assert.throws(() => loadSettings({ CANCEL_GRACE_SECONDS: "soon" }), /CANCEL_GRACE_SECONDS/);
+});

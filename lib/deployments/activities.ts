@@ -1,0 +1,124 @@
+/**
+ * The workflow's I/O, one function per activity; `activities/deployment.ts` registers them. Each is
+ * idempotent: command message ids make resends duplicates, ledger updates are monotonic, and a status is
+ * completed on the queue only after it has been recorded and routed.
+ */
+import type { DurableClient } from "durable-functions";
+import { createLogger, Logger } from "../logging/logger";
+import { Command } from "../messaging/contracts";
+import { receiveStatuses, sendCommand } from "../messaging/channel";
+import { ProviderRuntime, serviceBusFor } from "./runtime";
+import { instanceIdFor, Outcome } from "./model";
+import { EVENTS, ORCHESTRATIONS, PumpResult, statusPumpInstanceId } from "./workflow";
+
+const RUNNING = new Set(["Running", "Pending", "ContinuedAsNew", "Suspended"]);
+
+export async function sendCommandActivity(
+  rt: ProviderRuntime,
+  input: { tenant: string; command: Command; bestEffort?: boolean },
+  log: Logger = createLogger(),
+): Promise<{ messageId?: string; error?: string }> {
+  const { tenant, command } = input;
+  try {
+    const registration = await rt.store.require(tenant);
+    const messageId = await sendCommand(
+      serviceBusFor(rt, registration),
+      registration.serviceBus.commandQueue,
+      command,
+      new Date(),
+    );
+    if (command.type === "Deploy")
+      await rt.ledger.advance(tenant, command.deploymentId, command.attempt, "Sent");
+    log.info("command sent", {
+      tenant,
+      deploymentId: command.deploymentId,
+      attempt: command.attempt,
+      type: command.type,
+      messageId,
+    });
+    return { messageId };
+  } catch (error) {
+    log.warn("command not sent", { tenant, deploymentId: command.deploymentId, type: command.type, error });
+    if (input.bestEffort) return { error: error instanceof Error ? error.message : String(error) };
+    throw error;
+  }
+}
+
+export async function completeDeploymentActivity(
+  rt: ProviderRuntime,
+  input: { tenant: string; id: string; attempt: number; outcome: Outcome; message?: string },
+): Promise<void> {
+  await rt.ledger.complete(input.tenant, input.id, input.attempt, input.outcome, input.message);
+}
+
+/** Starts the tenant's status pump unless it is already running. */
+export async function ensureStatusPumpActivity(client: DurableClient, tenant: string): Promise<boolean> {
+  const instanceId = statusPumpInstanceId(tenant);
+  const status = await client.getStatus(instanceId).catch(() => undefined);
+  if (status && RUNNING.has(String(status.runtimeStatus))) return false;
+  try {
+    await client.startNew(ORCHESTRATIONS.statusPump, { instanceId, input: { tenant } });
+    return true;
+  } catch {
+    return false; // another deployment started it first
+  }
+}
+
+/**
+ * One pump cycle: take a batch from the tenant's status queue; dead-letter what is invalid, unknown or
+ * belongs to another tenant; record and route the rest, then complete them.
+ */
+export async function pumpStatusesActivity(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  input: { tenant: string },
+  log: Logger = createLogger(),
+): Promise<PumpResult> {
+  const registration = await rt.store.require(input.tenant);
+  const tenant = registration.name;
+  const batch = await receiveStatuses(serviceBusFor(rt, registration), registration.serviceBus.statusQueue, {
+    maxMessages: rt.settings.statusPollBatch,
+    maxWaitTimeInMs: rt.settings.statusPollWaitMs,
+  });
+  try {
+    for (const item of batch.items) {
+      if (!item.ok) {
+        log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
+        await batch.deadLetter(item.message, item.reason, item.description);
+        continue;
+      }
+      const s = item.status;
+      if (s.state === "Pong") {
+        await batch.complete(item.message);
+        continue;
+      }
+      const record = await rt.ledger.get(tenant, s.deploymentId, s.attempt);
+      if (!record) {
+        const owner = await rt.ledger.find(s.deploymentId);
+        const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
+        log.warn("status dead-lettered", {
+          tenant,
+          reason,
+          deploymentId: s.deploymentId,
+          attempt: s.attempt,
+        });
+        await batch.deadLetter(
+          item.message,
+          reason,
+          `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`,
+        );
+        continue;
+      }
+      await rt.ledger.applyStatus(tenant, s);
+      await client
+        .raiseEvent(instanceIdFor(tenant, s.deploymentId, s.attempt), EVENTS.status, s)
+        .catch(() => {
+          // The orchestration has finished (e.g. timed out): the ledger already keeps the late status.
+        });
+      await batch.complete(item.message);
+    }
+  } finally {
+    await batch.close();
+  }
+  return { received: batch.items.length, active: await rt.ledger.countActive(tenant) };
+}

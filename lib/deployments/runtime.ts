@@ -1,0 +1,48 @@
+/**
+ * The Provider's shared dependencies, built once per process from app settings on first use: the tenant
+ * registry, the deployment ledger, customer connections and the Service Bus client pool. HTTP triggers
+ * and activities take them from here, so there is one of each per process.
+ */
+import type { ServiceBusClient } from "@azure/service-bus";
+import { loadSettings, ProviderSettings } from "../config/settings";
+import { CustomerConnections } from "../identity/connection";
+import { ServiceBusPool } from "../messaging/channel";
+import { createTableClient } from "../storage/tables";
+import type { TenantRegistration } from "../tenants/model";
+import { TENANTS_TABLE, TenantStore } from "../tenants/store";
+import { DEPLOYMENTS_TABLE, DeploymentLedger } from "./ledger";
+
+export interface ProviderRuntime {
+  settings: ProviderSettings;
+  store: TenantStore;
+  ledger: DeploymentLedger;
+  connections: CustomerConnections;
+  pool: ServiceBusPool;
+}
+
+export function createRuntime(
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): ProviderRuntime {
+  return {
+    settings,
+    store: new TenantStore(createTableClient(settings.storageConnectionString, TENANTS_TABLE)),
+    ledger: new DeploymentLedger(createTableClient(settings.storageConnectionString, DEPLOYMENTS_TABLE)),
+    connections: new CustomerConnections(settings, env),
+    pool: new ServiceBusPool(),
+  };
+}
+
+let current: ProviderRuntime | undefined;
+
+/** The process-wide runtime, created from app settings on first use (never at module load). */
+export function runtime(): ProviderRuntime {
+  current ??= createRuntime(loadSettings());
+  return current;
+}
+
+/** The pooled Service Bus client for a customer's namespace. */
+export function serviceBusFor(rt: ProviderRuntime, registration: TenantRegistration): ServiceBusClient {
+  const { key, connect } = rt.connections.resolve(registration);
+  return rt.pool.client(key, connect);
+}

@@ -1,0 +1,235 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
+import { RunningAzurite, startAzurite } from "../../dev/azurite";
+import { RunningHost, startHost } from "../../dev/host";
+import type { RunningEmulator } from "../../dev/servicebus-emulator";
+import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
+import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
+
+// The deployment workflow end to end: the Provider app on the dev host with its durable engine, two
+// customer namespaces in the emulator (separate directories), and this test playing each customer's agent.
+const root = path.join(__dirname, "..", "..", "..");
+let azurite: RunningAzurite;
+let emulator: RunningEmulator;
+let host: RunningHost | undefined;
+const agents = new Map<string, ServiceBusClient>();
+const queues = { Properties: { LockDuration: "PT5S" } };
+
+before(async () => {
+  azurite = await startAzurite();
+  emulator = await startEmulator([
+    namespaceConfig("contoso", [
+      { name: "commands", properties: queues.Properties },
+      { name: "status", properties: queues.Properties },
+    ]),
+    namespaceConfig("fabrikam", [
+      { name: "commands", properties: queues.Properties },
+      { name: "status", properties: queues.Properties },
+    ]),
+  ]);
+  const settings: Record<string, string> = {
+    AzureWebJobsStorage: azurite.connectionString,
+    DEV_LOCAL_MODE: "true",
+    SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
+    DEV_SERVICEBUS_ENDPOINTS: emulator.namespaces
+      .map((ns) => `${ns.name}.servicebus.localhost=sb://localhost:${ns.port}`)
+      .join(","),
+    STATUS_POLL_WAIT_MS: "300",
+    PUMP_REENSURE_SECONDS: "2",
+    CANCEL_GRACE_SECONDS: "2",
+  };
+  for (const ns of emulator.namespaces) {
+    settings[`${ns.name.toUpperCase()}_SAS`] = ns.connectionString;
+    agents.set(ns.name, new ServiceBusClient(ns.connectionString, FAST_RETRIES));
+  }
+  host = await startHost({ appDir: root, port: 0, quiet: true, settings, log: () => {} });
+  const directories: Record<string, string> = {
+    contoso: "c0000000-0000-4000-8000-000000000001",
+    fabrikam: "f0000000-0000-4000-8000-000000000002",
+  };
+  for (const tenant of ["contoso", "fabrikam"]) {
+    const res = await fetch(`${host.url}/api/tenants/${tenant}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        directoryId: directories[tenant],
+        serviceBus: { namespace: `${tenant}.servicebus.localhost` },
+        auth: { mode: "sas", sasSetting: `${tenant.toUpperCase()}_SAS` },
+      }),
+    });
+    assert.equal(res.status, 201, await res.text());
+  }
+});
+
+after(async () => {
+  await Promise.all([...agents.values()].map((a) => a.close()));
+  await host?.stop();
+  await emulator.stop();
+  await azurite.stop();
+});
+
+async function startDeployment(
+  tenant: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  const res = await fetch(`${host!.url}/api/tenants/${tenant}/deployments`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as { id: string; instanceId: string } };
+}
+
+async function deployment(id: string): Promise<Record<string, unknown>> {
+  return (await (await fetch(`${host!.url}/api/deployments/${id}`)).json()) as Record<string, unknown>;
+}
+
+async function until(id: string, done: (d: Record<string, unknown>) => boolean, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await deployment(id);
+    if (done(d)) return d;
+    if (Date.now() > deadline) throw new Error(`deployment ${id} stuck at ${JSON.stringify(d)}`);
+    await sleep(100);
+  }
+}
+
+/** The agent side: the next command for a deployment, from the tenant's command queue. */
+async function nextCommand(tenant: string, deploymentId: string, type: Command["type"]): Promise<Command> {
+  const receiver = agents.get(tenant)!.createReceiver("commands", { receiveMode: "receiveAndDelete" });
+  try {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const msgs: ServiceBusReceivedMessage[] = await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 });
+      const found = msgs
+        .map((m) => m.body as Command)
+        .find((c) => c.deploymentId === deploymentId && c.type === type);
+      if (found) return found;
+    }
+    throw new Error(`no ${type} command for ${deploymentId}`);
+  } finally {
+    await receiver.close();
+  }
+}
+
+async function report(
+  tenant: string,
+  cmd: Pick<Command, "deploymentId" | "attempt">,
+  state: Status["state"],
+  sequence: number,
+  progress = 0,
+  message?: string,
+) {
+  const sender = agents.get(tenant)!.createSender("status");
+  await sender.sendMessages(
+    statusMessage({
+      schemaVersion: 1,
+      deploymentId: cmd.deploymentId,
+      attempt: cmd.attempt,
+      state,
+      progress,
+      sequence,
+      reportedAt: new Date().toISOString(),
+      ...(message ? { message } : {}),
+    }),
+  );
+  await sender.close();
+}
+
+test("success: Deploy reaches the agent, statuses flow back through the pump, the outcome is recorded", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "web" } });
+  assert.equal(started.status, 202);
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  assert.deepEqual(cmd.spec, { template: "web" });
+  await report("contoso", cmd, "Accepted", 1);
+  await report("contoso", cmd, "InProgress", 2, 50, "halfway");
+  await report("contoso", cmd, "InProgress", 2, 50, "halfway"); // duplicate: harmless
+  await report("contoso", cmd, "Succeeded", 3, 100, "done");
+  const d = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(d.outcome, "Succeeded");
+  assert.equal(d.progress, 100);
+  assert.equal(d.message, "done");
+});
+
+test("acceptance timeout: an agent that never answers ends TimedOut and gets a Cancel", async () => {
+  const started = await startDeployment("contoso", {
+    spec: { demo: { outcome: "ignore" } },
+    acceptanceTimeoutSeconds: 2,
+  });
+  const d = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(d.outcome, "TimedOut");
+  const cancel = await nextCommand("contoso", started.body.id, "Cancel");
+  assert.equal(cancel.reason, "acceptance timeout");
+});
+
+test("cancel: the user cancels, the agent acknowledges, the outcome is Cancelled", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "slow" } });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  await until(started.body.id, (x) => x.phase === "Accepted");
+  const res = await fetch(`${host!.url}/api/deployments/${started.body.id}/cancel`, { method: "POST" });
+  assert.equal(res.status, 202);
+  await nextCommand("contoso", started.body.id, "Cancel");
+  await report("contoso", cmd, "Cancelled", 2, 10, "rolled back");
+  const d = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(d.outcome, "Cancelled");
+});
+
+test("a spoofed status naming another tenant's deployment is dead-lettered and changes nothing", async () => {
+  const victim = await startDeployment("fabrikam", { spec: { template: "db" } });
+  const cmd = await nextCommand("fabrikam", victim.body.id, "Deploy");
+  await report("fabrikam", cmd, "Accepted", 1);
+  await until(victim.body.id, (x) => x.phase === "Accepted");
+  // contoso's agent (or anyone with its status queue) claims fabrikam's deployment failed
+  const decoy = await startDeployment("contoso", { spec: { template: "decoy" } }); // keeps contoso's pump running
+  await report("contoso", cmd, "Failed", 9, 0, "spoofed");
+  const dlq = agents
+    .get("contoso")!
+    .createReceiver("status", { subQueueType: "deadLetter", receiveMode: "receiveAndDelete" });
+  const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 10_000 });
+  await dlq.close();
+  assert.equal(dead?.deadLetterReason, "ForeignDeployment");
+  const d = await deployment(victim.body.id);
+  assert.equal(d.phase, "Accepted", "the victim deployment is unchanged");
+  assert.equal(d.outcome, undefined);
+  const decoyCmd = await nextCommand("contoso", decoy.body.id, "Deploy");
+  await report("contoso", decoyCmd, "Succeeded", 1, 100);
+  await report("fabrikam", cmd, "Succeeded", 2, 100);
+  assert.equal((await until(victim.body.id, (x) => x.phase === "Completed")).outcome, "Succeeded");
+});
+
+test("an Idempotency-Key returns the same deployment on repeat; bad requests are 4xx problems", async () => {
+  const first = await startDeployment(
+    "contoso",
+    { spec: { template: "idem" } },
+    { "idempotency-key": "order-42" },
+  );
+  const again = await startDeployment(
+    "contoso",
+    { spec: { template: "idem" } },
+    { "idempotency-key": "order-42" },
+  );
+  assert.equal(first.status, 202);
+  assert.equal(again.status, 200);
+  assert.equal(again.body.id, first.body.id);
+  const cmd = await nextCommand("contoso", first.body.id, "Deploy");
+  await report("contoso", cmd, "Rejected", 1, 0, "template unknown");
+  assert.equal((await until(first.body.id, (x) => x.phase === "Completed")).outcome, "Rejected");
+
+  assert.equal((await startDeployment("nobody", { spec: {} })).status, 404);
+  const bad = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ spec: "not an object", extra: 1 }),
+  });
+  assert.equal(bad.status, 400);
+  assert.match(bad.headers.get("content-type") ?? "", /problem\+json/);
+  assert.equal((await fetch(`${host!.url}/api/deployments/unknown-id`)).status, 404);
+  const list = (await (
+    await fetch(`${host!.url}/api/tenants/contoso/deployments?status=Succeeded`)
+  ).json()) as { items: { outcome: string }[] };
+  assert.ok(list.items.length >= 1 && list.items.every((i) => i.outcome === "Succeeded"));
+});

@@ -1,0 +1,31 @@
+/** Registers the deployments HTTP API; logic lives in lib/deployments/http.ts. */
+import * as df from "durable-functions";
+import { createDeploymentHandlers } from "../lib/deployments/http";
+import { runtime } from "../lib/deployments/runtime";
+
+const handlers = createDeploymentHandlers(runtime);
+
+df.app.client.http("deploymentsStart", {
+  methods: ["POST"],
+  route: "tenants/{tenant}/deployments",
+  authLevel: "function",
+  handler: handlers.start,
+});
+df.app.client.http("deploymentsCancel", {
+  methods: ["POST"],
+  route: "deployments/{id}/cancel",
+  authLevel: "function",
+  handler: handlers.cancel,
+});
+df.app.client.http("deploymentsGet", {
+  methods: ["GET"],
+  route: "deployments/{id}",
+  authLevel: "function",
+  handler: handlers.get,
+});
+df.app.client.http("deploymentsList", {
+  methods: ["GET"],
+  route: "tenants/{tenant}/deployments",
+  authLevel: "function",
+  handler: handlers.list,
+});
