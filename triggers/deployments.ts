@@ -29,3 +29,15 @@ df.app.client.http("deploymentsList", {
   authLevel: "function",
   handler: handlers.list,
 });
+df.app.client.http("deploymentsRetry", {
+  methods: ["POST"],
+  route: "deployments/{id}/retry",
+  authLevel: "function",
+  handler: handlers.retry,
+});
+df.app.client.http("deploymentsTerminate", {
+  methods: ["POST"],
+  route: "deployments/{id}/terminate",
+  authLevel: "function",
+  handler: handlers.terminate,
+});

@@ -14,7 +14,9 @@ import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, LIMITS } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { DeploymentExistsError, STATUS_FILTERS } from "./ledger";
-import { DeploymentRecord, instanceIdFor, isTerminal } from "./model";
+import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES } from "./model";
+import { sendCommandActivity } from "./activities";
+import type { TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
 import { DeploymentInput, EVENTS, ORCHESTRATIONS } from "./workflow";
 
@@ -95,6 +97,75 @@ function deploymentParam(request: HttpRequest): string {
   return id;
 }
 
+/** Records an attempt in the ledger and starts its orchestration. */
+async function startAttempt(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  registration: TenantRegistration,
+  id: string,
+  attempt: number,
+  spec: Record<string, unknown>,
+  options: {
+    acceptanceTimeoutSeconds?: number;
+    completionTimeoutSeconds?: number;
+    previousAttempt?: number;
+    idempotent?: boolean;
+  },
+): Promise<DeploymentRecord> {
+  const tenant = registration.name;
+  const now = new Date().toISOString();
+  const instanceId = instanceIdFor(tenant, id, attempt);
+  let record: DeploymentRecord;
+  try {
+    record = await rt.ledger.create({
+      id,
+      tenant,
+      attempt,
+      instanceId,
+      phase: "Requested",
+      progress: 0,
+      specDigest: canonicalDigest(spec),
+      requestedAt: now,
+      updatedAt: now,
+      ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
+    });
+  } catch (error) {
+    // A concurrent repeat of the same Idempotency-Key won the race: it is the same deployment.
+    if (error instanceof DeploymentExistsError && options.idempotent)
+      return (await rt.ledger.find(id)) as DeploymentRecord;
+    throw error;
+  }
+  const input: DeploymentInput = {
+    tenant,
+    id,
+    attempt,
+    spec,
+    requestedAt: now,
+    acceptanceTimeoutSeconds:
+      options.acceptanceTimeoutSeconds ?? registration.limits.acceptanceTimeoutSeconds,
+    completionTimeoutSeconds:
+      options.completionTimeoutSeconds ?? registration.limits.completionTimeoutSeconds,
+    pumpReensureSeconds: rt.settings.pumpReensureSeconds,
+    cancelGraceSeconds: rt.settings.cancelGraceSeconds,
+  };
+  await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });
+  return record;
+}
+
+async function requireActiveTenant(rt: ProviderRuntime, tenant: string): Promise<TenantRegistration> {
+  const registration = await rt.store.get(tenant);
+  if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+  if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
+  const active = await rt.ledger.countActive(tenant);
+  if (active >= registration.limits.maxConcurrentDeployments) {
+    throw new ProblemError(
+      409,
+      `Tenant "${tenant}" already has ${active} deployment(s) in flight (limit ${registration.limits.maxConcurrentDeployments}).`,
+    );
+  }
+  return registration;
+}
+
 export type DurableHandler = (
   request: HttpRequest,
   client: DurableClient,
@@ -116,9 +187,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
       }
       const body = parseWith(startSchema, await readJson(request));
-      const registration = await rt.store.get(tenant);
-      if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
-      if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
+      if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
       const id =
         body.deploymentId ??
         (idempotencyKey
@@ -129,51 +198,103 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         if (idempotencyKey && existing.tenant === tenant) return accepted(existing, client, 200);
         throw new ProblemError(409, `Deployment "${id}" already exists.`);
       }
-      const active = await rt.ledger.countActive(tenant);
-      if (active >= registration.limits.maxConcurrentDeployments) {
+      const registration = await requireActiveTenant(rt, tenant);
+      const record = await startAttempt(rt, client, registration, id, 1, body.spec, {
+        acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds,
+        completionTimeoutSeconds: body.completionTimeoutSeconds,
+        idempotent: !!idempotencyKey,
+      });
+      invocationLogger(context).info("deployment started", {
+        tenant,
+        deploymentId: id,
+        attempt: record.attempt,
+        instanceId: record.instanceId,
+      });
+      return accepted(record, client);
+    }),
+
+    retry: withProblems(async (request, client, context) => {
+      const rt = getRuntime();
+      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
+      const previous = await rt.ledger.find(deploymentParam(request));
+      if (!previous) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
+      if (!previous.outcome || !RETRYABLE_OUTCOMES.includes(previous.outcome)) {
         throw new ProblemError(
           409,
-          `Tenant "${tenant}" already has ${active} deployment(s) in flight (limit ${registration.limits.maxConcurrentDeployments}).`,
+          `Deployment "${previous.id}" is ${previous.outcome ?? previous.phase}; only ${RETRYABLE_OUTCOMES.join(", ")} deployments can be retried.`,
         );
       }
-      const now = new Date().toISOString();
-      const attempt = 1;
-      const instanceId = instanceIdFor(tenant, id, attempt);
-      let record: DeploymentRecord;
-      try {
-        record = await rt.ledger.create({
-          id,
-          tenant,
-          attempt,
-          instanceId,
-          phase: "Requested",
-          progress: 0,
-          specDigest: canonicalDigest(body.spec),
-          requestedAt: now,
-          updatedAt: now,
-        });
-      } catch (error) {
-        if (error instanceof DeploymentExistsError && idempotencyKey) {
-          return accepted((await rt.ledger.find(id)) as DeploymentRecord, client, 200);
-        }
-        throw error;
-      }
-      const input: DeploymentInput = {
-        tenant,
-        id,
-        attempt,
-        spec: body.spec,
-        requestedAt: now,
-        acceptanceTimeoutSeconds:
-          body.acceptanceTimeoutSeconds ?? registration.limits.acceptanceTimeoutSeconds,
-        completionTimeoutSeconds:
-          body.completionTimeoutSeconds ?? registration.limits.completionTimeoutSeconds,
-        pumpReensureSeconds: rt.settings.pumpReensureSeconds,
-        cancelGraceSeconds: rt.settings.cancelGraceSeconds,
-      };
-      await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });
-      invocationLogger(context).info("deployment started", { tenant, deploymentId: id, attempt, instanceId });
+      const registration = await requireActiveTenant(rt, previous.tenant);
+      const original = await client
+        .getStatus(previous.instanceId, { showInput: true })
+        .catch(() => undefined);
+      const input = original?.input as DeploymentInput | undefined;
+      if (!input?.spec)
+        throw new ProblemError(
+          409,
+          `The spec of deployment "${previous.id}" is no longer available (its history was purged).`,
+        );
+      const record = await startAttempt(
+        rt,
+        client,
+        registration,
+        previous.id,
+        previous.attempt + 1,
+        input.spec,
+        {
+          acceptanceTimeoutSeconds: input.acceptanceTimeoutSeconds,
+          completionTimeoutSeconds: input.completionTimeoutSeconds,
+          previousAttempt: previous.attempt,
+        },
+      );
+      invocationLogger(context).info("deployment retried", {
+        tenant: record.tenant,
+        deploymentId: record.id,
+        attempt: record.attempt,
+      });
       return accepted(record, client);
+    }),
+
+    terminate: withProblems(async (request, client, context) => {
+      const rt = getRuntime();
+      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
+      const record = await rt.ledger.find(deploymentParam(request));
+      if (!record) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
+      if (isTerminal(record))
+        throw new ProblemError(409, `Deployment "${record.id}" already ended (${record.outcome}).`);
+      await client.terminate(record.instanceId, "terminated by user").catch(() => {
+        // Already finished in Durable: the ledger update below still records the user's intent, unless an outcome won.
+      });
+      const updated =
+        (await rt.ledger.complete(
+          record.tenant,
+          record.id,
+          record.attempt,
+          "Terminated",
+          "terminated by user",
+        )) ?? record;
+      await sendCommandActivity(
+        rt,
+        {
+          tenant: record.tenant,
+          command: {
+            schemaVersion: 1,
+            type: "Cancel",
+            deploymentId: record.id,
+            attempt: record.attempt,
+            tenant: record.tenant,
+            requestedAt: new Date().toISOString(),
+            reason: "terminated by user",
+          },
+          bestEffort: true,
+        },
+        invocationLogger(context),
+      );
+      invocationLogger(context).info("deployment terminated", {
+        tenant: record.tenant,
+        deploymentId: record.id,
+      });
+      return json(202, deploymentView(updated), { location: `/api/deployments/${record.id}` });
     }),
 
     get: withProblems(async (request) => {

@@ -233,3 +233,51 @@ test("an Idempotency-Key returns the same deployment on repeat; bad requests are
   ).json()) as { items: { outcome: string }[] };
   assert.ok(list.items.length >= 1 && list.items.every((i) => i.outcome === "Succeeded"));
 });
+
+test("failure, then retry: a new attempt of the same deployment, linked to the previous one, succeeds", async () => {
+  const started = await startDeployment("fabrikam", { spec: { template: "flaky" } });
+  const first = await nextCommand("fabrikam", started.body.id, "Deploy");
+  await report("fabrikam", first, "Accepted", 1);
+  await report("fabrikam", first, "Failed", 2, 30, "quota exceeded");
+  const failed = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(failed.outcome, "Failed");
+  assert.equal(failed.message, "quota exceeded");
+  const retry = await fetch(`${host!.url}/api/deployments/${started.body.id}/retry`, { method: "POST" });
+  assert.equal(retry.status, 202);
+  const second = await nextCommand("fabrikam", started.body.id, "Deploy");
+  assert.equal(second.attempt, 2);
+  assert.deepEqual(second.spec, { template: "flaky" }, "the retry deploys the original spec");
+  await report("fabrikam", second, "Succeeded", 1, 100);
+  const done = await until(started.body.id, (x) => x.attempt === 2 && x.phase === "Completed");
+  assert.equal(done.outcome, "Succeeded");
+  assert.equal(done.previousAttempt, 1);
+  const again = await fetch(`${host!.url}/api/deployments/${started.body.id}/retry`, { method: "POST" });
+  assert.equal(again.status, 409, "a succeeded deployment cannot be retried");
+});
+
+test("terminate ends the orchestration, records Terminated and sends a best-effort Cancel", async () => {
+  const started = await startDeployment("fabrikam", { spec: { template: "stuck" } });
+  const cmd = await nextCommand("fabrikam", started.body.id, "Deploy");
+  await report("fabrikam", cmd, "Accepted", 1);
+  await until(started.body.id, (x) => x.phase === "Accepted");
+  const res = await fetch(`${host!.url}/api/deployments/${started.body.id}/terminate`, { method: "POST" });
+  assert.equal(res.status, 202);
+  assert.equal(((await res.json()) as { outcome: string }).outcome, "Terminated");
+  const cancel = await nextCommand("fabrikam", started.body.id, "Cancel");
+  assert.equal(cancel.reason, "terminated by user");
+  await report("fabrikam", cmd, "Succeeded", 2, 100); // too late: terminal states are final
+  await sleep(1000);
+  assert.equal((await deployment(started.body.id)).outcome, "Terminated");
+});
+
+test("completion timeout: accepted but silent ends TimedOut", async () => {
+  const started = await startDeployment("contoso", {
+    spec: { demo: { outcome: "stall" } },
+    completionTimeoutSeconds: 3,
+  });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  const d = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(d.outcome, "TimedOut");
+  assert.match(String(d.message), /did not complete in time/);
+});
