@@ -4,34 +4,14 @@
  * connection string, or identity-based `<conn>__fullyQualifiedNamespace` (+ `__clientId` for a
  * user-assigned identity); the dev-only `<conn>__customEndpointAddress` points it at a local emulator.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential, TokenCredential } from "@azure/identity";
-import { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
+import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
 import type { RegisteredFunction } from "./functions-core";
 import { createContext, HostLog, invoke } from "./invoke";
 import { resolveSetting } from "./settings";
 
 export interface ServiceBusTriggerHandle {
   stop(): Promise<void>;
-}
-
-export function serviceBusClientFor(
-  connection: string,
-  env: NodeJS.ProcessEnv = process.env,
-): ServiceBusClient {
-  const direct = env[connection];
-  if (direct && /Endpoint=/i.test(direct)) return new ServiceBusClient(direct);
-  const fqdn = env[`${connection}__fullyQualifiedNamespace`];
-  if (!fqdn) {
-    throw new Error(
-      `Service Bus connection "${connection}": set the app setting ${connection} (a connection string) or ${connection}__fullyQualifiedNamespace.`,
-    );
-  }
-  const clientId = env[`${connection}__clientId`];
-  const credential: TokenCredential = clientId
-    ? new ManagedIdentityCredential({ clientId })
-    : new DefaultAzureCredential();
-  const customEndpointAddress = env[`${connection}__customEndpointAddress`];
-  return new ServiceBusClient(fqdn, credential, customEndpointAddress ? { customEndpointAddress } : {});
 }
 
 function metadata(m: ServiceBusReceivedMessage): Record<string, unknown> {
@@ -69,7 +49,7 @@ export function startServiceBusTrigger(
       `Service Bus trigger '${fn.name}': session-enabled triggers are not supported by the dev host.`,
     );
   const many = fn.trigger.cardinality === "many";
-  const client = serviceBusClientFor(connection);
+  const client = serviceBusClientFromSetting(connection);
   const receiver: ServiceBusReceiver = client.createReceiver(queueName, { receiveMode: "peekLock" });
   const handle = async (message: ServiceBusReceivedMessage) => {
     const context = createContext(fn, { log, inputsByType, triggerMetadata: metadata(message) });
