@@ -41,3 +41,9 @@ df.app.client.http("deploymentsTerminate", {
   authLevel: "function",
   handler: handlers.terminate,
 });
+df.app.client.http("tenantsVerify", {
+  methods: ["POST"],
+  route: "tenants/{tenant}/verify",
+  authLevel: "function",
+  handler: handlers.verify,
+});

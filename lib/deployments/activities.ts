@@ -9,7 +9,7 @@ import { Command } from "../messaging/contracts";
 import { receiveStatuses, sendCommand } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 import { instanceIdFor, Outcome } from "./model";
-import { EVENTS, ORCHESTRATIONS, PumpResult, statusPumpInstanceId } from "./workflow";
+import { EVENTS, ORCHESTRATIONS, PumpResult, statusPumpInstanceId, verifyInstanceId } from "./workflow";
 
 const RUNNING = new Set(["Running", "Pending", "ContinuedAsNew", "Suspended"]);
 
@@ -89,6 +89,9 @@ export async function pumpStatusesActivity(
       }
       const s = item.status;
       if (s.state === "Pong") {
+        await client.raiseEvent(verifyInstanceId(tenant, s.deploymentId), EVENTS.pong, s).catch(() => {
+          // No verification waits for this Pong any more (timed out): nothing to route it to.
+        });
         await batch.complete(item.message);
         continue;
       }

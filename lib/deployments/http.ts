@@ -18,7 +18,7 @@ import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES } from 
 import { sendCommandActivity } from "./activities";
 import type { TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
-import { DeploymentInput, EVENTS, ORCHESTRATIONS } from "./workflow";
+import { DeploymentInput, EVENTS, ORCHESTRATIONS, VerifyResult, verifyInstanceId } from "./workflow";
 
 const startSchema = z.strictObject({
   deploymentId: deploymentIdSchema.optional(),
@@ -36,6 +36,8 @@ const startSchema = z.strictObject({
     .max(7 * 86_400)
     .optional(),
 });
+
+const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
 const listQuerySchema = z.strictObject({
   status: z.enum(STATUS_FILTERS as [string, ...string[]]).optional(),
@@ -295,6 +297,49 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         deploymentId: record.id,
       });
       return json(202, deploymentView(updated), { location: `/api/deployments/${record.id}` });
+    }),
+
+    verify: withProblems(async (request, client, context) => {
+      const rt = getRuntime();
+      requireRole(request, rt.settings.requireRoles, [ROLES.tenantsAdmin, ROLES.deploymentsWrite]);
+      const tenant = tenantParam(request);
+      const raw = await request.clone().text();
+      const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
+      const registration = await rt.store.get(tenant);
+      if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      try {
+        rt.connections.resolve(registration);
+      } catch (error) {
+        return json(200, {
+          tenant,
+          ok: false,
+          steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
+        });
+      }
+      const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
+      const instanceId = verifyInstanceId(tenant, pingId);
+      const timeoutSeconds = body.timeoutSeconds ?? 30;
+      await client.startNew(ORCHESTRATIONS.verify, {
+        instanceId,
+        input: { tenant, pingId, timeoutSeconds, pumpReensureSeconds: rt.settings.pumpReensureSeconds },
+      });
+      const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
+      for (;;) {
+        const status = await client.getStatus(instanceId);
+        if (status.runtimeStatus === "Completed") {
+          const result = status.output as VerifyResult;
+          invocationLogger(context).info("tenant verified", {
+            tenant,
+            ok: result.ok,
+            latencyMs: result.latencyMs,
+          });
+          return json(200, { tenant, ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
+        }
+        if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
+          throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }),
 
     get: withProblems(async (request) => {

@@ -20,8 +20,16 @@ export const ACTIVITIES = {
   completeDeployment: "completeDeployment",
 } as const;
 
-export const ORCHESTRATIONS = { deployment: "deployment", statusPump: "statusPump" } as const;
-export const EVENTS = { status: "status", cancel: "cancel" } as const;
+export const ORCHESTRATIONS = {
+  deployment: "deployment",
+  statusPump: "statusPump",
+  verify: "verifyTenant",
+} as const;
+export const EVENTS = { status: "status", cancel: "cancel", pong: "pong" } as const;
+
+export function verifyInstanceId(tenant: string, pingId: string): string {
+  return `verify:${tenant}:${pingId}`;
+}
 
 export function statusPumpInstanceId(tenant: string): string {
   return `statusPump:${tenant}`;
@@ -197,4 +205,70 @@ export function* statusPumpOrchestrator(
   if (result.active === 0 && result.received === 0) return result; // idle tenant: zero polls from here on
   context.df.continueAsNew(input);
   return undefined;
+}
+
+export interface VerifyInput {
+  tenant: string;
+  pingId: string;
+  timeoutSeconds: number;
+  pumpReensureSeconds: number;
+}
+
+export interface VerifyStep {
+  step: "send" | "receive";
+  ok: boolean;
+  detail?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  latencyMs?: number;
+  steps: VerifyStep[];
+}
+
+/** Ping → Pong through both queues, with the round-trip latency or the step that failed. */
+export function* verifyOrchestrator(context: OrchestrationContext): Generator<Task, VerifyResult, unknown> {
+  const df = context.df;
+  const input = df.getInput() as VerifyInput;
+  const started = df.currentUtcDateTime;
+  const deadline = new Date(started.getTime() + input.timeoutSeconds * 1000);
+  const sent = (yield df.callActivity(ACTIVITIES.sendCommand, {
+    tenant: input.tenant,
+    command: {
+      schemaVersion: 1,
+      type: "Ping",
+      deploymentId: input.pingId,
+      attempt: 1,
+      tenant: input.tenant,
+      requestedAt: started.toISOString(),
+      deadline: deadline.toISOString(),
+    },
+    bestEffort: true,
+  })) as { error?: string };
+  if (sent.error) return { ok: false, steps: [{ step: "send", ok: false, detail: sent.error }] };
+  const steps: VerifyStep[] = [{ step: "send", ok: true }];
+  yield df.callActivity(ACTIVITIES.ensureStatusPump, input.tenant);
+  const pong = df.waitForExternalEvent(EVENTS.pong);
+  for (;;) {
+    const now = df.currentUtcDateTime;
+    if (now >= deadline) {
+      steps.push({
+        step: "receive",
+        ok: false,
+        detail: `no Pong within ${input.timeoutSeconds} s: is the agent running and allowed to send to the status queue?`,
+      });
+      return { ok: false, steps };
+    }
+    const timer = df.createTimer(
+      new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000)),
+    );
+    const winner = yield df.Task.any([pong, timer]);
+    if (winner === pong) {
+      timer.cancel();
+      const latencyMs = df.currentUtcDateTime.getTime() - started.getTime();
+      steps.push({ step: "receive", ok: true });
+      return { ok: true, latencyMs, steps };
+    }
+    yield df.callActivity(ACTIVITIES.ensureStatusPump, input.tenant);
+  }
 }

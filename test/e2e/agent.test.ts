@@ -146,3 +146,23 @@ test("an ignoring agent times out; an invalid command is dead-lettered after the
   assert.equal(dead?.deadLetterReason, "MaxDeliveryCountExceeded");
   await client.close();
 });
+
+test("verify: Ping reaches the agent and its Pong comes back through the status queue, with the latency", async () => {
+  const res = await fetch(`${provider!.url}/api/tenants/contoso/verify`, { method: "POST" });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as {
+    ok: boolean;
+    latencyMs: number;
+    steps: { step: string; ok: boolean }[];
+  };
+  assert.equal(body.ok, true, JSON.stringify(body));
+  assert.ok(body.latencyMs >= 0);
+  assert.deepEqual(
+    body.steps.map((s) => [s.step, s.ok]),
+    [
+      ["credential", true],
+      ["send", true],
+      ["receive", true],
+    ],
+  );
+});

@@ -281,3 +281,45 @@ test("completion timeout: accepted but silent ends TimedOut", async () => {
   assert.equal(d.outcome, "TimedOut");
   assert.match(String(d.message), /did not complete in time/);
 });
+
+test("verify diagnoses the failing step: no agent answering, or no credential", async () => {
+  const silent = await fetch(`${host!.url}/api/tenants/contoso/verify`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ timeoutSeconds: 2 }),
+  });
+  const s = (await silent.json()) as { ok: boolean; steps: { step: string; ok: boolean; detail?: string }[] };
+  assert.equal(s.ok, false);
+  assert.deepEqual(
+    s.steps.map((x) => [x.step, x.ok]),
+    [
+      ["credential", true],
+      ["send", true],
+      ["receive", false],
+    ],
+  );
+  // The Ping is on the command queue for the (absent) agent; take it off so later tests see only theirs.
+  const receiver = agents.get("contoso")!.createReceiver("commands", { receiveMode: "receiveAndDelete" });
+  await receiver.receiveMessages(10, { maxWaitTimeInMs: 300 });
+  await receiver.close();
+
+  const reg = await fetch(`${host!.url}/api/tenants/ghost`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      directoryId: "99999999-0000-4000-8000-000000000009",
+      serviceBus: { namespace: "ghost.servicebus.localhost" },
+      auth: { mode: "sas", sasSetting: "GHOST_SAS_NOT_SET" },
+    }),
+  });
+  assert.equal(reg.status, 201);
+  const noCred = (await (
+    await fetch(`${host!.url}/api/tenants/ghost/verify`, { method: "POST" })
+  ).json()) as {
+    ok: boolean;
+    steps: { step: string; ok: boolean; detail?: string }[];
+  };
+  assert.equal(noCred.ok, false);
+  assert.equal(noCred.steps[0]?.step, "credential");
+  assert.match(String(noCred.steps[0]?.detail), /GHOST_SAS_NOT_SET/);
+});
