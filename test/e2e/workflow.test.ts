@@ -323,3 +323,49 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
   assert.equal(noCred.steps[0]?.step, "credential");
   assert.match(String(noCred.steps[0]?.detail), /GHOST_SAS_NOT_SET/);
 });
+
+test("out-of-order statuses: a late lower sequence never moves a deployment backwards", async () => {
+  const started = await startDeployment("fabrikam", { spec: { template: "ooo" } });
+  const cmd = await nextCommand("fabrikam", started.body.id, "Deploy");
+  await report("fabrikam", cmd, "InProgress", 3, 60, "step 3");
+  await until(started.body.id, (x) => x.progress === 60);
+  await report("fabrikam", cmd, "Accepted", 1, 0, "late accept");
+  await report("fabrikam", cmd, "InProgress", 2, 30, "late step 2");
+  await sleep(800);
+  const mid = await deployment(started.body.id);
+  assert.equal(mid.progress, 60);
+  assert.equal(mid.message, "step 3");
+  await report("fabrikam", cmd, "Succeeded", 4, 100);
+  assert.equal((await until(started.body.id, (x) => x.phase === "Completed")).outcome, "Succeeded");
+});
+
+test("concurrent deployments to one tenant each get their own outcome", async () => {
+  const ids = await Promise.all(
+    [1, 2, 3].map(async (n) => (await startDeployment("fabrikam", { spec: { n } })).body.id),
+  );
+  assert.equal(new Set(ids).size, 3);
+  const outcomes: Record<string, Status["state"]> = {
+    [ids[0]!]: "Succeeded",
+    [ids[1]!]: "Failed",
+    [ids[2]!]: "Succeeded",
+  };
+  // One agent receiver takes all three commands (as a real agent would), then answers each.
+  const receiver = agents.get("fabrikam")!.createReceiver("commands", { receiveMode: "receiveAndDelete" });
+  const commands: Command[] = [];
+  const deadline = Date.now() + 10_000;
+  while (commands.length < 3 && Date.now() < deadline) {
+    for (const m of await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 })) {
+      const c = m.body as Command;
+      if (ids.includes(c.deploymentId) && c.type === "Deploy") commands.push(c);
+    }
+  }
+  await receiver.close();
+  assert.equal(commands.length, 3);
+  await Promise.all(
+    commands.map(async (cmd) => {
+      await report("fabrikam", cmd, "Accepted", 1);
+      await report("fabrikam", cmd, outcomes[cmd.deploymentId]!, 2, 100);
+    }),
+  );
+  for (const id of ids) assert.equal((await until(id, (x) => x.phase === "Completed")).outcome, outcomes[id]);
+});
