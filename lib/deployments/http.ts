@@ -168,6 +168,21 @@ async function requireActiveTenant(rt: ProviderRuntime, tenant: string): Promise
   return registration;
 }
 
+/** The latest attempt of the deployment named in the route, or a 404. */
+async function requireDeployment(rt: ProviderRuntime, request: HttpRequest): Promise<DeploymentRecord> {
+  const record = await rt.ledger.find(deploymentParam(request));
+  if (!record) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
+  return record;
+}
+
+/** As requireDeployment, and still in flight (409 once it has an outcome). */
+async function requireRunning(rt: ProviderRuntime, request: HttpRequest): Promise<DeploymentRecord> {
+  const record = await requireDeployment(rt, request);
+  if (isTerminal(record))
+    throw new ProblemError(409, `Deployment "${record.id}" already ended (${record.outcome}).`);
+  return record;
+}
+
 export type DurableHandler = (
   request: HttpRequest,
   client: DurableClient,
@@ -218,8 +233,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     retry: withProblems(async (request, client, context) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
-      const previous = await rt.ledger.find(deploymentParam(request));
-      if (!previous) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
+      const previous = await requireDeployment(rt, request);
       if (!previous.outcome || !RETRYABLE_OUTCOMES.includes(previous.outcome)) {
         throw new ProblemError(
           409,
@@ -260,10 +274,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     terminate: withProblems(async (request, client, context) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
-      const record = await rt.ledger.find(deploymentParam(request));
-      if (!record) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
-      if (isTerminal(record))
-        throw new ProblemError(409, `Deployment "${record.id}" already ended (${record.outcome}).`);
+      const record = await requireRunning(rt, request);
       await client.terminate(record.instanceId, "terminated by user").catch(() => {
         // Already finished in Durable: the ledger update below still records the user's intent, unless an outcome won.
       });
@@ -345,8 +356,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     get: withProblems(async (request) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
-      const record = await rt.ledger.find(deploymentParam(request));
-      if (!record) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
+      const record = await requireDeployment(rt, request);
       return json(200, deploymentView(record));
     }),
 
@@ -366,10 +376,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     cancel: withProblems(async (request, client, context) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
-      const record = await rt.ledger.find(deploymentParam(request));
-      if (!record) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
-      if (isTerminal(record))
-        throw new ProblemError(409, `Deployment "${record.id}" already ended (${record.outcome}).`);
+      const record = await requireRunning(rt, request);
       await client.raiseEvent(record.instanceId, EVENTS.cancel, { reason: "cancelled by user" });
       invocationLogger(context).info("deployment cancel requested", {
         tenant: record.tenant,

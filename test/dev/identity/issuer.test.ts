@@ -6,6 +6,7 @@ import type { RunningEmulator } from "../../../dev/servicebus-emulator";
 import { loadSettings } from "../../../lib/config/settings";
 import { CustomerConnections } from "../../../lib/identity/connection";
 import type { AuthConfig, TenantRegistration } from "../../../lib/tenants/model";
+import { testRegistration } from "../../helpers/tenants";
 import { failsWith, FAST_RETRIES, namespaceConfig, startEmulator } from "../../helpers/servicebus";
 
 // The production credential code (lib/identity) against a local Entra issuer over HTTPS, and its tokens
@@ -26,22 +27,8 @@ let issuer: RunningIssuer;
 let emulator: RunningEmulator;
 let connections: CustomerConnections;
 
-function registration(name: string, directoryId: string, auth: AuthConfig): TenantRegistration {
-  return {
-    name,
-    directoryId,
-    serviceBus: {
-      namespace: `${name}.servicebus.localhost`,
-      commandQueue: "commands",
-      statusQueue: "status",
-    },
-    auth,
-    limits: { maxConcurrentDeployments: 10, acceptanceTimeoutSeconds: 120, completionTimeoutSeconds: 3600 },
-    state: "active",
-    createdAt: "",
-    updatedAt: "",
-    etag: "",
-  };
+function reg(name: string, directoryId: string, auth: AuthConfig): TenantRegistration {
+  return testRegistration(name, directoryId, auth, `${name}.servicebus.localhost`);
 }
 
 function claims(token: string): Record<string, unknown> {
@@ -115,10 +102,10 @@ after(async () => {
 
 test("federated managed identity: a token in each customer directory, as that directory's service principal", async () => {
   const a = await connections
-    .credentialFor(registration("alpha", DIR_A, { mode: "federatedManagedIdentity" }))
+    .credentialFor(reg("alpha", DIR_A, { mode: "federatedManagedIdentity" }))
     .getToken("https://servicebus.azure.net/.default");
   const b = await connections
-    .credentialFor(registration("bravo", DIR_B, { mode: "federatedManagedIdentity" }))
+    .credentialFor(reg("bravo", DIR_B, { mode: "federatedManagedIdentity" }))
     .getToken("https://servicebus.azure.net/.default");
   assert.ok(a && b);
   assert.deepEqual(
@@ -130,28 +117,26 @@ test("federated managed identity: a token in each customer directory, as that di
 
 test("client secret: the right secret signs in, a wrong one and an unconsented directory are refused", async () => {
   const ok = await connections
-    .credentialFor(registration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "APP_SECRET" }))
+    .credentialFor(reg("alpha", DIR_A, { mode: "clientSecret", secretSetting: "APP_SECRET" }))
     .getToken("https://servicebus.azure.net/.default");
   assert.equal(claims(ok!.token).tid, DIR_A);
   await assert.rejects(
     connections
-      .credentialFor(registration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "WRONG_SECRET" }))
+      .credentialFor(reg("alpha", DIR_A, { mode: "clientSecret", secretSetting: "WRONG_SECRET" }))
       .getToken("https://servicebus.azure.net/.default"),
     /7000215|Invalid client secret/,
   );
   await assert.rejects(
     connections
-      .credentialFor(
-        registration("ghost", DIR_UNCONSENTED, { mode: "clientSecret", secretSetting: "APP_SECRET" }),
-      )
+      .credentialFor(reg("ghost", DIR_UNCONSENTED, { mode: "clientSecret", secretSetting: "APP_SECRET" }))
       .getToken("https://servicebus.azure.net/.default"),
     /700016|admin consent/,
   );
 });
 
 test("a directory's credential works in its own namespace and is refused in the other directory's", async () => {
-  const alpha = registration("alpha", DIR_A, { mode: "federatedManagedIdentity" });
-  const bravo = registration("bravo", DIR_B, { mode: "federatedManagedIdentity" });
+  const alpha = reg("alpha", DIR_A, { mode: "federatedManagedIdentity" });
+  const bravo = reg("bravo", DIR_B, { mode: "federatedManagedIdentity" });
   const own = connections.resolve(alpha).connect();
   assert.ok("fullyQualifiedNamespace" in own);
   const good = new ServiceBusClient(own.fullyQualifiedNamespace, own.credential, {

@@ -3,29 +3,10 @@ import assert from "node:assert/strict";
 import { ClientAssertionCredential, ClientSecretCredential } from "@azure/identity";
 import { ConfigurationError, loadSettings } from "../../../lib/config/settings";
 import { CustomerConnections, NamespaceNotAllowedError } from "../../../lib/identity/connection";
-import type { AuthConfig, TenantRegistration } from "../../../lib/tenants/model";
+import { testRegistration } from "../../helpers/tenants";
 
 const DIR_A = "aaaaaaaa-0000-4000-8000-00000000000a";
 const DIR_B = "bbbbbbbb-0000-4000-8000-00000000000b";
-
-function registration(
-  name: string,
-  directoryId: string,
-  auth: AuthConfig,
-  namespace = `${name}.servicebus.windows.net`,
-): TenantRegistration {
-  return {
-    name,
-    directoryId,
-    serviceBus: { namespace, commandQueue: "commands", statusQueue: "status" },
-    auth,
-    limits: { maxConcurrentDeployments: 10, acceptanceTimeoutSeconds: 120, completionTimeoutSeconds: 3600 },
-    state: "active",
-    createdAt: "",
-    updatedAt: "",
-    etag: "",
-  };
-}
 
 const settings = loadSettings({
   PROVIDER_APP_CLIENT_ID: "11111111-2222-4333-8444-555555555555",
@@ -34,17 +15,17 @@ const settings = loadSettings({
 
 test("one credential per customer directory: the same directory reuses it, another directory never gets it", () => {
   const c = new CustomerConnections(settings, { SECRET_A: "a", SECRET_B: "b" });
-  const a1 = c.credentialFor(registration("alpha", DIR_A, { mode: "federatedManagedIdentity" }));
-  const a2 = c.credentialFor(registration("alpha-two", DIR_A, { mode: "federatedManagedIdentity" }));
-  const b = c.credentialFor(registration("bravo", DIR_B, { mode: "federatedManagedIdentity" }));
+  const a1 = c.credentialFor(testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" }));
+  const a2 = c.credentialFor(testRegistration("alpha-two", DIR_A, { mode: "federatedManagedIdentity" }));
+  const b = c.credentialFor(testRegistration("bravo", DIR_B, { mode: "federatedManagedIdentity" }));
   assert.ok(a1 instanceof ClientAssertionCredential);
   assert.equal(a1, a2);
   assert.notEqual(a1, b);
   const sa = c.credentialFor(
-    registration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "SECRET_A" }),
+    testRegistration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "SECRET_A" }),
   );
   const sb = c.credentialFor(
-    registration("bravo", DIR_B, { mode: "clientSecret", secretSetting: "SECRET_B" }),
+    testRegistration("bravo", DIR_B, { mode: "clientSecret", secretSetting: "SECRET_B" }),
   );
   assert.ok(sa instanceof ClientSecretCredential);
   assert.notEqual(sa, sb);
@@ -56,8 +37,10 @@ test("pool keys name the namespace and identity and never a secret", () => {
     SECRET_A: "s3cr3t",
     SAS_A: "Endpoint=sb://alpha.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k3y",
   });
-  const entra = c.resolve(registration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "SECRET_A" }));
-  const sas = c.resolve(registration("alpha", DIR_A, { mode: "sas", sasSetting: "SAS_A" }));
+  const entra = c.resolve(
+    testRegistration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "SECRET_A" }),
+  );
+  const sas = c.resolve(testRegistration("alpha", DIR_A, { mode: "sas", sasSetting: "SAS_A" }));
   assert.equal(entra.key, `alpha.servicebus.windows.net|${DIR_A}|clientSecret`);
   assert.equal(sas.key, "alpha.servicebus.windows.net|sas|SAS_A");
   assert.doesNotMatch(entra.key + sas.key, /s3cr3t|k3y/);
@@ -73,7 +56,7 @@ test("a SAS for another host is refused: a key is never sent to a namespace it w
     SAS_A: "Endpoint=sb://evil.servicebus.windows.net/;SharedAccessKeyName=x;SharedAccessKey=y",
   });
   assert.throws(
-    () => c.resolve(registration("alpha", DIR_A, { mode: "sas", sasSetting: "SAS_A" })),
+    () => c.resolve(testRegistration("alpha", DIR_A, { mode: "sas", sasSetting: "SAS_A" })),
     (e: unknown) =>
       e instanceof ConfigurationError && e.setting === "SAS_A" && !/SharedAccessKey=y/.test(e.message),
   );
@@ -81,20 +64,24 @@ test("a SAS for another host is refused: a key is never sent to a namespace it w
 
 test("missing settings name the setting; a namespace off the allow-list gets no credential", () => {
   const c = new CustomerConnections(settings, {});
-  assert.throws(() => c.resolve(registration("alpha", DIR_A, { mode: "sas", sasSetting: "NOPE" })), /NOPE/);
   assert.throws(
-    () => c.resolve(registration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "MISSING" })),
+    () => c.resolve(testRegistration("alpha", DIR_A, { mode: "sas", sasSetting: "NOPE" })),
+    /NOPE/,
+  );
+  assert.throws(
+    () => c.resolve(testRegistration("alpha", DIR_A, { mode: "clientSecret", secretSetting: "MISSING" })),
     /MISSING/,
   );
   assert.throws(
     () =>
       new CustomerConnections(loadSettings({}), {}).resolve(
-        registration("alpha", DIR_A, { mode: "federatedManagedIdentity" }),
+        testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" }),
       ),
     /PROVIDER_APP_CLIENT_ID/,
   );
   assert.throws(
-    () => c.resolve(registration("alpha", DIR_A, { mode: "federatedManagedIdentity" }, "alpha.example.com")),
+    () =>
+      c.resolve(testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" }, "alpha.example.com")),
     NamespaceNotAllowedError,
   );
 });
@@ -111,12 +98,16 @@ test("local mode maps the namespace to the emulator endpoint without changing th
     SAS_A: "Endpoint=sb://127.0.0.1:5999;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true",
   });
   const entra = c
-    .resolve(registration("alpha", DIR_A, { mode: "federatedManagedIdentity" }, "alpha.servicebus.localhost"))
+    .resolve(
+      testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" }, "alpha.servicebus.localhost"),
+    )
     .connect();
   assert.ok("customEndpointAddress" in entra);
   assert.equal(entra.customEndpointAddress, "sb://127.0.0.1:5999");
   const sas = c
-    .resolve(registration("alpha", DIR_A, { mode: "sas", sasSetting: "SAS_A" }, "alpha.servicebus.localhost"))
+    .resolve(
+      testRegistration("alpha", DIR_A, { mode: "sas", sasSetting: "SAS_A" }, "alpha.servicebus.localhost"),
+    )
     .connect();
   assert.ok("connectionString" in sas);
 });
