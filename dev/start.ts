@@ -1,9 +1,11 @@
 /**
  * `npm start`: the local stack on one machine. Azurite (Table Storage), the Service Bus emulator with one
- * namespace per simulated customer, and the Provider app on the Functions dev host at :7071, with the
- * simulated customers registered. State lives under one data folder (`.data/` or DATA_DIR) and survives
+ * namespace per simulated customer, the Provider app on the Functions dev host at :7071 with the simulated
+ * customers registered, and one customer agent per customer (each its own dev host process, as it would
+ * run in the customer's tenant). State lives under one data folder (`.data/` or DATA_DIR) and survives
  * a restart. Ports can be moved with PORT, AZURITE_PORT and SERVICEBUS_PORT (0 = any free port).
  */
+import { ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { startAzurite } from "./azurite";
 import { startHost } from "./host";
@@ -34,6 +36,8 @@ function port(name: string, fallback: number): number {
     throw new Error(`${name} must be a port number, got "${raw}"`);
   return n;
 }
+
+let stopping = false;
 
 async function main(): Promise<void> {
   const dataDir = path.resolve(process.env.DATA_DIR ?? ".data");
@@ -82,6 +86,26 @@ async function main(): Promise<void> {
     },
   });
   const api = `${host.url}/api`;
+  const agents: ChildProcess[] = emulator.namespaces.map((ns) => {
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(__dirname, "host", "cli.js"),
+        "--app",
+        path.resolve(__dirname, "..", "..", "customer"),
+        "--port",
+        "0",
+      ],
+      {
+        env: { ...process.env, CUSTOMER_SERVICEBUS: ns.connectionString, WEBSITE_HOSTNAME: "" },
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
+    child.on("exit", (code) => {
+      if (!stopping && code !== 0) console.error(`customer agent for ${ns.name} exited with code ${code}`);
+    });
+    return child;
+  });
   for (const c of CUSTOMERS) {
     const res = await fetch(`${api}/tenants/${c.tenant}`, {
       method: "PUT",
@@ -107,17 +131,28 @@ async function main(): Promise<void> {
     "Try:",
     `  curl -s ${api}/tenants`,
     `  curl -s ${api}/tenants/contoso/onboarding`,
-    `  curl -s -X PUT ${api}/tenants/northwind -H 'content-type: application/json' -d '{"directoryId":"a0000000-0000-4000-8000-000000000003","serviceBus":{"namespace":"northwind.servicebus.windows.net"}}'`,
+    `  curl -s -X POST ${api}/tenants/contoso/deployments -H 'content-type: application/json' -d '{"spec":{"demo":{"outcome":"succeed","steps":5,"stepMs":500}}}'`,
+    `  curl -s ${api}/tenants/contoso/deployments`,
+    `  curl -s -X POST ${api}/tenants/fabrikam/verify`,
     "",
-    "The deployment workflow and the customer agents join this stack as they land. Ctrl-C stops everything.",
+    "Each simulated customer runs the demo agent (spec.demo: succeed | fail | ignore | stall). Ctrl-C stops everything.",
     `ready ${api}`,
   ];
   console.log(lines.join("\n"));
 
-  let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await Promise.all(
+      agents.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once("exit", () => resolve());
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
     await host.stop();
     await emulator.stop();
     await azurite.stop();

@@ -54,6 +54,25 @@ test("npm start brings up the stack with the simulated customers registered, sto
     );
     const onboarding = await fetch(`${api}/tenants/contoso/onboarding`);
     assert.equal(onboarding.status, 200);
+    // A deployment runs end to end through the simulated customer's agent.
+    const started = await fetch(`${api}/tenants/contoso/deployments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ spec: { demo: { outcome: "succeed", steps: 2, stepMs: 50 } } }),
+    });
+    assert.equal(started.status, 202);
+    const { id } = (await started.json()) as { id: string };
+    const deadline = Date.now() + 20_000;
+    let outcome: unknown;
+    while (Date.now() < deadline && outcome === undefined) {
+      outcome = ((await (await fetch(`${api}/deployments/${id}`)).json()) as { outcome?: string }).outcome;
+      if (outcome === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(outcome, "Succeeded", first.output());
+    const verify = (await (await fetch(`${api}/tenants/fabrikam/verify`, { method: "POST" })).json()) as {
+      ok: boolean;
+    };
+    assert.equal(verify.ok, true);
     const created = await fetch(`${api}/tenants/northwind`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
