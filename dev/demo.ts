@@ -1,0 +1,167 @@
+/**
+ * `npm run demo`: runs the product's scenarios against the local stack (the one already running at
+ * DEMO_API_URL, default http://localhost:7071/api, or a fresh one it starts and stops itself) and ends
+ * with a table of outcomes and durations. Exit code 1 if any scenario's outcome is wrong.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+interface Result {
+  scenario: string;
+  expected: string;
+  actual: string;
+  seconds: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function reachable(api: string): Promise<boolean> {
+  try {
+    return (await fetch(`${api}/tenants`, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+async function ownStack(): Promise<{ api: string; stop: () => Promise<void> }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "demo-stack-"));
+  const child: ChildProcess = spawn(process.execPath, [path.join(__dirname, "start.js")], {
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: "0",
+      AZURITE_PORT: "0",
+      SERVICEBUS_PORT: "0",
+      WEBSITE_HOSTNAME: "",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  const api = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /^ready (\S+)$/m.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    child.on("exit", (code) => reject(new Error(`the local stack exited (${code}) before it was ready`)));
+  });
+  return {
+    api,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGINT");
+      await exited;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const wanted = process.env.DEMO_API_URL ?? "http://localhost:7071/api";
+  const stack = (await reachable(wanted)) ? { api: wanted, stop: async () => {} } : await ownStack();
+  const { api } = stack;
+  console.log(`Running scenarios against ${api}\n`);
+
+  const call = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${api}${url}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+  const until = async (id: string, done: (d: Record<string, unknown>) => boolean) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const d = (await call("GET", `/deployments/${id}`)).body;
+      if (done(d)) return d;
+      if (Date.now() > deadline) return d;
+      await sleep(150);
+    }
+  };
+  const deploy = async (
+    tenant: string,
+    demo: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ) => {
+    const res = await call("POST", `/tenants/${tenant}/deployments`, { spec: { demo }, ...extra });
+    if (res.status !== 202) throw new Error(`start failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return String(res.body.id);
+  };
+  const finished = (d: Record<string, unknown>) => d.phase === "Completed";
+  const scenario = async (name: string, expected: string, run: () => Promise<string>): Promise<Result> => {
+    const started = Date.now();
+    let actual: string;
+    try {
+      actual = await run();
+    } catch (error) {
+      actual = `error: ${(error as Error).message}`;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `  ${actual === expected ? "✔" : "✘"} ${name.padEnd(10)} ${actual} (${seconds.toFixed(1)} s)`,
+    );
+    return { scenario: name, expected, actual, seconds };
+  };
+
+  const results = await Promise.all([
+    scenario("success", "Succeeded", async () =>
+      String(
+        (await until(await deploy("contoso", { outcome: "succeed", steps: 3, stepMs: 100 }), finished))
+          .outcome,
+      ),
+    ),
+    scenario("failure", "Failed", async () =>
+      String(
+        (await until(await deploy("fabrikam", { outcome: "fail", steps: 2, stepMs: 100 }), finished)).outcome,
+      ),
+    ),
+    scenario("timeout", "TimedOut", async () =>
+      String(
+        (
+          await until(
+            await deploy("contoso", { outcome: "ignore" }, { acceptanceTimeoutSeconds: 3 }),
+            finished,
+          )
+        ).outcome,
+      ),
+    ),
+    scenario("cancel", "Cancelled", async () => {
+      const id = await deploy("fabrikam", { outcome: "succeed", steps: 40, stepMs: 200 });
+      await until(id, (d) => d.phase === "InProgress" || finished(d));
+      await call("POST", `/deployments/${id}/cancel`);
+      return String((await until(id, finished)).outcome);
+    }),
+    scenario("retry", "Failed (attempt 2)", async () => {
+      const id = await deploy("contoso", { outcome: "fail", steps: 1, stepMs: 50 });
+      await until(id, finished);
+      const retried = await call("POST", `/deployments/${id}/retry`);
+      if (retried.status !== 202) return `retry refused: ${retried.status}`;
+      const d = await until(id, (x) => x.attempt === 2 && finished(x));
+      return `${String(d.outcome)} (attempt ${String(d.attempt)})`;
+    }),
+    scenario("verify", "ok", async () => {
+      const v = (await call("POST", "/tenants/fabrikam/verify", { timeoutSeconds: 20 })).body;
+      return v.ok ? "ok" : `failed: ${JSON.stringify(v.steps)}`;
+    }),
+  ]);
+
+  console.log("\n| scenario | expected | actual | seconds |\n| --- | --- | --- | --- |");
+  for (const r of results)
+    console.log(`| ${r.scenario} | ${r.expected} | ${r.actual} | ${r.seconds.toFixed(1)} |`);
+  await stack.stop();
+  const wrong = results.filter((r) => r.actual !== r.expected);
+  if (wrong.length > 0) {
+    console.error(`\n${wrong.length} scenario(s) ended wrong: ${wrong.map((r) => r.scenario).join(", ")}`);
+    process.exit(1);
+  }
+  console.log("\nAll scenarios ended as expected.");
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
