@@ -3,10 +3,10 @@
  * DEMO_API_URL, default http://localhost:7071/api, or a fresh one it starts and stops itself) and ends
  * with a table of outcomes and durations. Exit code 1 if any scenario's outcome is wrong.
  */
-import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnStack } from "./stack-process";
 
 interface Result {
   scenario: string;
@@ -27,32 +27,11 @@ async function reachable(api: string): Promise<boolean> {
 
 async function ownStack(): Promise<{ api: string; stop: () => Promise<void> }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "demo-stack-"));
-  const child: ChildProcess = spawn(process.execPath, [path.join(__dirname, "start.js")], {
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: "0",
-      AZURITE_PORT: "0",
-      SERVICEBUS_PORT: "0",
-      WEBSITE_HOSTNAME: "",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  const api = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /^ready (\S+)$/m.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    child.on("exit", (code) => reject(new Error(`the local stack exited (${code}) before it was ready`)));
-  });
+  const stack = await spawnStack(dataDir);
   return {
-    api,
+    api: stack.api,
     stop: async () => {
-      const exited = new Promise((resolve) => child.on("exit", resolve));
-      child.kill("SIGINT");
-      await exited;
+      await stack.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,47 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-
-const script = path.join(__dirname, "..", "..", "dev", "start.js");
-
-function runStack(dataDir: string) {
-  const child = spawn(process.execPath, [script], {
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: "0",
-      AZURITE_PORT: "0",
-      SERVICEBUS_PORT: "0",
-      WEBSITE_HOSTNAME: "",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const ready = new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /^ready (\S+)$/m.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-    child.on("exit", (code) => reject(new Error(`stack exited ${code}: ${out}`)));
-  });
-  const stop = async () => {
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    child.kill("SIGINT");
-    return exited;
-  };
-  return { ready, stop, output: () => out };
-}
+import { spawnStack } from "../../dev/stack-process";
 
 test("npm start brings up the stack with the simulated customers registered, stops cleanly on Ctrl-C, and keeps state", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
   try {
-    const first = runStack(dataDir);
-    const api = await first.ready;
+    const first = await spawnStack(dataDir);
+    const api = first.api;
     const list = (await (await fetch(`${api}/tenants`)).json()) as {
       items: { name: string; serviceBus: { namespace: string } }[];
     };
@@ -84,8 +52,8 @@ test("npm start brings up the stack with the simulated customers registered, sto
     assert.equal(created.status, 201);
     assert.equal(await first.stop(), 0);
 
-    const second = runStack(dataDir);
-    const api2 = await second.ready;
+    const second = await spawnStack(dataDir);
+    const api2 = second.api;
     const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };
     assert.deepEqual(
       again.items.map((t) => t.name),
