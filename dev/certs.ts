@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { X509Certificate } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 
 export interface DevCertificate {
   certPath: string;
@@ -38,7 +38,10 @@ export async function ensureDevCertificate(dir: string): Promise<DevCertificate>
   };
   const notBeforeDate = new Date(Date.now() - 3600 * 1000);
   const notAfterDate = new Date(Date.now() + 365 * 24 * 3600 * 1000);
-  const pems = await selfsigned.generate([{ name: "commonName", value: "localhost" }], {
+  // A distinct subject per certificate: OpenSSL finds trust anchors by subject, so two dev certificates
+  // named alike in one NODE_EXTRA_CA_CERTS bundle would shadow each other.
+  const commonName = `localhost dev ${randomBytes(4).toString("hex")}`;
+  const pems = await selfsigned.generate([{ name: "commonName", value: commonName }], {
     keySize: 2048,
     algorithm: "sha256",
     notBeforeDate,

@@ -21,6 +21,7 @@ export function spawnStack(dataDir: string): Promise<StackProcess> {
       PORT: "0",
       AZURITE_PORT: "0",
       SERVICEBUS_PORT: "0",
+      ISSUER_PORT: "0",
       WEBSITE_HOSTNAME: "",
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -36,6 +37,7 @@ export function spawnStack(dataDir: string): Promise<StackProcess> {
           api: m[1] as string,
           output: () => out,
           stop: () => {
+            if (child.exitCode !== null) return Promise.resolve(child.exitCode);
             const exited = new Promise<number | null>((done) => child.on("exit", done));
             child.kill("SIGINT");
             return exited;

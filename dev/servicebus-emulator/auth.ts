@@ -77,6 +77,10 @@ export class Authorizer {
   }
 
   private verifySas(token: string, audience: string, now: number): Grant {
+    if (this.ns.DisableLocalAuth)
+      throw errors.unauthorized(
+        "Local authentication (SAS) is disabled for this namespace; use an Entra ID token.",
+      );
     const m = /^SharedAccessSignature (.+)$/.exec(token.trim());
     if (!m) throw errors.unauthorized("The token is not a SharedAccessSignature.");
     const fields = new Map<string, string>();

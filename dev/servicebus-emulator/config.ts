@@ -111,6 +111,8 @@ const namespaceSchema = z.strictObject({
   Topics: z.array(z.unknown()).default([]),
   SharedAccessPolicies: z.array(policySchema).default([]),
   Entra: entraSchema.optional(),
+  /** Like `disableLocalAuth` on an Azure namespace: SAS tokens are refused, only Entra tokens work. */
+  DisableLocalAuth: z.boolean().default(false),
 });
 export type NamespaceConfig = z.infer<typeof namespaceSchema>;
 
@@ -162,6 +164,14 @@ export function parseEmulatorConfig(input: unknown): EmulatorConfig {
         {
           field: `UserConfig.Namespaces.${ns.Name}.Entra`,
           message: "needs IssuerPublicKeys or Jwks to verify tokens",
+        },
+      ]);
+    }
+    if (ns.DisableLocalAuth && !ns.Entra) {
+      throw new EmulatorConfigError([
+        {
+          field: `UserConfig.Namespaces.${ns.Name}.DisableLocalAuth`,
+          message: "needs Entra settings: with local auth disabled nothing else can sign in",
         },
       ]);
     }

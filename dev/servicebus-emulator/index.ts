@@ -77,7 +77,8 @@ export async function startServiceBusEmulator(
         port,
         tlsPort,
         endpoint: `sb://127.0.0.1:${port}`,
-        tlsEndpoint: tlsPort === undefined ? undefined : `sb://127.0.0.1:${tlsPort}`,
+        // By name: TLS clients send it as SNI, which an IP address cannot be.
+        tlsEndpoint: tlsPort === undefined ? undefined : `sb://localhost:${tlsPort}`,
         connectionString: `Endpoint=sb://localhost:${port};SharedAccessKeyName=${policy.Name};SharedAccessKey=${policy.Key};UseDevelopmentEmulator=true;`,
         namespace: ns,
       });

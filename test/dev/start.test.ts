@@ -3,12 +3,28 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawnStack } from "../../dev/stack-process";
+import { spawnStack, type StackProcess } from "../../dev/stack-process";
 
-test("npm start brings up the stack with the simulated customers registered, stops cleanly on Ctrl-C, and keeps state", async () => {
+interface Deployment {
+  phase: string;
+  outcome?: string;
+}
+
+async function waitFor(api: string, id: string, done: (d: Deployment) => boolean): Promise<Deployment> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const d = (await (await fetch(`${api}/deployments/${id}`)).json()) as Deployment;
+    if (done(d)) return d;
+    if (Date.now() > deadline) throw new Error(`deployment ${id} is still ${JSON.stringify(d)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-C, keeps state and resumes in-flight deployments", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+  let running: StackProcess | undefined;
   try {
-    const first = await spawnStack(dataDir);
+    const first = (running = await spawnStack(dataDir));
     const api = first.api;
     const list = (await (await fetch(`${api}/tenants`)).json()) as {
       items: { name: string; serviceBus: { namespace: string } }[];
@@ -22,21 +38,22 @@ test("npm start brings up the stack with the simulated customers registered, sto
     );
     const onboarding = await fetch(`${api}/tenants/contoso/onboarding`);
     assert.equal(onboarding.status, 200);
-    // A deployment runs end to end through the simulated customer's agent.
-    const started = await fetch(`${api}/tenants/contoso/deployments`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ spec: { demo: { outcome: "succeed", steps: 2, stepMs: 50 } } }),
-    });
-    assert.equal(started.status, 202);
-    const { id } = (await started.json()) as { id: string };
-    const deadline = Date.now() + 20_000;
-    let outcome: unknown;
-    while (Date.now() < deadline && outcome === undefined) {
-      outcome = ((await (await fetch(`${api}/deployments/${id}`)).json()) as { outcome?: string }).outcome;
-      if (outcome === undefined) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(outcome, "Succeeded", first.output());
+    // A deployment runs end to end through each simulated customer's agent: Contoso over SAS, Fabrikam
+    // over the Entra path (federated managed identity, TLS, RBAC with local auth disabled).
+    const start = async (tenant: string, steps: number, stepMs: number) => {
+      const res = await fetch(`${api}/tenants/${tenant}/deployments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ spec: { demo: { outcome: "succeed", steps, stepMs } } }),
+      });
+      assert.equal(res.status, 202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const quick = await start("contoso", 2, 50);
+    const long = await start("fabrikam", 6, 1000);
+    assert.equal((await waitFor(api, quick, (d) => d.outcome !== undefined)).outcome, "Succeeded");
+    const inFlight = await waitFor(api, long, (d) => d.phase === "InProgress");
+    assert.equal(inFlight.outcome, undefined, "still in flight when the stack stops");
     const verify = (await (await fetch(`${api}/tenants/fabrikam/verify`, { method: "POST" })).json()) as {
       ok: boolean;
     };
@@ -50,18 +67,24 @@ test("npm start brings up the stack with the simulated customers registered, sto
       }),
     });
     assert.equal(created.status, 201);
+    running = undefined;
     assert.equal(await first.stop(), 0);
 
-    const second = await spawnStack(dataDir);
+    const second = (running = await spawnStack(dataDir));
     const api2 = second.api;
+    const resumed = await waitFor(api2, long, (d) => d.outcome !== undefined);
+    assert.equal(resumed.outcome, "Succeeded", "the in-flight deployment finishes after the restart");
     const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };
     assert.deepEqual(
       again.items.map((t) => t.name),
       ["contoso", "fabrikam", "northwind"],
       "registrations survive a restart",
     );
+    running = undefined;
     assert.equal(await second.stop(), 0);
   } finally {
+    // A failed assertion must not leave the stack's processes holding the test run open.
+    await running?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });

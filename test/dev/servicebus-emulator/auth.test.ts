@@ -45,6 +45,7 @@ before(async () => {
     namespaceConfig("contoso", [{ name: "commands" }, { name: "status" }], {
       Fqdn: FQDN,
       TlsPort: 0,
+      DisableLocalAuth: true,
       Entra: {
         DirectoryId: DIRECTORY_A,
         IssuerPublicKeys: [issuer.publicKeyPem],
@@ -180,6 +181,12 @@ describe("Entra ID (JWT) over TLS", () => {
         .sendMessages({ body: 1 }),
       unauthorized,
     );
+  });
+
+  test("with DisableLocalAuth the namespace refuses even its own well-known SAS key", async () => {
+    const c = new ServiceBusClient(emulator.namespace("contoso").connectionString, FAST_RETRIES);
+    clients.push(c);
+    await assert.rejects(c.createSender("commands").sendMessages({ body: 1 }), unauthorized);
   });
 
   test("a SAS namespace refuses bearer tokens", async () => {

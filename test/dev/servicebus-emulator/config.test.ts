@@ -66,6 +66,7 @@ test("bad configs name the field at fault", () => {
       { UserConfig: { Namespaces: [{ Name: "n", Entra: { DirectoryId: "x" } }] } },
       /IssuerPublicKeys or Jwks/,
     ],
+    [{ UserConfig: { Namespaces: [{ Name: "n", DisableLocalAuth: true }] } }, /DisableLocalAuth/],
     [
       {
         UserConfig: {
