@@ -248,6 +248,7 @@ async function main(): Promise<void> {
   const lines = [
     "",
     "Cross-tenant deployment orchestrator: local stack",
+    `  Dashboard           ${api}/dashboard`,
     `  Provider API        ${api}   (OpenAPI: docs/openapi.yaml)`,
     `  Table Storage       ${azurite.tableEndpoint}`,
     `  Entra ID issuer     ${issuer.authorityHost}   (Provider directory ${PROVIDER.directoryId})`,

@@ -47,3 +47,9 @@ df.app.client.http("tenantsVerify", {
   authLevel: "function",
   handler: handlers.verify,
 });
+df.app.client.http("tenantsHealth", {
+  methods: ["GET"],
+  route: "tenants/{tenant}/health",
+  authLevel: "function",
+  handler: handlers.health,
+});

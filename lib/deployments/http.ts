@@ -18,7 +18,14 @@ import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES } from 
 import { sendCommandActivity } from "./activities";
 import type { TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
-import { DeploymentInput, EVENTS, ORCHESTRATIONS, VerifyResult, verifyInstanceId } from "./workflow";
+import {
+  DeploymentInput,
+  EVENTS,
+  ORCHESTRATIONS,
+  statusPumpInstanceId,
+  VerifyResult,
+  verifyInstanceId,
+} from "./workflow";
 
 const startSchema = z.strictObject({
   deploymentId: deploymentIdSchema.optional(),
@@ -45,7 +52,8 @@ const listQuerySchema = z.strictObject({
   continuationToken: z.string().min(1).max(4096).optional(),
 });
 
-export function deploymentView(r: DeploymentRecord) {
+/** The API shape of an attempt; lists leave the timeline out to stay small. */
+export function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
   return {
     id: r.id,
     tenant: r.tenant,
@@ -60,6 +68,7 @@ export function deploymentView(r: DeploymentRecord) {
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
+    ...(options.timeline === false ? {} : { timeline: r.timeline ?? [] }),
   };
 }
 
@@ -318,11 +327,26 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
       const registration = await rt.store.get(tenant);
       if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      const log = invocationLogger(context);
+      const finish = async (result: VerifyResult) => {
+        const failed = result.steps.find((s) => !s.ok);
+        await rt.health
+          .recordVerify(tenant, {
+            at: new Date().toISOString(),
+            ok: result.ok,
+            ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
+            ...(failed
+              ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
+              : {}),
+          })
+          .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
+        log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
+        return json(200, { tenant, ...result });
+      };
       try {
         rt.connections.resolve(registration);
       } catch (error) {
-        return json(200, {
-          tenant,
+        return finish({
           ok: false,
           steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
         });
@@ -339,18 +363,39 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         const status = await client.getStatus(instanceId);
         if (status.runtimeStatus === "Completed") {
           const result = status.output as VerifyResult;
-          invocationLogger(context).info("tenant verified", {
-            tenant,
-            ok: result.ok,
-            latencyMs: result.latencyMs,
-          });
-          return json(200, { tenant, ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
+          return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
         }
         if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
           throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+    }),
+
+    /** What the dashboard shows per tenant: its status pump, active deployments and last verify. */
+    health: withProblems(async (request, client) => {
+      const rt = getRuntime();
+      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
+      const tenant = tenantParam(request);
+      if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      const [pump, activeDeployments, lastVerify] = await Promise.all([
+        client.getStatus(statusPumpInstanceId(tenant)).catch(() => undefined),
+        rt.ledger.countActive(tenant),
+        rt.health.lastVerify(tenant),
+      ]);
+      return json(200, {
+        tenant,
+        statusPump: pump?.runtimeStatus
+          ? {
+              runtimeStatus: String(pump.runtimeStatus),
+              ...(pump.lastUpdatedTime
+                ? { lastUpdatedAt: new Date(pump.lastUpdatedTime).toISOString() }
+                : {}),
+            }
+          : { runtimeStatus: "NotStarted" },
+        activeDeployments,
+        ...(lastVerify ? { lastVerify } : {}),
+      });
     }),
 
     get: withProblems(async (request) => {
@@ -368,7 +413,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
       const page = await rt.ledger.list(tenant, query as Parameters<typeof rt.ledger.list>[1]);
       return json(200, {
-        items: page.items.map(deploymentView),
+        items: page.items.map((r) => deploymentView(r, { timeline: false })),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
       });
     }),

@@ -7,7 +7,16 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Status } from "../messaging/contracts";
-import { applyStatus, DeploymentRecord, isTerminal, Outcome, OUTCOMES, Phase, PHASES } from "./model";
+import {
+  applyStatus,
+  DeploymentRecord,
+  isTerminal,
+  Outcome,
+  OUTCOMES,
+  Phase,
+  PHASES,
+  withTimeline,
+} from "./model";
 
 export const DEPLOYMENTS_TABLE = "deployments";
 const INDEX_PARTITION = "~index";
@@ -78,8 +87,11 @@ export class DeploymentLedger {
   /** Records a new attempt; an existing attempt is a DeploymentExistsError (the caller decides if it is a repeat). */
   async create(record: DeploymentRecord): Promise<DeploymentRecord> {
     await this.ensureTable();
+    const first = record.timeline?.length
+      ? record
+      : withTimeline(record, { at: record.requestedAt, source: "provider", event: "Requested" });
     try {
-      await this.client.createEntity(toRow(record));
+      await this.client.createEntity(toRow(first));
     } catch (error) {
       if (statusCodeOf(error) === 409)
         throw new DeploymentExistsError(record.tenant, record.id, record.attempt);
@@ -179,12 +191,11 @@ export class DeploymentLedger {
   ): Promise<DeploymentRecord | undefined> {
     return this.update(tenant, id, attempt, (current) => {
       if (isTerminal(current) || PHASES.indexOf(phase) <= PHASES.indexOf(current.phase)) return undefined;
-      return {
-        ...current,
-        phase,
-        ...(message !== undefined ? { message } : {}),
-        updatedAt: this.now().toISOString(),
-      };
+      const now = this.now().toISOString();
+      return withTimeline(
+        { ...current, phase, ...(message !== undefined ? { message } : {}), updatedAt: now },
+        { at: now, source: "provider", event: phase, ...(message !== undefined ? { message } : {}) },
+      );
     });
   }
 
@@ -199,15 +210,18 @@ export class DeploymentLedger {
     return this.update(tenant, id, attempt, (current) => {
       if (isTerminal(current)) return undefined;
       const now = this.now().toISOString();
-      return {
-        ...current,
-        phase: "Completed",
-        outcome,
-        progress: outcome === "Succeeded" ? 100 : current.progress,
-        ...(message !== undefined ? { message } : {}),
-        updatedAt: now,
-        completedAt: now,
-      };
+      return withTimeline(
+        {
+          ...current,
+          phase: "Completed",
+          outcome,
+          progress: outcome === "Succeeded" ? 100 : current.progress,
+          ...(message !== undefined ? { message } : {}),
+          updatedAt: now,
+          completedAt: now,
+        },
+        { at: now, source: "provider", event: outcome, ...(message !== undefined ? { message } : {}) },
+      );
     });
   }
 

@@ -21,6 +21,34 @@ export interface LastStatus {
   reportedAt: string;
 }
 
+/** One event of an attempt's history, as the dashboard and `GET /api/deployments/{id}` show it. */
+export interface TimelineEntry {
+  /** When the Provider recorded it. */
+  at: string;
+  source: "provider" | "agent";
+  event: Phase | Outcome | StatusState;
+  progress?: number;
+  message?: string;
+  /** Agent reports: their sequence number and the agent's own clock. */
+  sequence?: number;
+  reportedAt?: string;
+}
+
+/**
+ * The timeline lives in the attempt's row, so it is updated under the same ETag as the state it explains;
+ * capping entries and message length keeps the row under Table Storage's 64 KiB property limit.
+ */
+export const TIMELINE_LIMITS = { entries: 40, messageChars: 200 } as const;
+
+export function withTimeline(record: DeploymentRecord, entry: TimelineEntry): DeploymentRecord {
+  const message =
+    entry.message !== undefined && entry.message.length > TIMELINE_LIMITS.messageChars
+      ? `${entry.message.slice(0, TIMELINE_LIMITS.messageChars - 1)}…`
+      : entry.message;
+  const next = { ...entry, ...(message !== undefined ? { message } : {}) };
+  return { ...record, timeline: [...(record.timeline ?? []), next].slice(-TIMELINE_LIMITS.entries) };
+}
+
 export interface DeploymentRecord {
   id: string;
   tenant: string;
@@ -39,6 +67,8 @@ export interface DeploymentRecord {
   completedAt?: string;
   previousAttempt?: number;
   lastStatus?: LastStatus;
+  /** Oldest first; the last TIMELINE_LIMITS.entries events. */
+  timeline?: TimelineEntry[];
   /** ETag of the row, for optimistic concurrency. */
   etag?: string;
 }
@@ -78,7 +108,7 @@ export function applyStatus(
   const outcome = OUTCOME_OF_STATE[status.state];
   const phase = outcome ? "Completed" : PHASE_OF_STATE[status.state];
   if (!phase) return undefined;
-  return {
+  const updated: DeploymentRecord = {
     ...record,
     phase,
     progress: outcome === "Succeeded" ? 100 : Math.max(record.progress, status.progress),
@@ -93,4 +123,13 @@ export function applyStatus(
       reportedAt: status.reportedAt,
     },
   };
+  return withTimeline(updated, {
+    at: now,
+    source: "agent",
+    event: status.state,
+    progress: status.progress,
+    ...(status.message !== undefined ? { message: status.message } : {}),
+    sequence: status.sequence,
+    reportedAt: status.reportedAt,
+  });
 }

@@ -9,6 +9,7 @@ import { CustomerConnections } from "../identity/connection";
 import { ServiceBusPool } from "../messaging/channel";
 import { createTableClient } from "../storage/tables";
 import type { TenantRegistration } from "../tenants/model";
+import { TENANT_HEALTH_TABLE, TenantHealthStore } from "../tenants/health";
 import { TENANTS_TABLE, TenantStore } from "../tenants/store";
 import { DEPLOYMENTS_TABLE, DeploymentLedger } from "./ledger";
 
@@ -16,6 +17,7 @@ export interface ProviderRuntime {
   settings: ProviderSettings;
   store: TenantStore;
   ledger: DeploymentLedger;
+  health: TenantHealthStore;
   connections: CustomerConnections;
   pool: ServiceBusPool;
 }
@@ -28,6 +30,7 @@ export function createRuntime(
     settings,
     store: new TenantStore(createTableClient(settings.storageConnectionString, TENANTS_TABLE)),
     ledger: new DeploymentLedger(createTableClient(settings.storageConnectionString, DEPLOYMENTS_TABLE)),
+    health: new TenantHealthStore(createTableClient(settings.storageConnectionString, TENANT_HEALTH_TABLE)),
     connections: new CustomerConnections(settings, env),
     pool: new ServiceBusPool(),
   };

@@ -215,7 +215,7 @@ export interface VerifyInput {
 }
 
 export interface VerifyStep {
-  step: "send" | "receive";
+  step: "credential" | "send" | "receive";
   ok: boolean;
   detail?: string;
 }

@@ -21,6 +21,7 @@ import {
   TenantRegistration,
 } from "./model";
 import { onboardingInstructions } from "./onboarding";
+import type { TenantHealthStore } from "./health";
 import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions } from "./store";
 
 export interface TenantApiDeps {
@@ -28,6 +29,8 @@ export interface TenantApiDeps {
   settings: ProviderSettings;
   /** Deletion is refused while the tenant has deployments in flight. */
   ledger: DeploymentLedger;
+  /** Operational records (last verify) go with the registration. */
+  health?: TenantHealthStore;
 }
 
 /** The process-wide dependencies, created from app settings on first use. */
@@ -159,6 +162,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
         );
       }
       await store.delete(name, conditions(request)).catch(mapStoreError);
+      await getDeps().health?.forget(name);
       invocationLogger(context).info("tenant deleted", { tenant: name });
       return { status: 204 };
     }),

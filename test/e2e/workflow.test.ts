@@ -302,6 +302,15 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
   const receiver = agents.get("contoso")!.createReceiver("commands", { receiveMode: "receiveAndDelete" });
   await receiver.receiveMessages(10, { maxWaitTimeInMs: 300 });
   await receiver.close();
+  const health = (await (await fetch(`${host!.url}/api/tenants/contoso/health`)).json()) as {
+    statusPump: { runtimeStatus: string };
+    lastVerify?: { ok: boolean; failedStep?: string; detail?: string };
+  };
+  assert.equal(health.lastVerify?.ok, false, "the last verify result is kept for the dashboard");
+  assert.equal(health.lastVerify?.failedStep, "receive");
+  assert.match(health.lastVerify?.detail ?? "", /no Pong/);
+  assert.ok(health.statusPump.runtimeStatus.length > 0);
+  assert.equal((await fetch(`${host!.url}/api/tenants/nobody-here/health`)).status, 404);
 
   const reg = await fetch(`${host!.url}/api/tenants/ghost`, {
     method: "PUT",
@@ -336,7 +345,20 @@ test("out-of-order statuses: a late lower sequence never moves a deployment back
   assert.equal(mid.progress, 60);
   assert.equal(mid.message, "step 3");
   await report("fabrikam", cmd, "Succeeded", 4, 100);
-  assert.equal((await until(started.body.id, (x) => x.phase === "Completed")).outcome, "Succeeded");
+  const done = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(done.outcome, "Succeeded");
+  // The timeline holds what was applied, in order: stale and duplicate reports are not in it.
+  const timeline = done.timeline as { source: string; event: string; sequence?: number; message?: string }[];
+  assert.equal(timeline[0]?.event, "Requested");
+  const agentEntries = timeline.filter((e) => e.source === "agent");
+  const sequences = agentEntries.map((e) => e.sequence as number);
+  assert.deepEqual(
+    sequences,
+    [...sequences].sort((a, b) => a - b),
+  );
+  assert.equal(new Set(sequences).size, sequences.length);
+  assert.equal(agentEntries.at(-1)?.event, "Succeeded");
+  assert.ok(!timeline.some((e) => /late/.test(e.message ?? "")), JSON.stringify(timeline));
 });
 
 test("concurrent deployments to one tenant each get their own outcome", async () => {

@@ -2,7 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startAzurite, RunningAzurite } from "../../../dev/azurite";
 import { DeploymentExistsError, DeploymentLedger } from "../../../lib/deployments/ledger";
-import { DeploymentRecord, instanceIdFor } from "../../../lib/deployments/model";
+import { DeploymentRecord, instanceIdFor, TIMELINE_LIMITS } from "../../../lib/deployments/model";
 import type { Status } from "../../../lib/messaging/contracts";
 import { createTableClient } from "../../../lib/storage/tables";
 
@@ -124,4 +124,42 @@ test("list by tenant filters by status and pages; active attempts are counted", 
     token = page.continuationToken;
   } while (token);
   assert.deepEqual(seen, ["f0", "f1", "f2", "f3", "f4"]);
+});
+
+test("the timeline records phases, agent reports and the outcome, capped in entries and message length", async () => {
+  const l = ledger();
+  await l.create(record("contoso", "t1"));
+  await l.advance("contoso", "t1", 1, "Sent");
+  await l.applyStatus("contoso", status("t1", "Accepted", 1));
+  for (let seq = 2; seq <= 60; seq++) {
+    await l.applyStatus("contoso", { ...status("t1", "InProgress", seq, seq), message: "x".repeat(1000) });
+  }
+  const done = await l.complete("contoso", "t1", 1, "Failed", "gave up");
+  const timeline = done!.timeline!;
+  assert.equal(timeline.length, TIMELINE_LIMITS.entries, "the oldest entries make room");
+  assert.deepEqual(
+    timeline.slice(-2).map((e) => [e.source, e.event, e.sequence]),
+    [
+      ["agent", "InProgress", 60],
+      ["provider", "Failed", undefined],
+    ],
+  );
+  assert.ok(timeline.every((e) => (e.message ?? "").length <= TIMELINE_LIMITS.messageChars));
+
+  await l.create(record("contoso", "t2"));
+  await l.advance("contoso", "t2", 1, "Sent");
+  const accepted = await l.applyStatus("contoso", status("t2", "Accepted", 1));
+  assert.deepEqual(
+    accepted!.timeline!.map((e) => [e.source, e.event]),
+    [
+      ["provider", "Requested"],
+      ["provider", "Sent"],
+      ["agent", "Accepted"],
+    ],
+  );
+  assert.equal(
+    await l.applyStatus("contoso", status("t2", "Accepted", 1)),
+    undefined,
+    "a duplicate adds nothing",
+  );
 });

@@ -1,0 +1,125 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { spawnStack, type StackProcess } from "../../dev/stack-process";
+
+// The dashboard in headless Chromium against `npm start`'s stack: live tenants and deployments, the
+// timeline, the cancel / retry / verify actions, and API data rendered as text, never as markup.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SCREENSHOT = path.join(__dirname, "..", "..", "..", "test-results", "dashboard.png");
+const noBrowser = !fs.existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;
+
+let stack: StackProcess | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let dataDir: string;
+
+async function api(method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${stack!.api}${route}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(res.status < 300, `${method} ${route}: ${res.status} ${await res.clone().text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+const row = (id: string) => page.locator(`tr[data-id="${id}"]`);
+
+before(async () => {
+  if (noBrowser) return;
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-"));
+  stack = await spawnStack(dataDir);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.setDefaultTimeout(20_000);
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test(
+  "the dashboard shows tenants and live deployments, runs cancel / retry / verify, and renders data as text",
+  { skip: noBrowser && `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)` },
+  async () => {
+    const hostile = `<img src=x onerror="document.title='pwned'">`;
+    await api("PUT", "/tenants/markup-probe", {
+      directoryId: "a0000000-0000-4000-8000-0000000000ff",
+      displayName: hostile,
+      serviceBus: { namespace: "markup-probe.servicebus.windows.net" },
+    });
+    const response = await page.goto(`${stack!.api}/dashboard`);
+    assert.equal(response?.status(), 200);
+    assert.match(response?.headers()["content-security-policy"] ?? "", /script-src 'nonce-[^']+'/);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+
+    // Tenants, with their auth mode and pump state.
+    await page.locator('[data-tenant="fabrikam"]').waitFor();
+    assert.match(await page.locator('[data-tenant="fabrikam"]').innerText(), /federatedManagedIdentity/);
+    assert.match(await page.locator('[data-tenant="contoso"]').innerText(), /\bsas\b/);
+    assert.match(await page.getByTestId("pump-markup-probe").innerText(), /NotStarted/);
+    assert.ok((await page.locator('[data-tenant="markup-probe"]').innerText()).includes(hostile));
+    assert.equal(await page.locator("#tenants img").count(), 0, "a display name is text, not markup");
+
+    // A deployment started from the form runs live to its outcome, and its timeline shows the agent's reports.
+    await page.getByTestId("start-tenant").selectOption("fabrikam");
+    await page.locator('input[name="steps"]').fill("3");
+    await page.locator('input[name="stepMs"]').fill("300");
+    await page.getByTestId("start-submit").click();
+    const started = page.locator("tr[data-id]").first();
+    const id = (await started.getAttribute("data-id")) as string;
+    await row(id).getByTestId("outcome").filter({ hasText: "Succeeded" }).waitFor();
+    await page.getByTestId("timeline-entry").filter({ hasText: "Succeeded" }).waitFor();
+    const timeline = await page.getByTestId("timeline").innerText();
+    for (const event of ["Requested", "Sent", "Accepted", "InProgress", "Succeeded"])
+      assert.match(timeline, new RegExp(event), event);
+    assert.match(timeline, /agent/);
+
+    // Cancel a stalled deployment from its row, then retry it as attempt 2.
+    const stalled = (await api("POST", "/tenants/contoso/deployments", {
+      spec: { demo: { outcome: "stall" } },
+    })) as { id: string };
+    await row(stalled.id)
+      .getByTestId("phase")
+      .filter({ hasText: /Accepted|InProgress/ })
+      .waitFor();
+    await page.getByTestId(`cancel-${stalled.id}`).click();
+    await row(stalled.id)
+      .getByTestId("outcome")
+      .filter({ hasText: "Cancelled" })
+      .waitFor({ timeout: 45_000 });
+    await page.getByTestId(`retry-${stalled.id}`).click();
+    await row(stalled.id).locator("td").nth(2).filter({ hasText: "2" }).waitFor();
+    await page.getByTestId(`cancel-${stalled.id}`).waitFor();
+
+    // Verify from the tenant row records the result the row then shows.
+    await page.getByTestId("verify-contoso").click();
+    await page
+      .getByTestId("last-verify-contoso")
+      .filter({ hasText: /ok, \d+ ms/ })
+      .waitFor();
+
+    assert.notEqual(await page.title(), "pwned");
+    assert.deepEqual(errors, []);
+    assert.equal(
+      await page.getByTestId("error").isVisible(),
+      false,
+      await page.getByTestId("error").innerText(),
+    );
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await row(id).click();
+    await page.getByTestId("timeline-entry").filter({ hasText: "Succeeded" }).waitFor();
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`dashboard screenshot: ${SCREENSHOT}`);
+  },
+);

@@ -1,0 +1,10 @@
+/** Serves the operator dashboard at /api/dashboard; the page itself holds no data (it calls the API). */
+import { app } from "@azure/functions";
+import { dashboardResponse } from "../lib/dashboard/page";
+
+app.http("dashboard", {
+  methods: ["GET"],
+  route: "dashboard",
+  authLevel: "anonymous",
+  handler: () => dashboardResponse(),
+});
