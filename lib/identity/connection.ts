@@ -31,6 +31,53 @@ export class NamespaceNotAllowedError extends Error {
   }
 }
 
+/** A token came back for another directory than the tenant's: it is dropped, never used. */
+export class CrossTenantTokenError extends Error {
+  constructor(
+    readonly tenant: string,
+    readonly expectedDirectoryId: string,
+    readonly actualDirectoryId: string,
+  ) {
+    super(
+      `Tenant "${tenant}": the credential returned a token for directory ${actualDirectoryId}, not ${expectedDirectoryId}; it was not used.`,
+    );
+    this.name = "CrossTenantTokenError";
+  }
+}
+
+function tokenDirectory(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+      tid?: unknown;
+    };
+    return typeof payload.tid === "string" ? payload.tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks every token a tenant's credential returns against the tenant's directory before it can reach
+ * the wire: a token for directory A is never sent to customer B, whatever a cache, an authority or a
+ * misconfiguration does. Tokens without a readable `tid` are refused too.
+ */
+export function directoryBound(
+  credential: TokenCredential,
+  tenant: string,
+  directoryId: string,
+): TokenCredential {
+  return {
+    async getToken(scopes, options) {
+      const token = await credential.getToken(scopes, options);
+      if (!token) return token;
+      const tid = tokenDirectory(token.token);
+      if (tid?.toLowerCase() !== directoryId.toLowerCase())
+        throw new CrossTenantTokenError(tenant, directoryId, tid ?? "(none)");
+      return token;
+    },
+  };
+}
+
 export interface ResolvedConnection {
   /** Pool key: namespace and identity, never a secret. */
   key: string;
@@ -77,7 +124,7 @@ export class CustomerConnections {
       }
       return { key: `${namespace}|sas|${auth.sasSetting}`, connect: () => ({ connectionString }) };
     }
-    const credential = this.credentialFor(registration);
+    const credential = directoryBound(this.credentialFor(registration), tenant, directoryId);
     return {
       key: `${namespace}|${directoryId}|${auth.mode}`,
       connect: () => ({

@@ -2,7 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ClientAssertionCredential, ClientSecretCredential } from "@azure/identity";
 import { ConfigurationError, loadSettings } from "../../../lib/config/settings";
-import { CustomerConnections, NamespaceNotAllowedError } from "../../../lib/identity/connection";
+import type { TokenCredential } from "@azure/core-auth";
+import {
+  CrossTenantTokenError,
+  CustomerConnections,
+  directoryBound,
+  NamespaceNotAllowedError,
+} from "../../../lib/identity/connection";
 import { testRegistration } from "../../helpers/tenants";
 
 const DIR_A = "aaaaaaaa-0000-4000-8000-00000000000a";
@@ -110,4 +116,36 @@ test("local mode maps the namespace to the emulator endpoint without changing th
     )
     .connect();
   assert.ok("connectionString" in sas);
+});
+
+test("a token for another directory than the tenant's is refused before it can be used", async () => {
+  const jwt = (claims: Record<string, unknown>) =>
+    `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.sig`;
+  const issuing = (token: string): TokenCredential => ({
+    getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }),
+  });
+  const own = directoryBound(issuing(jwt({ tid: DIR_A.toUpperCase() })), "alpha", DIR_A);
+  assert.ok(await own.getToken("https://servicebus.azure.net/.default"), "the tenant's own directory passes");
+  const foreignToken = jwt({ tid: DIR_B, secret: "do-not-log" });
+  await assert.rejects(
+    directoryBound(issuing(foreignToken), "alpha", DIR_A).getToken("https://servicebus.azure.net/.default"),
+    (e: unknown) =>
+      e instanceof CrossTenantTokenError &&
+      e.tenant === "alpha" &&
+      e.actualDirectoryId === DIR_B &&
+      !e.message.includes(foreignToken),
+  );
+  await assert.rejects(
+    directoryBound(issuing("opaque-token"), "alpha", DIR_A).getToken("x"),
+    CrossTenantTokenError,
+    "a token whose directory cannot be read is refused too",
+  );
+  // resolve() hands out the bound credential, not the raw one.
+  const c = new CustomerConnections(settings, {});
+  const conn = c.resolve(testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" })).connect();
+  assert.ok("credential" in conn);
+  assert.notEqual(
+    conn.credential,
+    c.credentialFor(testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" })),
+  );
 });
