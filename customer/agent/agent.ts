@@ -1,9 +1,17 @@
 /**
  * The customer agent's command handling: validate with the shared contract, answer Ping with Pong, run
- * Deploy through a deployer with per-attempt status sequencing, honour Cancel, ignore duplicates.
+ * Deploy through a deployer with per-attempt status sequencing, honour Cancel, ignore duplicates, and
+ * report a Deploy that breaks the contract as Rejected when its deployment is identifiable.
  */
 import { createLogger, Logger } from "../../lib/logging/logger";
-import { Command, parseCommand, RawMessage, Status, StatusState } from "../../lib/messaging/contracts";
+import {
+  Command,
+  parseCommand,
+  RawMessage,
+  refusedDeployment,
+  Status,
+  StatusState,
+} from "../../lib/messaging/contracts";
 import type { Deployer } from "./deployer";
 
 export class InvalidCommandError extends Error {
@@ -35,6 +43,10 @@ export function createAgent(options: AgentOptions) {
   const running = new Map<string, Running>();
   const seen = new Set<string>();
   const key = (c: Pick<Command, "deploymentId" | "attempt">) => `${c.deploymentId}:${c.attempt}`;
+  const remember = (k: string) => {
+    seen.add(k);
+    if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
+  };
 
   const send = (
     c: Pick<Command, "deploymentId" | "attempt">,
@@ -61,7 +73,15 @@ export function createAgent(options: AgentOptions) {
     async handle(message: RawMessage & { messageId?: string }): Promise<void> {
       const parsed = parseCommand(message);
       if (!parsed.ok) {
-        log.warn("command refused", { reason: parsed.reason, messageId: message.messageId });
+        const target = refusedDeployment(message.body);
+        log.warn("command refused", { reason: parsed.reason, messageId: message.messageId, ...target });
+        // Tell the Provider at once (first delivery only); the message itself still ends in the
+        // dead-letter queue, through the failed invocation, so nothing is lost.
+        const refusal = `refused:${message.messageId ?? JSON.stringify(target)}`;
+        if (target && !seen.has(refusal)) {
+          remember(refusal);
+          await send(target, "Rejected", 0, 1, `${parsed.reason}: ${parsed.description}`);
+        }
         throw new InvalidCommandError(parsed.reason, parsed.description);
       }
       const command = parsed.value;
@@ -71,8 +91,7 @@ export function createAgent(options: AgentOptions) {
         log.info("duplicate command ignored", { ...ids, type: command.type });
         return;
       }
-      seen.add(dedupeKey);
-      if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
+      remember(dedupeKey);
       switch (command.type) {
         case "Ping":
           await send(command, "Pong", 100, 0, "pong");

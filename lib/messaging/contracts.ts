@@ -171,6 +171,20 @@ function parseMessage<S extends z.ZodType>(
   return { ok: true, value: result.data };
 }
 
+/**
+ * The deployment a Deploy command that broke the contract was meant for, when that much is readable, so
+ * the agent can report it Rejected instead of leaving the Provider to wait for its acceptance deadline.
+ */
+export function refusedDeployment(body: unknown): { deploymentId: string; attempt: number } | undefined {
+  const decoded = decodeBody(body);
+  if (!decoded.ok || !decoded.value || typeof decoded.value !== "object") return undefined;
+  const value = decoded.value as Record<string, unknown>;
+  if (value.type !== undefined && value.type !== "Deploy") return undefined;
+  const id = deploymentId.safeParse(value.deploymentId);
+  const n = attempt.safeParse(value.attempt);
+  return id.success && n.success ? { deploymentId: id.data, attempt: n.data } : undefined;
+}
+
 export function parseCommand(message: RawMessage): ContractResult<Command> {
   return parseMessage(message, COMMAND_SCHEMA, commandSchema);
 }

@@ -128,15 +128,20 @@ test("the agent honours Cancel between steps", async () => {
   assert.match(String(d.message), /cancelled before step/);
 });
 
-test("an ignoring agent times out; an invalid command is dead-lettered after the queue's delivery limit", async () => {
+test("an ignoring agent times out; an invalid command is reported Rejected and dead-lettered after the queue's delivery limit", async () => {
   const id = await deploy({ demo: { outcome: "ignore" } }, { acceptanceTimeoutSeconds: 2 });
   assert.equal((await until(id, (x) => x.phase === "Completed")).outcome, "TimedOut");
+  // A Deploy for a waiting deployment that breaks the contract: the agent rejects it at once.
+  const waiting = await deploy({ demo: { outcome: "ignore" } }, { acceptanceTimeoutSeconds: 60 });
   const client = new ServiceBusClient(emulator.namespaces[0]!.connectionString, FAST_RETRIES);
   await client.createSender("commands").sendMessages({
-    body: { type: "Deploy", nonsense: true },
+    body: { type: "Deploy", deploymentId: waiting, attempt: 1, nonsense: true },
     contentType: "application/json",
     messageId: "junk-1",
   });
+  const rejected = await until(waiting, (x) => x.phase === "Completed");
+  assert.equal(rejected.outcome, "Rejected");
+  assert.match(String(rejected.message), /SchemaViolation/);
   const dlq = client.createReceiver("commands", {
     subQueueType: "deadLetter",
     receiveMode: "receiveAndDelete",

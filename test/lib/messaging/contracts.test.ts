@@ -6,6 +6,7 @@ import {
   LIMITS,
   parseCommand,
   parseStatus,
+  refusedDeployment,
   Status,
   statusMessage,
 } from "../../../lib/messaging/contracts";
@@ -132,4 +133,23 @@ describe("statuses", () => {
       if (!parsed.ok) assert.equal(parsed.reason, reason);
     }
   });
+});
+
+test("a refused Deploy names its deployment only when the id and attempt are readable and valid", () => {
+  assert.deepEqual(refusedDeployment({ type: "Deploy", deploymentId: "d-1", attempt: 2, junk: 1 }), {
+    deploymentId: "d-1",
+    attempt: 2,
+  });
+  assert.deepEqual(refusedDeployment(Buffer.from('{"deploymentId":"d-1","attempt":1}')), {
+    deploymentId: "d-1",
+    attempt: 1,
+  });
+  for (const body of [
+    { type: "Ping", deploymentId: "d-1", attempt: 1 },
+    { type: "Deploy", deploymentId: "bad id!", attempt: 1 },
+    { type: "Deploy", deploymentId: "d-1", attempt: 0 },
+    "not json",
+    42,
+  ])
+    assert.equal(refusedDeployment(body), undefined, JSON.stringify(body));
 });
