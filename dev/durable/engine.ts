@@ -868,6 +868,8 @@ export class Engine implements DurableEngine {
       } finally {
         this.runningActivities.delete(key);
       }
+      // Stopping: the result is not recorded; the persisted work item reruns on the next start.
+      if (!this.running) return;
       const inst = await this.getInstance(item.instanceId);
       if (!inst || inst.inbox.some((i) => i.activityRowKey === item.rowKey)) return;
       if (!ACTIVE_STATUSES.has(inst.record.runtimeStatus) || inst.record.executionId !== item.executionId) {

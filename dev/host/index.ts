@@ -77,10 +77,20 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
   const timers: TimerHandle[] = [];
   const serviceBus: ServiceBusTriggerHandle[] = [];
+  let stopped = false;
+  /** The app hooks' hookData: shared from appStart to appTerminate, as the worker does. */
+  const appHookData: Record<string, unknown> = {};
   const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
     for (const t of timers) t.stop();
+    // The durable engine stops dispatching first, so nothing new starts; then, like the worker on a
+    // graceful shutdown, appTerminate lets the app end long waits (e.g. a receive) so in-flight
+    // invocations finish now instead of at the drain deadline.
+    const durableStopped = durable?.stop();
+    await runHooks(app.registry.hooks, "appTerminate", log, appHookData);
     await Promise.all(serviceBus.map((s) => s.stop().catch(() => undefined)));
-    await durable?.stop();
+    await durableStopped;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -88,6 +98,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   };
 
   try {
+    await runHooks(app.registry.hooks, "appStart", log, appHookData, { functionAppDirectory: app.dir });
     if (usesDurable) {
       const storage = process.env.AzureWebJobsStorage;
       if (!storage)
@@ -149,4 +160,22 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     console.log(`\nHost listening on ${baseUrl}\n`);
   }
   return { url: baseUrl, app, functions: listing, durable, stop: stopAll };
+}
+
+/** Runs an app's lifecycle hooks (`app.hook.appStart` / `appTerminate`) in registration order. */
+async function runHooks(
+  hooks: { name: string; callback: (...args: unknown[]) => unknown }[],
+  name: "appStart" | "appTerminate",
+  log: HostLog,
+  appHookData: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  for (const hook of hooks.filter((h) => h.name === name)) {
+    try {
+      await hook.callback({ hookData: appHookData, ...extra });
+    } catch (error) {
+      log("error", `The ${name} hook failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (name === "appStart") throw error;
+    }
+  }
 }

@@ -44,6 +44,13 @@ export function runtime(): ProviderRuntime {
   return current;
 }
 
+/** Closes the process-wide runtime's connections, if it was ever created; the next use creates a new one. */
+export async function closeRuntime(): Promise<void> {
+  const rt = current;
+  current = undefined;
+  await rt?.pool.closeAll();
+}
+
 /** The pooled Service Bus client for a customer's namespace. */
 export function serviceBusFor(rt: ProviderRuntime, registration: TenantRegistration): ServiceBusClient {
   const { key, connect } = rt.connections.resolve(registration);

@@ -18,8 +18,15 @@ export type NamespaceConnection =
   | { fullyQualifiedNamespace: string; credential: TokenCredential; customEndpointAddress?: string }
   | { connectionString: string };
 
+/**
+ * Closing a client does not end a pending receive (it runs to its wait time), so a pool's clients carry
+ * its shutdown signal and receives on them abort when the pool closes.
+ */
+const shutdownSignals = new WeakMap<ServiceBusClient, AbortSignal>();
+
 export class ServiceBusPool {
   private readonly clients = new Map<string, ServiceBusClient>();
+  private readonly shutdown = new AbortController();
 
   /** One client per key (namespace + identity); the key never includes a secret. */
   client(key: string, connect: () => NamespaceConnection): ServiceBusClient {
@@ -35,11 +42,13 @@ export class ServiceBusPool {
               c.customEndpointAddress ? { customEndpointAddress: c.customEndpointAddress } : {},
             );
       this.clients.set(key, client);
+      shutdownSignals.set(client, this.shutdown.signal);
     }
     return client;
   }
 
   async closeAll(): Promise<void> {
+    this.shutdown.abort();
     const all = [...this.clients.values()];
     this.clients.clear();
     await Promise.allSettled(all.map((c) => c.close()));
@@ -86,8 +95,10 @@ export async function receiveStatuses(
     skipParsingBodyAsJson: true,
   });
   try {
+    const abortSignal = shutdownSignals.get(client);
     const messages = await receiver.receiveMessages(options.maxMessages, {
       maxWaitTimeInMs: options.maxWaitTimeInMs,
+      ...(abortSignal ? { abortSignal } : {}),
     });
     const items = messages.map((message): ReceivedStatus => {
       const parsed = parseStatus({
@@ -111,6 +122,13 @@ export async function receiveStatuses(
     };
   } catch (error) {
     await receiver.close();
+    // Shutting down: an interrupted wait is an empty batch, not a failure of the caller.
+    if (shutdownSignals.get(client)?.aborted) return emptyBatch();
     throw error;
   }
+}
+
+function emptyBatch(): StatusBatch {
+  const closed = () => Promise.reject(new Error("the Service Bus pool is closed"));
+  return { items: [], complete: closed, deadLetter: closed, close: () => Promise.resolve() };
 }

@@ -169,3 +169,16 @@ describe("timer and Service Bus triggers", () => {
     await client.close();
   });
 });
+
+describe("app lifecycle hooks", () => {
+  test("appStart runs before any function, appTerminate on stop with the same hookData; stop is idempotent", async () => {
+    assert.equal(events().filter((e) => e.kind === "appStart").length, 1);
+    assert.equal(events().filter((e) => e.kind === "appTerminate").length, 0);
+    await host.stop();
+    await host.stop();
+    assert.deepEqual(
+      events().filter((e) => e.kind === "appTerminate"),
+      [{ kind: "appTerminate", sawStart: true }],
+    );
+  });
+});

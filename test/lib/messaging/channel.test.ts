@@ -117,3 +117,17 @@ test("an empty status queue returns an empty batch after the long-poll wait", as
   assert.ok(Date.now() - started >= 250);
   await batch.close();
 });
+
+test("closing the pool ends a pending long-poll at once, as an empty batch", async () => {
+  const own = new ServiceBusPool();
+  const client = own.client("customer|sas", () => ({
+    connectionString: emulator.namespaces[0]!.connectionString,
+  }));
+  const started = Date.now();
+  const pending = receiveStatuses(client, "status", { maxMessages: 10, maxWaitTimeInMs: 20_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  await own.closeAll();
+  const batch = await pending;
+  assert.deepEqual(batch.items, []);
+  assert.ok(Date.now() - started < 10_000, "the receive did not run to its 20 s wait");
+});
