@@ -26,6 +26,8 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
   try {
     const first = (running = await spawnStack(dataDir));
     const api = first.api;
+    assert.match(first.output(), new RegExp(`${api}/dashboard`), "the dashboard URL is printed");
+    assert.equal((await fetch(`${api}/dashboard`)).status, 200);
     const list = (await (await fetch(`${api}/tenants`)).json()) as {
       items: { name: string; serviceBus: { namespace: string } }[];
     };
