@@ -6,7 +6,7 @@
 import type { DurableClient } from "durable-functions";
 import { createLogger, Logger } from "../logging/logger";
 import { Command } from "../messaging/contracts";
-import { receiveStatuses, sendCommand } from "../messaging/channel";
+import { ReceivedStatus, receiveStatuses, sendCommand, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 import { instanceIdFor, Outcome } from "./model";
 import { EVENTS, ORCHESTRATIONS, PumpResult, statusPumpInstanceId, verifyInstanceId } from "./workflow";
@@ -51,8 +51,16 @@ export async function completeDeploymentActivity(
   await rt.ledger.complete(input.tenant, input.id, input.attempt, input.outcome, input.message);
 }
 
-/** Starts the tenant's status pump unless it is already running. */
-export async function ensureStatusPumpActivity(client: DurableClient, tenant: string): Promise<boolean> {
+/**
+ * Starts the tenant's status pump unless it is already running. In `timerPoll` mode (the baseline) the
+ * timer delivers statuses instead, so there is never a pump to start.
+ */
+export async function ensureStatusPumpActivity(
+  rt: Pick<ProviderRuntime, "settings">,
+  client: DurableClient,
+  tenant: string,
+): Promise<boolean> {
+  if (rt.settings.statusDelivery !== "pump") return false;
   const instanceId = statusPumpInstanceId(tenant);
   const status = await client.getStatus(instanceId).catch(() => undefined);
   if (status && RUNNING.has(String(status.runtimeStatus))) return false;
@@ -64,9 +72,58 @@ export async function ensureStatusPumpActivity(client: DurableClient, tenant: st
   }
 }
 
+/** How a received status is settled on its queue (the receiver that took it). */
+export type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
+
 /**
- * One pump cycle: take a batch from the tenant's status queue; dead-letter what is invalid, unknown or
- * belongs to another tenant; record and route the rest, then complete them.
+ * Routes one received status, the same way for the pump and the timer poll: dead-letter what breaks the
+ * contract, is unknown or belongs to another tenant; hand a Pong to its verification; otherwise record
+ * it in the ledger and raise it to the deployment, and only then complete it (a crash in between
+ * redelivers it, and the repeat changes nothing).
+ */
+export async function routeStatus(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+  item: ReceivedStatus,
+  settle: StatusSettlement,
+  log: Logger,
+): Promise<void> {
+  if (!item.ok) {
+    log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
+    await settle.deadLetter(item.message, item.reason, item.description);
+    return;
+  }
+  const s = item.status;
+  if (s.state === "Pong") {
+    await client.raiseEvent(verifyInstanceId(tenant, s.deploymentId), EVENTS.pong, s).catch(() => {
+      // No verification waits for this Pong any more (timed out): nothing to route it to.
+    });
+    await settle.complete(item.message);
+    return;
+  }
+  const record = await rt.ledger.get(tenant, s.deploymentId, s.attempt);
+  if (!record) {
+    const owner = await rt.ledger.find(s.deploymentId);
+    const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
+    log.warn("status dead-lettered", { tenant, reason, deploymentId: s.deploymentId, attempt: s.attempt });
+    await settle.deadLetter(
+      item.message,
+      reason,
+      `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`,
+    );
+    return;
+  }
+  await rt.ledger.applyStatus(tenant, s);
+  await client.raiseEvent(instanceIdFor(tenant, s.deploymentId, s.attempt), EVENTS.status, s).catch(() => {
+    // The orchestration has finished (e.g. timed out): the ledger already keeps the late status.
+  });
+  await settle.complete(item.message);
+}
+
+/**
+ * One pump cycle: take a batch from the tenant's status queue and route each status (`routeStatus`).
+ * The result tells the pump whether the tenant is idle.
  */
 export async function pumpStatusesActivity(
   rt: ProviderRuntime,
@@ -81,45 +138,7 @@ export async function pumpStatusesActivity(
     maxWaitTimeInMs: rt.settings.statusPollWaitMs,
   });
   try {
-    for (const item of batch.items) {
-      if (!item.ok) {
-        log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
-        await batch.deadLetter(item.message, item.reason, item.description);
-        continue;
-      }
-      const s = item.status;
-      if (s.state === "Pong") {
-        await client.raiseEvent(verifyInstanceId(tenant, s.deploymentId), EVENTS.pong, s).catch(() => {
-          // No verification waits for this Pong any more (timed out): nothing to route it to.
-        });
-        await batch.complete(item.message);
-        continue;
-      }
-      const record = await rt.ledger.get(tenant, s.deploymentId, s.attempt);
-      if (!record) {
-        const owner = await rt.ledger.find(s.deploymentId);
-        const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
-        log.warn("status dead-lettered", {
-          tenant,
-          reason,
-          deploymentId: s.deploymentId,
-          attempt: s.attempt,
-        });
-        await batch.deadLetter(
-          item.message,
-          reason,
-          `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`,
-        );
-        continue;
-      }
-      await rt.ledger.applyStatus(tenant, s);
-      await client
-        .raiseEvent(instanceIdFor(tenant, s.deploymentId, s.attempt), EVENTS.status, s)
-        .catch(() => {
-          // The orchestration has finished (e.g. timed out): the ledger already keeps the late status.
-        });
-      await batch.complete(item.message);
-    }
+    for (const item of batch.items) await routeStatus(rt, client, tenant, item, batch, log);
   } finally {
     await batch.close();
   }

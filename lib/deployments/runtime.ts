@@ -41,6 +41,13 @@ export function runtime(): ProviderRuntime {
   return current;
 }
 
+/** Closes the process-wide runtime's connections (on app shutdown); the next `runtime()` builds a new one. */
+export async function closeRuntime(): Promise<void> {
+  const closing = current;
+  current = undefined;
+  await closing?.pool.closeAll();
+}
+
 /** The pooled Service Bus client for a customer's namespace. */
 export function serviceBusFor(rt: ProviderRuntime, registration: TenantRegistration): ServiceBusClient {
   const { key, connect } = rt.connections.resolve(registration);
