@@ -121,9 +121,34 @@ export async function routeStatus(
   await settle.complete(item.message);
 }
 
+/** Routes a batch: each deployment's statuses in order, different deployments' at once. */
+async function routeBatch(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+  items: ReceivedStatus[],
+  settle: StatusSettlement,
+  log: Logger,
+): Promise<void> {
+  const byDeployment = new Map<string, ReceivedStatus[]>();
+  items.forEach((item, i) => {
+    const key = item.ok ? `${item.status.deploymentId}:${item.status.attempt}` : `invalid:${i}`;
+    byDeployment.set(key, [...(byDeployment.get(key) ?? []), item]);
+  });
+  const routed = await Promise.allSettled(
+    [...byDeployment.values()].map(async (group) => {
+      for (const item of group) await routeStatus(rt, client, tenant, item, settle, log);
+    }),
+  );
+  const failed = routed.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason; // unsettled statuses come back after their lock expires
+}
+
 /**
- * One pump cycle: take a batch from the tenant's status queue and route each status (`routeStatus`).
- * The result tells the pump whether the tenant is idle.
+ * One pump cycle: long-poll the tenant's status queue and route each status (`routeStatus`); while
+ * statuses keep coming, keep receiving on the same link for up to `statusPollWaitMs` in all, so a busy
+ * tenant's statuses are routed as they arrive rather than one orchestration turn per batch. The result
+ * tells the pump whether the tenant is idle.
  */
 export async function pumpStatusesActivity(
   rt: ProviderRuntime,
@@ -133,14 +158,24 @@ export async function pumpStatusesActivity(
 ): Promise<PumpResult> {
   const registration = await rt.store.require(input.tenant);
   const tenant = registration.name;
+  const until = Date.now() + rt.settings.statusPollWaitMs;
+  const maxMessages = rt.settings.statusPollBatch;
   const batch = await receiveStatuses(serviceBusFor(rt, registration), registration.serviceBus.statusQueue, {
-    maxMessages: rt.settings.statusPollBatch,
+    maxMessages,
     maxWaitTimeInMs: rt.settings.statusPollWaitMs,
   });
+  let received = 0;
   try {
-    for (const item of batch.items) await routeStatus(rt, client, tenant, item, batch, log);
+    for (let items = batch.items; items.length > 0;) {
+      received += items.length;
+      await routeBatch(rt, client, tenant, items, batch, log);
+      const left = until - Date.now();
+      if (left <= 0) break;
+      items = await batch.next({ maxMessages, maxWaitTimeInMs: left });
+    }
   } finally {
     await batch.close();
   }
-  return { received: batch.items.length, active: await rt.ledger.countActive(tenant) };
+  // The count is a table query: only worth it when the pump might stop (it received nothing).
+  return received > 0 ? { received } : { received, active: await rt.ledger.countActive(tenant) };
 }

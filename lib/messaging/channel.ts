@@ -68,11 +68,27 @@ export type ReceivedStatus =
 
 export interface StatusBatch {
   items: ReceivedStatus[];
+  /** The next batch on the same receiver (no new link or authorisation), waiting as `receiveStatuses` does. */
+  next(options: { maxMessages: number; maxWaitTimeInMs: number }): Promise<ReceivedStatus[]>;
   /** Completes a message once its status has been routed and recorded. */
   complete(message: ServiceBusReceivedMessage): Promise<void>;
   /** Dead-letters a message the Provider refuses, with a reason operators can filter on. */
   deadLetter(message: ServiceBusReceivedMessage, reason: string, description: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How long the follow-up receive waits for more once a first status has arrived. */
+export const BATCH_GRACE_MS = 10;
+
+function checked(message: ServiceBusReceivedMessage): ReceivedStatus {
+  const parsed = parseStatus({
+    body: message.body,
+    contentType: message.contentType,
+    applicationProperties: message.applicationProperties,
+  });
+  return parsed.ok
+    ? { ok: true, status: parsed.value, message }
+    : { ok: false, reason: parsed.reason, description: parsed.description, message };
 }
 
 /** Receives up to `maxMessages` statuses, waiting at most `maxWaitTimeInMs` for the first one. */
@@ -85,22 +101,21 @@ export async function receiveStatuses(
     receiveMode: "peekLock",
     skipParsingBodyAsJson: true,
   });
+  const take = async (o: { maxMessages: number; maxWaitTimeInMs: number }) => {
+    // The client's batch receive waits up to a second after the first message for the batch to fill, a
+    // second added to every status. So: long-poll for the first message alone, then take what else is
+    // already queued with a short receive (its drain returns whatever the broker had).
+    const messages = await receiver.receiveMessages(1, { maxWaitTimeInMs: o.maxWaitTimeInMs });
+    if (messages.length > 0 && o.maxMessages > 1)
+      messages.push(
+        ...(await receiver.receiveMessages(o.maxMessages - 1, { maxWaitTimeInMs: BATCH_GRACE_MS })),
+      );
+    return messages.map(checked);
+  };
   try {
-    const messages = await receiver.receiveMessages(options.maxMessages, {
-      maxWaitTimeInMs: options.maxWaitTimeInMs,
-    });
-    const items = messages.map((message): ReceivedStatus => {
-      const parsed = parseStatus({
-        body: message.body,
-        contentType: message.contentType,
-        applicationProperties: message.applicationProperties,
-      });
-      return parsed.ok
-        ? { ok: true, status: parsed.value, message }
-        : { ok: false, reason: parsed.reason, description: parsed.description, message };
-    });
     return {
-      items,
+      items: await take(options),
+      next: take,
       complete: (m) => receiver.completeMessage(m),
       deadLetter: (m, reason, description) =>
         receiver.deadLetterMessage(m, {
