@@ -22,7 +22,7 @@ df.app.activity(ACTIVITIES.completeDeployment, {
 
 df.app.activity(ACTIVITIES.ensureStatusPump, {
   extraInputs: [df.input.durableClient()],
-  handler: (tenant: string, context) => ensureStatusPumpActivity(df.getClient(context), tenant),
+  handler: (tenant: string, context) => ensureStatusPumpActivity(runtime(), df.getClient(context), tenant),
 });
 
 df.app.activity(ACTIVITIES.pumpStatuses, {

@@ -73,6 +73,8 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'STATUS_POLL_BATCH', value: '50' }
         { name: 'PUMP_REENSURE_SECONDS', value: '60' }
         { name: 'CANCEL_GRACE_SECONDS', value: '30' }
+        { name: 'STATUS_DELIVERY', value: 'pump' }
+        { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
       ]
     }
   }

@@ -245,6 +245,9 @@ export class DurableStore {
     | { record: InstanceRecord; history: HistoryEvent[]; inbox: InboxItem[]; activities: ActivityItem[] }
     | undefined
   > {
+    // A point read first: most lookups are for instances that do not exist yet (a new start), and a
+    // partition query costs Azurite a scan of the whole table, which grows with every instance.
+    if (!(await this.getInstance(instanceId))) return undefined;
     const rows: Row[] = [];
     const filter = `PartitionKey eq '${escapeOData(instanceId)}'`;
     for await (const row of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))

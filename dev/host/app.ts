@@ -21,6 +21,14 @@ export class AppLoadError extends Error {
 export interface HostJson {
   routePrefix: string;
   hubName: string;
+  /** `extensions.durableTask.maxConcurrentActivityFunctions` / `maxConcurrentOrchestratorFunctions`. */
+  maxConcurrentActivities?: number;
+  maxConcurrentOrchestrations?: number;
+}
+
+/** `{ [key]: value }` when value is a positive integer, else nothing (the engine's default applies). */
+function optionalField(key: string, value: unknown): Record<string, number> {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? { [key]: value } : {};
 }
 
 export interface LoadedApp {
@@ -62,6 +70,11 @@ export function readHostJson(appDir: string): HostJson {
   return {
     routePrefix: typeof prefix === "string" ? prefix.replace(/^\/+|\/+$/g, "") : "api",
     hubName: typeof hub === "string" && hub.length > 0 ? hub : "TestHubName",
+    ...optionalField("maxConcurrentActivities", extensions.durableTask?.maxConcurrentActivityFunctions),
+    ...optionalField(
+      "maxConcurrentOrchestrations",
+      extensions.durableTask?.maxConcurrentOrchestratorFunctions,
+    ),
   };
 }
 

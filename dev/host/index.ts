@@ -28,7 +28,40 @@ export interface RunningHost {
   app: LoadedApp;
   functions: { name: string; trigger: string; url?: string }[];
   durable?: DurableEngine;
+  /** Function executions so far, by function name (see `HostStats`). */
+  stats(): HostStats;
   stop(): Promise<void>;
+}
+
+/**
+ * Executions per function, whatever ran them: HTTP, timer and Service Bus triggers, and the durable
+ * engine's orchestrator episodes (each replay is one execution, as Azure bills it) and activities.
+ */
+export interface HostStats {
+  functions: Record<string, { trigger: string; executions: number }>;
+  total: number;
+}
+
+/** Wraps every handler with a counter, so each path that runs functions is counted in one place. */
+function countExecutions(app: LoadedApp): () => HostStats {
+  const counters = app.registry.list().map((f) => {
+    const counter = { name: f.name, trigger: f.trigger.type, executions: 0 };
+    const handler = f.handler;
+    f.handler = (...args: unknown[]) => {
+      counter.executions++;
+      return handler(...args);
+    };
+    return counter;
+  });
+  return () => {
+    const functions: HostStats["functions"] = {};
+    let total = 0;
+    for (const c of counters) {
+      functions[c.name] = { trigger: c.trigger, executions: c.executions };
+      total += c.executions;
+    }
+    return { functions, total };
+  };
 }
 
 const DURABLE_TRIGGERS = new Set(["orchestrationtrigger", "activitytrigger", "entitytrigger"]);
@@ -43,6 +76,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? consoleLog;
   for (const [k, v] of Object.entries(options.settings ?? {})) process.env[k] = v;
   const app = loadApp(options.appDir);
+  const stats = countExecutions(app);
   const functions = app.registry.list();
   const usesDurable = functions.some(
     (f) =>
@@ -109,6 +143,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         hubName: app.host.hubName,
         baseUrl,
         log,
+        maxConcurrentActivities: app.host.maxConcurrentActivities,
+        maxConcurrentOrchestrations: app.host.maxConcurrentOrchestrations,
       });
       await durable.start();
     }
@@ -159,7 +195,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     }
     console.log(`\nHost listening on ${baseUrl}\n`);
   }
-  return { url: baseUrl, app, functions: listing, durable, stop: stopAll };
+  return { url: baseUrl, app, functions: listing, durable, stats, stop: stopAll };
 }
 
 /** Runs an app's lifecycle hooks (`app.hook.appStart` / `appTerminate`) in registration order. */

@@ -5,6 +5,8 @@
 import { message as rheaMessage, types } from "rhea";
 
 export interface RheaDelivery {
+  /** Session-scoped, increasing. */
+  id: number;
   tag: Buffer;
   format?: number;
   remote_state?: {
@@ -22,7 +24,7 @@ export interface RheaLink {
   name: string;
   credit: number;
   connection: RheaConnection;
-  session: { outgoing: { available(): number } };
+  session: { outgoing: { available(): number; next_pending_delivery: number } };
   remote: {
     attach?: {
       source?: { address?: string; filter?: Record<string, unknown> } | null;

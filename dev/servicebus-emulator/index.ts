@@ -8,9 +8,11 @@ import { ensureDevCertificate } from "../certs";
 import { EmulatorConfig, parseEmulatorConfig, WELL_KNOWN_KEY, WELL_KNOWN_KEY_NAME } from "./config";
 import { Namespace } from "./namespace";
 import { Logger, NamespaceServer } from "./server";
+import type { NamespaceStats } from "./stats";
 
 export { parseEmulatorConfig, EmulatorConfigError } from "./config";
 export type { EmulatorConfig } from "./config";
+export type { EntityStatsView, NamespaceStats } from "./stats";
 
 export interface EmulatorOptions {
   /** Listen address; loopback by default. */
@@ -40,6 +42,8 @@ export interface RunningNamespace {
 export interface RunningEmulator {
   namespaces: RunningNamespace[];
   namespace(name: string): RunningNamespace;
+  /** Operation counters by namespace name (see stats.ts for exactly what is counted). */
+  stats(): Record<string, NamespaceStats>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +98,9 @@ export async function startServiceBusEmulator(
       const found = running.find((n) => n.name.toLowerCase() === name.toLowerCase());
       if (!found) throw new Error(`No emulated namespace named "${name}".`);
       return found;
+    },
+    stats() {
+      return Object.fromEntries(running.map((n) => [n.name, n.namespace.stats()]));
     },
     async stop() {
       await Promise.all(servers.map((s) => s.close()));

@@ -10,6 +10,7 @@ import { Authorizer } from "./auth";
 import type { NamespaceConfig } from "./config";
 import { errors } from "./errors";
 import { AmqpMessage, Queue, QueueSnapshot } from "./queue";
+import { NamespaceStats, viewOf } from "./stats";
 
 const SWEEP_MS = 50;
 const PERSIST_DEBOUNCE_MS = 100;
@@ -31,6 +32,8 @@ export class Namespace {
   private readonly timer: NodeJS.Timeout;
   private persistTimer?: NodeJS.Timeout;
   private readonly file?: string;
+  /** Namespace-wide counters (see stats.ts); the AMQP layer increments them. */
+  readonly counters = { connections: 0, cbsPutTokens: 0 };
 
   constructor(
     readonly config: NamespaceConfig,
@@ -77,6 +80,16 @@ export class Namespace {
       name: dlq ? `${queue.name}/$DeadLetterQueue` : queue.name,
       deadLetter: dlq,
     };
+  }
+
+  /** A snapshot of the operation counters, per queue and dead-letter queue. */
+  stats(): NamespaceStats {
+    const entities: NamespaceStats["entities"] = {};
+    for (const queue of this.queues.values()) {
+      entities[queue.name] = viewOf(queue.stats);
+      if (queue.deadLetterQueue) entities[queue.deadLetterQueue.name] = viewOf(queue.deadLetterQueue.stats);
+    }
+    return { ...this.counters, entities };
   }
 
   close(): void {

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { QueueProperties } from "./config";
 import { errors } from "./errors";
+import { EntityStats, newEntityStats } from "./stats";
 
 /** A decoded rhea message; fields as rhea names them (message_id, group_id, application_properties, body...). */
 export type AmqpMessage = Record<string, unknown> & {
@@ -101,6 +102,8 @@ export class Queue {
   private readonly duplicates = new Map<string, number>();
   private pumping = false;
   readonly deadLetterQueue?: Queue;
+  /** Operation counters (the AMQP layer increments them; see stats.ts). */
+  readonly stats: EntityStats = newEntityStats();
   /** Called after every state change, for persistence. */
   onChange: () => void = () => {};
 

@@ -53,6 +53,12 @@ class LinkConsumer implements Consumer {
   readonly id: string;
   sessionId?: string;
   readonly deliveries = new WeakMap<RheaDelivery, string>();
+  /**
+   * Ids of deliveries handed to rhea but not yet transmitted. rhea takes link credit only when it
+   * transmits (later, on its own tick), so without this a burst of hand-outs would lock every available
+   * message for a receiver that asked for one; the surplus would sit untransmitted until its lock expired.
+   */
+  private readonly unsent: number[] = [];
 
   constructor(
     readonly link: RheaLink,
@@ -63,13 +69,19 @@ class LinkConsumer implements Consumer {
   }
 
   capacity(): number {
+    if (!this.link.is_open()) return 0;
+    const outgoing = this.link.session.outgoing;
+    while (this.unsent.length > 0 && (this.unsent[0] as number) < outgoing.next_pending_delivery)
+      this.unsent.shift();
     // Never exceed the link credit nor the session's window of unsettled deliveries (rhea throws).
-    return this.link.is_open() ? Math.min(this.link.credit, this.link.session.outgoing.available()) : 0;
+    return Math.min(this.link.credit - this.unsent.length, outgoing.available());
   }
 
   deliver(m: StoredMessage): void {
     const tag = this.peekLock && m.lockToken ? guidBytesFromUuid(m.lockToken) : Buffer.alloc(0);
     const delivery = this.link.send(outgoing(m), tag.length ? tag : undefined);
+    this.unsent.push(delivery.id);
+    this.entity.queue.stats.messagesDelivered++;
     if (this.peekLock && m.lockToken) this.deliveries.set(delivery, m.lockToken);
   }
 }
@@ -116,7 +128,10 @@ export class NamespaceServer {
     };
     c.on(
       "connection_open",
-      guard("connection_open", (ctx) => this.state(ctx.connection)),
+      guard("connection_open", (ctx) => {
+        this.state(ctx.connection);
+        this.ns.counters.connections++;
+      }),
     );
     c.on(
       "connection_close",
@@ -149,6 +164,10 @@ export class NamespaceServer {
     c.on(
       "sendable",
       guard("sendable", (ctx) => this.onSendable(ctx.sender as RheaLink)),
+    );
+    c.on(
+      "sender_flow",
+      guard("sender_flow", (ctx) => this.onFlow(ctx.sender as RheaLink)),
     );
     c.on(
       "sender_draining",
@@ -290,6 +309,7 @@ export class NamespaceServer {
   private startConsumer(link: RheaLink, consumer: LinkConsumer, conn: RheaConnection): void {
     link.local.attach.max_message_size = MAX_MESSAGE_BYTES;
     this.roles.set(link, { kind: "receive", consumer });
+    consumer.entity.queue.stats.receiverAttaches++;
     this.state(conn).consumers.add(consumer);
     consumer.entity.queue.attach(consumer);
   }
@@ -383,6 +403,7 @@ export class NamespaceServer {
       this.authorize(ctx.connection, entity.name, "Send");
       link.local.attach.max_message_size = MAX_MESSAGE_BYTES;
       this.roles.set(link, { kind: "send", entity });
+      entity.queue.stats.senderAttaches++;
     } catch (error) {
       this.refuse(link, error);
     }
@@ -399,6 +420,15 @@ export class NamespaceServer {
   }
 
   // ---- credit ------------------------------------------------------------------------------------
+
+  /** Counts receive requests: each credit grant, or drain, a receiver sends. */
+  private onFlow(link: RheaLink): void {
+    const role = this.roles.get(link);
+    if (role?.kind !== "receive") return;
+    const stats = role.consumer.entity.queue.stats;
+    if (link._draining) stats.drains++;
+    else stats.creditFlows++;
+  }
 
   private onSendable(link: RheaLink): void {
     const role = this.roles.get(link);
@@ -457,6 +487,9 @@ export class NamespaceServer {
                 size: encodeMessage(ctx.message as Record<string, unknown>).length,
               },
             ];
+      const stats = role.entity.queue.stats;
+      stats.sendCalls++;
+      stats.messagesSent += batch.length;
       for (const { size } of batch)
         if (size > MAX_MESSAGE_BYTES) throw errors.tooLarge(size, MAX_MESSAGE_BYTES);
       for (const { message, size } of batch) {
@@ -503,20 +536,32 @@ export class NamespaceServer {
     }
     const queue = role.consumer.entity.queue;
     const state = delivery.remote_state ?? {};
+    const stats = queue.stats;
     try {
-      if (outcome === "accepted") queue.complete(token);
-      else if (outcome === "rejected") {
+      if (outcome === "accepted") {
+        queue.complete(token);
+        stats.completed++;
+      } else if (outcome === "rejected") {
         const info = (state.error?.info ?? {}) as Record<string, unknown>;
         queue.deadLetter(
           token,
           info.DeadLetterReason === undefined ? undefined : String(info.DeadLetterReason),
           info.DeadLetterErrorDescription === undefined ? undefined : String(info.DeadLetterErrorDescription),
         );
+        stats.deadLettered++;
       } else if (outcome === "modified") {
         const annotations = (state.message_annotations ?? {}) as Record<string, unknown>;
-        if (state.undeliverable_here) queue.defer(token, annotations);
-        else queue.abandon(token, annotations);
-      } else queue.abandon(token);
+        if (state.undeliverable_here) {
+          queue.defer(token, annotations);
+          stats.deferred++;
+        } else {
+          queue.abandon(token, annotations);
+          stats.abandoned++;
+        }
+      } else {
+        queue.abandon(token);
+        stats.abandoned++;
+      }
       this.settle(delivery, outcomeState(outcome, state));
     } catch (error) {
       this.settle(delivery, deliveryState.rejected(amqpError(error)));
@@ -575,6 +620,7 @@ export class NamespaceServer {
       const state = this.state(ctx.connection);
       state.grants = state.grants.filter((g) => g.expiresAt > Date.now());
       state.grants.push(grant);
+      this.ns.counters.cbsPutTokens++;
       this.reply(ctx.connection, request, 202, "Accepted");
     } catch (error) {
       const e = amqpError(error);
@@ -626,6 +672,7 @@ export class NamespaceServer {
     body: Record<string, unknown>,
   ): unknown {
     const queue = entity.queue;
+    queue.stats.managementOps++;
     const queueName = entity.name.split("/")[0] as string;
     const listen = () => this.authorize(conn, queueName, "Listen");
     const tokens = () => ((body["lock-tokens"] ?? []) as unknown[]).map(lockTokenOf);
@@ -664,6 +711,7 @@ export class NamespaceServer {
           const at = annotated["x-opt-scheduled-enqueue-time"];
           const time = at instanceof Date ? at.getTime() : at !== undefined ? longOf(at) : now;
           const stored = queue.enqueue(message as AmqpMessage, raw.length, now, Math.max(time, now + 1));
+          queue.stats.messagesSent++;
           if (stored) numbers.push(Buffer.from(wrapLongBytes(stored.seq)));
         }
         return { "sequence-numbers": types.wrap_array(numbers, 0x81, undefined) };
@@ -677,6 +725,7 @@ export class NamespaceServer {
         listen();
         const peekLock = Number(body["receiver-settle-mode"] ?? 1) !== 0;
         const found = queue.receiveDeferred(seqs(), peekLock, sessionId);
+        queue.stats.messagesDelivered += found.length;
         return {
           messages: found.map((m) => ({
             ...(m.lockToken ? { "lock-token": types.wrap_uuid(rfcBytesFromUuid(m.lockToken)) } : {}),
@@ -689,10 +738,16 @@ export class NamespaceServer {
         const status = String(body["disposition-status"] ?? "");
         const modify = (body["properties-to-modify"] ?? undefined) as Record<string, unknown> | undefined;
         for (const token of tokens()) {
-          if (status === "completed") queue.complete(token);
-          else if (status === "abandoned") queue.abandon(token, modify);
-          else if (status === "defered" || status === "deferred") queue.defer(token, modify);
-          else if (status === "suspended") {
+          if (status === "completed") {
+            queue.complete(token);
+            queue.stats.completed++;
+          } else if (status === "abandoned") {
+            queue.abandon(token, modify);
+            queue.stats.abandoned++;
+          } else if (status === "defered" || status === "deferred") {
+            queue.defer(token, modify);
+            queue.stats.deferred++;
+          } else if (status === "suspended") {
             queue.deadLetter(
               token,
               body["deadletter-reason"] === undefined ? undefined : String(body["deadletter-reason"]),
@@ -701,6 +756,7 @@ export class NamespaceServer {
                 : String(body["deadletter-description"]),
               modify,
             );
+            queue.stats.deadLettered++;
           } else throw errors.badRequest(`Unknown disposition status '${status}'.`);
         }
         return {};

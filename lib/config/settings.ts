@@ -29,7 +29,18 @@ export const SETTING_NAMES = {
   statusPollBatch: "STATUS_POLL_BATCH",
   pumpReensureSeconds: "PUMP_REENSURE_SECONDS",
   cancelGraceSeconds: "CANCEL_GRACE_SECONDS",
+  statusDelivery: "STATUS_DELIVERY",
+  statusPollSchedule: "STATUS_POLL_SCHEDULE",
 } as const;
+
+/**
+ * How statuses reach the Provider: `pump` (default), a per-tenant durable long-poll that runs only while
+ * the tenant has work; `timerPoll`, the seed's design kept as a measurable baseline: a timer polls every
+ * registered tenant's status queue on `STATUS_POLL_SCHEDULE`, one message per tenant per tick.
+ */
+export const STATUS_DELIVERY_MODES = ["pump", "timerPoll"] as const;
+export type StatusDelivery = (typeof STATUS_DELIVERY_MODES)[number];
+export const DEFAULT_STATUS_POLL_SCHEDULE = "*/10 * * * * *";
 
 export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
 
@@ -58,6 +69,10 @@ export interface ProviderSettings {
   pumpReensureSeconds: number;
   /** How long a cancelled deployment waits for the agent's Cancelled acknowledgement. */
   cancelGraceSeconds: number;
+  /** Status delivery design: the per-tenant pump, or the baseline timer poll. */
+  statusDelivery: StatusDelivery;
+  /** Timer poll schedule (six-field NCRONTAB or hh:mm:ss); only read in `timerPoll` mode. */
+  statusPollSchedule: string;
 }
 
 const suffixSchema = z
@@ -102,6 +117,31 @@ function isTrue(value: string | undefined): boolean {
   return /^(1|true|yes)$/i.test(value?.trim() ?? "");
 }
 
+/**
+ * The status delivery mode and timer schedule alone. The trigger module reads them at load time to decide
+ * whether to register the timer, so they must not depend on (or fail with) any other setting.
+ */
+export function loadStatusDelivery(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<ProviderSettings, "statusDelivery" | "statusPollSchedule"> {
+  const raw = optional(env, SETTING_NAMES.statusDelivery) ?? "pump";
+  const statusDelivery = STATUS_DELIVERY_MODES.find((m) => m.toLowerCase() === raw.toLowerCase());
+  if (!statusDelivery)
+    throw new ConfigurationError(
+      SETTING_NAMES.statusDelivery,
+      `must be one of ${STATUS_DELIVERY_MODES.join(", ")}, got "${raw}"`,
+    );
+  const statusPollSchedule = optional(env, SETTING_NAMES.statusPollSchedule) ?? DEFAULT_STATUS_POLL_SCHEDULE;
+  const sixFields = statusPollSchedule.split(/\s+/).length === 6;
+  const timeSpan = /^(\d+\.)?\d{1,2}:\d{2}:\d{2}$/.test(statusPollSchedule);
+  if (!sixFields && !timeSpan)
+    throw new ConfigurationError(
+      SETTING_NAMES.statusPollSchedule,
+      `must be a six-field NCRONTAB expression or hh:mm:ss, got "${statusPollSchedule}"`,
+    );
+  return { statusDelivery, statusPollSchedule };
+}
+
 /** Reads and validates the settings; throws ConfigurationError naming the setting at fault. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSettings {
   const localMode = isTrue(env[SETTING_NAMES.localMode]);
@@ -144,5 +184,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, 50, 1, 500),
     pumpReensureSeconds: integer(env, SETTING_NAMES.pumpReensureSeconds, 60, 1, 3600),
     cancelGraceSeconds: integer(env, SETTING_NAMES.cancelGraceSeconds, 30, 1, 3600),
+    ...loadStatusDelivery(env),
   };
 }

@@ -6,7 +6,7 @@
 import type { DurableClient } from "durable-functions";
 import { createLogger, Logger } from "../logging/logger";
 import { Command } from "../messaging/contracts";
-import { receiveStatuses, sendCommand } from "../messaging/channel";
+import { ReceivedStatus, receiveStatuses, sendCommand, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 import { instanceIdFor, Outcome } from "./model";
 import { EVENTS, ORCHESTRATIONS, PumpResult, statusPumpInstanceId, verifyInstanceId } from "./workflow";
@@ -51,8 +51,16 @@ export async function completeDeploymentActivity(
   await rt.ledger.complete(input.tenant, input.id, input.attempt, input.outcome, input.message);
 }
 
-/** Starts the tenant's status pump unless it is already running. */
-export async function ensureStatusPumpActivity(client: DurableClient, tenant: string): Promise<boolean> {
+/**
+ * Starts the tenant's status pump unless it is already running. In `timerPoll` mode (the baseline) the
+ * timer delivers statuses instead, so there is never a pump to start.
+ */
+export async function ensureStatusPumpActivity(
+  rt: Pick<ProviderRuntime, "settings">,
+  client: DurableClient,
+  tenant: string,
+): Promise<boolean> {
+  if (rt.settings.statusDelivery !== "pump") return false;
   const instanceId = statusPumpInstanceId(tenant);
   const status = await client.getStatus(instanceId).catch(() => undefined);
   if (status && RUNNING.has(String(status.runtimeStatus))) return false;
@@ -64,9 +72,83 @@ export async function ensureStatusPumpActivity(client: DurableClient, tenant: st
   }
 }
 
+/** How a received status is settled on its queue (the receiver that took it). */
+export type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
+
 /**
- * One pump cycle: take a batch from the tenant's status queue; dead-letter what is invalid, unknown or
- * belongs to another tenant; record and route the rest, then complete them.
+ * Routes one received status, the same way for the pump and the timer poll: dead-letter what breaks the
+ * contract, is unknown or belongs to another tenant; hand a Pong to its verification; otherwise record
+ * it in the ledger and raise it to the deployment, and only then complete it (a crash in between
+ * redelivers it, and the repeat changes nothing).
+ */
+export async function routeStatus(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+  item: ReceivedStatus,
+  settle: StatusSettlement,
+  log: Logger,
+): Promise<void> {
+  if (!item.ok) {
+    log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
+    await settle.deadLetter(item.message, item.reason, item.description);
+    return;
+  }
+  const s = item.status;
+  if (s.state === "Pong") {
+    await client.raiseEvent(verifyInstanceId(tenant, s.deploymentId), EVENTS.pong, s).catch(() => {
+      // No verification waits for this Pong any more (timed out): nothing to route it to.
+    });
+    await settle.complete(item.message);
+    return;
+  }
+  const record = await rt.ledger.get(tenant, s.deploymentId, s.attempt);
+  if (!record) {
+    const owner = await rt.ledger.find(s.deploymentId);
+    const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
+    log.warn("status dead-lettered", { tenant, reason, deploymentId: s.deploymentId, attempt: s.attempt });
+    await settle.deadLetter(
+      item.message,
+      reason,
+      `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`,
+    );
+    return;
+  }
+  await rt.ledger.applyStatus(tenant, s);
+  await client.raiseEvent(instanceIdFor(tenant, s.deploymentId, s.attempt), EVENTS.status, s).catch(() => {
+    // The orchestration has finished (e.g. timed out): the ledger already keeps the late status.
+  });
+  await settle.complete(item.message);
+}
+
+/** Routes a batch: each deployment's statuses in order, different deployments' at once. */
+async function routeBatch(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+  items: ReceivedStatus[],
+  settle: StatusSettlement,
+  log: Logger,
+): Promise<void> {
+  const byDeployment = new Map<string, ReceivedStatus[]>();
+  items.forEach((item, i) => {
+    const key = item.ok ? `${item.status.deploymentId}:${item.status.attempt}` : `invalid:${i}`;
+    byDeployment.set(key, [...(byDeployment.get(key) ?? []), item]);
+  });
+  const routed = await Promise.allSettled(
+    [...byDeployment.values()].map(async (group) => {
+      for (const item of group) await routeStatus(rt, client, tenant, item, settle, log);
+    }),
+  );
+  const failed = routed.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason; // unsettled statuses come back after their lock expires
+}
+
+/**
+ * One pump cycle: long-poll the tenant's status queue and route each status (`routeStatus`); while
+ * statuses keep coming, keep receiving on the same link for up to `statusPollWaitMs` in all, so a busy
+ * tenant's statuses are routed as they arrive rather than one orchestration turn per batch. The result
+ * tells the pump whether the tenant is idle.
  */
 export async function pumpStatusesActivity(
   rt: ProviderRuntime,
@@ -76,52 +158,24 @@ export async function pumpStatusesActivity(
 ): Promise<PumpResult> {
   const registration = await rt.store.require(input.tenant);
   const tenant = registration.name;
+  const until = Date.now() + rt.settings.statusPollWaitMs;
+  const maxMessages = rt.settings.statusPollBatch;
   const batch = await receiveStatuses(serviceBusFor(rt, registration), registration.serviceBus.statusQueue, {
-    maxMessages: rt.settings.statusPollBatch,
+    maxMessages,
     maxWaitTimeInMs: rt.settings.statusPollWaitMs,
   });
+  let received = 0;
   try {
-    for (const item of batch.items) {
-      if (!item.ok) {
-        log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
-        await batch.deadLetter(item.message, item.reason, item.description);
-        continue;
-      }
-      const s = item.status;
-      if (s.state === "Pong") {
-        await client.raiseEvent(verifyInstanceId(tenant, s.deploymentId), EVENTS.pong, s).catch(() => {
-          // No verification waits for this Pong any more (timed out): nothing to route it to.
-        });
-        await batch.complete(item.message);
-        continue;
-      }
-      const record = await rt.ledger.get(tenant, s.deploymentId, s.attempt);
-      if (!record) {
-        const owner = await rt.ledger.find(s.deploymentId);
-        const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
-        log.warn("status dead-lettered", {
-          tenant,
-          reason,
-          deploymentId: s.deploymentId,
-          attempt: s.attempt,
-        });
-        await batch.deadLetter(
-          item.message,
-          reason,
-          `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`,
-        );
-        continue;
-      }
-      await rt.ledger.applyStatus(tenant, s);
-      await client
-        .raiseEvent(instanceIdFor(tenant, s.deploymentId, s.attempt), EVENTS.status, s)
-        .catch(() => {
-          // The orchestration has finished (e.g. timed out): the ledger already keeps the late status.
-        });
-      await batch.complete(item.message);
+    for (let items = batch.items; items.length > 0;) {
+      received += items.length;
+      await routeBatch(rt, client, tenant, items, batch, log);
+      const left = until - Date.now();
+      if (left <= 0) break;
+      items = await batch.next({ maxMessages, maxWaitTimeInMs: left });
     }
   } finally {
     await batch.close();
   }
-  return { received: batch.items.length, active: await rt.ledger.countActive(tenant) };
+  // The count is a table query: only worth it when the pump might stop (it received nothing).
+  return received > 0 ? { received } : { received, active: await rt.ledger.countActive(tenant) };
 }

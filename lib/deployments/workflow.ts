@@ -194,7 +194,8 @@ export interface PumpInput {
 
 export interface PumpResult {
   received: number;
-  active: number;
+  /** Deployments in flight; only counted when nothing was received (a busy pump goes on regardless). */
+  active?: number;
 }
 
 export function* statusPumpOrchestrator(

@@ -77,11 +77,27 @@ export type ReceivedStatus =
 
 export interface StatusBatch {
   items: ReceivedStatus[];
+  /** The next batch on the same receiver (no new link or authorisation), waiting as `receiveStatuses` does. */
+  next(options: { maxMessages: number; maxWaitTimeInMs: number }): Promise<ReceivedStatus[]>;
   /** Completes a message once its status has been routed and recorded. */
   complete(message: ServiceBusReceivedMessage): Promise<void>;
   /** Dead-letters a message the Provider refuses, with a reason operators can filter on. */
   deadLetter(message: ServiceBusReceivedMessage, reason: string, description: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How long the follow-up receive waits for more once a first status has arrived. */
+export const BATCH_GRACE_MS = 10;
+
+function checked(message: ServiceBusReceivedMessage): ReceivedStatus {
+  const parsed = parseStatus({
+    body: message.body,
+    contentType: message.contentType,
+    applicationProperties: message.applicationProperties,
+  });
+  return parsed.ok
+    ? { ok: true, status: parsed.value, message }
+    : { ok: false, reason: parsed.reason, description: parsed.description, message };
 }
 
 /** Receives up to `maxMessages` statuses, waiting at most `maxWaitTimeInMs` for the first one. */
@@ -94,24 +110,31 @@ export async function receiveStatuses(
     receiveMode: "peekLock",
     skipParsingBodyAsJson: true,
   });
+  const shutdown = shutdownSignals.get(client);
+  const take = async (o: { maxMessages: number; maxWaitTimeInMs: number }) => {
+    // The client's batch receive waits up to a second after the first message for the batch to fill, a
+    // second added to every status. So: long-poll for the first message alone, then take what else is
+    // already queued with a short receive (its drain returns whatever the broker had).
+    const wait = (maxWaitTimeInMs: number) => ({
+      maxWaitTimeInMs,
+      ...(shutdown ? { abortSignal: shutdown } : {}),
+    });
+    try {
+      const messages = await receiver.receiveMessages(1, wait(o.maxWaitTimeInMs));
+      if (messages.length > 0 && o.maxMessages > 1)
+        messages.push(...(await receiver.receiveMessages(o.maxMessages - 1, wait(BATCH_GRACE_MS))));
+      return messages.map(checked);
+    } catch (error) {
+      // Shutting down: an interrupted wait is an empty batch, not a failure of the caller (messages
+      // already taken stay locked and are redelivered).
+      if (shutdown?.aborted) return [];
+      throw error;
+    }
+  };
   try {
-    const abortSignal = shutdownSignals.get(client);
-    const messages = await receiver.receiveMessages(options.maxMessages, {
-      maxWaitTimeInMs: options.maxWaitTimeInMs,
-      ...(abortSignal ? { abortSignal } : {}),
-    });
-    const items = messages.map((message): ReceivedStatus => {
-      const parsed = parseStatus({
-        body: message.body,
-        contentType: message.contentType,
-        applicationProperties: message.applicationProperties,
-      });
-      return parsed.ok
-        ? { ok: true, status: parsed.value, message }
-        : { ok: false, reason: parsed.reason, description: parsed.description, message };
-    });
     return {
-      items,
+      items: await take(options),
+      next: take,
       complete: (m) => receiver.completeMessage(m),
       deadLetter: (m, reason, description) =>
         receiver.deadLetterMessage(m, {
@@ -122,13 +145,6 @@ export async function receiveStatuses(
     };
   } catch (error) {
     await receiver.close();
-    // Shutting down: an interrupted wait is an empty batch, not a failure of the caller.
-    if (shutdownSignals.get(client)?.aborted) return emptyBatch();
     throw error;
   }
-}
-
-function emptyBatch(): StatusBatch {
-  const closed = () => Promise.reject(new Error("the Service Bus pool is closed"));
-  return { items: [], complete: closed, deadLetter: closed, close: () => Promise.resolve() };
 }

@@ -32,6 +32,18 @@ test("host.json defaults and overrides", () => {
     }),
   });
   assert.deepEqual(readHostJson(dir), { routePrefix: "", hubName: "Hub1" });
+  const limits = tempApp({
+    "host.json": JSON.stringify({
+      extensions: {
+        durableTask: { maxConcurrentActivityFunctions: 200, maxConcurrentOrchestratorFunctions: "x" },
+      },
+    }),
+  });
+  assert.deepEqual(readHostJson(limits), {
+    routePrefix: "api",
+    hubName: "TestHubName",
+    maxConcurrentActivities: 200,
+  });
 });
 
 test("clear errors for a missing package.json, a main that matches nothing, bad JSON and a failing module", () => {

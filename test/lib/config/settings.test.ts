@@ -46,3 +46,14 @@ test("workflow timings have defaults and are range-checked", () => {
   assert.throws(() => loadSettings({ STATUS_POLL_WAIT_MS: "5" }), /STATUS_POLL_WAIT_MS/);
   assert.throws(() => loadSettings({ CANCEL_GRACE_SECONDS: "soon" }), /CANCEL_GRACE_SECONDS/);
 });
+
+test("status delivery defaults to the pump; the timer-poll baseline has a six-field schedule", () => {
+  const s = loadSettings({});
+  assert.equal(s.statusDelivery, "pump");
+  assert.equal(s.statusPollSchedule, "*/10 * * * * *");
+  const t = loadSettings({ STATUS_DELIVERY: "timerPoll", STATUS_POLL_SCHEDULE: "*/1 * * * * *" });
+  assert.equal(t.statusDelivery, "timerPoll");
+  assert.equal(t.statusPollSchedule, "*/1 * * * * *");
+  assert.throws(() => loadSettings({ STATUS_DELIVERY: "webhook" }), /STATUS_DELIVERY/);
+  assert.throws(() => loadSettings({ STATUS_POLL_SCHEDULE: "*/10 * * * *" }), /STATUS_POLL_SCHEDULE/);
+});
