@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   const mode = process.argv[2] as StatusDelivery;
   if (!PLANS[mode]) throw new Error(`usage: status-delivery-run.js <${Object.keys(PLANS).join("|")}>`);
   // BENCH_PLAN='{"latencyRounds":1,...}' overrides parts of the plan for a quick experiment.
-  const plan: PhasePlan = { ...PLANS[mode], ...(JSON.parse(process.env.BENCH_PLAN ?? "{}") as object) };
+  const plan: PhasePlan = { ...PLANS[mode], ...(JSON.parse(process.env.BENCH_PLAN || "{}") as object) };
   const root = path.resolve(__dirname, "..", "..");
   const log = (m: string) => console.error(`[${mode} ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
