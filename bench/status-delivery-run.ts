@@ -12,9 +12,10 @@ import { startHost } from "../dev/host";
 import { startServiceBusEmulator, type NamespaceStats } from "../dev/servicebus-emulator";
 import type { StatusDelivery } from "../lib/config/settings";
 
+import { LOADED_SPEC, SPEC } from "./specs";
+
 const TENANTS = 100;
 const SUFFIX = ".servicebus.localhost";
-const SPEC = { demo: { outcome: "succeed", steps: 2, stepMs: 100 } };
 
 export interface PhasePlan {
   /** Deployments run one at a time on one tenant before the loaded latency phase. */
@@ -244,11 +245,14 @@ async function main(): Promise<void> {
 
   let failed = 0;
   /** Starts a deployment; resolves with its instance id once the orchestration has finished. */
-  const deploy = async (tenant: string): Promise<{ id: string; instanceId: string }> => {
+  const deploy = async (
+    tenant: string,
+    spec: unknown = SPEC,
+  ): Promise<{ id: string; instanceId: string }> => {
     const res = await fetch(`${api}/tenants/${tenant}/deployments`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ spec: SPEC }),
+      body: JSON.stringify({ spec }),
     });
     if (res.status !== 202) throw new Error(`start on ${tenant}: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { id: string; instanceId: string };
@@ -284,7 +288,7 @@ async function main(): Promise<void> {
     latencyTenants.flatMap((t, ti) =>
       Array.from({ length: plan.latencyPerTenant }, async (_, si) => {
         await sleep((ti * plan.latencyPerTenant + si) * 20);
-        for (let round = 0; round < plan.latencyRounds; round++) await measure(await deploy(t));
+        for (let round = 0; round < plan.latencyRounds; round++) await measure(await deploy(t, LOADED_SPEC));
       }),
     ),
   );

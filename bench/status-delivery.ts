@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import type { StatusDelivery } from "../lib/config/settings";
 import type { CostSample, LatencyStats, ModeResult } from "./status-delivery-run";
+import { LOADED_SPEC } from "./specs";
 
 const MODES: StatusDelivery[] = ["pump", "timerPoll"];
 
@@ -91,6 +92,13 @@ function render(results: ModeResult[], started: Date, seconds: number): string {
       `timerPoll, ${timer.plan.latencyTenants} tenants × ${timer.plan.latencyPerTenant} in flight (${timer.plan.latencyRounds} each)`,
       timer.latency,
     ),
+    "",
+    `The "one at a time" rows run the 0.3 s deployments above; the "in flight" rows run deployments of about`,
+    `5 s (\`spec.demo = ${JSON.stringify(LOADED_SPEC.demo)
+      .replace(/"(\w+)":/g, "$1: ")
+      .replace(/,/g, ", ")}\`), so that 10 per tenant are in flight`,
+    "without asking more of the machine than it can complete (0.3 s deployments kept 50 in flight would ask about",
+    "160 deployments/s of a stack that completes about 36/s, and measure only the queue in front of it).",
     "",
     "Targets for the pump: p50 ≤ 100 ms, p99 ≤ 1 s.",
     "",

@@ -4,6 +4,7 @@
  * the caller gets either a valid status or a dead-letter reason. Clients are pooled per namespace and
  * connection identity, and closed together on shutdown.
  */
+import { setMaxListeners } from "node:events";
 import type { TokenCredential } from "@azure/core-auth";
 import {
   ServiceBusClient,
@@ -26,7 +27,12 @@ const shutdownSignals = new WeakMap<ServiceBusClient, AbortSignal>();
 
 export class ServiceBusPool {
   private readonly clients = new Map<string, ServiceBusClient>();
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = (() => {
+    const controller = new AbortController();
+    // Every pending receive listens on it (one per tenant at a time): many listeners is the design.
+    setMaxListeners(0, controller.signal);
+    return controller;
+  })();
 
   /** One client per key (namespace + identity); the key never includes a secret. */
   client(key: string, connect: () => NamespaceConnection): ServiceBusClient {
