@@ -12,6 +12,7 @@ import { startHost } from "../dev/host";
 import { startServiceBusEmulator, type NamespaceStats } from "../dev/servicebus-emulator";
 import type { StatusDelivery } from "../lib/config/settings";
 
+import { forEachLimited } from "../lib/concurrency/limited";
 import { LOADED_SPEC, SPEC } from "./specs";
 
 const TENANTS = 100;
@@ -228,7 +229,7 @@ async function main(): Promise<void> {
   );
 
   const tenants = Array.from({ length: TENANTS }, (_, i) => tenantName(i));
-  await pool(tenants, 10, async (tenant) => {
+  await forEachLimited(tenants, 10, async (tenant) => {
     const res = await fetch(`${api}/tenants/${tenant}`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
@@ -445,18 +446,9 @@ function sasSetting(tenant: string): string {
   return `${tenant.toUpperCase().replace(/-/g, "_")}_SAS`;
 }
 
-async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
-
 async function pumpsStillRunning(baseUrl: string, tenants: string[]): Promise<number> {
   let running = 0;
-  await pool(tenants, 10, async (tenant) => {
+  await forEachLimited(tenants, 10, async (tenant) => {
     const res = await fetch(
       `${baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(`statusPump:${tenant}`)}`,
     );

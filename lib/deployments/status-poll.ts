@@ -5,6 +5,7 @@
  * (`routeStatus`). An idle tenant costs a receive per tick; a busy one drains one status per tick.
  */
 import type { DurableClient } from "durable-functions";
+import { forEachLimited } from "../concurrency/limited";
 import type { Logger } from "../logging/logger";
 import { receiveStatuses } from "../messaging/channel";
 import type { TenantRegistration } from "../tenants/model";
@@ -42,30 +43,25 @@ export async function pollStatusesOnce(
   const tenants = await allTenants(rt);
   const result: PollTickResult = { tenants: tenants.length, received: 0, failed: 0 };
   const waitMs = Math.min(rt.settings.statusPollWaitMs, TIMER_RECEIVE_WAIT_MS);
-  let next = 0;
-  const worker = async () => {
-    while (next < tenants.length) {
-      const registration = tenants[next++] as TenantRegistration;
+  await forEachLimited(tenants, TENANT_CONCURRENCY, async (registration) => {
+    try {
+      const batch = await receiveStatuses(
+        serviceBusFor(rt, registration),
+        registration.serviceBus.statusQueue,
+        { maxMessages: 1, maxWaitTimeInMs: waitMs },
+      );
       try {
-        const batch = await receiveStatuses(
-          serviceBusFor(rt, registration),
-          registration.serviceBus.statusQueue,
-          { maxMessages: 1, maxWaitTimeInMs: waitMs },
-        );
-        try {
-          for (const item of batch.items) {
-            await routeStatus(rt, client, registration.name, item, batch, log);
-            result.received++;
-          }
-        } finally {
-          await batch.close();
+        for (const item of batch.items) {
+          await routeStatus(rt, client, registration.name, item, batch, log);
+          result.received++;
         }
-      } catch (error) {
-        result.failed++;
-        log.warn("status poll failed", { tenant: registration.name, error });
+      } finally {
+        await batch.close();
       }
+    } catch (error) {
+      result.failed++;
+      log.warn("status poll failed", { tenant: registration.name, error });
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(TENANT_CONCURRENCY, tenants.length) }, worker));
+  });
   return result;
 }
