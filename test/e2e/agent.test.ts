@@ -6,6 +6,7 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
+import { localProviderSettings } from "../helpers/provider";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
 
 // The Provider app and the real customer agent app, each on its own dev host (the agent in a child
@@ -32,16 +33,7 @@ before(async () => {
     port: 0,
     quiet: true,
     log: () => {},
-    settings: {
-      AzureWebJobsStorage: azurite.connectionString,
-      DEV_LOCAL_MODE: "true",
-      SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
-      DEV_SERVICEBUS_ENDPOINTS: `contoso.servicebus.localhost=sb://localhost:${ns.port}`,
-      CONTOSO_SAS: ns.connectionString,
-      STATUS_POLL_WAIT_MS: "300",
-      PUMP_REENSURE_SECONDS: "2",
-      CANCEL_GRACE_SECONDS: "3",
-    },
+    settings: localProviderSettings(azurite.connectionString, [ns], { CANCEL_GRACE_SECONDS: "3" }),
   });
   const res = await fetch(`${provider.url}/api/tenants/contoso`, {
     method: "PUT",

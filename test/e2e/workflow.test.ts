@@ -6,6 +6,7 @@ import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
 import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
+import { localProviderSettings } from "../helpers/provider";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
 
 // The deployment workflow end to end: the Provider app on the dev host with its durable engine, two
@@ -29,21 +30,11 @@ before(async () => {
       { name: "status", properties: queues.Properties },
     ]),
   ]);
-  const settings: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
-    DEV_LOCAL_MODE: "true",
-    SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
-    DEV_SERVICEBUS_ENDPOINTS: emulator.namespaces
-      .map((ns) => `${ns.name}.servicebus.localhost=sb://localhost:${ns.port}`)
-      .join(","),
-    STATUS_POLL_WAIT_MS: "300",
-    PUMP_REENSURE_SECONDS: "2",
+  const settings = localProviderSettings(azurite.connectionString, emulator.namespaces, {
     CANCEL_GRACE_SECONDS: "2",
-  };
-  for (const ns of emulator.namespaces) {
-    settings[`${ns.name.toUpperCase()}_SAS`] = ns.connectionString;
+  });
+  for (const ns of emulator.namespaces)
     agents.set(ns.name, new ServiceBusClient(ns.connectionString, FAST_RETRIES));
-  }
   host = await startHost({ appDir: root, port: 0, quiet: true, settings, log: () => {} });
   const directories: Record<string, string> = {
     contoso: "c0000000-0000-4000-8000-000000000001",

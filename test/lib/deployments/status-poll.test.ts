@@ -9,6 +9,7 @@ import { statusMessage, type Command, type Status } from "../../../lib/messaging
 import { createTableClient } from "../../../lib/storage/tables";
 import { registrationInputSchema } from "../../../lib/tenants/model";
 import { TENANTS_TABLE, TenantStore } from "../../../lib/tenants/store";
+import { localProviderSettings } from "../../helpers/provider";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../../helpers/servicebus";
 
 // The baseline status delivery (STATUS_DELIVERY=timerPoll) on the real stack: the Provider app on the dev
@@ -54,22 +55,13 @@ before(async () => {
       ]),
     ),
   );
-  const settings: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
-    DEV_LOCAL_MODE: "true",
-    SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
-    DEV_SERVICEBUS_ENDPOINTS: emulator.namespaces
-      .map((ns) => `${ns.name}.servicebus.localhost=sb://localhost:${ns.port}`)
-      .join(","),
+  const settings = localProviderSettings(azurite.connectionString, emulator.namespaces, {
     STATUS_DELIVERY: "timerPoll",
     STATUS_POLL_SCHEDULE: "*/1 * * * * *",
-    STATUS_POLL_WAIT_MS: "300",
-    PUMP_REENSURE_SECONDS: "2",
-  };
+  });
   // Registered before the host starts, so every tick polls both tenants from the first one on.
   const store = new TenantStore(createTableClient(azurite.connectionString, TENANTS_TABLE));
   for (const ns of emulator.namespaces) {
-    settings[`${ns.name.toUpperCase()}_SAS`] = ns.connectionString;
     agents.set(ns.name, new ServiceBusClient(ns.connectionString, FAST_RETRIES));
     await store.put(
       ns.name,
