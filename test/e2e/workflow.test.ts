@@ -322,6 +322,22 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
   assert.equal(noCred.ok, false);
   assert.equal(noCred.steps[0]?.step, "credential");
   assert.match(String(noCred.steps[0]?.detail), /GHOST_SAS_NOT_SET/);
+  const ghostHealth = async () =>
+    (await (await fetch(`${host!.url}/api/tenants/ghost/health`)).json()) as { lastVerify?: { ok: boolean } };
+  assert.equal((await ghostHealth()).lastVerify?.ok, false);
+  // Deleting a tenant forgets its verify record: registered again, it starts with none.
+  assert.equal((await fetch(`${host!.url}/api/tenants/ghost`, { method: "DELETE" })).status, 204);
+  const again = await fetch(`${host!.url}/api/tenants/ghost`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      directoryId: "99999999-0000-4000-8000-000000000009",
+      serviceBus: { namespace: "ghost.servicebus.localhost" },
+      auth: { mode: "sas", sasSetting: "GHOST_SAS_NOT_SET" },
+    }),
+  });
+  assert.equal(again.status, 201);
+  assert.equal((await ghostHealth()).lastVerify, undefined);
 });
 
 test("out-of-order statuses: a late lower sequence never moves a deployment backwards", async () => {
