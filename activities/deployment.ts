@@ -1,11 +1,12 @@
 /** Registers the deployment workflow's activities; their logic is in lib/deployments/activities.ts. */
 import * as df from "durable-functions";
 import {
+  beginAttemptActivity,
   completeDeploymentActivity,
   ensureStatusPumpActivity,
   pumpStatusesActivity,
-  sendCommandActivity,
 } from "../lib/deployments/activities";
+import { sendCommandActivity } from "../lib/deployments/commands";
 import { runtime } from "../lib/deployments/runtime";
 import { ACTIVITIES } from "../lib/deployments/workflow";
 import { invocationLogger } from "../lib/logging/logger";
@@ -13,6 +14,11 @@ import { invocationLogger } from "../lib/logging/logger";
 df.app.activity(ACTIVITIES.sendCommand, {
   handler: (input: Parameters<typeof sendCommandActivity>[1], context) =>
     sendCommandActivity(runtime(), input, invocationLogger(context)),
+});
+
+df.app.activity(ACTIVITIES.beginAttempt, {
+  handler: (input: Parameters<typeof beginAttemptActivity>[1], context) =>
+    beginAttemptActivity(runtime(), input, invocationLogger(context)),
 });
 
 df.app.activity(ACTIVITIES.completeDeployment, {

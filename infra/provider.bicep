@@ -73,6 +73,8 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'STATUS_POLL_BATCH', value: '50' }
         { name: 'PUMP_REENSURE_SECONDS', value: '60' }
         { name: 'CANCEL_GRACE_SECONDS', value: '30' }
+        { name: 'COMMAND_SEND_ATTEMPTS', value: '5' }
+        { name: 'COMMAND_RETRY_SECONDS', value: '2' }
         { name: 'STATUS_DELIVERY', value: 'pump' }
         { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
       ]

@@ -1,5 +1,6 @@
 /** Registers the tenant registry's HTTP API (`/api/tenants...`). Logic lives in lib/tenants/http.ts. */
 import { app } from "@azure/functions";
+import * as df from "durable-functions";
 import { createTenantHandlers, defaultTenantApiDeps } from "../lib/tenants/http";
 
 const handlers = createTenantHandlers(defaultTenantApiDeps());
@@ -22,11 +23,11 @@ app.http("tenantsPut", {
   authLevel: "function",
   handler: handlers.put,
 });
-app.http("tenantsDelete", {
+df.app.client.http("tenantsDelete", {
   methods: ["DELETE"],
   route: "tenants/{tenant}",
   authLevel: "function",
-  handler: handlers.delete,
+  handler: (request, client, context) => handlers.delete(request, context, client),
 });
 app.http("tenantsOnboarding", {
   methods: ["GET"],

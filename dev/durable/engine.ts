@@ -485,6 +485,7 @@ export class Engine implements DurableEngine {
     if (state.customStatus !== undefined) rec.customStatus = toJsonText(state.customStatus);
 
     const flat = flatten(state.actions ?? []);
+    this.warnReyielded(rec, flat);
     const fresh = flat.slice(rec.actionCount);
     const firstFresh = rec.actionCount;
     rec.actionCount = flat.length;
@@ -535,6 +536,25 @@ export class Engine implements DurableEngine {
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
     };
     return Promise.resolve(f.handler(trigger, context) as Promise<SdkState>);
+  }
+
+  /**
+   * A task the orchestrator yields again inside a new Task.any / Task.all appears twice in the SDK's
+   * actions (the same object). The extension replays every action it gets, so on Azure the repeat becomes a
+   * second timer or activity with a new id and the SDK's numbering drifts from the host's: the instance
+   * hangs. This engine does the same, faithfully, and says why (docs/durable-engine.md, "Yield each task once").
+   */
+  private warnReyielded(rec: InstanceRecord, flat: SdkAction[]): void {
+    const seen = new Set<SdkAction>();
+    for (const [i, a] of flat.entries()) {
+      if (a.actionType === ActionType.WaitForExternalEvent) continue;
+      if (seen.has(a) && i >= rec.actionCount)
+        this.log(
+          "warn",
+          `Orchestrator '${rec.name}' (${rec.instanceId}) yielded a task it had already yielded (action type ${a.actionType}) in a new Task.any/Task.all. The Durable extension schedules it again as a new task, the SDK's task ids drift from the host's and the instance hangs: create a fresh timer or call instead.`,
+        );
+      seen.add(a);
+    }
   }
 
   /** Appends an incoming event, doing the host-side retry bookkeeping the SDK expects. */

@@ -147,7 +147,7 @@ export class ManagementApi {
       case "restart":
         return this.restart(id, flag(q, "restartWithNewInstanceId", true), q);
       case "rewind":
-        throw bad(501, "Rewind is not supported by the local durable engine.");
+        return this.rewind(id);
       default:
         throw bad(404, `Unknown instance operation '${op}'.`);
     }
@@ -211,6 +211,23 @@ export class ManagementApi {
         message: `Instance '${id}' is not running, so it cannot ${raise ? "receive events" : "be changed"}.`,
       },
     };
+  }
+
+  /**
+   * The extension rewinds only Failed instances and answers 410 for any other (what a deployment instance,
+   * which never fails on a foreseeable error, always gets). Rewinding a Failed instance is not built here.
+   */
+  private async rewind(id: string): Promise<Reply> {
+    const inst = await this.engine.getInstance(id);
+    if (!inst) return notFound(id);
+    if (inst.record.runtimeStatus !== "Failed")
+      return {
+        status: 410,
+        body: {
+          message: `Instance '${id}' is ${inst.record.runtimeStatus}: only failed orchestration instances can be rewound.`,
+        },
+      };
+    throw bad(501, "Rewinding a failed instance is not supported by the local durable engine.");
   }
 
   private async restart(id: string, newId: boolean, q: URLSearchParams): Promise<Reply> {

@@ -12,6 +12,8 @@ import type { HostLog } from "./invoke";
 import { startServiceBusTrigger, ServiceBusTriggerHandle } from "./servicebus";
 import { startTimer, TimerHandle } from "./timer";
 
+/** The WEBSITE_HOSTNAME this module chose (never one the user set). */
+let hostNameSetHere: string | undefined;
 export interface HostOptions {
   appDir: string;
   /** 7071 like `func start`; 0 picks a free port. */
@@ -106,8 +108,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://localhost:${port}`;
-  // The durable SDK rewrites status URLs to localhost:7071 unless the site's host name is known.
-  process.env.WEBSITE_HOSTNAME ??= `localhost:${port}`;
+  // The durable SDK rewrites status URLs to localhost:7071 unless the site's host name is known. An empty
+  // value counts as unset, and a value this module set for an earlier host in the process is replaced.
+  if (!process.env.WEBSITE_HOSTNAME || process.env.WEBSITE_HOSTNAME === hostNameSetHere) {
+    hostNameSetHere = `localhost:${port}`;
+    process.env.WEBSITE_HOSTNAME = hostNameSetHere;
+  }
 
   const timers: TimerHandle[] = [];
   const serviceBus: ServiceBusTriggerHandle[] = [];

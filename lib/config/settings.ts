@@ -29,6 +29,8 @@ export const SETTING_NAMES = {
   statusPollBatch: "STATUS_POLL_BATCH",
   pumpReensureSeconds: "PUMP_REENSURE_SECONDS",
   cancelGraceSeconds: "CANCEL_GRACE_SECONDS",
+  commandSendAttempts: "COMMAND_SEND_ATTEMPTS",
+  commandRetrySeconds: "COMMAND_RETRY_SECONDS",
   statusDelivery: "STATUS_DELIVERY",
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
 } as const;
@@ -69,6 +71,10 @@ export interface ProviderSettings {
   pumpReensureSeconds: number;
   /** How long a cancelled deployment waits for the agent's Cancelled acknowledgement. */
   cancelGraceSeconds: number;
+  /** How many times a deployment tries to send its Deploy command before it ends Failed. */
+  commandSendAttempts: number;
+  /** The first wait between send attempts; it doubles each time (at most a minute). */
+  commandRetrySeconds: number;
   /** Status delivery design: the per-tenant pump, or the baseline timer poll. */
   statusDelivery: StatusDelivery;
   /** Timer poll schedule (six-field NCRONTAB or hh:mm:ss); only read in `timerPoll` mode. */
@@ -184,6 +190,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, 50, 1, 500),
     pumpReensureSeconds: integer(env, SETTING_NAMES.pumpReensureSeconds, 60, 1, 3600),
     cancelGraceSeconds: integer(env, SETTING_NAMES.cancelGraceSeconds, 30, 1, 3600),
+    commandSendAttempts: integer(env, SETTING_NAMES.commandSendAttempts, 5, 1, 20),
+    commandRetrySeconds: integer(env, SETTING_NAMES.commandRetrySeconds, 2, 1, 300),
     ...loadStatusDelivery(env),
   };
 }

@@ -5,50 +5,64 @@
  */
 import type { DurableClient } from "durable-functions";
 import { createLogger, Logger } from "../logging/logger";
-import { Command } from "../messaging/contracts";
-import { ReceivedStatus, receiveStatuses, sendCommand, StatusBatch } from "../messaging/channel";
+import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
-import { instanceIdFor, Outcome } from "./model";
-import { EVENTS, ORCHESTRATIONS, PumpResult, statusPumpInstanceId, verifyInstanceId } from "./workflow";
+import { Outcome, specDigest } from "./model";
+import { inFlight, reconcile } from "./reconcile";
+import {
+  AttemptClaim,
+  EVENTS,
+  ORCHESTRATIONS,
+  PumpResult,
+  RecordedOutcome,
+  statusPumpInstanceId,
+  verifyInstanceId,
+} from "./workflow";
 
 const RUNNING = new Set(["Running", "Pending", "ContinuedAsNew", "Suspended"]);
 
-export async function sendCommandActivity(
+/** Claims the attempt this execution runs (see DeploymentLedger.claim); a Durable restart gets a new one. */
+export async function beginAttemptActivity(
   rt: ProviderRuntime,
-  input: { tenant: string; command: Command; bestEffort?: boolean },
+  input: {
+    tenant: string;
+    id: string;
+    attempt: number;
+    instanceId: string;
+    executionKey: string;
+    spec: unknown;
+  },
   log: Logger = createLogger(),
-): Promise<{ messageId?: string; error?: string }> {
-  const { tenant, command } = input;
-  try {
-    const registration = await rt.store.require(tenant);
-    const messageId = await sendCommand(
-      serviceBusFor(rt, registration),
-      registration.serviceBus.commandQueue,
-      command,
-      new Date(),
-    );
-    if (command.type === "Deploy")
-      await rt.ledger.advance(tenant, command.deploymentId, command.attempt, "Sent");
-    log.info("command sent", {
-      tenant,
-      deploymentId: command.deploymentId,
-      attempt: command.attempt,
-      type: command.type,
-      messageId,
+): Promise<AttemptClaim> {
+  if (!(await rt.store.get(input.tenant))) return { error: `Tenant "${input.tenant}" is not registered.` };
+  const { record, restartOf } = await rt.ledger.claim({ ...input, specDigest: specDigest(input.spec) });
+  if (restartOf !== undefined)
+    log.info("deployment restarted as a new attempt", {
+      tenant: input.tenant,
+      deploymentId: input.id,
+      attempt: record.attempt,
+      previousAttempt: record.previousAttempt,
+      instanceId: input.instanceId,
     });
-    return { messageId };
-  } catch (error) {
-    log.warn("command not sent", { tenant, deploymentId: command.deploymentId, type: command.type, error });
-    if (input.bestEffort) return { error: error instanceof Error ? error.message : String(error) };
-    throw error;
-  }
+  return { attempt: record.attempt, ...(restartOf !== undefined ? { restartOf } : {}) };
 }
 
+/** Writes the outcome the orchestration decided; answers the outcome the ledger holds (the first wins). */
 export async function completeDeploymentActivity(
   rt: ProviderRuntime,
   input: { tenant: string; id: string; attempt: number; outcome: Outcome; message?: string },
-): Promise<void> {
-  await rt.ledger.complete(input.tenant, input.id, input.attempt, input.outcome, input.message);
+): Promise<RecordedOutcome> {
+  const record = await rt.ledger.complete(
+    input.tenant,
+    input.id,
+    input.attempt,
+    input.outcome,
+    input.message,
+  );
+  return {
+    outcome: record.outcome ?? input.outcome,
+    ...(record.message !== undefined ? { message: record.message } : {}),
+  };
 }
 
 /**
@@ -114,9 +128,11 @@ export async function routeStatus(
     );
     return;
   }
+  // The agent's report goes into the timeline and progress; the outcome is the orchestration's to write.
   await rt.ledger.applyStatus(tenant, s);
-  await client.raiseEvent(instanceIdFor(tenant, s.deploymentId, s.attempt), EVENTS.status, s).catch(() => {
-    // The orchestration has finished (e.g. timed out): the ledger already keeps the late status.
+  await client.raiseEvent(record.instanceId, EVENTS.status, s).catch(async () => {
+    // The instance is not running (finished, terminated or purged): keep the record in line with it.
+    await reconcile(rt, client, record, log);
   });
   await settle.complete(item.message);
 }
@@ -177,5 +193,6 @@ export async function pumpStatusesActivity(
     await batch.close();
   }
   // The count is a table query: only worth it when the pump might stop (it received nothing).
-  return received > 0 ? { received } : { received, active: await rt.ledger.countActive(tenant) };
+  // Reconciling here means a record left behind a terminated or purged instance never keeps a pump alive.
+  return received > 0 ? { received } : { received, active: (await inFlight(rt, client, tenant, log)).length };
 }

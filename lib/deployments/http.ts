@@ -14,8 +14,9 @@ import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, LIMITS } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { DeploymentExistsError, STATUS_FILTERS } from "./ledger";
-import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES } from "./model";
-import { sendCommandActivity } from "./activities";
+import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { sendCancel } from "./commands";
+import { inFlight, reconcile } from "./reconcile";
 import type { TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
 import {
@@ -67,24 +68,29 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     updatedAt: r.updatedAt,
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
+    ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
     ...(options.timeline === false ? {} : { timeline: r.timeline ?? [] }),
   };
 }
 
-function canonicalDigest(spec: unknown): string {
-  const canonical = JSON.stringify(spec, (_k, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
-  return `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
+/** The absolute URL of a deployment, on the origin the caller used. */
+function deploymentUrl(request: HttpRequest, record: Pick<DeploymentRecord, "id">): string {
+  return new URL(`/api/deployments/${encodeURIComponent(record.id)}`, request.url).href;
 }
 
-function accepted(record: DeploymentRecord, client: DurableClient, status = 202): HttpResponseInit {
-  const urls = client.createHttpManagementPayload(record.instanceId);
+/**
+ * The start / retry answer: our links and every management URL of the Durable check-status payload (its
+ * `id` as `instanceId`; `id` stays the deployment id), all absolute, with an absolute `Location`.
+ */
+function accepted(
+  request: HttpRequest,
+  record: DeploymentRecord,
+  client: DurableClient,
+  status = 202,
+): HttpResponseInit {
+  const { id: _instanceId, ...durable } = client.createHttpManagementPayload(record.instanceId);
+  const self = deploymentUrl(request, record);
   return json(
     status,
     {
@@ -92,11 +98,13 @@ function accepted(record: DeploymentRecord, client: DurableClient, status = 202)
       tenant: record.tenant,
       attempt: record.attempt,
       instanceId: record.instanceId,
-      statusUrl: `/api/deployments/${record.id}`,
-      statusQueryGetUri: urls.statusQueryGetUri,
-      terminatePostUri: urls.terminatePostUri,
+      statusUrl: self,
+      cancelPostUri: `${self}/cancel`,
+      terminateDeploymentPostUri: `${self}/terminate`,
+      retryPostUri: `${self}/retry`,
+      ...durable,
     },
-    { location: `/api/deployments/${record.id}` },
+    { location: self },
   );
 }
 
@@ -135,7 +143,7 @@ async function startAttempt(
       instanceId,
       phase: "Requested",
       progress: 0,
-      specDigest: canonicalDigest(spec),
+      specDigest: specDigest(spec),
       requestedAt: now,
       updatedAt: now,
       ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
@@ -158,16 +166,22 @@ async function startAttempt(
       options.completionTimeoutSeconds ?? registration.limits.completionTimeoutSeconds,
     pumpReensureSeconds: rt.settings.pumpReensureSeconds,
     cancelGraceSeconds: rt.settings.cancelGraceSeconds,
+    commandSendAttempts: rt.settings.commandSendAttempts,
+    commandRetrySeconds: rt.settings.commandRetrySeconds,
   };
   await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });
   return record;
 }
 
-async function requireActiveTenant(rt: ProviderRuntime, tenant: string): Promise<TenantRegistration> {
+async function requireActiveTenant(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+): Promise<TenantRegistration> {
   const registration = await rt.store.get(tenant);
   if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
   if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
-  const active = await rt.ledger.countActive(tenant);
+  const active = (await inFlight(rt, client, tenant)).length;
   if (active >= registration.limits.maxConcurrentDeployments) {
     throw new ProblemError(
       409,
@@ -177,16 +191,27 @@ async function requireActiveTenant(rt: ProviderRuntime, tenant: string): Promise
   return registration;
 }
 
-/** The latest attempt of the deployment named in the route, or a 404. */
-async function requireDeployment(rt: ProviderRuntime, request: HttpRequest): Promise<DeploymentRecord> {
+/**
+ * The latest attempt of the deployment named in the route (reconciled with its orchestration instance,
+ * which the Durable API may have changed behind the product's back), or a 404.
+ */
+async function requireDeployment(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  request: HttpRequest,
+): Promise<DeploymentRecord> {
   const record = await rt.ledger.find(deploymentParam(request));
   if (!record) throw new ProblemError(404, `Deployment "${request.params.id}" was not found.`);
-  return record;
+  return reconcile(rt, client, record);
 }
 
 /** As requireDeployment, and still in flight (409 once it has an outcome). */
-async function requireRunning(rt: ProviderRuntime, request: HttpRequest): Promise<DeploymentRecord> {
-  const record = await requireDeployment(rt, request);
+async function requireRunning(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  request: HttpRequest,
+): Promise<DeploymentRecord> {
+  const record = await requireDeployment(rt, client, request);
   if (isTerminal(record))
     throw new ProblemError(409, `Deployment "${record.id}" already ended (${record.outcome}).`);
   return record;
@@ -221,10 +246,10 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           : `d-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
       const existing = await rt.ledger.find(id);
       if (existing) {
-        if (idempotencyKey && existing.tenant === tenant) return accepted(existing, client, 200);
+        if (idempotencyKey && existing.tenant === tenant) return accepted(request, existing, client, 200);
         throw new ProblemError(409, `Deployment "${id}" already exists.`);
       }
-      const registration = await requireActiveTenant(rt, tenant);
+      const registration = await requireActiveTenant(rt, client, tenant);
       const record = await startAttempt(rt, client, registration, id, 1, body.spec, {
         acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: body.completionTimeoutSeconds,
@@ -236,20 +261,20 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         attempt: record.attempt,
         instanceId: record.instanceId,
       });
-      return accepted(record, client);
+      return accepted(request, record, client);
     }),
 
     retry: withProblems(async (request, client, context) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
-      const previous = await requireDeployment(rt, request);
+      const previous = await requireDeployment(rt, client, request);
       if (!previous.outcome || !RETRYABLE_OUTCOMES.includes(previous.outcome)) {
         throw new ProblemError(
           409,
           `Deployment "${previous.id}" is ${previous.outcome ?? previous.phase}; only ${RETRYABLE_OUTCOMES.join(", ")} deployments can be retried.`,
         );
       }
-      const registration = await requireActiveTenant(rt, previous.tenant);
+      const registration = await requireActiveTenant(rt, client, previous.tenant);
       const original = await client
         .getStatus(previous.instanceId, { showInput: true })
         .catch(() => undefined);
@@ -277,46 +302,32 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         deploymentId: record.id,
         attempt: record.attempt,
       });
-      return accepted(record, client);
+      return accepted(request, record, client);
     }),
 
     terminate: withProblems(async (request, client, context) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
-      const record = await requireRunning(rt, request);
-      await client.terminate(record.instanceId, "terminated by user").catch(() => {
-        // Already finished in Durable: the ledger update below still records the user's intent, unless an outcome won.
-      });
-      const updated =
-        (await rt.ledger.complete(
-          record.tenant,
-          record.id,
-          record.attempt,
-          "Terminated",
-          "terminated by user",
-        )) ?? record;
-      await sendCommandActivity(
-        rt,
-        {
-          tenant: record.tenant,
-          command: {
-            schemaVersion: 1,
-            type: "Cancel",
-            deploymentId: record.id,
-            attempt: record.attempt,
-            tenant: record.tenant,
-            requestedAt: new Date().toISOString(),
-            reason: "terminated by user",
-          },
-          bestEffort: true,
-        },
-        invocationLogger(context),
+      const log = invocationLogger(context);
+      const record = await requireRunning(rt, client, request);
+      // The ledger first: if the orchestration recorded its outcome in the meantime, that outcome stands
+      // and nothing is terminated; otherwise Terminated is the one outcome, and the instance follows.
+      const updated = await rt.ledger.complete(
+        record.tenant,
+        record.id,
+        record.attempt,
+        "Terminated",
+        "terminated by user",
       );
-      invocationLogger(context).info("deployment terminated", {
-        tenant: record.tenant,
-        deploymentId: record.id,
+      if (updated.outcome !== "Terminated")
+        throw new ProblemError(409, `Deployment "${record.id}" already ended (${updated.outcome}).`);
+      await client.terminate(record.instanceId, "terminated by user").catch((error: unknown) => {
+        // Already finished in Durable: the record keeps the user's Terminated, the agent still gets a Cancel.
+        log.warn("instance not terminated", { instanceId: record.instanceId, error });
       });
-      return json(202, deploymentView(updated), { location: `/api/deployments/${record.id}` });
+      await sendCancel(rt, record, "terminated by user", log);
+      log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id });
+      return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),
 
     verify: withProblems(async (request, client, context) => {
@@ -380,7 +391,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
       const [pump, activeDeployments, lastVerify] = await Promise.all([
         client.getStatus(statusPumpInstanceId(tenant)).catch(() => undefined),
-        rt.ledger.countActive(tenant),
+        inFlight(rt, client, tenant).then((r) => r.length),
         rt.health.lastVerify(tenant),
       ]);
       return json(200, {
@@ -398,22 +409,23 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       });
     }),
 
-    get: withProblems(async (request) => {
+    get: withProblems(async (request, client) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
-      const record = await requireDeployment(rt, request);
+      const record = await requireDeployment(rt, client, request);
       return json(200, deploymentView(record));
     }),
 
-    list: withProblems(async (request) => {
+    list: withProblems(async (request, client) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
       const tenant = tenantParam(request);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
       const page = await rt.ledger.list(tenant, query as Parameters<typeof rt.ledger.list>[1]);
+      const items = await Promise.all(page.items.map((r) => reconcile(rt, client, r)));
       return json(200, {
-        items: page.items.map((r) => deploymentView(r, { timeline: false })),
+        items: items.map((r) => deploymentView(r, { timeline: false })),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
       });
     }),
@@ -421,13 +433,13 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     cancel: withProblems(async (request, client, context) => {
       const rt = getRuntime();
       requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
-      const record = await requireRunning(rt, request);
+      const record = await requireRunning(rt, client, request);
       await client.raiseEvent(record.instanceId, EVENTS.cancel, { reason: "cancelled by user" });
       invocationLogger(context).info("deployment cancel requested", {
         tenant: record.tenant,
         deploymentId: record.id,
       });
-      return json(202, deploymentView(record), { location: `/api/deployments/${record.id}` });
+      return json(202, deploymentView(record), { location: deploymentUrl(request, record) });
     }),
   };
 }

@@ -199,15 +199,18 @@ export class DeploymentLedger {
     });
   }
 
-  /** Records the outcome; the first outcome wins (terminal states are final). */
-  complete(
+  /**
+   * Records the outcome; the first outcome wins (terminal states are final). Returns the record as it
+   * stands afterwards, so the caller learns which outcome the ledger holds.
+   */
+  async complete(
     tenant: string,
     id: string,
     attempt: number,
     outcome: Outcome,
     message?: string,
-  ): Promise<DeploymentRecord | undefined> {
-    return this.update(tenant, id, attempt, (current) => {
+  ): Promise<DeploymentRecord> {
+    const updated = await this.update(tenant, id, attempt, (current) => {
       if (isTerminal(current)) return undefined;
       const now = this.now().toISOString();
       return withTimeline(
@@ -217,12 +220,87 @@ export class DeploymentLedger {
           outcome,
           progress: outcome === "Succeeded" ? 100 : current.progress,
           ...(message !== undefined ? { message } : {}),
+          suspended: undefined,
           updatedAt: now,
           completedAt: now,
         },
         { at: now, source: "provider", event: outcome, ...(message !== undefined ? { message } : {}) },
       );
     });
+    return updated ?? ((await this.get(tenant, id, attempt)) as DeploymentRecord);
+  }
+
+  /** Shows (or clears) a Durable suspend of the attempt's instance, with a timeline entry. */
+  setSuspended(tenant: string, id: string, attempt: number, suspended: boolean): Promise<unknown> {
+    return this.update(tenant, id, attempt, (current) => {
+      if (isTerminal(current) || !!current.suspended === suspended) return undefined;
+      const now = this.now().toISOString();
+      return withTimeline(
+        { ...current, suspended: suspended || undefined, updatedAt: now },
+        { at: now, source: "provider", event: suspended ? "Suspended" : "Resumed" },
+      );
+    });
+  }
+
+  /**
+   * The attempt an execution of a deployment orchestration runs. The first execution of the record's
+   * instance claims the record's attempt; any other execution (a Durable restart, with the same or a new
+   * instance id) gets a new attempt of the same deployment, like POST .../retry. A rerun of the claiming
+   * activity finds its own claim, so the answer is the same however often it runs.
+   */
+  async claim(input: {
+    tenant: string;
+    id: string;
+    attempt: number;
+    instanceId: string;
+    executionKey: string;
+    specDigest: string;
+  }): Promise<{ record: DeploymentRecord; restartOf?: number }> {
+    const { tenant, id, instanceId, executionKey } = input;
+    for (let i = 0; i < 10; i++) {
+      const all = await this.attempts(tenant, id);
+      const mine = all.find((r) => r.executionKey === executionKey);
+      if (mine) return { record: mine };
+      const named = all.find((r) => r.attempt === input.attempt);
+      if (named && !named.executionKey && named.instanceId === instanceId) {
+        const claimed = await this.update(tenant, id, named.attempt, (current) =>
+          current.executionKey ? undefined : { ...current, executionKey },
+        );
+        if (claimed) return { record: claimed };
+        continue; // someone else claimed it in between: look again
+      }
+      const latest = all[all.length - 1];
+      const now = this.now().toISOString();
+      try {
+        const record = await this.create({
+          id,
+          tenant,
+          attempt: (latest?.attempt ?? 0) + 1,
+          instanceId,
+          executionKey,
+          phase: "Requested",
+          progress: 0,
+          specDigest: input.specDigest,
+          requestedAt: now,
+          updatedAt: now,
+          ...(latest ? { previousAttempt: latest.attempt } : {}),
+        });
+        return { record, ...(latest ? { restartOf: input.attempt } : {}) };
+      } catch (error) {
+        if (!(error instanceof DeploymentExistsError)) throw error;
+      }
+    }
+    throw new Error(`Deployment "${id}": too many concurrent attempts to claim an attempt.`);
+  }
+
+  /** Attempts of a tenant not yet completed, oldest first within each deployment. */
+  async active(tenant: string): Promise<DeploymentRecord[]> {
+    await this.ensureTable();
+    const out: DeploymentRecord[] = [];
+    const filter = `PartitionKey eq ${odataString(tenant)} and phase ne 'Completed'`;
+    for await (const row of this.client.listEntities<Row>({ queryOptions: { filter } }))
+      out.push(fromRow(row));
+    return out;
   }
 
   async list(

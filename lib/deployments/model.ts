@@ -2,6 +2,7 @@
  * A deployment attempt as the ledger records it: where it is in the workflow (phase), how far (progress),
  * how it ended (outcome), and the last status the customer's agent reported.
  */
+import { createHash } from "node:crypto";
 import type { Status, StatusState } from "../messaging/contracts";
 
 export const PHASES = ["Requested", "Sent", "Accepted", "InProgress", "Completed"] as const;
@@ -26,7 +27,7 @@ export interface TimelineEntry {
   /** When the Provider recorded it. */
   at: string;
   source: "provider" | "agent";
-  event: Phase | Outcome | StatusState;
+  event: Phase | Outcome | StatusState | "Suspended" | "Resumed" | "Reconciled";
   progress?: number;
   message?: string;
   /** Agent reports: their sequence number and the agent's own clock. */
@@ -53,8 +54,15 @@ export interface DeploymentRecord {
   id: string;
   tenant: string;
   attempt: number;
-  /** The orchestration instance that runs this attempt. */
+  /** The orchestration instance that runs this attempt; status routing uses it. */
   instanceId: string;
+  /**
+   * Which execution of that instance claimed the attempt (`<instanceId>@<start time>`): a Durable restart
+   * (same or new instance id) is a new execution, so it claims a new attempt instead of this one.
+   */
+  executionKey?: string;
+  /** The instance is suspended through the Durable API (shown until it resumes). */
+  suspended?: boolean;
   phase: Phase;
   progress: number;
   outcome?: Outcome;
@@ -86,16 +94,13 @@ const PHASE_OF_STATE: Partial<Record<StatusState, Phase>> = {
   Accepted: "Accepted",
   InProgress: "InProgress",
 };
-const OUTCOME_OF_STATE: Partial<Record<StatusState, Outcome>> = {
-  Succeeded: "Succeeded",
-  Failed: "Failed",
-  Cancelled: "Cancelled",
-  Rejected: "Rejected",
-};
 
 /**
- * Folds a status report into a record. Returns undefined when the report changes nothing: a stale or
- * duplicate sequence, a report for a finished attempt (terminal states are final), or a Pong.
+ * Folds an agent's status report into a record: progress, phase (Accepted / InProgress), the last status
+ * and the timeline. It never sets an outcome: the deployment orchestration decides the outcome and writes
+ * it once (a timed-out deployment whose agent then acknowledges the Cancel stays TimedOut). The agent's
+ * own terminal state is kept in `lastStatus` and the timeline. Returns undefined when the report changes
+ * nothing: another attempt's, a stale or duplicate sequence, or a report after the outcome.
  */
 export function applyStatus(
   record: DeploymentRecord,
@@ -105,14 +110,13 @@ export function applyStatus(
   if (isTerminal(record)) return undefined;
   if (status.attempt !== record.attempt || status.deploymentId !== record.id) return undefined;
   if (record.lastStatus && status.sequence <= record.lastStatus.sequence) return undefined;
-  const outcome = OUTCOME_OF_STATE[status.state];
-  const phase = outcome ? "Completed" : PHASE_OF_STATE[status.state];
-  if (!phase) return undefined;
+  if (status.state === "Pong") return undefined;
+  const next = PHASE_OF_STATE[status.state];
+  const phase = next && PHASES.indexOf(next) > PHASES.indexOf(record.phase) ? next : record.phase;
   const updated: DeploymentRecord = {
     ...record,
     phase,
-    progress: outcome === "Succeeded" ? 100 : Math.max(record.progress, status.progress),
-    ...(outcome ? { outcome, completedAt: now } : {}),
+    progress: Math.max(record.progress, status.progress),
     ...(status.message !== undefined ? { message: status.message } : {}),
     updatedAt: now,
     lastStatus: {
@@ -132,4 +136,16 @@ export function applyStatus(
     sequence: status.sequence,
     reportedAt: status.reportedAt,
   });
+}
+
+/** SHA-256 of the canonical (key-sorted) JSON of a spec, so audits can tell attempts apart. */
+export function specDigest(spec: unknown): string {
+  const canonical = JSON.stringify(spec, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+  return `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
 }

@@ -9,11 +9,11 @@
  * so `Task.any` and `continueAsNew` are never combined (an upstream SDK issue).
  */
 import type { OrchestrationContext, Task } from "durable-functions";
-import type { Command } from "../messaging/contracts";
-import type { Status } from "../messaging/contracts";
+import type { Command, Status, StatusState } from "../messaging/contracts";
 import type { Outcome } from "./model";
 
 export const ACTIVITIES = {
+  beginAttempt: "beginAttempt",
   sendCommand: "sendCommand",
   ensureStatusPump: "ensureStatusPump",
   pumpStatuses: "pumpStatuses",
@@ -45,11 +45,15 @@ export interface DeploymentInput {
   completionTimeoutSeconds: number;
   pumpReensureSeconds: number;
   cancelGraceSeconds: number;
+  /** Absent in inputs of instances started before these settings existed. */
+  commandSendAttempts?: number;
+  commandRetrySeconds?: number;
 }
 
 export interface DeploymentCustomStatus {
   phase: string;
   progress: number;
+  attempt?: number;
   message?: string;
   sequence?: number;
 }
@@ -57,17 +61,32 @@ export interface DeploymentCustomStatus {
 export interface DeploymentResult {
   outcome: Outcome;
   message?: string;
+  /** The attempt this execution ran (a Durable restart runs a new attempt of the same deployment). */
+  attempt?: number;
 }
 
-const TERMINAL: Record<string, Outcome> = {
+/** What `beginAttempt` answers: the attempt this execution runs, or why it cannot run one. */
+export type AttemptClaim = { attempt: number; restartOf?: number } | { error: string };
+
+/** What `sendCommand` answers; it never throws, so a foreseeable send failure is never a failed orchestration. */
+export type SendResult = { messageId: string } | { error: string; retryable: boolean };
+
+/** What `completeDeployment` answers: the outcome the ledger holds (the first one written wins). */
+export type RecordedOutcome = { outcome: Outcome; message?: string };
+
+/** Agent states that end a deployment, and the outcome each means. */
+export const TERMINAL_STATES: Partial<Record<StatusState, Outcome>> = {
   Succeeded: "Succeeded",
   Failed: "Failed",
   Cancelled: "Cancelled",
   Rejected: "Rejected",
 };
 
+const MAX_SEND_BACKOFF_MS = 60_000;
+
 function command(
   input: DeploymentInput,
+  attempt: number,
   type: Command["type"],
   now: Date,
   deadline: Date,
@@ -77,13 +96,32 @@ function command(
     schemaVersion: 1,
     type,
     deploymentId: input.id,
-    attempt: input.attempt,
+    attempt,
     tenant: input.tenant,
     ...(type === "Deploy" ? { spec: input.spec } : {}),
     requestedAt: now.toISOString(),
     deadline: deadline.toISOString(),
     ...(reason ? { reason } : {}),
   };
+}
+
+/**
+ * A wait for the next status, a cancel, or `until`. Every wait makes a FRESH timer: a timer task that was
+ * already yielded must never go into another Task.any. The Durable extension replays each action the SDK
+ * returns by calling CreateTimer again, so a re-yielded timer becomes a second timer with a new task id,
+ * the host's task numbering drifts from the SDK's, and the orchestration never completes (this was the
+ * cancel hang; docs/durable-engine.md, "Yield each task once"). Event waits may be abandoned: the SDK and
+ * the extension both hand an event to the newest wait of its name.
+ */
+function* waitUntil(
+  df: OrchestrationContext["df"],
+  events: Task[],
+  until: Date,
+): Generator<Task, Task, unknown> {
+  const timer = df.createTimer(until);
+  const winner = (yield df.Task.any([...events, timer])) as Task;
+  if (winner !== timer) timer.cancel();
+  return winner;
 }
 
 export function* deploymentOrchestrator(
@@ -97,42 +135,81 @@ export function* deploymentOrchestrator(
   const status: DeploymentCustomStatus = { phase: "Requested", progress: 0 };
   df.setCustomStatus(status);
 
+  // 1. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
+  //    is a new attempt (its own record, messages and outcome), exactly like POST .../retry.
+  const claim = (yield df.callActivity(ACTIVITIES.beginAttempt, {
+    tenant: input.tenant,
+    id: input.id,
+    attempt: input.attempt,
+    instanceId: df.instanceId,
+    executionKey: `${df.instanceId}@${started.toISOString()}`,
+    spec: input.spec,
+  })) as AttemptClaim;
+  if ("error" in claim) {
+    status.phase = "Completed";
+    df.setCustomStatus({ ...status, outcome: "Failed", message: claim.error });
+    return { outcome: "Failed", message: claim.error, attempt: input.attempt };
+  }
+  const attempt = claim.attempt;
+  status.attempt = attempt;
+
+  // The outcome is decided here and written once; what the ledger then holds is what this returns.
   const finish = function* (outcome: Outcome, message?: string): Generator<Task, DeploymentResult, unknown> {
-    yield df.callActivity(ACTIVITIES.completeDeployment, {
+    const recorded = (yield df.callActivity(ACTIVITIES.completeDeployment, {
       tenant: input.tenant,
       id: input.id,
-      attempt: input.attempt,
+      attempt,
       outcome,
       message,
+    })) as RecordedOutcome;
+    df.setCustomStatus({
+      ...status,
+      phase: "Completed",
+      outcome: recorded.outcome,
+      ...(recorded.message !== undefined ? { message: recorded.message } : {}),
     });
-    df.setCustomStatus({ ...status, phase: "Completed", outcome, ...(message ? { message } : {}) });
-    return { outcome, ...(message ? { message } : {}) };
+    return { ...recorded, attempt };
   };
-  const sendCancel = (reason: string) =>
+  const send = (type: Command["type"], reason?: string) =>
     df.callActivity(ACTIVITIES.sendCommand, {
       tenant: input.tenant,
-      command: command(input, "Cancel", df.currentUtcDateTime, completionDeadline, reason),
-      bestEffort: true,
+      command: command(input, attempt, type, df.currentUtcDateTime, completionDeadline, reason),
     });
 
-  yield df.callActivity(ACTIVITIES.sendCommand, {
-    tenant: input.tenant,
-    command: command(input, "Deploy", started, completionDeadline),
-  });
+  // 2. Send Deploy; transient failures are retried with backoff (on durable timers) until the attempts or
+  //    the completion deadline run out, then the deployment ends Failed with the cause.
+  const attempts = input.commandSendAttempts ?? 5;
+  let backoffMs = (input.commandRetrySeconds ?? 2) * 1000;
+  for (let i = 1; ; i++) {
+    const sent = (yield send("Deploy")) as SendResult;
+    if (!("error" in sent)) break;
+    const retryAt = new Date(df.currentUtcDateTime.getTime() + backoffMs);
+    if (!sent.retryable || i >= attempts || retryAt >= completionDeadline)
+      return yield* finish(
+        "Failed",
+        `The Deploy command could not be delivered after ${i} attempt(s): ${sent.error}`,
+      );
+    status.message = `Deploy not delivered (attempt ${i} of ${attempts}): ${sent.error}; retrying`;
+    df.setCustomStatus(status);
+    yield df.createTimer(retryAt);
+    backoffMs = Math.min(backoffMs * 2, MAX_SEND_BACKOFF_MS);
+  }
   status.phase = "Sent";
+  delete status.message;
   df.setCustomStatus(status);
   yield df.callActivity(ACTIVITIES.ensureStatusPump, input.tenant);
 
+  // 3. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way.
   let accepted = false;
   let lastSequence = -1;
-  // Event tasks live until they complete: a fresh wait per loop would leave the old one holding the event.
+  // An event task lives until it completes: a fresh wait while the old one is pending would split events.
   let statusEvent = df.waitForExternalEvent(EVENTS.status);
   const cancelEvent = df.waitForExternalEvent(EVENTS.cancel);
   for (;;) {
     const deadline = accepted ? completionDeadline : acceptanceDeadline;
     const now = df.currentUtcDateTime;
     if (now >= deadline) {
-      yield sendCancel(accepted ? "completion timeout" : "acceptance timeout");
+      yield send("Cancel", accepted ? "completion timeout" : "acceptance timeout");
       return yield* finish(
         "TimedOut",
         accepted
@@ -141,40 +218,35 @@ export function* deploymentOrchestrator(
       );
     }
     const wake = new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000));
-    const timer = df.createTimer(wake);
-    const winner = yield df.Task.any([statusEvent, cancelEvent, timer]);
-    if (winner === timer) {
-      if (df.currentUtcDateTime < deadline) yield df.callActivity(ACTIVITIES.ensureStatusPump, input.tenant);
-      continue;
-    }
-    timer.cancel();
+    const winner = yield* waitUntil(df, [statusEvent, cancelEvent], wake);
     if (winner === cancelEvent) {
+      // 4. Cancel: tell the agent, then wait a grace period for its acknowledgement.
       const reason = (cancelEvent.result as { reason?: string } | undefined)?.reason ?? "cancelled by user";
-      yield sendCancel(reason);
+      yield send("Cancel", reason);
       status.message = "Cancel requested";
       df.setCustomStatus(status);
-      const grace = df.createTimer(
-        new Date(df.currentUtcDateTime.getTime() + input.cancelGraceSeconds * 1000),
-      );
+      const graceEnd = new Date(df.currentUtcDateTime.getTime() + input.cancelGraceSeconds * 1000);
       for (;;) {
-        const next = yield df.Task.any([statusEvent, grace]);
-        if (next === grace)
+        const next = yield* waitUntil(df, [statusEvent], graceEnd);
+        if (next !== statusEvent)
           return yield* finish(
             "Cancelled",
             `${reason} (the agent did not acknowledge within the grace period)`,
           );
         const s = statusEvent.result as Status;
         statusEvent = df.waitForExternalEvent(EVENTS.status);
-        const outcome = TERMINAL[s.state];
-        if (outcome) {
-          grace.cancel();
-          return yield* finish(outcome, s.message ?? reason);
-        }
+        const outcome = s.attempt === attempt ? TERMINAL_STATES[s.state] : undefined;
+        if (outcome) return yield* finish(outcome, s.message ?? reason);
       }
+    }
+    if (winner !== statusEvent) {
+      if (df.currentUtcDateTime < deadline) yield df.callActivity(ACTIVITIES.ensureStatusPump, input.tenant);
+      continue;
     }
     const s = statusEvent.result as Status;
     statusEvent = df.waitForExternalEvent(EVENTS.status);
-    if (s.sequence <= lastSequence) continue; // duplicate or out of order: terminal states are final anyway
+    // Another attempt's, a duplicate or out of order: terminal states are final anyway.
+    if (s.attempt !== attempt || s.sequence <= lastSequence) continue;
     lastSequence = s.sequence;
     if (s.state === "Accepted" || s.state === "InProgress") accepted = true;
     status.phase =
@@ -183,7 +255,7 @@ export function* deploymentOrchestrator(
     status.sequence = s.sequence;
     if (s.message !== undefined) status.message = s.message;
     df.setCustomStatus(status);
-    const outcome = TERMINAL[s.state];
+    const outcome = TERMINAL_STATES[s.state];
     if (outcome) return yield* finish(outcome, s.message);
   }
 }
@@ -244,9 +316,8 @@ export function* verifyOrchestrator(context: OrchestrationContext): Generator<Ta
       requestedAt: started.toISOString(),
       deadline: deadline.toISOString(),
     },
-    bestEffort: true,
-  })) as { error?: string };
-  if (sent.error) return { ok: false, steps: [{ step: "send", ok: false, detail: sent.error }] };
+  })) as SendResult;
+  if ("error" in sent) return { ok: false, steps: [{ step: "send", ok: false, detail: sent.error }] };
   const steps: VerifyStep[] = [{ step: "send", ok: true }];
   yield df.callActivity(ACTIVITIES.ensureStatusPump, input.tenant);
   const pong = df.waitForExternalEvent(EVENTS.pong);
@@ -260,12 +331,9 @@ export function* verifyOrchestrator(context: OrchestrationContext): Generator<Ta
       });
       return { ok: false, steps };
     }
-    const timer = df.createTimer(
-      new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000)),
-    );
-    const winner = yield df.Task.any([pong, timer]);
+    const wake = new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000));
+    const winner = yield* waitUntil(df, [pong], wake);
     if (winner === pong) {
-      timer.cancel();
       const latencyMs = df.currentUtcDateTime.getTime() - started.getTime();
       steps.push({ step: "receive", ok: true });
       return { ok: true, latencyMs, steps };

@@ -3,7 +3,8 @@
  * as functions by `triggers/tenants.ts`; built from injected dependencies so tests drive them against
  * a real Azurite with real HttpRequest/InvocationContext objects.
  */
-import type { HttpRequest } from "@azure/functions";
+import type { HttpRequest, InvocationContext } from "@azure/functions";
+import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { ProviderSettings, SETTING_NAMES } from "../config/settings";
 import { requireRole, ROLES } from "../http/auth";
@@ -12,7 +13,8 @@ import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
 import type { DeploymentLedger } from "../deployments/ledger";
-import { runtime } from "../deployments/runtime";
+import { inFlight } from "../deployments/reconcile";
+import { ProviderRuntime, runtime } from "../deployments/runtime";
 import {
   findSecrets,
   namespaceAllowed,
@@ -31,6 +33,10 @@ export interface TenantApiDeps {
   ledger: DeploymentLedger;
   /** Operational records (last verify) go with the registration. */
   health?: TenantHealthStore;
+}
+
+function isProviderRuntime(deps: TenantApiDeps): deps is TenantApiDeps & ProviderRuntime {
+  return "pool" in deps && "connections" in deps;
 }
 
 /** The process-wide dependencies, created from app settings on first use. */
@@ -150,22 +156,31 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
       });
     }),
 
-    delete: apiHandler(async (request, context) => {
-      const { store, settings } = getDeps();
-      requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
-      const name = tenantParam(request);
-      const inFlight = await getDeps().ledger.countActive(name);
-      if (inFlight > 0) {
-        throw new ProblemError(
-          409,
-          `Tenant "${name}" has ${inFlight} deployment(s) in flight; cancel or wait for them before deleting it.`,
-        );
-      }
-      await store.delete(name, conditions(request)).catch(mapStoreError);
-      await getDeps().health?.forget(name);
-      invocationLogger(context).info("tenant deleted", { tenant: name });
-      return { status: 204 };
-    }),
+    /**
+     * With the trigger's durable client, records in flight are first reconciled with their instances, so
+     * a record left behind a terminated or purged instance never blocks the delete.
+     */
+    delete: (request: HttpRequest, context: InvocationContext, client?: DurableClient) =>
+      apiHandler(async (request, context) => {
+        const deps = getDeps();
+        const { store, settings } = deps;
+        requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
+        const name = tenantParam(request);
+        const inFlightCount =
+          client && isProviderRuntime(deps)
+            ? (await inFlight(deps, client, name)).length
+            : await deps.ledger.countActive(name);
+        if (inFlightCount > 0) {
+          throw new ProblemError(
+            409,
+            `Tenant "${name}" has ${inFlightCount} deployment(s) in flight; cancel or wait for them before deleting it.`,
+          );
+        }
+        await store.delete(name, conditions(request)).catch(mapStoreError);
+        await deps.health?.forget(name);
+        invocationLogger(context).info("tenant deleted", { tenant: name });
+        return { status: 204 };
+      })(request, context),
 
     onboarding: apiHandler(async (request) => {
       const { store, settings } = getDeps();

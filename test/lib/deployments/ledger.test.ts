@@ -63,7 +63,7 @@ test("an attempt round-trips, is found by id alone, and cannot be created twice"
   );
 });
 
-test("statuses advance the phase; stale, duplicate and post-terminal statuses change nothing", async () => {
+test("statuses advance the phase and progress but never decide the outcome; stale, duplicate and post-terminal statuses change nothing", async () => {
   const l = ledger();
   await l.create(record("contoso", "d2"));
   assert.equal((await l.advance("contoso", "d2", 1, "Sent"))?.phase, "Sent");
@@ -77,13 +77,32 @@ test("statuses advance the phase; stale, duplicate and post-terminal statuses ch
   );
   assert.equal(await l.applyStatus("contoso", status("d2", "InProgress", 3, 60)), undefined, "duplicate");
   assert.equal(await l.advance("contoso", "d2", 1, "Sent"), undefined, "never backwards");
-  const done = await l.applyStatus("contoso", status("d2", "Succeeded", 4, 100));
-  assert.equal(done?.phase, "Completed");
-  assert.equal(done?.outcome, "Succeeded");
-  assert.ok(done?.completedAt);
+  // The agent's terminal report is recorded (last status, timeline); the outcome is the orchestration's.
+  const reported = await l.applyStatus("contoso", status("d2", "Succeeded", 4, 100));
+  assert.equal(reported?.phase, "InProgress");
+  assert.equal(reported?.outcome, undefined);
+  assert.equal(reported?.lastStatus?.state, "Succeeded");
+  assert.equal(reported?.timeline?.at(-1)?.event, "Succeeded");
+  const done = await l.complete("contoso", "d2", 1, "Succeeded");
+  assert.equal(done.phase, "Completed");
+  assert.equal(done.outcome, "Succeeded");
+  assert.ok(done.completedAt);
   assert.equal(await l.applyStatus("contoso", status("d2", "Failed", 5)), undefined, "terminal is final");
-  assert.equal(await l.complete("contoso", "d2", 1, "TimedOut"), undefined, "first outcome wins");
+  const again = await l.complete("contoso", "d2", 1, "TimedOut");
+  assert.equal(again.outcome, "Succeeded", "first outcome wins, and the answer says which one");
   assert.equal((await l.find("d2"))?.outcome, "Succeeded");
+});
+
+test("a timed-out deployment whose agent then acknowledges the Cancel stays TimedOut", async () => {
+  const l = ledger();
+  await l.create(record("contoso", "d-timeout"));
+  await l.applyStatus("contoso", status("d-timeout", "Accepted", 1));
+  assert.equal((await l.complete("contoso", "d-timeout", 1, "TimedOut")).outcome, "TimedOut");
+  assert.equal(await l.applyStatus("contoso", status("d-timeout", "Cancelled", 2)), undefined);
+  // Even in the other order: the agent's Cancelled lands first, the orchestration's TimedOut still decides.
+  await l.create(record("contoso", "d-timeout2"));
+  await l.applyStatus("contoso", status("d-timeout2", "Cancelled", 1));
+  assert.equal((await l.complete("contoso", "d-timeout2", 1, "TimedOut")).outcome, "TimedOut");
 });
 
 test("concurrent writers do not lose updates", async () => {
@@ -162,4 +181,51 @@ test("the timeline records phases, agent reports and the outcome, capped in entr
     undefined,
     "a duplicate adds nothing",
   );
+});
+
+test("claim: the first execution claims its attempt, a rerun finds its claim, a Durable restart gets a new attempt", async () => {
+  const l = ledger();
+  const first = record("contoso", "d-claim");
+  await l.create(first);
+  const base = { tenant: "contoso", id: "d-claim", attempt: 1, specDigest: "sha256:abc" };
+  const claimed = await l.claim({ ...base, instanceId: first.instanceId, executionKey: "x@1" });
+  assert.equal(claimed.record.attempt, 1);
+  assert.equal(claimed.restartOf, undefined);
+  assert.equal(
+    (await l.claim({ ...base, instanceId: first.instanceId, executionKey: "x@1" })).record.attempt,
+    1,
+  );
+  // Restart with a new instance id: same input (attempt 1), new attempt 2 owned by the new instance.
+  const restarted = await l.claim({ ...base, instanceId: "restarted-instance", executionKey: "r@2" });
+  assert.equal(restarted.record.attempt, 2);
+  assert.equal(restarted.record.instanceId, "restarted-instance");
+  assert.equal(restarted.record.previousAttempt, 1);
+  assert.equal(restarted.restartOf, 1);
+  assert.equal((await l.find("d-claim"))?.attempt, 2, "the new attempt is the latest");
+  // Restart in place (same instance id, a new execution): attempt 3.
+  const inPlace = await l.claim({ ...base, instanceId: first.instanceId, executionKey: "x@3" });
+  assert.equal(inPlace.record.attempt, 3);
+  // Concurrent reruns of one claim agree.
+  const racing = await Promise.all(
+    [1, 2, 3].map(() => l.claim({ ...base, instanceId: "racer", executionKey: "racer@4" })),
+  );
+  assert.deepEqual(
+    racing.map((c) => c.record.attempt),
+    [4, 4, 4],
+  );
+});
+
+test("claim: an orchestration started straight through the Durable API records its own attempt", async () => {
+  const l = ledger();
+  const c = await l.claim({
+    tenant: "contoso",
+    id: "d-direct",
+    attempt: 1,
+    instanceId: "direct",
+    executionKey: "direct@1",
+    specDigest: "sha256:abc",
+  });
+  assert.equal(c.record.attempt, 1);
+  assert.equal(c.record.phase, "Requested");
+  assert.equal(c.restartOf, undefined);
 });

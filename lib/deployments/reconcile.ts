@@ -1,0 +1,137 @@
+/**
+ * Reconciliation: a deployment record must never stay in flight behind an orchestration instance that
+ * will not write its outcome. Users also drive instances through the standard Durable HTTP API
+ * (terminate, suspend, restart, purge), which bypasses the product; this brings the record back in line
+ * with the instance. It runs on read (`GET /api/deployments/{id}`, lists), when counting a tenant's
+ * deployments in flight (the pump's idle check, health, the concurrency limit, tenant delete) and when a
+ * status cannot be raised to its instance. Every step is idempotent: the ledger keeps the first outcome,
+ * and the best-effort Cancel has the attempt's fixed message id, so the broker drops repeats.
+ */
+import type { DurableClient } from "durable-functions";
+import { createLogger, Logger } from "../logging/logger";
+import { sendCancel } from "./commands";
+import { isTerminal, type DeploymentRecord, type Outcome, OUTCOMES } from "./model";
+import type { ProviderRuntime } from "./runtime";
+import type { DeploymentCustomStatus, DeploymentResult } from "./workflow";
+
+/** How long a record may wait for its instance to appear before it counts as never started. */
+export const START_GRACE_MS = 60_000;
+
+type InstanceState =
+  { found: false } | { found: true; runtimeStatus: string; output: unknown; customStatus: unknown };
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /HTTP 404/.test(error.message);
+}
+
+async function instanceState(client: DurableClient, instanceId: string): Promise<InstanceState | undefined> {
+  try {
+    const s = await client.getStatus(instanceId);
+    return {
+      found: true,
+      runtimeStatus: String(s.runtimeStatus),
+      output: s.output,
+      customStatus: s.customStatus,
+    };
+  } catch (error) {
+    if (isNotFound(error)) return { found: false };
+    return undefined; // the Durable store is unreachable: decide nothing now
+  }
+}
+
+function reasonText(output: unknown, fallback: string): string {
+  return typeof output === "string" && output.trim() !== "" ? output : fallback;
+}
+
+/** The outcome a finished instance stands for, or undefined while it may still write one itself. */
+function verdict(
+  record: DeploymentRecord,
+  state: InstanceState,
+  now: number,
+): { outcome: Outcome; message: string } | "suspended" | "running" {
+  if (!state.found) {
+    if (!record.executionKey && now - Date.parse(record.requestedAt) < START_GRACE_MS) return "running";
+    return {
+      outcome: "Failed",
+      message: record.executionKey
+        ? "The orchestration instance was purged while the deployment was in flight."
+        : "The orchestration instance of this attempt was never started.",
+    };
+  }
+  const ranAttempt =
+    (state.output as DeploymentResult | undefined)?.attempt ??
+    (state.customStatus as DeploymentCustomStatus | undefined)?.attempt;
+  if (ranAttempt !== undefined && ranAttempt !== record.attempt)
+    return {
+      outcome: "Terminated",
+      message: `The instance was restarted (attempt ${ranAttempt}) before this attempt recorded an outcome.`,
+    };
+  switch (state.runtimeStatus) {
+    case "Suspended":
+      return "suspended";
+    case "Completed": {
+      const result = state.output as DeploymentResult | undefined;
+      if (result && OUTCOMES.includes(result.outcome))
+        return { outcome: result.outcome, message: result.message ?? "" };
+      return { outcome: "Failed", message: "The orchestration completed without an outcome." };
+    }
+    case "Terminated":
+      return {
+        outcome: "Terminated",
+        message: reasonText(state.output, "terminated through the Durable API"),
+      };
+    case "Failed":
+    case "Canceled":
+      return {
+        outcome: "Failed",
+        message: `The orchestration ended ${state.runtimeStatus}: ${reasonText(state.output, "no reason given")}`,
+      };
+    default:
+      return "running";
+  }
+}
+
+/**
+ * Brings one record in line with its instance and returns the record as it now stands. A record in flight
+ * behind a terminated, failed, purged or superseded instance gets that outcome and the agent a
+ * best-effort Cancel; a suspended instance shows as `suspended` until it resumes.
+ */
+export async function reconcile(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  record: DeploymentRecord,
+  log: Logger = createLogger(),
+): Promise<DeploymentRecord> {
+  if (isTerminal(record)) return record;
+  const state = await instanceState(client, record.instanceId);
+  if (!state) return record;
+  const v = verdict(record, state, Date.now());
+  if (v === "running" || v === "suspended") {
+    if (!!record.suspended === (v === "suspended")) return record;
+    await rt.ledger.setSuspended(record.tenant, record.id, record.attempt, v === "suspended");
+    return (await rt.ledger.get(record.tenant, record.id, record.attempt)) ?? record;
+  }
+  const updated = await rt.ledger.complete(record.tenant, record.id, record.attempt, v.outcome, v.message);
+  log.warn("deployment reconciled with its instance", {
+    tenant: record.tenant,
+    deploymentId: record.id,
+    attempt: record.attempt,
+    instanceId: record.instanceId,
+    runtimeStatus: state.found ? state.runtimeStatus : "NotFound",
+    outcome: updated.outcome,
+  });
+  if (v.outcome !== "Succeeded" && v.outcome !== "Cancelled") await sendCancel(rt, record, v.message, log);
+  return updated;
+}
+
+/** The tenant's attempts really in flight, after reconciling each with its instance. */
+export async function inFlight(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+  log?: Logger,
+): Promise<DeploymentRecord[]> {
+  const active = await rt.ledger.active(tenant);
+  const checked = await Promise.all(active.map((r) => reconcile(rt, client, r, log)));
+  return checked.filter((r) => !isTerminal(r));
+}
