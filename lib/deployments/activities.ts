@@ -52,6 +52,8 @@ export async function completeDeploymentActivity(
   rt: ProviderRuntime,
   input: { tenant: string; id: string; attempt: number; outcome: Outcome; message?: string },
 ): Promise<RecordedOutcome> {
+  // The orchestration runs, so a suspension the record still shows is over: say so before the outcome.
+  await rt.ledger.setSuspended(input.tenant, input.id, input.attempt, false);
   const record = await rt.ledger.complete(
     input.tenant,
     input.id,

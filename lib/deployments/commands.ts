@@ -5,6 +5,8 @@
 import { createLogger, Logger } from "../logging/logger";
 import { sendCommand } from "../messaging/channel";
 import type { Command } from "../messaging/contracts";
+import { ConfigurationError } from "../config/settings";
+import { NamespaceNotAllowedError } from "../identity/connection";
 import { TenantNotFoundError } from "../tenants/store";
 import type { DeploymentRecord } from "./model";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
@@ -52,14 +54,28 @@ export async function sendCommandActivity(
   }
 }
 
+/** Service Bus answers that waiting cannot change: the queue is gone or disabled, the message too big. */
+const PERMANENT_CODES = new Set([
+  "MessagingEntityNotFound",
+  "MessagingEntityDisabled",
+  "MessageSizeExceeded",
+]);
+
 /**
- * Whether a send failure may pass: the Service Bus client marks its errors (`retryable`); a tenant that is
- * no longer registered never comes back by waiting; anything else (network, token) is worth a bounded retry.
+ * Whether a send failure may pass. Not the client's own `retryable` flag: it marks a refused connection
+ * or an unresolved host as final, yet both are what a broker outage or a DNS blip look like, and the
+ * orchestration's retries are bounded anyway. Final: a tenant no longer registered, a namespace or
+ * credential the configuration forbids, an entity Service Bus says is missing, disabled or too small.
  */
-function isRetryable(error: unknown): boolean {
-  if (error instanceof TenantNotFoundError) return false;
-  const flag = (error as { retryable?: unknown } | undefined)?.retryable;
-  return typeof flag === "boolean" ? flag : true;
+export function isRetryable(error: unknown): boolean {
+  if (
+    error instanceof TenantNotFoundError ||
+    error instanceof NamespaceNotAllowedError ||
+    error instanceof ConfigurationError
+  )
+    return false;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return !(typeof code === "string" && PERMANENT_CODES.has(code));
 }
 
 /** A Cancel for an attempt, sent outside an orchestration (terminate, reconciliation). */

@@ -1,4 +1,4 @@
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
@@ -8,6 +8,7 @@ import type { RunningEmulator } from "../../dev/servicebus-emulator";
 import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
 import { localProviderSettings } from "../helpers/provider";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
+import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 
 // The deployment workflow end to end: the Provider app on the dev host with its durable engine, two
 // customer namespaces in the emulator (separate directories), and this test playing each customer's agent.
@@ -30,8 +31,14 @@ before(async () => {
       { name: "status", properties: queues.Properties },
     ]),
   ]);
+  const base = localProviderSettings(azurite.connectionString, emulator.namespaces);
   const settings = localProviderSettings(azurite.connectionString, emulator.namespaces, {
     CANCEL_GRACE_SECONDS: "2",
+    COMMAND_SEND_ATTEMPTS: "3",
+    COMMAND_RETRY_SECONDS: "1",
+    // A customer whose namespace answers nothing: a closed port (connection refused on every send).
+    DEV_SERVICEBUS_ENDPOINTS: `${base.DEV_SERVICEBUS_ENDPOINTS},nowhere.servicebus.localhost=sb://127.0.0.1:1`,
+    NOWHERE_SAS: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
   });
   for (const ns of emulator.namespaces)
     agents.set(ns.name, new ServiceBusClient(ns.connectionString, FAST_RETRIES));
@@ -54,6 +61,14 @@ before(async () => {
   }
 });
 
+// Every deployment a scenario starts must end with its record and its instance telling the same story.
+const startedIds = new Set<string>();
+afterEach(async () => {
+  for (const id of startedIds) await assertOneTruth(host!.url, id);
+  startedIds.clear();
+  for (const tenant of ["contoso", "fabrikam"]) await assertNothingInFlight(host!.url, tenant);
+});
+
 after(async () => {
   await Promise.all([...agents.values()].map((a) => a.close()));
   await host?.stop();
@@ -71,7 +86,9 @@ async function startDeployment(
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as { id: string; instanceId: string } };
+  const started = (await res.json()) as { id: string; instanceId: string } & Record<string, string>;
+  if (res.status === 202 || res.status === 200) startedIds.add(started.id);
+  return { status: res.status, body: started, location: res.headers.get("location") };
 }
 
 async function deployment(id: string): Promise<Record<string, unknown>> {
@@ -397,4 +414,204 @@ test("concurrent deployments to one tenant each get their own outcome", async ()
     }),
   );
   for (const id of ids) assert.equal((await until(id, (x) => x.phase === "Completed")).outcome, outcomes[id]);
+});
+
+test("the start answer carries every Durable management URL and our links, all absolute", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "links" } });
+  assert.equal(started.status, 202);
+  const b = started.body;
+  assert.equal(started.location, `${host!.url}/api/deployments/${b.id}`);
+  assert.equal(b.statusUrl, started.location);
+  for (const key of [
+    "statusQueryGetUri",
+    "sendEventPostUri",
+    "terminatePostUri",
+    "rewindPostUri",
+    "purgeHistoryDeleteUri",
+    "restartPostUri",
+    "suspendPostUri",
+    "resumePostUri",
+    "cancelPostUri",
+    "terminateDeploymentPostUri",
+    "retryPostUri",
+  ])
+    assert.ok(b[key]?.startsWith(`${host!.url}/`), `${key} = ${b[key]} is not on this host`);
+  assert.ok(
+    b.statusQueryGetUri!.includes(encodeURIComponent(b.instanceId)) ||
+      b.statusQueryGetUri!.includes(b.instanceId),
+  );
+  const status = await fetch(b.statusQueryGetUri!);
+  assert.ok([200, 202].includes(status.status));
+  const cmd = await nextCommand("contoso", b.id, "Deploy");
+  await report("contoso", cmd, "Succeeded", 1, 100);
+  await until(b.id, (x) => x.phase === "Completed");
+});
+
+test("cancel while the agent keeps reporting: the orchestration completes Cancelled (no grace-timer hang)", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "busy-cancel" } });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  await report("contoso", cmd, "InProgress", 2, 10);
+  await until(started.body.id, (x) => x.phase === "InProgress");
+  assert.equal(
+    (await fetch(`${host!.url}/api/deployments/${started.body.id}/cancel`, { method: "POST" })).status,
+    202,
+  );
+  await nextCommand("contoso", started.body.id, "Cancel");
+  // Progress that was already on its way arrives after the Cancel, then the acknowledgement.
+  for (let seq = 3; seq <= 6; seq++) await report("contoso", cmd, "InProgress", seq, seq * 10);
+  await report("contoso", cmd, "Cancelled", 7, 60, "rolled back");
+  const d = await assertOneTruth(host!.url, started.body.id);
+  assert.equal(d.outcome, "Cancelled");
+});
+
+test("cancel without acknowledgement while progress still arrives: Cancelled when the grace period ends", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "deaf-cancel" } });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  await until(started.body.id, (x) => x.phase === "Accepted");
+  await fetch(`${host!.url}/api/deployments/${started.body.id}/cancel`, { method: "POST" });
+  await nextCommand("contoso", started.body.id, "Cancel");
+  for (let seq = 2; seq <= 4; seq++) await report("contoso", cmd, "InProgress", seq, seq * 10);
+  const d = await assertOneTruth(host!.url, started.body.id);
+  assert.equal(d.outcome, "Cancelled");
+  assert.match(String(d.message), /did not acknowledge/);
+});
+
+test("a timed-out deployment whose agent acknowledges the Cancel at once stays TimedOut", async () => {
+  const started = await startDeployment("fabrikam", {
+    spec: { template: "slow-accept" },
+    acceptanceTimeoutSeconds: 1,
+  });
+  const deploy = await nextCommand("fabrikam", started.body.id, "Deploy");
+  const cancel = await nextCommand("fabrikam", started.body.id, "Cancel");
+  assert.equal(cancel.reason, "acceptance timeout");
+  await report("fabrikam", deploy, "Cancelled", 1, 0, "stopped as asked");
+  const d = await assertOneTruth(host!.url, started.body.id);
+  assert.equal(d.outcome, "TimedOut");
+  const timeline = (await deployment(started.body.id)).timeline as { source: string; event: string }[];
+  assert.ok(
+    timeline.some((e) => e.event === "TimedOut" && e.source === "provider"),
+    JSON.stringify(timeline),
+  );
+});
+
+test("an undeliverable Deploy is retried with backoff, then the deployment ends Failed with the cause", async () => {
+  const reg = await fetch(`${host!.url}/api/tenants/nowhere`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      directoryId: "0e000000-0000-4000-8000-00000000000e",
+      serviceBus: { namespace: "nowhere.servicebus.localhost" },
+      auth: { mode: "sas", sasSetting: "NOWHERE_SAS" },
+    }),
+  });
+  assert.equal(reg.status, 201, await reg.text());
+  const started = await startDeployment("nowhere", { spec: { template: "lost" } });
+  assert.equal(started.status, 202);
+  const d = await assertOneTruth(host!.url, started.body.id, 20_000);
+  assert.equal(d.outcome, "Failed");
+  assert.match(String(d.message), /could not be delivered after 3 attempt\(s\).*ECONNREFUSED/);
+  const instance = (await (await fetch(started.body.statusQueryGetUri!)).json()) as { runtimeStatus: string };
+  assert.equal(
+    instance.runtimeStatus,
+    "Completed",
+    "a foreseeable error is an outcome, not a failed orchestration",
+  );
+  // Nothing is left in flight: the tenant can be deleted; a retry is possible.
+  await assertNothingInFlight(host!.url, "nowhere");
+  const retry = await fetch(`${host!.url}/api/deployments/${started.body.id}/retry`, { method: "POST" });
+  assert.equal(retry.status, 202);
+  await assertOneTruth(host!.url, started.body.id, 20_000);
+  assert.equal((await fetch(`${host!.url}/api/tenants/nowhere`, { method: "DELETE" })).status, 204);
+});
+
+test("Durable terminate link: the record says Terminated and the agent gets a Cancel", async () => {
+  const started = await startDeployment("fabrikam", { spec: { template: "durable-terminate" } });
+  const cmd = await nextCommand("fabrikam", started.body.id, "Deploy");
+  await report("fabrikam", cmd, "Accepted", 1);
+  await until(started.body.id, (x) => x.phase === "Accepted");
+  const url = started.body.terminatePostUri!.replace("{text}", encodeURIComponent("stop it"));
+  assert.equal((await fetch(url, { method: "POST" })).status, 202);
+  // The agent finishing afterwards does not turn a terminated deployment into a success.
+  await report("fabrikam", cmd, "Succeeded", 2, 100);
+  const d = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(d.outcome, "Terminated");
+  const cancel = await nextCommand("fabrikam", started.body.id, "Cancel");
+  assert.equal(cancel.attempt, cmd.attempt);
+  await sleep(500);
+  assert.equal((await deployment(started.body.id)).outcome, "Terminated");
+});
+
+test("Durable suspend / resume: the record shows the suspension and no status is lost", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "suspend" } });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  await until(started.body.id, (x) => x.phase === "Accepted");
+  const suspend = started.body.suspendPostUri!.replace("{text}", "maintenance");
+  assert.equal((await fetch(suspend, { method: "POST" })).status, 202);
+  await until(started.body.id, (x) => x.suspended === true);
+  await report("contoso", cmd, "InProgress", 2, 50, "halfway");
+  await report("contoso", cmd, "Succeeded", 3, 100, "done");
+  // The agent's reports are recorded as they come; the outcome waits for the orchestration.
+  const held = await until(
+    started.body.id,
+    (x) => (x.lastStatus as { state?: string })?.state === "Succeeded",
+  );
+  assert.equal(held.phase, "InProgress");
+  assert.equal(held.outcome, undefined);
+  await sleep(300);
+  assert.equal(
+    (await deployment(started.body.id)).outcome,
+    undefined,
+    "a suspended instance decides nothing",
+  );
+  const resume = started.body.resumePostUri!.replace("{text}", "done");
+  assert.equal((await fetch(resume, { method: "POST" })).status, 202);
+  const d = await assertOneTruth(host!.url, started.body.id);
+  assert.equal(d.outcome, "Succeeded");
+  const events = ((await deployment(started.body.id)).timeline as { event: string }[]).map((e) => e.event);
+  assert.ok(events.includes("Suspended") && events.includes("Resumed"), events.join(","));
+});
+
+test("Durable restart link: a new attempt, with its own Deploy and statuses, like retry", async () => {
+  const started = await startDeployment("fabrikam", { spec: { template: "restart" } });
+  const first = await nextCommand("fabrikam", started.body.id, "Deploy");
+  await report("fabrikam", first, "Failed", 1, 0, "broken");
+  await assertOneTruth(host!.url, started.body.id);
+  const restart = await fetch(started.body.restartPostUri!, { method: "POST" });
+  assert.equal(restart.status, 202, await restart.text());
+  const second = await nextCommand("fabrikam", started.body.id, "Deploy");
+  assert.equal(second.attempt, 2, "the restart is a new attempt, so the agent does not drop it");
+  assert.deepEqual(second.spec, { template: "restart" });
+  await report("fabrikam", second, "Accepted", 1);
+  await report("fabrikam", second, "Succeeded", 2, 100);
+  const d = await assertOneTruth(host!.url, started.body.id);
+  assert.equal(d.attempt, 2);
+  assert.equal(d.outcome, "Succeeded");
+  assert.notEqual(d.instanceId, started.body.instanceId, "the ledger keeps the new attempt's instance");
+  assert.equal((await deployment(started.body.id)).previousAttempt, 1);
+});
+
+test("Durable rewind of a deployment instance answers 410 (only failed instances rewind), as the extension does", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "rewind" } });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Succeeded", 1, 100);
+  await assertOneTruth(host!.url, started.body.id);
+  const rewind = await fetch(started.body.rewindPostUri!.replace("{text}", "again"), { method: "POST" });
+  assert.equal(rewind.status, 410);
+});
+
+test("Durable purge of a running deployment's instance: the record ends Failed and the agent gets a Cancel", async () => {
+  const started = await startDeployment("contoso", { spec: { template: "purge" } });
+  const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  await until(started.body.id, (x) => x.phase === "Accepted");
+  const purge = await fetch(started.body.purgeHistoryDeleteUri!, { method: "DELETE" });
+  assert.equal(purge.status, 200);
+  const d = await until(started.body.id, (x) => x.phase === "Completed");
+  assert.equal(d.outcome, "Failed");
+  assert.match(String(d.message), /purged/);
+  const cancel = await nextCommand("contoso", started.body.id, "Cancel");
+  assert.equal(cancel.attempt, cmd.attempt);
 });
