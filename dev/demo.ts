@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: runs the product's scenarios against the local stack (the one already running at
- * DEMO_API_URL, default http://localhost:7071/api, or a fresh one it starts and stops itself) and ends
- * with a table of outcomes and durations. Exit code 1 if any scenario's outcome is wrong.
+ * DEMO_API_URL, default http://localhost:$PORT/api with PORT defaulting to 7071, or a fresh one it
+ * starts and stops itself) and ends with a table of outcomes and durations. A scenario counts only if the
+ * deployment record and its orchestration instance agree and both ended. Exit code 1 if any is wrong.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -38,7 +39,7 @@ async function ownStack(): Promise<{ api: string; stop: () => Promise<void> }> {
 }
 
 async function main(): Promise<void> {
-  const wanted = process.env.DEMO_API_URL ?? "http://localhost:7071/api";
+  const wanted = process.env.DEMO_API_URL ?? `http://localhost:${process.env.PORT || "7071"}/api`;
   const stack = (await reachable(wanted)) ? { api: wanted, stop: async () => {} } : await ownStack();
   const { api } = stack;
   console.log(`Running scenarios against ${api}\n`);
@@ -71,6 +72,33 @@ async function main(): Promise<void> {
     return String(res.body.id);
   };
   const finished = (d: Record<string, unknown>) => d.phase === "Completed";
+  /**
+   * The deployment's outcome once its record and its orchestration instance agree and both ended; what
+   * disagrees otherwise (a record that says Cancelled over a Running instance is not a cancel).
+   */
+  const outcomeOf = async (id: string, done = finished): Promise<string> => {
+    const d = await until(id, done);
+    if (!finished(d)) return `stuck at ${String(d.phase)}`;
+    const origin = new URL(api).origin;
+    const instanceUrl = `${origin}/runtime/webhooks/durabletask/instances/${encodeURIComponent(String(d.instanceId))}`;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const s = (await (await fetch(instanceUrl)).json()) as {
+        runtimeStatus?: string;
+        output?: { outcome?: string };
+      };
+      if (s.runtimeStatus === "Completed")
+        return s.output?.outcome === d.outcome
+          ? String(d.outcome)
+          : `${String(d.outcome)} but the instance says ${String(s.output?.outcome)}`;
+      if (s.runtimeStatus === "Terminated")
+        return d.outcome === "Terminated"
+          ? "Terminated"
+          : `${String(d.outcome)} but the instance was terminated`;
+      if (Date.now() > deadline) return `${String(d.outcome)} but the instance is ${String(s.runtimeStatus)}`;
+      await sleep(150);
+    }
+  };
   const scenario = async (name: string, expected: string, run: () => Promise<string>): Promise<Result> => {
     const started = Date.now();
     let actual: string;
@@ -88,39 +116,27 @@ async function main(): Promise<void> {
 
   const results = await Promise.all([
     scenario("success", "Succeeded", async () =>
-      String(
-        (await until(await deploy("contoso", { outcome: "succeed", steps: 3, stepMs: 100 }), finished))
-          .outcome,
-      ),
+      outcomeOf(await deploy("contoso", { outcome: "succeed", steps: 3, stepMs: 100 })),
     ),
     scenario("failure", "Failed", async () =>
-      String(
-        (await until(await deploy("fabrikam", { outcome: "fail", steps: 2, stepMs: 100 }), finished)).outcome,
-      ),
+      outcomeOf(await deploy("fabrikam", { outcome: "fail", steps: 2, stepMs: 100 })),
     ),
     scenario("timeout", "TimedOut", async () =>
-      String(
-        (
-          await until(
-            await deploy("contoso", { outcome: "ignore" }, { acceptanceTimeoutSeconds: 3 }),
-            finished,
-          )
-        ).outcome,
-      ),
+      outcomeOf(await deploy("contoso", { outcome: "ignore" }, { acceptanceTimeoutSeconds: 3 })),
     ),
     scenario("cancel", "Cancelled", async () => {
       const id = await deploy("fabrikam", { outcome: "succeed", steps: 40, stepMs: 200 });
       await until(id, (d) => d.phase === "InProgress" || finished(d));
       await call("POST", `/deployments/${id}/cancel`);
-      return String((await until(id, finished)).outcome);
+      return outcomeOf(id);
     }),
     scenario("retry", "Failed (attempt 2)", async () => {
       const id = await deploy("contoso", { outcome: "fail", steps: 1, stepMs: 50 });
-      await until(id, finished);
+      await outcomeOf(id);
       const retried = await call("POST", `/deployments/${id}/retry`);
       if (retried.status !== 202) return `retry refused: ${retried.status}`;
-      const d = await until(id, (x) => x.attempt === 2 && finished(x));
-      return `${String(d.outcome)} (attempt ${String(d.attempt)})`;
+      const outcome = await outcomeOf(id, (x) => x.attempt === 2 && finished(x));
+      return `${outcome} (attempt 2)`;
     }),
     scenario("verify", "ok", async () => {
       const v = (await call("POST", "/tenants/fabrikam/verify", { timeoutSeconds: 20 })).body;

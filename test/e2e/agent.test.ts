@@ -1,4 +1,4 @@
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
@@ -8,6 +8,7 @@ import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
 import { localProviderSettings } from "../helpers/provider";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
+import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 
 // The Provider app and the real customer agent app, each on its own dev host (the agent in a child
 // process, as it would run in the customer's tenant), talking only through the customer's queues.
@@ -73,6 +74,14 @@ after(async () => {
   await azurite.stop();
 });
 
+// After every scenario each deployment's record and instance agree, both ended, nothing left in flight.
+const startedIds = new Set<string>();
+afterEach(async () => {
+  for (const id of startedIds) await assertOneTruth(provider!.url, id);
+  startedIds.clear();
+  await assertNothingInFlight(provider!.url, "contoso");
+});
+
 async function deploy(spec: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
   const res = await fetch(`${provider!.url}/api/tenants/contoso/deployments`, {
     method: "POST",
@@ -80,7 +89,9 @@ async function deploy(spec: Record<string, unknown>, extra: Record<string, unkno
     body: JSON.stringify({ spec, ...extra }),
   });
   assert.equal(res.status, 202, await res.clone().text());
-  return ((await res.json()) as { id: string }).id;
+  const id = ((await res.json()) as { id: string }).id;
+  startedIds.add(id);
+  return id;
 }
 
 async function until(id: string, done: (d: Record<string, unknown>) => boolean, timeoutMs = 15_000) {
