@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnStack, type StackProcess } from "../../dev/stack-process";
+import { assertOneTruth } from "../helpers/one-truth";
 
 interface Deployment {
   phase: string;
@@ -49,7 +50,11 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
         body: JSON.stringify({ spec: { demo: { outcome: "succeed", steps, stepMs } } }),
       });
       assert.equal(res.status, 202);
-      return ((await res.json()) as { id: string }).id;
+      const body = (await res.json()) as { id: string; statusQueryGetUri: string };
+      // The stack's own port, not 7071 (another stack's, when one runs there).
+      assert.equal(new URL(body.statusQueryGetUri).origin, new URL(api).origin);
+      assert.equal((await fetch(body.statusQueryGetUri)).ok, true);
+      return body.id;
     };
     const quick = await start("contoso", 2, 50);
     const long = await start("fabrikam", 6, 1000);
@@ -76,6 +81,8 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
     const api2 = second.api;
     const resumed = await waitFor(api2, long, (d) => d.outcome !== undefined);
     assert.equal(resumed.outcome, "Succeeded", "the in-flight deployment finishes after the restart");
+    const origin = new URL(api2).origin;
+    for (const id of [quick, long]) await assertOneTruth(origin, id);
     const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };
     assert.deepEqual(
       again.items.map((t) => t.name),
