@@ -105,6 +105,16 @@ async function until(id: string, done: (d: Record<string, unknown>) => boolean, 
   }
 }
 
+async function waitForInstance(statusUrl: string, runtimeStatus: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = (await (await fetch(statusUrl)).json()) as { runtimeStatus: string };
+    if (s.runtimeStatus === runtimeStatus) return;
+    if (Date.now() > deadline) throw new Error(`instance is ${s.runtimeStatus}, not ${runtimeStatus}`);
+    await sleep(50);
+  }
+}
+
 /** The agent side: the next command for a deployment, from the tenant's command queue. */
 async function nextCommand(tenant: string, deploymentId: string, type: Command["type"]): Promise<Command> {
   const receiver = agents.get(tenant)!.createReceiver("commands", { receiveMode: "receiveAndDelete" });
@@ -533,6 +543,12 @@ test("Durable terminate link: the record says Terminated and the agent gets a Ca
   await until(started.body.id, (x) => x.phase === "Accepted");
   const url = started.body.terminatePostUri!.replace("{text}", encodeURIComponent("stop it"));
   assert.equal((await fetch(url, { method: "POST" })).status, 202);
+  await waitForInstance(started.body.statusQueryGetUri!, "Terminated");
+  // Before anyone reads the record, counting the tenant's work reconciles it: no ghost in flight.
+  const health = (await (await fetch(`${host!.url}/api/tenants/fabrikam/health`)).json()) as {
+    activeDeployments: number;
+  };
+  assert.equal(health.activeDeployments, 0);
   // The agent finishing afterwards does not turn a terminated deployment into a success.
   await report("fabrikam", cmd, "Succeeded", 2, 100);
   const d = await until(started.body.id, (x) => x.phase === "Completed");
