@@ -138,7 +138,7 @@ export class HttpDispatcher {
     });
     let result: unknown;
     try {
-      result = await invoke(chosen.fn, request, context, this.log);
+      result = await invoke(chosen.fn, request, context, this.log, responseStatus);
     } catch {
       send(res, 500, { error: "The function failed.", invocationId: context.invocationId });
       return true;
@@ -146,6 +146,13 @@ export class HttpDispatcher {
     await writeResponse(res, result);
     return true;
   }
+}
+
+/** The status writeResponse will send for a handler's result. */
+function responseStatus(result: unknown): number {
+  if (result === undefined || result === null) return 204;
+  if (result instanceof HttpResponse) return result.status;
+  return (result as HttpResponseInit).status ?? 200;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
