@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { EventType, describeEvent, newEvent, parseJsonText } from "./history";
 import { ACTIVE_STATUSES, type InstanceRecord, type RuntimeStatus } from "./store";
 import { DurableEngineError, type Engine } from "./engine";
+import { isContinuationToken } from "../../lib/storage/tables";
 
 export const WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/";
 const STATUSES: RuntimeStatus[] = [
@@ -272,6 +273,8 @@ export class ManagementApi {
     const top = topText === null ? undefined : Number(topText);
     if (top !== undefined && (!Number.isInteger(top) || top <= 0))
       throw bad(400, `top '${topText}' must be a positive integer.`);
+    if (continuationToken !== undefined && !isContinuationToken(continuationToken))
+      throw bad(400, "The x-ms-continuation-token header is not a token this API handed out.");
     const result = await this.engine.store.queryInstances({ ...this.filter(q), top, continuationToken });
     const showInput = flag(q, "showInput", true);
     return {

@@ -8,6 +8,7 @@ import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { requireRole, ROLES } from "../http/auth";
 import { apiHandler, json } from "../http/handler";
+import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
@@ -49,7 +50,7 @@ const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).ma
 const listQuerySchema = z.strictObject({
   status: z.enum(STATUS_FILTERS as [string, ...string[]]).optional(),
   top: z.coerce.number().int().min(1).max(1000).optional(),
-  continuationToken: z.string().min(1).max(4096).optional(),
+  continuationToken: continuationTokenParam.optional(),
 });
 
 /** The API shape of an attempt; lists leave the timeline out to stay small. */
@@ -411,7 +412,9 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       const tenant = tenantParam(request);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
-      const page = await rt.ledger.list(tenant, query as Parameters<typeof rt.ledger.list>[1]);
+      const page = await rt.ledger
+        .list(tenant, query as Parameters<typeof rt.ledger.list>[1])
+        .catch(rejectInvalidContinuationToken);
       return json(200, {
         items: page.items.map((r) => deploymentView(r, { timeline: false })),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),

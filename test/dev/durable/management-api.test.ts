@@ -118,6 +118,11 @@ describe("durable management HTTP API", () => {
     assert.equal((await fetch(hook("instances/?top=0"))).status, 400);
     assert.equal((await fetch(hook(`instances/${id}?showHistory=maybe`))).status, 400);
     assert.equal((await fetch(hook("instances/%E0%A4%A"))).status, 400);
+    const badToken = await fetch(hook("instances/?top=1"), {
+      headers: { "x-ms-continuation-token": "garbage" },
+    });
+    assert.equal(badToken.status, 400);
+    assert.match(((await badToken.json()) as { message: string }).message, /x-ms-continuation-token/);
     const upper = (await (await fetch(hook(`instances/${id}?showInput=FALSE`))).json()) as { input: unknown };
     assert.equal(upper.input, null);
     assert.equal((await fetch(hook("elsewhere"))).status, 404);

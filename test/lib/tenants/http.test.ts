@@ -254,6 +254,21 @@ describe("listing with paging", () => {
     assertFieldError(await call(handlers.list, { query: { top: "abc" } }), "top");
     assertFieldError(await call(handlers.list, { query: { top: "5000" } }), "top");
   });
+
+  test("a continuation token the API did not hand out is 400 naming it, never a 500", async () => {
+    const first = await call(handlers.list, { query: { top: "2" } });
+    const token = (first.body as { continuationToken: string }).continuationToken;
+    const json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64");
+    for (const bad of [
+      "garbage",
+      token.slice(0, -2),
+      json(null),
+      json({ nextPartitionKey: 1 }),
+      json({ nextPartitionKey: "tenant", nextRowKey: "x", more: true }),
+    ]) {
+      assertFieldError(await call(handlers.list, { query: { continuationToken: bad } }), "continuationToken");
+    }
+  });
 });
 
 describe("validation: every rule names its field", () => {
