@@ -84,6 +84,28 @@ function canonicalDigest(spec: unknown): string {
   return `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
 }
 
+/**
+ * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old
+ * deployment for a different body would silently drop the new request. Rows written before
+ * requestDigest existed can only be compared by spec.
+ */
+function requireSameRequest(
+  original: DeploymentRecord,
+  digests: { requestDigest?: string; specDigest: string },
+): void {
+  const same =
+    original.requestDigest !== undefined && digests.requestDigest !== undefined
+      ? original.requestDigest === digests.requestDigest
+      : original.specDigest === digests.specDigest;
+  if (!same) {
+    throw new ProblemError(
+      422,
+      "The Idempotency-Key was already used with a different request; use a new key for a new request.",
+      [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
+    );
+  }
+}
+
 function accepted(record: DeploymentRecord, client: DurableClient, status = 202): HttpResponseInit {
   const urls = client.createHttpManagementPayload(record.instanceId);
   return json(
@@ -122,11 +144,14 @@ async function startAttempt(
     completionTimeoutSeconds?: number;
     previousAttempt?: number;
     idempotent?: boolean;
+    /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
+    requestDigest?: string;
   },
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
   const now = new Date().toISOString();
   const instanceId = instanceIdFor(tenant, id, attempt);
+  const specDigest = canonicalDigest(spec);
   let record: DeploymentRecord;
   try {
     record = await rt.ledger.create({
@@ -136,15 +161,20 @@ async function startAttempt(
       instanceId,
       phase: "Requested",
       progress: 0,
-      specDigest: canonicalDigest(spec),
+      specDigest,
+      ...(options.requestDigest !== undefined ? { requestDigest: options.requestDigest } : {}),
       requestedAt: now,
       updatedAt: now,
       ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
     });
   } catch (error) {
-    // A concurrent repeat of the same Idempotency-Key won the race: it is the same deployment.
-    if (error instanceof DeploymentExistsError && options.idempotent)
-      return (await rt.ledger.find(id)) as DeploymentRecord;
+    // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the
+    // same request. Read by attempt, not through the id index, which the winner may not have written yet.
+    if (error instanceof DeploymentExistsError && options.idempotent) {
+      const winner = (await rt.ledger.get(tenant, id, attempt)) as DeploymentRecord;
+      requireSameRequest(winner, { requestDigest: options.requestDigest, specDigest });
+      return winner;
+    }
     throw error;
   }
   const input: DeploymentInput = {
@@ -220,9 +250,16 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         (idempotencyKey
           ? `d-${createHash("sha256").update(`${tenant}\n${idempotencyKey}`).digest("hex").slice(0, 24)}`
           : `d-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      const requestDigest = canonicalDigest(body);
       const existing = await rt.ledger.find(id);
       if (existing) {
-        if (idempotencyKey && existing.tenant === tenant) return accepted(existing, client, 200);
+        if (idempotencyKey && existing.tenant === tenant) {
+          // Retries are later attempts of the same deployment; the key's request created attempt 1.
+          const original =
+            existing.attempt === 1 ? existing : ((await rt.ledger.get(tenant, id, 1)) ?? existing);
+          requireSameRequest(original, { requestDigest, specDigest: canonicalDigest(body.spec) });
+          return accepted(existing, client, 200);
+        }
         throw new ProblemError(409, `Deployment "${id}" already exists.`);
       }
       const registration = await requireActiveTenant(rt, tenant);
@@ -230,6 +267,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: body.completionTimeoutSeconds,
         idempotent: !!idempotencyKey,
+        requestDigest,
       });
       invocationLogger(context).info("deployment started", {
         tenant,

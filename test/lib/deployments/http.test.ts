@@ -4,6 +4,8 @@ import path from "node:path";
 import { RunningAzurite, startAzurite } from "../../../dev/azurite";
 import { RunningHost, startHost } from "../../../dev/host";
 import type { RunningEmulator } from "../../../dev/servicebus-emulator";
+import { DEPLOYMENTS_TABLE, DeploymentLedger } from "../../../lib/deployments/ledger";
+import { createTableClient } from "../../../lib/storage/tables";
 import { localProviderSettings } from "../../helpers/provider";
 import { namespaceConfig, startEmulator } from "../../helpers/servicebus";
 
@@ -37,6 +39,8 @@ before(async () => {
       directoryId: "c0000000-0000-4000-8000-000000000001",
       serviceBus: { namespace: "contoso.servicebus.localhost" },
       auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+      // Deployments here are never answered; they must not hit the in-flight limit.
+      limits: { maxConcurrentDeployments: 1000 },
     }),
   });
   assert.equal(res.status, 201, await res.text());
@@ -80,5 +84,111 @@ describe("listing a tenant's deployments", () => {
       const executed = hostLog.slice(before).find((l) => l.message.startsWith("Executed 'deploymentsList'"));
       assert.equal(executed?.props?.status, 400, JSON.stringify(executed));
     }
+  });
+});
+
+async function start(
+  body: unknown,
+  key?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
+}
+
+describe("Idempotency-Key", () => {
+  test("the same key and body is the same deployment (200); the same key with another body is 422", async () => {
+    const first = await start({ spec: { template: "web", size: 2 } }, "order-1");
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const again = await start({ spec: { size: 2, template: "web" } }, "order-1");
+    assert.equal(again.status, 200, "key order inside the body does not matter");
+    assert.equal(again.body.id, first.body.id);
+    for (const other of [
+      { spec: { template: "web", size: 3 } },
+      { spec: { template: "web", size: 2 }, completionTimeoutSeconds: 600 },
+      { spec: { template: "web", size: 2 }, acceptanceTimeoutSeconds: 60 },
+    ]) {
+      const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": "order-1" },
+        body: JSON.stringify(other),
+      });
+      const problem = await expectProblem(res, 422, "Idempotency-Key");
+      assert.match(problem.detail ?? "", /already used with a different request/);
+    }
+    const list = (await (await fetch(`${host!.url}/api/tenants/contoso/deployments`)).json()) as {
+      items: { id: string }[];
+    };
+    assert.equal(list.items.filter((i) => i.id === first.body.id).length, 1, "nothing else was started");
+  });
+
+  test("an explicit deploymentId is part of the request", async () => {
+    const first = await start({ deploymentId: "explicit-1", spec: { a: 1 } }, "order-2");
+    assert.equal(first.status, 202);
+    assert.equal((await start({ deploymentId: "explicit-1", spec: { a: 1 } }, "order-2")).status, 200);
+    const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "order-2" },
+      body: JSON.stringify({ deploymentId: "explicit-1", spec: { a: 2 } }),
+    });
+    await expectProblem(res, 422, "Idempotency-Key");
+  });
+
+  test("two concurrent requests with one key and different bodies: one starts, the other is 422", async () => {
+    const results = await Promise.all([
+      start({ spec: { racer: 1 } }, "order-race"),
+      start({ spec: { racer: 2 } }, "order-race"),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status).sort(),
+      [202, 422],
+      JSON.stringify(results.map((r) => r.body)),
+    );
+  });
+
+  test("after a retry the key still compares with the request that created the deployment", async () => {
+    const first = await start({ spec: { flaky: true } }, "order-3");
+    assert.equal(first.status, 202);
+    const terminated = await fetch(`${host!.url}/api/deployments/${String(first.body.id)}/terminate`, {
+      method: "POST",
+    });
+    assert.equal(terminated.status, 202, await terminated.text());
+    const retry = await fetch(`${host!.url}/api/deployments/${String(first.body.id)}/retry`, {
+      method: "POST",
+    });
+    assert.equal(retry.status, 202, await retry.text());
+    const again = await start({ spec: { flaky: true } }, "order-3");
+    assert.equal(again.status, 200);
+    assert.equal(again.body.attempt, 2, "the repeat answers with the latest attempt");
+    const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "order-3" },
+      body: JSON.stringify({ spec: { flaky: true }, completionTimeoutSeconds: 999 }),
+    });
+    await expectProblem(res, 422, "Idempotency-Key");
+  });
+
+  test("a row written before requestDigest existed is compared by its spec", async () => {
+    const first = await start({ spec: { legacy: true } }, "order-4");
+    assert.equal(first.status, 202);
+    const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, DEPLOYMENTS_TABLE));
+    const stripped = await ledger.update("contoso", String(first.body.id), 1, (current) => {
+      const { requestDigest, ...older } = current;
+      assert.ok(requestDigest, "new rows carry the request digest");
+      return older;
+    });
+    assert.equal(stripped?.requestDigest, undefined);
+    const sameSpec = await start({ spec: { legacy: true }, completionTimeoutSeconds: 999 }, "order-4");
+    assert.equal(sameSpec.status, 200, "an older row only knows the spec, and the spec is the same");
+    const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "order-4" },
+      body: JSON.stringify({ spec: { legacy: false } }),
+    });
+    await expectProblem(res, 422, "Idempotency-Key");
   });
 });
