@@ -17,7 +17,7 @@ import { tenantParam } from "../tenants/http";
 import { DeploymentExistsError, STATUS_FILTERS } from "./ledger";
 import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES } from "./model";
 import { sendCommandActivity } from "./activities";
-import type { TenantRegistration } from "../tenants/model";
+import { timeoutOrderError, type TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
 import {
   DeploymentInput,
@@ -244,7 +244,8 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
       }
       const body = parseWith(startSchema, await readJson(request));
-      if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      const registered = await rt.store.get(tenant);
+      if (!registered) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
       const id =
         body.deploymentId ??
         (idempotencyKey
@@ -262,6 +263,10 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         }
         throw new ProblemError(409, `Deployment "${id}" already exists.`);
       }
+      // A timeout the request leaves out comes from the tenant's limits, so the order is checked here, after
+      // a repeat has been answered as the original was.
+      const timeoutError = timeoutOrderError(body, registered.limits, "the tenant's default");
+      if (timeoutError) throw validationProblem([timeoutError]);
       const registration = await requireActiveTenant(rt, tenant);
       const record = await startAttempt(rt, client, registration, id, 1, body.spec, {
         acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds,

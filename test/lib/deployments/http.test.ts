@@ -192,3 +192,33 @@ describe("Idempotency-Key", () => {
     await expectProblem(res, 422, "Idempotency-Key");
   });
 });
+
+describe("timeouts", () => {
+  test("an acceptance timeout above the completion timeout is 400 naming the field sent", async () => {
+    // contoso has the default limits: acceptance 120 s, completion 3600 s.
+    const cases: [Record<string, number>, string, RegExp][] = [
+      [{ acceptanceTimeoutSeconds: 600, completionTimeoutSeconds: 60 }, "acceptanceTimeoutSeconds", /\(60\)/],
+      [{ acceptanceTimeoutSeconds: 7200 }, "acceptanceTimeoutSeconds", /3600, the tenant's default/],
+      [{ completionTimeoutSeconds: 60 }, "completionTimeoutSeconds", /120, the tenant's default/],
+    ];
+    for (const [timeouts, field, message] of cases) {
+      const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ spec: {}, ...timeouts }),
+      });
+      const problem = await expectProblem(res, 400, field);
+      assert.match(problem.errors?.find((e) => e.field === field)?.message ?? "", message);
+    }
+  });
+
+  test("timeouts in order, or equal, start", async () => {
+    for (const timeouts of [
+      { acceptanceTimeoutSeconds: 60, completionTimeoutSeconds: 60 },
+      { acceptanceTimeoutSeconds: 3600 },
+      { completionTimeoutSeconds: 120 },
+    ]) {
+      assert.equal((await start({ spec: {}, ...timeouts })).status, 202, JSON.stringify(timeouts));
+    }
+  });
+});

@@ -395,8 +395,18 @@ describe("validation: every rule names its field", () => {
       field: "serviceBus.statusQueue",
     },
     {
-      name: "completion timeout shorter than acceptance",
+      name: "acceptance timeout longer than completion",
       body: { ...validBody(), limits: { acceptanceTimeoutSeconds: 600, completionTimeoutSeconds: 60 } },
+      field: "limits.acceptanceTimeoutSeconds",
+    },
+    {
+      name: "acceptance timeout alone, longer than the default completion",
+      body: { ...validBody(), limits: { acceptanceTimeoutSeconds: 7200 } },
+      field: "limits.acceptanceTimeoutSeconds",
+    },
+    {
+      name: "completion timeout alone, shorter than the default acceptance",
+      body: { ...validBody(), limits: { completionTimeoutSeconds: 60 } },
       field: "limits.completionTimeoutSeconds",
     },
     { name: "empty display name", body: { ...validBody(), displayName: "   " }, field: "displayName" },
