@@ -113,6 +113,9 @@ export class ManagementApi {
       if (method === "DELETE") return this.purgeBy(q);
       throw bad(405, `${method} is not allowed on the instances collection.`);
     }
+    // An id no instance can have (e.g. `a%2fb` decodes to a slash) would reach Table Storage as a key it
+    // refuses, and its 400 would surface as a 500.
+    validateInstanceId(id);
     if (op === undefined || op === "") {
       if (method === "GET") return this.status(id, q, `${this.origin}${url.pathname}${url.search}`);
       if (method === "DELETE") {

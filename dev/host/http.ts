@@ -85,21 +85,16 @@ export class HttpDispatcher {
     let params: Record<string, string> | undefined;
     let methodMismatch = false;
     let chosen: HttpFunction | undefined;
-    try {
-      for (const f of this.functions) {
-        const p = matchRoute(f.route, relative);
-        if (!p) continue;
-        if (!f.methods.has((req.method ?? "GET").toUpperCase())) {
-          methodMismatch = true;
-          continue;
-        }
-        chosen = f;
-        params = p;
-        break;
+    for (const f of this.functions) {
+      const p = matchRoute(f.route, relative);
+      if (!p) continue;
+      if (!f.methods.has((req.method ?? "GET").toUpperCase())) {
+        methodMismatch = true;
+        continue;
       }
-    } catch {
-      send(res, 400, { error: "The request path is not valid URL encoding." });
-      return true;
+      chosen = f;
+      params = p;
+      break;
     }
     if (!chosen || !params) {
       if (methodMismatch)

@@ -82,3 +82,36 @@ describe("the catch-all", () => {
     assert.match(webhooks.text, /No instance with ID 'nope'/, "the Durable management API answered");
   });
 });
+
+describe("path-traversal shapes and bad escapes are client errors", () => {
+  const paths = [
+    "/api/deployments/..%2f..%2ftenants",
+    "/api/deployments/..%2F..%2Ftenants",
+    "/api/deployments/%2e%2e",
+    "/api/deployments/%2E%2E/cancel",
+    "/api/deployments/..",
+    "/api/deployments/.%2e/retry",
+    "/api/deployments/a%2fb",
+    "/api/deployments/%2e%2e%2f%2e%2e%2ftenants",
+    "/api/deployments/%zz",
+    "/api/deployments/%ff",
+    "/api/deployments/%E0%A4%A",
+    "/api/deployments/x%00",
+    "/api/tenants/..%2f..%2fx",
+    "/api/tenants/%zz",
+    "/api/tenants/contoso/deployments/..%2f",
+    "/api/%zz",
+  ];
+  for (const p of paths) {
+    test(`GET ${p} → 400 naming the parameter, or 404`, async () => {
+      const res = await send("GET", p);
+      const body = problem(res, res.status);
+      assert.ok(res.status === 400 || res.status === 404, `${res.status} ${res.text}`);
+      if (res.status === 400)
+        assert.ok(
+          body.errors?.some((e) => e.field === "id" || e.field === "tenant"),
+          res.text,
+        );
+    });
+  }
+});
