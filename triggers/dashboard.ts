@@ -1,10 +1,10 @@
 /** Serves the operator dashboard at /api/dashboard; the page itself holds no data (it calls the API). */
 import { app } from "@azure/functions";
 import { dashboardResponse } from "../lib/dashboard/page";
+import { routeOptions } from "../lib/http/routes";
 
 app.http("dashboard", {
-  methods: ["GET"],
-  route: "dashboard",
+  ...routeOptions("dashboard"),
   authLevel: "anonymous",
   handler: () => dashboardResponse(),
 });

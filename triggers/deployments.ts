@@ -2,54 +2,47 @@
 import * as df from "durable-functions";
 import { createDeploymentHandlers } from "../lib/deployments/http";
 import { runtime } from "../lib/deployments/runtime";
+import { routeOptions } from "../lib/http/routes";
 
 const handlers = createDeploymentHandlers(runtime);
 
 df.app.client.http("deploymentsStart", {
-  methods: ["POST"],
-  route: "tenants/{tenant}/deployments",
+  ...routeOptions("deploymentsStart"),
   authLevel: "function",
   handler: handlers.start,
 });
 df.app.client.http("deploymentsCancel", {
-  methods: ["POST"],
-  route: "deployments/{id}/cancel",
+  ...routeOptions("deploymentsCancel"),
   authLevel: "function",
   handler: handlers.cancel,
 });
 df.app.client.http("deploymentsGet", {
-  methods: ["GET"],
-  route: "deployments/{id}",
+  ...routeOptions("deploymentsGet"),
   authLevel: "function",
   handler: handlers.get,
 });
 df.app.client.http("deploymentsList", {
-  methods: ["GET"],
-  route: "tenants/{tenant}/deployments",
+  ...routeOptions("deploymentsList"),
   authLevel: "function",
   handler: handlers.list,
 });
 df.app.client.http("deploymentsRetry", {
-  methods: ["POST"],
-  route: "deployments/{id}/retry",
+  ...routeOptions("deploymentsRetry"),
   authLevel: "function",
   handler: handlers.retry,
 });
 df.app.client.http("deploymentsTerminate", {
-  methods: ["POST"],
-  route: "deployments/{id}/terminate",
+  ...routeOptions("deploymentsTerminate"),
   authLevel: "function",
   handler: handlers.terminate,
 });
 df.app.client.http("tenantsVerify", {
-  methods: ["POST"],
-  route: "tenants/{tenant}/verify",
+  ...routeOptions("tenantsVerify"),
   authLevel: "function",
   handler: handlers.verify,
 });
 df.app.client.http("tenantsHealth", {
-  methods: ["GET"],
-  route: "tenants/{tenant}/health",
+  ...routeOptions("tenantsHealth"),
   authLevel: "function",
   handler: handlers.health,
 });

@@ -2,36 +2,32 @@
 import { app } from "@azure/functions";
 import * as df from "durable-functions";
 import { createTenantHandlers, defaultTenantApiDeps } from "../lib/tenants/http";
+import { routeOptions } from "../lib/http/routes";
 
 const handlers = createTenantHandlers(defaultTenantApiDeps());
 
 app.http("tenantsList", {
-  methods: ["GET"],
-  route: "tenants",
+  ...routeOptions("tenantsList"),
   authLevel: "function",
   handler: handlers.list,
 });
 app.http("tenantsGet", {
-  methods: ["GET"],
-  route: "tenants/{tenant}",
+  ...routeOptions("tenantsGet"),
   authLevel: "function",
   handler: handlers.get,
 });
 app.http("tenantsPut", {
-  methods: ["PUT"],
-  route: "tenants/{tenant}",
+  ...routeOptions("tenantsPut"),
   authLevel: "function",
   handler: handlers.put,
 });
 df.app.client.http("tenantsDelete", {
-  methods: ["DELETE"],
-  route: "tenants/{tenant}",
+  ...routeOptions("tenantsDelete"),
   authLevel: "function",
   handler: (request, client, context) => handlers.delete(request, context, client),
 });
 app.http("tenantsOnboarding", {
-  methods: ["GET"],
-  route: "tenants/{tenant}/onboarding",
+  ...routeOptions("tenantsOnboarding"),
   authLevel: "function",
   handler: handlers.onboarding,
 });

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { EventType, describeEvent, newEvent, parseJsonText } from "./history";
 import { ACTIVE_STATUSES, type InstanceRecord, type RuntimeStatus } from "./store";
 import { DurableEngineError, type Engine } from "./engine";
+import { isContinuationToken } from "../../lib/storage/tables";
 
 export const WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/";
 const STATUSES: RuntimeStatus[] = [
@@ -112,6 +113,9 @@ export class ManagementApi {
       if (method === "DELETE") return this.purgeBy(q);
       throw bad(405, `${method} is not allowed on the instances collection.`);
     }
+    // An id no instance can have (e.g. `a%2fb` decodes to a slash) would reach Table Storage as a key it
+    // refuses, and its 400 would surface as a 500.
+    validateInstanceId(id);
     if (op === undefined || op === "") {
       if (method === "GET") return this.status(id, q, `${this.origin}${url.pathname}${url.search}`);
       if (method === "DELETE") {
@@ -289,6 +293,8 @@ export class ManagementApi {
     const top = topText === null ? undefined : Number(topText);
     if (top !== undefined && (!Number.isInteger(top) || top <= 0))
       throw bad(400, `top '${topText}' must be a positive integer.`);
+    if (continuationToken !== undefined && !isContinuationToken(continuationToken))
+      throw bad(400, "The x-ms-continuation-token header is not a token this API handed out.");
     const result = await this.engine.store.queryInstances({ ...this.filter(q), top, continuationToken });
     const showInput = flag(q, "showInput", true);
     return {

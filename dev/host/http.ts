@@ -85,21 +85,16 @@ export class HttpDispatcher {
     let params: Record<string, string> | undefined;
     let methodMismatch = false;
     let chosen: HttpFunction | undefined;
-    try {
-      for (const f of this.functions) {
-        const p = matchRoute(f.route, relative);
-        if (!p) continue;
-        if (!f.methods.has((req.method ?? "GET").toUpperCase())) {
-          methodMismatch = true;
-          continue;
-        }
-        chosen = f;
-        params = p;
-        break;
+    for (const f of this.functions) {
+      const p = matchRoute(f.route, relative);
+      if (!p) continue;
+      if (!f.methods.has((req.method ?? "GET").toUpperCase())) {
+        methodMismatch = true;
+        continue;
       }
-    } catch {
-      send(res, 400, { error: "The request path is not valid URL encoding." });
-      return true;
+      chosen = f;
+      params = p;
+      break;
     }
     if (!chosen || !params) {
       if (methodMismatch)
@@ -138,7 +133,7 @@ export class HttpDispatcher {
     });
     let result: unknown;
     try {
-      result = await invoke(chosen.fn, request, context, this.log);
+      result = await invoke(chosen.fn, request, context, this.log, responseStatus);
     } catch {
       send(res, 500, { error: "The function failed.", invocationId: context.invocationId });
       return true;
@@ -146,6 +141,13 @@ export class HttpDispatcher {
     await writeResponse(res, result);
     return true;
   }
+}
+
+/** The status writeResponse will send for a handler's result. */
+function responseStatus(result: unknown): number {
+  if (result === undefined || result === null) return 204;
+  if (result instanceof HttpResponse) return result.status;
+  return (result as HttpResponseInit).status ?? 200;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -82,16 +82,26 @@ export function createContext(fn: RegisteredFunction, options: InvokeOptions): I
   return context;
 }
 
-/** Runs the handler, logging one line with the outcome; rethrows the handler's error. */
+/**
+ * Runs the handler, logging one line with the outcome; rethrows the handler's error.
+ *
+ * `statusOf` reads the HTTP status of an HTTP function's result. As on Azure, a function that returns a
+ * 500 (e.g. an API wrapper that turned an exception into a response) did not fail, so the outcome stays
+ * "Succeeded"; the line carries `status` and is logged as an error for a 5xx, or the failure would be
+ * invisible in the host log.
+ */
 export async function invoke(
   fn: RegisteredFunction,
   trigger: unknown,
   context: InvocationContext,
   log: HostLog,
+  statusOf?: (result: unknown) => number,
 ): Promise<unknown> {
   const started = process.hrtime.bigint();
-  const done = (outcome: string, extra: Record<string, unknown> = {}) =>
-    log(outcome === "Succeeded" ? "info" : "error", `Executed '${fn.name}' (${outcome})`, {
+  const done = (outcome: "Succeeded" | "Failed", extra: { status?: number; error?: string } = {}) => {
+    const failed = outcome === "Failed" || (extra.status ?? 0) >= 500;
+    const status = extra.status !== undefined ? `, status ${extra.status}` : "";
+    log(failed ? "error" : "info", `Executed '${fn.name}' (${outcome}${status})`, {
       function: fn.name,
       invocationId: context.invocationId,
       trigger: fn.trigger.type,
@@ -99,9 +109,10 @@ export async function invoke(
       outcome,
       ...extra,
     });
+  };
   try {
     const result = await fn.handler(trigger, context);
-    done("Succeeded");
+    done("Succeeded", statusOf ? { status: statusOf(result) } : {});
     return result;
   } catch (error) {
     done("Failed", { error: error instanceof Error ? error.message : String(error) });

@@ -52,13 +52,33 @@ export function compileRoute(template: string): CompiledRoute {
   return { template, regex: new RegExp(`^${pattern}/?$`, "i"), params, specificity };
 }
 
+/**
+ * Decodes a route value as ASP.NET Core does for the Functions host: valid escapes are decoded, a malformed
+ * one (`%zz`, a truncated or invalid UTF-8 sequence) is left as it was. decodeURIComponent would throw, and
+ * the host would answer for the app; this way the app's own validation sees the value and answers in the
+ * app's error format.
+ */
+function decodeRouteValue(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}
+
 export function matchRoute(route: CompiledRoute, pathname: string): Record<string, string> | undefined {
   const m = route.regex.exec(pathname === "/" ? "" : pathname.replace(/\/+$/, ""));
   if (!m) return undefined;
   const params: Record<string, string> = {};
   for (const name of route.params) {
     const value = m.groups?.[name];
-    if (value !== undefined) params[name] = decodeURIComponent(value);
+    if (value !== undefined) params[name] = decodeRouteValue(value);
   }
   return params;
 }

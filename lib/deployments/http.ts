@@ -8,6 +8,7 @@ import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { requireRole, ROLES } from "../http/auth";
 import { apiHandler, json } from "../http/handler";
+import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
@@ -17,7 +18,7 @@ import { DeploymentExistsError, STATUS_FILTERS } from "./ledger";
 import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
 import { sendCancel } from "./commands";
 import { inFlight, reconcile } from "./reconcile";
-import type { TenantRegistration } from "../tenants/model";
+import { timeoutOrderError, type TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
 import {
   DeploymentInput,
@@ -50,7 +51,7 @@ const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).ma
 const listQuerySchema = z.strictObject({
   status: z.enum(STATUS_FILTERS as [string, ...string[]]).optional(),
   top: z.coerce.number().int().min(1).max(1000).optional(),
-  continuationToken: z.string().min(1).max(4096).optional(),
+  continuationToken: continuationTokenParam.optional(),
 });
 
 /** The API shape of an attempt; lists leave the timeline out to stay small. */
@@ -77,6 +78,28 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
 /** The absolute URL of a deployment, on the origin the caller used. */
 function deploymentUrl(request: HttpRequest, record: Pick<DeploymentRecord, "id">): string {
   return new URL(`/api/deployments/${encodeURIComponent(record.id)}`, request.url).href;
+}
+
+/**
+ * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old
+ * deployment for a different body would silently drop the new request. Rows written before
+ * requestDigest existed can only be compared by spec.
+ */
+function requireSameRequest(
+  original: DeploymentRecord,
+  digests: { requestDigest?: string; specDigest: string },
+): void {
+  const same =
+    original.requestDigest !== undefined && digests.requestDigest !== undefined
+      ? original.requestDigest === digests.requestDigest
+      : original.specDigest === digests.specDigest;
+  if (!same) {
+    throw new ProblemError(
+      422,
+      "The Idempotency-Key was already used with a different request; use a new key for a new request.",
+      [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
+    );
+  }
 }
 
 /**
@@ -129,11 +152,14 @@ async function startAttempt(
     completionTimeoutSeconds?: number;
     previousAttempt?: number;
     idempotent?: boolean;
+    /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
+    requestDigest?: string;
   },
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
   const now = new Date().toISOString();
   const instanceId = instanceIdFor(tenant, id, attempt);
+  const digest = specDigest(spec);
   let record: DeploymentRecord;
   try {
     record = await rt.ledger.create({
@@ -143,15 +169,20 @@ async function startAttempt(
       instanceId,
       phase: "Requested",
       progress: 0,
-      specDigest: specDigest(spec),
+      specDigest: digest,
+      ...(options.requestDigest !== undefined ? { requestDigest: options.requestDigest } : {}),
       requestedAt: now,
       updatedAt: now,
       ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
     });
   } catch (error) {
-    // A concurrent repeat of the same Idempotency-Key won the race: it is the same deployment.
-    if (error instanceof DeploymentExistsError && options.idempotent)
-      return (await rt.ledger.find(id)) as DeploymentRecord;
+    // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the
+    // same request. Read by attempt, not through the id index, which the winner may not have written yet.
+    if (error instanceof DeploymentExistsError && options.idempotent) {
+      const winner = (await rt.ledger.get(tenant, id, attempt)) as DeploymentRecord;
+      requireSameRequest(winner, { requestDigest: options.requestDigest, specDigest: digest });
+      return winner;
+    }
     throw error;
   }
   const input: DeploymentInput = {
@@ -238,22 +269,35 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
       }
       const body = parseWith(startSchema, await readJson(request));
-      if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      const registered = await rt.store.get(tenant);
+      if (!registered) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
       const id =
         body.deploymentId ??
         (idempotencyKey
           ? `d-${createHash("sha256").update(`${tenant}\n${idempotencyKey}`).digest("hex").slice(0, 24)}`
           : `d-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      const requestDigest = specDigest(body);
       const existing = await rt.ledger.find(id);
       if (existing) {
-        if (idempotencyKey && existing.tenant === tenant) return accepted(request, existing, client, 200);
+        if (idempotencyKey && existing.tenant === tenant) {
+          // Retries are later attempts of the same deployment; the key's request created attempt 1.
+          const original =
+            existing.attempt === 1 ? existing : ((await rt.ledger.get(tenant, id, 1)) ?? existing);
+          requireSameRequest(original, { requestDigest, specDigest: specDigest(body.spec) });
+          return accepted(request, existing, client, 200);
+        }
         throw new ProblemError(409, `Deployment "${id}" already exists.`);
       }
+      // A timeout the request leaves out comes from the tenant's limits, so the order is checked here, after
+      // a repeat has been answered as the original was.
+      const timeoutError = timeoutOrderError(body, registered.limits, "the tenant's default");
+      if (timeoutError) throw validationProblem([timeoutError]);
       const registration = await requireActiveTenant(rt, client, tenant);
       const record = await startAttempt(rt, client, registration, id, 1, body.spec, {
         acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: body.completionTimeoutSeconds,
         idempotent: !!idempotencyKey,
+        requestDigest,
       });
       invocationLogger(context).info("deployment started", {
         tenant,
@@ -422,7 +466,9 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       const tenant = tenantParam(request);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
-      const page = await rt.ledger.list(tenant, query as Parameters<typeof rt.ledger.list>[1]);
+      const page = await rt.ledger
+        .list(tenant, query as Parameters<typeof rt.ledger.list>[1])
+        .catch(rejectInvalidContinuationToken);
       const items = await Promise.all(page.items.map((r) => reconcile(rt, client, r)));
       return json(200, {
         items: items.map((r) => deploymentView(r, { timeline: false })),

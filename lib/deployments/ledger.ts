@@ -5,7 +5,7 @@
  * concurrent updates (status pump, orchestration, user) never lose each other's changes.
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import { statusCodeOf, tableInitializer } from "../storage/tables";
+import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Status } from "../messaging/contracts";
 import {
   applyStatus,
@@ -303,6 +303,7 @@ export class DeploymentLedger {
     return out;
   }
 
+  /** One page of a tenant's attempts; a bad continuation token is an InvalidContinuationTokenError. */
   async list(
     tenant: string,
     options: { status?: StatusFilter; top?: number; continuationToken?: string } = {},
@@ -314,13 +315,8 @@ export class DeploymentLedger {
     else if (status && (PHASES as readonly string[]).includes(status))
       filter += ` and phase eq ${odataString(status)}`;
     else if (status) filter += ` and outcome eq ${odataString(status)}`;
-    const page = await this.client
-      .listEntities<Row>({ queryOptions: { filter } })
-      .byPage({ maxPageSize: options.top ?? 50, continuationToken: options.continuationToken })
-      .next();
-    if (page.done || !page.value) return { items: [] };
-    const token = (page.value as { continuationToken?: string }).continuationToken;
-    return { items: page.value.map(fromRow), ...(token ? { continuationToken: token } : {}) };
+    const page = await queryPage<Row>(this.client, filter, options.top ?? 50, options.continuationToken);
+    return { ...page, items: page.items.map(fromRow) };
   }
 
   /** Attempts of a tenant not yet completed (for the concurrency limit, the pump and tenant deletion). */

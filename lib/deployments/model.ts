@@ -69,6 +69,12 @@ export interface DeploymentRecord {
   message?: string;
   /** SHA-256 of the canonical spec, so audits can tell attempts apart without storing the spec twice. */
   specDigest: string;
+  /**
+   * SHA-256 of the canonical start request body (spec, timeouts, deploymentId) that created the deployment,
+   * so a repeated Idempotency-Key can be told from a reuse of the key for another request. Absent on rows
+   * written before it existed and on retry attempts (the request that created the deployment is attempt 1's).
+   */
+  requestDigest?: string;
   requestedBy?: string;
   requestedAt: string;
   updatedAt: string;

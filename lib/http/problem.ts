@@ -31,6 +31,7 @@ const TITLES: Record<number, string> = {
   412: "Precondition Failed",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  422: "Unprocessable Content",
   428: "Precondition Required",
   500: "Internal Server Error",
   503: "Service Unavailable",

@@ -3,7 +3,7 @@
  * created lazily, with the table created once per process. Azurite (http) endpoints are allowed only
  * because they are plain http; production connection strings are https.
  */
-import { RestError, TableClient } from "@azure/data-tables";
+import { RestError, TableClient, TableEntityResult } from "@azure/data-tables";
 
 export function createTableClient(connectionString: string, table: string): TableClient {
   const insecure = /TableEndpoint=http:|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
@@ -28,4 +28,70 @@ export function statusCodeOf(error: unknown): number | undefined {
   return error instanceof RestError
     ? error.statusCode
     : (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** A continuation token that did not come from a listing of this table (a client's mistake). */
+export class InvalidContinuationTokenError extends Error {
+  constructor() {
+    super("The continuation token is not one this listing handed out.");
+    this.name = "InvalidContinuationTokenError";
+  }
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Keys travel back to the service as request headers; a control character would fail in the HTTP
+// client before the service could answer 400.
+const headerSafe = (s: string) => [...s].every((c) => c >= " " && c !== "\x7f");
+
+/**
+ * Whether a token has the shape @azure/data-tables gives out: base64 of `{"nextPartitionKey":…,
+ * "nextRowKey"?:…}`. The SDK decodes it without checks, so garbage would surface as a SyntaxError or
+ * TypeError (a 500) instead of a client error. Decoded byte by byte as the SDK does, so what is checked
+ * is what it would send.
+ */
+export function isContinuationToken(token: string): boolean {
+  if (token.length === 0 || !BASE64.test(token)) return false;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, "base64").toString("latin1"));
+  } catch {
+    return false;
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+  const { nextPartitionKey, nextRowKey, ...rest } = value as Record<string, unknown>;
+  return (
+    Object.keys(rest).length === 0 &&
+    typeof nextPartitionKey === "string" &&
+    nextPartitionKey.length > 0 &&
+    headerSafe(nextPartitionKey) &&
+    (nextRowKey === undefined || (typeof nextRowKey === "string" && headerSafe(nextRowKey)))
+  );
+}
+
+/**
+ * One page of a query. A malformed token, or one the service refuses (keys it cannot use), is an
+ * InvalidContinuationTokenError, so callers can answer the client instead of failing.
+ */
+export async function queryPage<T extends object>(
+  client: TableClient,
+  filter: string,
+  maxPageSize: number,
+  continuationToken?: string,
+): Promise<{ items: TableEntityResult<T>[]; continuationToken?: string }> {
+  if (continuationToken !== undefined && !isContinuationToken(continuationToken))
+    throw new InvalidContinuationTokenError();
+  let page: IteratorResult<TableEntityResult<T>[] & { continuationToken?: string }>;
+  try {
+    page = await client
+      .listEntities<T>({ queryOptions: { filter } })
+      .byPage({ maxPageSize, continuationToken })
+      .next();
+  } catch (error) {
+    if (continuationToken !== undefined && statusCodeOf(error) === 400)
+      throw new InvalidContinuationTokenError();
+    throw error;
+  }
+  if (page.done || !page.value) return { items: [] };
+  const token = page.value.continuationToken;
+  return { items: [...page.value], ...(token ? { continuationToken: token } : {}) };
 }

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ProviderSettings, SETTING_NAMES } from "../config/settings";
 import { requireRole, ROLES } from "../http/auth";
 import { apiHandler, json } from "../http/handler";
+import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
@@ -89,7 +90,7 @@ function mapStoreError(error: unknown): never {
 
 const listQuerySchema = z.strictObject({
   top: z.coerce.number().int().min(1).max(1000).optional(),
-  continuationToken: z.string().min(1).max(4096).optional(),
+  continuationToken: continuationTokenParam.optional(),
 });
 
 export function createTenantHandlers(getDeps: () => TenantApiDeps) {
@@ -139,17 +140,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
       const { store, settings } = getDeps();
       requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
-      let page;
-      try {
-        page = await store.list(query);
-      } catch (error) {
-        if (query.continuationToken && (error as { statusCode?: number }).statusCode === 400) {
-          throw validationProblem([
-            { field: "continuationToken", message: "is not a valid continuation token" },
-          ]);
-        }
-        throw error;
-      }
+      const page = await store.list(query).catch(rejectInvalidContinuationToken);
       return json(200, {
         items: page.items.map(registrationView),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),

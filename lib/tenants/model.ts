@@ -41,6 +41,64 @@ export const DEFAULT_LIMITS = {
   completionTimeoutSeconds: 3600,
 } as const;
 
+export interface Timeouts {
+  acceptanceTimeoutSeconds: number;
+  completionTimeoutSeconds: number;
+}
+
+/**
+ * Both deadlines of an attempt count from its start, so an acceptance timeout above the completion
+ * timeout only keeps the workflow waiting for an acceptance that would come too late: the attempt is out
+ * of time the moment it is accepted. A timeout left out is taken from `defaults` (named by `defaultsLabel`
+ * in the message). The error names a field the caller sent, the acceptance timeout when both were;
+ * defaults out of order are not the caller's mistake.
+ */
+export function timeoutOrderError(
+  given: Partial<Timeouts>,
+  defaults: Timeouts,
+  defaultsLabel: string,
+): FieldError | undefined {
+  const acceptance = given.acceptanceTimeoutSeconds ?? defaults.acceptanceTimeoutSeconds;
+  const completion = given.completionTimeoutSeconds ?? defaults.completionTimeoutSeconds;
+  if (acceptance <= completion) return undefined;
+  if (given.acceptanceTimeoutSeconds !== undefined) {
+    const source = given.completionTimeoutSeconds !== undefined ? "" : `, ${defaultsLabel}`;
+    return {
+      field: "acceptanceTimeoutSeconds",
+      message: `must not exceed completionTimeoutSeconds (${completion}${source})`,
+    };
+  }
+  if (given.completionTimeoutSeconds !== undefined) {
+    return {
+      field: "completionTimeoutSeconds",
+      message: `must be at least acceptanceTimeoutSeconds (${acceptance}, ${defaultsLabel})`,
+    };
+  }
+  return undefined;
+}
+
+// Defaults are applied after the timeout order check, which has to know what the caller left out.
+const limitsSchema = z
+  .strictObject({
+    maxConcurrentDeployments: z.number().int().min(1).max(1000).optional(),
+    acceptanceTimeoutSeconds: z.number().int().min(5).max(86_400).optional(),
+    completionTimeoutSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 86_400)
+      .optional(),
+  })
+  .superRefine((given, ctx) => {
+    const error = timeoutOrderError(given, DEFAULT_LIMITS, "the default");
+    if (error) ctx.addIssue({ code: "custom", path: [error.field], message: error.message });
+  })
+  .transform((given) => ({
+    maxConcurrentDeployments: given.maxConcurrentDeployments ?? DEFAULT_LIMITS.maxConcurrentDeployments,
+    acceptanceTimeoutSeconds: given.acceptanceTimeoutSeconds ?? DEFAULT_LIMITS.acceptanceTimeoutSeconds,
+    completionTimeoutSeconds: given.completionTimeoutSeconds ?? DEFAULT_LIMITS.completionTimeoutSeconds,
+  }));
+
 /** The PUT body. Defaults are applied here, so a stored registration is always complete. */
 export const registrationInputSchema = z
   .strictObject({
@@ -55,28 +113,7 @@ export const registrationInputSchema = z
       statusQueue: queueName.default("status"),
     }),
     auth: authConfigSchema.default({ mode: "federatedManagedIdentity" }),
-    limits: z
-      .strictObject({
-        maxConcurrentDeployments: z
-          .number()
-          .int()
-          .min(1)
-          .max(1000)
-          .default(DEFAULT_LIMITS.maxConcurrentDeployments),
-        acceptanceTimeoutSeconds: z
-          .number()
-          .int()
-          .min(5)
-          .max(86_400)
-          .default(DEFAULT_LIMITS.acceptanceTimeoutSeconds),
-        completionTimeoutSeconds: z
-          .number()
-          .int()
-          .min(10)
-          .max(7 * 86_400)
-          .default(DEFAULT_LIMITS.completionTimeoutSeconds),
-      })
-      .default({ ...DEFAULT_LIMITS }),
+    limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
     state: z.enum(["active", "suspended"]).default("active"),
   })
   .superRefine((r, ctx) => {
@@ -86,13 +123,6 @@ export const registrationInputSchema = z
         code: "custom",
         path: ["serviceBus", "statusQueue"],
         message: "must differ from commandQueue",
-      });
-    }
-    if (r.limits.completionTimeoutSeconds < r.limits.acceptanceTimeoutSeconds) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["limits", "completionTimeoutSeconds"],
-        message: "must be at least acceptanceTimeoutSeconds",
       });
     }
   });

@@ -4,7 +4,7 @@
  * is ever stored (the model refuses secrets, and auth stores only a setting name).
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import { statusCodeOf, tableInitializer } from "../storage/tables";
+import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
 
 export const TENANTS_TABLE = "tenants";
@@ -152,15 +152,16 @@ export class TenantStore {
     return found;
   }
 
+  /** One page of registrations; a bad continuation token is an InvalidContinuationTokenError. */
   async list(options: { top?: number; continuationToken?: string } = {}): Promise<TenantPage> {
     await this.ensureTable();
-    const pages = this.client
-      .listEntities<TenantEntity>({ queryOptions: { filter: `PartitionKey eq '${PARTITION}'` } })
-      .byPage({ maxPageSize: options.top ?? 100, continuationToken: options.continuationToken });
-    const page = await pages.next();
-    if (page.done || !page.value) return { items: [] };
-    const token = (page.value as { continuationToken?: string }).continuationToken;
-    return { items: page.value.map(fromEntity), ...(token ? { continuationToken: token } : {}) };
+    const page = await queryPage<TenantEntity>(
+      this.client,
+      `PartitionKey eq '${PARTITION}'`,
+      options.top ?? 100,
+      options.continuationToken,
+    );
+    return { ...page, items: page.items.map(fromEntity) };
   }
 
   /**

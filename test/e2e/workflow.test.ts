@@ -291,7 +291,10 @@ test("terminate ends the orchestration, records Terminated and sends a best-effo
 test("completion timeout: accepted but silent ends TimedOut", async () => {
   const started = await startDeployment("contoso", {
     spec: { demo: { outcome: "stall" } },
-    completionTimeoutSeconds: 3,
+    // Not above the completion timeout (the tenant's default, 120 s, would be); long enough for the
+    // Accepted report to arrive before it.
+    acceptanceTimeoutSeconds: 5,
+    completionTimeoutSeconds: 5,
   });
   const cmd = await nextCommand("contoso", started.body.id, "Deploy");
   await report("contoso", cmd, "Accepted", 1);

@@ -1,6 +1,7 @@
 /** Builds real @azure/functions request/context objects for handler tests and reads responses back. */
 import { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { randomUUID } from "node:crypto";
+import { request as httpRequest } from "node:http";
 
 export interface RequestSpec {
   method?: string;
@@ -62,4 +63,33 @@ export function readResponse(response: HttpResponseInit): ReadResponse {
     body = JSON.parse(response.body);
   }
   return { status: response.status ?? 200, headers, body };
+}
+
+/**
+ * Sends a request with the path exactly as given: fetch and URL normalise `..`, `%2e%2e` and the like
+ * before sending, which would hide what a server does with them.
+ */
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text: Buffer.concat(chunks).toString("utf8"),
+        }),
+      );
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }

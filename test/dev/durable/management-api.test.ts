@@ -118,6 +118,27 @@ describe("durable management HTTP API", () => {
     assert.equal((await fetch(hook("instances/?top=0"))).status, 400);
     assert.equal((await fetch(hook(`instances/${id}?showHistory=maybe`))).status, 400);
     assert.equal((await fetch(hook("instances/%E0%A4%A"))).status, 400);
+    // Ids no instance can have: they reached Table Storage as keys it refuses, and answered 500.
+    for (const [method, path] of [
+      ["GET", "instances/a%2fb"],
+      ["GET", "instances/..%2f..%2fx"],
+      ["GET", "instances/%zz"],
+      ["GET", "instances/a%00"],
+      ["DELETE", "instances/a%2fb"],
+      ["POST", "instances/a%2fb/terminate"],
+      ["POST", "instances/a%2Fb/raiseEvent/x"],
+      ["POST", "instances/%zz/raiseEvent/x"],
+      ["POST", "orchestrators/Waits/a%2fb"],
+    ] as const) {
+      const res = await fetch(hook(path), { method });
+      assert.equal(res.status, 400, `${method} ${path}: ${await res.clone().text()}`);
+      assert.ok(((await res.json()) as { message: string }).message.length > 0);
+    }
+    const badToken = await fetch(hook("instances/?top=1"), {
+      headers: { "x-ms-continuation-token": "garbage" },
+    });
+    assert.equal(badToken.status, 400);
+    assert.match(((await badToken.json()) as { message: string }).message, /x-ms-continuation-token/);
     const upper = (await (await fetch(hook(`instances/${id}?showInput=FALSE`))).json()) as { input: unknown };
     assert.equal(upper.input, null);
     assert.equal((await fetch(hook("elsewhere"))).status, 404);

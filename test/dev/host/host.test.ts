@@ -47,6 +47,7 @@ describe("loading", () => {
       "items",
       "keyed",
       "nothing",
+      "status",
       "tick",
       "work",
     ]);
@@ -118,13 +119,28 @@ describe("HTTP triggers", () => {
     assert.equal((await get("/api/keyed", { headers: { "x-functions-key": "fixture-key" } })).status, 200);
   });
 
-  test("each invocation is logged once with function, id, duration and outcome", async () => {
+  test("each invocation is logged once with function, id, duration, outcome and HTTP status", async () => {
     await get("/api/items/1");
-    const line = logs.filter((l) => l.message === "Executed 'items' (Succeeded)").at(-1);
+    const line = logs.filter((l) => l.message === "Executed 'items' (Succeeded, status 200)").at(-1);
     assert.ok(line);
+    assert.equal(line.level, "info");
     assert.equal(line.props?.function, "items");
+    assert.equal(line.props?.status, 200);
     assert.match(String(line.props?.invocationId), /^[0-9a-f-]{36}$/);
     assert.equal(typeof line.props?.durationMs, "number");
+  });
+
+  test("a returned 5xx is logged as an error with its status, a 4xx as info", async () => {
+    assert.equal((await get("/api/status/503")).status, 503);
+    assert.equal((await get("/api/status/404")).status, 404);
+    const lines = logs.filter((l) => l.props?.function === "status");
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.message, l.props?.status]),
+      [
+        ["error", "Executed 'status' (Succeeded, status 503)", 503],
+        ["info", "Executed 'status' (Succeeded, status 404)", 404],
+      ],
+    );
   });
 });
 

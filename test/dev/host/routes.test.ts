@@ -21,6 +21,7 @@ test("route templates match like the Functions host", () => {
     ["files/{*rest}", "/files/a/b", { rest: "a/b" }],
     ["files/{*rest}", "/files", {}],
     ["a/{x}/b/{y}", "/a/1/b/two%20words", { x: "1", y: "two words" }],
+    ["items/{id}", "/items/a%2fb", { id: "a/b" }],
   ];
   for (const [template, path, expected] of cases) {
     assert.deepEqual(matchRoute(compileRoute(template), path), expected, `${template} vs ${path}`);
@@ -33,4 +34,18 @@ test("literal routes are more specific than parameterised ones", () => {
 
 test("unsupported templates are refused at load time", () => {
   assert.throws(() => compileRoute("a/{b}c"), /Unsupported route segment/);
+});
+
+test("a malformed escape stays as it was, as ASP.NET Core leaves it, instead of throwing", () => {
+  const cases: [string, string, Record<string, string>][] = [
+    ["items/{id}", "/items/%zz", { id: "%zz" }],
+    ["items/{id}", "/items/%ff", { id: "%ff" }],
+    ["items/{id}", "/items/%E0%A4%A", { id: "%E0%A4%A" }],
+    ["items/{id}", "/items/a%20b%zz", { id: "a b%zz" }],
+    ["items/{id}", "/items/%C3%A9%", { id: "é%" }],
+    ["files/{*rest}", "/files/%2e%2e/%zz", { rest: "../%zz" }],
+  ];
+  for (const [template, path, expected] of cases) {
+    assert.deepEqual(matchRoute(compileRoute(template), path), expected, `${template} vs ${path}`);
+  }
 });

@@ -254,6 +254,21 @@ describe("listing with paging", () => {
     assertFieldError(await call(handlers.list, { query: { top: "abc" } }), "top");
     assertFieldError(await call(handlers.list, { query: { top: "5000" } }), "top");
   });
+
+  test("a continuation token the API did not hand out is 400 naming it, never a 500", async () => {
+    const first = await call(handlers.list, { query: { top: "2" } });
+    const token = (first.body as { continuationToken: string }).continuationToken;
+    const json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64");
+    for (const bad of [
+      "garbage",
+      token.slice(0, -2),
+      json(null),
+      json({ nextPartitionKey: 1 }),
+      json({ nextPartitionKey: "tenant", nextRowKey: "x", more: true }),
+    ]) {
+      assertFieldError(await call(handlers.list, { query: { continuationToken: bad } }), "continuationToken");
+    }
+  });
 });
 
 describe("validation: every rule names its field", () => {
@@ -380,8 +395,18 @@ describe("validation: every rule names its field", () => {
       field: "serviceBus.statusQueue",
     },
     {
-      name: "completion timeout shorter than acceptance",
+      name: "acceptance timeout longer than completion",
       body: { ...validBody(), limits: { acceptanceTimeoutSeconds: 600, completionTimeoutSeconds: 60 } },
+      field: "limits.acceptanceTimeoutSeconds",
+    },
+    {
+      name: "acceptance timeout alone, longer than the default completion",
+      body: { ...validBody(), limits: { acceptanceTimeoutSeconds: 7200 } },
+      field: "limits.acceptanceTimeoutSeconds",
+    },
+    {
+      name: "completion timeout alone, shorter than the default acceptance",
+      body: { ...validBody(), limits: { completionTimeoutSeconds: 60 } },
       field: "limits.completionTimeoutSeconds",
     },
     { name: "empty display name", body: { ...validBody(), displayName: "   " }, field: "displayName" },
