@@ -80,8 +80,14 @@ test(
     const id = (await started.getAttribute("data-id")) as string;
     await row(id).getByTestId("outcome").filter({ hasText: "Succeeded" }).waitFor();
     // The agent's report and the outcome the orchestration recorded are two entries.
-    await page.getByTestId("timeline-entry").filter({ hasText: /provider\s*Succeeded/ }).waitFor();
-    await page.getByTestId("timeline-entry").filter({ hasText: /agent\s*Succeeded/ }).waitFor();
+    await page
+      .getByTestId("timeline-entry")
+      .filter({ hasText: /provider\s*Succeeded/ })
+      .waitFor();
+    await page
+      .getByTestId("timeline-entry")
+      .filter({ hasText: /agent\s*Succeeded/ })
+      .waitFor();
     const timeline = await page.getByTestId("timeline").innerText();
     for (const event of ["Requested", "Sent", "Accepted", "InProgress", "Succeeded"])
       assert.match(timeline, new RegExp(event), event);
@@ -121,8 +127,14 @@ test(
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await row(id).click();
     // The agent's report and the outcome the orchestration recorded are two entries.
-    await page.getByTestId("timeline-entry").filter({ hasText: /provider\s*Succeeded/ }).waitFor();
-    await page.getByTestId("timeline-entry").filter({ hasText: /agent\s*Succeeded/ }).waitFor();
+    await page
+      .getByTestId("timeline-entry")
+      .filter({ hasText: /provider\s*Succeeded/ })
+      .waitFor();
+    await page
+      .getByTestId("timeline-entry")
+      .filter({ hasText: /agent\s*Succeeded/ })
+      .waitFor();
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`dashboard screenshot: ${SCREENSHOT}`);
   },
