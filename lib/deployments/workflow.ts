@@ -8,7 +8,7 @@
  * continueAsNew; it stops when the tenant has nothing in flight. The two never share an orchestrator,
  * so `Task.any` and `continueAsNew` are never combined (an upstream SDK issue).
  */
-import type { OrchestrationContext, Task } from "durable-functions";
+import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
 import type { Command, Status, StatusState } from "../messaging/contracts";
 import type { Outcome } from "./model";
 
@@ -84,6 +84,15 @@ export const TERMINAL_STATES: Partial<Record<StatusState, Outcome>> = {
 
 const MAX_SEND_BACKOFF_MS = 60_000;
 
+/**
+ * The ledger activities ride out a Table Storage hiccup (about a minute and a half in all) instead of
+ * failing the orchestration; if storage stays away longer the instance fails and reconciliation records it.
+ */
+const LEDGER_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
+  backoffCoefficient: 2,
+  maxRetryIntervalInMilliseconds: 30_000,
+});
+
 function command(
   input: DeploymentInput,
   attempt: number,
@@ -137,7 +146,7 @@ export function* deploymentOrchestrator(
 
   // 1. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
   //    is a new attempt (its own record, messages and outcome), exactly like POST .../retry.
-  const claim = (yield df.callActivity(ACTIVITIES.beginAttempt, {
+  const claim = (yield df.callActivityWithRetry(ACTIVITIES.beginAttempt, LEDGER_RETRY, {
     tenant: input.tenant,
     id: input.id,
     attempt: input.attempt,
@@ -155,7 +164,7 @@ export function* deploymentOrchestrator(
 
   // The outcome is decided here and written once; what the ledger then holds is what this returns.
   const finish = function* (outcome: Outcome, message?: string): Generator<Task, DeploymentResult, unknown> {
-    const recorded = (yield df.callActivity(ACTIVITIES.completeDeployment, {
+    const recorded = (yield df.callActivityWithRetry(ACTIVITIES.completeDeployment, LEDGER_RETRY, {
       tenant: input.tenant,
       id: input.id,
       attempt,
