@@ -6,6 +6,7 @@
  */
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
 import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
+import { SettlementGate } from "../../lib/messaging/settlement-gate";
 import type { RegisteredFunction } from "./functions-core";
 import { createContext, HostLog, invoke } from "./invoke";
 import { resolveSetting } from "./settings";
@@ -51,19 +52,24 @@ export function startServiceBusTrigger(
   const many = fn.trigger.cardinality === "many";
   const client = serviceBusClientFromSetting(connection);
   const receiver: ServiceBusReceiver = client.createReceiver(queueName, { receiveMode: "peekLock" });
+  // Up to maxConcurrentCalls messages settle at once: without the gate an abandon could ride along with
+  // a complete's outcome (the message is lost) or the other way round (it runs again).
+  const gate = new SettlementGate();
   const handle = async (message: ServiceBusReceivedMessage) => {
     const context = createContext(fn, { log, inputsByType, triggerMetadata: metadata(message) });
     try {
       await invoke(fn, many ? [message.body] : message.body, context, log);
     } catch {
-      await receiver.abandonMessage(message).catch(() => undefined);
+      await gate.run("exclusive", () => receiver.abandonMessage(message)).catch(() => undefined);
       return;
     }
-    await receiver.completeMessage(message).catch((error: unknown) =>
-      log("warn", `Could not complete message ${message.messageId} for '${fn.name}'`, {
-        error: String(error),
-      }),
-    );
+    await gate
+      .run("complete", () => receiver.completeMessage(message))
+      .catch((error: unknown) =>
+        log("warn", `Could not complete message ${message.messageId} for '${fn.name}'`, {
+          error: String(error),
+        }),
+      );
   };
   const subscription = receiver.subscribe(
     {

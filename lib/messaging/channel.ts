@@ -13,6 +13,7 @@ import {
   ServiceBusSender,
 } from "@azure/service-bus";
 import { Command, commandMessage, ContractViolation, parseStatus, Status } from "./contracts";
+import { SettlementGate } from "./settlement-gate";
 
 /** How to reach one customer namespace: a TokenCredential (Entra) or a SAS connection string. */
 export type NamespaceConnection =
@@ -137,16 +138,20 @@ export async function receiveStatuses(
       throw error;
     }
   };
+  // Statuses of different deployments are settled concurrently: see SettlementGate for why they queue.
+  const gate = new SettlementGate();
   try {
     return {
       items: await take(options),
       next: take,
-      complete: (m) => receiver.completeMessage(m),
+      complete: (m) => gate.run("complete", () => receiver.completeMessage(m)),
       deadLetter: (m, reason, description) =>
-        receiver.deadLetterMessage(m, {
-          deadLetterReason: reason,
-          deadLetterErrorDescription: description.slice(0, 1024),
-        }),
+        gate.run("exclusive", () =>
+          receiver.deadLetterMessage(m, {
+            deadLetterReason: reason,
+            deadLetterErrorDescription: description.slice(0, 1024),
+          }),
+        ),
       close: () => receiver.close(),
     };
   } catch (error) {

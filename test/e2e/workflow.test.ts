@@ -634,3 +634,67 @@ test("Durable purge of a running deployment's instance: the record ends Failed a
   const cancel = await nextCommand("contoso", started.body.id, "Cancel");
   assert.equal(cancel.attempt, cmd.attempt);
 });
+
+test("every class of bad status is dead-lettered with its own reason beside a real deployment, in one batch", async () => {
+  const foreign = await startDeployment("fabrikam", { spec: { template: "foreign-target" } });
+  const real = await startDeployment("contoso", { spec: { template: "beside-bad-statuses" } });
+  const cmd = await nextCommand("contoso", real.body.id, "Deploy");
+  await report("contoso", cmd, "Accepted", 1);
+  await until(real.body.id, (x) => x.phase === "Accepted");
+  const valid = (deploymentId: string) => ({
+    schemaVersion: 1,
+    deploymentId,
+    attempt: 1,
+    state: "InProgress",
+    progress: 10,
+    sequence: 5,
+    reportedAt: new Date().toISOString(),
+  });
+  const json = { contentType: "application/json", applicationProperties: { schema: "deploy.status.v1" } };
+  const bad: Record<
+    string,
+    { body: unknown; contentType?: string; applicationProperties?: Record<string, string> }
+  > = {
+    SchemaViolation: { ...json, body: [1, 2, 3] },
+    InvalidJson: { ...json, body: Buffer.from("{not json") },
+    Oversized: { ...json, body: { ...valid(real.body.id), message: "x".repeat(70 * 1024) } },
+    UnsupportedContentType: { ...json, contentType: "text/plain", body: valid(real.body.id) },
+    UnsupportedSchema: {
+      ...json,
+      applicationProperties: { schema: "deploy.status.v2" },
+      body: valid(real.body.id),
+    },
+    UnknownDeployment: { ...json, body: valid("no-such-deployment") },
+    ForeignDeployment: { ...json, body: valid(foreign.body.id) },
+  };
+  const sender = agents.get("contoso")!.createSender("status");
+  // One send: the pump takes them as one batch and settles them concurrently.
+  await sender.sendMessages(Object.entries(bad).map(([reason, m]) => ({ ...m, messageId: `bad-${reason}` })));
+  await sender.close();
+  await report("contoso", cmd, "Succeeded", 6, 100);
+  assert.equal((await assertOneTruth(host!.url, real.body.id)).outcome, "Succeeded");
+  const dlq = agents
+    .get("contoso")!
+    .createReceiver("status", { subQueueType: "deadLetter", receiveMode: "receiveAndDelete" });
+  const dead = new Map<string, { reason: string; description: string }>();
+  const deadline = Date.now() + 10_000;
+  while (dead.size < Object.keys(bad).length && Date.now() < deadline)
+    for (const m of await dlq.receiveMessages(10, { maxWaitTimeInMs: 500 }))
+      dead.set(String(m.messageId), {
+        reason: String(m.deadLetterReason),
+        description: String(m.deadLetterErrorDescription),
+      });
+  await dlq.close();
+  for (const reason of Object.keys(bad)) {
+    const got = dead.get(`bad-${reason}`);
+    assert.equal(got?.reason, reason, `bad-${reason}: ${JSON.stringify(got)}`);
+    assert.ok((got?.description.length ?? 0) > 0, `bad-${reason} has a description`);
+  }
+  assert.match(dead.get("bad-Oversized")!.description, /bytes; the limit is 65536/);
+  assert.match(dead.get("bad-UnsupportedContentType")!.description, /text\/plain/);
+  assert.match(dead.get("bad-UnsupportedSchema")!.description, /deploy\.status\.v2/);
+  assert.match(dead.get("bad-ForeignDeployment")!.description, new RegExp(foreign.body.id));
+  const fcmd = await nextCommand("fabrikam", foreign.body.id, "Deploy");
+  await report("fabrikam", fcmd, "Succeeded", 1, 100);
+  await until(foreign.body.id, (x) => x.phase === "Completed");
+});

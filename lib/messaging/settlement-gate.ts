@@ -1,0 +1,58 @@
+/**
+ * Keeps a receiver's settlements from taking each other's outcome.
+ *
+ * rhea 3.0.5, the AMQP library under @azure/service-bus, coalesces the settlements written in one flush
+ * into disposition ranges, but its `write_dispositions` (lib/session.js) skips the outcome comparison
+ * while a range holds a single delivery: the second settlement of a flush always joins the first's range
+ * and goes out with the FIRST one's outcome. `complete(a)` and `deadLetter(b)` issued together complete
+ * both; two dead-letters issued together both carry the first one's reason (docs/reliability.md).
+ *
+ * The gate: completes (`accepted`, the one outcome rhea batches correctly) may share a flush with each
+ * other; any other settlement waits until nothing is in flight on the receiver and holds it alone until
+ * the broker has acknowledged it (the client's settle promise resolves only then, so its disposition has
+ * been flushed). Waiters are served in order, so a stream of completes never starves a dead-letter.
+ */
+export type SettlementKind = "complete" | "exclusive";
+
+export class SettlementGate {
+  private active = 0;
+  private activeKind: SettlementKind | undefined;
+  private readonly waiting: { kind: SettlementKind; start: () => void }[] = [];
+
+  async run<T>(kind: SettlementKind, settle: () => Promise<T>): Promise<T> {
+    if (this.waiting.length === 0 && this.canStart(kind)) this.enter(kind);
+    else
+      await new Promise<void>((resolve) =>
+        this.waiting.push({
+          kind,
+          start: () => {
+            this.enter(kind);
+            resolve();
+          },
+        }),
+      );
+    try {
+      return await settle();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private canStart(kind: SettlementKind): boolean {
+    return this.active === 0 || (kind === "complete" && this.activeKind === "complete");
+  }
+
+  private enter(kind: SettlementKind): void {
+    this.active++;
+    this.activeKind = kind;
+  }
+
+  private leave(): void {
+    this.active--;
+    if (this.active === 0) this.activeKind = undefined;
+    for (let next = this.waiting[0]; next && this.canStart(next.kind); next = this.waiting[0]) {
+      this.waiting.shift();
+      next.start();
+    }
+  }
+}
