@@ -174,7 +174,9 @@ export async function pumpStatusesActivity(
   input: { tenant: string },
   log: Logger = createLogger(),
 ): Promise<PumpResult> {
-  const registration = await rt.store.require(input.tenant);
+  const registration = await rt.store.get(input.tenant);
+  // A deleted tenant has nothing to pump: report it idle, so the pump ends instead of failing forever.
+  if (!registration) return { received: 0, active: 0 };
   const tenant = registration.name;
   const until = Date.now() + rt.settings.statusPollWaitMs;
   const maxMessages = rt.settings.statusPollBatch;

@@ -271,6 +271,8 @@ export function* deploymentOrchestrator(
 
 export interface PumpInput {
   tenant: string;
+  /** Consecutive failed cycles so far (the backoff grows with it); absent after a good cycle. */
+  failures?: number;
 }
 
 export interface PumpResult {
@@ -279,13 +281,46 @@ export interface PumpResult {
   active?: number;
 }
 
+/** The pump's retry policy for its own failures (a broker outage, a storage hiccup, a token error). */
+export const PUMP_RETRY = { firstMs: 1000, maxMs: 60_000, maxFailures: 12 } as const;
+
+export interface PumpCustomStatus {
+  failures: number;
+  lastError: string;
+  retryAt: string;
+}
+
+/**
+ * One cycle per execution, then continueAsNew. A failed cycle does not fail the pump: it waits (1 s,
+ * doubling up to a minute) and tries again, so a broker outage or a storage hiccup costs at most a minute
+ * of status latency after it ends, instead of a dead pump until a waiting deployment re-ensures it. After
+ * PUMP_RETRY.maxFailures failures in a row (about eight minutes) it stops; the deployments still waiting
+ * re-ensure it, so a tenant with nothing in flight is not retried forever.
+ */
 export function* statusPumpOrchestrator(
   context: OrchestrationContext,
 ): Generator<Task, PumpResult | undefined, unknown> {
-  const input = context.df.getInput() as PumpInput;
-  const result = (yield context.df.callActivity(ACTIVITIES.pumpStatuses, input)) as PumpResult;
+  const df = context.df;
+  const input = df.getInput() as PumpInput;
+  let result: PumpResult;
+  try {
+    result = (yield df.callActivity(ACTIVITIES.pumpStatuses, { tenant: input.tenant })) as PumpResult;
+  } catch (error) {
+    const failures = (input.failures ?? 0) + 1;
+    const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
+    if (failures >= PUMP_RETRY.maxFailures) {
+      df.setCustomStatus({ failures, lastError, retryAt: "" } satisfies PumpCustomStatus);
+      return { received: 0 };
+    }
+    const delayMs = Math.min(PUMP_RETRY.firstMs * 2 ** (failures - 1), PUMP_RETRY.maxMs);
+    const retryAt = new Date(df.currentUtcDateTime.getTime() + delayMs);
+    df.setCustomStatus({ failures, lastError, retryAt: retryAt.toISOString() } satisfies PumpCustomStatus);
+    yield df.createTimer(retryAt);
+    df.continueAsNew({ tenant: input.tenant, failures });
+    return undefined;
+  }
   if (result.active === 0 && result.received === 0) return result; // idle tenant: zero polls from here on
-  context.df.continueAsNew(input);
+  df.continueAsNew({ tenant: input.tenant });
   return undefined;
 }
 
