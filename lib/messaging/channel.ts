@@ -7,7 +7,9 @@
 import { setMaxListeners } from "node:events";
 import type { TokenCredential } from "@azure/core-auth";
 import {
+  RetryMode,
   ServiceBusClient,
+  ServiceBusClientOptions,
   ServiceBusReceivedMessage,
   ServiceBusReceiver,
   ServiceBusSender,
@@ -19,6 +21,21 @@ import { SettlementGate } from "./settlement-gate";
 export type NamespaceConnection =
   | { fullyQualifiedNamespace: string; credential: TokenCredential; customEndpointAddress?: string }
   | { connectionString: string };
+
+/**
+ * The client's own retries, kept short: the library's default waits 30 s between attempts, so one broken
+ * connection stalled the status pump for half a minute after the broker was back. Longer outages are the
+ * callers' to ride out (the deployment retries its sends on durable timers, the pump its cycles).
+ */
+export const CLIENT_OPTIONS: ServiceBusClientOptions = {
+  retryOptions: {
+    mode: RetryMode.Exponential,
+    maxRetries: 3,
+    retryDelayInMs: 500,
+    maxRetryDelayInMs: 5000,
+    timeoutInMs: 30_000,
+  },
+};
 
 /**
  * Closing a client does not end a pending receive (it runs to its wait time), so a pool's clients carry
@@ -42,12 +59,11 @@ export class ServiceBusPool {
       const c = connect();
       client =
         "connectionString" in c
-          ? new ServiceBusClient(c.connectionString)
-          : new ServiceBusClient(
-              c.fullyQualifiedNamespace,
-              c.credential,
-              c.customEndpointAddress ? { customEndpointAddress: c.customEndpointAddress } : {},
-            );
+          ? new ServiceBusClient(c.connectionString, CLIENT_OPTIONS)
+          : new ServiceBusClient(c.fullyQualifiedNamespace, c.credential, {
+              ...CLIENT_OPTIONS,
+              ...(c.customEndpointAddress ? { customEndpointAddress: c.customEndpointAddress } : {}),
+            });
       this.clients.set(key, client);
       shutdownSignals.set(client, this.shutdown.signal);
     }

@@ -7,13 +7,14 @@
 import { DefaultAzureCredential, ManagedIdentityCredential, TokenCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
 import { ConfigurationError } from "../config/settings";
+import { CLIENT_OPTIONS } from "./channel";
 
 export function serviceBusClientFromSetting(
   name: string,
   env: NodeJS.ProcessEnv = process.env,
 ): ServiceBusClient {
   const direct = env[name];
-  if (direct && /Endpoint=/i.test(direct)) return new ServiceBusClient(direct);
+  if (direct && /Endpoint=/i.test(direct)) return new ServiceBusClient(direct, CLIENT_OPTIONS);
   const fqdn = env[`${name}__fullyQualifiedNamespace`];
   if (!fqdn) {
     throw new ConfigurationError(
@@ -26,5 +27,8 @@ export function serviceBusClientFromSetting(
     ? new ManagedIdentityCredential({ clientId })
     : new DefaultAzureCredential();
   const customEndpointAddress = env[`${name}__customEndpointAddress`];
-  return new ServiceBusClient(fqdn, credential, customEndpointAddress ? { customEndpointAddress } : {});
+  return new ServiceBusClient(fqdn, credential, {
+    ...CLIENT_OPTIONS,
+    ...(customEndpointAddress ? { customEndpointAddress } : {}),
+  });
 }

@@ -12,10 +12,15 @@ const logs: { level: string; message: string; props?: Record<string, unknown> }[
 const events = () =>
   (globalThis as unknown as { __hostAppEvents: Record<string, unknown>[] }).__hostAppEvents;
 
+const hostNamespace = (extra: Record<string, unknown> = {}) =>
+  namespaceConfig(
+    "hostns",
+    [{ name: "work", properties: { LockDuration: "PT5S", MaxDeliveryCount: 2 } }],
+    extra,
+  );
+
 before(async () => {
-  emulator = await startEmulator([
-    namespaceConfig("hostns", [{ name: "work", properties: { LockDuration: "PT5S", MaxDeliveryCount: 2 } }]),
-  ]);
+  emulator = await startEmulator([hostNamespace()]);
   host = await startHost({
     appDir,
     port: 0,
@@ -182,6 +187,24 @@ describe("timer and Service Bus triggers", () => {
     assert.equal(dead?.deadLetterReason, "MaxDeliveryCountExceeded");
     const main = client.createReceiver("work");
     assert.deepEqual(await main.peekMessages(5), [], "the good message was completed");
+    await client.close();
+  });
+});
+
+describe("broker outage", () => {
+  test("a Service Bus trigger resumes by itself when the broker comes back on its address", async () => {
+    const port = emulator.namespaces[0]!.port;
+    await emulator.stop();
+    await sleep(300);
+    emulator = await startEmulator([hostNamespace({ Port: port })]);
+    const client = clientFor(emulator);
+    await client.createSender("work").sendMessages({ body: { n: 2 }, messageId: "after-restart" });
+    const deadline = Date.now() + 15_000;
+    while (!events().some((e) => e.messageId === "after-restart") && Date.now() < deadline) await sleep(100);
+    assert.ok(
+      events().some((e) => e.messageId === "after-restart"),
+      "delivered after the restart",
+    );
     await client.close();
   });
 });
