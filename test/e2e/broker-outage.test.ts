@@ -17,6 +17,7 @@ import type { RunningEmulator } from "../../dev/servicebus-emulator";
 import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 import { localProviderSettings } from "../helpers/provider";
+import { registerLocalTenant } from "../helpers/tenants";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
 
 const root = path.join(__dirname, "..", "..", "..");
@@ -42,16 +43,7 @@ before(async () => {
     COMMAND_RETRY_SECONDS: "1",
   });
   host = await startHost({ appDir: root, port: 0, quiet: true, settings, log: () => {} });
-  const res = await fetch(`${host.url}/api/tenants/contoso`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      directoryId: "c0000000-0000-4000-8000-000000000001",
-      serviceBus: { namespace: "contoso.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
-    }),
-  });
-  assert.equal(res.status, 201, await res.text());
+  await registerLocalTenant(host.url, "contoso", "c0000000-0000-4000-8000-000000000001");
 });
 
 after(async () => {

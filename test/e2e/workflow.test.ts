@@ -9,6 +9,7 @@ import { statusMessage, type Command, type Status } from "../../lib/messaging/co
 import { localProviderSettings } from "../helpers/provider";
 import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
+import { registerLocalTenant } from "../helpers/tenants";
 
 // The deployment workflow end to end: the Provider app on the dev host with its durable engine, two
 // customer namespaces in the emulator (separate directories), and this test playing each customer's agent.
@@ -47,18 +48,8 @@ before(async () => {
     contoso: "c0000000-0000-4000-8000-000000000001",
     fabrikam: "f0000000-0000-4000-8000-000000000002",
   };
-  for (const tenant of ["contoso", "fabrikam"]) {
-    const res = await fetch(`${host.url}/api/tenants/${tenant}`, {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        directoryId: directories[tenant],
-        serviceBus: { namespace: `${tenant}.servicebus.localhost` },
-        auth: { mode: "sas", sasSetting: `${tenant.toUpperCase()}_SAS` },
-      }),
-    });
-    assert.equal(res.status, 201, await res.text());
-  }
+  for (const tenant of ["contoso", "fabrikam"])
+    await registerLocalTenant(host.url, tenant, directories[tenant]!);
 });
 
 // Every deployment a scenario starts must end with its record and its instance telling the same story.
@@ -510,16 +501,7 @@ test("a timed-out deployment whose agent acknowledges the Cancel at once stays T
 });
 
 test("an undeliverable Deploy is retried with backoff, then the deployment ends Failed with the cause", async () => {
-  const reg = await fetch(`${host!.url}/api/tenants/nowhere`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      directoryId: "0e000000-0000-4000-8000-00000000000e",
-      serviceBus: { namespace: "nowhere.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "NOWHERE_SAS" },
-    }),
-  });
-  assert.equal(reg.status, 201, await reg.text());
+  await registerLocalTenant(host!.url, "nowhere", "0e000000-0000-4000-8000-00000000000e");
   const started = await startDeployment("nowhere", { spec: { template: "lost" } });
   assert.equal(started.status, 202);
   const d = await assertOneTruth(host!.url, started.body.id, 20_000);

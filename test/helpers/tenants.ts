@@ -19,3 +19,26 @@ export function testRegistration(
     etag: "",
   };
 }
+
+/**
+ * Registers a local-mode tenant through the API: namespace `<tenant>.servicebus.localhost` reached with
+ * the SAS in app setting `<TENANT>_SAS` (as test/helpers/provider.ts wires the emulator), 201 expected.
+ */
+export async function registerLocalTenant(
+  baseUrl: string,
+  tenant: string,
+  directoryId: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const res = await fetch(`${baseUrl}/api/tenants/${tenant}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      directoryId,
+      serviceBus: { namespace: `${tenant}.servicebus.localhost` },
+      auth: { mode: "sas", sasSetting: `${tenant.toUpperCase()}_SAS` },
+      ...extra,
+    }),
+  });
+  if (res.status !== 201) throw new Error(`registering ${tenant}: ${res.status} ${await res.text()}`);
+}

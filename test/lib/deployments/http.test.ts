@@ -7,6 +7,7 @@ import type { RunningEmulator } from "../../../dev/servicebus-emulator";
 import { DEPLOYMENTS_TABLE, DeploymentLedger } from "../../../lib/deployments/ledger";
 import { createTableClient } from "../../../lib/storage/tables";
 import { localProviderSettings } from "../../helpers/provider";
+import { registerLocalTenant } from "../../helpers/tenants";
 import { namespaceConfig, startEmulator } from "../../helpers/servicebus";
 
 // The deployments API's answers to bad client input, through the Provider app on the dev host (its
@@ -32,18 +33,10 @@ before(async () => {
     settings: localProviderSettings(azurite.connectionString, emulator.namespaces),
     log: (level, message, props) => hostLog.push({ level, message, props }),
   });
-  const res = await fetch(`${host.url}/api/tenants/contoso`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      directoryId: "c0000000-0000-4000-8000-000000000001",
-      serviceBus: { namespace: "contoso.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
-      // Deployments here are never answered; they must not hit the in-flight limit.
-      limits: { maxConcurrentDeployments: 1000 },
-    }),
+  // Deployments here are never answered; they must not hit the in-flight limit.
+  await registerLocalTenant(host.url, "contoso", "c0000000-0000-4000-8000-000000000001", {
+    limits: { maxConcurrentDeployments: 1000 },
   });
-  assert.equal(res.status, 201, await res.text());
 });
 
 after(async () => {
