@@ -52,7 +52,10 @@ export type AgentOutcome =
   | "Failed"
   | "Cancelled"
   | "Rejected"
-  /** The deployer chose to answer nothing (demo `ignore`), or nothing after Accepted (demo `stall`). */
+  /**
+   * The deployer chose to answer nothing (demo `ignore`), or nothing after Accepted (demo `stall`), and no
+   * Cancel came before the deadline.
+   */
   | "Silent"
   /** The deadline had passed before the deployment began: nobody waits for it any more. */
   | "Expired";
@@ -174,26 +177,36 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
   }
   if (plan.kind === "reject")
     return yield* finish("Rejected", { state: "Rejected", progress: 0, message: plan.message });
+  // Created once and reused: a cancel raised at any point completes it, and it stays completed.
+  const cancel = df.waitForExternalEvent(AGENT_EVENTS.cancel);
+  const because = () => {
+    const reason = (cancel.result as CancelEvent | undefined)?.reason;
+    return reason ? ` (${reason})` : "";
+  };
   if (plan.kind === "silent") {
     if (plan.afterAccept) yield* settle(sendStatus("Accepted", 0, plan.message ?? "accepted"));
-    return yield* finish("Silent");
+    // Silent, yet in flight until the deadline: a Cancel (the user's, or the Provider's after its
+    // timeout) is still acknowledged, as for any deployment that has not ended.
+    const timer = deadline !== undefined ? df.createTimer(new Date(deadline)) : undefined;
+    const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
+    if (winner !== cancel) return yield* finish("Silent");
+    timer?.cancel();
+    log.info("cancel honoured", { silent: true });
+    return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });
   }
 
   const steps = plan.steps;
   const share = (step: number) => Math.round((step / steps) * 100);
-  // Created once and reused: a cancel raised at any point completes it, and it stays completed.
-  const cancel = df.waitForExternalEvent(AGENT_EVENTS.cancel);
   const cancelWins = function* (task: Task): Generator<Task, boolean, unknown> {
     const winner = (yield df.Task.any([task, cancel])) as Task;
     return winner === cancel;
   };
   const cancelled = (step: number) => {
-    const reason = (cancel.result as CancelEvent | undefined)?.reason;
     log.info("cancel honoured", { beforeStep: step });
     return finish("Cancelled", {
       state: "Cancelled",
       progress: share(step - 1),
-      message: `cancelled before step ${step}${reason ? ` (${reason})` : ""}`,
+      message: `cancelled before step ${step}${because()}`,
     });
   };
 

@@ -55,13 +55,15 @@ interface TestSpec {
   holdStep?: number;
   throwAt?: number;
   stepMs?: number;
-  holdSequence?: number;
+  silent?: "ignore" | "stall";
 }
 const specOf = (c: Command) => (c.spec ?? {}) as TestSpec;
 
 const deployer: Deployer = {
   async plan(command) {
-    return { kind: "run", steps: specOf(command).steps ?? 3, message: "accepted" };
+    const spec = specOf(command);
+    if (spec.silent) return { kind: "silent", afterAccept: spec.silent === "stall" };
+    return { kind: "run", steps: spec.steps ?? 3, message: "accepted" };
   },
   async runStep(command, { step }) {
     const spec = specOf(command);
@@ -208,6 +210,26 @@ describe("the agent orchestration", () => {
     assert.equal(out.outcome, "Failed");
     assert.match(String(out.message), /^step 2 of 3 failed: .*boom/);
     assert.deepEqual(statusesOf(c.deploymentId), ["1 Accepted 0", "2 InProgress 33", "3 Failed 33"]);
+  });
+
+  test("a silent deployment still acknowledges a Cancel until its deadline, then ends without a word", async () => {
+    const stalled = command("Deploy", { silent: "stall" });
+    const id = await start(stalled);
+    for (let i = 0; statusesOf(stalled.deploymentId).length === 0; i++) {
+      assert.ok(i < 200, "Accepted was never sent");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await h.client.raiseEvent(id, AGENT_EVENTS.cancel, { reason: "completion timeout" });
+    const out = await result(id);
+    assert.equal(out.message, "cancelled (completion timeout)");
+    assert.deepEqual(statusesOf(stalled.deploymentId), ["1 Accepted 0", "2 Cancelled 0"]);
+    const ignored = command(
+      "Deploy",
+      { silent: "ignore" },
+      { deadline: new Date(Date.now() + 300).toISOString() },
+    );
+    assert.equal((await result(await start(ignored))).outcome, "Silent");
+    assert.deepEqual(statusesOf(ignored.deploymentId), []);
   });
 
   describe("the command handler (the trigger's logic) on the real Durable client", () => {
