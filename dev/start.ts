@@ -12,6 +12,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { agentStorageSettings } from "./agent-settings";
 import { startAzurite } from "./azurite";
 import { ensureDevCertificate } from "./certs";
 import { startHost } from "./host";
@@ -220,7 +221,12 @@ async function main(): Promise<void> {
         "0",
       ],
       {
-        env: { ...process.env, ...connection, WEBSITE_HOSTNAME: "" },
+        env: {
+          ...process.env,
+          ...connection,
+          ...agentStorageSettings(azurite.connectionString, c.tenant),
+          WEBSITE_HOSTNAME: "",
+        },
         stdio: ["ignore", "ignore", "inherit"],
       },
     );

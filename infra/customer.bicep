@@ -2,6 +2,9 @@
 // disabled, the command and status queues, and least-privilege data roles:
 //   Provider's service principal: Data Sender on commands, Data Receiver on status (never namespace-wide).
 //   Customer agent's managed identity: Data Receiver on commands, Data Sender on status.
+// The agent is a Durable Functions app: its own storage account (account keys disabled) holds the
+// Functions host's state and the agent's task hub, reached with the agent's managed identity only
+// (Blob Data Owner, Queue and Table Data Contributor on that account, nothing else).
 // Deploy: az deployment group create -g <rg> -f infra/customer.bicep -p providerServicePrincipalObjectId=<object id after admin consent>
 
 param name string = 'xtdeploy'
@@ -10,9 +13,14 @@ param location string = resourceGroup().location
 param providerServicePrincipalObjectId string
 param commandQueueName string = 'commands'
 param statusQueueName string = 'status'
+@description('The agent\'s Durable task hub (3-45 letters and digits); one storage account per customer, so a fixed name is fine.')
+param taskHubName string = 'CustomerAgent'
 
 var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
   name: '${name}-${uniqueString(resourceGroup().id)}'
@@ -48,6 +56,21 @@ resource status 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
 resource agentIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${name}-agent-id'
   location: location
+}
+
+// AzureWebJobsStorage of the agent app: host state (blobs) and the Durable task hub (queues, tables, blobs).
+resource agentStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: take(toLower('${replace(name, '-', '')}agent${uniqueString(resourceGroup().id)}'), 24)
+  location: location
+  sku: { name: 'Standard_LRS' }
+  kind: 'StorageV2'
+  properties: {
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+  }
 }
 
 resource providerSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -90,12 +113,48 @@ resource agentSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// App settings for the customer agent Function App (identity-based Service Bus connection).
+resource agentBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: agentStorage
+  name: guid(agentStorage.id, agentIdentity.id, storageBlobDataOwner)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource agentQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: agentStorage
+  name: guid(agentStorage.id, agentIdentity.id, storageQueueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource agentTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: agentStorage
+  name: guid(agentStorage.id, agentIdentity.id, storageTableDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// App settings for the customer agent Function App: identity-based Service Bus and storage connections
+// (the agent's user-assigned identity), and the task hub its host.json names (%AGENT_TASK_HUB%).
 output agentSettings object = {
   CUSTOMER_SERVICEBUS__fullyQualifiedNamespace: '${namespace.name}.servicebus.windows.net'
   CUSTOMER_SERVICEBUS__clientId: agentIdentity.properties.clientId
   CUSTOMER_SERVICEBUS__credential: 'managedidentity'
   COMMAND_QUEUE: commandQueueName
   STATUS_QUEUE: statusQueueName
+  AzureWebJobsStorage__accountName: agentStorage.name
+  AzureWebJobsStorage__clientId: agentIdentity.properties.clientId
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AGENT_TASK_HUB: taskHubName
 }
+output agentIdentityResourceId string = agentIdentity.id
 output namespaceFqdn string = '${namespace.name}.servicebus.windows.net'

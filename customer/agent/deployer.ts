@@ -1,18 +1,42 @@
 /**
- * The customer agent's deployers. A deployer performs one Deploy command and reports through the
- * reporter; the agent owns sequencing, duplicates and cancellation. `demoDeployer` simulates steps and
- * obeys `spec.demo = { outcome: "succeed" | "fail" | "ignore" | "stall", steps?, stepMs? }`.
+ * The customer agent's deployers. A deployer plans one Deploy command, then performs it step by step; the
+ * agent's orchestration runs each call as its own activity, so a deployment survives an agent restart
+ * (finished steps are never run again), Cancel is honoured between steps, and progress is reported after
+ * each one. The orchestration owns statuses, sequencing, duplicates, cancellation and deadlines.
+ *
+ * `demoDeployer` simulates steps and obeys
+ * `spec.demo = { outcome: "succeed" | "fail" | "ignore" | "stall", steps?, stepMs? }`.
  */
-import type { Command, StatusState } from "../../lib/messaging/contracts";
+import type { Command } from "../../lib/messaging/contracts";
 
-export interface Reporter {
-  report(state: StatusState, progress: number, message?: string, detail?: unknown): Promise<void>;
-  /** True once a Cancel command for this deployment attempt has arrived. */
-  cancelled(): boolean;
+/** What to do with a Deploy, decided once per attempt (the decision is kept in the orchestration's history). */
+export type Plan =
+  | { kind: "run"; steps: number; message?: string }
+  | { kind: "reject"; message: string }
+  /** Never answer (`afterAccept: false`), or answer Accepted and then nothing more: the demo's ignore and stall. */
+  | { kind: "silent"; afterAccept: boolean; message?: string };
+
+/** The result of one step; `progress` (0-100) and `message` default to the step's share and "step i of n". */
+export type StepResult =
+  | { kind: "continue"; progress?: number; message?: string; detail?: unknown }
+  /** Done early: the deployment succeeded with this step. */
+  | { kind: "succeeded"; message?: string; detail?: unknown }
+  | { kind: "failed"; message: string; progress?: number; detail?: unknown };
+
+export interface StepContext {
+  /** 1-based. */
+  step: number;
+  steps: number;
 }
 
 export interface Deployer {
-  deploy(command: Command, reporter: Reporter): Promise<void>;
+  /** Decides whether and how to run the Deploy. Changes nothing; may run again after a crash. */
+  plan(command: Command): Promise<Plan>;
+  /**
+   * Performs one step. Runs at least once: after a crash the step that was in flight runs again, so a
+   * step must be safe to repeat. Throwing ends the deployment Failed with the error's message.
+   */
+  runStep(command: Command, context: StepContext): Promise<StepResult>;
 }
 
 interface DemoSpec {
@@ -21,46 +45,33 @@ interface DemoSpec {
   stepMs?: number;
 }
 
+const OUTCOMES = ["succeed", "fail", "ignore", "stall"];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const demoOf = (command: Command) => ((command.spec ?? {}).demo ?? {}) as DemoSpec;
+const clamp = (value: number | undefined, fallback: number, min: number, max: number) =>
+  Math.min(Math.max(Math.floor(value ?? fallback), min), max);
 
 export const demoDeployer: Deployer = {
-  async deploy(command, reporter) {
-    const demo = ((command.spec ?? {}).demo ?? {}) as DemoSpec;
+  async plan(command) {
+    const demo = demoOf(command);
     const outcome = demo.outcome ?? "succeed";
-    if (!["succeed", "fail", "ignore", "stall"].includes(outcome)) {
-      await reporter.report(
-        "Rejected",
-        0,
-        `spec.demo.outcome "${String(outcome)}" is not succeed, fail, ignore or stall`,
-      );
-      return;
-    }
-    if (outcome === "ignore") return; // never answers: the Provider's acceptance timeout fires
-    const steps = Math.min(Math.max(Math.floor(demo.steps ?? 3), 1), 100);
-    const stepMs = Math.min(Math.max(Math.floor(demo.stepMs ?? 200), 0), 60_000);
-    await reporter.report("Accepted", 0, "accepted by the demo deployer");
-    if (outcome === "stall") return; // accepted, then silent: the completion timeout fires
-    for (let step = 1; step <= steps; step++) {
-      await sleep(stepMs);
-      if (reporter.cancelled()) {
-        await reporter.report(
-          "Cancelled",
-          Math.round(((step - 1) / steps) * 100),
-          `cancelled before step ${step}`,
-        );
-        return;
-      }
-      if (outcome === "fail" && step === Math.ceil(steps / 2)) {
-        await reporter.report(
-          "Failed",
-          Math.round((step / steps) * 100),
-          `step ${step} of ${steps} failed (demo)`,
-        );
-        return;
-      }
-      if (step < steps)
-        await reporter.report("InProgress", Math.round((step / steps) * 100), `step ${step} of ${steps}`);
-    }
-    await reporter.report("Succeeded", 100, `all ${steps} steps done`);
+    if (!OUTCOMES.includes(outcome))
+      return {
+        kind: "reject",
+        message: `spec.demo.outcome "${String(outcome)}" is not succeed, fail, ignore or stall`,
+      };
+    // ignore: the Provider's acceptance timeout fires; stall: accepted, then its completion timeout fires.
+    if (outcome === "ignore") return { kind: "silent", afterAccept: false };
+    if (outcome === "stall")
+      return { kind: "silent", afterAccept: true, message: "accepted by the demo deployer" };
+    return { kind: "run", steps: clamp(demo.steps, 3, 1, 100), message: "accepted by the demo deployer" };
+  },
+
+  async runStep(command, { step, steps }) {
+    const demo = demoOf(command);
+    await sleep(clamp(demo.stepMs, 200, 0, 60_000));
+    if (demo.outcome === "fail" && step === Math.ceil(steps / 2))
+      return { kind: "failed", message: `step ${step} of ${steps} failed (demo)` };
+    return { kind: "continue" };
   },
 };

@@ -1,48 +1,86 @@
 /**
- * The customer agent Function App: a Service Bus trigger on the customer's command queue (identity-based
- * connection `CUSTOMER_SERVICEBUS__fullyQualifiedNamespace` in Azure) that runs commands and writes
- * statuses to the status queue. An invalid command fails the invocation; after the queue's
+ * The customer agent Function App, a Durable Functions app: a Service Bus trigger on the customer's
+ * command queue (identity-based connection `CUSTOMER_SERVICEBUS__fullyQualifiedNamespace` in Azure) that
+ * validates each command and starts or signals the attempt's `agentDeployment` orchestration, then
+ * returns so the message is completed at once; the orchestration and its activities (plan, one deployer
+ * step each, status sends to the status queue). The task hub lives in `AzureWebJobsStorage`, named by
+ * `AGENT_TASK_HUB` (host.json). An invalid command fails the invocation; after the queue's
  * MaxDeliveryCount the broker dead-letters it.
  */
 import { app, InvocationContext } from "@azure/functions";
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
+import * as df from "durable-functions";
 import { invocationLogger } from "../../lib/logging/logger";
 import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
-import { statusMessage } from "../../lib/messaging/contracts";
-import { createAgent } from "../agent/agent";
+import { type Status, statusMessage } from "../../lib/messaging/contracts";
+import { planActivity, sendStatusActivity, stepActivity } from "../agent/activities";
+import { createCommandHandler } from "../agent/commands";
 import { demoDeployer } from "../agent/deployer";
+import { durableInstances } from "../agent/instances";
+import {
+  AGENT_ACTIVITIES,
+  AGENT_ORCHESTRATION,
+  agentOrchestrator,
+  type PlanInput,
+  type StepInput,
+} from "../agent/orchestration";
+import { AGENT_SETTINGS } from "../agent/settings";
 
-const CONNECTION = "CUSTOMER_SERVICEBUS";
+const deployer = demoDeployer;
 let client: ServiceBusClient | undefined;
 let sender: ServiceBusSender | undefined;
 
-function statusSender(): ServiceBusSender {
-  client ??= serviceBusClientFromSetting(CONNECTION);
-  sender ??= client.createSender(process.env.STATUS_QUEUE || "status");
-  return sender;
+async function sendStatus(status: Status): Promise<void> {
+  client ??= serviceBusClientFromSetting(AGENT_SETTINGS.serviceBus);
+  sender ??= client.createSender(process.env[AGENT_SETTINGS.statusQueue] || "status");
+  await sender.sendMessages(statusMessage(status));
 }
 
-const agent = createAgent({
-  deployer: demoDeployer,
-  sendStatus: async (status) => {
-    await statusSender().sendMessages(statusMessage(status));
+// One handler for the app: it serializes the commands of one attempt within this process.
+const commands = createCommandHandler({ sendStatus });
+
+app.serviceBusQueue("agentCommands", {
+  connection: AGENT_SETTINGS.serviceBus,
+  queueName: `%${AGENT_SETTINGS.commandQueue}%`,
+  extraInputs: [df.input.durableClient()],
+  handler: async (body: unknown, context: InvocationContext) => {
+    const meta = context.triggerMetadata ?? {};
+    await commands.handle(
+      {
+        body,
+        contentType: typeof meta.contentType === "string" ? meta.contentType : undefined,
+        applicationProperties: (meta.applicationProperties ?? undefined) as
+          Record<string, unknown> | undefined,
+        messageId: typeof meta.messageId === "string" ? meta.messageId : undefined,
+        deliveryCount: typeof meta.deliveryCount === "number" ? meta.deliveryCount : undefined,
+      },
+      durableInstances(df.getClient(context)),
+      invocationLogger(context),
+    );
   },
 });
 
-app.serviceBusQueue("agentCommands", {
-  connection: CONNECTION,
-  queueName: "%COMMAND_QUEUE%",
-  handler: async (body: unknown, context: InvocationContext) => {
-    const meta = context.triggerMetadata ?? {};
-    invocationLogger(context).info("command received", {
-      messageId: meta.messageId,
-      deliveryCount: meta.deliveryCount,
-    });
-    await agent.handle({
-      body,
-      contentType: typeof meta.contentType === "string" ? meta.contentType : undefined,
-      applicationProperties: (meta.applicationProperties ?? undefined) as Record<string, unknown> | undefined,
-      messageId: typeof meta.messageId === "string" ? meta.messageId : undefined,
-    });
-  },
+df.app.orchestration(AGENT_ORCHESTRATION, agentOrchestrator);
+
+df.app.activity(AGENT_ACTIVITIES.plan, {
+  handler: (input: PlanInput, context: InvocationContext) =>
+    planActivity(deployer, input, invocationLogger(context)),
+});
+
+df.app.activity(AGENT_ACTIVITIES.step, {
+  handler: (input: StepInput, context: InvocationContext) =>
+    stepActivity(deployer, input, invocationLogger(context)),
+});
+
+df.app.activity(AGENT_ACTIVITIES.sendStatus, {
+  handler: (status: Status, context: InvocationContext) =>
+    sendStatusActivity(sendStatus, status, invocationLogger(context)),
+});
+
+// On a graceful stop, close the Service Bus link so in-flight sends end now, not at the drain deadline.
+app.hook.appTerminate(async () => {
+  const closing = client;
+  client = undefined;
+  sender = undefined;
+  await closing?.close();
 });

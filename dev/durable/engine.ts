@@ -199,7 +199,14 @@ export class Engine implements DurableEngine {
           : level === "information"
             ? "info"
             : "debug";
-    this.log(mapped, format(...args), { functionName });
+    const text = format(...args);
+    // Structured JSON entries (as this project's logger writes) get their fields merged, as the host's
+    // other triggers do, so an orchestration's or activity's fields are searchable like any other.
+    const fields = jsonObject(text);
+    if (fields) {
+      const { message: inner, level: _level, time: _time, ...rest } = fields;
+      this.log(mapped, String(inner ?? ""), { functionName, ...rest });
+    } else this.log(mapped, text, { functionName });
   }
 
   private track<T>(p: Promise<T>): void {
@@ -1054,6 +1061,18 @@ function parseFailure(e: unknown): { message: string; customStatus?: unknown } {
 function describeOutput(output: string): string {
   const v = JSON.parse(output) as unknown;
   return typeof v === "string" ? v : output;
+}
+
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  if (!text.startsWith("{")) return undefined;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function message(e: unknown): string {

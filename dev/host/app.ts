@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { globSync } from "tinyglobby";
 import { captureRegistrations, FunctionRegistry } from "./functions-core";
+import { resolveSetting } from "./settings";
 
 export class AppLoadError extends Error {
   constructor(
@@ -62,14 +63,26 @@ export function applyLocalSettings(appDir: string, env: NodeJS.ProcessEnv = proc
   return applied;
 }
 
-export function readHostJson(appDir: string): HostJson {
+/**
+ * `extensions.durableTask.hubName` may name an app setting (`%AGENT_TASK_HUB%`), as the Durable extension
+ * allows, so one app package can run against several task hubs (one per simulated customer locally).
+ */
+export function readHostJson(appDir: string, env: NodeJS.ProcessEnv = process.env): HostJson {
   const json = readJson(path.join(appDir, "host.json"), appDir) ?? {};
   const extensions = (json.extensions ?? {}) as Record<string, Record<string, unknown>>;
   const prefix = extensions.http?.routePrefix;
   const hub = extensions.durableTask?.hubName;
+  let hubName = "TestHubName";
+  if (typeof hub === "string" && hub.length > 0) {
+    try {
+      hubName = resolveSetting(hub, env);
+    } catch (error) {
+      throw new AppLoadError(appDir, `host.json durableTask.hubName: ${(error as Error).message}`);
+    }
+  }
   return {
     routePrefix: typeof prefix === "string" ? prefix.replace(/^\/+|\/+$/g, "") : "api",
-    hubName: typeof hub === "string" && hub.length > 0 ? hub : "TestHubName",
+    hubName,
     ...optionalField("maxConcurrentActivities", extensions.durableTask?.maxConcurrentActivityFunctions),
     ...optionalField(
       "maxConcurrentOrchestrations",

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { TableServiceClient } from "@azure/data-tables";
+import { tableConnectionString } from "../../dev/azurite";
 import { spawnStack, type StackProcess } from "../../dev/stack-process";
 import { assertOneTruth } from "../helpers/one-truth";
 
@@ -83,6 +85,18 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
     assert.equal(resumed.outcome, "Succeeded", "the in-flight deployment finishes after the restart");
     const origin = new URL(api2).origin;
     for (const id of [quick, long]) await assertOneTruth(origin, id);
+    // Each customer's agent keeps its deployments in a task hub of its own, apart from the Provider's.
+    const tableEndpoint = /Table Storage\s+(\S+)/.exec(second.output())?.[1] as string;
+    const tables: string[] = [];
+    for await (const t of TableServiceClient.fromConnectionString(tableConnectionString(tableEndpoint), {
+      allowInsecureConnection: true,
+    }).listTables())
+      if (t.name?.startsWith("DurableDev")) tables.push(t.name);
+    assert.deepEqual(tables.sort(), [
+      "DurableDevAgentContoso",
+      "DurableDevAgentFabrikam",
+      "DurableDevDeployOrchestrator",
+    ]);
     const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };
     assert.deepEqual(
       again.items.map((t) => t.name),

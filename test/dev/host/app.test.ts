@@ -46,6 +46,17 @@ test("host.json defaults and overrides", () => {
   });
 });
 
+test("host.json hubName may name an app setting, as the Durable extension allows", () => {
+  const dir = tempApp({
+    "host.json": JSON.stringify({ extensions: { durableTask: { hubName: "%MY_TASK_HUB%" } } }),
+  });
+  assert.equal(readHostJson(dir, { MY_TASK_HUB: "AgentContoso" }).hubName, "AgentContoso");
+  assert.throws(
+    () => readHostJson(dir, {}),
+    (e: unknown) => e instanceof AppLoadError && /hubName: App setting "MY_TASK_HUB"/.test(e.message),
+  );
+});
+
 test("clear errors for a missing package.json, a main that matches nothing, bad JSON and a failing module", () => {
   assert.throws(
     () => loadApp(tempApp({})),

@@ -1,0 +1,47 @@
+/**
+ * The agent orchestration's activities: plan, one deployer step, one status send. Each may run again
+ * after a crash (at-least-once), so each is safe to repeat: the deployer's steps by contract, a status
+ * send because its message id is fixed by its sequence.
+ */
+import type { Logger } from "../../lib/logging/logger";
+import type { Status } from "../../lib/messaging/contracts";
+import type { Deployer, Plan, StepResult } from "./deployer";
+import type { PlanInput, StepInput } from "./orchestration";
+
+const ids = (input: PlanInput) => ({
+  deploymentId: input.command.deploymentId,
+  attempt: input.command.attempt,
+  instanceId: input.instanceId,
+});
+
+export async function planActivity(deployer: Deployer, input: PlanInput, log: Logger): Promise<Plan> {
+  const plan = await deployer.plan(input.command);
+  log.info("deployment planned", {
+    ...ids(input),
+    plan: plan.kind,
+    ...("steps" in plan ? { steps: plan.steps } : {}),
+  });
+  return plan;
+}
+
+export async function stepActivity(deployer: Deployer, input: StepInput, log: Logger): Promise<StepResult> {
+  const where = { ...ids(input), step: input.step, steps: input.steps };
+  log.info("deployer step started", where);
+  const result = await deployer.runStep(input.command, { step: input.step, steps: input.steps });
+  log.info("deployer step ended", { ...where, result: result.kind });
+  return result;
+}
+
+export async function sendStatusActivity(
+  send: (status: Status) => Promise<void>,
+  status: Status,
+  log: Logger,
+): Promise<void> {
+  await send(status);
+  log.info("status sent", {
+    deploymentId: status.deploymentId,
+    attempt: status.attempt,
+    state: status.state,
+    sequence: status.sequence,
+  });
+}

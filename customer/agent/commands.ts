@@ -1,0 +1,200 @@
+/**
+ * What the agent's Service Bus trigger does with one command, then returns so the message is completed:
+ * validate it with the shared contract; Deploy → start the attempt's orchestration unless an instance of
+ * it exists (in any state); Cancel → raise `cancel` to it, or, when the Cancel overtook its Deploy, start
+ * the instance already cancelled so the Deploy finds it and runs nothing; Ping → answer Pong at once.
+ * Nothing is kept in memory: the orchestration instance is the record of a deployment attempt.
+ *
+ * A command that breaks the contract throws InvalidCommandError, so the invocation fails and the broker
+ * dead-letters the message after the queue's MaxDeliveryCount; a refused Deploy whose deployment is
+ * readable is reported Rejected on its first delivery, so the Provider need not wait for its deadline.
+ */
+import type { Logger } from "../../lib/logging/logger";
+import {
+  type Command,
+  parseCommand,
+  type RawMessage,
+  refusedDeployment,
+  type Status,
+} from "../../lib/messaging/contracts";
+import { type AgentInput, agentInstanceId, type CancelEvent } from "./orchestration";
+import { agentStatus } from "./status";
+
+export class InvalidCommandError extends Error {
+  constructor(
+    readonly reason: string,
+    description: string,
+  ) {
+    super(`Invalid command (${reason}): ${description}`);
+    this.name = "InvalidCommandError";
+  }
+}
+
+/** The agent's orchestration instances, as the command handler needs them (the Durable client in the app). */
+export interface AgentInstances {
+  /** The instance's runtime status (`Running`, `Completed`, ...), or undefined when there is none. */
+  status(instanceId: string): Promise<string | undefined>;
+  /** Starts the instance; throws when it cannot, including when one with that id runs already. */
+  start(instanceId: string, input: AgentInput): Promise<void>;
+  /** Raises `cancel`; does nothing when the instance has just finished. */
+  raiseCancel(instanceId: string, event: CancelEvent): Promise<void>;
+}
+
+export interface IncomingCommand extends RawMessage {
+  messageId?: string;
+  /** The broker's delivery count (0 or 1 on the first delivery, depending on the broker's convention). */
+  deliveryCount?: number;
+}
+
+export type CommandOutcome =
+  "started" | "duplicate" | "cancelRaised" | "cancelledBeforeStart" | "cancelIgnored" | "expired" | "pong";
+
+export interface CommandHandlerOptions {
+  sendStatus(status: Status): Promise<void>;
+  now?: () => Date;
+}
+
+const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
+
+/**
+ * Runs check-then-act steps for one key one at a time in this process: two deliveries of commands for
+ * the same attempt (a Deploy and its Cancel, or a duplicate) never both see "no instance" and both start
+ * one. Across processes the Durable extension refuses a second start of a running instance id.
+ */
+function serializedByKey() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, run: () => Promise<T>): Promise<T> => {
+    const result = (tails.get(key) ?? Promise.resolve()).then(run);
+    const tail = result.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return result;
+  };
+}
+
+export function createCommandHandler(options: CommandHandlerOptions) {
+  const now = options.now ?? (() => new Date());
+  const serialized = serializedByKey();
+  const expired = (c: Command) => c.deadline !== undefined && Date.parse(c.deadline) <= now().getTime();
+
+  /** Starts the instance; a start that lost a race to another delivery counts as a duplicate. */
+  async function startOnce(
+    instances: AgentInstances,
+    instanceId: string,
+    input: AgentInput,
+  ): Promise<"started" | "duplicate"> {
+    try {
+      await instances.start(instanceId, input);
+      return "started";
+    } catch (error) {
+      if ((await instances.status(instanceId)) !== undefined) return "duplicate";
+      throw error;
+    }
+  }
+
+  async function deploy(
+    instances: AgentInstances,
+    command: Command,
+    instanceId: string,
+    log: Logger,
+  ): Promise<CommandOutcome> {
+    if (expired(command)) {
+      log.warn("expired deploy ignored", { deadline: command.deadline });
+      return "expired";
+    }
+    const existing = await instances.status(instanceId);
+    const outcome =
+      existing === undefined ? await startOnce(instances, instanceId, { command }) : "duplicate";
+    if (outcome === "duplicate") log.info("duplicate deploy ignored", { runtimeStatus: existing });
+    else log.info("deployment started", {});
+    return outcome;
+  }
+
+  async function cancel(
+    instances: AgentInstances,
+    command: Command,
+    instanceId: string,
+    log: Logger,
+  ): Promise<CommandOutcome> {
+    const existing = await instances.status(instanceId);
+    if (existing === undefined) {
+      if (expired(command)) {
+        log.warn("expired cancel ignored", { deadline: command.deadline });
+        return "expired";
+      }
+      // The Cancel overtook its Deploy (concurrent deliveries, or a Deploy redelivered late): this
+      // instance claims the attempt, reports Cancelled and ends; the Deploy then finds it and runs nothing.
+      const outcome = await startOnce(instances, instanceId, { command });
+      if (outcome === "duplicate") return cancel(instances, command, instanceId, log);
+      log.info("cancel arrived before its deploy: attempt closed", {});
+      return "cancelledBeforeStart";
+    }
+    if (!ACTIVE.has(existing)) {
+      log.info("cancel for a finished deployment ignored", { runtimeStatus: existing });
+      return "cancelIgnored";
+    }
+    await instances.raiseCancel(instanceId, command.reason ? { reason: command.reason } : {});
+    log.info("cancel raised", { runtimeStatus: existing });
+    return "cancelRaised";
+  }
+
+  return {
+    /** Handles one command message; throws InvalidCommandError for a message that breaks the contract. */
+    async handle(message: IncomingCommand, instances: AgentInstances, log: Logger): Promise<CommandOutcome> {
+      const parsed = parseCommand(message);
+      if (!parsed.ok) {
+        const target = refusedDeployment(message.body);
+        log.warn("command refused", {
+          reason: parsed.reason,
+          description: parsed.description,
+          messageId: message.messageId,
+          deliveryCount: message.deliveryCount,
+          ...target,
+        });
+        // Told once, on the first delivery (the broker counts deliveries, so this holds across restarts);
+        // the message itself still ends in the dead-letter queue through the failed invocation.
+        if (target && (message.deliveryCount ?? 0) <= 1)
+          await options.sendStatus(
+            agentStatus(target, {
+              state: "Rejected",
+              progress: 0,
+              sequence: 1,
+              reportedAt: now().toISOString(),
+              message: `${parsed.reason}: ${parsed.description}`,
+            }),
+          );
+        throw new InvalidCommandError(parsed.reason, parsed.description);
+      }
+      const command = parsed.value;
+      const instanceId = agentInstanceId(command.deploymentId, command.attempt);
+      const scoped = log.with({
+        deploymentId: command.deploymentId,
+        attempt: command.attempt,
+        tenant: command.tenant,
+        type: command.type,
+        messageId: message.messageId,
+        ...(command.type === "Ping" ? {} : { instanceId }),
+      });
+      switch (command.type) {
+        case "Ping":
+          await options.sendStatus(
+            agentStatus(command, {
+              state: "Pong",
+              progress: 100,
+              sequence: 0,
+              reportedAt: now().toISOString(),
+              message: "pong",
+            }),
+          );
+          scoped.info("pong sent", {});
+          return "pong";
+        case "Deploy":
+          return serialized(instanceId, () => deploy(instances, command, instanceId, scoped));
+        case "Cancel":
+          return serialized(instanceId, () => cancel(instances, command, instanceId, scoped));
+      }
+    },
+  };
+}

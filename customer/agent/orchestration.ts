@@ -1,0 +1,269 @@
+/**
+ * The agent's `agentDeployment` orchestration: one instance per deployment attempt, instance id
+ * `agent:<deploymentId>:<attempt>`, so a Deploy delivered twice (a redelivery, a resend, another agent
+ * instance, a restart) finds its instance and runs nothing. It plans the Deploy, then runs the deployer
+ * one step per activity, honouring a `cancel` event between steps and the command's deadline, and reports
+ * every status through an idempotent, retried activity with a sequence decided here (so a replayed or
+ * retried send carries the same message id, `<id>:<attempt>:s<sequence>`).
+ *
+ * Deterministic: time is `currentUtcDateTime`, all I/O is in activities. A task is yielded inside at
+ * most one Task.any (docs/durable-engine.md, "Yield each task once"); the `cancel` event wait is reused,
+ * which is safe for event waits.
+ */
+import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
+import { createLogger, type Logger, type LogProps } from "../../lib/logging/logger";
+import type { Command, StatusState } from "../../lib/messaging/contracts";
+import type { Plan, StepResult } from "./deployer";
+import { agentStatus } from "./status";
+
+export const AGENT_ORCHESTRATION = "agentDeployment";
+export const AGENT_ACTIVITIES = {
+  plan: "agentPlan",
+  step: "agentStep",
+  sendStatus: "agentSendStatus",
+} as const;
+export const AGENT_EVENTS = { cancel: "cancel" } as const;
+
+export function agentInstanceId(deploymentId: string, attempt: number): string {
+  return `agent:${deploymentId}:${attempt}`;
+}
+
+/** A Deploy; or a Cancel that arrived before its Deploy, which ends the attempt before it starts. */
+export interface AgentInput {
+  command: Command;
+}
+
+export interface CancelEvent {
+  reason?: string;
+}
+
+export interface PlanInput {
+  command: Command;
+  instanceId: string;
+}
+
+export interface StepInput extends PlanInput {
+  step: number;
+  steps: number;
+}
+
+export type AgentOutcome =
+  | "Succeeded"
+  | "Failed"
+  | "Cancelled"
+  | "Rejected"
+  /**
+   * The deployer chose to answer nothing (demo `ignore`), or nothing after Accepted (demo `stall`), and no
+   * Cancel came before the deadline.
+   */
+  | "Silent"
+  /** The deadline had passed before the deployment began: nobody waits for it any more. */
+  | "Expired";
+
+export interface AgentResult {
+  outcome: AgentOutcome;
+  message?: string;
+  /** Steps the deployer completed. */
+  steps: number;
+  /** The last status sequence used. */
+  sequence: number;
+  /** Statuses that could not be sent within their retries. */
+  undelivered: number;
+}
+
+export interface AgentCustomStatus {
+  phase: "Planning" | "Running" | "Completed";
+  step?: number;
+  steps?: number;
+  sequence: number;
+  cancelRequested?: boolean;
+  outcome?: AgentOutcome;
+}
+
+/**
+ * Status sends retry with backoff up to the command's deadline (no one reads a status after it), so a
+ * broker outage delays reports instead of losing them.
+ */
+function statusRetry(now: Date, deadline: number | undefined): RetryOptions {
+  return Object.assign(new RetryOptions(1000, 50), {
+    backoffCoefficient: 2,
+    maxRetryIntervalInMilliseconds: 30_000,
+    ...(deadline !== undefined
+      ? { retryTimeoutInMilliseconds: Math.max(1000, deadline - now.getTime()) }
+      : {}),
+  });
+}
+
+/** Logs only on the episode that does the work, never again on each replay. */
+function replaySafeLogger(context: OrchestrationContext, bound: LogProps): Logger {
+  return createLogger((level, entry) => {
+    if (!context.df.isReplaying) context[level](JSON.stringify(entry));
+  }, bound);
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function* agentOrchestrator(context: OrchestrationContext): Generator<Task, AgentResult, unknown> {
+  const df = context.df;
+  const { command } = df.getInput() as AgentInput;
+  const instanceId = df.instanceId;
+  const log = replaySafeLogger(context, {
+    deploymentId: command.deploymentId,
+    attempt: command.attempt,
+    tenant: command.tenant,
+    instanceId,
+  });
+  const deadline = command.deadline ? Date.parse(command.deadline) : undefined;
+  const custom: AgentCustomStatus = { phase: "Planning", sequence: 0 };
+  let sequence = 0;
+  let undelivered = 0;
+  let done = 0;
+
+  const update = (changes: Partial<AgentCustomStatus>) => {
+    Object.assign(custom, changes, { sequence });
+    df.setCustomStatus(custom);
+  };
+  const sendStatus = (state: StatusState, progress: number, message?: string, detail?: unknown): Task => {
+    sequence += 1;
+    const now = df.currentUtcDateTime;
+    const status = agentStatus(command, {
+      state,
+      progress,
+      sequence,
+      reportedAt: now.toISOString(),
+      message,
+      detail,
+    });
+    return df.callActivityWithRetry(AGENT_ACTIVITIES.sendStatus, statusRetry(now, deadline), status);
+  };
+  // A status that could not be sent through all its retries does not stop the deployment: the Provider
+  // ignores gaps in the sequence, and its own deadline decides whether a missing report matters.
+  const settle = function* (send: Task): Generator<Task, void, unknown> {
+    try {
+      yield send;
+    } catch (error) {
+      undelivered += 1;
+      log.error("status not delivered", { sequence, error: errorText(error) });
+    }
+  };
+  const finish = function* (
+    outcome: AgentOutcome,
+    report?: { state: StatusState; progress: number; message: string; detail?: unknown },
+  ): Generator<Task, AgentResult, unknown> {
+    if (report) yield* settle(sendStatus(report.state, report.progress, report.message, report.detail));
+    update({ phase: "Completed", outcome });
+    log.info("deployment finished", { outcome, steps: done, sequence, undelivered });
+    return { outcome, ...(report ? { message: report.message } : {}), steps: done, sequence, undelivered };
+  };
+
+  if (command.type === "Cancel") {
+    // The Cancel overtook its Deploy: this instance now stands for the attempt, so the Deploy finds it
+    // and runs nothing. The Cancelled report lets a Provider waiting for the acknowledgement conclude.
+    const message = `cancelled before it started${command.reason ? ` (${command.reason})` : ""}`;
+    log.info("cancel arrived before its deploy", {});
+    return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message });
+  }
+  if (deadline !== undefined && df.currentUtcDateTime.getTime() >= deadline) {
+    log.warn("deadline passed before the deployment began", { deadline: command.deadline });
+    return yield* finish("Expired");
+  }
+  update({});
+
+  let plan: Plan;
+  try {
+    plan = (yield df.callActivity(AGENT_ACTIVITIES.plan, { command, instanceId })) as Plan;
+  } catch (error) {
+    return yield* finish("Failed", { state: "Failed", progress: 0, message: errorText(error) });
+  }
+  if (plan.kind === "reject")
+    return yield* finish("Rejected", { state: "Rejected", progress: 0, message: plan.message });
+  // Created once and reused: a cancel raised at any point completes it, and it stays completed.
+  const cancel = df.waitForExternalEvent(AGENT_EVENTS.cancel);
+  const because = () => {
+    const reason = (cancel.result as CancelEvent | undefined)?.reason;
+    return reason ? ` (${reason})` : "";
+  };
+  if (plan.kind === "silent") {
+    if (plan.afterAccept) yield* settle(sendStatus("Accepted", 0, plan.message ?? "accepted"));
+    // Silent, yet in flight until the deadline: a Cancel (the user's, or the Provider's after its
+    // timeout) is still acknowledged, as for any deployment that has not ended.
+    const timer = deadline !== undefined ? df.createTimer(new Date(deadline)) : undefined;
+    const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
+    if (winner !== cancel) return yield* finish("Silent");
+    timer?.cancel();
+    log.info("cancel honoured", { silent: true });
+    return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });
+  }
+
+  const steps = plan.steps;
+  const share = (step: number) => Math.round((step / steps) * 100);
+  const cancelWins = function* (task: Task): Generator<Task, boolean, unknown> {
+    const winner = (yield df.Task.any([task, cancel])) as Task;
+    return winner === cancel;
+  };
+  const cancelled = (step: number) => {
+    log.info("cancel honoured", { beforeStep: step });
+    return finish("Cancelled", {
+      state: "Cancelled",
+      progress: share(step - 1),
+      message: `cancelled before step ${step}${because()}`,
+    });
+  };
+
+  let report = sendStatus("Accepted", 0, plan.message ?? "accepted");
+  for (let step = 1; step <= steps; step++) {
+    // A cancel that arrives while the previous report is sent stops the deployment before this step.
+    const cancelledMeanwhile = yield* cancelWins(report);
+    yield* settle(report);
+    if (cancelledMeanwhile) {
+      update({ cancelRequested: true });
+      return yield* cancelled(step);
+    }
+    if (deadline !== undefined && df.currentUtcDateTime.getTime() >= deadline)
+      return yield* finish("Cancelled", {
+        state: "Cancelled",
+        progress: share(step - 1),
+        message: `the deadline ${command.deadline} passed before step ${step}`,
+      });
+    update({ phase: "Running", step, steps });
+    const work = df.callActivity(AGENT_ACTIVITIES.step, { command, instanceId, step, steps });
+    // A running step is never abandoned: a cancel that arrives meanwhile is honoured once it ends.
+    const cancelledDuringStep = yield* cancelWins(work);
+    if (cancelledDuringStep) update({ cancelRequested: true });
+    let result: StepResult;
+    try {
+      result = (yield work) as StepResult;
+    } catch (error) {
+      return yield* finish("Failed", {
+        state: "Failed",
+        progress: share(step - 1),
+        message: `step ${step} of ${steps} failed: ${errorText(error)}`,
+      });
+    }
+    done = step;
+    if (result.kind === "failed")
+      return yield* finish("Failed", {
+        state: "Failed",
+        progress: result.progress ?? share(step),
+        message: result.message,
+        detail: result.detail,
+      });
+    if (result.kind === "succeeded" || step === steps)
+      return yield* finish("Succeeded", {
+        state: "Succeeded",
+        progress: 100,
+        message: (result.kind === "succeeded" ? result.message : undefined) ?? `all ${steps} steps done`,
+        detail: result.detail,
+      });
+    if (cancelledDuringStep) return yield* cancelled(step + 1);
+    report = sendStatus(
+      "InProgress",
+      result.progress ?? share(step),
+      result.message ?? `step ${step} of ${steps}`,
+      result.detail,
+    );
+  }
+  // A plan without steps: accepted, and nothing left to do.
+  yield* settle(report);
+  return yield* finish("Succeeded", { state: "Succeeded", progress: 100, message: "nothing to do" });
+}

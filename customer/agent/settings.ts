@@ -1,0 +1,14 @@
+/**
+ * Every app setting the customer agent app depends on, in one place: `infra/customer.bicep` sets each in
+ * its `agentSettings` output and `test/infra/templates.test.ts` keeps the two in step.
+ */
+export const AGENT_SETTINGS = {
+  /** The customer's namespace: a connection string, or `__fullyQualifiedNamespace` (+ `__clientId`). */
+  serviceBus: "CUSTOMER_SERVICEBUS",
+  commandQueue: "COMMAND_QUEUE",
+  statusQueue: "STATUS_QUEUE",
+  /** The Functions host's storage, which holds the agent's task hub (identity-based in Azure). */
+  storage: "AzureWebJobsStorage",
+  /** The task hub's name, read by host.json (`"hubName": "%AGENT_TASK_HUB%"`). */
+  taskHub: "AGENT_TASK_HUB",
+} as const;

@@ -1,0 +1,305 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as df from "durable-functions";
+import { planActivity, sendStatusActivity, stepActivity } from "../../customer/agent/activities";
+import { createCommandHandler, InvalidCommandError } from "../../customer/agent/commands";
+import type { Deployer } from "../../customer/agent/deployer";
+import { durableInstances } from "../../customer/agent/instances";
+import {
+  AGENT_ACTIVITIES,
+  AGENT_EVENTS,
+  AGENT_ORCHESTRATION,
+  agentInstanceId,
+  agentOrchestrator,
+  type AgentResult,
+  type PlanInput,
+  type StepInput,
+} from "../../customer/agent/orchestration";
+import { createLogger } from "../../lib/logging/logger";
+import { type Command, commandMessage, type Status } from "../../lib/messaging/contracts";
+import { startHarness, waitFor, type Harness } from "../dev/durable/harness";
+
+// The agent's orchestration and command handling on the real durable-functions SDK replay (the project's
+// durable engine, Azurite state, a real DurableClient). The deployer and the status sink are the test's,
+// so a step or a send can be held, failed or counted; the real queues are covered in test/e2e/agent.test.ts.
+
+const quiet = createLogger(() => {});
+
+interface Gate {
+  promise: Promise<void>;
+  release(): void;
+  reached: Promise<void>;
+  arrive(): void;
+}
+const gates = new Map<string, Gate>();
+function gate(key: string): Gate {
+  let g = gates.get(key);
+  if (!g) {
+    let release!: () => void;
+    let arrive!: () => void;
+    const promise = new Promise<void>((r) => (release = r));
+    const reached = new Promise<void>((r) => (arrive = r));
+    g = { promise, release, reached, arrive };
+    gates.set(key, g);
+  }
+  return g;
+}
+
+/** Steps started, as `<deploymentId>:<step>`; statuses delivered; sends to fail once, by message id. */
+const ran: string[] = [];
+const sent: Status[] = [];
+const failOnce = new Set<string>();
+
+interface TestSpec {
+  steps?: number;
+  holdStep?: number;
+  throwAt?: number;
+  stepMs?: number;
+  silent?: "ignore" | "stall";
+}
+const specOf = (c: Command) => (c.spec ?? {}) as TestSpec;
+
+const deployer: Deployer = {
+  async plan(command) {
+    const spec = specOf(command);
+    if (spec.silent) return { kind: "silent", afterAccept: spec.silent === "stall" };
+    return { kind: "run", steps: spec.steps ?? 3, message: "accepted" };
+  },
+  async runStep(command, { step }) {
+    const spec = specOf(command);
+    ran.push(`${command.deploymentId}:${step}`);
+    if (spec.holdStep === step) {
+      const g = gate(`${command.deploymentId}:step${step}`);
+      g.arrive();
+      await g.promise;
+    }
+    if (spec.stepMs) await new Promise((r) => setTimeout(r, spec.stepMs));
+    if (spec.throwAt === step) throw new Error("boom");
+    return { kind: "continue" };
+  },
+};
+
+const holdSequences = new Map<string, number>();
+async function send(status: Status): Promise<void> {
+  const key = `${status.deploymentId}:s${status.sequence}`;
+  if (failOnce.delete(key)) throw new Error(`broker unavailable (${key})`);
+  if (holdSequences.get(status.deploymentId) === status.sequence) {
+    const g = gate(key);
+    g.arrive();
+    await g.promise;
+  }
+  sent.push(status);
+}
+
+function register(): void {
+  df.app.orchestration(AGENT_ORCHESTRATION, agentOrchestrator);
+  df.app.activity(AGENT_ACTIVITIES.plan, {
+    handler: (input: PlanInput) => planActivity(deployer, input, quiet),
+  });
+  df.app.activity(AGENT_ACTIVITIES.step, {
+    handler: (input: StepInput) => stepActivity(deployer, input, quiet),
+  });
+  df.app.activity(AGENT_ACTIVITIES.sendStatus, {
+    handler: (status: Status) => sendStatusActivity(send, status, quiet),
+  });
+}
+
+let n = 0;
+function command(type: Command["type"], spec: TestSpec = {}, extra: Partial<Command> = {}): Command {
+  return {
+    schemaVersion: 1,
+    type,
+    deploymentId: extra.deploymentId ?? `d${++n}-${Date.now()}`,
+    attempt: 1,
+    tenant: "contoso",
+    ...(type === "Deploy" ? { spec: spec as Record<string, unknown> } : {}),
+    requestedAt: new Date().toISOString(),
+    deadline: new Date(Date.now() + 60_000).toISOString(),
+    ...extra,
+  };
+}
+
+const statusesOf = (id: string) =>
+  sent.filter((s) => s.deploymentId === id).map((s) => `${s.sequence} ${s.state} ${s.progress}`);
+const stepsOf = (id: string) => ran.filter((r) => r.startsWith(`${id}:`)).map((r) => Number(r.split(":")[1]));
+
+describe("the agent orchestration", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness(register);
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  const start = async (c: Command) => {
+    const instanceId = agentInstanceId(c.deploymentId, c.attempt);
+    await h.client.startNew(AGENT_ORCHESTRATION, { instanceId, input: { command: c } });
+    return instanceId;
+  };
+  const result = async (instanceId: string) => {
+    const s = await waitFor(h.client, instanceId);
+    assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
+    return s.output as AgentResult;
+  };
+
+  test("one step per activity, statuses in order with sequences fixed by the orchestration; a failed send is retried", async () => {
+    const c = command("Deploy", { steps: 3 });
+    failOnce.add(`${c.deploymentId}:s2`);
+    const out = await result(await start(c));
+    assert.deepEqual(out, {
+      outcome: "Succeeded",
+      message: "all 3 steps done",
+      steps: 3,
+      sequence: 4,
+      undelivered: 0,
+    });
+    assert.deepEqual(stepsOf(c.deploymentId), [1, 2, 3]);
+    assert.deepEqual(statusesOf(c.deploymentId), [
+      "1 Accepted 0",
+      "2 InProgress 33",
+      "3 InProgress 67",
+      "4 Succeeded 100",
+    ]);
+    const mine = sent.filter((s) => s.deploymentId === c.deploymentId);
+    assert.ok(mine.every((s) => s.message !== undefined && s.reportedAt));
+    assert.equal(h.logs.filter((l) => /already yielded/.test(l)).length, 0, "each task is yielded once");
+  });
+
+  test("a cancel while a step runs is honoured when the step ends; the next step never starts", async () => {
+    const c = command("Deploy", { steps: 3, holdStep: 2 });
+    const id = await start(c);
+    await gate(`${c.deploymentId}:step2`).reached;
+    await h.client.raiseEvent(id, AGENT_EVENTS.cancel, { reason: "changed plans" });
+    gate(`${c.deploymentId}:step2`).release();
+    const out = await result(id);
+    assert.equal(out.outcome, "Cancelled");
+    assert.equal(out.message, "cancelled before step 3 (changed plans)");
+    assert.deepEqual(stepsOf(c.deploymentId), [1, 2]);
+    assert.deepEqual(statusesOf(c.deploymentId), ["1 Accepted 0", "2 InProgress 33", "3 Cancelled 67"]);
+  });
+
+  test("a cancel while a status is being sent stops the deployment before its next step", async () => {
+    const c = command("Deploy", { steps: 3 });
+    holdSequences.set(c.deploymentId, 1);
+    const id = await start(c);
+    await gate(`${c.deploymentId}:s1`).reached;
+    await h.client.raiseEvent(id, AGENT_EVENTS.cancel, {});
+    gate(`${c.deploymentId}:s1`).release();
+    const out = await result(id);
+    assert.equal(out.message, "cancelled before step 1");
+    assert.deepEqual(stepsOf(c.deploymentId), []);
+    assert.deepEqual(statusesOf(c.deploymentId), ["1 Accepted 0", "2 Cancelled 0"]);
+  });
+
+  test("the command's deadline stops the deployment between steps", async () => {
+    const c = command(
+      "Deploy",
+      { steps: 3, stepMs: 400 },
+      { deadline: new Date(Date.now() + 300).toISOString() },
+    );
+    const out = await result(await start(c));
+    assert.equal(out.outcome, "Cancelled");
+    assert.match(String(out.message), /^the deadline .* passed before step 2$/);
+    assert.deepEqual(stepsOf(c.deploymentId), [1]);
+  });
+
+  test("a step that throws ends the deployment Failed with the error", async () => {
+    const c = command("Deploy", { steps: 3, throwAt: 2 });
+    const out = await result(await start(c));
+    assert.equal(out.outcome, "Failed");
+    assert.match(String(out.message), /^step 2 of 3 failed: .*boom/);
+    assert.deepEqual(statusesOf(c.deploymentId), ["1 Accepted 0", "2 InProgress 33", "3 Failed 33"]);
+  });
+
+  test("a silent deployment still acknowledges a Cancel until its deadline, then ends without a word", async () => {
+    const stalled = command("Deploy", { silent: "stall" });
+    const id = await start(stalled);
+    for (let i = 0; statusesOf(stalled.deploymentId).length === 0; i++) {
+      assert.ok(i < 200, "Accepted was never sent");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await h.client.raiseEvent(id, AGENT_EVENTS.cancel, { reason: "completion timeout" });
+    const out = await result(id);
+    assert.equal(out.message, "cancelled (completion timeout)");
+    assert.deepEqual(statusesOf(stalled.deploymentId), ["1 Accepted 0", "2 Cancelled 0"]);
+    const ignored = command(
+      "Deploy",
+      { silent: "ignore" },
+      { deadline: new Date(Date.now() + 300).toISOString() },
+    );
+    assert.equal((await result(await start(ignored))).outcome, "Silent");
+    assert.deepEqual(statusesOf(ignored.deploymentId), []);
+  });
+
+  describe("the command handler (the trigger's logic) on the real Durable client", () => {
+    const handler = createCommandHandler({ sendStatus: send });
+    const handle = (c: Command, messageId = `${c.deploymentId}:${c.attempt}:${c.type}`, deliveryCount = 1) =>
+      handler.handle(
+        { ...commandMessage(c, new Date()), messageId, deliveryCount },
+        durableInstances(h.client),
+        quiet,
+      );
+
+    test("a Deploy delivered twice at once, and again after it ended, starts one instance", async () => {
+      const c = command("Deploy", { steps: 2 });
+      const first = await Promise.all([handle(c), handle(c, "another-message-id")]);
+      assert.deepEqual(first.sort(), ["duplicate", "started"]);
+      await result(agentInstanceId(c.deploymentId, 1));
+      assert.equal(await handle(c, "a-late-redelivery"), "duplicate");
+      assert.deepEqual(stepsOf(c.deploymentId), [1, 2]);
+    });
+
+    test("a Cancel before its Deploy closes the attempt; the Deploy then runs nothing", async () => {
+      const deploy = command("Deploy", { steps: 2 });
+      const cancel = { ...command("Cancel", {}, { deploymentId: deploy.deploymentId }), reason: "too late" };
+      assert.equal(await handle(cancel), "cancelledBeforeStart");
+      const out = await result(agentInstanceId(deploy.deploymentId, 1));
+      assert.equal(out.outcome, "Cancelled");
+      assert.equal(await handle(deploy), "duplicate");
+      assert.deepEqual(stepsOf(deploy.deploymentId), []);
+      assert.deepEqual(statusesOf(deploy.deploymentId), ["1 Cancelled 0"]);
+      assert.equal(
+        sent.find((s) => s.deploymentId === deploy.deploymentId)?.message,
+        "cancelled before it started (too late)",
+      );
+    });
+
+    test("a Cancel for a running deployment is raised to it; for a finished one it is ignored", async () => {
+      const deploy = command("Deploy", { steps: 3, holdStep: 1 });
+      assert.equal(await handle(deploy), "started");
+      await gate(`${deploy.deploymentId}:step1`).reached;
+      const cancel = command("Cancel", {}, { deploymentId: deploy.deploymentId });
+      assert.equal(await handle(cancel), "cancelRaised");
+      gate(`${deploy.deploymentId}:step1`).release();
+      assert.equal((await result(agentInstanceId(deploy.deploymentId, 1))).outcome, "Cancelled");
+      assert.equal(await handle(cancel, "cancel-again"), "cancelIgnored");
+      assert.deepEqual(stepsOf(deploy.deploymentId), [1]);
+    });
+
+    test("Ping is answered at once without an instance; an expired Deploy starts nothing", async () => {
+      const ping = command("Ping");
+      assert.equal(await handle(ping), "pong");
+      assert.deepEqual(statusesOf(ping.deploymentId), ["0 Pong 100"]);
+      const expired = command("Deploy", {}, { deadline: new Date(Date.now() - 1000).toISOString() });
+      assert.equal(await handle(expired), "expired");
+      await assert.rejects(h.client.getStatus(agentInstanceId(expired.deploymentId, 1)), /HTTP 404/);
+    });
+
+    test("a Deploy that breaks the contract is reported Rejected on its first delivery only, and fails the invocation", async () => {
+      const body = { type: "Deploy", deploymentId: `bad-${Date.now()}`, attempt: 1, nonsense: true };
+      const refused = (deliveryCount: number) =>
+        handler.handle(
+          { body, contentType: "application/json", messageId: "junk", deliveryCount },
+          durableInstances(h.client),
+          quiet,
+        );
+      await assert.rejects(
+        refused(1),
+        (e: unknown) => e instanceof InvalidCommandError && e.reason === "SchemaViolation",
+      );
+      await assert.rejects(refused(2), InvalidCommandError);
+      assert.deepEqual(statusesOf(body.deploymentId), ["1 Rejected 0"]);
+    });
+  });
+});
