@@ -33,7 +33,7 @@ export const CLIENT_OPTIONS: ServiceBusClientOptions = {
     maxRetries: 3,
     retryDelayInMs: 500,
     maxRetryDelayInMs: 5000,
-    timeoutInMs: 30_000,
+    timeoutInMs: 10_000,
   },
 };
 
@@ -109,6 +109,9 @@ export interface StatusBatch {
   close(): Promise<void>;
 }
 
+/** How long a receive may take beyond its wait (link setup, the broker's answer) before it is given up. */
+export const RECEIVE_SETUP_MARGIN_MS = 5000;
+
 /** How long the follow-up receive waits for more once a first status has arrived. */
 export const BATCH_GRACE_MS = 10;
 
@@ -138,10 +141,13 @@ export async function receiveStatuses(
     // The client's batch receive waits up to a second after the first message for the batch to fill, a
     // second added to every status. So: long-poll for the first message alone, then take what else is
     // already queued with a short receive (its drain returns whatever the broker had).
-    const wait = (maxWaitTimeInMs: number) => ({
-      maxWaitTimeInMs,
-      ...(shutdown ? { abortSignal: shutdown } : {}),
-    });
+    // A receive on a connection the broker dropped can sit in link setup for the client's whole operation
+    // timeout before it fails; past its own wait plus a margin it is abandoned, so the pump's retry
+    // (a second later) gets a fresh link instead.
+    const wait = (maxWaitTimeInMs: number) => {
+      const stuck = AbortSignal.timeout(maxWaitTimeInMs + RECEIVE_SETUP_MARGIN_MS);
+      return { maxWaitTimeInMs, abortSignal: shutdown ? AbortSignal.any([shutdown, stuck]) : stuck };
+    };
     try {
       const messages = await receiver.receiveMessages(1, wait(o.maxWaitTimeInMs));
       if (messages.length > 0 && o.maxMessages > 1)
