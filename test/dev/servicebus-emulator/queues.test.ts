@@ -176,21 +176,25 @@ describe("queue features", () => {
 
   test("scheduled messages appear at their time, and cancelled ones never do", async () => {
     const sender = client.createSender("sched");
-    const at = new Date(Date.now() + 600);
+    // Far enough ahead that the checks before it run first even on a loaded machine; each check that
+    // depends on "not yet" says so, so a slow run proves less but never fails for being slow.
+    const at = new Date(Date.now() + 1500);
     const [keep] = await sender.scheduleMessages({ body: "later" }, at);
     const [drop] = await sender.scheduleMessages({ body: "never" }, at);
     assert.ok(keep && drop && keep.toNumber() !== drop.toNumber());
     await sender.cancelScheduledMessages(drop);
     const receiver = client.createReceiver("sched");
     const peeked = await receiver.peekMessages(10);
+    const peekedEarly = Date.now() < at.getTime() - 100;
     assert.deepEqual(
-      peeked.map((m) => [m.body, m.state]),
-      [["later", "scheduled"]],
+      peeked.map((m) => m.body),
+      ["later"],
     );
-    assert.deepEqual(await receiver.receiveMessages(1, { maxWaitTimeInMs: 200 }), []);
-    const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 3000 });
+    if (peekedEarly) assert.equal(peeked[0]?.state, "scheduled");
+    const early = await receiver.receiveMessages(1, { maxWaitTimeInMs: 200 });
+    const [m] = early.length > 0 ? early : await receiver.receiveMessages(1, { maxWaitTimeInMs: 5000 });
     assert.equal(m?.body, "later");
-    assert.ok(Date.now() >= at.getTime() - 50);
+    assert.ok(Date.now() >= at.getTime() - 50, "never delivered before its time");
     await receiver.completeMessage(m!);
     assert.deepEqual(await receiver.receiveMessages(1, { maxWaitTimeInMs: 800 }), []);
     await receiver.close();
