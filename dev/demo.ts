@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { checkOneTruth } from "./one-truth";
 import { spawnStack } from "./stack-process";
 
 interface Result {
@@ -79,25 +80,8 @@ async function main(): Promise<void> {
   const outcomeOf = async (id: string, done = finished): Promise<string> => {
     const d = await until(id, done);
     if (!finished(d)) return `stuck at ${String(d.phase)}`;
-    const origin = new URL(api).origin;
-    const instanceUrl = `${origin}/runtime/webhooks/durabletask/instances/${encodeURIComponent(String(d.instanceId))}`;
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const s = (await (await fetch(instanceUrl)).json()) as {
-        runtimeStatus?: string;
-        output?: { outcome?: string };
-      };
-      if (s.runtimeStatus === "Completed")
-        return s.output?.outcome === d.outcome
-          ? String(d.outcome)
-          : `${String(d.outcome)} but the instance says ${String(s.output?.outcome)}`;
-      if (s.runtimeStatus === "Terminated")
-        return d.outcome === "Terminated"
-          ? "Terminated"
-          : `${String(d.outcome)} but the instance was terminated`;
-      if (Date.now() > deadline) return `${String(d.outcome)} but the instance is ${String(s.runtimeStatus)}`;
-      await sleep(150);
-    }
+    const check = await checkOneTruth(new URL(api).origin, id, 15_000);
+    return check.ok ? String(check.record.outcome) : check.problem;
   };
   const scenario = async (name: string, expected: string, run: () => Promise<string>): Promise<Result> => {
     const started = Date.now();

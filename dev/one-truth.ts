@@ -1,0 +1,88 @@
+/**
+ * The "one truth per deployment" check, through the public APIs: the record is terminal, its orchestration
+ * instance is terminal, and they tell the same story (the record's outcome is the instance's output, or
+ * Terminated for a terminated instance, or Failed for a purged one). The instance may finish a moment
+ * after the record (it writes the outcome, then returns), so the check waits for it, briefly. Used by the
+ * tests (test/helpers/one-truth.ts), `npm run demo` and `npm run chaos`.
+ */
+
+export interface DeploymentView {
+  id: string;
+  attempt: number;
+  instanceId: string;
+  phase: string;
+  outcome?: string;
+  message?: string;
+  timeline?: { source: string; event: string; sequence?: number }[];
+}
+
+interface InstanceStatus {
+  runtimeStatus: string;
+  output: unknown;
+}
+
+export type TruthCheck =
+  | { ok: true; record: DeploymentView }
+  | { ok: false; problem: string; record?: DeploymentView; stuck: boolean; lost: boolean };
+
+const TERMINAL = new Set(["Completed", "Terminated", "Failed", "Canceled"]);
+
+/** `origin` is the host's origin (`http://localhost:7071`), without `/api`. */
+async function instanceStatus(origin: string, instanceId: string): Promise<InstanceStatus | undefined> {
+  const res = await fetch(
+    `${origin}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?showInput=false`,
+  );
+  if (res.status === 404) return undefined;
+  return (await res.json()) as InstanceStatus;
+}
+
+/** Checks the latest attempt of a deployment, waiting up to `waitMs` for both sides to settle. */
+export async function checkOneTruth(
+  origin: string,
+  deploymentId: string,
+  waitMs = 10_000,
+): Promise<TruthCheck> {
+  const until = Date.now() + waitMs;
+  let record: DeploymentView | undefined;
+  let instance: InstanceStatus | undefined;
+  for (;;) {
+    const res = await fetch(`${origin}/api/deployments/${encodeURIComponent(deploymentId)}`);
+    if (res.status === 404) {
+      if (Date.now() > until)
+        return { ok: false, problem: `deployment ${deploymentId} has no record`, stuck: false, lost: true };
+    } else {
+      record = (await res.json()) as DeploymentView;
+      instance = await instanceStatus(origin, record.instanceId);
+      const settled = record.phase === "Completed" && (!instance || TERMINAL.has(instance.runtimeStatus));
+      if (settled || Date.now() > until) break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const where = `deployment ${deploymentId} attempt ${record.attempt}: record ${JSON.stringify({
+    phase: record.phase,
+    outcome: record.outcome,
+    message: record.message,
+  })}, instance ${JSON.stringify(instance ?? "purged")}`;
+  const fail = (problem: string, stuck = false): TruthCheck => ({
+    ok: false,
+    problem: `${problem}: ${where}`,
+    record,
+    stuck,
+    lost: false,
+  });
+  if (record.phase !== "Completed") return fail("record not terminal", true);
+  if (!instance) {
+    if (record.outcome === "Failed" && /purged|never started/.test(record.message ?? ""))
+      return { ok: true, record };
+    return fail("instance missing");
+  }
+  if (!TERMINAL.has(instance.runtimeStatus)) return fail("instance not terminal", true);
+  if (instance.runtimeStatus === "Completed") {
+    const output = instance.output as { outcome?: string; attempt?: number } | null;
+    if (output?.outcome !== record.outcome) return fail("outcomes differ");
+    if (output?.attempt !== undefined && output.attempt !== record.attempt) return fail("attempts differ");
+  } else if (instance.runtimeStatus === "Terminated") {
+    if (record.outcome !== "Terminated") return fail("terminated instance, record not Terminated");
+  } else if (record.outcome !== "Failed") return fail("failed instance, record not Failed");
+  return { ok: true, record };
+}
