@@ -172,6 +172,8 @@ async function writeDurably(file: string, data: string): Promise<void> {
     await handle.close();
   }
   await fs.promises.rename(tmp, file);
+  // Windows cannot open a folder as a file; NTFS journals the rename itself.
+  if (process.platform === "win32") return;
   const dir = await fs.promises.open(path.dirname(file), "r");
   try {
     await dir.sync();

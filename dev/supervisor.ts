@@ -175,7 +175,8 @@ class Part {
       cwd: command.cwd,
       env: { ...process.env, ...command.env, [SUPERVISED_ENV]: "1" },
       stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
+      // Its own process group, out of reach of the terminal's Ctrl-C (on Windows it would open a console).
+      detached: process.platform !== "win32",
     });
     this.child = child;
     this.state = "starting";

@@ -36,6 +36,7 @@ export class Namespace {
   private readonly timer: NodeJS.Timeout;
   private readonly store?: NamespaceStore;
   private flushScheduled = false;
+  private closed = false;
   private waiting: ((error?: unknown) => void)[] = [];
   /** Namespace-wide counters (see stats.ts); the AMQP layer increments them. */
   readonly counters = { connections: 0, cbsPutTokens: 0 };
@@ -111,8 +112,9 @@ export class Namespace {
 
   close(): void {
     clearInterval(this.timer);
-    if (!this.store) return;
+    if (!this.store || this.closed) return;
     this.flush();
+    this.closed = true;
     this.store.compact(this.entities());
     this.store.close();
   }
@@ -129,7 +131,7 @@ export class Namespace {
   private flush(): void {
     this.flushScheduled = false;
     const store = this.store;
-    if (!store) return;
+    if (!store || this.closed) return;
     const waiting = this.waiting;
     this.waiting = [];
     let failure: unknown;

@@ -93,6 +93,8 @@ function emptyEntity(): PersistedEntity {
 }
 
 function fsyncDir(dir: string): void {
+  // Windows cannot open a folder as a file; NTFS journals the rename itself.
+  if (process.platform === "win32") return;
   const fd = fs.openSync(dir, "r");
   try {
     fs.fsyncSync(fd);
