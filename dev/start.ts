@@ -391,9 +391,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     supervisor.note("stopping every part (Ctrl-C again to kill them at once)");
-    void supervisor.stop().then(() => {
-      supervisor.note("every part stopped");
-      process.exit(0);
+    void supervisor.stop().then((clean) => {
+      supervisor.note(clean ? "every part stopped" : "stopped, but not every part stopped cleanly");
+      process.exit(clean ? 0 : 1);
     });
   };
   process.on("SIGINT", onSignal);

@@ -63,7 +63,7 @@ export interface SupervisorOptions {
 export class Supervisor extends EventEmitter {
   private readonly parts = new Map<string, Part>();
   private readonly stages: Part[][] = [];
-  private stopping?: Promise<void>;
+  private stopping?: Promise<boolean>;
   readonly options: Required<SupervisorOptions>;
 
   constructor(options: SupervisorOptions = {}) {
@@ -101,11 +101,17 @@ export class Supervisor extends EventEmitter {
     return [...this.parts.values()].map((p) => p.status());
   }
 
-  /** Stops every part, the last stage first (SIGTERM, then SIGKILL after the grace period). */
-  stop(): Promise<void> {
+  /**
+   * Stops every part, the last stage first (SIGTERM, then SIGKILL after the grace period). Resolves true
+   * for a clean stop: every running part exited with code 0 on its own.
+   */
+  stop(): Promise<boolean> {
     this.stopping ??= (async () => {
       for (const p of this.parts.values()) p.cancelRestart();
-      for (const stage of [...this.stages].reverse()) await Promise.all(stage.map((p) => p.stop()));
+      let clean = true;
+      for (const stage of [...this.stages].reverse())
+        for (const ok of await Promise.all(stage.map((p) => p.stop()))) clean &&= ok;
+      return clean;
     })();
     return this.stopping;
   }
@@ -289,13 +295,14 @@ class Part {
     if (this.child && this.alive(this.child)) this.child.kill(signal);
   }
 
-  async stop(): Promise<void> {
+  /** True when the part exited with code 0 on SIGTERM (or was not running). */
+  async stop(): Promise<boolean> {
     const child = this.child;
     if (!child || !this.alive(child)) {
       this.state = "stopped";
-      return;
+      return true;
     }
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
     const grace = setTimeout(() => {
       this.supervisor.warn(
@@ -303,8 +310,9 @@ class Part {
       );
       child.kill("SIGKILL");
     }, this.supervisor.options.graceMs);
-    await exited;
+    const code = await exited;
     clearTimeout(grace);
     this.state = "stopped";
+    return code === 0;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A supervisor in a process of its own, as `npm start` runs one: two steady parts, their pids printed as
- * `pids <a> <b>`; SIGINT or SIGTERM stops them and exits 0.
+ * `pids <a> <b>`; SIGINT or SIGTERM stops them and exits 0 (1 if a part did not stop cleanly).
  */
 import path from "node:path";
 import { Supervisor } from "../../../dev/supervisor";
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     name,
     command: () => ({ args: [path.join(__dirname, "part-fixture.js")] }),
   });
-  const stop = () => void supervisor.stop().then(() => process.exit(0));
+  const stop = () => void supervisor.stop().then((clean) => process.exit(clean ? 0 : 1));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   const ready = await supervisor.start([part("a"), part("b")]);

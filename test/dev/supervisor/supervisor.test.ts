@@ -137,7 +137,7 @@ test("stop: the last stage first, SIGTERM, and SIGKILL after the grace period fo
   const first = await supervisor.start([part("base")]);
   const second = await supervisor.start([part("clean"), part("stubborn", { PART_MODE: "ignore-term" })]);
   const pids = [first.base, second.clean, second.stubborn].map((r) => (r as { pid: number }).pid);
-  await supervisor.stop();
+  assert.equal(await supervisor.stop(), false, "a part that had to be killed is not a clean stop");
   const exits = events.filter((e) => e.event === "exit");
   assert.deepEqual(exits.map((e) => [e.name, ...(e.detail as unknown[])]).sort(), [
     ["base", 0, null],
