@@ -206,7 +206,9 @@ class Part {
     // Never written to: it only tells the part that the supervisor is alive (dev/part.ts).
     child.stdin?.on("error", () => {});
     child.on("error", (error) => this.supervisor.warn(`${name}: ${error.message}`));
-    child.on("exit", (code, signal) => this.onExit(child, code, signal));
+    // "close", not "exit": by then every line the part printed has been read (the error of a failed start
+    // quotes them).
+    child.on("close", (code, signal) => this.onExit(child, code, signal));
     const timeout = this.spec.readyTimeoutMs ?? 60_000;
     this.readyTimer = setTimeout(() => {
       this.supervisor.warn(`${name} was not ready within ${timeout} ms; killing it`);
@@ -302,7 +304,8 @@ class Part {
       this.state = "stopped";
       return true;
     }
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // After the part's own "close" handling (registered first), so its exit is reported when this resolves.
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
     child.kill("SIGTERM");
     const grace = setTimeout(() => {
       this.supervisor.warn(
