@@ -1,25 +1,27 @@
 /**
- * `npm start`: the local stack on one machine. Azurite (Table Storage), the Service Bus emulator with one
- * namespace per simulated customer, a local Entra ID token issuer, the Provider app on the Functions dev
- * host at :7071 with the simulated customers registered, and one customer agent per customer (each its
- * own dev host process, as it would run in the customer's tenant). Contoso is reached with a SAS held in
- * an app setting; Fabrikam the production way: the Provider's managed identity is federated with its
- * multi-tenant app, whose service principal in Fabrikam's directory holds least-privilege roles on a
- * namespace with local auth disabled. State lives under one data folder (`.data/` or DATA_DIR) and
- * survives a restart. Ports can be moved with PORT, AZURITE_PORT, SERVICEBUS_PORT and ISSUER_PORT
- * (0 = any free port).
+ * `npm start`: the local stack on one machine, each part a process of its own under one supervisor
+ * (dev/supervisor.ts), so that parts fail, restart and recover as on a platform. Azurite (Table Storage)
+ * and a local Entra ID token issuer start first; then the Service Bus emulator with one namespace per
+ * simulated customer (it must trust the issuer's key); then the Provider app on the Functions dev host at
+ * :7071 and one customer agent per customer (each as it would run in the customer's tenant). The simulated
+ * customers are then registered. Contoso is reached with a SAS held in an app setting; Fabrikam the
+ * production way: the Provider's managed identity is federated with its multi-tenant app, whose service
+ * principal in Fabrikam's directory holds least-privilege roles on a namespace with local auth disabled.
+ *
+ * State lives under one data folder (`.data/` or DATA_DIR) and survives a restart of the stack or a crash
+ * of any part. Ports can be moved with PORT, AZURITE_PORT, SERVICEBUS_PORT and ISSUER_PORT (0 = any free
+ * port); the ports a part actually got are read from its ready line and kept for its restarts.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { agentStorageSettings } from "./agent-settings";
-import { startAzurite } from "./azurite";
 import { ensureDevCertificate } from "./certs";
-import { startHost } from "./host";
-import { startTokenIssuer } from "./identity/issuer";
-import { startServiceBusEmulator } from "./servicebus-emulator";
+import { PartSpec, Supervisor } from "./supervisor";
 
 const LOCAL_SUFFIX = ".servicebus.localhost";
+const ROOT = path.resolve(__dirname, "..", "..");
 /** Fixed, obviously local ids for the Provider's app and identities, so every run looks the same. */
 const PROVIDER = {
   directoryId: "90000000-0000-4000-8000-000000000000",
@@ -58,81 +60,113 @@ const CUSTOMERS: SimulatedCustomer[] = [
   },
 ];
 
-function port(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new Error(`${name} must be a port number, got "${raw}"`);
-  return n;
+/** What the parts announce in their ready lines (dev/part.ts). */
+const azuriteReady = z.object({ tableEndpoint: z.string(), connectionString: z.string() });
+const issuerReady = z.object({
+  authorityHost: z.string(),
+  identityEndpoint: z.string(),
+  identityHeader: z.string(),
+  publicKeyPem: z.string(),
+});
+const servicebusReady = z.object({
+  namespaces: z.array(
+    z.object({
+      name: z.string(),
+      port: z.number(),
+      tlsPort: z.number().optional(),
+      tlsEndpoint: z.string().optional(),
+      connectionString: z.string(),
+    }),
+  ),
+});
+const hostReady = z.object({ url: z.string() });
+
+interface RunningCustomer extends SimulatedCustomer {
+  fqdn: string;
+  /** Where the namespace's clients connect: TLS for Entra clients, plain AMQP for SAS. */
+  endpoint: string;
+  connectionString: string;
 }
 
-let stopping = false;
+/** The running stack, as the Provider and the agents are wired to it. */
+interface Stack {
+  azurite: z.infer<typeof azuriteReady>;
+  issuer: z.infer<typeof issuerReady>;
+  /** NODE_EXTRA_CA_CERTS for every process that calls the issuer or the emulator's TLS port. */
+  caBundle: string;
+  customers: RunningCustomer[];
+}
+
+/** The Provider app's settings, on top of the environment `npm start` was given. */
+function providerEnvironment(stack: Stack, appClientId: string): Record<string, string> {
+  return {
+    AzureWebJobsStorage: stack.azurite.connectionString,
+    DEV_LOCAL_MODE: "true",
+    SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: `.servicebus.windows.net,${LOCAL_SUFFIX}`,
+    DEV_SERVICEBUS_ENDPOINTS: stack.customers.map((c) => `${c.fqdn}=${c.endpoint}`).join(","),
+    PROVIDER_APP_CLIENT_ID: appClientId,
+    PROVIDER_MANAGED_IDENTITY_CLIENT_ID: PROVIDER.identity.clientId,
+    AZURE_AUTHORITY_HOST: stack.issuer.authorityHost,
+    // ManagedIdentityCredential finds the App Service identity endpoint through these.
+    IDENTITY_ENDPOINT: stack.issuer.identityEndpoint,
+    IDENTITY_HEADER: stack.issuer.identityHeader,
+    NODE_EXTRA_CA_CERTS: stack.caBundle,
+    ...Object.fromEntries(
+      stack.customers
+        .filter((c) => !c.entra)
+        .map((c) => [`${c.tenant.toUpperCase()}_SERVICEBUS_SAS`, c.connectionString]),
+    ),
+  };
+}
 
 /**
- * Node reads NODE_EXTRA_CA_CERTS only at start, and the in-process Provider host must trust the dev
- * certificate (issuer and TLS AMQP), so the launcher re-runs itself with a bundle of any CA file the user
- * already trusts plus the dev certificate. Returns the child's exit code, or undefined when this process
- * already trusts it.
+ * Everything one simulated customer's agent process is given on top of the environment `npm start` was
+ * given: its own Service Bus connection (its managed identity on an Entra namespace, else the namespace's
+ * SAS), its durable storage (the shared Azurite, a task hub of its own), the managed identity endpoint,
+ * trust in the dev certificate. The one place that says what an agent gets.
  */
-async function rerunTrusting(certPath: string, certPem: string): Promise<number | undefined> {
-  const current = process.env.NODE_EXTRA_CA_CERTS;
-  const trusted = current && fs.existsSync(current) ? fs.readFileSync(current, "utf8") : "";
-  if (trusted.includes(certPem.trim())) return undefined;
-  const bundle = path.join(path.dirname(certPath), "ca-bundle.pem");
-  fs.writeFileSync(bundle, `${trusted.trim()}\n${certPem.trim()}\n`.trimStart());
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: bundle },
-    stdio: "inherit",
-  });
-  // A terminal's Ctrl-C reaches the whole process group; a signal sent to this pid alone is passed on.
-  const forward = (signal: NodeJS.Signals) => () => {
-    if (child.exitCode === null) child.kill(signal);
+function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, string> {
+  const connection: Record<string, string> = c.entra
+    ? {
+        CUSTOMER_SERVICEBUS__fullyQualifiedNamespace: c.fqdn,
+        CUSTOMER_SERVICEBUS__clientId: c.entra.agent.clientId,
+        CUSTOMER_SERVICEBUS__customEndpointAddress: c.endpoint,
+      }
+    : { CUSTOMER_SERVICEBUS: c.connectionString };
+  return {
+    ...connection,
+    ...agentStorageSettings(stack.azurite.connectionString, c.tenant),
+    IDENTITY_ENDPOINT: stack.issuer.identityEndpoint,
+    IDENTITY_HEADER: stack.issuer.identityHeader,
+    NODE_EXTRA_CA_CERTS: stack.caBundle,
+    WEBSITE_HOSTNAME: "",
   };
-  process.on("SIGINT", forward("SIGINT"));
-  process.on("SIGTERM", forward("SIGTERM"));
-  return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
 }
 
-async function main(): Promise<void> {
-  const dataDir = path.resolve(process.env.DATA_DIR ?? ".data");
-  const certDir = path.join(dataDir, "certs");
-  const cert = await ensureDevCertificate(certDir);
-  const rerun = await rerunTrusting(cert.certPath, cert.cert);
-  if (rerun !== undefined) process.exit(rerun);
-
-  const sbBase = port("SERVICEBUS_PORT", 5672);
-  const azurite = await startAzurite({
-    location: path.join(dataDir, "azurite"),
-    port: port("AZURITE_PORT", 10002),
-  });
+function issuerConfig(appClientId: string) {
   const entraCustomers = CUSTOMERS.flatMap((c) => (c.entra ? [{ ...c, entra: c.entra }] : []));
-  const appClientId = process.env.PROVIDER_APP_CLIENT_ID || PROVIDER.appClientId;
-  const issuer = await startTokenIssuer(
-    {
-      applications: [
-        {
-          clientId: appClientId,
-          homeTenantId: PROVIDER.directoryId,
-          federatedSubjects: [PROVIDER.identity.objectId],
-        },
-      ],
-      // Admin consent in each Entra customer's directory.
-      servicePrincipals: entraCustomers.map((c) => ({
-        tenantId: c.directoryId,
+  return {
+    applications: [
+      {
         clientId: appClientId,
-        objectId: c.entra.servicePrincipalId,
-      })),
-      managedIdentities: [
-        { ...PROVIDER.identity, tenantId: PROVIDER.directoryId },
-        ...entraCustomers.map((c) => ({ ...c.entra.agent, tenantId: c.directoryId })),
-      ],
-    },
-    { certDir, port: port("ISSUER_PORT", 7443) },
-  );
-  // ManagedIdentityCredential finds the App Service identity endpoint through these, in every process.
-  process.env.IDENTITY_ENDPOINT = issuer.identityEndpoint;
-  process.env.IDENTITY_HEADER = issuer.identityHeader;
+        homeTenantId: PROVIDER.directoryId,
+        federatedSubjects: [PROVIDER.identity.objectId],
+      },
+    ],
+    // Admin consent in each Entra customer's directory.
+    servicePrincipals: entraCustomers.map((c) => ({
+      tenantId: c.directoryId,
+      clientId: appClientId,
+      objectId: c.entra.servicePrincipalId,
+    })),
+    managedIdentities: [
+      { ...PROVIDER.identity, tenantId: PROVIDER.directoryId },
+      ...entraCustomers.map((c) => ({ ...c.entra.agent, tenantId: c.directoryId })),
+    ],
+  };
+}
+
+function emulatorConfig(issuerPublicKeyPem: string, ports: { port: number; tlsPort: number }[]) {
   const queues = [
     {
       Name: "commands",
@@ -145,96 +179,60 @@ async function main(): Promise<void> {
     Role: `Azure Service Bus Data ${r}`,
     Queue: queue,
   });
-  const emulator = await startServiceBusEmulator(
-    {
-      UserConfig: {
-        Namespaces: CUSTOMERS.map((c, i) => ({
-          Name: c.tenant,
-          Fqdn: `${c.tenant}${LOCAL_SUFFIX}`,
-          Port: sbBase === 0 ? 0 : sbBase + i,
-          Queues: queues,
-          ...(c.entra
-            ? {
-                TlsPort: sbBase === 0 ? 0 : sbBase + 10 + i,
-                DisableLocalAuth: true,
-                Entra: {
-                  DirectoryId: c.directoryId,
-                  IssuerPublicKeys: [issuer.publicKeyPem],
-                  // The same least-privilege roles infra/customer.bicep assigns.
-                  RoleAssignments: [
-                    role(c.entra.servicePrincipalId, "Sender", "commands"),
-                    role(c.entra.servicePrincipalId, "Receiver", "status"),
-                    role(c.entra.agent.objectId, "Receiver", "commands"),
-                    role(c.entra.agent.objectId, "Sender", "status"),
-                  ],
-                },
-              }
-            : {}),
-        })),
-      },
+  return {
+    UserConfig: {
+      Namespaces: CUSTOMERS.map((c, i) => ({
+        Name: c.tenant,
+        Fqdn: `${c.tenant}${LOCAL_SUFFIX}`,
+        Port: ports[i]?.port ?? 0,
+        Queues: queues,
+        ...(c.entra
+          ? {
+              TlsPort: ports[i]?.tlsPort ?? 0,
+              DisableLocalAuth: true,
+              Entra: {
+                DirectoryId: c.directoryId,
+                IssuerPublicKeys: [issuerPublicKeyPem],
+                // The same least-privilege roles infra/customer.bicep assigns.
+                RoleAssignments: [
+                  role(c.entra.servicePrincipalId, "Sender", "commands"),
+                  role(c.entra.servicePrincipalId, "Receiver", "status"),
+                  role(c.entra.agent.objectId, "Receiver", "commands"),
+                  role(c.entra.agent.objectId, "Sender", "status"),
+                ],
+              },
+            }
+          : {}),
+      })),
     },
-    { dataDir: path.join(dataDir, "servicebus"), certDir },
-  );
-  const customers = CUSTOMERS.map((c) => {
-    const ns = emulator.namespace(c.tenant);
-    const fqdn = `${c.tenant}${LOCAL_SUFFIX}`;
-    // Entra clients speak TLS; a SAS connection string names localhost:<port>, so its mapping does too.
-    const endpoint = c.entra ? (ns.tlsEndpoint as string) : `sb://localhost:${ns.port}`;
-    return { ...c, ns, fqdn, endpoint };
-  });
-  const host = await startHost({
-    appDir: path.resolve(__dirname, "..", ".."),
-    port: port("PORT", 7071),
-    quiet: true,
-    settings: {
-      AzureWebJobsStorage: azurite.connectionString,
-      DEV_LOCAL_MODE: "true",
-      SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: `.servicebus.windows.net,${LOCAL_SUFFIX}`,
-      DEV_SERVICEBUS_ENDPOINTS: customers.map((c) => `${c.fqdn}=${c.endpoint}`).join(","),
-      PROVIDER_APP_CLIENT_ID: appClientId,
-      PROVIDER_MANAGED_IDENTITY_CLIENT_ID: PROVIDER.identity.clientId,
-      AZURE_AUTHORITY_HOST: issuer.authorityHost,
-      ...Object.fromEntries(
-        customers
-          .filter((c) => !c.entra)
-          .map((c) => [`${c.tenant.toUpperCase()}_SERVICEBUS_SAS`, c.ns.connectionString]),
-      ),
-    },
-  });
-  const api = `${host.url}/api`;
-  const agents: ChildProcess[] = customers.map((c) => {
-    // The agent's own connection: its managed identity on an Entra namespace, else the namespace's SAS.
-    const connection: Record<string, string> = c.entra
-      ? {
-          CUSTOMER_SERVICEBUS__fullyQualifiedNamespace: c.fqdn,
-          CUSTOMER_SERVICEBUS__clientId: c.entra.agent.clientId,
-          CUSTOMER_SERVICEBUS__customEndpointAddress: c.endpoint,
-        }
-      : { CUSTOMER_SERVICEBUS: c.ns.connectionString };
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(__dirname, "host", "cli.js"),
-        "--app",
-        path.resolve(__dirname, "..", "..", "customer"),
-        "--port",
-        "0",
-      ],
-      {
-        env: {
-          ...process.env,
-          ...connection,
-          ...agentStorageSettings(azurite.connectionString, c.tenant),
-          WEBSITE_HOSTNAME: "",
-        },
-        stdio: ["ignore", "ignore", "inherit"],
-      },
-    );
-    child.on("exit", (code) => {
-      if (!stopping && code !== 0) console.error(`customer agent for ${c.tenant} exited with code ${code}`);
-    });
-    return child;
-  });
+  };
+}
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+const portOf = (url: string) => Number(new URL(url.replace(/^sb:/, "http:")).port);
+
+/**
+ * Node reads NODE_EXTRA_CA_CERTS only at start, so every part that calls the issuer or the emulator's
+ * TLS port is started with a bundle of any CA file the user already trusts plus the dev certificate.
+ */
+function trustBundle(certPath: string, certPem: string): string {
+  const current = process.env.NODE_EXTRA_CA_CERTS;
+  const trusted = current && fs.existsSync(current) ? fs.readFileSync(current, "utf8") : "";
+  if (trusted.includes(certPem.trim())) return current as string;
+  const bundle = path.join(path.dirname(certPath), "ca-bundle.pem");
+  fs.writeFileSync(bundle, `${trusted.trim()}\n${certPem.trim()}\n`.trimStart());
+  return bundle;
+}
+
+async function register(api: string, customers: RunningCustomer[]): Promise<void> {
   for (const c of customers) {
     const res = await fetch(`${api}/tenants/${c.tenant}`, {
       method: "PUT",
@@ -251,6 +249,111 @@ async function main(): Promise<void> {
     if (res.status >= 300)
       throw new Error(`registering ${c.tenant} failed: ${res.status} ${await res.text()}`);
   }
+}
+
+async function startStack(supervisor: Supervisor, dataDir: string): Promise<void> {
+  const certDir = path.join(dataDir, "certs");
+  const cert = await ensureDevCertificate(certDir);
+  const caBundle = trustBundle(cert.certPath, cert.cert);
+  // The parts' generated configuration files (rewritten on every start).
+  const partsDir = path.join(dataDir, "parts");
+  fs.mkdirSync(partsDir, { recursive: true });
+  const appClientId = process.env.PROVIDER_APP_CLIENT_ID || PROVIDER.appClientId;
+  // Asked-for ports; replaced by the actual ones after each part's first start, so restarts keep them.
+  const ports = {
+    provider: port("PORT", 7071),
+    azurite: port("AZURITE_PORT", 10002),
+    issuer: port("ISSUER_PORT", 7443),
+  };
+  const sbBase = port("SERVICEBUS_PORT", 5672);
+  const sbPorts = CUSTOMERS.map((_, i) => ({
+    port: sbBase === 0 ? 0 : sbBase + i,
+    tlsPort: sbBase === 0 ? 0 : sbBase + 10 + i,
+  }));
+  const script = (...parts: string[]) => path.join(__dirname, ...parts);
+
+  const issuerConfigFile = path.join(partsDir, "issuer.json");
+  fs.writeFileSync(issuerConfigFile, JSON.stringify(issuerConfig(appClientId), null, 2));
+  const identityHeader = randomUUID();
+  const infrastructure: PartSpec[] = [
+    {
+      name: "azurite",
+      command: () => ({
+        args: [
+          script("azurite-cli.js"),
+          ...["--location", path.join(dataDir, "azurite"), "--port", String(ports.azurite)],
+          ...(process.env.AZURITE_SAVES === "periodic" ? ["--periodic-saves"] : []),
+        ],
+      }),
+    },
+    {
+      name: "issuer",
+      command: () => ({
+        args: [
+          script("identity", "cli.js"),
+          ...["--config", issuerConfigFile, "--cert-dir", certDir, "--port", String(ports.issuer)],
+          ...["--signing-key", path.join(dataDir, "issuer", "signing-key.pem")],
+        ],
+        env: { IDENTITY_HEADER: identityHeader },
+      }),
+    },
+  ];
+  const first = await supervisor.start(infrastructure);
+  const azurite = azuriteReady.parse(first.azurite);
+  const issuer = issuerReady.parse(first.issuer);
+  ports.azurite = portOf(azurite.tableEndpoint);
+  ports.issuer = portOf(issuer.authorityHost);
+
+  const emulatorConfigFile = path.join(partsDir, "servicebus.json");
+  const second = await supervisor.start([
+    {
+      name: "servicebus",
+      command: () => {
+        const config = emulatorConfig(issuer.publicKeyPem, sbPorts);
+        fs.writeFileSync(emulatorConfigFile, JSON.stringify(config, null, 2));
+        return {
+          args: [
+            script("servicebus-emulator", "cli.js"),
+            ...["--config", emulatorConfigFile, "--data-dir", path.join(dataDir, "servicebus")],
+            ...["--cert-dir", certDir],
+          ],
+        };
+      },
+    },
+  ]);
+  const servicebus = servicebusReady.parse(second.servicebus);
+  const customers: RunningCustomer[] = CUSTOMERS.map((c, i) => {
+    const ns = servicebus.namespaces.find((n) => n.name === c.tenant);
+    if (!ns) throw new Error(`the emulator did not report namespace ${c.tenant}`);
+    sbPorts[i] = { port: ns.port, tlsPort: ns.tlsPort ?? 0 };
+    // Entra clients speak TLS; a SAS connection string names localhost:<port>, so its mapping does too.
+    const endpoint = c.entra ? (ns.tlsEndpoint as string) : `sb://localhost:${ns.port}`;
+    return { ...c, fqdn: `${c.tenant}${LOCAL_SUFFIX}`, endpoint, connectionString: ns.connectionString };
+  });
+  const stack: Stack = { azurite, issuer, caBundle, customers };
+
+  const hostCli = script("host", "cli.js");
+  const third = await supervisor.start([
+    {
+      name: "provider",
+      command: () => ({
+        args: [hostCli, "--app", ROOT, "--port", String(ports.provider), "--quiet"],
+        env: providerEnvironment(stack, appClientId),
+      }),
+    },
+    ...customers.map((c) => ({
+      name: `agent-${c.tenant}`,
+      command: () => ({
+        args: [hostCli, "--app", path.join(ROOT, "customer"), "--port", "0", "--quiet"],
+        env: agentEnvironment(c, stack),
+      }),
+    })),
+  ]);
+  const provider = hostReady.parse(third.provider);
+  ports.provider = portOf(provider.url);
+  const api = `${provider.url}/api`;
+  await register(api, customers);
+
   const lines = [
     "",
     "Cross-tenant deployment orchestrator: local stack",
@@ -263,6 +366,10 @@ async function main(): Promise<void> {
         `  Service Bus         ${c.fqdn} -> ${c.endpoint}   (${c.entra ? "Entra ID: federated managed identity" : "SAS"}, directory ${c.directoryId})`,
     ),
     `  Data folder         ${dataDir}`,
+    `  Processes           ${supervisor
+      .status()
+      .map((p) => `${p.name} (pid ${p.pid})`)
+      .join(", ")}; a part that dies is restarted, its log lines start with [its name]`,
     "",
     "Try:",
     `  curl -s ${api}/tenants`,
@@ -274,31 +381,33 @@ async function main(): Promise<void> {
     `ready ${api}`,
   ];
   console.log(lines.join("\n"));
-
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await Promise.all(
-      agents.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once("exit", () => resolve());
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
-    await host.stop();
-    await emulator.stop();
-    await issuer.stop();
-    await azurite.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop());
-  process.on("SIGTERM", () => void stop());
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const dataDir = path.resolve(process.env.DATA_DIR ?? ".data");
+  const supervisor = new Supervisor();
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) {
+      supervisor.kill();
+      process.exit(1);
+    }
+    supervisor.note("stopping every part (Ctrl-C again to kill them at once)");
+    void supervisor.stop().then((clean) => {
+      supervisor.note(clean ? "every part stopped" : "stopped, but not every part stopped cleanly");
+      process.exit(clean ? 0 : 1);
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await startStack(supervisor, dataDir);
+  } catch (error) {
+    if (supervisor.isStopping) return; // Ctrl-C during start-up: the signal handler exits
+    console.error(error instanceof Error ? error.message : error);
+    await supervisor.stop();
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,5 +1,9 @@
-/** `npm run host -- --app <dir> [--port 7071]`: runs a Function App like `func start`; Ctrl-C stops it. */
+/**
+ * `npm run host -- --app <dir> [--port 7071] [--quiet]`: runs a Function App like `func start`; Ctrl-C
+ * stops it. When ready it prints `ready {"url":...}` (see dev/part.ts), which `npm start` waits for.
+ */
 import { parseArgs } from "node:util";
+import { announceReady, stopOnSignals } from "../part";
 import { startHost } from "./index";
 
 async function main(): Promise<void> {
@@ -8,20 +12,21 @@ async function main(): Promise<void> {
       app: { type: "string", default: "." },
       port: { type: "string", default: "7071" },
       host: { type: "string" },
+      // Leaves out the function listing; invocation logs are still written.
+      quiet: { type: "boolean", default: false },
     },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`--port must be a port number, got "${values.port}"`);
-  const host = await startHost({ appDir: values.app as string, port, host: values.host });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    void host.stop().then(() => process.exit(0));
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  const host = await startHost({
+    appDir: values.app as string,
+    port,
+    host: values.host,
+    quiet: values.quiet,
+  });
+  stopOnSignals(() => host.stop());
+  announceReady({ url: host.url });
 }
 
 main().catch((error: unknown) => {

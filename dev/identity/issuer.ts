@@ -5,8 +5,19 @@
  * `@azure/identity` credentials reach it through `authorityHost` (HTTPS with the dev certificate,
  * trusted via NODE_EXTRA_CA_CERTS); its tokens are what the Service Bus emulator validates.
  */
-import { createSign, createVerify, generateKeyPairSync, KeyObject, randomUUID } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSign,
+  createVerify,
+  generateKeyPairSync,
+  KeyObject,
+  randomUUID,
+} from "node:crypto";
+import fs from "node:fs";
 import https from "node:https";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { ensureDevCertificate } from "../certs";
@@ -46,14 +57,41 @@ function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
-export async function startTokenIssuer(
-  input: IssuerConfig,
-  options: { certDir: string; port?: number },
-): Promise<RunningIssuer> {
+export interface IssuerOptions {
+  certDir: string;
+  port?: number;
+  /**
+   * Keep the signing key in this PEM file (created when missing), so a restarted issuer signs with the
+   * key the Service Bus emulator was configured to trust. A fresh key per start when omitted.
+   */
+  signingKeyFile?: string;
+  /** The managed identity endpoint's secret header; random when omitted. */
+  identityHeader?: string;
+}
+
+/** The signing key pair, from `file` when it exists, else new (and written there when a file is named). */
+function signingKey(file: string | undefined): { privateKey: KeyObject; publicKey: KeyObject } {
+  if (file && fs.existsSync(file)) {
+    const privateKey = createPrivateKey(fs.readFileSync(file, "utf8"));
+    return { privateKey, publicKey: createPublicKey(privateKey) };
+  }
+  const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  if (file) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, pair.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  }
+  return pair;
+}
+
+export async function startTokenIssuer(input: IssuerConfig, options: IssuerOptions): Promise<RunningIssuer> {
   const config = configSchema.parse(input);
-  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const kid = randomUUID();
-  const identityHeader = randomUUID();
+  const { privateKey, publicKey } = signingKey(options.signingKeyFile);
+  // Derived from the key, so tokens signed before a restart name a key the JWKS still lists.
+  const kid = createHash("sha256")
+    .update(publicKey.export({ type: "spki", format: "der" }))
+    .digest("base64url")
+    .slice(0, 22);
+  const identityHeader = options.identityHeader ?? randomUUID();
   const cert = await ensureDevCertificate(options.certDir);
   let origin = "";
   const issuerFor = (tenantId: string) => `${origin}/${tenantId}/v2.0`;

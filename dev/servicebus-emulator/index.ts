@@ -17,7 +17,10 @@ export type { EntityStatsView, NamespaceStats } from "./stats";
 export interface EmulatorOptions {
   /** Listen address; loopback by default. */
   host?: string;
-  /** Persist queued messages here (one JSON file per namespace); in memory when omitted. */
+  /**
+   * Persist here (per namespace a snapshot and a write-ahead log, see persistence.ts): an acknowledged
+   * operation survives kill -9. In memory when omitted.
+   */
   dataDir?: string;
   /** Folder of the dev certificate for TLS ports (generated when missing); default `<dataDir or cwd>/.certs`. */
   certDir?: string;
@@ -62,7 +65,10 @@ export async function startServiceBusEmulator(
   try {
     for (const nsConfig of parsed.UserConfig.Namespaces) {
       const ns = new Namespace(nsConfig, options.dataDir, (error) =>
-        options.log?.("error", "emulator: sweep failed", { namespace: nsConfig.Name, error: String(error) }),
+        options.log?.("error", "emulator: namespace error (sweep or write-ahead log)", {
+          namespace: nsConfig.Name,
+          error: String(error),
+        }),
       );
       const server = new NamespaceServer(ns, options.log);
       servers.push(server);

@@ -91,6 +91,14 @@ export interface QueueSnapshot {
   duplicates: [string, number][];
 }
 
+export interface QueueChanges {
+  nextSeq: number;
+  upserts: StoredMessage[];
+  deletes: number[];
+  sessions: [string, Buffer | undefined][];
+  duplicates: [string, number][];
+}
+
 export class Queue {
   private nextSeq = 1;
   private readonly messages = new Map<number, StoredMessage>();
@@ -104,8 +112,11 @@ export class Queue {
   readonly deadLetterQueue?: Queue;
   /** Operation counters (the AMQP layer increments them; see stats.ts). */
   readonly stats: EntityStats = newEntityStats();
-  /** Called after every state change, for persistence. */
+  /** Called after every change that must reach the disk; `takeChanges()` then says what changed. */
   onChange: () => void = () => {};
+  private readonly dirtyMessages = new Set<number>();
+  private readonly dirtySessions = new Set<string>();
+  private readonly dirtyDuplicates = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -154,6 +165,7 @@ export class Queue {
       const until = this.duplicates.get(messageId);
       if (until !== undefined && until > now) return undefined;
       this.duplicates.set(messageId, now + this.props.DuplicateDetectionHistoryTimeWindow);
+      this.dirtyDuplicates.add(messageId);
     }
     const ttl = typeof amqp.ttl === "number" && amqp.ttl > 0 ? amqp.ttl : this.props.DefaultMessageTimeToLive;
     const stored: StoredMessage = {
@@ -170,7 +182,7 @@ export class Queue {
     };
     this.messages.set(stored.seq, stored);
     if (stored.state === "active") this.makeAvailable(stored);
-    this.changed();
+    this.changed(stored.seq);
     return stored;
   }
 
@@ -178,7 +190,7 @@ export class Queue {
     const m = this.messages.get(seq);
     if (m && m.state === "scheduled") {
       this.messages.delete(seq);
-      this.changed();
+      this.changed(seq);
     }
   }
 
@@ -209,7 +221,7 @@ export class Queue {
     };
     this.messages.set(stored.seq, stored);
     this.makeAvailable(stored);
-    this.changed();
+    this.changed(stored.seq);
   }
 
   // ---- consumers -----------------------------------------------------------------------------------
@@ -269,13 +281,14 @@ export class Queue {
   }
 
   private handOut(m: StoredMessage, consumer: Consumer, now: number): void {
+    // A lock is not persisted (it does not survive a restart); a receive-and-delete removal is.
     if (consumer.peekLock) {
       this.lock(m, consumer, now);
     } else {
       this.messages.delete(m.seq);
+      this.changed(m.seq);
     }
     consumer.deliver(m);
-    this.changed();
   }
 
   private lock(m: StoredMessage, owner: Consumer | undefined, now: number): void {
@@ -333,7 +346,7 @@ export class Queue {
     const m = this.locked(token);
     this.unlock(m);
     this.messages.delete(m.seq);
-    this.changed();
+    this.changed(m.seq);
   }
 
   abandon(token: string, propertiesToModify?: Record<string, unknown>, now = Date.now()): void {
@@ -348,7 +361,7 @@ export class Queue {
     this.unlock(m);
     this.modify(m, propertiesToModify);
     m.state = "deferred";
-    this.changed();
+    this.changed(m.seq);
   }
 
   deadLetter(
@@ -395,7 +408,7 @@ export class Queue {
       return;
     }
     this.makeAvailable(m);
-    this.changed();
+    this.changed(m.seq);
   }
 
   private moveToDeadLetter(
@@ -409,7 +422,7 @@ export class Queue {
     if (this.deadLetterQueue) {
       this.deadLetterQueue.acceptDeadLetter(m, now, reason, description, extra);
     }
-    this.changed();
+    this.changed(m.seq);
   }
 
   private expire(m: StoredMessage, now: number): void {
@@ -418,7 +431,7 @@ export class Queue {
       this.moveToDeadLetter(m, now, "TTLExpiredException", "The message expired and was dead lettered.");
     } else {
       this.messages.delete(m.seq);
-      this.changed();
+      this.changed(m.seq);
     }
   }
 
@@ -443,9 +456,11 @@ export class Queue {
     }
     for (const m of out) {
       if (peekLock) this.lock(m, undefined, now);
-      else this.messages.delete(m.seq);
+      else {
+        this.messages.delete(m.seq);
+        this.changed(m.seq);
+      }
     }
-    this.changed();
     return out;
   }
 
@@ -520,6 +535,7 @@ export class Queue {
 
   setSessionState(sessionId: string, state: Buffer | undefined, now = Date.now()): void {
     this.ownedSession(sessionId, now).state = state;
+    this.dirtySessions.add(sessionId);
     this.changed();
   }
 
@@ -543,7 +559,7 @@ export class Queue {
         m.scheduledFor = undefined;
         m.enqueuedAt = now;
         this.makeAvailable(m);
-        this.changed();
+        this.changed(m.seq);
       } else if (m.expiresAt <= now && !m.lockToken && m.state !== "scheduled") {
         this.expire(m, now);
       }
@@ -587,7 +603,37 @@ export class Queue {
     for (const [id, until] of snapshot.duplicates) this.duplicates.set(id, until);
   }
 
-  private changed(): void {
+  /**
+   * What changed since the last call, as resulting state (a message present now, or its sequence number
+   * when it is gone), for the write-ahead log; undefined when nothing did.
+   */
+  takeChanges(): QueueChanges | undefined {
+    if (this.dirtyMessages.size === 0 && this.dirtySessions.size === 0 && this.dirtyDuplicates.size === 0)
+      return undefined;
+    const upserts: StoredMessage[] = [];
+    const deletes: number[] = [];
+    for (const seq of this.dirtyMessages) {
+      const m = this.messages.get(seq);
+      if (m) upserts.push(m);
+      else deletes.push(seq);
+    }
+    const sessions: [string, Buffer | undefined][] = [...this.dirtySessions].map((id) => [
+      id,
+      this.sessions.get(id)?.state,
+    ]);
+    const duplicates: [string, number][] = [];
+    for (const id of this.dirtyDuplicates) {
+      const until = this.duplicates.get(id);
+      if (until !== undefined) duplicates.push([id, until]);
+    }
+    this.dirtyMessages.clear();
+    this.dirtySessions.clear();
+    this.dirtyDuplicates.clear();
+    return { nextSeq: this.nextSeq, upserts, deletes, sessions, duplicates };
+  }
+
+  private changed(seq?: number): void {
+    if (seq !== undefined) this.dirtyMessages.add(seq);
     this.onChange();
   }
 }

@@ -31,6 +31,14 @@ import {
 
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 const SESSION_FILTER = "com.microsoft:session-filter";
+/** $management operations that change persisted state: answered only once the change is on disk. */
+const CHANGING_OPERATIONS = new Set([
+  "schedule-message",
+  "cancel-scheduled-message",
+  "receive-by-sequence-number",
+  "update-disposition",
+  "set-session-state",
+]);
 
 export interface Logger {
   (level: "debug" | "info" | "warn" | "error", message: string, props?: Record<string, unknown>): void;
@@ -59,11 +67,14 @@ class LinkConsumer implements Consumer {
    * message for a receiver that asked for one; the surplus would sit untransmitted until its lock expired.
    */
   private readonly unsent: number[] = [];
+  /** Receive-and-delete deliveries waiting for their removal to be on disk before they are sent. */
+  held = 0;
 
   constructor(
     readonly link: RheaLink,
     readonly entity: ResolvedEntity,
     readonly peekLock: boolean,
+    private readonly afterDurable: Namespace["afterDurable"],
   ) {
     this.id = link.name;
   }
@@ -74,14 +85,25 @@ class LinkConsumer implements Consumer {
     while (this.unsent.length > 0 && (this.unsent[0] as number) < outgoing.next_pending_delivery)
       this.unsent.shift();
     // Never exceed the link credit nor the session's window of unsettled deliveries (rhea throws).
-    return Math.min(this.link.credit - this.unsent.length, outgoing.available());
+    return Math.min(this.link.credit - this.unsent.length - this.held, outgoing.available());
   }
 
   deliver(m: StoredMessage): void {
+    this.entity.queue.stats.messagesDelivered++;
+    if (this.peekLock) return this.transmit(m);
+    // A receive-and-delete delivery is settled as it leaves: its removal must be durable first, or a
+    // crash would hand the message out again.
+    this.held++;
+    this.afterDurable(() => {
+      this.held--;
+      if (this.link.is_open()) this.transmit(m);
+    });
+  }
+
+  private transmit(m: StoredMessage): void {
     const tag = this.peekLock && m.lockToken ? guidBytesFromUuid(m.lockToken) : Buffer.alloc(0);
     const delivery = this.link.send(outgoing(m), tag.length ? tag : undefined);
     this.unsent.push(delivery.id);
-    this.entity.queue.stats.messagesDelivered++;
     if (this.peekLock && m.lockToken) this.deliveries.set(delivery, m.lockToken);
   }
 }
@@ -290,7 +312,7 @@ export class NamespaceServer {
       const entity = this.ns.resolve(address);
       this.authorize(conn, entity.name.split("/")[0] as string, "Listen");
       const peekLock = link.remote.attach?.snd_settle_mode !== 1;
-      const consumer = new LinkConsumer(link, entity, peekLock);
+      const consumer = new LinkConsumer(link, entity, peekLock, (then) => this.ns.afterDurable(then));
       this.overrideDrain(link);
       const filter = source?.filter;
       if (entity.queue.requiresSession) {
@@ -454,9 +476,14 @@ export class NamespaceServer {
   private onDraining(link: RheaLink): void {
     const role = this.roles.get(link);
     if (role?.kind === "receive") role.consumer.entity.queue.pump();
-    link.set_drained(true);
-    link.issue_flow = true;
-    link.connection._register();
+    const drained = () => {
+      link.set_drained(true);
+      link.issue_flow = true;
+      link.connection._register();
+    };
+    // Deliveries still waiting for the disk go out first; a drained link could not carry them.
+    if (role?.kind === "receive" && role.consumer.held > 0) this.ns.afterDurable(drained);
+    else drained();
   }
 
   // ---- incoming messages ---------------------------------------------------------------------------
@@ -504,7 +531,12 @@ export class NamespaceServer {
               : undefined;
         role.entity.queue.enqueue(message as AmqpMessage, size, now, at);
       }
-      delivery.update(true, deliveryState.accepted());
+      this.ns.afterDurable((error) =>
+        delivery.update(
+          true,
+          error === undefined ? deliveryState.accepted() : deliveryState.rejected(amqpError(error)),
+        ),
+      );
     } catch (error) {
       delivery.update(true, deliveryState.rejected(amqpError(error)));
     }
@@ -562,12 +594,18 @@ export class NamespaceServer {
         queue.abandon(token);
         stats.abandoned++;
       }
-      this.settle(delivery, outcomeState(outcome, state));
+      this.ns.afterDurable((error) => {
+        this.settle(
+          delivery,
+          error === undefined ? outcomeState(outcome, state) : deliveryState.rejected(amqpError(error)),
+        );
+        // A settled delivery frees a slot in the session window: more may be sent now.
+        queue.pump();
+      });
     } catch (error) {
       this.settle(delivery, deliveryState.rejected(amqpError(error)));
+      queue.pump();
     }
-    // A settled delivery frees a slot in the session window: more may be sent now.
-    queue.pump();
   }
 
   /**
@@ -647,22 +685,31 @@ export class NamespaceServer {
     const body = (request.body ?? {}) as Record<string, unknown>;
     try {
       const result = this.management(ctx.connection, entity, operation, body);
-      if (result === undefined) this.reply(ctx.connection, request, 204, "No Content", {});
-      else this.reply(ctx.connection, request, 200, "OK", result);
+      const answer = (error?: unknown) => {
+        if (error !== undefined) this.replyError(ctx.connection, request, error);
+        else if (result === undefined) this.reply(ctx.connection, request, 204, "No Content", {});
+        else this.reply(ctx.connection, request, 200, "OK", result);
+      };
+      if (CHANGING_OPERATIONS.has(operation)) this.ns.afterDurable(answer);
+      else answer();
     } catch (error) {
-      const e = amqpError(error);
-      const status = error instanceof BrokerError ? error.statusCode : 500;
-      const link = this.state(ctx.connection).replyLinks.get(String(request.reply_to ?? ""));
-      link?.send({
-        correlation_id: request.message_id,
-        application_properties: {
-          statusCode: status,
-          statusDescription: e.description,
-          "error-condition": e.condition,
-        },
-        body: null,
-      });
+      this.replyError(ctx.connection, request, error);
     }
+  }
+
+  private replyError(conn: RheaConnection, request: Record<string, unknown>, error: unknown): void {
+    const e = amqpError(error);
+    const status = error instanceof BrokerError ? error.statusCode : 500;
+    const link = this.state(conn).replyLinks.get(String(request.reply_to ?? ""));
+    link?.send({
+      correlation_id: request.message_id,
+      application_properties: {
+        statusCode: status,
+        statusDescription: e.description,
+        "error-condition": e.condition,
+      },
+      body: null,
+    });
   }
 
   private management(

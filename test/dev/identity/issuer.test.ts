@@ -1,5 +1,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { ServiceBusClient } from "@azure/service-bus";
 import { RunningIssuer, startTokenIssuer } from "../../../dev/identity/issuer";
 import type { RunningEmulator } from "../../../dev/servicebus-emulator";
@@ -157,4 +160,22 @@ test("a directory's credential works in its own namespace and is refused in the 
     failsWith("UnauthorizedAccess"),
   );
   await crossed.close();
+});
+
+test("with a signing key file, a restarted issuer signs with the same key (the emulator keeps trusting it)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "issuer-key-"));
+  const config = { applications: [], servicePrincipals: [] };
+  const certDir = process.env.DEV_CERT_DIR ?? path.join(dir, "certs");
+  const signingKeyFile = path.join(dir, "key.pem");
+  try {
+    const first = await startTokenIssuer(config, { certDir, signingKeyFile, identityHeader: "h" });
+    await first.stop();
+    const second = await startTokenIssuer(config, { certDir, signingKeyFile, identityHeader: "h" });
+    await second.stop();
+    assert.equal(second.publicKeyPem, first.publicKeyPem);
+    assert.equal(second.identityHeader, "h");
+    assert.equal(fs.statSync(signingKeyFile).mode & 0o077, 0, "the key file is private");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
