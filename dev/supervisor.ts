@@ -234,10 +234,13 @@ class Part {
     this.state = "ready";
     this.readyAt = Date.now();
     this.readyInfo = info;
+    // A part that serves HTTP says where, so tools (npm run chaos) can reach it.
+    const url = (info as { url?: unknown } | null)?.url;
+    const at = typeof url === "string" ? ` at ${url}` : "";
     this.supervisor.note(
       this.everReady
-        ? `${this.spec.name} ready again after restart ${this.restarts} (pid ${child.pid})`
-        : `${this.spec.name} ready (pid ${child.pid})`,
+        ? `${this.spec.name} ready again after restart ${this.restarts}${at} (pid ${child.pid})`
+        : `${this.spec.name} ready${at} (pid ${child.pid})`,
     );
     this.everReady = true;
     this.supervisor.emit("ready", this.spec.name, info, this.restarts);
