@@ -6,12 +6,12 @@
  * machine can be compared.
  * Writes bench/results/servicebus-emulator.md. Run: `npm run bench:servicebus`.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ServiceBusClient } from "@azure/service-bus";
 import { startServiceBusEmulator } from "../dev/servicebus-emulator";
+import { calibrate } from "../dev/calibration";
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const BATCH = 100;
@@ -71,29 +71,6 @@ async function run(receivers: number, persisted: boolean): Promise<Result> {
     await emulator.stop();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/** What the figures depend on: single-core hashing speed and the latency of one append + fdatasync. */
-function calibrate(): { sha256MiBps: number; fsyncMs: number } {
-  const chunk = Buffer.alloc(1024 * 1024, 7);
-  const cpuStart = process.hrtime.bigint();
-  const hash = createHash("sha256");
-  for (let i = 0; i < 256; i++) hash.update(chunk);
-  hash.digest();
-  const sha256MiBps = 256 / (Number(process.hrtime.bigint() - cpuStart) / 1e9);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-fsync-"));
-  const fd = fs.openSync(path.join(dir, "log"), "a");
-  const record = Buffer.alloc(256, 1);
-  const rounds = 200;
-  const diskStart = process.hrtime.bigint();
-  for (let i = 0; i < rounds; i++) {
-    fs.writeSync(fd, record);
-    fs.fdatasyncSync(fd);
-  }
-  const fsyncMs = Number(process.hrtime.bigint() - diskStart) / 1e6 / rounds;
-  fs.closeSync(fd);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return { sha256MiBps, fsyncMs };
 }
 
 /** The median of `REPEAT` runs: the machine is shared, and one run can land on someone else's build. */

@@ -18,6 +18,7 @@ import path from "node:path";
 import { ServiceBusClient, type ServiceBusMessage } from "@azure/service-bus";
 import { statusMessage } from "../lib/messaging/contracts";
 import { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestration";
+import { calibrate } from "./calibration";
 import { checkOneTruth, type DeploymentView } from "./one-truth";
 import { WELL_KNOWN_KEY, WELL_KNOWN_KEY_NAME } from "./servicebus-emulator/config";
 import { spawnStack, type StackProcess } from "./stack-process";
@@ -422,10 +423,16 @@ export async function runChaos(scaleName = "full", only?: string[]): Promise<Sce
 async function main(): Promise<void> {
   const scale = process.env.CHAOS_SCALE || "full";
   const only = process.env.CHAOS_ONLY ? process.env.CHAOS_ONLY.split(",") : undefined;
+  const before = calibrate();
   const started = Date.now();
   const results = await runChaos(scale, only);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  const after = calibrate();
   console.log(
-    `\nchaos (${scale}), ${os.cpus().length} CPUs, ${((Date.now() - started) / 1000).toFixed(0)} s in all\n`,
+    `\nchaos (${scale}) on ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${seconds} s in all`,
+  );
+  console.log(
+    `calibration before / after: sha256 ${Math.round(before.sha256MiBps)} / ${Math.round(after.sha256MiBps)} MiB/s on one core; append + fdatasync ${before.fsyncMs.toFixed(2)} / ${after.fsyncMs.toFixed(2)} ms\n`,
   );
   console.log(
     "| fault | deployments | lost | wrong | stuck | duplicated | recovery (s) |\n| --- | --- | --- | --- | --- | --- | --- |",
