@@ -1,4 +1,9 @@
-/** Registers the deployment workflow's activities; their logic is in lib/deployments/activities.ts. */
+/**
+ * Registers the deployment workflow's activities: one handler per definition in
+ * lib/deployments/contract.ts (`ACTIVITIES`), typed by it; their logic is in lib/deployments/activities.ts
+ * and lib/deployments/commands.ts.
+ */
+import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import {
   beginAttemptActivity,
@@ -7,32 +12,47 @@ import {
   pumpStatusesActivity,
 } from "../lib/deployments/activities";
 import { sendCommandActivity } from "../lib/deployments/commands";
+import { ACTIVITIES, type ActivityInput, type ActivityResult } from "../lib/deployments/contract";
 import { runtime } from "../lib/deployments/runtime";
-import { ACTIVITIES } from "../lib/deployments/workflow";
 import { invocationLogger } from "../lib/logging/logger";
 
-df.app.activity(ACTIVITIES.sendCommand, {
-  handler: (input: Parameters<typeof sendCommandActivity>[1], context) =>
-    sendCommandActivity(runtime(), input, invocationLogger(context)),
-});
+type Activities = typeof ACTIVITIES;
+type Handlers = {
+  [K in keyof Activities]: {
+    /** The activity takes the durable client as an extra input (`df.getClient(context)`). */
+    durableClient?: true;
+    handler: (
+      input: ActivityInput<Activities[K]>,
+      context: InvocationContext,
+    ) => Promise<ActivityResult<Activities[K]>>;
+  };
+};
 
-df.app.activity(ACTIVITIES.beginAttempt, {
-  handler: (input: Parameters<typeof beginAttemptActivity>[1], context) =>
-    beginAttemptActivity(runtime(), input, invocationLogger(context)),
-});
+const HANDLERS: Handlers = {
+  beginAttempt: {
+    handler: (input, context) => beginAttemptActivity(runtime(), input, invocationLogger(context)),
+  },
+  sendCommand: {
+    handler: (input, context) => sendCommandActivity(runtime(), input, invocationLogger(context)),
+  },
+  ensureStatusPump: {
+    durableClient: true,
+    handler: (tenant, context) => ensureStatusPumpActivity(runtime(), df.getClient(context), tenant),
+  },
+  pumpStatuses: {
+    durableClient: true,
+    handler: (input, context) =>
+      pumpStatusesActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
+  },
+  completeDeployment: {
+    handler: (input) => completeDeploymentActivity(runtime(), input),
+  },
+};
 
-df.app.activity(ACTIVITIES.completeDeployment, {
-  handler: (input: Parameters<typeof completeDeploymentActivity>[1]) =>
-    completeDeploymentActivity(runtime(), input),
-});
-
-df.app.activity(ACTIVITIES.ensureStatusPump, {
-  extraInputs: [df.input.durableClient()],
-  handler: (tenant: string, context) => ensureStatusPumpActivity(runtime(), df.getClient(context), tenant),
-});
-
-df.app.activity(ACTIVITIES.pumpStatuses, {
-  extraInputs: [df.input.durableClient()],
-  handler: (input: { tenant: string }, context) =>
-    pumpStatusesActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
-});
+for (const key of Object.keys(ACTIVITIES) as (keyof Activities)[]) {
+  const { durableClient, handler } = HANDLERS[key];
+  df.app.activity(ACTIVITIES[key].name, {
+    ...(durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
+    handler: handler as (input: unknown, context: InvocationContext) => Promise<unknown>,
+  });
+}

@@ -1,5 +1,189 @@
-/** Registers the `deployment` orchestration (one per deployment attempt); logic in lib/deployments/workflow.ts. */
-import * as df from "durable-functions";
-import { deploymentOrchestrator, ORCHESTRATIONS } from "../lib/deployments/workflow";
+/**
+ * The `deployment` orchestration: one instance per deployment attempt (`deploymentInstanceId`), the
+ * numbered steps of docs/workflow.md. Claim the attempt → send Deploy (retried on durable timers) →
+ * ensure the tenant's status pump → wait for statuses with an acceptance and a completion deadline,
+ * re-ensuring the pump on the way → write the outcome once. A `cancel` event sends Cancel and waits a
+ * grace period for the agent's Cancelled.
+ *
+ * Deterministic: all I/O is in activities, time is `df.currentUtcDateTime`. The order and number of
+ * yields is what in-flight instances replay: change it and they break. This orchestrator never calls
+ * continueAsNew, so `Task.any` and `continueAsNew` are never combined (an upstream SDK issue).
+ */
+import * as durable from "durable-functions";
+import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
+import type { Command } from "../lib/messaging/contracts";
+import {
+  ACTIVITIES,
+  buildCommand,
+  EVENTS,
+  ORCHESTRATIONS,
+  TERMINAL_STATES,
+  type DeploymentCustomStatus,
+  type DeploymentInput,
+  type DeploymentResult,
+} from "../lib/deployments/contract";
+import type { Outcome } from "../lib/deployments/model";
+import { call, waitForEvent, waitUntil } from "../lib/deployments/orchestration";
 
-df.app.orchestration(ORCHESTRATIONS.deployment, deploymentOrchestrator);
+const MAX_SEND_BACKOFF_MS = 60_000;
+
+/**
+ * The ledger activities ride out a Table Storage hiccup (about a minute and a half in all) instead of
+ * failing the orchestration; if storage stays away longer the instance fails and reconciliation records it.
+ */
+const LEDGER_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
+  backoffCoefficient: 2,
+  maxRetryIntervalInMilliseconds: 30_000,
+});
+
+export function* deploymentOrchestrator(
+  context: OrchestrationContext,
+): Generator<Task, DeploymentResult, unknown> {
+  const df = context.df;
+  const input = df.getInput() as DeploymentInput;
+  const started = df.currentUtcDateTime;
+  const acceptanceDeadline = new Date(started.getTime() + input.acceptanceTimeoutSeconds * 1000);
+  const completionDeadline = new Date(started.getTime() + input.completionTimeoutSeconds * 1000);
+  const status: DeploymentCustomStatus = { phase: "Requested", progress: 0 };
+  df.setCustomStatus(status);
+
+  // 1. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
+  //    is a new attempt (its own record, messages and outcome), exactly like POST .../retry.
+  const claim = yield* call(
+    df,
+    ACTIVITIES.beginAttempt,
+    {
+      tenant: input.tenant,
+      id: input.id,
+      attempt: input.attempt,
+      instanceId: df.instanceId,
+      executionKey: `${df.instanceId}@${started.toISOString()}`,
+      spec: input.spec,
+    },
+    LEDGER_RETRY,
+  );
+  if ("error" in claim) {
+    status.phase = "Completed";
+    df.setCustomStatus({ ...status, outcome: "Failed", message: claim.error });
+    return { outcome: "Failed", message: claim.error, attempt: input.attempt };
+  }
+  const attempt = claim.attempt;
+  status.attempt = attempt;
+
+  // The outcome is decided here and written once; what the ledger then holds is what this returns.
+  const finish = function* (outcome: Outcome, message?: string): Generator<Task, DeploymentResult, unknown> {
+    const recorded = yield* call(
+      df,
+      ACTIVITIES.completeDeployment,
+      { tenant: input.tenant, id: input.id, attempt, outcome, message },
+      LEDGER_RETRY,
+    );
+    df.setCustomStatus({
+      ...status,
+      phase: "Completed",
+      outcome: recorded.outcome,
+      ...(recorded.message !== undefined ? { message: recorded.message } : {}),
+    });
+    return { ...recorded, attempt };
+  };
+  const send = (type: Command["type"], reason?: string) =>
+    call(df, ACTIVITIES.sendCommand, {
+      tenant: input.tenant,
+      command: buildCommand({
+        type,
+        deploymentId: input.id,
+        attempt,
+        tenant: input.tenant,
+        spec: input.spec,
+        requestedAt: df.currentUtcDateTime,
+        deadline: completionDeadline,
+        reason,
+      }),
+    });
+
+  // 2. Send Deploy; transient failures are retried with backoff (on durable timers) until the attempts or
+  //    the completion deadline run out, then the deployment ends Failed with the cause.
+  const attempts = input.commandSendAttempts ?? 5;
+  let backoffMs = (input.commandRetrySeconds ?? 2) * 1000;
+  for (let i = 1; ; i++) {
+    const sent = yield* send("Deploy");
+    if (!("error" in sent)) break;
+    const retryAt = new Date(df.currentUtcDateTime.getTime() + backoffMs);
+    if (!sent.retryable || i >= attempts || retryAt >= completionDeadline)
+      return yield* finish(
+        "Failed",
+        `The Deploy command could not be delivered after ${i} attempt(s): ${sent.error}`,
+      );
+    status.message = `Deploy not delivered (attempt ${i} of ${attempts}): ${sent.error}; retrying`;
+    df.setCustomStatus(status);
+    yield df.createTimer(retryAt);
+    backoffMs = Math.min(backoffMs * 2, MAX_SEND_BACKOFF_MS);
+  }
+  status.phase = "Sent";
+  delete status.message;
+  df.setCustomStatus(status);
+  yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
+
+  // 3. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way.
+  let accepted = false;
+  let lastSequence = -1;
+  // An event task lives until it completes: a fresh wait while the old one is pending would split events.
+  let statusEvent = waitForEvent(df, EVENTS.status);
+  const cancelEvent = waitForEvent(df, EVENTS.cancel);
+  for (;;) {
+    const deadline = accepted ? completionDeadline : acceptanceDeadline;
+    const now = df.currentUtcDateTime;
+    if (now >= deadline) {
+      yield* send("Cancel", accepted ? "completion timeout" : "acceptance timeout");
+      return yield* finish(
+        "TimedOut",
+        accepted
+          ? "The deployment did not complete in time."
+          : "The agent did not accept the deployment in time (agent offline?).",
+      );
+    }
+    const wake = new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000));
+    const winner = yield* waitUntil(df, [statusEvent, cancelEvent], wake);
+    if (winner === cancelEvent) {
+      // 4. Cancel: tell the agent, then wait a grace period for its acknowledgement.
+      const reason = cancelEvent.result?.reason ?? "cancelled by user";
+      yield* send("Cancel", reason);
+      status.message = "Cancel requested";
+      df.setCustomStatus(status);
+      const graceEnd = new Date(df.currentUtcDateTime.getTime() + input.cancelGraceSeconds * 1000);
+      for (;;) {
+        const next = yield* waitUntil(df, [statusEvent], graceEnd);
+        if (next !== statusEvent)
+          return yield* finish(
+            "Cancelled",
+            `${reason} (the agent did not acknowledge within the grace period)`,
+          );
+        const s = statusEvent.result;
+        statusEvent = waitForEvent(df, EVENTS.status);
+        const outcome = s.attempt === attempt ? TERMINAL_STATES[s.state] : undefined;
+        if (outcome) return yield* finish(outcome, s.message ?? reason);
+      }
+    }
+    if (winner !== statusEvent) {
+      if (df.currentUtcDateTime < deadline) yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
+      continue;
+    }
+    const s = statusEvent.result;
+    statusEvent = waitForEvent(df, EVENTS.status);
+    // Another attempt's, a duplicate or out of order: terminal states are final anyway.
+    if (s.attempt !== attempt || s.sequence <= lastSequence) continue;
+    lastSequence = s.sequence;
+    if (s.state === "Accepted" || s.state === "InProgress") accepted = true;
+    status.phase =
+      s.state === "Accepted" ? "Accepted" : s.state === "InProgress" ? "InProgress" : status.phase;
+    status.progress = Math.max(status.progress, s.progress);
+    status.sequence = s.sequence;
+    if (s.message !== undefined) status.message = s.message;
+    df.setCustomStatus(status);
+    // 5. One writer of the outcome: an agent's terminal state ends the deployment.
+    const outcome = TERMINAL_STATES[s.state];
+    if (outcome) return yield* finish(outcome, s.message);
+  }
+}
+
+durable.app.orchestration(ORCHESTRATIONS.deployment, deploymentOrchestrator);

@@ -7,31 +7,27 @@ import type { DurableClient } from "durable-functions";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
-import { Outcome, specDigest } from "./model";
+import { specDigest } from "./model";
 import { inFlight, reconcile } from "./reconcile";
 import {
-  AttemptClaim,
+  type AttemptClaim,
+  type BeginAttemptInput,
+  type CompleteDeploymentInput,
   EVENTS,
   ORCHESTRATIONS,
-  PumpResult,
-  RecordedOutcome,
+  type PumpResult,
+  type PumpStatusesInput,
+  type RecordedOutcome,
   statusPumpInstanceId,
   verifyInstanceId,
-} from "./workflow";
+} from "./contract";
 
 const RUNNING = new Set(["Running", "Pending", "ContinuedAsNew", "Suspended"]);
 
 /** Claims the attempt this execution runs (see DeploymentLedger.claim); a Durable restart gets a new one. */
 export async function beginAttemptActivity(
   rt: ProviderRuntime,
-  input: {
-    tenant: string;
-    id: string;
-    attempt: number;
-    instanceId: string;
-    executionKey: string;
-    spec: unknown;
-  },
+  input: BeginAttemptInput,
   log: Logger = createLogger(),
 ): Promise<AttemptClaim> {
   if (!(await rt.store.get(input.tenant))) return { error: `Tenant "${input.tenant}" is not registered.` };
@@ -50,7 +46,7 @@ export async function beginAttemptActivity(
 /** Writes the outcome the orchestration decided; answers the outcome the ledger holds (the first wins). */
 export async function completeDeploymentActivity(
   rt: ProviderRuntime,
-  input: { tenant: string; id: string; attempt: number; outcome: Outcome; message?: string },
+  input: CompleteDeploymentInput,
 ): Promise<RecordedOutcome> {
   // The orchestration runs, so a suspension the record still shows is over: say so before the outcome.
   await rt.ledger.setSuspended(input.tenant, input.id, input.attempt, false);
@@ -171,7 +167,7 @@ async function routeBatch(
 export async function pumpStatusesActivity(
   rt: ProviderRuntime,
   client: DurableClient,
-  input: { tenant: string },
+  input: PumpStatusesInput,
   log: Logger = createLogger(),
 ): Promise<PumpResult> {
   const registration = await rt.store.get(input.tenant);

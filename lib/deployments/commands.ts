@@ -4,13 +4,12 @@
  */
 import { createLogger, Logger } from "../logging/logger";
 import { sendCommand } from "../messaging/channel";
-import type { Command } from "../messaging/contracts";
 import { ConfigurationError } from "../config/settings";
 import { NamespaceNotAllowedError } from "../identity/connection";
 import { TenantNotFoundError } from "../tenants/store";
 import type { DeploymentRecord } from "./model";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
-import type { SendResult } from "./workflow";
+import { buildCommand, type SendCommandInput, type SendResult } from "./contract";
 
 /**
  * Sends a command. It never throws: a failure is an answer, with whether retrying could help, so the
@@ -18,7 +17,7 @@ import type { SendResult } from "./workflow";
  */
 export async function sendCommandActivity(
   rt: ProviderRuntime,
-  input: { tenant: string; command: Command },
+  input: SendCommandInput,
   log: Logger = createLogger(),
 ): Promise<SendResult> {
   const { tenant, command } = input;
@@ -78,28 +77,23 @@ export function isRetryable(error: unknown): boolean {
   return !(typeof code === "string" && PERMANENT_CODES.has(code));
 }
 
-/** A Cancel for an attempt, sent outside an orchestration (terminate, reconciliation). */
-export function cancelCommand(
-  record: Pick<DeploymentRecord, "tenant" | "id" | "attempt">,
-  reason: string,
-): Command {
-  return {
-    schemaVersion: 1,
-    type: "Cancel",
-    deploymentId: record.id,
-    attempt: record.attempt,
-    tenant: record.tenant,
-    requestedAt: new Date().toISOString(),
-    reason: reason.slice(0, 200),
-  };
-}
-
-/** Tells the agent to stop an attempt; best effort (the outcome is already recorded, a failure is logged). */
+/**
+ * Tells the agent to stop an attempt, outside an orchestration (terminate, reconciliation); best effort
+ * (the outcome is already recorded, a failure is logged).
+ */
 export async function sendCancel(
   rt: ProviderRuntime,
   record: Pick<DeploymentRecord, "tenant" | "id" | "attempt">,
   reason: string,
   log: Logger = createLogger(),
 ): Promise<SendResult> {
-  return sendCommandActivity(rt, { tenant: record.tenant, command: cancelCommand(record, reason) }, log);
+  const command = buildCommand({
+    type: "Cancel",
+    deploymentId: record.id,
+    attempt: record.attempt,
+    tenant: record.tenant,
+    requestedAt: new Date(),
+    reason: reason.slice(0, 200),
+  });
+  return sendCommandActivity(rt, { tenant: record.tenant, command }, log);
 }

@@ -15,19 +15,20 @@ import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, LIMITS } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { DeploymentExistsError, STATUS_FILTERS } from "./ledger";
-import { DeploymentRecord, instanceIdFor, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
 import { sendCancel } from "./commands";
 import { inFlight, reconcile } from "./reconcile";
 import { timeoutOrderError, type TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
 import {
+  deploymentInstanceId,
   DeploymentInput,
   EVENTS,
   ORCHESTRATIONS,
   statusPumpInstanceId,
   VerifyResult,
   verifyInstanceId,
-} from "./workflow";
+} from "./contract";
 
 const startSchema = z.strictObject({
   deploymentId: deploymentIdSchema.optional(),
@@ -158,7 +159,7 @@ async function startAttempt(
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
   const now = new Date().toISOString();
-  const instanceId = instanceIdFor(tenant, id, attempt);
+  const instanceId = deploymentInstanceId(tenant, id, attempt);
   const digest = specDigest(spec);
   let record: DeploymentRecord;
   try {

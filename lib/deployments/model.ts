@@ -91,11 +91,6 @@ export function isTerminal(record: Pick<DeploymentRecord, "phase">): boolean {
   return record.phase === "Completed";
 }
 
-/** Orchestration instance id of an attempt: stable, so a repeated start finds the same instance. */
-export function instanceIdFor(tenant: string, id: string, attempt: number): string {
-  return `deploy:${tenant}:${id}:${attempt}`;
-}
-
 const PHASE_OF_STATE: Partial<Record<StatusState, Phase>> = {
   Accepted: "Accepted",
   InProgress: "InProgress",

@@ -12,7 +12,7 @@ import { createLogger, Logger } from "../logging/logger";
 import { sendCancel } from "./commands";
 import { isTerminal, type DeploymentRecord, type Outcome, OUTCOMES } from "./model";
 import type { ProviderRuntime } from "./runtime";
-import type { DeploymentCustomStatus, DeploymentResult } from "./workflow";
+import type { DeploymentCustomStatus, DeploymentResult } from "./contract";
 
 /** How long a record may wait for its instance to appear before it counts as never started. */
 export const START_GRACE_MS = 60_000;

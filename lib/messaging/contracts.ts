@@ -71,7 +71,6 @@ export const STATUS_STATES = [
   "Pong",
 ] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
-export const TERMINAL_STATES: readonly StatusState[] = ["Succeeded", "Failed", "Cancelled", "Rejected"];
 
 export const statusSchema = z.strictObject({
   schemaVersion: z.literal(1),

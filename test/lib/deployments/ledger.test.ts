@@ -2,7 +2,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startAzurite, RunningAzurite } from "../../../dev/azurite";
 import { DeploymentExistsError, DeploymentLedger } from "../../../lib/deployments/ledger";
-import { DeploymentRecord, instanceIdFor, TIMELINE_LIMITS } from "../../../lib/deployments/model";
+import { deploymentInstanceId } from "../../../lib/deployments/contract";
+import { DeploymentRecord, TIMELINE_LIMITS } from "../../../lib/deployments/model";
 import type { Status } from "../../../lib/messaging/contracts";
 import { createTableClient } from "../../../lib/storage/tables";
 
@@ -27,7 +28,7 @@ function record(tenant: string, id: string, attempt = 1): DeploymentRecord {
     id,
     tenant,
     attempt,
-    instanceId: instanceIdFor(tenant, id, attempt),
+    instanceId: deploymentInstanceId(tenant, id, attempt),
     phase: "Requested",
     progress: 0,
     specDigest: "sha256:abc",

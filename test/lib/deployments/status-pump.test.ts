@@ -7,13 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
 import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
-import {
-  ACTIVITIES,
-  ORCHESTRATIONS,
-  PUMP_RETRY,
-  statusPumpOrchestrator,
-  type PumpResult,
-} from "../../../lib/deployments/workflow";
+import { ACTIVITIES, ORCHESTRATIONS, PUMP_RETRY, type PumpResult } from "../../../lib/deployments/contract";
 
 /** Per tenant, what each successive cycle does: throw, or answer a result. */
 const scripts = new Map<string, (Error | PumpResult)[]>();
@@ -22,8 +16,10 @@ const calls = new Map<string, number>();
 let h: Harness;
 before(async () => {
   h = await startHarness(() => {
-    df.app.orchestration(ORCHESTRATIONS.statusPump, statusPumpOrchestrator);
-    df.app.activity(ACTIVITIES.pumpStatuses, {
+    // The real module, loaded as the host loads it: it registers `statusPump` at module load.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- registration must happen inside the capture
+    require("../../../orchestrators/statusPump");
+    df.app.activity(ACTIVITIES.pumpStatuses.name, {
       handler: (input: { tenant: string }) => {
         calls.set(input.tenant, (calls.get(input.tenant) ?? 0) + 1);
         const next = scripts.get(input.tenant)?.shift() ?? { received: 0, active: 0 };

@@ -7,7 +7,7 @@ import { createTableClient } from "../../../lib/storage/tables";
 import { createTenantHandlers, TenantApiDeps } from "../../../lib/tenants/http";
 import { TenantStore } from "../../../lib/tenants/store";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
-import { instanceIdFor } from "../../../lib/deployments/model";
+import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
 
 const DIRECTORY = "6f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";
@@ -148,7 +148,7 @@ describe("deletion while deployments are in flight", () => {
       id: "dep-1",
       tenant: "busy",
       attempt: 1,
-      instanceId: instanceIdFor("busy", "dep-1", 1),
+      instanceId: deploymentInstanceId("busy", "dep-1", 1),
       phase: "Sent",
       progress: 0,
       specDigest: "sha256:x",

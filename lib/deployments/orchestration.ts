@@ -1,0 +1,54 @@
+/**
+ * Typed building blocks for the workflow's orchestrators (`orchestrators/*.ts`): calling an activity by
+ * its definition in ./contract.ts, waiting for an event with its payload type, and the one safe way to
+ * wait for events against a deadline. Each yields exactly the task it names, once: the Durable replay
+ * depends on the sequence of yields, so these add no yield of their own.
+ */
+import type { OrchestrationContext, RetryOptions, Task } from "durable-functions";
+import type { ActivityDef, EventPayloads } from "./contract";
+
+type DurableApi = OrchestrationContext["df"];
+
+/** A task whose `result` has a known type. */
+export type TypedTask<T> = Task & { readonly result: T };
+
+/**
+ * Schedules an activity and answers its typed result: `const claim = yield* call(df, ACTIVITIES.beginAttempt, input)`.
+ * With `retry`, the activity is scheduled with the Durable retry policy (callActivityWithRetry).
+ * A failed activity throws here, as a plain `yield` would.
+ */
+export function* call<I, O>(
+  df: DurableApi,
+  activity: ActivityDef<I, O>,
+  input: I,
+  retry?: RetryOptions,
+): Generator<Task, O, unknown> {
+  const task = retry
+    ? df.callActivityWithRetry(activity.name, retry, input)
+    : df.callActivity(activity.name, input);
+  // The SDK hands back the activity's JSON result; its type is the definition's.
+  return (yield task) as O;
+}
+
+/** Waits for an event by name, typed with what it carries (EventPayloads). */
+export function waitForEvent<K extends keyof EventPayloads>(
+  df: DurableApi,
+  name: K,
+): TypedTask<EventPayloads[K]> {
+  return df.waitForExternalEvent(name) as TypedTask<EventPayloads[K]>;
+}
+
+/**
+ * A wait for the first of `events`, or `until`. Every wait makes a FRESH timer: a timer task that was
+ * already yielded must never go into another Task.any. The Durable extension replays each action the SDK
+ * returns by calling CreateTimer again, so a re-yielded timer becomes a second timer with a new task id,
+ * the host's task numbering drifts from the SDK's, and the orchestration never completes (this was the
+ * cancel hang; docs/durable-engine.md, "Yield each task once"). Event waits may be abandoned: the SDK and
+ * the extension both hand an event to the newest wait of its name.
+ */
+export function* waitUntil(df: DurableApi, events: Task[], until: Date): Generator<Task, Task, unknown> {
+  const timer = df.createTimer(until);
+  const winner = (yield df.Task.any([...events, timer])) as Task;
+  if (winner !== timer) timer.cancel();
+  return winner;
+}
