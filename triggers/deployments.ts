@@ -36,13 +36,3 @@ df.app.client.http("deploymentsTerminate", {
   authLevel: "function",
   handler: handlers.terminate,
 });
-df.app.client.http("tenantsVerify", {
-  ...routeOptions("tenantsVerify"),
-  authLevel: "function",
-  handler: handlers.verify,
-});
-df.app.client.http("tenantsHealth", {
-  ...routeOptions("tenantsHealth"),
-  authLevel: "function",
-  handler: handlers.health,
-});

@@ -1,13 +1,14 @@
 /**
- * HTTP handlers of the deployments API: start (with Idempotency-Key), read, list by tenant, cancel.
- * Registered by `triggers/deployments.ts`; the durable client comes from the trigger's input binding.
+ * HTTP handlers of the deployments API: start (with Idempotency-Key), read, list by tenant, cancel, retry,
+ * terminate. Registered by `triggers/deployments.ts`; the durable client comes from the trigger's input
+ * binding, the role check and the problem+json answers from `route` (./route.ts).
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { requireRole, ROLES } from "../http/auth";
-import { apiHandler, json } from "../http/handler";
+import { ROLES } from "../http/auth";
+import { json } from "../http/handler";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
@@ -20,15 +21,8 @@ import { sendCancel } from "./commands";
 import { inFlight, reconcile } from "./reconcile";
 import { timeoutOrderError, type TenantRegistration } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
-import {
-  deploymentInstanceId,
-  DeploymentInput,
-  EVENTS,
-  ORCHESTRATIONS,
-  statusPumpInstanceId,
-  VerifyResult,
-  verifyInstanceId,
-} from "./contract";
+import { deploymentInstanceId, DeploymentInput, EVENTS, ORCHESTRATIONS } from "./contract";
+import { durableRoutes, requireRegistered } from "./route";
 
 const startSchema = z.strictObject({
   deploymentId: deploymentIdSchema.optional(),
@@ -46,8 +40,6 @@ const startSchema = z.strictObject({
     .max(7 * 86_400)
     .optional(),
 });
-
-const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
 const listQuerySchema = z.strictObject({
   status: z.enum(STATUS_FILTERS as [string, ...string[]]).optional(),
@@ -210,8 +202,7 @@ async function requireActiveTenant(
   client: DurableClient,
   tenant: string,
 ): Promise<TenantRegistration> {
-  const registration = await rt.store.get(tenant);
-  if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+  const registration = await requireRegistered(rt, tenant);
   if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
   const active = (await inFlight(rt, client, tenant)).length;
   if (active >= registration.limits.maxConcurrentDeployments) {
@@ -249,29 +240,20 @@ async function requireRunning(
   return record;
 }
 
-export type DurableHandler = (
-  request: HttpRequest,
-  client: DurableClient,
-  context: InvocationContext,
-) => Promise<HttpResponseInit>;
+const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
+const WRITE = [ROLES.deploymentsWrite];
 
 export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
-  const withProblems =
-    (handler: DurableHandler) => (request: HttpRequest, client: DurableClient, context: InvocationContext) =>
-      apiHandler((req, ctx) => handler(req, client, ctx))(request, context) as Promise<HttpResponseInit>;
-
+  const route = durableRoutes(getRuntime);
   return {
-    start: withProblems(async (request, client, context) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
+    start: route(WRITE, async ({ request, client, context, rt }) => {
       const tenant = tenantParam(request);
       const idempotencyKey = request.headers.get("idempotency-key") ?? undefined;
       if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
         throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
       }
       const body = parseWith(startSchema, await readJson(request));
-      const registered = await rt.store.get(tenant);
-      if (!registered) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      const registered = await requireRegistered(rt, tenant);
       const id =
         body.deploymentId ??
         (idempotencyKey
@@ -309,9 +291,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return accepted(request, record, client);
     }),
 
-    retry: withProblems(async (request, client, context) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
+    retry: route(WRITE, async ({ request, client, context, rt }) => {
       const previous = await requireDeployment(rt, client, request);
       if (!previous.outcome || !RETRYABLE_OUTCOMES.includes(previous.outcome)) {
         throw new ProblemError(
@@ -350,9 +330,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return accepted(request, record, client);
     }),
 
-    terminate: withProblems(async (request, client, context) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
+    terminate: route(WRITE, async ({ request, client, context, rt }) => {
       const log = invocationLogger(context);
       const record = await requireRunning(rt, client, request);
       // The ledger first: if the orchestration recorded its outcome in the meantime, that outcome stands
@@ -375,98 +353,15 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),
 
-    verify: withProblems(async (request, client, context) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.tenantsAdmin, ROLES.deploymentsWrite]);
-      const tenant = tenantParam(request);
-      const raw = await request.clone().text();
-      const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
-      const registration = await rt.store.get(tenant);
-      if (!registration) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
-      const log = invocationLogger(context);
-      const finish = async (result: VerifyResult) => {
-        const failed = result.steps.find((s) => !s.ok);
-        await rt.health
-          .recordVerify(tenant, {
-            at: new Date().toISOString(),
-            ok: result.ok,
-            ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
-            ...(failed
-              ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
-              : {}),
-          })
-          .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
-        log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-        return json(200, { tenant, ...result });
-      };
-      try {
-        rt.connections.resolve(registration);
-      } catch (error) {
-        return finish({
-          ok: false,
-          steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
-        });
-      }
-      const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
-      const instanceId = verifyInstanceId(tenant, pingId);
-      const timeoutSeconds = body.timeoutSeconds ?? 30;
-      await client.startNew(ORCHESTRATIONS.verify, {
-        instanceId,
-        input: { tenant, pingId, timeoutSeconds, pumpReensureSeconds: rt.settings.pumpReensureSeconds },
-      });
-      const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
-      for (;;) {
-        const status = await client.getStatus(instanceId);
-        if (status.runtimeStatus === "Completed") {
-          const result = status.output as VerifyResult;
-          return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
-        }
-        if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
-          throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }),
-
-    /** What the dashboard shows per tenant: its status pump, active deployments and last verify. */
-    health: withProblems(async (request, client) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
-      const tenant = tenantParam(request);
-      if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
-      const [pump, activeDeployments, lastVerify] = await Promise.all([
-        client.getStatus(statusPumpInstanceId(tenant)).catch(() => undefined),
-        inFlight(rt, client, tenant).then((r) => r.length),
-        rt.health.lastVerify(tenant),
-      ]);
-      return json(200, {
-        tenant,
-        statusPump: pump?.runtimeStatus
-          ? {
-              runtimeStatus: String(pump.runtimeStatus),
-              ...(pump.lastUpdatedTime
-                ? { lastUpdatedAt: new Date(pump.lastUpdatedTime).toISOString() }
-                : {}),
-            }
-          : { runtimeStatus: "NotStarted" },
-        activeDeployments,
-        ...(lastVerify ? { lastVerify } : {}),
-      });
-    }),
-
-    get: withProblems(async (request, client) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
+    get: route(READ, async ({ request, client, rt }) => {
       const record = await requireDeployment(rt, client, request);
       return json(200, deploymentView(record));
     }),
 
-    list: withProblems(async (request, client) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsRead, ROLES.deploymentsWrite]);
+    list: route(READ, async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
-      if (!(await rt.store.get(tenant))) throw new ProblemError(404, `Tenant "${tenant}" is not registered.`);
+      await requireRegistered(rt, tenant);
       const page = await rt.ledger
         .list(tenant, query as Parameters<typeof rt.ledger.list>[1])
         .catch(rejectInvalidContinuationToken);
@@ -477,9 +372,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       });
     }),
 
-    cancel: withProblems(async (request, client, context) => {
-      const rt = getRuntime();
-      requireRole(request, rt.settings.requireRoles, [ROLES.deploymentsWrite]);
+    cancel: route(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireRunning(rt, client, request);
       await client.raiseEvent(record.instanceId, EVENTS.cancel, { reason: "cancelled by user" });
       invocationLogger(context).info("deployment cancel requested", {

@@ -1,0 +1,108 @@
+/**
+ * HTTP handlers that check a tenant's connection rather than run a deployment: `POST
+ * /api/tenants/{tenant}/verify` (a Ping → Pong round trip through the `verifyTenant` orchestration,
+ * recorded as the tenant's last verify) and `GET /api/tenants/{tenant}/health` (what the dashboard shows
+ * per tenant: its status pump, deployments in flight and last verify). Registered by `triggers/verify.ts`.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { ROLES } from "../http/auth";
+import { json } from "../http/handler";
+import { parseWith, readJson } from "../http/request";
+import { invocationLogger } from "../logging/logger";
+import { tenantParam } from "../tenants/http";
+import {
+  ORCHESTRATIONS,
+  statusPumpInstanceId,
+  type VerifyInput,
+  type VerifyResult,
+  verifyInstanceId,
+} from "./contract";
+import { inFlight } from "./reconcile";
+import { durableRoutes, requireRegistered } from "./route";
+import type { ProviderRuntime } from "./runtime";
+
+const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
+
+export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
+  const route = durableRoutes(getRuntime);
+  return {
+    verify: route([ROLES.tenantsAdmin, ROLES.deploymentsWrite], async ({ request, client, context, rt }) => {
+      const tenant = tenantParam(request);
+      const raw = await request.clone().text();
+      const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
+      const registration = await requireRegistered(rt, tenant);
+      const log = invocationLogger(context);
+      const finish = async (result: VerifyResult) => {
+        const failed = result.steps.find((s) => !s.ok);
+        await rt.health
+          .recordVerify(tenant, {
+            at: new Date().toISOString(),
+            ok: result.ok,
+            ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
+            ...(failed
+              ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
+              : {}),
+          })
+          .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
+        log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
+        return json(200, { tenant, ...result });
+      };
+      // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
+      try {
+        rt.connections.resolve(registration);
+      } catch (error) {
+        return finish({
+          ok: false,
+          steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
+        });
+      }
+      // 2. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
+      const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
+      const instanceId = verifyInstanceId(tenant, pingId);
+      const timeoutSeconds = body.timeoutSeconds ?? 30;
+      const input: VerifyInput = {
+        tenant,
+        pingId,
+        timeoutSeconds,
+        pumpReensureSeconds: rt.settings.pumpReensureSeconds,
+      };
+      await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
+      const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
+      for (;;) {
+        const status = await client.getStatus(instanceId);
+        if (status.runtimeStatus === "Completed") {
+          const result = status.output as VerifyResult;
+          return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
+        }
+        if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
+          throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }),
+
+    health: route([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
+      const tenant = tenantParam(request);
+      await requireRegistered(rt, tenant);
+      const [pump, activeDeployments, lastVerify] = await Promise.all([
+        client.getStatus(statusPumpInstanceId(tenant)).catch(() => undefined),
+        inFlight(rt, client, tenant).then((r) => r.length),
+        rt.health.lastVerify(tenant),
+      ]);
+      return json(200, {
+        tenant,
+        statusPump: pump?.runtimeStatus
+          ? {
+              runtimeStatus: String(pump.runtimeStatus),
+              ...(pump.lastUpdatedTime
+                ? { lastUpdatedAt: new Date(pump.lastUpdatedTime).toISOString() }
+                : {}),
+            }
+          : { runtimeStatus: "NotStarted" },
+        activeDeployments,
+        ...(lastVerify ? { lastVerify } : {}),
+      });
+    }),
+  };
+}
