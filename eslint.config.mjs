@@ -1,4 +1,5 @@
-// Flat ESLint config: typescript-eslint recommended rules over every TypeScript source.
+// Flat ESLint config: typescript-eslint recommended rules over every TypeScript source, and the boundary
+// between product code and dev/ (test/lint/boundaries.test.ts proves a break fails lint).
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
@@ -11,6 +12,29 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-constant-condition": ["error", { checkLoops: false }],
+    },
+  },
+  {
+    // Boundary: product code (what is deployed) never imports the local runtime in dev/ (docs/architecture.md).
+    files: [
+      "lib/**/*.ts",
+      "orchestrators/**/*.ts",
+      "activities/**/*.ts",
+      "triggers/**/*.ts",
+      "customer/**/*.ts",
+    ],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/dev", "**/dev/**"],
+              message: "Product code never imports dev/ (the local runtime is never deployed).",
+            },
+          ],
+        },
+      ],
     },
   },
   {
