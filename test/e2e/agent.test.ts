@@ -187,9 +187,10 @@ test("the agent honours Cancel between steps", async () => {
 
 test("an ignoring agent and a stalling one time out; an invalid command is reported Rejected and dead-lettered after the queue's delivery limit", async () => {
   const id = await deploy({ demo: { outcome: "ignore" } }, { acceptanceTimeoutSeconds: 2 });
+  // The stalling agent must accept first: its acceptance bound is generous for a loaded machine.
   const stalled = await deploy(
     { demo: { outcome: "stall" } },
-    { acceptanceTimeoutSeconds: 2, completionTimeoutSeconds: 3 },
+    { acceptanceTimeoutSeconds: 6, completionTimeoutSeconds: 6 },
   );
   const ignored = await until(id, (x) => x.phase === "Completed");
   assert.equal(ignored.outcome, "TimedOut");

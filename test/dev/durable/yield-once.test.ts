@@ -12,7 +12,8 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
 import { startHarness, waitFor, type Harness } from "./harness";
 
-const GRACE_MS = 400;
+// Long enough never to fire during a test: every step below is driven by events, not by the clock.
+const GRACE_MS = 60_000;
 
 function register(): void {
   df.app.activity("EchoAfterGrace", { handler: (s: string) => `echo ${s}` });
@@ -20,11 +21,12 @@ function register(): void {
   // The old cancel path: one grace timer, raced again against each new event wait.
   df.app.orchestration("ReyieldedTimer", function* (ctx: OrchestrationContext) {
     const grace = ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + GRACE_MS));
+    const stop = ctx.df.waitForExternalEvent("stop");
     let ticks = 0;
     for (;;) {
       const tick = ctx.df.waitForExternalEvent("tick");
-      const winner: Task = yield ctx.df.Task.any([tick, grace]);
-      if (winner === grace) break;
+      const winner: Task = yield ctx.df.Task.any([tick, grace, stop]);
+      if (winner !== tick) break;
       ticks++;
     }
     const echo: unknown = yield ctx.df.callActivity("EchoAfterGrace", "grace");
@@ -34,13 +36,14 @@ function register(): void {
   // The fixed path: the same deadline, a fresh timer per wait, the loser cancelled.
   df.app.orchestration("FreshTimers", function* (ctx: OrchestrationContext) {
     const graceEnd = new Date(ctx.df.currentUtcDateTime.getTime() + GRACE_MS);
+    const stop = ctx.df.waitForExternalEvent("stop");
     let ticks = 0;
     for (;;) {
       const tick = ctx.df.waitForExternalEvent("tick");
       const timer = ctx.df.createTimer(graceEnd);
-      const winner: Task = yield ctx.df.Task.any([tick, timer]);
-      if (winner === timer) break;
-      timer.cancel();
+      const winner: Task = yield ctx.df.Task.any([tick, timer, stop]);
+      if (winner !== timer) timer.cancel();
+      if (winner !== tick) break;
       ticks++;
     }
     const echo: unknown = yield ctx.df.callActivity("EchoAfterGrace", "grace");
@@ -53,6 +56,10 @@ interface Event {
   FireAt?: string;
 }
 
+const history = (s: df.DurableOrchestrationStatus) => (s.history ?? []) as Event[];
+const count = (s: df.DurableOrchestrationStatus, type: string) =>
+  history(s).filter((e) => e.EventType === type).length;
+
 describe("yield each task once (real SDK replay, extension-shaped history)", () => {
   let h: Harness;
   before(async () => {
@@ -62,39 +69,44 @@ describe("yield each task once (real SDK replay, extension-shaped history)", () 
     await h.close();
   });
 
-  async function runWithTicks(name: string): Promise<df.DurableOrchestrationStatus> {
+  /** Two ticks, each waited for in the history, then stop: every step is ordered by events. */
+  async function drive(name: string): Promise<string> {
     const id = await h.client.startNew(name);
-    await waitFor(h.client, id, (s) => String(s.runtimeStatus) === "Running");
-    for (let i = 0; i < 2; i++) await h.client.raiseEvent(id, "tick", i);
-    return waitFor(h.client, id, undefined, 10_000).catch(() =>
-      h.client.getStatus(id, { showHistory: true }),
-    );
+    await waitFor(h.client, id, (s) => count(s, "TimerCreated") >= 1);
+    for (let i = 1; i <= 2; i++) {
+      await h.client.raiseEvent(id, "tick", i);
+      // Each tick, once processed, makes the orchestrator race a timer again.
+      await waitFor(h.client, id, (s) => count(s, "EventRaised") >= i && count(s, "TimerCreated") >= i + 1);
+    }
+    await h.client.raiseEvent(id, "stop", true);
+    return id;
   }
 
   test("a re-yielded timer is scheduled again with a new id, and the task ids drift", async () => {
-    const s = await runWithTicks("ReyieldedTimer");
-    const history = s.history as Event[];
-    const timers = history.filter((e) => e.EventType === "TimerCreated");
+    const id = await drive("ReyieldedTimer");
+    // The activity runs and its completion is recorded under the host's id, which is not the SDK's: once
+    // the episode that consumed it has run, the orchestration is still waiting. It never completes.
+    const s = await waitFor(h.client, id, (x) => count(x, "TaskCompleted") >= 1);
+    assert.equal(String(s.runtimeStatus), "Running", JSON.stringify(history(s)));
+    const timers = history(s).filter((e) => e.EventType === "TimerCreated");
     // One TimerCreated per Task.any that carried the timer, all with the same FireAt: what the shim writes.
-    assert.ok(timers.length >= 2, JSON.stringify(history));
+    assert.equal(timers.length, 3, JSON.stringify(history(s)));
     assert.equal(new Set(timers.map((t) => t.FireAt)).size, 1);
-    // The activity runs under the host's id, which is not the SDK's: the orchestration never sees its result.
-    const echo = (s.output as { echo?: unknown } | null)?.echo;
-    assert.notEqual(echo, "echo grace", `the drifted ids happened to line up: ${JSON.stringify(s.output)}`);
     assert.ok(
       h.logs.some((l) => /ReyieldedTimer.*already yielded/.test(l)),
       h.logs.join("\n"),
     );
+    await h.client.terminate(id, "test over");
   });
 
   test("a fresh timer per wait completes with the activity's own result and no warning", async () => {
     const before = h.logs.length;
-    const s = await runWithTicks("FreshTimers");
+    const id = await drive("FreshTimers");
+    const s = await waitFor(h.client, id);
     assert.equal(s.runtimeStatus, "Completed");
     assert.deepEqual(s.output, { ticks: 2, echo: "echo grace" });
-    // One timer per wait: the two raced against a tick (cancelled) and the one that fired.
-    const timers = (s.history as Event[]).filter((e) => e.EventType === "TimerCreated");
-    assert.equal(timers.length, 3);
+    // One timer per wait: the two raced against a tick and the one raced against stop, all cancelled.
+    assert.equal(count(s, "TimerCreated"), 3);
     assert.ok(!h.logs.slice(before).some((l) => /already yielded/.test(l)));
   });
 });

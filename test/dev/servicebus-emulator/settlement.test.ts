@@ -16,7 +16,8 @@ before(async () => {
       { name: "deadletter", properties: short },
       { name: "defer", properties: short },
       { name: "expiry", properties: short },
-      { name: "renew", properties: short },
+      // Long enough that a renewal 300 ms apart never misses it on a loaded machine.
+      { name: "renew", properties: { ...short, LockDuration: "PT2S" } },
       { name: "mgmt-settle", properties: short },
     ]),
   ]);
@@ -137,7 +138,7 @@ test("renewMessageLock extends the lock; automatic renewal keeps a slow handler'
   const auto = client.createReceiver("renew", { maxAutoLockRenewalDurationInMs: 5000 });
   const [a] = await auto.receiveMessages(1, { maxWaitTimeInMs: 1000 });
   assert.equal(a?.body, "auto");
-  await sleep(1200);
+  await sleep(2600); // past the 2 s lock: only the automatic renewal keeps it
   await auto.completeMessage(a!);
   await auto.close();
 });
