@@ -11,19 +11,20 @@
  */
 import * as durable from "durable-functions";
 import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
-import type { Command } from "../lib/messaging/contracts";
+import type { Command, Status } from "../lib/messaging/contracts";
 import {
   ACTIVITIES,
   buildCommand,
   EVENTS,
   ORCHESTRATIONS,
   TERMINAL_STATES,
+  type CancelRequest,
   type DeploymentCustomStatus,
   type DeploymentInput,
   type DeploymentResult,
 } from "../lib/deployments/contract";
 import type { Outcome } from "../lib/deployments/model";
-import { call, waitForEvent, waitUntil } from "../lib/deployments/orchestration";
+import { call, EventInbox, type Received } from "../lib/deployments/orchestration";
 
 const MAX_SEND_BACKOFF_MS = 60_000;
 
@@ -124,12 +125,15 @@ export function* deploymentOrchestrator(
   df.setCustomStatus(status);
   yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
 
-  // 3. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way.
+  // 3. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way. The inbox
+  //    keeps every event, whatever the orchestrator was awaiting when it came (see EventInbox).
+  const inbox = new EventInbox(df, [EVENTS.status, EVENTS.cancel]);
+  const statusesOf = (received: Received<"status" | "cancel">[]): Status[] =>
+    received
+      .flatMap((e) => (e.name === EVENTS.status ? [e.value] : []))
+      .sort((a, b) => a.sequence - b.sequence);
   let accepted = false;
   let lastSequence = -1;
-  // An event task lives until it completes: a fresh wait while the old one is pending would split events.
-  let statusEvent = waitForEvent(df, EVENTS.status);
-  const cancelEvent = waitForEvent(df, EVENTS.cancel);
   for (;;) {
     const deadline = accepted ? completionDeadline : acceptanceDeadline;
     const now = df.currentUtcDateTime;
@@ -143,46 +147,48 @@ export function* deploymentOrchestrator(
       );
     }
     const wake = new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000));
-    const winner = yield* waitUntil(df, [statusEvent, cancelEvent], wake);
-    if (winner === cancelEvent) {
-      // 4. Cancel: tell the agent, then wait a grace period for its acknowledgement.
-      const reason = cancelEvent.result?.reason ?? "cancelled by user";
-      yield* send("Cancel", reason);
-      status.message = "Cancel requested";
+    const received = yield* inbox.next(wake);
+    if (received.length === 0) {
+      if (df.currentUtcDateTime < deadline) yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
+      continue;
+    }
+    for (const s of statusesOf(received)) {
+      // Another attempt's, a duplicate or out of order: terminal states are final anyway.
+      if (s.attempt !== attempt || s.sequence <= lastSequence) continue;
+      lastSequence = s.sequence;
+      if (s.state === "Accepted" || s.state === "InProgress") accepted = true;
+      status.phase =
+        s.state === "Accepted" ? "Accepted" : s.state === "InProgress" ? "InProgress" : status.phase;
+      status.progress = Math.max(status.progress, s.progress);
+      status.sequence = s.sequence;
+      if (s.message !== undefined) status.message = s.message;
       df.setCustomStatus(status);
-      const graceEnd = new Date(df.currentUtcDateTime.getTime() + input.cancelGraceSeconds * 1000);
-      for (;;) {
-        const next = yield* waitUntil(df, [statusEvent], graceEnd);
-        if (next !== statusEvent)
-          return yield* finish(
-            "Cancelled",
-            `${reason} (the agent did not acknowledge within the grace period)`,
-          );
-        const s = statusEvent.result;
-        statusEvent = waitForEvent(df, EVENTS.status);
+      // 5. One writer of the outcome: an agent's terminal state ends the deployment (even one that came
+      //    with a cancel: the agent finished first).
+      const outcome = TERMINAL_STATES[s.state];
+      if (outcome) return yield* finish(outcome, s.message);
+    }
+    const cancel = received.find((e) => e.name === EVENTS.cancel);
+    if (!cancel) continue;
+
+    // 4. Cancel: tell the agent, then wait a grace period for its acknowledgement.
+    const reason = (cancel.value as CancelRequest | undefined)?.reason ?? "cancelled by user";
+    yield* send("Cancel", reason);
+    status.message = "Cancel requested";
+    df.setCustomStatus(status);
+    const graceEnd = new Date(df.currentUtcDateTime.getTime() + input.cancelGraceSeconds * 1000);
+    for (;;) {
+      const more = yield* inbox.next(graceEnd);
+      if (more.length === 0)
+        return yield* finish(
+          "Cancelled",
+          `${reason} (the agent did not acknowledge within the grace period)`,
+        );
+      for (const s of statusesOf(more)) {
         const outcome = s.attempt === attempt ? TERMINAL_STATES[s.state] : undefined;
         if (outcome) return yield* finish(outcome, s.message ?? reason);
       }
     }
-    if (winner !== statusEvent) {
-      if (df.currentUtcDateTime < deadline) yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
-      continue;
-    }
-    const s = statusEvent.result;
-    statusEvent = waitForEvent(df, EVENTS.status);
-    // Another attempt's, a duplicate or out of order: terminal states are final anyway.
-    if (s.attempt !== attempt || s.sequence <= lastSequence) continue;
-    lastSequence = s.sequence;
-    if (s.state === "Accepted" || s.state === "InProgress") accepted = true;
-    status.phase =
-      s.state === "Accepted" ? "Accepted" : s.state === "InProgress" ? "InProgress" : status.phase;
-    status.progress = Math.max(status.progress, s.progress);
-    status.sequence = s.sequence;
-    if (s.message !== undefined) status.message = s.message;
-    df.setCustomStatus(status);
-    // 5. One writer of the outcome: an agent's terminal state ends the deployment.
-    const outcome = TERMINAL_STATES[s.state];
-    if (outcome) return yield* finish(outcome, s.message);
   }
 }
 

@@ -177,7 +177,8 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
   }
   if (plan.kind === "reject")
     return yield* finish("Rejected", { state: "Rejected", progress: 0, message: plan.message });
-  // Created once and reused: a cancel raised at any point completes it, and it stays completed.
+  // Created once and reused: a cancel raised at any point completes it, and it stays completed (a second
+  // Cancel may overwrite the first in it, which changes nothing).
   const cancel = df.waitForExternalEvent(AGENT_EVENTS.cancel);
   const because = () => {
     const reason = (cancel.result as CancelEvent | undefined)?.reason;
@@ -187,17 +188,23 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
     if (plan.afterAccept) yield* settle(sendStatus("Accepted", 0, plan.message ?? "accepted"));
     // Silent, yet in flight until the deadline: a Cancel (the user's, or the Provider's after its
     // timeout) is still acknowledged, as for any deployment that has not ended.
-    const timer = deadline !== undefined ? df.createTimer(new Date(deadline)) : undefined;
-    const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
-    if (winner !== cancel) return yield* finish("Silent");
-    timer?.cancel();
+    if (!cancel.isCompleted) {
+      const timer = deadline !== undefined ? df.createTimer(new Date(deadline)) : undefined;
+      const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
+      if (winner !== cancel) return yield* finish("Silent");
+      timer?.cancel();
+    }
     log.info("cancel honoured", { silent: true });
     return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });
   }
 
   const steps = plan.steps;
   const share = (step: number) => Math.round((step / steps) * 100);
+  // A Task.any built with a child that already completed never resolves through it (the SDK's WhenAny
+  // only reacts to completions after it exists): a cancel that came while something else was awaited
+  // would never win. So a cancel already received wins at once.
   const cancelWins = function* (task: Task): Generator<Task, boolean, unknown> {
+    if (cancel.isCompleted) return true;
     const winner = (yield df.Task.any([task, cancel])) as Task;
     return winner === cancel;
   };

@@ -52,3 +52,49 @@ export function* waitUntil(df: DurableApi, events: Task[], until: Date): Generat
   if (winner !== timer) timer.cancel();
   return winner;
 }
+
+/** One received event: its name and what it carries. */
+export type Received<K extends keyof EventPayloads> = { [N in K]: { name: N; value: EventPayloads[N] } }[K];
+
+/**
+ * Events of some names, received without loss however the orchestrator waits. Two facts of the SDK
+ * (durable-functions 3.5) make the obvious loop lose events:
+ * - a Task.any built with a child that has already completed never resolves through it (WhenAnyTask only
+ *   reacts to completions that happen after it exists), so an event that completed its wait while the
+ *   orchestrator awaited an activity (the pump re-ensure, a Cancel send) was never noticed;
+ * - an event wait yielded in two Task.any is queued twice for its name, and an event that reaches the
+ *   second copy after the first completed overwrites the task's result: the first event is gone.
+ * So each wait is yielded once, in one Task.any; the waits that lost a race stay registered (the SDK and
+ * the extension hand an event to the newest wait of its name, and an older one only gets one while no
+ * newer wait is pending) and are kept here; every call first takes what already arrived, and yields only
+ * when nothing has. One abandoned wait per name per call is the price: proportional to the history.
+ */
+export class EventInbox<K extends keyof EventPayloads> {
+  private readonly waits: { name: K; task: Task }[] = [];
+
+  constructor(
+    private readonly df: DurableApi,
+    private readonly names: readonly K[],
+  ) {}
+
+  /** Every event received so far and not yet taken. */
+  take(): Received<K>[] {
+    const done = this.waits.filter((w) => w.task.isCompleted);
+    for (const w of done) this.waits.splice(this.waits.indexOf(w), 1);
+    return done.map((w) => ({ name: w.name, value: w.task.result }) as Received<K>);
+  }
+
+  /** What has arrived, waiting for it until `until` if nothing has; an empty list means `until` came. */
+  *next(until: Date): Generator<Task, Received<K>[], unknown> {
+    const ready = this.take();
+    if (ready.length > 0) return ready;
+    const fresh = this.names.map((name) => ({ name, task: waitForEvent(this.df, name) as Task }));
+    this.waits.push(...fresh);
+    yield* waitUntil(
+      this.df,
+      fresh.map((w) => w.task),
+      until,
+    );
+    return this.take();
+  }
+}
