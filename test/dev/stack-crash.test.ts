@@ -60,7 +60,7 @@ test("kill -9 of the Provider host with a deployment in flight: the supervisor r
       mark,
     );
     const again = await stack.waitForOutput(
-      /^\[supervisor\] provider ready again after restart 1 \(pid (\d+)\)$/m,
+      /^\[supervisor\] provider ready again after restart 1(?: at \S+)? \(pid (\d+)\)$/m,
       mark,
     );
     assert.notEqual(Number(again[1]), before);
