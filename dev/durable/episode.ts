@@ -310,7 +310,7 @@ export class Episodes {
       else if (flat[Number(index)]?.isCanceled) {
         delete rec.timers[index];
         inst.inbox.splice(inst.inbox.indexOf(pending), 1);
-        ops.push(["delete", pending.rowKey]);
+        deleteRow(ops, pending.rowKey);
       }
     }
   }
@@ -459,7 +459,7 @@ export class Episodes {
     for (const item of [...inst.inbox]) {
       if (item.event.EventType !== EventType.TimerFired) continue;
       inst.inbox.splice(inst.inbox.indexOf(item), 1);
-      ops.push(["delete", item.rowKey]);
+      deleteRow(ops, item.rowKey);
     }
     const outbox: OutboxMessage[] = [];
     if (rec.parent && status !== "ContinuedAsNew") {
@@ -503,7 +503,7 @@ export class Episodes {
     for (const item of [...inst.inbox]) {
       if (item.event.EventType !== EventType.TimerFired) continue;
       inst.inbox.splice(inst.inbox.indexOf(item), 1);
-      ops.push(["delete", item.rowKey]);
+      deleteRow(ops, item.rowKey);
     }
     // The finished execution's history rows go; unprocessed external events stay queued for the next one.
     for (let i = 0; i < inst.persisted; i++) ops.push(["delete", historyRowKey(rec.executionId, i)]);
@@ -553,4 +553,15 @@ export class Episodes {
     inst.persisted = inst.history.length;
     this.host.dispatch(rec.instanceId, activities, outbox);
   }
+}
+
+/**
+ * Deletes a row in the episode's batch. A row this same batch creates (a timer created and dropped in
+ * one episode, e.g. a Task.any won at once by an event before the orchestration ends) loses its upsert
+ * instead: a batch may name a row only once, and the row never reached storage.
+ */
+function deleteRow(ops: Op[], rowKey: string): void {
+  const created = ops.findIndex((op) => op[0] === "upsert" && op[1].rowKey === rowKey);
+  if (created >= 0) ops.splice(created, 1);
+  else ops.push(["delete", rowKey]);
 }
