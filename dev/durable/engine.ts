@@ -1,94 +1,44 @@
 /**
- * The durable engine: runs orchestrations by replaying the real durable-functions SDK over histories it
- * keeps (in memory, persisted to Table Storage per episode), and turns the actions the SDK returns into
- * activity executions, timers, sub-orchestrations and new executions. It never interprets generator
- * semantics itself; it only mirrors the SDK's task numbering to label history events.
+ * The durable engine's scheduler: it owns the instances in memory, runs each instance's episodes one at
+ * a time (episode.ts replays the SDK and commits), runs activities, delivers messages between instances,
+ * wakes instances at their timers and, in time-skipping mode, moves the clock to the next timer as soon
+ * as nothing else can run. The management API (management-api.ts) sees it through ManagementBackend.
+ *
+ * Files: protocol.ts (the SDK), episode.ts (one episode's state and persistence), engine.ts (scheduling
+ * and delivery), management-api.ts (HTTP), clock.ts (time), store.ts (Table Storage), history.ts.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import { format } from "node:util";
 import { InvocationContext } from "@azure/functions";
 import type { DurableEngine, DurableEngineOptions } from "../host/durable-contract";
 import type { RegisteredFunction } from "../host/functions-core";
+import { VirtualClock, systemClock, type Clock, type ClockTimer } from "./clock";
+import { Episodes, newInboxItem, type EpisodeHost, type LiveInstance } from "./episode";
+import { DurableEngineError } from "./errors";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
+import { ManagementApi, type ManagementBackend } from "./management-api";
+import { errorMessage as message, forwardUserLog, type LogLevel } from "./protocol";
 import {
   ACTIVE_STATUSES,
   DurableStore,
-  activityToEntity,
-  historyRowKey,
   inboxToEntity,
   instanceToEntity,
-  outboxToEntity,
   type ActivityItem,
   type InboxItem,
   type InstanceRecord,
-  type Op,
   type OutboxMessage,
   type ParentLink,
-  type RetryOptionsWire,
-  type RetryState,
-  type RuntimeStatus,
 } from "./store";
-import { ManagementApi } from "./management-api";
 
 // The contract with the host is declared once, beside the host.
 export type { DurableEngine, DurableEngineOptions } from "../host/durable-contract";
-
-export class DurableEngineError extends Error {
-  constructor(
-    message: string,
-    readonly statusCode: number,
-  ) {
-    super(message);
-    this.name = "DurableEngineError";
-  }
-}
+export { DurableEngineError } from "./errors";
+export { VirtualClock, systemClock, type Clock } from "./clock";
 
 export function createDurableEngine(options: DurableEngineOptions): DurableEngine {
   return new Engine(options);
 }
 
-interface LiveInstance {
-  record: InstanceRecord;
-  history: HistoryEvent[];
-  inbox: InboxItem[];
-  /** How many history events of the current execution are already in storage. */
-  persisted: number;
-}
-
-interface SdkState {
-  isDone?: boolean;
-  actions?: unknown[][];
-  output?: unknown;
-  error?: string;
-  customStatus?: unknown;
-}
-
-interface SdkAction {
-  actionType: number;
-  functionName?: string;
-  input?: unknown;
-  instanceId?: string;
-  retryOptions?: RetryOptionsWire;
-  fireAt?: string | Date;
-  isCanceled?: boolean;
-  compoundActions?: SdkAction[];
-}
-
-const ActionType = {
-  CallActivity: 0,
-  CallActivityWithRetry: 1,
-  CallSubOrchestrator: 2,
-  CallSubOrchestratorWithRetry: 3,
-  ContinueAsNew: 4,
-  CreateTimer: 5,
-  WaitForExternalEvent: 6,
-  WhenAny: 11,
-  WhenAll: 12,
-} as const;
-
-const OUT_OF_PROC_MARKER = "$OutOfProcData$:";
-const MAX_TIMEOUT = 2 ** 31 - 1;
 const RECOVERY_DELAY_MS = 1000;
 const STOP_GRACE_MS = 10_000;
 
@@ -109,21 +59,28 @@ class Gate {
   }
 }
 
-export class Engine implements DurableEngine {
+export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
   readonly store: DurableStore;
   readonly hubName: string;
+  readonly clock: Clock;
   private readonly live = new Map<string, LiveInstance>();
   private readonly loading = new Map<string, Promise<LiveInstance | undefined>>();
   /** Per-instance serialization: the tail of each instance's episode chain. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly queued = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<ClockTimer>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly runningActivities = new Set<string>();
-  private readonly wakeUps = new Map<string, { dueAt: number; timer: NodeJS.Timeout }>();
+  private readonly wakeUps = new Map<string, ClockTimer>();
   private readonly activityGate: Gate;
   private readonly orchestrationGate: Gate;
+  private readonly episodes: Episodes;
   private readonly api: ManagementApi;
+  /** Time skipping: the virtual clock to move forward when the engine is idle. */
+  private readonly skipping: VirtualClock | undefined;
+  /** Management calls (start, raise, terminate) between their request and their scheduled episode. */
+  private accepting = 0;
+  private skipQueued = false;
   private running = false;
 
   constructor(readonly options: DurableEngineOptions) {
@@ -133,16 +90,30 @@ export class Engine implements DurableEngine {
         500,
       );
     this.hubName = options.hubName;
+    if (options.timeSkipping) {
+      const clock = options.clock ?? new VirtualClock();
+      if (!(clock instanceof VirtualClock))
+        throw new DurableEngineError("Time skipping needs a VirtualClock (or no clock option).", 500);
+      this.clock = this.skipping = clock;
+    } else this.clock = options.clock ?? systemClock;
     this.store = new DurableStore(options.storageConnectionString, `DurableDev${options.hubName}`);
     this.activityGate = new Gate(options.maxConcurrentActivities ?? 10);
     this.orchestrationGate = new Gate(options.maxConcurrentOrchestrations ?? 10);
+    this.episodes = new Episodes(this);
     this.api = new ManagementApi(this);
   }
 
-  log(level: "debug" | "info" | "warn" | "error", message: string, props?: Record<string, unknown>): void {
-    this.options.log?.(level, message, props);
+  get baseUrl(): string {
+    return this.options.baseUrl;
   }
 
+  readonly log = (level: LogLevel, message: string, props?: Record<string, unknown>): void => {
+    this.options.log?.(level, message, props);
+  };
+
+  now(): number {
+    return this.clock.now();
+  }
   async start(): Promise<void> {
     try {
       await this.store.init();
@@ -165,17 +136,17 @@ export class Engine implements DurableEngine {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) this.clock.clearTimer(t);
     this.timers.clear();
     this.wakeUps.clear();
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
+    const deadline = this.clock.now() + STOP_GRACE_MS;
+    while (this.inFlight.size > 0 && this.clock.now() < deadline) {
+      let timer: ClockTimer | undefined;
       await Promise.race([
         Promise.allSettled([...this.inFlight]),
-        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+        new Promise<void>((r) => (timer = this.clock.setTimer(r, deadline))),
       ]);
-      clearTimeout(timer);
+      if (timer) this.clock.clearTimer(timer);
     }
     if (this.inFlight.size > 0)
       this.log("warn", `Durable engine stopped with ${this.inFlight.size} work items still running`);
@@ -189,30 +160,13 @@ export class Engine implements DurableEngine {
     return this.api.clientBindingData();
   }
 
-  /** Forwards a function's own `context.log` output at the matching level. */
-  private userLog(functionName: string, level: string, args: unknown[]): void {
-    const mapped =
-      level === "error" || level === "critical"
-        ? "error"
-        : level === "warning"
-          ? "warn"
-          : level === "information"
-            ? "info"
-            : "debug";
-    const text = format(...args);
-    // Structured JSON entries (as this project's logger writes) get their fields merged, as the host's
-    // other triggers do, so an orchestration's or activity's fields are searchable like any other.
-    const fields = jsonObject(text);
-    if (fields) {
-      const { message: inner, level: _level, time: _time, ...rest } = fields;
-      this.log(mapped, String(inner ?? ""), { functionName, ...rest });
-    } else this.log(mapped, text, { functionName });
-  }
-
   private track<T>(p: Promise<T>): void {
     const tracked = p.catch((e) => this.log("error", `Durable engine background work failed: ${message(e)}`));
     this.inFlight.add(tracked);
-    void tracked.finally(() => this.inFlight.delete(tracked));
+    void tracked.finally(() => {
+      this.inFlight.delete(tracked);
+      if (this.inFlight.size === 0) this.skipWhenIdle();
+    });
   }
 
   // ---- instances -------------------------------------------------------------------------------------
@@ -254,7 +208,32 @@ export class Engine implements DurableEngine {
   }
 
   /** Creates (or replaces a finished) instance and queues its ExecutionStarted event. */
-  async startInstance(
+  startInstance(
+    name: string,
+    instanceId: string,
+    input: string | undefined,
+    parent?: ParentLink,
+  ): Promise<void> {
+    return this.accept(() => this.createInstance(name, instanceId, input, parent));
+  }
+
+  /** Queues a control or external event for a running instance; false when it is not running. */
+  enqueue(instanceId: string, event: HistoryEvent): Promise<boolean> {
+    return this.accept(() => this.enqueueNow(instanceId, event));
+  }
+
+  /** A management call in progress holds time still until its episode is scheduled. */
+  private async accept<T>(call: () => Promise<T>): Promise<T> {
+    this.accepting++;
+    try {
+      return await call();
+    } finally {
+      this.accepting--;
+      if (this.inFlight.size === 0) this.skipWhenIdle();
+    }
+  }
+
+  private async createInstance(
     name: string,
     instanceId: string,
     input: string | undefined,
@@ -271,7 +250,7 @@ export class Engine implements DurableEngine {
       await this.store.purge(instanceId);
       this.live.delete(instanceId);
     }
-    const now = new Date().toISOString();
+    const now = new Date(this.clock.now()).toISOString();
     const record: InstanceRecord = {
       instanceId,
       name,
@@ -287,7 +266,7 @@ export class Engine implements DurableEngine {
       timers: {},
       parent,
     };
-    const started = this.inboxItem(newEvent(EventType.ExecutionStarted, { Name: name, Input: input }));
+    const started = this.inboxItem(this.event(EventType.ExecutionStarted, { Name: name, Input: input }));
     await this.store.commit(instanceId, [
       ["upsert", instanceToEntity(record)],
       ["upsert", inboxToEntity(started)],
@@ -296,8 +275,7 @@ export class Engine implements DurableEngine {
     this.schedule(instanceId);
   }
 
-  /** Queues a control or external event for a running instance; false when it is not running. */
-  async enqueue(instanceId: string, event: HistoryEvent): Promise<boolean> {
+  private async enqueueNow(instanceId: string, event: HistoryEvent): Promise<boolean> {
     const inst = await this.getInstance(instanceId);
     if (!inst) throw new DurableEngineError(`No instance with ID '${instanceId}' was found.`, 404);
     if (!ACTIVE_STATUSES.has(inst.record.runtimeStatus)) return false;
@@ -317,7 +295,7 @@ export class Engine implements DurableEngine {
   }
 
   private inboxItem(event: HistoryEvent, dueAt = 0, executionId?: string): InboxItem {
-    return { rowKey: `E|${Date.now().toString(36)}-${randomUUID()}`, event, dueAt, executionId };
+    return newInboxItem(this.clock, event, dueAt, executionId);
   }
 
   // ---- scheduling ------------------------------------------------------------------------------------
@@ -332,7 +310,7 @@ export class Engine implements DurableEngine {
         this.queued.delete(instanceId);
         if (!this.running) return;
         try {
-          await this.runEpisode(instanceId);
+          await this.episodes.run(instanceId);
         } catch (e) {
           this.log("error", `Orchestration episode for ${instanceId} failed: ${message(e)}`, { instanceId });
           this.recoverLater(instanceId);
@@ -354,7 +332,7 @@ export class Engine implements DurableEngine {
   private recoverLater(instanceId: string): void {
     this.live.delete(instanceId);
     if (!this.running) return;
-    const t = setTimeout(() => {
+    const t = this.clock.setTimer(() => {
       this.timers.delete(t);
       this.track(
         this.store.loadInstance(instanceId).then((loaded) => {
@@ -364,522 +342,43 @@ export class Engine implements DurableEngine {
           this.schedule(instanceId);
         }),
       );
-    }, RECOVERY_DELAY_MS);
+    }, this.clock.now() + RECOVERY_DELAY_MS);
     this.timers.add(t);
   }
 
   /** One wake-up per instance, at its earliest due timer; later ones are re-armed by that episode. */
-  private wakeAt(instanceId: string, dueAt: number): void {
+  wakeAt(instanceId: string, dueAt: number): void {
     if (!this.running) return;
     const armed = this.wakeUps.get(instanceId);
     if (armed && armed.dueAt <= dueAt) return;
     if (armed) {
-      clearTimeout(armed.timer);
-      this.timers.delete(armed.timer);
+      this.clock.clearTimer(armed);
+      this.timers.delete(armed);
     }
-    const delay = Math.min(Math.max(0, dueAt - Date.now()), MAX_TIMEOUT);
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimer(() => {
       this.timers.delete(timer);
-      if (this.wakeUps.get(instanceId)?.timer === timer) this.wakeUps.delete(instanceId);
+      if (this.wakeUps.get(instanceId) === timer) this.wakeUps.delete(instanceId);
       this.schedule(instanceId);
-    }, delay);
+    }, dueAt);
     this.timers.add(timer);
-    this.wakeUps.set(instanceId, { dueAt, timer });
-  }
-
-  // ---- episodes --------------------------------------------------------------------------------------
-
-  private isRetryEvent(rec: InstanceRecord, e: HistoryEvent): boolean {
-    if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed)
-      return String(e.TaskScheduledId) in rec.retries;
-    if (e.EventType === EventType.TimerFired) return String(e.TimerId) in rec.retryTimers;
-    return false;
-  }
-
-  private isControl(e: HistoryEvent): boolean {
-    return (
-      e.EventType === EventType.ExecutionTerminated ||
-      e.EventType === EventType.ExecutionSuspended ||
-      e.EventType === EventType.ExecutionResumed
-    );
-  }
-
-  private async runEpisode(instanceId: string): Promise<void> {
-    const inst = await this.getInstance(instanceId);
-    if (!inst) return;
-    const rec = inst.record;
-    const now = Date.now();
-    const ops: Op[] = [];
-    const consume = (item: InboxItem) => {
-      inst.inbox.splice(inst.inbox.indexOf(item), 1);
-      ops.push(["delete", item.activityRowKey ?? item.rowKey]);
-    };
-    // Completions addressed to an earlier execution (before continue-as-new or restart) are dropped.
-    for (const item of [...inst.inbox])
-      if (item.executionId && item.executionId !== rec.executionId) consume(item);
-
-    if (!ACTIVE_STATUSES.has(rec.runtimeStatus)) {
-      for (const item of [...inst.inbox]) consume(item);
-      if (ops.length) await this.store.commit(instanceId, ops);
-      return;
-    }
-
-    const due = inst.inbox.filter((i) => i.dueAt <= now);
-    const later = inst.inbox.filter((i) => i.dueAt > now);
-    if (later.length) this.wakeAt(instanceId, Math.min(...later.map((i) => i.dueAt)));
-
-    // Terminate / suspend / resume are the engine's own, applied in arrival order.
-    for (const item of due.filter((i) => this.isControl(i.event))) {
-      consume(item);
-      const e = item.event;
-      if (e.EventType === EventType.ExecutionTerminated) {
-        inst.history.push({ ...e, EventId: -1 });
-        await this.finish(inst, ops, "Terminated", e.Input ?? "null");
-        return;
-      }
-      rec.runtimeStatus = e.EventType === EventType.ExecutionSuspended ? "Suspended" : "Running";
-      rec.lastUpdatedTime = new Date().toISOString();
-      inst.history.push({ ...e, EventId: -1 });
-    }
-    let batch = due.filter((i) => !this.isControl(i.event));
-    if (rec.runtimeStatus === "Suspended" || batch.length === 0) {
-      if (ops.length) await this.persist(inst, ops, [], []);
-      return;
-    }
-    // A retry event changes the SDK's task numbering where it is processed, so it replays on its own.
-    const firstRetry = batch.findIndex((i) => this.isRetryEvent(rec, i.event));
-    if (firstRetry === 0) batch = [batch[0]];
-    else if (firstRetry > 0) batch = batch.slice(0, firstRetry);
-    if (batch.length < due.length) this.schedule(instanceId);
-
-    const activities: ActivityItem[] = [];
-    const outbox: OutboxMessage[] = [];
-    const historyStart = inst.history.length;
-    inst.history.push(newEvent(EventType.OrchestratorStarted));
-    for (const item of batch) {
-      consume(item);
-      this.appendIncoming(inst, item.event, ops, activities, outbox);
-    }
-    if (rec.runtimeStatus === "Pending") rec.runtimeStatus = "Running";
-
-    const orchestrator = this.orchestrator(rec.name);
-    if (!orchestrator) {
-      await this.fail(
-        inst,
-        ops,
-        `The function '${rec.name}' doesn't exist, is disabled, or is not an orchestrator function.`,
-      );
-      return;
-    }
-    let state: SdkState;
-    const invokedAt = Date.now();
-    try {
-      state = await this.invokeOrchestrator(orchestrator, inst, historyStart);
-      this.log(
-        "debug",
-        `Executed '${rec.name}' (Succeeded, Id=${instanceId}, Duration=${Date.now() - invokedAt}ms)`,
-      );
-    } catch (e) {
-      this.log(
-        "debug",
-        `Executed '${rec.name}' (Failed, Id=${instanceId}, Duration=${Date.now() - invokedAt}ms)`,
-      );
-      const failed = parseFailure(e);
-      if (failed.customStatus !== undefined) rec.customStatus = toJsonText(failed.customStatus);
-      await this.fail(inst, ops, `Orchestrator function '${rec.name}' failed: ${failed.message}`);
-      return;
-    }
-    if (state.customStatus !== undefined) rec.customStatus = toJsonText(state.customStatus);
-
-    const flat = flatten(state.actions ?? []);
-    this.warnReyielded(rec, flat);
-    const fresh = flat.slice(rec.actionCount);
-    const firstFresh = rec.actionCount;
-    rec.actionCount = flat.length;
-    this.dropCancelledTimers(inst, flat, ops);
-    let continueAsNew: SdkAction | undefined;
-    for (const [i, action] of fresh.entries()) {
-      if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
-      else if (!state.isDone || action.actionType !== ActionType.WaitForExternalEvent) {
-        const problem = this.applyAction(inst, action, firstFresh + i, ops, activities, outbox);
-        if (problem) {
-          await this.fail(inst, ops, problem);
-          return;
-        }
-      }
-    }
-    if (continueAsNew) {
-      await this.continueAsNew(inst, ops, actionInputText(continueAsNew.input), flat);
-      return;
-    }
-    if (state.isDone) {
-      await this.finish(inst, ops, "Completed", toJsonText(state.output));
-      return;
-    }
-    inst.history.push(newEvent(EventType.OrchestratorCompleted));
-    rec.lastUpdatedTime = new Date().toISOString();
-    await this.persist(inst, ops, activities, outbox);
-  }
-
-  private invokeOrchestrator(f: RegisteredFunction, inst: LiveInstance, newFrom: number): Promise<SdkState> {
-    const rec = inst.record;
-    const history = inst.history.map((e, i) => (i < newFrom ? { ...e, IsPlayed: true } : e));
-    const context = new InvocationContext({
-      functionName: f.name,
-      invocationId: randomUUID(),
-      logHandler: (level, ...args) => this.userLog(f.name, level, args),
-      options: { trigger: f.trigger as never, extraInputs: [], extraOutputs: [] },
-    });
-    const trigger = {
-      history,
-      input: rec.input === undefined ? undefined : JSON.parse(rec.input),
-      instanceId: rec.instanceId,
-      isReplaying: newFrom > 0,
-      parentInstanceId: rec.parent?.instanceId,
-      upperSchemaVersion: 1,
-      upperSchemaVersionNew: 2,
-      maximumShortTimerDuration: "10675199.02:48:05.4775807",
-      longRunningTimerIntervalDuration: "3.00:00:00",
-      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-    };
-    return Promise.resolve(f.handler(trigger, context) as Promise<SdkState>);
+    this.wakeUps.set(instanceId, timer);
   }
 
   /**
-   * A task the orchestrator yields again inside a new Task.any / Task.all appears twice in the SDK's
-   * actions (the same object). The extension replays every action it gets, so on Azure the repeat becomes a
-   * second timer or activity with a new id and the SDK's numbering drifts from the host's: the instance
-   * hangs. This engine does the same, faithfully, and says why (docs/durable-engine.md, "Yield each task once").
+   * Time skipping: when nothing can run (no episode queued or running, no activity or delivery in
+   * flight, no management call being accepted), the clock jumps to the earliest wake-up and fires it.
+   * Checked on a later turn of the event loop, after the work that just ended has settled.
    */
-  private warnReyielded(rec: InstanceRecord, flat: SdkAction[]): void {
-    const seen = new Set<SdkAction>();
-    for (const [i, a] of flat.entries()) {
-      if (a.actionType === ActionType.WaitForExternalEvent) continue;
-      if (seen.has(a) && i >= rec.actionCount)
-        this.log(
-          "warn",
-          `Orchestrator '${rec.name}' (${rec.instanceId}) yielded a task it had already yielded (action type ${a.actionType}) in a new Task.any/Task.all. The Durable extension schedules it again as a new task, the SDK's task ids drift from the host's and the instance hangs: create a fresh timer or call instead.`,
-        );
-      seen.add(a);
-    }
-  }
-
-  /** Appends an incoming event, doing the host-side retry bookkeeping the SDK expects. */
-  private appendIncoming(
-    inst: LiveInstance,
-    e: HistoryEvent,
-    ops: Op[],
-    activities: ActivityItem[],
-    outbox: OutboxMessage[],
-  ): void {
-    const rec = inst.record;
-    inst.history.push(e);
-    if (e.EventType === EventType.ExecutionStarted) return;
-    const key = String(e.TaskScheduledId);
-    if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed) {
-      const retry = rec.retries[key];
-      if (!retry) return;
-      delete rec.retries[key];
-      retry.attempt++;
-      const timerId = rec.nextId++;
-      const o = retry.options;
-      const exhausted = retry.attempt > o.maxNumberOfAttempts;
-      const interval = Math.min(
-        o.firstRetryIntervalInMilliseconds * (o.backoffCoefficient ?? 1) ** (retry.attempt - 2),
-        o.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
-      );
-      const fireAt = Date.now() + (exhausted ? 0 : interval);
-      const fireAtIso = new Date(fireAt).toISOString();
-      inst.history.push(newEvent(EventType.TimerCreated, { EventId: timerId, FireAt: fireAtIso }));
-      rec.retryTimers[String(timerId)] = retry;
-      this.addTimer(inst, ops, timerId, fireAt, fireAtIso);
-    } else if (e.EventType === EventType.TimerFired) {
-      const retry = rec.retryTimers[String(e.TimerId)];
-      if (!retry) return;
-      delete rec.retryTimers[String(e.TimerId)];
-      if (retry.attempt > retry.options.maxNumberOfAttempts) return;
-      const taskId = rec.nextId++;
-      rec.retries[String(taskId)] = retry;
-      const timedOut =
-        retry.options.retryTimeoutInMilliseconds !== undefined &&
-        Date.now() - retry.firstAttemptAt > retry.options.retryTimeoutInMilliseconds;
-      if (retry.kind === "activity") {
-        inst.history.push(
-          newEvent(EventType.TaskScheduled, { EventId: taskId, Name: retry.name, Input: retry.input }),
-        );
-        if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else activities.push(this.activityItem(rec, taskId, retry.name, retry.input));
-      } else {
-        const child = `${retry.childInstanceId ?? `${rec.instanceId}:${taskId}`}`;
-        inst.history.push(
-          newEvent(EventType.SubOrchestrationInstanceCreated, {
-            EventId: taskId,
-            Name: retry.name,
-            Input: retry.input,
-            InstanceId: child,
-          }),
-        );
-        if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input));
-      }
-    }
-  }
-
-  /**
-   * A timer the orchestrator cancelled (its action now says isCanceled) will never be awaited: drop its
-   * pending TimerFired so it does not wake the instance. Fired timers leave the map as well.
-   */
-  private dropCancelledTimers(inst: LiveInstance, flat: SdkAction[], ops: Op[]): void {
-    const rec = inst.record;
-    for (const [index, timerId] of Object.entries(rec.timers)) {
-      const pending = inst.inbox.find(
-        (i) => i.event.EventType === EventType.TimerFired && i.event.TimerId === timerId,
-      );
-      if (!pending) delete rec.timers[index];
-      else if (flat[Number(index)]?.isCanceled) {
-        delete rec.timers[index];
-        inst.inbox.splice(inst.inbox.indexOf(pending), 1);
-        ops.push(["delete", pending.rowKey]);
-      }
-    }
-  }
-
-  private retryTimeoutFailure(retry: RetryState, taskId: number): HistoryEvent {
-    const type = retry.kind === "activity" ? EventType.TaskFailed : EventType.SubOrchestrationInstanceFailed;
-    const reason = `Retry timeout of ${retry.options.retryTimeoutInMilliseconds} ms for '${retry.name}' elapsed.`;
-    return newEvent(type, { TaskScheduledId: taskId, Reason: reason, Details: reason });
-  }
-
-  private enqueueLocal(inst: LiveInstance, ops: Op[], e: HistoryEvent): void {
-    const item = this.inboxItem(e, 0, inst.record.executionId);
-    inst.inbox.push(item);
-    ops.push(["upsert", inboxToEntity(item)]);
-    this.schedule(inst.record.instanceId);
-  }
-
-  private addTimer(inst: LiveInstance, ops: Op[], timerId: number, fireAt: number, fireAtIso: string): void {
-    const item = this.inboxItem(
-      newEvent(EventType.TimerFired, { TimerId: timerId, FireAt: fireAtIso }, new Date(fireAt)),
-      fireAt,
-      inst.record.executionId,
-    );
-    inst.inbox.push(item);
-    ops.push(["upsert", inboxToEntity(item)]);
-    this.wakeAt(inst.record.instanceId, fireAt);
-  }
-
-  private activityItem(rec: InstanceRecord, taskId: number, name: string, input: string): ActivityItem {
-    return {
-      rowKey: `A|${rec.executionId}|${taskId}`,
-      instanceId: rec.instanceId,
-      executionId: rec.executionId,
-      taskId,
-      name,
-      input,
-    };
-  }
-
-  private startMessage(
-    rec: InstanceRecord,
-    taskId: number,
-    name: string,
-    child: string,
-    input: string | undefined,
-  ): OutboxMessage {
-    return {
-      rowKey: `O|${randomUUID()}`,
-      kind: "start",
-      target: child,
-      name,
-      input,
-      parent: { instanceId: rec.instanceId, executionId: rec.executionId, taskId },
-    };
-  }
-
-  /** Turns one new SDK action into history and work; returns a failure message for unsupported ones. */
-  private applyAction(
-    inst: LiveInstance,
-    a: SdkAction,
-    actionIndex: number,
-    ops: Op[],
-    activities: ActivityItem[],
-    outbox: OutboxMessage[],
-  ): string | undefined {
-    const rec = inst.record;
-    switch (a.actionType) {
-      case ActionType.WaitForExternalEvent:
-        return undefined;
-      case ActionType.CallActivity:
-      case ActionType.CallActivityWithRetry: {
-        const id = rec.nextId++;
-        const name = a.functionName ?? "";
-        const input = actionInputText(a.input) ?? "null";
-        inst.history.push(newEvent(EventType.TaskScheduled, { EventId: id, Name: name, Input: input }));
-        if (a.actionType === ActionType.CallActivityWithRetry && a.retryOptions)
-          rec.retries[String(id)] = {
-            kind: "activity",
-            name,
-            input,
-            options: a.retryOptions,
-            attempt: 1,
-            firstAttemptAt: Date.now(),
-          };
-        activities.push(this.activityItem(rec, id, name, input));
-        return undefined;
-      }
-      case ActionType.CallSubOrchestrator:
-      case ActionType.CallSubOrchestratorWithRetry: {
-        const id = rec.nextId++;
-        const name = a.functionName ?? "";
-        const input = a.input === undefined ? undefined : toJsonText(a.input);
-        const child = a.instanceId || `${rec.instanceId}:${id}`;
-        inst.history.push(
-          newEvent(EventType.SubOrchestrationInstanceCreated, {
-            EventId: id,
-            Name: name,
-            Input: input,
-            InstanceId: child,
-          }),
-        );
-        if (a.actionType === ActionType.CallSubOrchestratorWithRetry && a.retryOptions)
-          rec.retries[String(id)] = {
-            kind: "suborchestration",
-            name,
-            input: input ?? "null",
-            options: a.retryOptions,
-            attempt: 1,
-            firstAttemptAt: Date.now(),
-            childInstanceId: a.instanceId || undefined,
-          };
-        outbox.push(this.startMessage(rec, id, name, child, input));
-        return undefined;
-      }
-      case ActionType.CreateTimer: {
-        const id = rec.nextId++;
-        const fireAt = new Date(a.fireAt ?? Date.now());
-        const iso = fireAt.toISOString();
-        inst.history.push(newEvent(EventType.TimerCreated, { EventId: id, FireAt: iso }));
-        this.addTimer(inst, ops, id, fireAt.getTime(), iso);
-        if (!a.isCanceled) rec.timers[String(actionIndex)] = id;
-        return undefined;
-      }
-      default:
-        return `Orchestrator function '${rec.name}' used an action (type ${a.actionType}) that this local durable engine does not support (entities and durable HTTP are not available).`;
-    }
-  }
-
-  private async fail(inst: LiveInstance, ops: Op[], reason: string): Promise<void> {
-    this.log("warn", reason, { instanceId: inst.record.instanceId });
-    await this.finish(inst, ops, "Failed", toJsonText(reason));
-  }
-
-  /** Ends the execution, drops its pending timers and tells a parent orchestration. */
-  private async finish(inst: LiveInstance, ops: Op[], status: RuntimeStatus, output: string): Promise<void> {
-    const rec = inst.record;
-    rec.runtimeStatus = status;
-    rec.output = output;
-    rec.lastUpdatedTime = new Date().toISOString();
-    rec.retries = {};
-    rec.retryTimers = {};
-    rec.timers = {};
-    inst.history.push(
-      newEvent(EventType.ExecutionCompleted, { OrchestrationStatus: status, Result: output }),
-    );
-    for (const item of [...inst.inbox]) {
-      if (item.event.EventType !== EventType.TimerFired) continue;
-      inst.inbox.splice(inst.inbox.indexOf(item), 1);
-      ops.push(["delete", item.rowKey]);
-    }
-    const outbox: OutboxMessage[] = [];
-    if (rec.parent && status !== "ContinuedAsNew") {
-      const p = rec.parent;
-      const event =
-        status === "Completed"
-          ? newEvent(EventType.SubOrchestrationInstanceCompleted, {
-              TaskScheduledId: p.taskId,
-              Result: output,
-            })
-          : newEvent(EventType.SubOrchestrationInstanceFailed, {
-              TaskScheduledId: p.taskId,
-              Reason: `Sub-orchestration '${rec.name}' (instance ${rec.instanceId}) ${status.toLowerCase()}: ${describeOutput(output)}`,
-              Details: describeOutput(output),
-            });
-      const rowKey = `O|${randomUUID()}`;
-      outbox.push({
-        rowKey,
-        kind: "event",
-        target: p.instanceId,
-        item: { rowKey: `E|${rowKey.slice(2)}`, event, dueAt: 0, executionId: p.executionId },
-      });
-    }
-    this.log("info", `Orchestration ${rec.name} (${rec.instanceId}) ${status}`, {
-      instanceId: rec.instanceId,
+  private skipWhenIdle(): void {
+    if (!this.skipping || this.skipQueued) return;
+    this.skipQueued = true;
+    setImmediate(() => {
+      this.skipQueued = false;
+      if (!this.skipping || !this.running || this.inFlight.size > 0 || this.accepting > 0) return;
+      let next: number | undefined;
+      for (const t of this.wakeUps.values()) if (next === undefined || t.dueAt < next) next = t.dueAt;
+      if (next !== undefined) this.skipping.advanceTo(next);
     });
-    await this.persist(inst, ops, [], outbox);
-    if (inst.inbox.length === 0 && this.live.get(rec.instanceId) === inst) this.live.delete(rec.instanceId);
-  }
-
-  private async continueAsNew(
-    inst: LiveInstance,
-    ops: Op[],
-    input: string | undefined,
-    actions: SdkAction[],
-  ): Promise<void> {
-    const rec = inst.record;
-    const carried = unconsumedEvents(inst.history, actions).map((e) => this.inboxItem(e));
-    for (const item of [...inst.inbox]) {
-      if (item.event.EventType !== EventType.TimerFired) continue;
-      inst.inbox.splice(inst.inbox.indexOf(item), 1);
-      ops.push(["delete", item.rowKey]);
-    }
-    // The finished execution's history rows go; unprocessed external events stay queued for the next one.
-    for (let i = 0; i < inst.persisted; i++) ops.push(["delete", historyRowKey(rec.executionId, i)]);
-    Object.assign(rec, {
-      executionId: randomUUID().replace(/-/g, ""),
-      input,
-      output: undefined,
-      nextId: 0,
-      actionCount: 0,
-      retries: {},
-      retryTimers: {},
-      timers: {},
-      runtimeStatus: "Running",
-      lastUpdatedTime: new Date().toISOString(),
-    });
-    inst.history = [];
-    inst.persisted = 0;
-    const started = this.inboxItem(newEvent(EventType.ExecutionStarted, { Name: rec.name, Input: input }));
-    inst.inbox.unshift(started, ...carried);
-    for (const item of [started, ...carried]) ops.push(["upsert", inboxToEntity(item)]);
-    await this.persist(inst, ops, [], []);
-    this.schedule(rec.instanceId);
-  }
-
-  /** Commits the episode (new history, instance row, work items) in one batch, then dispatches work. */
-  private async persist(
-    inst: LiveInstance,
-    ops: Op[],
-    activities: ActivityItem[],
-    outbox: OutboxMessage[],
-  ): Promise<void> {
-    const rec = inst.record;
-    const from = inst.persisted;
-    const historyOps: Op[] = inst.history
-      .slice(from)
-      .map((e, i) => [
-        "upsert",
-        { rowKey: historyRowKey(rec.executionId, from + i), Event: JSON.stringify(e) },
-      ]);
-    await this.store.commit(rec.instanceId, [
-      ...ops,
-      ...historyOps,
-      ...activities.map((a): Op => ["upsert", activityToEntity(a)]),
-      ...outbox.map((m): Op => ["upsert", outboxToEntity(m)]),
-      ["upsert", instanceToEntity(rec)],
-    ]);
-    inst.persisted = inst.history.length;
-    for (const a of activities) this.track(this.runActivity(a));
-    for (const m of outbox) this.track(this.deliver(rec.instanceId, m));
   }
 
   // ---- activities and cross-instance messages --------------------------------------------------------
@@ -917,10 +416,10 @@ export class Engine implements DurableEngine {
 
   private async executeActivity(item: ActivityItem): Promise<HistoryEvent> {
     const f = this.activity(item.name);
-    const started = Date.now();
+    const started = this.clock.now();
     if (!f) {
       const reason = `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`;
-      return newEvent(EventType.TaskFailed, {
+      return this.event(EventType.TaskFailed, {
         TaskScheduledId: item.taskId,
         Reason: reason,
         Details: reason,
@@ -934,7 +433,7 @@ export class Engine implements DurableEngine {
     const context = new InvocationContext({
       functionName: f.name,
       invocationId,
-      logHandler: (level, ...args) => this.userLog(f.name, level, args),
+      logHandler: (level, ...args) => forwardUserLog(this.log, f.name, level, args),
       options: { trigger: f.trigger as never, extraInputs: extraInputs as never, extraOutputs: [] },
     });
     for (const input of extraInputs) {
@@ -946,15 +445,15 @@ export class Engine implements DurableEngine {
       const value = await f.handler(JSON.parse(item.input), context);
       this.log(
         "info",
-        `Executed '${f.name}' (Succeeded, Id=${invocationId}, Duration=${Date.now() - started}ms)`,
+        `Executed '${f.name}' (Succeeded, Id=${invocationId}, Duration=${this.clock.now() - started}ms)`,
       );
-      return newEvent(EventType.TaskCompleted, { TaskScheduledId: item.taskId, Result: toJsonText(value) });
+      return this.event(EventType.TaskCompleted, { TaskScheduledId: item.taskId, Result: toJsonText(value) });
     } catch (e) {
       this.log(
         "warn",
-        `Executed '${f.name}' (Failed, Id=${invocationId}, Duration=${Date.now() - started}ms)`,
+        `Executed '${f.name}' (Failed, Id=${invocationId}, Duration=${this.clock.now() - started}ms)`,
       );
-      return newEvent(EventType.TaskFailed, {
+      return this.event(EventType.TaskFailed, {
         TaskScheduledId: item.taskId,
         Reason: `Activity function '${f.name}' failed: ${message(e)}`,
         Details: (e instanceof Error && e.stack) || message(e),
@@ -980,7 +479,7 @@ export class Engine implements DurableEngine {
             target: m.parent.instanceId,
             item: {
               rowKey: `E|${m.rowKey.slice(2)}`,
-              event: newEvent(EventType.SubOrchestrationInstanceFailed, {
+              event: this.event(EventType.SubOrchestrationInstanceFailed, {
                 TaskScheduledId: m.parent.taskId,
                 Reason: reason,
                 Details: reason,
@@ -1000,81 +499,20 @@ export class Engine implements DurableEngine {
     }
     await this.store.commit(source, [["delete", m.rowKey]]);
   }
-}
 
-/** Flattens the SDK's cumulative action list (one or more inner arrays, compound actions nested). */
-function flatten(actions: unknown[][]): SdkAction[] {
-  const out: SdkAction[] = [];
-  const visit = (a: SdkAction) => {
-    if (a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny)
-      (a.compoundActions ?? []).forEach(visit);
-    else out.push(a);
-  };
-  for (const group of actions) for (const a of group ?? []) visit(a as SdkAction);
-  return out;
-}
-
-/**
- * External events the finished execution received but never waited for: each wait consumes one event of
- * its name, in arrival order, so the surplus of each name is carried into the next execution.
- */
-function unconsumedEvents(history: HistoryEvent[], actions: SdkAction[]): HistoryEvent[] {
-  const waits = new Map<string, number>();
-  for (const a of actions)
-    if (a.actionType === ActionType.WaitForExternalEvent) {
-      const name = String((a as { externalEventName?: string }).externalEventName);
-      waits.set(name, (waits.get(name) ?? 0) + 1);
-    }
-  return history
-    .filter((e) => {
-      if (e.EventType !== EventType.EventRaised) return false;
-      const left = waits.get(e.Name ?? "") ?? 0;
-      if (left > 0) {
-        waits.set(e.Name ?? "", left - 1);
-        return false;
-      }
-      return true;
-    })
-    .map((e) => newEvent(EventType.EventRaised, { Name: e.Name, Input: e.Input }));
-}
-
-/** The SDK JSON-encodes string inputs once more for activities and continue-as-new; undo that. */
-function actionInputText(input: unknown): string | undefined {
-  if (input === undefined) return undefined;
-  return typeof input === "string" ? input : toJsonText(input);
-}
-
-function parseFailure(e: unknown): { message: string; customStatus?: unknown } {
-  const text = message(e);
-  const at = text.indexOf(OUT_OF_PROC_MARKER);
-  if (at >= 0) {
-    try {
-      const state = JSON.parse(text.slice(at + OUT_OF_PROC_MARKER.length)) as SdkState;
-      return { message: state.error ?? text.slice(0, at), customStatus: state.customStatus };
-    } catch {
-      return { message: text.slice(0, at) };
-    }
+  /** A history event stamped with the engine's clock. */
+  private event(type: number, fields: Partial<HistoryEvent>): HistoryEvent {
+    return newEvent(type, fields, new Date(this.clock.now()));
   }
-  return { message: text };
-}
 
-function describeOutput(output: string): string {
-  const v = JSON.parse(output) as unknown;
-  return typeof v === "string" ? v : output;
-}
+  // ---- EpisodeHost -----------------------------------------------------------------------------------
 
-function jsonObject(text: string): Record<string, unknown> | undefined {
-  if (!text.startsWith("{")) return undefined;
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
+  dispatch(instanceId: string, activities: ActivityItem[], outbox: OutboxMessage[]): void {
+    for (const a of activities) this.track(this.runActivity(a));
+    for (const m of outbox) this.track(this.deliver(instanceId, m));
   }
-}
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  release(inst: LiveInstance): void {
+    if (this.live.get(inst.record.instanceId) === inst) this.live.delete(inst.record.instanceId);
+  }
 }

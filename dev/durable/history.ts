@@ -45,7 +45,8 @@ export interface HistoryEvent {
   OrchestrationStatus?: string;
 }
 
-export function newEvent(type: number, fields: Partial<HistoryEvent> = {}, at = new Date()): HistoryEvent {
+/** A history event; `at` is the engine clock's time (the orchestrator's currentUtcDateTime reads OrchestratorStarted's). */
+export function newEvent(type: number, fields: Partial<HistoryEvent>, at: Date): HistoryEvent {
   return { EventType: type, EventId: -1, IsPlayed: false, Timestamp: at.toISOString(), ...fields };
 }
 

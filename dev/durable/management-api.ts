@@ -6,9 +6,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import { EventType, describeEvent, newEvent, parseJsonText } from "./history";
-import { ACTIVE_STATUSES, type InstanceRecord, type RuntimeStatus } from "./store";
-import { DurableEngineError, type Engine } from "./engine";
+import { DurableEngineError } from "./errors";
+import { EventType, describeEvent, newEvent, parseJsonText, type HistoryEvent } from "./history";
+import type { Log } from "./protocol";
+import { ACTIVE_STATUSES, type DurableStore, type InstanceRecord, type RuntimeStatus } from "./store";
 import { isContinuationToken } from "../../lib/storage/tables";
 
 export const WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/";
@@ -24,6 +25,22 @@ const STATUSES: RuntimeStatus[] = [
 ];
 const MAX_BODY = 16 * 1024 * 1024;
 
+/** All the management API needs of the engine (engine.ts implements it; this file never imports it). */
+export interface ManagementBackend {
+  readonly hubName: string;
+  readonly baseUrl: string;
+  readonly store: Pick<DurableStore, "queryInstances">;
+  readonly log: Log;
+  /** The engine's clock, for the timestamps of the events it is handed. */
+  now(): number;
+  orchestrator(name: string): unknown;
+  getInstance(instanceId: string): Promise<{ record: InstanceRecord; history: HistoryEvent[] } | undefined>;
+  startInstance(name: string, instanceId: string, input: string | undefined): Promise<void>;
+  /** Queues an event for a running instance; false when it is not running, 404 error when unknown. */
+  enqueue(instanceId: string, event: HistoryEvent): Promise<boolean>;
+  purge(instanceId: string): Promise<boolean>;
+}
+
 interface Reply {
   status: number;
   body?: unknown;
@@ -31,14 +48,18 @@ interface Reply {
 }
 
 export class ManagementApi {
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: ManagementBackend) {}
+
+  private at(): Date {
+    return new Date(this.engine.now());
+  }
 
   private get base(): string {
-    return `${this.engine.options.baseUrl.replace(/\/+$/, "")}${WEBHOOK_PREFIX}`;
+    return `${this.engine.baseUrl.replace(/\/+$/, "")}${WEBHOOK_PREFIX}`;
   }
 
   private get origin(): string {
-    return new URL(this.engine.options.baseUrl).origin;
+    return new URL(this.engine.baseUrl).origin;
   }
 
   private get hubQuery(): string {
@@ -130,23 +151,27 @@ export class ManagementApi {
         if (!arg) throw bad(400, "The event name is missing: POST instances/{id}/raiseEvent/{eventName}.");
         return this.signal(
           id,
-          newEvent(EventType.EventRaised, { Name: arg, Input: body === "" ? "null" : body }),
+          newEvent(EventType.EventRaised, { Name: arg, Input: body === "" ? "null" : body }, this.at()),
           true,
         );
       case "terminate":
         return this.signal(
           id,
-          newEvent(EventType.ExecutionTerminated, { Input: JSON.stringify(q.get("reason") ?? "") }),
+          newEvent(
+            EventType.ExecutionTerminated,
+            { Input: JSON.stringify(q.get("reason") ?? "") },
+            this.at(),
+          ),
         );
       case "suspend":
         return this.signal(
           id,
-          newEvent(EventType.ExecutionSuspended, { Input: JSON.stringify(q.get("reason") ?? "") }),
+          newEvent(EventType.ExecutionSuspended, { Input: JSON.stringify(q.get("reason") ?? "") }, this.at()),
         );
       case "resume":
         return this.signal(
           id,
-          newEvent(EventType.ExecutionResumed, { Input: JSON.stringify(q.get("reason") ?? "") }),
+          newEvent(EventType.ExecutionResumed, { Input: JSON.stringify(q.get("reason") ?? "") }, this.at()),
         );
       case "restart":
         return this.restart(id, flag(q, "restartWithNewInstanceId", true), q);

@@ -1,5 +1,5 @@
 /**
- * `npm run host -- --app <dir> [--port 7071] [--quiet]`: runs a Function App like `func start`; Ctrl-C
+ * `npm run host -- --app <dir> [--port 7071] [--quiet] [--time-skipping]`: runs a Function App like `func start`; Ctrl-C
  * stops it. When ready it prints `ready {"url":...}` (see dev/part.ts), which `npm start` waits for.
  */
 import { parseArgs } from "node:util";
@@ -14,6 +14,8 @@ async function main(): Promise<void> {
       host: { type: "string" },
       // Leaves out the function listing; invocation logs are still written.
       quiet: { type: "boolean", default: false },
+      // Durable timers fire as soon as nothing else can run (docs/durable-engine.md, "Time skipping").
+      "time-skipping": { type: "boolean" },
     },
   });
   const port = Number(values.port);
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
     port,
     host: values.host,
     quiet: values.quiet,
+    timeSkipping: values["time-skipping"],
   });
   stopOnSignals(() => host.stop());
   announceReady({ url: host.url });

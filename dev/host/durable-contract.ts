@@ -1,9 +1,10 @@
 /**
- * The contract between the dev host and the durable engine (`dev/durable/engine.ts`). The host creates
+ * The contract between the dev host and the durable engine (`dev/durable/engine.ts`, split by job: see docs/durable-engine.md). The host creates
  * the engine when the app registers durable functions or a durable client input, routes HTTP to it first,
  * and fills `durableClient` inputs with `clientBindingData()`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Clock } from "../durable/clock";
 import type { FunctionRegistry } from "./functions-core";
 
 export interface DurableEngineOptions {
@@ -18,6 +19,13 @@ export interface DurableEngineOptions {
   ) => void;
   maxConcurrentActivities?: number;
   maxConcurrentOrchestrations?: number;
+  /** The engine's time source (default: the wall clock); tests may pass a `VirtualClock`. */
+  clock?: Clock;
+  /**
+   * Time skipping: timers fire as soon as nothing else can run (no episode, activity or delivery in
+   * flight), on a virtual clock that jumps ahead; a two-day wait finishes in milliseconds.
+   */
+  timeSkipping?: boolean;
 }
 
 export interface DurableEngine {

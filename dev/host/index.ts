@@ -23,6 +23,11 @@ export interface HostOptions {
   settings?: Record<string, string>;
   log?: HostLog;
   quiet?: boolean;
+  /**
+   * Durable time skipping (docs/durable-engine.md): timers fire as soon as nothing else can run. Also
+   * on when the app setting `DURABLE_TIME_SKIPPING` is `true` or `1`.
+   */
+  timeSkipping?: boolean;
 }
 
 export interface RunningHost {
@@ -143,6 +148,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       const storage = process.env.AzureWebJobsStorage;
       if (!storage)
         throw new Error("Durable functions need the app setting AzureWebJobsStorage (Azurite locally).");
+      const timeSkipping =
+        options.timeSkipping ??
+        ["true", "1"].includes((process.env.DURABLE_TIME_SKIPPING ?? "").toLowerCase());
       durable = loadDurableEngineFactory()({
         registry: app.registry,
         storageConnectionString: storage,
@@ -151,7 +159,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         log,
         maxConcurrentActivities: app.host.maxConcurrentActivities,
         maxConcurrentOrchestrations: app.host.maxConcurrentOrchestrations,
+        timeSkipping,
       });
+      if (timeSkipping)
+        log(
+          "warn",
+          "Durable time skipping is on: timers fire as soon as no orchestration or activity can run",
+        );
       await durable.start();
     }
     const inputsByType: Record<string, () => unknown> = durable

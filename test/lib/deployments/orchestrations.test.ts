@@ -1,0 +1,583 @@
+/**
+ * The deployment, status-pump and verify orchestrations on their own, on the durable engine's
+ * time-skipping clock: the real SDK replay and engine, Azurite state, and scripted activities standing in
+ * for the ledger, Service Bus and the agent (answering the shapes the real activities answer). A scripted
+ * agent raises its statuses from inside sendCommand, as a real agent answers a command, so each event
+ * reaches the instance before the wait it belongs to; timers fire as soon as nothing else can run, so a
+ * two-day completion timeout takes milliseconds.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as df from "durable-functions";
+import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
+import type { Command, Status, StatusState } from "../../../lib/messaging/contracts";
+import {
+  ACTIVITIES,
+  EVENTS,
+  ORCHESTRATIONS,
+  PUMP_RETRY,
+  deploymentOrchestrator,
+  statusPumpOrchestrator,
+  verifyOrchestrator,
+  type AttemptClaim,
+  type DeploymentCustomStatus,
+  type DeploymentInput,
+  type DeploymentResult,
+  type PumpResult,
+  type RecordedOutcome,
+  type SendResult,
+  type VerifyInput,
+  type VerifyResult,
+} from "../../../lib/deployments/workflow";
+
+const DAY_S = 24 * 3600;
+
+/** What the scripted agent does when a command reaches it; its return value is sendCommand's answer. */
+type Agent = (
+  command: Command,
+  raise: (event: string, body: unknown) => Promise<void>,
+) => Promise<SendResult | void>;
+
+interface Script {
+  claim?: AttemptClaim;
+  agent?: Agent;
+  /** ensureStatusPump: what happens at its n-th call (1-based), e.g. the user cancels a day in. */
+  onEnsure?: (n: number) => Promise<void>;
+  /** pumpStatuses: successive cycles (an Error is thrown). */
+  cycles?: (Error | PumpResult)[];
+}
+
+const scripts = new Map<string, Script>();
+const commands = new Map<string, Command[]>();
+const completions = new Map<string, { outcome: string; message?: string; attempt: number }[]>();
+const pumpEnsures = new Map<string, number>();
+const pumpCycles = new Map<string, number>();
+
+let h: Harness;
+let messageSeq = 0;
+
+before(async () => {
+  h = await startHarness(
+    () => {
+      df.app.orchestration(ORCHESTRATIONS.deployment, deploymentOrchestrator);
+      df.app.orchestration(ORCHESTRATIONS.statusPump, statusPumpOrchestrator);
+      df.app.orchestration(ORCHESTRATIONS.verify, verifyOrchestrator);
+      // The agent's late answer: an activity of a helper orchestration raises the event after a real pause.
+      // While it runs, time does not skip, so the deployment is already waiting when the event arrives.
+      df.app.orchestration("testLateEvent", function* (context) {
+        yield context.df.callActivity("testRaiseLater", context.df.getInput());
+      });
+      df.app.activity("testRaiseLater", {
+        handler: async (input: { instanceId: string; event: string; body: unknown; delayMs: number }) => {
+          await new Promise((r) => setTimeout(r, input.delayMs));
+          await h.client.raiseEvent(input.instanceId, input.event, input.body);
+        },
+      });
+      df.app.activity(ACTIVITIES.beginAttempt, {
+        handler: (input: { id: string; attempt: number }): AttemptClaim =>
+          scripts.get(input.id)?.claim ?? { attempt: input.attempt },
+      });
+      df.app.activity(ACTIVITIES.sendCommand, {
+        handler: async (input: { tenant: string; command: Command }): Promise<SendResult> => {
+          const c = input.command;
+          commands.set(c.deploymentId, [...(commands.get(c.deploymentId) ?? []), c]);
+          const instanceId = c.type === "Ping" ? `verify:${c.tenant}:${c.deploymentId}` : c.deploymentId;
+          const raise = (event: string, body: unknown) => h.client.raiseEvent(instanceId, event, body);
+          const answer = await scripts.get(c.deploymentId)?.agent?.(c, raise);
+          return answer ?? { messageId: `m-${++messageSeq}` };
+        },
+      });
+      df.app.activity(ACTIVITIES.ensureStatusPump, {
+        handler: async (tenant: string) => {
+          const n = (pumpEnsures.get(tenant) ?? 0) + 1;
+          pumpEnsures.set(tenant, n);
+          await scripts.get(tenant)?.onEnsure?.(n);
+          return false;
+        },
+      });
+      df.app.activity(ACTIVITIES.completeDeployment, {
+        handler: (input: {
+          id: string;
+          attempt: number;
+          outcome: string;
+          message?: string;
+        }): RecordedOutcome => {
+          completions.set(input.id, [...(completions.get(input.id) ?? []), input]);
+          return {
+            outcome: input.outcome as RecordedOutcome["outcome"],
+            ...(input.message !== undefined ? { message: input.message } : {}),
+          };
+        },
+      });
+      df.app.activity(ACTIVITIES.pumpStatuses, {
+        handler: (input: { tenant: string }): PumpResult => {
+          pumpCycles.set(input.tenant, (pumpCycles.get(input.tenant) ?? 0) + 1);
+          const next = scripts.get(input.tenant)?.cycles?.shift() ?? { received: 0, active: 0 };
+          if (next instanceof Error) throw next;
+          return next;
+        },
+      });
+    },
+    { timeSkipping: true },
+  );
+});
+
+after(async () => {
+  await h.close();
+});
+
+let deploymentSeq = 0;
+function newId(): string {
+  return `d-orch-${++deploymentSeq}`;
+}
+
+function input(id: string, over: Partial<DeploymentInput> = {}): DeploymentInput {
+  return {
+    tenant: `tenant-${id}`,
+    id,
+    attempt: 1,
+    spec: { template: "web", version: 3 },
+    requestedAt: new Date().toISOString(),
+    acceptanceTimeoutSeconds: 300,
+    completionTimeoutSeconds: 2 * DAY_S,
+    pumpReensureSeconds: DAY_S,
+    cancelGraceSeconds: 120,
+    ...over,
+  };
+}
+
+function status(id: string, state: StatusState, sequence: number, more: Partial<Status> = {}): Status {
+  return {
+    schemaVersion: 1,
+    deploymentId: id,
+    attempt: 1,
+    state,
+    progress: state === "Succeeded" ? 100 : sequence * 10,
+    sequence,
+    reportedAt: new Date().toISOString(),
+    ...more,
+  };
+}
+
+/** An agent that answers Deploy with these statuses (raised before sendCommand returns). */
+function answersDeploy(
+  statuses: Status[],
+  onCancel?: (raise: (e: string, b: unknown) => Promise<void>) => Promise<void>,
+): Agent {
+  return async (c, raise) => {
+    if (c.type === "Deploy") for (const s of statuses) await raise(EVENTS.status, s);
+    if (c.type === "Cancel") await onCancel?.(raise);
+  };
+}
+
+interface Run {
+  id: string;
+  status: df.DurableOrchestrationStatus;
+  result: DeploymentResult;
+  custom: DeploymentCustomStatus & { outcome?: string };
+  types: string[];
+  elapsedMs: number;
+}
+
+async function runDeployment(id: string, over: Partial<DeploymentInput> = {}): Promise<Run> {
+  const began = Date.now();
+  await h.client.startNew(ORCHESTRATIONS.deployment, { instanceId: id, input: input(id, over) });
+  const s = await waitFor(h.client, id);
+  const types = (s.history as { EventType: string }[]).map((e) => e.EventType);
+  return {
+    id,
+    status: s,
+    result: s.output as DeploymentResult,
+    custom: s.customStatus as Run["custom"],
+    types,
+    elapsedMs: Date.now() - began,
+  };
+}
+
+/** Virtual times carry the few real milliseconds between episodes. */
+function assertNear(actual: number, expected: number, slackMs = 1000): void {
+  assert.ok(
+    actual >= expected - slackMs && actual <= expected + slackMs,
+    `${actual} is not about ${expected}`,
+  );
+}
+
+function count(types: string[], type: string): number {
+  return types.filter((t) => t === type).length;
+}
+
+/** Every wait made its own timer: as many TimerCreated as waits, and no task was yielded twice. */
+function assertCleanTimers(run: Run, waits: number): void {
+  assert.equal(count(run.types, "TimerCreated"), waits, run.types.join(","));
+  const reyielded = h.logs.filter((l) => l.includes("yielded a task it had already yielded"));
+  assert.deepEqual(reyielded, []);
+}
+
+function timerFireTimes(s: df.DurableOrchestrationStatus): number[] {
+  return (s.history as { EventType: string; FireAt?: string }[])
+    .filter((e) => e.EventType === "TimerCreated")
+    .map((e) => Date.parse(String(e.FireAt)));
+}
+
+describe("deployment orchestration (time skipping)", () => {
+  test("success: Accepted, InProgress, Succeeded", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: answersDeploy([
+        status(id, "Accepted", 1),
+        status(id, "InProgress", 2, { message: "halfway" }),
+        status(id, "Succeeded", 3, { message: "done" }),
+      ]),
+    });
+    const run = await runDeployment(id);
+    assert.equal(run.status.runtimeStatus, "Completed");
+    assert.deepEqual(run.result, { outcome: "Succeeded", message: "done", attempt: 1 });
+    assert.equal(run.custom.phase, "Completed");
+    assert.equal(run.custom.outcome, "Succeeded");
+    assert.equal(run.custom.progress, 100);
+    assert.equal(run.custom.sequence, 3);
+    assert.deepEqual(completions.get(id), [
+      { tenant: `tenant-${id}`, id, attempt: 1, outcome: "Succeeded", message: "done" },
+    ]);
+    assert.deepEqual(
+      commands.get(id)?.map((c) => c.type),
+      ["Deploy"],
+    );
+    assertCleanTimers(run, 3);
+    assert.equal(count(run.types, "TimerFired"), 0, "no wait ran into its timer");
+  });
+
+  test("failure: the agent reports Failed", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: answersDeploy([
+        status(id, "Accepted", 1),
+        status(id, "Failed", 2, { message: "quota exceeded" }),
+      ]),
+    });
+    const run = await runDeployment(id);
+    assert.deepEqual(run.result, { outcome: "Failed", message: "quota exceeded", attempt: 1 });
+    assert.equal(run.custom.outcome, "Failed");
+    assertCleanTimers(run, 2);
+  });
+
+  test("acceptance timeout: a silent agent, the pump re-ensured at each wake, then Cancel and TimedOut", async () => {
+    const id = newId();
+    const run = await runDeployment(id, { acceptanceTimeoutSeconds: 300, pumpReensureSeconds: 60 });
+    assert.equal(run.result.outcome, "TimedOut");
+    assert.match(run.result.message ?? "", /did not accept/);
+    const sent = commands.get(id) ?? [];
+    assert.deepEqual(
+      sent.map((c) => [c.type, c.reason]),
+      [
+        ["Deploy", undefined],
+        ["Cancel", "acceptance timeout"],
+      ],
+    );
+    // Waits at +60 … +300 s: five timers, each fired; the pump is ensured once and at the four wakes.
+    assertCleanTimers(run, 5);
+    assert.equal(count(run.types, "TimerFired"), 5);
+    assert.equal(pumpEnsures.get(`tenant-${id}`), 5);
+    const fires = timerFireTimes(run.status);
+    assertNear(fires[4] - Date.parse(sent[0].requestedAt), 300_000);
+  });
+
+  test("completion timeout: accepted, then nothing for two days, finishes in milliseconds", async () => {
+    const id = newId();
+    scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });
+    const run = await runDeployment(id, { completionTimeoutSeconds: 2 * DAY_S, pumpReensureSeconds: DAY_S });
+    assert.equal(run.result.outcome, "TimedOut");
+    assert.equal(run.result.message, "The deployment did not complete in time.");
+    const sent = commands.get(id) ?? [];
+    assert.deepEqual(
+      sent.map((c) => [c.type, c.reason]),
+      [
+        ["Deploy", undefined],
+        ["Cancel", "completion timeout"],
+      ],
+    );
+    // The Cancel went out two (virtual) days after the Deploy.
+    assertNear(Date.parse(sent[1].requestedAt) - Date.parse(sent[0].requestedAt), 2 * DAY_S * 1000);
+    assert.equal(sent[0].deadline, sent[1].deadline);
+    // The Accepted wait (its timer cancelled), then a wait of a day, then one to the deadline. The
+    // engine still fires the first wait's timer (created already cancelled, within the episode that
+    // took Accepted); the SDK ignores it.
+    assertCleanTimers(run, 3);
+    assert.equal(count(run.types, "TimerFired"), 3);
+    assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
+  });
+
+  /** The user cancels while the Deploy is being sent: the cancel is there before the first wait. */
+  async function userCancels(raise: (e: string, b: unknown) => Promise<void>): Promise<void> {
+    await raise(EVENTS.cancel, { reason: "cancelled by test" });
+  }
+
+  /** Raises the event 200 ms (real time) from now, once the instance waits for it. */
+  async function raiseLater(instanceId: string, event: string, body: unknown): Promise<void> {
+    await h.client.startNew("testLateEvent", { input: { instanceId, event, body, delayMs: 200 } });
+  }
+
+  test("cancel acknowledged by the agent: Cancel sent, Cancelled with the agent's message", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type === "Deploy") await userCancels(raise);
+        // The agent's Cancelled comes back through the status queue once the grace wait has begun.
+        else await raiseLater(id, EVENTS.status, status(id, "Cancelled", 1, { message: "rolled back" }));
+      },
+    });
+    const run = await runDeployment(id);
+    assert.deepEqual(run.result, { outcome: "Cancelled", message: "rolled back", attempt: 1 });
+    assert.deepEqual(
+      commands.get(id)?.map((c) => [c.type, c.reason]),
+      [
+        ["Deploy", undefined],
+        ["Cancel", "cancelled by test"],
+      ],
+    );
+    assert.equal(run.custom.outcome, "Cancelled");
+    // Waits: the one the cancel won, then the grace wait the agent's Cancelled won.
+    assertCleanTimers(run, 2);
+    assert.equal(count(run.types, "TimerFired"), 0, "the grace period did not run out");
+  });
+
+  test("cancel without the agent's ack: Cancelled when the grace period runs out", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type === "Deploy") await userCancels(raise);
+      },
+    });
+    const run = await runDeployment(id, { cancelGraceSeconds: 120 });
+    assert.equal(run.result.outcome, "Cancelled");
+    assert.equal(
+      run.result.message,
+      "cancelled by test (the agent did not acknowledge within the grace period)",
+    );
+    assertCleanTimers(run, 2);
+    const fires = timerFireTimes(run.status);
+    const cancelAt = Date.parse(commands.get(id)![1].requestedAt);
+    assertNear(fires[1] - cancelAt, 120_000, 1000);
+    assert.ok(run.elapsedMs < 5000);
+  });
+
+  /** An event raised while the pump is re-ensured at the first one-day wake (n = 2). */
+  function duringReensure(id: string, event: string, body: unknown): (n: number) => Promise<void> {
+    return async (n) => {
+      if (n === 2) await h.client.raiseEvent(id, event, body);
+    };
+  }
+
+  const LOST_EVENT =
+    "lib/deployments/workflow.ts: an event that arrives while the orchestrator awaits an activity (the pump " +
+    "re-ensure) completes its wait under the Task.any that already finished; the SDK's next Task.any never " +
+    "notices a child that is already complete, so the event is lost (waitUntil should return a completed event first)";
+
+  test("a cancel raised during the pump re-ensure is not lost", { todo: LOST_EVENT }, async () => {
+    const id = newId();
+    scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });
+    scripts.set(`tenant-${id}`, {
+      onEnsure: duringReensure(id, EVENTS.cancel, { reason: "cancelled by test" }),
+    });
+    const run = await runDeployment(id);
+    assert.equal(run.result.outcome, "Cancelled");
+  });
+
+  test("a status raised during the pump re-ensure is not lost", { todo: LOST_EVENT }, async () => {
+    const id = newId();
+    scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });
+    scripts.set(`tenant-${id}`, { onEnsure: duringReensure(id, EVENTS.status, status(id, "Succeeded", 2)) });
+    const run = await runDeployment(id);
+    assert.equal(run.result.outcome, "Succeeded");
+  });
+
+  test(
+    "a cancel that arrives with the first status, before the first wait, is not lost",
+    {
+      todo:
+        "lib/deployments/workflow.ts: both events wait for their waits; the first Task.any takes the status, the " +
+        "cancel then completes cancelEvent under that finished Task.any, and the next Task.any never notices an " +
+        "already-completed child, so the deployment runs on as if never cancelled",
+    },
+    async () => {
+      const id = newId();
+      scripts.set(id, {
+        agent: async (c, raise) => {
+          if (c.type !== "Deploy") return;
+          await raise(EVENTS.status, status(id, "Accepted", 1));
+          await raise(EVENTS.cancel, { reason: "cancelled by test" });
+        },
+      });
+      const run = await runDeployment(id, { completionTimeoutSeconds: 600, pumpReensureSeconds: 600 });
+      assert.equal(run.result.outcome, "Cancelled");
+    },
+  );
+
+  test("duplicate and out-of-order statuses are ignored", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: answersDeploy([
+        status(id, "Accepted", 1),
+        status(id, "InProgress", 3, { message: "step 3", progress: 60 }),
+        status(id, "InProgress", 2, { message: "stale step 2", progress: 40 }),
+        status(id, "InProgress", 3, { message: "duplicate of 3", progress: 60 }),
+        status(id, "Succeeded", 4),
+      ]),
+    });
+    const run = await runDeployment(id);
+    assert.equal(run.result.outcome, "Succeeded");
+    assert.equal(run.custom.sequence, 4);
+    assert.equal(run.custom.message, "step 3", "neither the stale nor the duplicate status was applied");
+    assertCleanTimers(run, 5);
+  });
+
+  test("another attempt's statuses are ignored", async () => {
+    const id = newId();
+    scripts.set(id, {
+      claim: { attempt: 2, restartOf: 1 },
+      agent: answersDeploy([
+        status(id, "Succeeded", 9, { attempt: 1, message: "the old attempt" }),
+        status(id, "Accepted", 1, { attempt: 2 }),
+        status(id, "Failed", 2, { attempt: 2, message: "attempt 2 failed" }),
+      ]),
+    });
+    const run = await runDeployment(id, { attempt: 2 });
+    assert.deepEqual(run.result, { outcome: "Failed", message: "attempt 2 failed", attempt: 2 });
+    assert.equal(commands.get(id)?.[0].attempt, 2);
+  });
+
+  test("an undeliverable Deploy is retried with backoff on durable timers, then Failed", async () => {
+    const id = newId();
+    scripts.set(id, { agent: () => Promise.resolve({ error: "queue not found", retryable: true }) });
+    const run = await runDeployment(id, { commandSendAttempts: 4, commandRetrySeconds: 2 });
+    assert.deepEqual(run.result, {
+      outcome: "Failed",
+      message: "The Deploy command could not be delivered after 4 attempt(s): queue not found",
+      attempt: 1,
+    });
+    assert.equal(commands.get(id)?.length, 4);
+    assert.equal(pumpEnsures.get(`tenant-${id}`), undefined, "no pump for a command never sent");
+    const sendTimes = commands.get(id)!.map((c) => Date.parse(c.requestedAt));
+    // The backoff doubles: 2 s, 4 s, 8 s (plus the few real milliseconds each send takes).
+    sendTimes.slice(1).forEach((t, i) => assertNear(t - sendTimes[i], 2000 * 2 ** i));
+    assertCleanTimers(run, 3);
+  });
+
+  test("a Deploy that fails to send twice, then goes through, runs the deployment", async () => {
+    const id = newId();
+    let tries = 0;
+    const succeed = answersDeploy([status(id, "Accepted", 1), status(id, "Succeeded", 2)]);
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type === "Deploy" && ++tries <= 2) return { error: "broker busy", retryable: true };
+        return succeed(c, raise);
+      },
+    });
+    const run = await runDeployment(id);
+    assert.equal(run.result.outcome, "Succeeded");
+    assert.equal(commands.get(id)?.length, 3);
+  });
+
+  test("a non-retryable send failure ends Failed at once", async () => {
+    const id = newId();
+    scripts.set(id, { agent: () => Promise.resolve({ error: "tenant not authorised", retryable: false }) });
+    const run = await runDeployment(id);
+    assert.equal(run.result.outcome, "Failed");
+    assert.match(run.result.message ?? "", /after 1 attempt\(s\): tenant not authorised/);
+    assert.equal(count(run.types, "TimerCreated"), 0);
+  });
+
+  test("a claim the ledger refuses ends Failed without sending anything", async () => {
+    const id = newId();
+    scripts.set(id, { claim: { error: `Tenant "x" is not registered.` } });
+    const run = await runDeployment(id);
+    assert.deepEqual(run.result, { outcome: "Failed", message: `Tenant "x" is not registered.`, attempt: 1 });
+    assert.equal(commands.get(id), undefined);
+    assert.equal(completions.get(id), undefined);
+  });
+
+  test("terminate: the instance ends Terminated and records no outcome", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c) => {
+        if (c.type === "Deploy") await h.client.terminate(id, "stopped by test");
+      },
+    });
+    const run = await runDeployment(id);
+    assert.equal(run.status.runtimeStatus, "Terminated");
+    assert.equal(completions.get(id), undefined);
+    assert.equal(count(run.types, "TimerCreated"), 0);
+  });
+});
+
+describe("status pump orchestration (time skipping)", () => {
+  test("a busy tenant is pumped again until idle", async () => {
+    const tenant = "pump-busy";
+    scripts.set(tenant, {
+      cycles: [{ received: 3 }, { received: 0, active: 2 }, { received: 0, active: 0 }],
+    });
+    const id = await h.client.startNew(ORCHESTRATIONS.statusPump, { input: { tenant } });
+    const s = await waitFor(h.client, id);
+    assert.equal(s.runtimeStatus, "Completed");
+    assert.deepEqual(s.output, { received: 0, active: 0 });
+    assert.equal(pumpCycles.get(tenant), 3);
+  });
+
+  test("failing cycles back off (minutes of virtual time) and stop after maxFailures", async () => {
+    const tenant = "pump-down";
+    const began = Date.now();
+    scripts.set(tenant, {
+      cycles: Array.from({ length: PUMP_RETRY.maxFailures }, () => new Error("broker down")),
+    });
+    const id = await h.client.startNew(ORCHESTRATIONS.statusPump, { input: { tenant } });
+    const s = await waitFor(h.client, id, undefined, 20_000);
+    assert.equal(s.runtimeStatus, "Completed");
+    assert.deepEqual(s.output, { received: 0 });
+    const custom = s.customStatus as { failures: number; lastError: string };
+    assert.equal(custom.failures, PUMP_RETRY.maxFailures);
+    assert.match(custom.lastError, /broker down/);
+    assert.equal(pumpCycles.get(tenant), PUMP_RETRY.maxFailures);
+    assert.ok(Date.now() - began < 10_000, `took ${Date.now() - began} ms`);
+  });
+});
+
+describe("verify orchestration (time skipping)", () => {
+  function verifyInput(pingId: string, over: Partial<VerifyInput> = {}): VerifyInput {
+    return { tenant: `t-${pingId}`, pingId, timeoutSeconds: 30, pumpReensureSeconds: 10, ...over };
+  }
+
+  async function runVerify(pingId: string, over: Partial<VerifyInput> = {}): Promise<VerifyResult> {
+    const instanceId = `verify:t-${pingId}:${pingId}`;
+    await h.client.startNew(ORCHESTRATIONS.verify, { instanceId, input: verifyInput(pingId, over) });
+    const s = await waitFor(h.client, instanceId);
+    assert.equal(s.runtimeStatus, "Completed");
+    return s.output as VerifyResult;
+  }
+
+  test("a Pong completes the round trip", async () => {
+    scripts.set("ping-ok", { agent: (_c, raise) => raise(EVENTS.pong, status("ping-ok", "Pong", 1)) });
+    const r = await runVerify("ping-ok");
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.steps, [
+      { step: "send", ok: true },
+      { step: "receive", ok: true },
+    ]);
+    assert.equal(commands.get("ping-ok")?.[0].type, "Ping");
+  });
+
+  test("no Pong within the timeout: receive fails after the pump was re-ensured", async () => {
+    const r = await runVerify("ping-silent");
+    assert.equal(r.ok, false);
+    assert.equal(r.steps[1].step, "receive");
+    assert.match(r.steps[1].detail ?? "", /no Pong within 30 s/);
+    assert.equal(pumpEnsures.get("t-ping-silent"), 4, "once, then at +10 s, +20 s and at the deadline");
+  });
+
+  test("a Ping that cannot be sent fails the send step", async () => {
+    scripts.set("ping-unsent", {
+      agent: () => Promise.resolve({ error: "queue missing", retryable: false }),
+    });
+    const r = await runVerify("ping-unsent");
+    assert.deepEqual(r, { ok: false, steps: [{ step: "send", ok: false, detail: "queue missing" }] });
+  });
+});
