@@ -45,7 +45,7 @@ const HANDLERS: Handlers = {
       pumpStatusesActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
   },
   completeDeployment: {
-    handler: (input) => completeDeploymentActivity(runtime(), input),
+    handler: (input, context) => completeDeploymentActivity(runtime(), input, invocationLogger(context)),
   },
 };
 

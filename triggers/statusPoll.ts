@@ -16,7 +16,7 @@ if (delivery.statusDelivery === "timerPoll") {
     handler: async (_timer, client, context) => {
       const log = invocationLogger(context);
       const tick = await pollStatusesOnce(runtime(), client, log);
-      log.info("status poll tick", { ...tick });
+      log.debug("status poll tick", { ...tick });
     },
   });
 }

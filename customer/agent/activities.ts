@@ -16,7 +16,7 @@ const ids = (input: PlanInput) => ({
 
 export async function planActivity(deployer: Deployer, input: PlanInput, log: Logger): Promise<Plan> {
   const plan = await deployer.plan(input.command);
-  log.info("deployment planned", {
+  log.debug("deployment planned", {
     ...ids(input),
     plan: plan.kind,
     ...("steps" in plan ? { steps: plan.steps } : {}),
@@ -26,9 +26,9 @@ export async function planActivity(deployer: Deployer, input: PlanInput, log: Lo
 
 export async function stepActivity(deployer: Deployer, input: StepInput, log: Logger): Promise<StepResult> {
   const where = { ...ids(input), step: input.step, steps: input.steps };
-  log.info("deployer step started", where);
+  log.debug("deployer step started", where);
   const result = await deployer.runStep(input.command, { step: input.step, steps: input.steps });
-  log.info("deployer step ended", { ...where, result: result.kind });
+  log.debug("deployer step ended", { ...where, result: result.kind });
   return result;
 }
 
@@ -38,7 +38,7 @@ export async function sendStatusActivity(
   log: Logger,
 ): Promise<void> {
   await send(status);
-  log.info("status sent", {
+  log.debug("status sent", {
     deploymentId: status.deploymentId,
     attempt: status.attempt,
     state: status.state,

@@ -444,7 +444,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     try {
       const value = await f.handler(JSON.parse(item.input), context);
       this.log(
-        "info",
+        "debug",
         `Executed '${f.name}' (Succeeded, Id=${invocationId}, Duration=${this.clock.now() - started}ms)`,
       );
       return this.event(EventType.TaskCompleted, { TaskScheduledId: item.taskId, Result: toJsonText(value) });

@@ -483,9 +483,15 @@ export class Episodes {
         item: { rowKey: `E|${rowKey.slice(2)}`, event, dueAt: 0, executionId: p.executionId },
       });
     }
-    this.host.log("info", `Orchestration ${rec.name} (${rec.instanceId}) ${status}`, {
-      instanceId: rec.instanceId,
-    });
+    // Routine ends (a status pump that went idle, a deployment that completed) are debug: the app logs
+    // the outcomes a person reads. A failed instance is a warning.
+    this.host.log(
+      status === "Failed" ? "warn" : "debug",
+      `Orchestration ${rec.name} (${rec.instanceId}) ${status}`,
+      {
+        instanceId: rec.instanceId,
+      },
+    );
     await this.persist(inst, ops, [], outbox);
     if (inst.inbox.length === 0) this.host.release(inst);
   }

@@ -6,6 +6,7 @@
 import http, { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadApp, LoadedApp } from "./app";
+import { consoleLogSettings, formatLogLine, levelEnabled } from "../../lib/logging/format";
 import { DurableEngine, loadDurableEngineFactory } from "./durable-contract";
 import { HttpDispatcher } from "./http";
 import type { HostLog } from "./invoke";
@@ -73,10 +74,16 @@ function countExecutions(app: LoadedApp): () => HostStats {
 
 const DURABLE_TRIGGERS = new Set(["orchestrationtrigger", "activitytrigger", "entitytrigger"]);
 
+/**
+ * The host's console: `LOG_LEVEL` filters (default info: warnings, errors and what the app logs at info;
+ * each invocation's `Executed` line is debug), `LOG_FORMAT` picks a readable line (default) or JSON.
+ */
 export const consoleLog: HostLog = (level, message, props) => {
-  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...props });
+  const settings = consoleLogSettings();
+  if (!levelEnabled(level, settings.level)) return;
+  const line = formatLogLine({ time: new Date().toISOString(), level, message, ...props }, settings.format);
   if (level === "error") console.error(line);
-  else if (level !== "debug") console.log(line);
+  else console.log(line);
 };
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {

@@ -1,7 +1,7 @@
 /**
  * Invokes a registered function the way the Node worker does: a real InvocationContext whose options
  * describe the bindings, input bindings filled (the durable client), one structured log line per
- * invocation with its outcome and duration.
+ * invocation with its outcome and duration (debug when it succeeded, error when it failed).
  */
 import { randomUUID } from "node:crypto";
 import { InvocationContext } from "@azure/functions";
@@ -101,7 +101,9 @@ export async function invoke(
   const done = (outcome: "Succeeded" | "Failed", extra: { status?: number; error?: string } = {}) => {
     const failed = outcome === "Failed" || (extra.status ?? 0) >= 500;
     const status = extra.status !== undefined ? `, status ${extra.status}` : "";
-    log(failed ? "error" : "info", `Executed '${fn.name}' (${outcome}${status})`, {
+    // Every invocation succeeding is routine (a dashboard polling every second would print a line a second):
+    // debug. A failure, or a 5xx an HTTP function answered, is an error.
+    log(failed ? "error" : "debug", `Executed '${fn.name}' (${outcome}${status})`, {
       function: fn.name,
       invocationId: context.invocationId,
       trigger: fn.trigger.type,

@@ -32,6 +32,7 @@ export async function beginAttemptActivity(
 ): Promise<AttemptClaim> {
   if (!(await rt.store.get(input.tenant))) return { error: `Tenant "${input.tenant}" is not registered.` };
   const { record, restartOf } = await rt.ledger.claim({ ...input, specDigest: specDigest(input.spec) });
+  // The start handler logs "deployment started"; a Durable restart starts no handler, so it is said here.
   if (restartOf !== undefined)
     log.info("deployment restarted as a new attempt", {
       tenant: input.tenant,
@@ -47,6 +48,7 @@ export async function beginAttemptActivity(
 export async function completeDeploymentActivity(
   rt: ProviderRuntime,
   input: CompleteDeploymentInput,
+  log: Logger = createLogger(),
 ): Promise<RecordedOutcome> {
   // The orchestration runs, so a suspension the record still shows is over: say so before the outcome.
   await rt.ledger.setSuspended(input.tenant, input.id, input.attempt, false);
@@ -57,10 +59,16 @@ export async function completeDeploymentActivity(
     input.outcome,
     input.message,
   );
-  return {
-    outcome: record.outcome ?? input.outcome,
-    ...(record.message !== undefined ? { message: record.message } : {}),
-  };
+  const outcome = record.outcome ?? input.outcome;
+  const message = record.message;
+  log[outcome === "Failed" || outcome === "TimedOut" ? "warn" : "info"]("deployment finished", {
+    tenant: input.tenant,
+    deploymentId: input.id,
+    attempt: input.attempt,
+    outcome,
+    ...(message !== undefined ? { reason: message } : {}),
+  });
+  return { outcome, ...(message !== undefined ? { message } : {}) };
 }
 
 /**

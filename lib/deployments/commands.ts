@@ -31,7 +31,7 @@ export async function sendCommandActivity(
     );
     if (command.type === "Deploy")
       await rt.ledger.advance(tenant, command.deploymentId, command.attempt, "Sent");
-    log.info("command sent", {
+    log.debug("command sent", {
       tenant,
       deploymentId: command.deploymentId,
       attempt: command.attempt,

@@ -1,9 +1,16 @@
 /**
- * Structured logging: one JSON object per entry, correlated by whatever context the caller binds
- * (tenant, deploymentId, instanceId, invocationId). Values under secret-looking keys, and strings that
- * look like credentials, are redacted so a log line can never carry a secret.
+ * Structured logging: one entry per event, correlated by whatever context the caller binds (tenant,
+ * deploymentId, instanceId, invocationId). Values under secret-looking keys, and strings that look like
+ * credentials, are redacted so a log line can never carry a secret.
+ *
+ * Two sinks: the console (`LOG_LEVEL` filters, `LOG_FORMAT` picks a readable line or JSON; see
+ * ./format.ts), and a Functions InvocationContext (`invocationLogger`), which gets the entry as JSON so
+ * the host that owns the stream (the dev host, or Azure's host and Application Insights) keeps its fields
+ * and applies its own level filter.
  */
-export type LogLevel = "debug" | "info" | "warn" | "error";
+import { consoleLogSettings, formatLogLine, levelEnabled, type LogLevel } from "./format";
+
+export type { LogLevel } from "./format";
 export type LogProps = Record<string, unknown>;
 
 export interface Logger {
@@ -35,8 +42,10 @@ export function redact(value: unknown, depth = 0): unknown {
   return value;
 }
 
-const consoleSink: LogSink = (level, entry) => {
-  const line = JSON.stringify(entry);
+export const consoleSink: LogSink = (level, entry) => {
+  const settings = consoleLogSettings();
+  if (!levelEnabled(level, settings.level)) return;
+  const line = formatLogLine(entry, settings.format);
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

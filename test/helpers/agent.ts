@@ -38,6 +38,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
         CUSTOMER_SERVICEBUS: options.serviceBusConnectionString,
         ...agentStorageSettings(options.storageConnectionString, options.tenant),
         WEBSITE_HOSTNAME: "",
+        // The tests read every step's log line (debug) and parse it (JSON).
+        LOG_LEVEL: "debug",
+        LOG_FORMAT: "json",
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
