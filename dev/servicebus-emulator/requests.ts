@@ -55,6 +55,8 @@ export interface RequestHost {
 export class RequestHandlers {
   constructor(private readonly host: RequestHost) {}
 
+  // ---- $cbs ----------------------------------------------------------------------------------------
+
   private reply(
     conn: RheaConnection,
     request: Record<string, unknown>,
