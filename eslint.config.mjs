@@ -38,6 +38,26 @@ export default tseslint.config(
     },
   },
   {
+    // Boundary: dev/ reaches product code only through dev/product.ts, the one documented crossing (the
+    // dev host loads the app by path and must not otherwise link to product internals; docs/dev-host.md).
+    files: ["dev/**/*.ts"],
+    ignores: ["dev/product.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(\\.\\./)+(lib|customer|orchestrators|activities|triggers)(/|$)",
+              message:
+                "dev/ reaches product code only through dev/product.ts (the one documented crossing); re-export what you need there.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.cjs"],
     languageOptions: {
       sourceType: "commonjs",

@@ -1,10 +1,24 @@
 /** Registers the tenant registry's HTTP API (`/api/tenants...`). Logic lives in lib/tenants/http.ts. */
 import { app } from "@azure/functions";
 import * as df from "durable-functions";
-import { createTenantHandlers, defaultTenantApiDeps } from "../lib/tenants/http";
+import { inFlight } from "../lib/deployments/reconcile";
+import { ProviderRuntime, runtime } from "../lib/deployments/runtime";
+import { createTenantHandlers, TenantApiDeps } from "../lib/tenants/http";
 import { routeOptions } from "../lib/http/routes";
 
-const handlers = createTenantHandlers(defaultTenantApiDeps());
+// The registry takes what it needs of deployments from here, so lib/tenants never imports lib/deployments.
+const depsOf = new WeakMap<ProviderRuntime, TenantApiDeps>();
+function tenantApiDeps(): TenantApiDeps {
+  const rt = runtime();
+  let deps = depsOf.get(rt);
+  if (!deps) {
+    deps = { ...rt, inFlight: async (client, tenant) => (await inFlight(rt, client, tenant)).length };
+    depsOf.set(rt, deps);
+  }
+  return deps;
+}
+
+const handlers = createTenantHandlers(tenantApiDeps);
 
 app.http("tenantsList", {
   ...routeOptions("tenantsList"),

@@ -10,7 +10,7 @@ import { DurableEngineError } from "./errors";
 import { EventType, describeEvent, newEvent, parseJsonText, type HistoryEvent } from "./history";
 import type { Log } from "./protocol";
 import { ACTIVE_STATUSES, type DurableStore, type InstanceRecord, type RuntimeStatus } from "./store";
-import { isContinuationToken } from "../../lib/storage/tables";
+import { isContinuationToken } from "../product";
 
 export const WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/";
 const STATUSES: RuntimeStatus[] = [

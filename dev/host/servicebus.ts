@@ -5,8 +5,7 @@
  * user-assigned identity); the dev-only `<conn>__customEndpointAddress` points it at a local emulator.
  */
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from "@azure/service-bus";
-import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
-import { SettlementGate } from "../../lib/messaging/settlement-gate";
+import { serviceBusClientFromSetting, SettlementGate } from "../product";
 import type { RegisteredFunction } from "./functions-core";
 import { createContext, HostLog, invoke } from "./invoke";
 import { resolveSetting } from "./settings";

@@ -111,6 +111,9 @@ export function ticksLong(ms: number): unknown {
 
 export const BATCH_FORMAT = 0x80013700;
 
+/** The largest message a queue accepts (the Standard tier's 256 KB). */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+
 export function encodeMessage(message: Record<string, unknown>): Buffer {
   return rheaMessage.encode(message as never) as Buffer;
 }

@@ -42,3 +42,17 @@ export const errors = {
   badRequest: (detail: string) => new BrokerError("com.microsoft:argument-error", detail, 400),
   timeout: (detail: string) => new BrokerError("com.microsoft:timeout", detail, 408),
 };
+
+/** Any failure as the AMQP error a client receives (a broker error's condition, else internal-error). */
+export function amqpError(error: unknown): { condition: string; description: string } {
+  if (error instanceof BrokerError) return { condition: error.condition, description: error.message };
+  return {
+    condition: "amqp:internal-error",
+    description: error instanceof Error ? error.message : String(error),
+  };
+}
+
+/** Where the emulator's protocol side reports (debug for client-caused events, error for its own bugs). */
+export interface Logger {
+  (level: "debug" | "info" | "warn" | "error", message: string, props?: Record<string, unknown>): void;
+}

@@ -15,7 +15,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { message as rheaMessage } from "rhea";
-import type { AmqpMessage, QueueSnapshot, StoredMessage } from "./queue";
+import type { AmqpMessage, StoredMessage } from "./message";
+import type { QueueSnapshot } from "./queue";
 
 /** A message as stored on disk: the AMQP message encoded, locks left out (they do not survive a restart). */
 export type PersistedMessage = Omit<StoredMessage, "amqp" | "lockToken" | "lockedUntil" | "lockOwner"> & {

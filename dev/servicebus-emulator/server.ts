@@ -1,52 +1,38 @@
 /**
- * The AMQP 1.0 face of one namespace, on rhea: CBS (`$cbs` put-token), links to queues and their
- * dead-letter queues (send, peek-lock and receive-and-delete receive with credit and drain done right,
- * settlement of every disposition), sessions, and the `$management` request/response operations the
- * Service Bus client uses. Every failure is an AMQP error to that client; nothing here may throw into
- * rhea's event loop.
+ * The AMQP 1.0 face of one namespace, on rhea: connections, links to queues and their dead-letter queues
+ * (send, peek-lock and receive-and-delete receive with credit and drain done right, settlement of every
+ * disposition) and sessions. The `$cbs` and `$management` request/response operations are in
+ * requests.ts, a receiver link as a queue's consumer in consumer.ts; the queue state they act on is in
+ * queue.ts. Every failure is an AMQP error to that client; nothing here may throw into rhea's event loop.
  */
 import type { Server } from "node:net";
-import { create_container, types } from "rhea";
-import { allowed, Grant } from "./auth";
+import { create_container } from "rhea";
+import { allowed } from "./auth";
 import type { Right } from "./config";
-import { BrokerError, errors } from "./errors";
+import { LinkConsumer } from "./consumer";
+import { amqpError, errors, Logger } from "./errors";
 import { Namespace, ResolvedEntity } from "./namespace";
-import type { AmqpMessage, Consumer, StoredMessage } from "./queue";
+import type { AmqpMessage } from "./message";
+import { RequestConnectionState, RequestHandlers } from "./requests";
 import {
   BATCH_FORMAT,
   decodeMessage,
   encodeMessage,
-  guidBytesFromUuid,
-  lockTokenOf,
   longOf,
   deliveryState,
+  MAX_MESSAGE_BYTES,
   RheaConnection,
   RheaContext,
   RheaDelivery,
   RheaLink,
-  rfcBytesFromUuid,
   ticksLong,
-  wrapLong,
 } from "./amqp";
 
-export const MAX_MESSAGE_BYTES = 256 * 1024;
+export type { Logger } from "./errors";
+
 const SESSION_FILTER = "com.microsoft:session-filter";
-/** $management operations that change persisted state: answered only once the change is on disk. */
-const CHANGING_OPERATIONS = new Set([
-  "schedule-message",
-  "cancel-scheduled-message",
-  "receive-by-sequence-number",
-  "update-disposition",
-  "set-session-state",
-]);
 
-export interface Logger {
-  (level: "debug" | "info" | "warn" | "error", message: string, props?: Record<string, unknown>): void;
-}
-
-interface ConnectionState {
-  grants: Grant[];
-  replyLinks: Map<string, RheaLink>;
+interface ConnectionState extends RequestConnectionState {
   consumers: Set<LinkConsumer>;
 }
 
@@ -57,89 +43,23 @@ type LinkRole =
   | { kind: "send"; entity: ResolvedEntity }
   | { kind: "receive"; consumer: LinkConsumer };
 
-class LinkConsumer implements Consumer {
-  readonly id: string;
-  sessionId?: string;
-  readonly deliveries = new WeakMap<RheaDelivery, string>();
-  /**
-   * Ids of deliveries handed to rhea but not yet transmitted. rhea takes link credit only when it
-   * transmits (later, on its own tick), so without this a burst of hand-outs would lock every available
-   * message for a receiver that asked for one; the surplus would sit untransmitted until its lock expired.
-   */
-  private readonly unsent: number[] = [];
-  /** Receive-and-delete deliveries waiting for their removal to be on disk before they are sent. */
-  held = 0;
-
-  constructor(
-    readonly link: RheaLink,
-    readonly entity: ResolvedEntity,
-    readonly peekLock: boolean,
-    private readonly afterDurable: Namespace["afterDurable"],
-  ) {
-    this.id = link.name;
-  }
-
-  capacity(): number {
-    if (!this.link.is_open()) return 0;
-    const outgoing = this.link.session.outgoing;
-    while (this.unsent.length > 0 && (this.unsent[0] as number) < outgoing.next_pending_delivery)
-      this.unsent.shift();
-    // Never exceed the link credit nor the session's window of unsettled deliveries (rhea throws).
-    return Math.min(this.link.credit - this.unsent.length - this.held, outgoing.available());
-  }
-
-  deliver(m: StoredMessage): void {
-    this.entity.queue.stats.messagesDelivered++;
-    if (this.peekLock) return this.transmit(m);
-    // A receive-and-delete delivery is settled as it leaves: its removal must be durable first, or a
-    // crash would hand the message out again.
-    this.held++;
-    this.afterDurable(() => {
-      this.held--;
-      if (this.link.is_open()) this.transmit(m);
-    });
-  }
-
-  private transmit(m: StoredMessage): void {
-    const tag = this.peekLock && m.lockToken ? guidBytesFromUuid(m.lockToken) : Buffer.alloc(0);
-    const delivery = this.link.send(outgoing(m), tag.length ? tag : undefined);
-    this.unsent.push(delivery.id);
-    if (this.peekLock && m.lockToken) this.deliveries.set(delivery, m.lockToken);
-  }
-}
-
-/** The message as a receiver sees it: the sender's message plus the broker's annotations. */
-function outgoing(m: StoredMessage): Record<string, unknown> {
-  const annotations: Record<string, unknown> = {
-    ...(m.amqp.message_annotations ?? {}),
-    "x-opt-sequence-number": wrapLong(m.seq),
-    "x-opt-enqueued-time": new Date(m.enqueuedAt),
-  };
-  if (m.lockedUntil !== undefined) annotations["x-opt-locked-until"] = new Date(m.lockedUntil);
-  if (m.state === "deferred") annotations["x-opt-message-state"] = 1;
-  if (m.state === "scheduled") annotations["x-opt-message-state"] = 2;
-  if (m.deadLetterSource) annotations["x-opt-deadletter-source"] = m.deadLetterSource;
-  return { ...m.amqp, delivery_count: m.deliveryCount, message_annotations: annotations };
-}
-
-function amqpError(error: unknown): { condition: string; description: string } {
-  if (error instanceof BrokerError) return { condition: error.condition, description: error.message };
-  return {
-    condition: "amqp:internal-error",
-    description: error instanceof Error ? error.message : String(error),
-  };
-}
-
 export class NamespaceServer {
   private readonly container = create_container({ id: "servicebus-emulator" });
   private readonly connections = new Map<RheaConnection, ConnectionState>();
   private readonly roles = new WeakMap<RheaLink, LinkRole>();
   private readonly servers: Server[] = [];
+  private readonly requests: RequestHandlers;
 
   constructor(
     readonly ns: Namespace,
     private readonly log: Logger = () => {},
   ) {
+    this.requests = new RequestHandlers({
+      ns,
+      log,
+      state: (conn) => this.state(conn),
+      authorize: (conn, entity, right) => this.authorize(conn, entity, right),
+    });
     const c = this.container as unknown as { on(event: string, handler: (ctx: RheaContext) => void): void };
     const guard = (name: string, fn: (ctx: RheaContext) => void) => (ctx: RheaContext) => {
       try {
@@ -499,9 +419,10 @@ export class NamespaceServer {
       );
       return;
     }
-    if (role.kind === "cbs") return this.onCbs(ctx, ctx.message as Record<string, unknown>, delivery);
+    if (role.kind === "cbs")
+      return this.requests.onCbs(ctx, ctx.message as Record<string, unknown>, delivery);
     if (role.kind === "management")
-      return this.onManagement(ctx, role.entity, ctx.message as Record<string, unknown>, delivery);
+      return this.requests.onManagement(ctx, role.entity, ctx.message as Record<string, unknown>, delivery);
     if (role.kind !== "send") return;
     try {
       const now = Date.now();
@@ -616,230 +537,6 @@ export class NamespaceServer {
     delivery.update(true, state);
     delivery.remote_settled = true;
   }
-
-  // ---- $cbs ----------------------------------------------------------------------------------------
-
-  private reply(
-    conn: RheaConnection,
-    request: Record<string, unknown>,
-    status: number,
-    description: string,
-    body?: unknown,
-  ): void {
-    const replyTo = String(request.reply_to ?? "");
-    const link = this.state(conn).replyLinks.get(replyTo);
-    if (!link) {
-      this.log("debug", "emulator: no reply link", { replyTo });
-      return;
-    }
-    link.send({
-      correlation_id: request.message_id,
-      to: replyTo,
-      application_properties: {
-        statusCode: status,
-        statusDescription: description,
-        "status-code": status,
-        "status-description": description,
-      },
-      body: body === undefined ? null : body,
-    });
-  }
-
-  private onCbs(ctx: RheaContext, request: Record<string, unknown>, delivery: RheaDelivery): void {
-    delivery.update(true, deliveryState.accepted());
-    const props = (request.application_properties ?? {}) as Record<string, unknown>;
-    if (props.operation !== "put-token") {
-      this.reply(ctx.connection, request, 400, `Unsupported CBS operation '${String(props.operation)}'.`);
-      return;
-    }
-    try {
-      const audience = String(props.name ?? "");
-      const grant = this.ns.authorizer.verify(String(props.type ?? ""), String(request.body ?? ""), audience);
-      const state = this.state(ctx.connection);
-      state.grants = state.grants.filter((g) => g.expiresAt > Date.now());
-      state.grants.push(grant);
-      this.ns.counters.cbsPutTokens++;
-      this.reply(ctx.connection, request, 202, "Accepted");
-    } catch (error) {
-      const e = amqpError(error);
-      this.reply(
-        ctx.connection,
-        request,
-        error instanceof BrokerError ? error.statusCode : 500,
-        e.description,
-      );
-    }
-  }
-
-  // ---- $management ---------------------------------------------------------------------------------
-
-  private onManagement(
-    ctx: RheaContext,
-    entity: ResolvedEntity,
-    request: Record<string, unknown>,
-    delivery: RheaDelivery,
-  ): void {
-    delivery.update(true, deliveryState.accepted());
-    const props = (request.application_properties ?? {}) as Record<string, unknown>;
-    const operation = String(props.operation ?? "").replace(/^com\.microsoft:/, "");
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    try {
-      const result = this.management(ctx.connection, entity, operation, body);
-      const answer = (error?: unknown) => {
-        if (error !== undefined) this.replyError(ctx.connection, request, error);
-        else if (result === undefined) this.reply(ctx.connection, request, 204, "No Content", {});
-        else this.reply(ctx.connection, request, 200, "OK", result);
-      };
-      if (CHANGING_OPERATIONS.has(operation)) this.ns.afterDurable(answer);
-      else answer();
-    } catch (error) {
-      this.replyError(ctx.connection, request, error);
-    }
-  }
-
-  private replyError(conn: RheaConnection, request: Record<string, unknown>, error: unknown): void {
-    const e = amqpError(error);
-    const status = error instanceof BrokerError ? error.statusCode : 500;
-    const link = this.state(conn).replyLinks.get(String(request.reply_to ?? ""));
-    link?.send({
-      correlation_id: request.message_id,
-      application_properties: {
-        statusCode: status,
-        statusDescription: e.description,
-        "error-condition": e.condition,
-      },
-      body: null,
-    });
-  }
-
-  private management(
-    conn: RheaConnection,
-    entity: ResolvedEntity,
-    operation: string,
-    body: Record<string, unknown>,
-  ): unknown {
-    const queue = entity.queue;
-    queue.stats.managementOps++;
-    const queueName = entity.name.split("/")[0] as string;
-    const listen = () => this.authorize(conn, queueName, "Listen");
-    const tokens = () => ((body["lock-tokens"] ?? []) as unknown[]).map(lockTokenOf);
-    const seqs = () => ((body["sequence-numbers"] ?? []) as unknown[]).map(longOf);
-    const sessionId =
-      body["session-id"] === undefined || body["session-id"] === null
-        ? undefined
-        : String(body["session-id"]);
-    switch (operation) {
-      case "renew-lock": {
-        listen();
-        return { expirations: tokens().map((t) => new Date(queue.renewLock(t))) };
-      }
-      case "peek-message": {
-        listen();
-        const from = longOf(body["from-sequence-number"] ?? 1);
-        const count = Number(body["message-count"] ?? 1);
-        const found = queue.peek(from, count, sessionId);
-        if (found.length === 0) return undefined;
-        return {
-          messages: found.map((m) => ({
-            message: encodeMessage(outgoing({ ...m, lockedUntil: undefined })),
-          })),
-        };
-      }
-      case "schedule-message": {
-        this.authorize(conn, queueName, "Send");
-        const items = (body.messages ?? []) as Record<string, unknown>[];
-        const now = Date.now();
-        const numbers: unknown[] = [];
-        for (const item of items) {
-          const raw = Buffer.from(item.message as Buffer);
-          if (raw.length > MAX_MESSAGE_BYTES) throw errors.tooLarge(raw.length, MAX_MESSAGE_BYTES);
-          const message = decodeMessage(raw);
-          const annotated = (message.message_annotations ?? {}) as Record<string, unknown>;
-          const at = annotated["x-opt-scheduled-enqueue-time"];
-          const time = at instanceof Date ? at.getTime() : at !== undefined ? longOf(at) : now;
-          const stored = queue.enqueue(message as AmqpMessage, raw.length, now, Math.max(time, now + 1));
-          queue.stats.messagesSent++;
-          if (stored) numbers.push(Buffer.from(wrapLongBytes(stored.seq)));
-        }
-        return { "sequence-numbers": types.wrap_array(numbers, 0x81, undefined) };
-      }
-      case "cancel-scheduled-message": {
-        this.authorize(conn, queueName, "Send");
-        for (const seq of seqs()) queue.cancelScheduled(seq);
-        return {};
-      }
-      case "receive-by-sequence-number": {
-        listen();
-        const peekLock = Number(body["receiver-settle-mode"] ?? 1) !== 0;
-        const found = queue.receiveDeferred(seqs(), peekLock, sessionId);
-        queue.stats.messagesDelivered += found.length;
-        return {
-          messages: found.map((m) => ({
-            ...(m.lockToken ? { "lock-token": types.wrap_uuid(rfcBytesFromUuid(m.lockToken)) } : {}),
-            message: encodeMessage(outgoing(m)),
-          })),
-        };
-      }
-      case "update-disposition": {
-        listen();
-        const status = String(body["disposition-status"] ?? "");
-        const modify = (body["properties-to-modify"] ?? undefined) as Record<string, unknown> | undefined;
-        for (const token of tokens()) {
-          if (status === "completed") {
-            queue.complete(token);
-            queue.stats.completed++;
-          } else if (status === "abandoned") {
-            queue.abandon(token, modify);
-            queue.stats.abandoned++;
-          } else if (status === "defered" || status === "deferred") {
-            queue.defer(token, modify);
-            queue.stats.deferred++;
-          } else if (status === "suspended") {
-            queue.deadLetter(
-              token,
-              body["deadletter-reason"] === undefined ? undefined : String(body["deadletter-reason"]),
-              body["deadletter-description"] === undefined
-                ? undefined
-                : String(body["deadletter-description"]),
-              modify,
-            );
-            queue.stats.deadLettered++;
-          } else throw errors.badRequest(`Unknown disposition status '${status}'.`);
-        }
-        return {};
-      }
-      case "renew-session-lock": {
-        listen();
-        return { expiration: new Date(queue.renewSessionLock(sessionId ?? "")) };
-      }
-      case "get-session-state": {
-        listen();
-        const state = queue.getSessionState(sessionId ?? "");
-        return { "session-state": state ?? null };
-      }
-      case "set-session-state": {
-        listen();
-        const raw = body["session-state"];
-        queue.setSessionState(
-          sessionId ?? "",
-          raw === undefined || raw === null ? undefined : Buffer.from(raw as Buffer),
-        );
-        return {};
-      }
-      default:
-        throw new BrokerError(
-          "amqp:not-implemented",
-          `The operation '${operation}' is not supported by the emulator.`,
-          501,
-        );
-    }
-  }
-}
-
-function wrapLongBytes(n: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigInt64BE(BigInt(n));
-  return b;
 }
 
 function outcomeState(outcome: string, state: Record<string, unknown>): unknown {

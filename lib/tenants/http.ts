@@ -13,9 +13,6 @@ import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
-import type { DeploymentLedger } from "../deployments/ledger";
-import { inFlight } from "../deployments/reconcile";
-import { ProviderRuntime, runtime } from "../deployments/runtime";
 import {
   findSecrets,
   namespaceAllowed,
@@ -27,22 +24,27 @@ import { onboardingInstructions } from "./onboarding";
 import type { TenantHealthStore } from "./health";
 import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions } from "./store";
 
+/**
+ * What the registry needs to know of deployments. lib/deployments imports lib/tenants, so the registry
+ * never imports lib/deployments back: the trigger (triggers/tenants.ts) passes these in.
+ */
+export interface TenantDeploymentsView {
+  /** Deployments the ledger records as in flight (the deployment ledger satisfies this). */
+  countActive(tenant: string): Promise<number>;
+}
+
 export interface TenantApiDeps {
   store: TenantStore;
   settings: ProviderSettings;
   /** Deletion is refused while the tenant has deployments in flight. */
-  ledger: DeploymentLedger;
+  ledger: TenantDeploymentsView;
+  /**
+   * With the trigger's durable client: the deployments still in flight once each record in flight is
+   * reconciled with its instance. Without it, the ledger's count is used as is.
+   */
+  inFlight?: (client: DurableClient, tenant: string) => Promise<number>;
   /** Operational records (last verify) go with the registration. */
   health?: TenantHealthStore;
-}
-
-function isProviderRuntime(deps: TenantApiDeps): deps is TenantApiDeps & ProviderRuntime {
-  return "pool" in deps && "connections" in deps;
-}
-
-/** The process-wide dependencies, created from app settings on first use. */
-export function defaultTenantApiDeps(): () => TenantApiDeps {
-  return runtime;
 }
 
 export function tenantParam(request: HttpRequest): string {
@@ -158,9 +160,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
         requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
         const name = tenantParam(request);
         const inFlightCount =
-          client && isProviderRuntime(deps)
-            ? (await inFlight(deps, client, name)).length
-            : await deps.ledger.countActive(name);
+          client && deps.inFlight ? await deps.inFlight(client, name) : await deps.ledger.countActive(name);
         if (inFlightCount > 0) {
           throw new ProblemError(
             409,

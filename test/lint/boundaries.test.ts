@@ -1,7 +1,9 @@
 /**
  * The code boundaries are enforced by lint (eslint.config.mjs), not by review: product code (lib/,
- * orchestrators/, activities/, triggers/, customer/) that imports dev/ fails `npm run lint`. Lints
+ * orchestrators/, activities/, triggers/, customer/) that imports dev/ fails `npm run lint`, and so does
+ * a dev/ file that imports product code anywhere but dev/product.ts, the one documented crossing. Lints
  * in-memory sources under the repository's real config, as if they were files at the given paths.
+ * (No import cycles between folders of lib/ is checked by test/lint/cycles.test.ts.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -43,4 +45,38 @@ test("product code importing product code, and dev/ or tests importing dev/, pas
   );
   assert.deepEqual(await boundaryErrors("dev/boundary-probe.ts", importsDev("./azurite")), []);
   assert.deepEqual(await boundaryErrors("test/dev/boundary-probe.ts", importsDev("../../dev/azurite")), []);
+});
+
+const importsProduct = (from: string) =>
+  `import { SettlementGate } from "${from}";\nexport const probe = SettlementGate;\n`;
+
+test("dev/ importing product code anywhere but dev/product.ts fails lint", async () => {
+  for (const [file, from] of [
+    ["dev/boundary-probe.ts", "../lib/messaging/settlement-gate"],
+    ["dev/host/boundary-probe.ts", "../../lib/messaging/settlement-gate"],
+    ["dev/servicebus-emulator/boundary-probe.ts", "../../lib"],
+    ["dev/boundary-probe.ts", "../customer/agent/orchestration"],
+    ["dev/durable/boundary-probe.ts", "../../orchestrators/deployment"],
+    ["dev/host/boundary-probe.ts", "../../activities/send-command"],
+    ["dev/host/boundary-probe.ts", "../../triggers/tenants"],
+  ]) {
+    const errors = await boundaryErrors(file, importsProduct(from));
+    assert.equal(errors.length, 1, `${file} importing ${from}: ${JSON.stringify(errors)}`);
+    assert.match(errors[0], /only through dev\/product\.ts/);
+  }
+  const reExport = `export { SettlementGate } from "../../lib/messaging/settlement-gate";\n`;
+  assert.equal((await boundaryErrors("dev/host/boundary-probe.ts", reExport)).length, 1);
+});
+
+test("the crossing dev/product.ts may import product code, and dev/ imports it", async () => {
+  assert.deepEqual(
+    await boundaryErrors("dev/product.ts", importsProduct("../lib/messaging/settlement-gate")),
+    [],
+  );
+  assert.deepEqual(await boundaryErrors("dev/host/boundary-probe.ts", importsProduct("../product")), []);
+  // A dev/ folder whose name only resembles a product folder is not product code.
+  assert.deepEqual(
+    await boundaryErrors("dev/host/boundary-probe.ts", importsProduct("../servicebus-emulator/lib")),
+    [],
+  );
 });

@@ -18,11 +18,12 @@ const validBody = () => ({
 });
 
 let azurite: RunningAzurite;
-let deps: TenantApiDeps;
+type Deps = TenantApiDeps & { ledger: DeploymentLedger };
+let deps: Deps;
 let handlers: ReturnType<typeof createTenantHandlers>;
 let tableCounter = 0;
 
-function freshDeps(settings: ProviderSettings = loadSettings({})): TenantApiDeps {
+function freshDeps(settings: ProviderSettings = loadSettings({})): Deps {
   tableCounter += 1;
   return {
     settings,

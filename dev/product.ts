@@ -1,0 +1,31 @@
+/**
+ * The one place in dev/ that imports product code (lib/, customer/, orchestrators/, activities/,
+ * triggers/). The dev host runs the product the way Azure does: it loads the app's compiled entry
+ * points by path (dev/host/app.ts) and talks to it only through the Functions programming model, so the
+ * local runtime stays a stand-in for Azure and never links to product internals. The few things dev/
+ * does share with the product are re-exported here, each with the reason; anything else dev/ needs
+ * from product code is a design question first. Enforced by lint (eslint.config.mjs; proved in
+ * test/lint/boundaries.test.ts). Product code never imports dev/ at all.
+ */
+
+/**
+ * The Service Bus trigger (dev/host/servicebus.ts) reads its `connection` setting exactly as the
+ * product's own clients do, and settles a message under the same gate, so the host behaves like the
+ * Functions host would with the product's settings.
+ */
+export { serviceBusClientFromSetting } from "../lib/messaging/connection-setting";
+export { SettlementGate } from "../lib/messaging/settlement-gate";
+
+/**
+ * The emulated Durable management API (dev/durable/management-api.ts) pages instance lists with the
+ * same continuation-token format the product validates.
+ */
+export { isContinuationToken } from "../lib/storage/tables";
+
+/**
+ * `npm run chaos` (dev/chaos.ts) sends bad statuses built with the product's status contract and reads
+ * the customer agent's instance histories (instance ids, step activity name), so it uses their contract
+ * rather than a copy that could drift.
+ */
+export { statusMessage } from "../lib/messaging/contracts";
+export { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestration";
