@@ -29,3 +29,9 @@ export { isContinuationToken } from "../lib/storage/tables";
  */
 export { statusMessage } from "../lib/messaging/contracts";
 export { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestration";
+
+/**
+ * The dev host writes its console lines (dev/host/index.ts) with the product's log format and level
+ * filter, so `LOG_LEVEL` and `LOG_FORMAT` mean the same for the host's lines and the app's.
+ */
+export { consoleLogSettings, formatLogLine, levelEnabled } from "../lib/logging/format";

@@ -6,7 +6,7 @@
 import http, { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadApp, LoadedApp } from "./app";
-import { consoleLogSettings, formatLogLine, levelEnabled } from "../../lib/logging/format";
+import { consoleLogSettings, formatLogLine, levelEnabled } from "../product";
 import { DurableEngine, loadDurableEngineFactory } from "./durable-contract";
 import { HttpDispatcher } from "./http";
 import type { HostLog } from "./invoke";
