@@ -12,7 +12,7 @@ import type { OrchestrationContext } from "durable-functions";
 import { startAzurite } from "../dev/azurite";
 import { FunctionRegistry, captureRegistrations } from "../dev/host/functions-core";
 import { createDurableEngine, type DurableEngine } from "../dev/durable/engine";
-import { clientFor } from "../test/dev/durable/harness";
+import { durableClientFor } from "../dev/durable/client";
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 500);
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   });
   ref.engine = engine;
   await engine.start();
-  const client = clientFor(engine);
+  const client = durableClientFor(engine);
   const t0 = performance.now();
   let next = 0;
   let completedSeen = 0;

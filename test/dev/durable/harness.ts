@@ -4,9 +4,9 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
+import { durableClientFor } from "../../../dev/durable/client";
 import { FunctionRegistry, captureRegistrations } from "../../../dev/host/functions-core";
 import {
   createDurableEngine,
@@ -81,16 +81,7 @@ export async function startHarness(
   return h;
 }
 
-export function clientFor(engine: DurableEngine): df.DurableClient {
-  const binding = df.input.durableClient();
-  const context = new InvocationContext({
-    functionName: "client",
-    invocationId: "test",
-    options: { trigger: { type: "httpTrigger", name: "req" }, extraInputs: [binding], extraOutputs: [] },
-  });
-  context.extraInputs.set(binding, engine.clientBindingData());
-  return df.getClient(context);
-}
+export const clientFor = durableClientFor;
 
 /** Polls the status until it leaves Pending/Running (or the predicate holds). */
 export async function waitFor(
