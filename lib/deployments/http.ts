@@ -204,11 +204,15 @@ async function requireActiveTenant(
 ): Promise<TenantRegistration> {
   const registration = await requireRegistered(rt, tenant);
   if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
-  const active = (await inFlight(rt, client, tenant)).length;
-  if (active >= registration.limits.maxConcurrentDeployments) {
+  // Reconciling reads every in-flight instance, so it is only worth it when the ledger's count would
+  // refuse: then a record left behind a finished instance must not take a slot.
+  const limit = registration.limits.maxConcurrentDeployments;
+  let active = await rt.ledger.countActive(tenant);
+  if (active >= limit) active = (await inFlight(rt, client, tenant)).length;
+  if (active >= limit) {
     throw new ProblemError(
       409,
-      `Tenant "${tenant}" already has ${active} deployment(s) in flight (limit ${registration.limits.maxConcurrentDeployments}).`,
+      `Tenant "${tenant}" already has ${active} deployment(s) in flight (limit ${limit}).`,
     );
   }
   return registration;

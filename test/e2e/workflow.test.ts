@@ -680,3 +680,28 @@ test("every class of bad status is dead-lettered with its own reason beside a re
   await report("fabrikam", fcmd, "Succeeded", 1, 100);
   await until(foreign.body.id, (x) => x.phase === "Completed");
 });
+
+test("a record left behind a Durable-terminated instance does not take a slot of the tenant's concurrency limit", async () => {
+  // A tenant allowed one deployment at a time (on Contoso's namespace; its agent is never played here).
+  await registerLocalTenant(host!.url, "solo", "50000000-0000-4000-8000-000000000005", {
+    serviceBus: { namespace: "contoso.servicebus.localhost" },
+    auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+    limits: { maxConcurrentDeployments: 1 },
+  });
+  const first = await startDeployment("solo", { spec: { template: "first" } });
+  assert.equal(first.status, 202);
+  assert.equal(
+    (await startDeployment("solo", { spec: { template: "over" } })).status,
+    409,
+    "the limit holds",
+  );
+  const url = first.body.terminatePostUri!.replace("{text}", "freed");
+  assert.equal((await fetch(url, { method: "POST" })).status, 202);
+  await waitForInstance(first.body.statusQueryGetUri!, "Terminated");
+  // Nobody read the record since: the ledger still counts it in flight until it is reconciled.
+  const second = await startDeployment("solo", { spec: { template: "second" } });
+  assert.equal(second.status, 202, JSON.stringify(second.body));
+  const stop = await fetch(`${host!.url}/api/deployments/${second.body.id}/terminate`, { method: "POST" });
+  assert.equal(stop.status, 202);
+  assert.equal((await deployment(first.body.id)).outcome, "Terminated");
+});
