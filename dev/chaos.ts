@@ -236,35 +236,43 @@ class Chaos {
     return result;
   }
 
-  async providerKill(): Promise<ScenarioResult> {
-    const tenants = ["contoso", "fabrikam"];
-    const n = this.scale.providerKill;
-    const ids = await this.startMany(tenants, n, { outcome: "succeed", steps: 8, stepMs: 500 });
-    await this.untilInProgress(ids, Math.ceil(n / 4));
+  /** `kill -9` of one part once enough deployments report progress; the supervisor restarts it. */
+  async killMidRun(
+    scenario: string,
+    part: string,
+    tenants: string[],
+    n: number,
+    steps: number,
+    inProgress: number,
+  ): Promise<ScenarioResult> {
+    const ids = await this.startMany(tenants, n, { outcome: "succeed", steps, stepMs: 500 });
+    await this.untilInProgress(ids, inProgress);
     const faultAt = Date.now();
-    process.kill(this.stack.pidOf("provider"), "SIGKILL");
+    process.kill(this.stack.pidOf(part), "SIGKILL");
     const endedAt = await this.settle(ids, 240_000);
     return this.judge(
-      "Provider host kill -9",
-      ids.map((id, i) => ({ id, tenant: tenants[i % 2]!, expected: "Succeeded", steps: 8 })),
+      scenario,
+      ids.map((id, i) => ({ id, tenant: tenants[i % tenants.length]!, expected: "Succeeded", steps })),
       faultAt,
       endedAt,
     );
   }
 
-  async agentKill(): Promise<ScenarioResult> {
-    const n = this.scale.agentKill;
-    const ids = await this.startMany(["contoso"], n, { outcome: "succeed", steps: 6, stepMs: 500 });
-    await this.untilInProgress(ids, Math.ceil(n / 2));
-    const faultAt = Date.now();
-    process.kill(this.stack.pidOf("agent-contoso"), "SIGKILL");
-    const endedAt = await this.settle(ids, 240_000);
-    return this.judge(
-      "customer agent kill -9",
-      ids.map((id) => ({ id, tenant: "contoso", expected: "Succeeded", steps: 6 })),
-      faultAt,
-      endedAt,
+  providerKill(): Promise<ScenarioResult> {
+    const n = this.scale.providerKill;
+    return this.killMidRun(
+      "Provider host kill -9",
+      "provider",
+      ["contoso", "fabrikam"],
+      n,
+      8,
+      Math.ceil(n / 4),
     );
+  }
+
+  agentKill(): Promise<ScenarioResult> {
+    const n = this.scale.agentKill;
+    return this.killMidRun("customer agent kill -9", "agent-contoso", ["contoso"], n, 6, Math.ceil(n / 2));
   }
 
   async brokerOutage(): Promise<ScenarioResult> {

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { format } from "node:util";
 import { InvocationContext } from "@azure/functions";
 import type { RegisteredFunction } from "../host/functions-core";
+import { splitStructured } from "../host/invoke";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import type { RetryOptionsWire } from "./store";
 
@@ -174,25 +175,10 @@ export function forwardUserLog(log: Log, functionName: string, level: string, ar
           ? "info"
           : "debug";
   const text = format(...args);
-  // Structured JSON entries (as this project's logger writes) get their fields merged, as the host's
-  // other triggers do, so an orchestration's or activity's fields are searchable like any other.
-  const fields = jsonObject(text);
-  if (fields) {
-    const { message: inner, level: _level, time: _time, ...rest } = fields;
-    log(mapped, String(inner ?? ""), { functionName, ...rest });
-  } else log(mapped, text, { functionName });
-}
-
-function jsonObject(text: string): Record<string, unknown> | undefined {
-  if (!text.startsWith("{")) return undefined;
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  // Structured JSON entries get their fields merged, as the host's other triggers do, so an
+  // orchestration's or activity's fields are searchable like any other.
+  const line = splitStructured(text);
+  log(mapped, line.message, { functionName, ...line.fields });
 }
 
 export function errorMessage(e: unknown): string {

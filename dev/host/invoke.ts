@@ -24,16 +24,24 @@ function named(name: string, b: BindingMetadata) {
   return { ...b, name } as BindingMetadata & { name: string; type: string };
 }
 
-function parseObject(text: string): Record<string, unknown> | undefined {
-  if (!text.startsWith("{")) return undefined;
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
+/**
+ * A line an app logged, split for the host's log: apps that log structured JSON (as this project's logger
+ * does) get their fields merged into the host's line, not nested in its message. Shared by every trigger
+ * and the durable engine's orchestrations and activities.
+ */
+export function splitStructured(text: string): { message: string; fields: Record<string, unknown> } {
+  if (text.startsWith("{")) {
+    try {
+      const value = JSON.parse(text) as unknown;
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        const { message, level: _level, time: _time, ...fields } = value as Record<string, unknown>;
+        return { message: String(message ?? ""), fields };
+      }
+    } catch {
+      // not JSON after all: the text is the message
+    }
   }
+  return { message: text, fields: {} };
 }
 
 export function createContext(fn: RegisteredFunction, options: InvokeOptions): InvocationContext {
@@ -59,14 +67,8 @@ export function createContext(fn: RegisteredFunction, options: InvokeOptions): I
             : level === "trace" || level === "debug"
               ? "debug"
               : "info";
-      // Apps that log structured JSON (as this project's logger does) get their fields merged, not nested.
-      const structured = parseObject(message);
-      if (structured) {
-        const { message: inner, level: _level, time: _time, ...fields } = structured;
-        options.log(mapped, String(inner ?? ""), { function: fn.name, invocationId, ...fields });
-      } else {
-        options.log(mapped, message, { function: fn.name, invocationId });
-      }
+      const line = splitStructured(message);
+      options.log(mapped, line.message, { function: fn.name, invocationId, ...line.fields });
     },
     options: {
       trigger: named(fn.trigger.name, fn.trigger) as never,

@@ -5,18 +5,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import path from "node:path";
+import { runDevScript } from "../helpers/script";
 
 test("npm run chaos (small): nothing lost, falsified, stranded or run twice under faults", async () => {
-  const child = spawn(process.execPath, [path.join(__dirname, "..", "..", "dev", "chaos.js")], {
-    env: { ...process.env, CHAOS_SCALE: "small", WEBSITE_HOSTNAME: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const { code, output: out } = await runDevScript("chaos", { CHAOS_SCALE: "small", WEBSITE_HOSTNAME: "" });
   assert.equal(code, 0, out);
   for (const fault of [
     "Provider host kill -9",

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
+import { ServiceBusClient } from "@azure/service-bus";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
@@ -18,7 +18,7 @@ import { statusMessage, type Command, type Status } from "../../lib/messaging/co
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 import { localProviderSettings } from "../helpers/provider";
 import { registerLocalTenant } from "../helpers/tenants";
-import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
+import { FAST_RETRIES, namespaceConfig, nextCommand, sleep, startEmulator } from "../helpers/servicebus";
 
 const root = path.join(__dirname, "..", "..", "..");
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "outage-"));
@@ -58,23 +58,6 @@ function agent(): ServiceBusClient {
   return new ServiceBusClient(emulator.namespaces[0]!.connectionString, FAST_RETRIES);
 }
 
-async function nextDeploy(client: ServiceBusClient, id: string, timeoutMs = 20_000): Promise<Command> {
-  const receiver = client.createReceiver("commands", { receiveMode: "receiveAndDelete" });
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const msgs: ServiceBusReceivedMessage[] = await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 });
-      const found = msgs
-        .map((m) => m.body as Command)
-        .find((c) => c.deploymentId === id && c.type === "Deploy");
-      if (found) return found;
-    }
-    throw new Error(`no Deploy for ${id}`);
-  } finally {
-    await receiver.close();
-  }
-}
-
 async function report(client: ServiceBusClient, cmd: Command, state: Status["state"], sequence: number) {
   const sender = client.createSender("status");
   await sender.sendMessages(
@@ -108,7 +91,7 @@ async function phaseOf(id: string): Promise<string> {
 test("the namespace goes down and comes back: in-flight and newly started deployments all end Succeeded", async () => {
   let customer = agent();
   const before = await start("before-outage");
-  const cmdBefore = await nextDeploy(customer, before);
+  const cmdBefore = await nextCommand(customer, before, "Deploy", 20_000);
   await report(customer, cmdBefore, "Accepted", 1);
   for (let i = 0; (await phaseOf(before)) !== "Accepted"; i++) {
     assert.ok(i < 100, "accepted before the outage");
@@ -125,7 +108,7 @@ test("the namespace goes down and comes back: in-flight and newly started deploy
 
   // The statuses and the command all go through the same namespace, now back.
   await report(customer, cmdBefore, "Succeeded", 2);
-  const cmdDuring = await nextDeploy(customer, during);
+  const cmdDuring = await nextCommand(customer, during, "Deploy", 20_000);
   await report(customer, cmdDuring, "Accepted", 1);
   await report(customer, cmdDuring, "Succeeded", 2);
   assert.equal((await assertOneTruth(host!.url, before, 15_000)).outcome, "Succeeded");

@@ -28,6 +28,14 @@ async function api(method: string, route: string, body?: unknown): Promise<Recor
 }
 
 const row = (id: string) => page.locator(`tr[data-id="${id}"]`);
+/** The selected deployment's timeline shows both the agent's Succeeded report and the recorded outcome. */
+async function timelineShowsSuccess(): Promise<void> {
+  for (const source of ["provider", "agent"])
+    await page
+      .getByTestId("timeline-entry")
+      .filter({ hasText: new RegExp(`${source}\\s*Succeeded`) })
+      .waitFor();
+}
 
 before(async () => {
   if (noBrowser) return;
@@ -79,15 +87,7 @@ test(
     const started = page.locator("tr[data-id]").first();
     const id = (await started.getAttribute("data-id")) as string;
     await row(id).getByTestId("outcome").filter({ hasText: "Succeeded" }).waitFor();
-    // The agent's report and the outcome the orchestration recorded are two entries.
-    await page
-      .getByTestId("timeline-entry")
-      .filter({ hasText: /provider\s*Succeeded/ })
-      .waitFor();
-    await page
-      .getByTestId("timeline-entry")
-      .filter({ hasText: /agent\s*Succeeded/ })
-      .waitFor();
+    await timelineShowsSuccess();
     const timeline = await page.getByTestId("timeline").innerText();
     for (const event of ["Requested", "Sent", "Accepted", "InProgress", "Succeeded"])
       assert.match(timeline, new RegExp(event), event);
@@ -126,15 +126,7 @@ test(
     );
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await row(id).click();
-    // The agent's report and the outcome the orchestration recorded are two entries.
-    await page
-      .getByTestId("timeline-entry")
-      .filter({ hasText: /provider\s*Succeeded/ })
-      .waitFor();
-    await page
-      .getByTestId("timeline-entry")
-      .filter({ hasText: /agent\s*Succeeded/ })
-      .waitFor();
+    await timelineShowsSuccess();
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`dashboard screenshot: ${SCREENSHOT}`);
   },

@@ -1,13 +1,19 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
+import { ServiceBusClient } from "@azure/service-bus";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
 import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
 import { localProviderSettings } from "../helpers/provider";
-import { FAST_RETRIES, namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
+import {
+  FAST_RETRIES,
+  namespaceConfig,
+  nextCommand as takeCommand,
+  sleep,
+  startEmulator,
+} from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 import { registerLocalTenant } from "../helpers/tenants";
 
@@ -107,21 +113,8 @@ async function waitForInstance(statusUrl: string, runtimeStatus: string): Promis
 }
 
 /** The agent side: the next command for a deployment, from the tenant's command queue. */
-async function nextCommand(tenant: string, deploymentId: string, type: Command["type"]): Promise<Command> {
-  const receiver = agents.get(tenant)!.createReceiver("commands", { receiveMode: "receiveAndDelete" });
-  try {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const msgs: ServiceBusReceivedMessage[] = await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 });
-      const found = msgs
-        .map((m) => m.body as Command)
-        .find((c) => c.deploymentId === deploymentId && c.type === type);
-      if (found) return found;
-    }
-    throw new Error(`no ${type} command for ${deploymentId}`);
-  } finally {
-    await receiver.close();
-  }
+function nextCommand(tenant: string, deploymentId: string, type: Command["type"]): Promise<Command> {
+  return takeCommand(agents.get(tenant)!, deploymentId, type);
 }
 
 async function report(

@@ -1,6 +1,7 @@
 /** Starts the Service Bus emulator for a test and builds real @azure/service-bus clients against it. */
 import { ServiceBusClient, ServiceBusClientOptions } from "@azure/service-bus";
 import { RunningEmulator, startServiceBusEmulator } from "../../dev/servicebus-emulator";
+import type { Command } from "../../lib/messaging/contracts";
 
 export const FAST_RETRIES: ServiceBusClientOptions = {
   retryOptions: { maxRetries: 1, retryDelayInMs: 50, timeoutInMs: 5000 },
@@ -58,3 +59,29 @@ export function errorCodes(error: unknown): string[] {
 }
 
 export const failsWith = (code: string) => (error: unknown) => errorCodes(error).includes(code);
+
+/**
+ * The agent's side in tests that play it: the next command of a type for a deployment, taken off the
+ * customer's command queue (others taken on the way are dropped).
+ */
+export async function nextCommand(
+  client: ServiceBusClient,
+  deploymentId: string,
+  type: Command["type"],
+  timeoutMs = 10_000,
+): Promise<Command> {
+  const receiver = client.createReceiver("commands", { receiveMode: "receiveAndDelete" });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const msgs = await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 });
+      const found = msgs
+        .map((m) => m.body as Command)
+        .find((c) => c.deploymentId === deploymentId && c.type === type);
+      if (found) return found;
+    }
+    throw new Error(`no ${type} command for ${deploymentId}`);
+  } finally {
+    await receiver.close();
+  }
+}
