@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { TableClient } from "@azure/data-tables";
 import { startAzurite } from "../../dev/azurite";
+import { kill9, startPart } from "../helpers/part";
 
 test("startAzurite serves an isolated in-memory table endpoint on a random port", async () => {
   const a = await startAzurite();
@@ -30,30 +31,19 @@ test("startAzurite serves an isolated in-memory table endpoint on a random port"
 });
 
 /** Azurite persisted in a process of its own (as `npm start` runs it), so it can be killed for real. */
-function startChild(location: string): Promise<{ child: ChildProcess; connectionString: string }> {
-  const cli = path.join(__dirname, "..", "..", "dev", "azurite-cli.js");
-  const child = spawn(process.execPath, [cli, "--location", location, "--port", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /^ready (.*)$/m.exec(out);
-      if (m) resolve({ child, ...(JSON.parse(m[1] as string) as { connectionString: string }) });
-    });
-    child.on("exit", (code) => reject(new Error(`azurite exited (${code}): ${out}`)));
-  });
+async function startChild(location: string): Promise<{ child: ChildProcess; connectionString: string }> {
+  const { child, ready } = await startPart<{ connectionString: string }>("azurite-cli.js", [
+    "--location",
+    location,
+    "--port",
+    "0",
+  ]);
+  return { child, connectionString: ready.connectionString };
 }
 
 test("persisted Azurite keeps every acknowledged write through kill -9 (write-through)", async () => {
   const location = fs.mkdtempSync(path.join(os.tmpdir(), "azurite-crash-"));
   let child: ChildProcess | undefined;
-  const kill9 = async (c: ChildProcess) => {
-    const exited = new Promise((resolve) => c.once("exit", resolve));
-    c.kill("SIGKILL");
-    await exited;
-  };
   try {
     const first = await startChild(location);
     child = first.child;

@@ -1,37 +1,23 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service-bus";
+import { kill9, startPart } from "../../helpers/part";
 import { FAST_RETRIES } from "../../helpers/servicebus";
 
-const cli = path.join(__dirname, "..", "..", "..", "dev", "servicebus-emulator", "cli.js");
-
 /** The emulator in a child process of its own, so it can be killed for real; resolves with its SAS. */
-function startChild(configFile: string, dataDir: string): Promise<{ child: ChildProcess; sas: string }> {
-  const child = spawn(process.execPath, [cli, "--config", configFile, "--data-dir", dataDir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /^ready (.*)$/m.exec(out);
-      if (m) {
-        const ready = JSON.parse(m[1] as string) as { namespaces: { connectionString: string }[] };
-        resolve({ child, sas: ready.namespaces[0]?.connectionString as string });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`the emulator exited (${code}): ${out}`)));
-  });
-}
-
-function kill9(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGKILL");
-  return exited;
+async function startChild(
+  configFile: string,
+  dataDir: string,
+): Promise<{ child: ChildProcess; sas: string }> {
+  const { child, ready } = await startPart<{ namespaces: { connectionString: string }[] }>(
+    path.join("servicebus-emulator", "cli.js"),
+    ["--config", configFile, "--data-dir", dataDir],
+  );
+  return { child, sas: ready.namespaces[0]?.connectionString as string };
 }
 
 const bodyOf = (m: ServiceBusReceivedMessage) => m.body as number;
