@@ -45,7 +45,9 @@ const HANDLERS: Handlers = {
       pumpStatusesActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
   },
   completeDeployment: {
-    handler: (input, context) => completeDeploymentActivity(runtime(), input, invocationLogger(context)),
+    durableClient: true,
+    handler: (input, context) =>
+      completeDeploymentActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
   },
 };
 

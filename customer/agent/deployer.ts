@@ -5,7 +5,9 @@
  * each one. The orchestration owns statuses, sequencing, duplicates, cancellation and deadlines.
  *
  * `demoDeployer` simulates steps and obeys
- * `spec.demo = { outcome: "succeed" | "fail" | "ignore" | "stall", steps?, stepMs? }`.
+ * `spec.demo = { outcome: "succeed" | "fail" | "ignore" | "stall", steps?, stepMs?, failTenants? }`;
+ * `failTenants` makes the named tenants fail whatever `outcome` says, so one spec rolled out to many
+ * tenants can show an error budget at work.
  */
 import type { Command } from "../../lib/messaging/contracts";
 
@@ -43,11 +45,14 @@ interface DemoSpec {
   outcome?: "succeed" | "fail" | "ignore" | "stall";
   steps?: number;
   stepMs?: number;
+  failTenants?: unknown;
 }
 
 const OUTCOMES = ["succeed", "fail", "ignore", "stall"];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const demoOf = (command: Command) => ((command.spec ?? {}).demo ?? {}) as DemoSpec;
+const failsHere = (command: Command, demo: DemoSpec) =>
+  demo.outcome === "fail" || (Array.isArray(demo.failTenants) && demo.failTenants.includes(command.tenant));
 const clamp = (value: number | undefined, fallback: number, min: number, max: number) =>
   Math.min(Math.max(Math.floor(value ?? fallback), min), max);
 
@@ -70,7 +75,7 @@ export const demoDeployer: Deployer = {
   async runStep(command, { step, steps }) {
     const demo = demoOf(command);
     await sleep(clamp(demo.stepMs, 200, 0, 60_000));
-    if (demo.outcome === "fail" && step === Math.ceil(steps / 2))
+    if (failsHere(command, demo) && step === Math.ceil(steps / 2))
       return { kind: "failed", message: `step ${step} of ${steps} failed (demo)` };
     return { kind: "continue" };
   },

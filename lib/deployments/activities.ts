@@ -4,6 +4,7 @@
  * completed on the queue only after it has been recorded and routed.
  */
 import type { DurableClient } from "durable-functions";
+import { notifyFinished } from "./notify";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
@@ -47,6 +48,7 @@ export async function beginAttemptActivity(
 /** Writes the outcome the orchestration decided; answers the outcome the ledger holds (the first wins). */
 export async function completeDeploymentActivity(
   rt: ProviderRuntime,
+  client: DurableClient,
   input: CompleteDeploymentInput,
   log: Logger = createLogger(),
 ): Promise<RecordedOutcome> {
@@ -61,6 +63,7 @@ export async function completeDeploymentActivity(
   );
   const outcome = record.outcome ?? input.outcome;
   const message = record.message;
+  await notifyFinished(client, record);
   log[outcome === "Failed" || outcome === "TimedOut" ? "warn" : "info"]("deployment finished", {
     tenant: input.tenant,
     deploymentId: input.id,

@@ -19,7 +19,7 @@ export interface ActivityDef<I, O> {
 export type ActivityInput<A> = A extends ActivityDef<infer I, unknown> ? I : never;
 export type ActivityResult<A> = A extends ActivityDef<unknown, infer O> ? O : never;
 
-function activity<I, O>(name: string): ActivityDef<I, O> {
+export function activity<I, O>(name: string): ActivityDef<I, O> {
   return { name };
 }
 
@@ -29,13 +29,30 @@ export const ORCHESTRATIONS = {
   verify: "verifyTenant",
 } as const;
 
-export const EVENTS = { status: "status", cancel: "cancel", pong: "pong" } as const;
+export const EVENTS = {
+  status: "status",
+  cancel: "cancel",
+  pong: "pong",
+  deploymentFinished: "deploymentFinished",
+  rolloutControl: "rolloutControl",
+} as const;
 
 /** What each event carries. */
 export interface EventPayloads {
   status: Status;
   cancel: CancelRequest | undefined;
   pong: Status;
+  deploymentFinished: DeploymentFinished;
+  rolloutControl: { action: string };
+}
+
+/** Raised to a deployment's `rollout.notify` instance once its outcome is written. */
+export interface DeploymentFinished {
+  tenant: string;
+  id: string;
+  attempt: number;
+  outcome: Outcome;
+  message?: string;
 }
 
 export interface CancelRequest {

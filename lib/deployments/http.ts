@@ -15,13 +15,15 @@ import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, LIMITS } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
-import { DeploymentExistsError, STATUS_FILTERS } from "./ledger";
+import { STATUS_FILTERS } from "./ledger";
 import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
 import { sendCancel } from "./commands";
-import { inFlight, reconcile } from "./reconcile";
-import { timeoutOrderError, type TenantRegistration } from "../tenants/model";
+import { notifyFinished } from "./notify";
+import { reconcile } from "./reconcile";
+import { requireActiveTenant, requireSameRequest, startAttempt } from "./start";
+import { timeoutOrderError } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
-import { deploymentInstanceId, DeploymentInput, EVENTS, ORCHESTRATIONS } from "./contract";
+import { DeploymentInput, EVENTS } from "./contract";
 import { durableRoutes, requireRegistered } from "./route";
 
 const startSchema = z.strictObject({
@@ -62,6 +64,7 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     updatedAt: r.updatedAt,
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
+    ...(r.rollout ? { rolloutId: r.rollout.id } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
     ...(options.timeline === false ? {} : { timeline: r.timeline ?? [] }),
@@ -71,28 +74,6 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
 /** The absolute URL of a deployment, on the origin the caller used. */
 function deploymentUrl(request: HttpRequest, record: Pick<DeploymentRecord, "id">): string {
   return new URL(`/api/deployments/${encodeURIComponent(record.id)}`, request.url).href;
-}
-
-/**
- * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old
- * deployment for a different body would silently drop the new request. Rows written before
- * requestDigest existed can only be compared by spec.
- */
-function requireSameRequest(
-  original: DeploymentRecord,
-  digests: { requestDigest?: string; specDigest: string },
-): void {
-  const same =
-    original.requestDigest !== undefined && digests.requestDigest !== undefined
-      ? original.requestDigest === digests.requestDigest
-      : original.specDigest === digests.specDigest;
-  if (!same) {
-    throw new ProblemError(
-      422,
-      "The Idempotency-Key was already used with a different request; use a new key for a new request.",
-      [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
-    );
-  }
 }
 
 /**
@@ -130,92 +111,6 @@ function deploymentParam(request: HttpRequest): string {
     throw validationProblem([{ field: "id", message: "must be 1-64 letters, digits, '.', '_' or '-'" }]);
   }
   return id;
-}
-
-/** Records an attempt in the ledger and starts its orchestration. */
-async function startAttempt(
-  rt: ProviderRuntime,
-  client: DurableClient,
-  registration: TenantRegistration,
-  id: string,
-  attempt: number,
-  spec: Record<string, unknown>,
-  options: {
-    acceptanceTimeoutSeconds?: number;
-    completionTimeoutSeconds?: number;
-    previousAttempt?: number;
-    idempotent?: boolean;
-    /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
-    requestDigest?: string;
-  },
-): Promise<DeploymentRecord> {
-  const tenant = registration.name;
-  const now = new Date().toISOString();
-  const instanceId = deploymentInstanceId(tenant, id, attempt);
-  const digest = specDigest(spec);
-  let record: DeploymentRecord;
-  try {
-    record = await rt.ledger.create({
-      id,
-      tenant,
-      attempt,
-      instanceId,
-      phase: "Requested",
-      progress: 0,
-      specDigest: digest,
-      ...(options.requestDigest !== undefined ? { requestDigest: options.requestDigest } : {}),
-      requestedAt: now,
-      updatedAt: now,
-      ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
-    });
-  } catch (error) {
-    // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the
-    // same request. Read by attempt, not through the id index, which the winner may not have written yet.
-    if (error instanceof DeploymentExistsError && options.idempotent) {
-      const winner = (await rt.ledger.get(tenant, id, attempt)) as DeploymentRecord;
-      requireSameRequest(winner, { requestDigest: options.requestDigest, specDigest: digest });
-      return winner;
-    }
-    throw error;
-  }
-  const input: DeploymentInput = {
-    tenant,
-    id,
-    attempt,
-    spec,
-    requestedAt: now,
-    acceptanceTimeoutSeconds:
-      options.acceptanceTimeoutSeconds ?? registration.limits.acceptanceTimeoutSeconds,
-    completionTimeoutSeconds:
-      options.completionTimeoutSeconds ?? registration.limits.completionTimeoutSeconds,
-    pumpReensureSeconds: rt.settings.pumpReensureSeconds,
-    cancelGraceSeconds: rt.settings.cancelGraceSeconds,
-    commandSendAttempts: rt.settings.commandSendAttempts,
-    commandRetrySeconds: rt.settings.commandRetrySeconds,
-  };
-  await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });
-  return record;
-}
-
-async function requireActiveTenant(
-  rt: ProviderRuntime,
-  client: DurableClient,
-  tenant: string,
-): Promise<TenantRegistration> {
-  const registration = await requireRegistered(rt, tenant);
-  if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
-  // Reconciling reads every in-flight instance, so it is only worth it when the ledger's count would
-  // refuse: then a record left behind a finished instance must not take a slot.
-  const limit = registration.limits.maxConcurrentDeployments;
-  let active = await rt.ledger.countActive(tenant);
-  if (active >= limit) active = (await inFlight(rt, client, tenant)).length;
-  if (active >= limit) {
-    throw new ProblemError(
-      409,
-      `Tenant "${tenant}" already has ${active} deployment(s) in flight (limit ${limit}).`,
-    );
-  }
-  return registration;
 }
 
 /**
@@ -353,6 +248,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         log.warn("instance not terminated", { instanceId: record.instanceId, error });
       });
       await sendCancel(rt, record, "terminated by user", log);
+      await notifyFinished(client, updated);
       log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id });
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),

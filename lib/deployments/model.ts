@@ -80,6 +80,11 @@ export interface DeploymentRecord {
   updatedAt: string;
   completedAt?: string;
   previousAttempt?: number;
+  /**
+   * Set on a rollout's deployment: the rollout, and the orchestration instance that is told (event
+   * `deploymentFinished`) once the outcome is written, so it can start the next tenant.
+   */
+  rollout?: { id: string; notify: string };
   lastStatus?: LastStatus;
   /** Oldest first; the last TIMELINE_LIMITS.entries events. */
   timeline?: TimelineEntry[];

@@ -9,6 +9,7 @@
  */
 import type { DurableClient } from "durable-functions";
 import { createLogger, Logger } from "../logging/logger";
+import { notifyFinished } from "./notify";
 import { sendCancel } from "./commands";
 import { isTerminal, type DeploymentRecord, type Outcome, OUTCOMES } from "./model";
 import type { ProviderRuntime } from "./runtime";
@@ -24,7 +25,11 @@ function isNotFound(error: unknown): boolean {
   return error instanceof Error && /HTTP 404/.test(error.message);
 }
 
-async function instanceState(client: DurableClient, instanceId: string): Promise<InstanceState | undefined> {
+/** The instance's state; `{ found: false }` when it does not exist, undefined when the store cannot tell. */
+export async function instanceState(
+  client: DurableClient,
+  instanceId: string,
+): Promise<InstanceState | undefined> {
   try {
     const s = await client.getStatus(instanceId);
     return {
@@ -121,6 +126,9 @@ export async function reconcile(
     outcome: updated.outcome,
   });
   if (v.outcome !== "Succeeded" && v.outcome !== "Cancelled") await sendCancel(rt, record, v.message, log);
+  await notifyFinished(client, updated).catch((error: unknown) =>
+    log.warn("rollout not notified", { deploymentId: record.id, error }),
+  );
   return updated;
 }
 

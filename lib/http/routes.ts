@@ -25,6 +25,14 @@ export const API_ROUTES = {
   deploymentsCancel: { route: "deployments/{id}/cancel", methods: ["POST"] },
   deploymentsRetry: { route: "deployments/{id}/retry", methods: ["POST"] },
   deploymentsTerminate: { route: "deployments/{id}/terminate", methods: ["POST"] },
+  rolloutsStart: { route: "rollouts", methods: ["POST"] },
+  rolloutsList: { route: "rollouts", methods: ["GET"] },
+  rolloutsGet: { route: "rollouts/{id}", methods: ["GET"] },
+  rolloutsApprove: { route: "rollouts/{id}/approve", methods: ["POST"] },
+  rolloutsPause: { route: "rollouts/{id}/pause", methods: ["POST"] },
+  rolloutsResume: { route: "rollouts/{id}/resume", methods: ["POST"] },
+  rolloutsAbort: { route: "rollouts/{id}/abort", methods: ["POST"] },
+  rolloutsRetry: { route: "rollouts/{id}/retry", methods: ["POST"] },
   dashboard: { route: "dashboard", methods: ["GET"] },
 } as const satisfies Record<string, ApiRoute>;
 

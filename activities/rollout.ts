@@ -1,0 +1,23 @@
+/**
+ * Registers the rollout workflow's activities (lib/rollouts/contract.ts, `ROLLOUT_ACTIVITIES`); their
+ * logic is in lib/rollouts/activities.ts.
+ */
+import * as df from "durable-functions";
+import { runtime } from "../lib/deployments/runtime";
+import { invocationLogger } from "../lib/logging/logger";
+import { advanceBatchActivity, updateRolloutActivity } from "../lib/rollouts/activities";
+import {
+  ROLLOUT_ACTIVITIES,
+  type AdvanceBatchInput,
+  type UpdateRolloutInput,
+} from "../lib/rollouts/contract";
+
+df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
+  extraInputs: [df.input.durableClient()],
+  handler: (input: AdvanceBatchInput, context) =>
+    advanceBatchActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
+});
+
+df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
+  handler: (input: UpdateRolloutInput) => updateRolloutActivity(runtime(), input),
+});

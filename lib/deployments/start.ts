@@ -1,0 +1,138 @@
+/**
+ * Starting a deployment attempt, the one way: the tenant must be active and under its concurrency
+ * limit, the attempt is recorded in the ledger (a repeated Idempotency-Key finds the original), then its
+ * orchestration starts. Used by the deployments API (./http.ts) and by rollouts (lib/rollouts), so a
+ * rollout's deployment is a normal deployment under every rule.
+ */
+import type { DurableClient } from "durable-functions";
+import { ProblemError } from "../http/problem";
+import type { TenantRegistration } from "../tenants/model";
+import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
+import { DeploymentExistsError } from "./ledger";
+import { type DeploymentRecord, isTerminal, specDigest } from "./model";
+import { inFlight, instanceState } from "./reconcile";
+import { requireRegistered } from "./route";
+import type { ProviderRuntime } from "./runtime";
+
+/**
+ * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old
+ * deployment for a different body would silently drop the new request. Rows written before
+ * requestDigest existed can only be compared by spec.
+ */
+export function requireSameRequest(
+  original: DeploymentRecord,
+  digests: { requestDigest?: string; specDigest: string },
+): void {
+  const same =
+    original.requestDigest !== undefined && digests.requestDigest !== undefined
+      ? original.requestDigest === digests.requestDigest
+      : original.specDigest === digests.specDigest;
+  if (!same) {
+    throw new ProblemError(
+      422,
+      "The Idempotency-Key was already used with a different request; use a new key for a new request.",
+      [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
+    );
+  }
+}
+
+/** Records an attempt in the ledger and starts its orchestration. */
+export async function startAttempt(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  registration: TenantRegistration,
+  id: string,
+  attempt: number,
+  spec: Record<string, unknown>,
+  options: {
+    acceptanceTimeoutSeconds?: number;
+    completionTimeoutSeconds?: number;
+    previousAttempt?: number;
+    idempotent?: boolean;
+    /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
+    requestDigest?: string;
+    /** The rollout this deployment belongs to, and the instance told when its outcome is written. */
+    rollout?: DeploymentRecord["rollout"];
+    /**
+     * A repeat finding the attempt recorded but its instance missing (the first try died between the two
+     * writes) starts the instance. Only for callers whose repeat carries the same request (rollouts).
+     */
+    startIfMissing?: boolean;
+  },
+): Promise<DeploymentRecord> {
+  const tenant = registration.name;
+  const now = new Date().toISOString();
+  const instanceId = deploymentInstanceId(tenant, id, attempt);
+  const digest = specDigest(spec);
+  let record: DeploymentRecord;
+  try {
+    record = await rt.ledger.create({
+      id,
+      tenant,
+      attempt,
+      instanceId,
+      phase: "Requested",
+      progress: 0,
+      specDigest: digest,
+      ...(options.requestDigest !== undefined ? { requestDigest: options.requestDigest } : {}),
+      requestedAt: now,
+      updatedAt: now,
+      ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
+      ...(options.rollout ? { rollout: options.rollout } : {}),
+    });
+  } catch (error) {
+    // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the
+    // same request. Read by attempt, not through the id index, which the winner may not have written yet.
+    if (error instanceof DeploymentExistsError && options.idempotent) {
+      const winner = (await rt.ledger.get(tenant, id, attempt)) as DeploymentRecord;
+      requireSameRequest(winner, { requestDigest: options.requestDigest, specDigest: digest });
+      if (!options.startIfMissing || isTerminal(winner)) return winner;
+      const state = await instanceState(client, instanceId);
+      if (!state || state.found) return winner;
+      record = winner;
+    } else throw error;
+  }
+  const input: DeploymentInput = {
+    tenant,
+    id,
+    attempt,
+    spec,
+    requestedAt: now,
+    acceptanceTimeoutSeconds:
+      options.acceptanceTimeoutSeconds ?? registration.limits.acceptanceTimeoutSeconds,
+    completionTimeoutSeconds:
+      options.completionTimeoutSeconds ?? registration.limits.completionTimeoutSeconds,
+    pumpReensureSeconds: rt.settings.pumpReensureSeconds,
+    cancelGraceSeconds: rt.settings.cancelGraceSeconds,
+    commandSendAttempts: rt.settings.commandSendAttempts,
+    commandRetrySeconds: rt.settings.commandRetrySeconds,
+  };
+  try {
+    await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });
+  } catch (error) {
+    // Two repeats raced to start the missing instance: one of them did.
+    if (!options.startIfMissing || !(await instanceState(client, instanceId))?.found) throw error;
+  }
+  return record;
+}
+
+export async function requireActiveTenant(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+): Promise<TenantRegistration> {
+  const registration = await requireRegistered(rt, tenant);
+  if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
+  // Reconciling reads every in-flight instance, so it is only worth it when the ledger's count would
+  // refuse: then a record left behind a finished instance must not take a slot.
+  const limit = registration.limits.maxConcurrentDeployments;
+  let active = await rt.ledger.countActive(tenant);
+  if (active >= limit) active = (await inFlight(rt, client, tenant)).length;
+  if (active >= limit) {
+    throw new ProblemError(
+      409,
+      `Tenant "${tenant}" already has ${active} deployment(s) in flight (limit ${limit}).`,
+    );
+  }
+  return registration;
+}

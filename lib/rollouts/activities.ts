@@ -1,0 +1,192 @@
+/**
+ * The rollout orchestrations' activities (registered by activities/rollout.ts). `advanceBatch` is the
+ * batch's one step: record what finished, decide whether the rollout may go on (abort, error budget,
+ * pause, in that order) and start the next tenants as normal deployments. `update` moves the rollout's
+ * state. Both are idempotent: a re-run after a crash writes the same rows and finds the deployments it
+ * already started (their ids are derived from rollout and tenant).
+ */
+import type { DurableClient } from "durable-functions";
+import { deploymentInstanceId, EVENTS } from "../deployments/contract";
+import { isTerminal } from "../deployments/model";
+import { reconcile } from "../deployments/reconcile";
+import type { ProviderRuntime } from "../deployments/runtime";
+import { requireActiveTenant, startAttempt } from "../deployments/start";
+import { ProblemError } from "../http/problem";
+import { createLogger, type Logger } from "../logging/logger";
+import type {
+  AdvanceBatchInput,
+  AdvanceBatchResult,
+  BatchStop,
+  FinishedDeployment,
+  InFlightDeployment,
+  UpdateRolloutInput,
+  UpdateRolloutResult,
+} from "./contract";
+import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from "./model";
+import { rolloutStore } from "./runtime";
+
+const SWEEP_READS = 16;
+
+async function sweep(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  inFlight: readonly InFlightDeployment[],
+  log: Logger,
+): Promise<FinishedDeployment[]> {
+  const found: FinishedDeployment[] = [];
+  for (let i = 0; i < inFlight.length; i += SWEEP_READS) {
+    const reads = inFlight.slice(i, i + SWEEP_READS).map(async (d) => {
+      const record = await rt.ledger.get(d.tenant, d.id, d.attempt);
+      if (!record) return;
+      const now = await reconcile(rt, client, record, log);
+      if (isTerminal(now) && now.outcome)
+        found.push({
+          ...d,
+          outcome: now.outcome,
+          ...(now.message !== undefined ? { message: now.message } : {}),
+        });
+    });
+    await Promise.all(reads);
+  }
+  return found;
+}
+
+/** Whether the rollout may start more deployments, and if not why. */
+async function stopReason(
+  rt: ProviderRuntime,
+  rollout: RolloutRecord,
+  extraFailures: number,
+): Promise<BatchStop | undefined> {
+  if (rollout.control.aborted || TERMINAL_ROLLOUT_STATES.includes(rollout.state)) return "abort";
+  const budget = rollout.options.maxErrors;
+  const failed = await rolloutStore(rt).tenants(rollout.id, { failed: true, top: budget + 1 });
+  if (failed.length + extraFailures > budget) return "halt";
+  if (rollout.control.paused) return "pause";
+  return undefined;
+}
+
+export async function advanceBatchActivity(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  input: AdvanceBatchInput,
+  log: Logger = createLogger(),
+): Promise<AdvanceBatchResult> {
+  const store = rolloutStore(rt);
+  const swept = input.sweep ? await sweep(rt, client, input.inFlight, log) : [];
+  const finished = [
+    ...input.finished,
+    ...swept.filter((s) => !input.finished.some((f) => f.tenant === s.tenant)),
+  ];
+  const now = new Date().toISOString();
+  await store.updateTenants(
+    input.rolloutId,
+    finished.map((f) => ({
+      tenant: f.tenant,
+      phase: "Completed" as const,
+      outcome: f.outcome,
+      ...(f.message !== undefined ? { message: f.message } : {}),
+      updatedAt: now,
+    })),
+  );
+  const rollout = await store.get(input.rolloutId);
+  if (!rollout) return { finished, started: [], stop: "abort" };
+  let stop = await stopReason(rt, rollout, 0);
+  if (stop === "abort" && input.stopped !== "abort")
+    await cancelInFlight(client, input.inFlight, finished, log);
+
+  const started: InFlightDeployment[] = [];
+  const refused: FinishedDeployment[] = [];
+  for (const tenant of stop ? [] : input.start) {
+    const id = rolloutDeploymentId(rollout.id, tenant);
+    try {
+      const registration = await requireActiveTenant(rt, client, tenant);
+      const record = await startAttempt(rt, client, registration, id, 1, rollout.spec, {
+        acceptanceTimeoutSeconds: rollout.options.acceptanceTimeoutSeconds,
+        completionTimeoutSeconds: rollout.options.completionTimeoutSeconds,
+        idempotent: true,
+        startIfMissing: true,
+        requestDigest: rollout.requestDigest,
+        rollout: { id: rollout.id, notify: input.batchInstanceId },
+      });
+      started.push({ tenant, id: record.id, attempt: record.attempt });
+      log.info("rollout deployment started", { rolloutId: rollout.id, tenant, deploymentId: record.id });
+    } catch (error) {
+      // A tenant that cannot take the deployment (suspended, at its limit, deleted) is a failure of the
+      // rollout's, counted against the budget; anything else (storage down) is retried by the activity.
+      if (!(error instanceof ProblemError)) throw error;
+      refused.push({ tenant, id, attempt: 1, outcome: "Failed", message: `not started: ${error.message}` });
+      stop = await stopReason(rt, rollout, refused.length);
+      if (stop) break;
+    }
+  }
+  await store.updateTenants(rollout.id, [
+    ...started.map((s) => ({
+      tenant: s.tenant,
+      phase: "Running" as const,
+      deploymentId: s.id,
+      attempt: s.attempt,
+      updatedAt: now,
+    })),
+    ...refused.map((r) => ({
+      tenant: r.tenant,
+      phase: "Completed" as const,
+      deploymentId: r.id,
+      outcome: r.outcome,
+      message: r.message,
+      updatedAt: now,
+    })),
+  ]);
+  return { finished: [...swept, ...refused], started, ...(stop ? { stop } : {}) };
+}
+
+/** Abort: every in-flight deployment of the batch gets a graceful cancel (repeating one is harmless). */
+async function cancelInFlight(
+  client: DurableClient,
+  inFlight: readonly InFlightDeployment[],
+  finished: readonly FinishedDeployment[],
+  log: Logger,
+): Promise<void> {
+  await Promise.all(
+    inFlight
+      .filter((d) => !finished.some((f) => f.tenant === d.tenant))
+      .map((d) =>
+        client
+          .raiseEvent(deploymentInstanceId(d.tenant, d.id, d.attempt), EVENTS.cancel, {
+            reason: "rollout aborted",
+          })
+          .catch((error: unknown) => log.debug("cancel not raised", { deploymentId: d.id, error })),
+      ),
+  );
+}
+
+export async function updateRolloutActivity(
+  rt: ProviderRuntime,
+  input: UpdateRolloutInput,
+): Promise<UpdateRolloutResult> {
+  const store = rolloutStore(rt);
+  if (input.skipPending) {
+    const pending = await store.tenants(input.rolloutId, { phase: "Pending" });
+    const now = new Date().toISOString();
+    await store.updateTenants(
+      input.rolloutId,
+      pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const, updatedAt: now })),
+    );
+  }
+  const updated = await store.update(input.rolloutId, (current) => {
+    if (TERMINAL_ROLLOUT_STATES.includes(current.state)) return undefined;
+    if (input.state === undefined && input.wave === undefined) return undefined;
+    const waves = current.waves.map((w, i) =>
+      input.wave?.index === i ? { ...w, state: input.wave.state } : w,
+    );
+    const now = new Date().toISOString();
+    return {
+      ...current,
+      ...(input.state ? { state: input.state } : {}),
+      waves,
+      ...(input.wave ? { currentWave: input.wave.index } : {}),
+      ...(input.message !== undefined ? { message: input.message } : {}),
+      ...(input.completed ? { completedAt: now } : {}),
+    };
+  });
+  return { control: updated.control };
+}

@@ -1,0 +1,109 @@
+/**
+ * The rollout workflow's typed contract: its orchestrations, instance ids, inputs and activities (called
+ * through `call` in lib/deployments/orchestration.ts, registered by activities/rollout.ts). Names and
+ * payload shapes are part of the durable history: renaming one breaks in-flight rollouts.
+ */
+import { activity } from "../deployments/contract";
+import type { Outcome } from "../deployments/model";
+import type { PlannedWave, RolloutControl, RolloutState, WaveState } from "./model";
+
+export const ROLLOUT_ORCHESTRATIONS = { rollout: "rollout", batch: "rolloutBatch" } as const;
+
+export function rolloutInstanceId(rolloutId: string): string {
+  return `rollout:${rolloutId}`;
+}
+
+/** A batch of a wave; `round` counts the wave's launches (a resume after a pause launches again). */
+export function rolloutBatchInstanceId(
+  rolloutId: string,
+  wave: number,
+  round: number,
+  batch: number,
+): string {
+  return `rollout:${rolloutId}:w${wave}:r${round}:b${batch}`;
+}
+
+export interface RolloutInput {
+  rolloutId: string;
+  waves: PlannedWave[];
+  maxConcurrency: number;
+  bakeSeconds: number;
+  approval: "none" | "afterEachWave";
+  /** Tenants one batch orchestration runs at most: bounds each history. */
+  batchSize: number;
+  /** Deployments one batch keeps in flight at most; more concurrency means more batches at once. */
+  laneConcurrency: number;
+  /** How long a batch waits for a finished deployment before it sweeps its in-flight ones. */
+  sweepSeconds: number;
+}
+
+export interface BatchInput {
+  rolloutId: string;
+  wave: number;
+  tenants: string[];
+  /** This batch's share of the rollout's maxConcurrency. */
+  concurrency: number;
+  sweepSeconds: number;
+}
+
+/** Why a batch stopped starting deployments. */
+export type BatchStop = "halt" | "pause" | "abort";
+
+export interface BatchResult {
+  stop?: BatchStop;
+  /** Tenants the batch did not start (a pause leaves them Pending; halt and abort mark them Skipped). */
+  notStarted: string[];
+}
+
+export interface InFlightDeployment {
+  tenant: string;
+  id: string;
+  attempt: number;
+}
+
+export interface FinishedDeployment extends InFlightDeployment {
+  outcome: Outcome;
+  message?: string;
+}
+
+export interface AdvanceBatchInput {
+  rolloutId: string;
+  /** The batch instance: deployments it starts notify it. */
+  batchInstanceId: string;
+  /** Outcomes learnt from `deploymentFinished` events since the last call. */
+  finished: FinishedDeployment[];
+  /** Nothing came for a while: read the in-flight deployments' records instead. */
+  sweep: boolean;
+  inFlight: InFlightDeployment[];
+  /** Tenants to start now if the rollout may go on (pause, abort and the error budget may refuse). */
+  start: string[];
+  /** The batch saw this stop before (so in-flight deployments were already cancelled on abort). */
+  stopped?: BatchStop;
+}
+
+export interface AdvanceBatchResult {
+  /** Outcomes the call learnt by itself (the sweep, deployments that could not start). */
+  finished: FinishedDeployment[];
+  started: InFlightDeployment[];
+  stop?: BatchStop;
+}
+
+export interface UpdateRolloutInput {
+  rolloutId: string;
+  state?: RolloutState;
+  wave?: { index: number; state: WaveState };
+  /** Mark every tenant still Pending as Skipped (halt, abort). */
+  skipPending?: boolean;
+  /** The rollout ended (state is terminal). */
+  completed?: boolean;
+  message?: string;
+}
+
+export interface UpdateRolloutResult {
+  control: RolloutControl;
+}
+
+export const ROLLOUT_ACTIVITIES = {
+  advanceBatch: activity<AdvanceBatchInput, AdvanceBatchResult>("rolloutAdvanceBatch"),
+  update: activity<UpdateRolloutInput, UpdateRolloutResult>("rolloutUpdate"),
+} as const;

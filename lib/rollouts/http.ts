@@ -1,0 +1,450 @@
+/**
+ * HTTP handlers of the rollouts API (registered by `triggers/rollouts.ts`): start (with Idempotency-Key),
+ * read, list, and the controls approve / pause / resume / abort / retry. Controls are written to the
+ * rollout's header under its ETag (the orchestration reads them there) and then announced to the
+ * orchestration with a `rolloutControl` event, so a lost event only delays a control: repeating the
+ * request is always safe.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { HttpRequest } from "@azure/functions";
+import type { DurableClient } from "durable-functions";
+import { z } from "zod";
+import { deploymentInstanceId, EVENTS } from "../deployments/contract";
+import { specDigest } from "../deployments/model";
+import { instanceState } from "../deployments/reconcile";
+import { durableRoutes } from "../deployments/route";
+import type { ProviderRuntime } from "../deployments/runtime";
+import { ROLES } from "../http/auth";
+import { json } from "../http/handler";
+import { ProblemError, validationProblem } from "../http/problem";
+import { parseWith, readJson } from "../http/request";
+import { invocationLogger } from "../logging/logger";
+import { ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
+import {
+  DEFAULTS,
+  isFailure,
+  planRollout,
+  resolveBudget,
+  startRolloutSchema,
+  TERMINAL_ROLLOUT_STATES,
+  waveCounts,
+  type PlannedWave,
+  type RolloutOptions,
+  type RolloutRecord,
+  type RolloutTenant,
+} from "./model";
+import { rolloutStore } from "./runtime";
+import { RolloutExistsError } from "./store";
+
+const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
+const WRITE = [ROLES.deploymentsWrite];
+/** Big enough for a target list of 10,000 tenant names. */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** How long after its start a rollout without an instance is still being started (not lost). */
+const START_GRACE_MS = 60_000;
+
+/** Knobs of the rollout orchestration that are not part of the API (tests shrink them). */
+export interface RolloutTuning {
+  batchSize: number;
+  laneConcurrency: number;
+  sweepSeconds: number;
+}
+export const ROLLOUT_TUNING: RolloutTuning = { batchSize: 250, laneConcurrency: 50, sweepSeconds: 30 };
+
+function tuning(env: NodeJS.ProcessEnv = process.env): RolloutTuning {
+  const num = (name: string, fallback: number) => {
+    const v = Number(env[name]);
+    return Number.isInteger(v) && v > 0 ? v : fallback;
+  };
+  return {
+    batchSize: num("ROLLOUT_BATCH_SIZE", ROLLOUT_TUNING.batchSize),
+    laneConcurrency: num("ROLLOUT_LANE_CONCURRENCY", ROLLOUT_TUNING.laneConcurrency),
+    sweepSeconds: num("ROLLOUT_SWEEP_SECONDS", ROLLOUT_TUNING.sweepSeconds),
+  };
+}
+
+const listQuerySchema = z.strictObject({ top: z.coerce.number().int().min(1).max(1000).optional() });
+
+function rolloutUrl(request: HttpRequest, id: string): string {
+  return new URL(`/api/rollouts/${encodeURIComponent(id)}`, request.url).href;
+}
+
+function links(request: HttpRequest, id: string) {
+  const self = rolloutUrl(request, id);
+  return {
+    statusUrl: self,
+    approvePostUri: `${self}/approve`,
+    pausePostUri: `${self}/pause`,
+    resumePostUri: `${self}/resume`,
+    abortPostUri: `${self}/abort`,
+    retryPostUri: `${self}/retry`,
+  };
+}
+
+/** The state the API shows: a pause asked of a running rollout shows at once (in-flight work finishes). */
+function shownState(r: RolloutRecord) {
+  if (TERMINAL_ROLLOUT_STATES.includes(r.state)) return r.state;
+  return r.control.paused && !r.control.aborted ? "Paused" : r.state;
+}
+
+export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]) {
+  const terminal = TERMINAL_ROLLOUT_STATES.includes(r.state);
+  const waves = r.waves.map((w, i) => {
+    const state =
+      terminal && (w.state === "Pending" || w.state === "Running")
+        ? w.state === "Pending"
+          ? "Skipped"
+          : "Completed"
+        : w.state;
+    return {
+      name: w.name,
+      state,
+      ...(tenants ? waveCounts(tenants.filter((t) => t.wave === i)) : { total: w.size }),
+    };
+  });
+  return {
+    id: r.id,
+    state: shownState(r),
+    waves,
+    ...(tenants ? { errors: tenants.filter((t) => isFailure(t.outcome)).length } : {}),
+    maxErrors: r.options.maxErrors,
+    maxConcurrency: r.options.maxConcurrency,
+    bakeSeconds: r.options.bakeSeconds,
+    approval: r.options.approval,
+    currentWave: r.currentWave,
+    ...(r.control.paused ? { pauseRequested: true } : {}),
+    ...(r.control.aborted ? { abortRequested: true } : {}),
+    ...(r.message !== undefined ? { message: r.message } : {}),
+    ...(r.retryOf ? { retryOf: r.retryOf } : {}),
+    ...(tenants
+      ? {
+          tenants: tenants.map((t) => ({
+            tenant: t.tenant,
+            wave: r.waves[t.wave]?.name ?? String(t.wave),
+            phase: t.phase,
+            ...(t.deploymentId ? { deploymentId: t.deploymentId } : {}),
+            ...(t.attempt ? { attempt: t.attempt } : {}),
+            ...(t.outcome ? { outcome: t.outcome } : {}),
+            ...(t.message ? { message: t.message } : {}),
+          })),
+        }
+      : {}),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    ...(r.completedAt ? { completedAt: r.completedAt } : {}),
+  };
+}
+
+/** Records a planned rollout and starts its orchestration; a repeat finds the record and starts what is missing. */
+async function launch(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  record: RolloutRecord,
+  waves: readonly PlannedWave[],
+): Promise<RolloutRecord> {
+  const rows: RolloutTenant[] = waves.flatMap((w, i) =>
+    w.tenants.map((tenant) => ({ tenant, wave: i, phase: "Pending" as const })),
+  );
+  const created = await rolloutStore(rt).create(record, rows);
+  await ensureStarted(client, created, waves);
+  return created;
+}
+
+async function ensureStarted(
+  client: DurableClient,
+  record: RolloutRecord,
+  waves: readonly PlannedWave[],
+): Promise<void> {
+  const instanceId = rolloutInstanceId(record.id);
+  const state = await instanceState(client, instanceId);
+  if (state?.found !== false) return;
+  const t = tuning();
+  const input: RolloutInput = {
+    rolloutId: record.id,
+    waves: [...waves],
+    maxConcurrency: record.options.maxConcurrency,
+    bakeSeconds: record.options.bakeSeconds,
+    approval: record.options.approval,
+    ...t,
+  };
+  try {
+    await client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId, input });
+  } catch (error) {
+    if (!(await instanceState(client, instanceId))?.found) throw error;
+  }
+}
+
+/** The rollout named in the route, reconciled with its orchestration, or a 404. */
+async function requireRollout(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  request: HttpRequest,
+): Promise<RolloutRecord> {
+  const id = request.params.id ?? "";
+  const record = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/.test(id) ? await rolloutStore(rt).get(id) : undefined;
+  if (!record) throw new ProblemError(404, `Rollout "${id}" was not found.`);
+  if (TERMINAL_ROLLOUT_STATES.includes(record.state)) return record;
+  // The Durable API can end the orchestration behind the product's back (terminate, purge): the record
+  // then takes that end, as deployments do, so it never shows Running forever.
+  const state = await instanceState(client, rolloutInstanceId(record.id));
+  if (!state) return record;
+  const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
+  const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
+  if (!lost && !ended) return record;
+  const why = state.found
+    ? `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`
+    : "the rollout's orchestration is gone";
+  const store = rolloutStore(rt);
+  const pending = await store.tenants(record.id, { phase: "Pending" });
+  await store.updateTenants(
+    record.id,
+    pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const })),
+  );
+  return store.update(record.id, (current) =>
+    TERMINAL_ROLLOUT_STATES.includes(current.state)
+      ? undefined
+      : { ...current, state: "Aborted", message: why, completedAt: new Date().toISOString() },
+  );
+}
+
+function requireNotEnded(record: RolloutRecord): void {
+  if (TERMINAL_ROLLOUT_STATES.includes(record.state))
+    throw new ProblemError(409, `Rollout "${record.id}" already ended (${record.state}).`);
+}
+
+async function announce(client: DurableClient, id: string, action: string): Promise<void> {
+  // The header already holds the control; the event only wakes the orchestration sooner.
+  await client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action }).catch(() => undefined);
+}
+
+export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
+  const route = durableRoutes(getRuntime);
+
+  const control = (
+    action: string,
+    change: (r: RolloutRecord) => RolloutRecord | ProblemError,
+    after?: (rt: ProviderRuntime, client: DurableClient, r: RolloutRecord) => Promise<void>,
+  ) =>
+    route(WRITE, async ({ request, client, context, rt }) => {
+      const current = await requireRollout(rt, client, request);
+      requireNotEnded(current);
+      let refused: ProblemError | undefined;
+      const updated = await rolloutStore(rt).update(current.id, (r) => {
+        if (TERMINAL_ROLLOUT_STATES.includes(r.state)) {
+          refused = new ProblemError(409, `Rollout "${r.id}" already ended (${r.state}).`);
+          return undefined;
+        }
+        const next = change(r);
+        if (next instanceof ProblemError) {
+          refused = next;
+          return undefined;
+        }
+        refused = undefined;
+        return next;
+      });
+      if (refused) throw refused;
+      await after?.(rt, client, updated);
+      await announce(client, updated.id, action);
+      invocationLogger(context).info(`rollout ${action}`, { rolloutId: updated.id });
+      return json(
+        202,
+        { ...rolloutView(updated), ...links(request, updated.id) },
+        { location: rolloutUrl(request, updated.id) },
+      );
+    });
+
+  return {
+    start: route(WRITE, async ({ request, client, context, rt }) => {
+      const idempotencyKey = request.headers.get("idempotency-key") ?? undefined;
+      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128))
+        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
+      const body = parseWith(startRolloutSchema, await readJson(request, { maxBytes: MAX_BODY_BYTES }));
+      if (
+        body.acceptanceTimeoutSeconds !== undefined &&
+        body.completionTimeoutSeconds !== undefined &&
+        body.acceptanceTimeoutSeconds > body.completionTimeoutSeconds
+      )
+        throw validationProblem([
+          { field: "acceptanceTimeoutSeconds", message: "must not exceed completionTimeoutSeconds" },
+        ]);
+      const id =
+        body.rolloutId ??
+        (idempotencyKey
+          ? `r-${createHash("sha256").update(idempotencyKey).digest("hex").slice(0, 24)}`
+          : `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      const requestDigest = specDigest(body);
+      const store = rolloutStore(rt);
+      const existing = await store.get(id);
+      if (existing) {
+        if (existing.requestDigest !== requestDigest) {
+          if (idempotencyKey)
+            throw new ProblemError(
+              422,
+              "The Idempotency-Key was already used with a different request; use a new key for a new request.",
+              [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
+            );
+          throw new ProblemError(409, `Rollout "${id}" already exists.`);
+        }
+        return json(
+          200,
+          { ...rolloutView(existing), ...links(request, id) },
+          { location: rolloutUrl(request, id) },
+        );
+      }
+      const registered = await rt.store.listAll();
+      const plan = planRollout(
+        body,
+        registered.map((t) => ({ name: t.name, labels: t.labels ?? {}, state: t.state })),
+      );
+      if ("errors" in plan) throw validationProblem(plan.errors);
+      const total = plan.waves.reduce((n, w) => n + w.tenants.length, 0);
+      const options: RolloutOptions = {
+        maxConcurrency: resolveBudget(body.maxConcurrency, total, DEFAULTS.maxConcurrency, "concurrency"),
+        maxErrors: resolveBudget(body.maxErrors, total, DEFAULTS.maxErrors, "errors"),
+        bakeSeconds: body.bakeSeconds ?? DEFAULTS.bakeSeconds,
+        approval: body.approval ?? "none",
+        ...(body.acceptanceTimeoutSeconds !== undefined
+          ? { acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds }
+          : {}),
+        ...(body.completionTimeoutSeconds !== undefined
+          ? { completionTimeoutSeconds: body.completionTimeoutSeconds }
+          : {}),
+        ...(body.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
+      };
+      const now = new Date().toISOString();
+      const record: RolloutRecord = {
+        id,
+        state: "Running",
+        spec: body.spec,
+        options,
+        waves: plan.waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
+        currentWave: 0,
+        control: {},
+        requestDigest,
+        createdAt: now,
+        updatedAt: now,
+      };
+      let created: RolloutRecord;
+      try {
+        created = await launch(rt, client, record, plan.waves);
+      } catch (error) {
+        if (!(error instanceof RolloutExistsError)) throw error;
+        const winner = (await store.get(id)) as RolloutRecord;
+        if (winner.requestDigest !== requestDigest)
+          throw new ProblemError(409, `Rollout "${id}" already exists.`);
+        return json(
+          200,
+          { ...rolloutView(winner), ...links(request, id) },
+          { location: rolloutUrl(request, id) },
+        );
+      }
+      invocationLogger(context).info("rollout started", {
+        rolloutId: id,
+        tenants: total,
+        waves: plan.waves.length,
+      });
+      return json(
+        202,
+        { ...rolloutView(created), ...links(request, id) },
+        { location: rolloutUrl(request, id) },
+      );
+    }),
+
+    get: route(READ, async ({ request, client, rt }) => {
+      const record = await requireRollout(rt, client, request);
+      const tenants = await rolloutStore(rt).tenants(record.id);
+      return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
+    }),
+
+    list: route(READ, async ({ request, rt }) => {
+      const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
+      const items = await rolloutStore(rt).list(query.top ?? 50);
+      return json(200, { items: items.map((r) => rolloutView(r)) });
+    }),
+
+    approve: control("approve", (r) => {
+      if (r.state !== "WaitingForApproval")
+        return new ProblemError(409, `Rollout "${r.id}" is ${shownState(r)}, not waiting for approval.`);
+      return {
+        ...r,
+        control: { ...r.control, approved: [...new Set([...(r.control.approved ?? []), r.currentWave])] },
+      };
+    }),
+
+    pause: control("pause", (r) =>
+      r.control.paused
+        ? new ProblemError(409, `Rollout "${r.id}" is already paused.`)
+        : { ...r, control: { ...r.control, paused: true } },
+    ),
+
+    resume: control("resume", (r) =>
+      r.control.paused
+        ? { ...r, control: { ...r.control, paused: false } }
+        : new ProblemError(409, `Rollout "${r.id}" is not paused.`),
+    ),
+
+    abort: control(
+      "abort",
+      (r) => ({ ...r, control: { ...r.control, aborted: true } }),
+      async (rt, client, r) => {
+        // Graceful: each in-flight deployment gets the normal cancel (the agent is told and acknowledges).
+        const running = await rolloutStore(rt).tenants(r.id, { phase: "Running" });
+        await Promise.all(
+          running
+            .filter((t) => t.deploymentId && t.attempt)
+            .map((t) =>
+              client
+                .raiseEvent(deploymentInstanceId(t.tenant, t.deploymentId!, t.attempt!), EVENTS.cancel, {
+                  reason: "rollout aborted",
+                })
+                .catch(() => undefined),
+            ),
+        );
+      },
+    ),
+
+    retry: route(WRITE, async ({ request, client, context, rt }) => {
+      const previous = await requireRollout(rt, client, request);
+      if (!TERMINAL_ROLLOUT_STATES.includes(previous.state))
+        throw new ProblemError(
+          409,
+          `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
+        );
+      const tenants = await rolloutStore(rt).tenants(previous.id);
+      const again = tenants.filter((t) => t.outcome !== "Succeeded");
+      if (again.length === 0)
+        throw new ProblemError(409, `Every tenant of rollout "${previous.id}" succeeded; nothing to retry.`);
+      const waves: PlannedWave[] = previous.waves
+        .map((w, i) => ({ name: w.name, tenants: again.filter((t) => t.wave === i).map((t) => t.tenant) }))
+        .filter((w) => w.tenants.length > 0);
+      const id = `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+      const now = new Date().toISOString();
+      const record: RolloutRecord = {
+        ...previous,
+        id,
+        state: "Running",
+        waves: waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
+        currentWave: 0,
+        control: {},
+        requestDigest: specDigest({ retryOf: previous.id, at: now }),
+        retryOf: previous.id,
+        createdAt: now,
+        updatedAt: now,
+      };
+      delete record.completedAt;
+      delete record.message;
+      delete record.etag;
+      const created = await launch(rt, client, record, waves);
+      invocationLogger(context).info("rollout retried", {
+        rolloutId: id,
+        retryOf: previous.id,
+        tenants: again.length,
+      });
+      return json(
+        202,
+        { ...rolloutView(created), ...links(request, id) },
+        { location: rolloutUrl(request, id) },
+      );
+    }),
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * Rollouts in Table Storage (table `rollouts`): one partition per rollout, a header row (`_`) with the
+ * request, options, state and control flags, and one row per target tenant (`t|<tenant>`) with its wave,
+ * deployment and outcome. Only the rollout's own activities write progress; the HTTP API writes control
+ * flags (pause, abort, approvals), always under the header's ETag.
+ */
+import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
+import { statusCodeOf, tableInitializer } from "../storage/tables";
+import { isFailure, type RolloutRecord, type RolloutTenant, type TenantPhase } from "./model";
+import type { Outcome } from "../deployments/model";
+
+export const ROLLOUTS_TABLE = "rollouts";
+const HEADER = "_";
+const tenantKey = (tenant: string) => `t|${tenant}`;
+
+interface HeaderRow {
+  partitionKey: string;
+  rowKey: string;
+  json: string;
+  state: string;
+  createdAt: string;
+}
+
+interface TenantRow {
+  partitionKey: string;
+  rowKey: string;
+  tenant: string;
+  wave: number;
+  phase: TenantPhase;
+  deploymentId?: string;
+  attempt?: number;
+  outcome?: string;
+  message?: string;
+  failed: boolean;
+  updatedAt?: string;
+}
+
+export class RolloutExistsError extends Error {
+  constructor(readonly rolloutId: string) {
+    super(`Rollout "${rolloutId}" already exists.`);
+    this.name = "RolloutExistsError";
+  }
+}
+
+export class RolloutNotFoundError extends Error {
+  constructor(readonly rolloutId: string) {
+    super(`Rollout "${rolloutId}" was not found.`);
+    this.name = "RolloutNotFoundError";
+  }
+}
+
+function toHeaderRow(r: RolloutRecord): HeaderRow {
+  const { etag: _etag, ...rest } = r;
+  return {
+    partitionKey: r.id,
+    rowKey: HEADER,
+    json: JSON.stringify(rest),
+    state: r.state,
+    createdAt: r.createdAt,
+  };
+}
+
+function toTenantRow(rolloutId: string, t: RolloutTenant): TenantRow {
+  return {
+    partitionKey: rolloutId,
+    rowKey: tenantKey(t.tenant),
+    tenant: t.tenant,
+    wave: t.wave,
+    phase: t.phase,
+    ...(t.deploymentId !== undefined ? { deploymentId: t.deploymentId } : {}),
+    ...(t.attempt !== undefined ? { attempt: t.attempt } : {}),
+    ...(t.outcome !== undefined ? { outcome: t.outcome } : {}),
+    ...(t.message !== undefined ? { message: t.message.slice(0, 500) } : {}),
+    failed: isFailure(t.outcome),
+    ...(t.updatedAt !== undefined ? { updatedAt: t.updatedAt } : {}),
+  };
+}
+
+function fromTenantRow(row: TenantRow): RolloutTenant {
+  return {
+    tenant: row.tenant,
+    wave: row.wave,
+    phase: row.phase,
+    ...(row.deploymentId ? { deploymentId: row.deploymentId } : {}),
+    ...(row.attempt ? { attempt: row.attempt } : {}),
+    ...(row.outcome ? { outcome: row.outcome as Outcome } : {}),
+    ...(row.message ? { message: row.message } : {}),
+    ...(row.updatedAt ? { updatedAt: row.updatedAt } : {}),
+  };
+}
+
+const odata = (v: string) => `'${v.replace(/'/g, "''")}'`;
+
+export class RolloutStore {
+  private readonly ensureTable: () => Promise<void>;
+
+  constructor(private readonly client: TableClient) {
+    this.ensureTable = tableInitializer(client);
+  }
+
+  /**
+   * Writes the tenant rows, then the header: a header always has its rows, and a create repeated after a
+   * crash between the two finds the rows already there (upserts) and writes the header.
+   */
+  async create(record: RolloutRecord, tenants: readonly RolloutTenant[]): Promise<RolloutRecord> {
+    await this.ensureTable();
+    if (await this.get(record.id)) throw new RolloutExistsError(record.id);
+    await this.putTenants(record.id, tenants);
+    try {
+      await this.client.createEntity(toHeaderRow(record));
+    } catch (error) {
+      if (statusCodeOf(error) === 409) throw new RolloutExistsError(record.id);
+      throw error;
+    }
+    return (await this.get(record.id)) as RolloutRecord;
+  }
+
+  async get(id: string): Promise<RolloutRecord | undefined> {
+    await this.ensureTable();
+    try {
+      const row = await this.client.getEntity<HeaderRow>(id, HEADER);
+      return { ...(JSON.parse(row.json) as RolloutRecord), etag: row.etag };
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Read-modify-write of the header under its ETag; `change` answers undefined for "nothing to do". */
+  async update(
+    id: string,
+    change: (current: RolloutRecord) => RolloutRecord | undefined,
+  ): Promise<RolloutRecord> {
+    for (let i = 0; i < 20; i++) {
+      const current = await this.get(id);
+      if (!current) throw new RolloutNotFoundError(id);
+      const next = change(current);
+      if (!next) return current;
+      try {
+        await this.client.updateEntity(
+          toHeaderRow({ ...next, updatedAt: new Date().toISOString() }),
+          "Replace",
+          {
+            etag: current.etag,
+          },
+        );
+        return (await this.get(id)) as RolloutRecord;
+      } catch (error) {
+        if (statusCodeOf(error) !== 412) throw error;
+      }
+    }
+    throw new Error(`Rollout "${id}": too many concurrent updates.`);
+  }
+
+  /** Upserts tenant rows, 100 to a transaction (one partition). Idempotent. */
+  async putTenants(id: string, tenants: readonly RolloutTenant[]): Promise<void> {
+    await this.ensureTable();
+    for (let i = 0; i < tenants.length; i += 100) {
+      const actions: TransactionAction[] = tenants
+        .slice(i, i + 100)
+        .map((t) => [
+          "upsert",
+          toTenantRow(id, t) as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string },
+          "Replace",
+        ]);
+      await this.client.submitTransaction(actions);
+    }
+  }
+
+  /**
+   * Merges changes into tenant rows (wave and deployment stay as they are unless given), 100 to a
+   * transaction. Idempotent.
+   */
+  async updateTenants(
+    id: string,
+    changes: readonly (Partial<RolloutTenant> & { tenant: string })[],
+  ): Promise<void> {
+    await this.ensureTable();
+    for (let i = 0; i < changes.length; i += 100) {
+      const actions: TransactionAction[] = changes.slice(i, i + 100).map((c) => {
+        const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
+          partitionKey: id,
+          rowKey: tenantKey(c.tenant),
+        };
+        for (const [k, v] of Object.entries(c))
+          if (v !== undefined) entity[k] = k === "message" ? String(v).slice(0, 500) : v;
+        if (c.outcome !== undefined || c.phase !== undefined) entity.failed = isFailure(c.outcome);
+        return ["upsert", entity, "Merge"];
+      });
+      await this.client.submitTransaction(actions);
+    }
+  }
+
+  /** Every tenant row of a rollout, in tenant order. */
+  async tenants(
+    id: string,
+    filter?: { phase?: TenantPhase; failed?: boolean; top?: number },
+  ): Promise<RolloutTenant[]> {
+    await this.ensureTable();
+    const clauses = [`PartitionKey eq ${odata(id)}`, `RowKey gt 't|'`];
+    if (filter?.phase) clauses.push(`phase eq ${odata(filter.phase)}`);
+    if (filter?.failed !== undefined) clauses.push(`failed eq ${filter.failed}`);
+    const out: RolloutTenant[] = [];
+    for await (const row of this.client.listEntities<TenantRow>({
+      queryOptions: { filter: clauses.join(" and ") },
+    })) {
+      out.push(fromTenantRow(row as TableEntityResult<TenantRow>));
+      if (filter?.top !== undefined && out.length >= filter.top) break;
+    }
+    return out;
+  }
+
+  /** Rollout headers, newest first. */
+  async list(top: number): Promise<RolloutRecord[]> {
+    await this.ensureTable();
+    const out: RolloutRecord[] = [];
+    for await (const row of this.client.listEntities<HeaderRow>({
+      queryOptions: { filter: `RowKey eq '${HEADER}'` },
+    }))
+      out.push({ ...(JSON.parse(row.json) as RolloutRecord), etag: row.etag });
+    out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+    return out.slice(0, top);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The `rollout` and `rolloutBatch` orchestrations (docs/rollouts.md).
+ *
+ * `rollout` runs the waves in order. A wave's tenants are split into batches (`rolloutBatch`
+ * sub-orchestrations, at most `batchSize` tenants each, so no history grows with the fleet); as many
+ * batches run at once as `maxConcurrency / laneConcurrency` asks, and their shares of `maxConcurrency`
+ * add up to it, so the cap holds across the rollout. After a wave: bake, then the approval gate.
+ *
+ * `rolloutBatch` keeps its share of deployments in flight: each is a normal deployment (started through
+ * the same path as the API's, carrying `rolloutId`) that raises `deploymentFinished` to the batch when
+ * its outcome is written; a batch that hears nothing for a while sweeps its in-flight records. Before each
+ * start the activity checks abort, the error budget and pause (SSM semantics: beyond the budget nothing
+ * new starts and what is in flight finishes).
+ *
+ * Deterministic (all I/O in activities, time from `df.currentUtcDateTime`); events through EventInbox
+ * (each wait yielded once); sub-orchestrations only in Task.all (each yielded once); no continueAsNew.
+ */
+import * as durable from "durable-functions";
+import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
+import { EVENTS } from "../lib/deployments/contract";
+import { call, EventInbox } from "../lib/deployments/orchestration";
+import {
+  ROLLOUT_ACTIVITIES,
+  ROLLOUT_ORCHESTRATIONS,
+  rolloutBatchInstanceId,
+  type BatchInput,
+  type BatchResult,
+  type BatchStop,
+  type FinishedDeployment,
+  type InFlightDeployment,
+  type RolloutInput,
+  type UpdateRolloutInput,
+} from "../lib/rollouts/contract";
+import type { RolloutControl, RolloutState } from "../lib/rollouts/model";
+
+/** Storage hiccups are ridden out (about a minute and a half) rather than failing the rollout. */
+const STORE_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
+  backoffCoefficient: 2,
+  maxRetryIntervalInMilliseconds: 30_000,
+});
+const MAX_SWEEP_MS = 10 * 60_000;
+/** A gate (pause, approval) re-reads the rollout this often even if no event came. */
+const GATE_RECHECK_MS = 24 * 3600_000;
+
+type DurableApi = OrchestrationContext["df"];
+
+function* update(df: DurableApi, input: Omit<UpdateRolloutInput, "rolloutId">, rolloutId: string) {
+  return yield* call(df, ROLLOUT_ACTIVITIES.update, { rolloutId, ...input }, STORE_RETRY);
+}
+
+/** Splits `tenants` into `lanes` batches of near-equal size and `concurrency` into their shares. */
+function lanes(
+  tenants: string[],
+  count: number,
+  concurrency: number,
+): { tenants: string[]; share: number }[] {
+  const n = Math.max(1, Math.min(count, tenants.length));
+  const out: { tenants: string[]; share: number }[] = [];
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    const size = Math.floor(tenants.length / n) + (i < tenants.length % n ? 1 : 0);
+    const share = Math.floor(concurrency / n) + (i < concurrency % n ? 1 : 0);
+    out.push({ tenants: tenants.slice(from, from + size), share: Math.max(1, share) });
+    from += size;
+  }
+  return out;
+}
+
+export function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, RolloutState, unknown> {
+  const df = context.df;
+  const input = df.getInput() as RolloutInput;
+  const id = input.rolloutId;
+  const inbox = new EventInbox(df, [EVENTS.rolloutControl]);
+  const end = function* (state: RolloutState, message?: string): Generator<Task, RolloutState, unknown> {
+    yield* update(
+      df,
+      { state, skipPending: state !== "Succeeded", completed: true, ...(message ? { message } : {}) },
+      id,
+    );
+    df.setCustomStatus({ state });
+    return state;
+  };
+  /** Waits (on events, re-reading the rollout on each) until `open` says the gate is open or abort is asked. */
+  const gate = function* (state: RolloutState, wave: number, open: (c: RolloutControl) => boolean) {
+    let { control } = yield* update(
+      df,
+      { state, wave: { index: wave, state: state === "Paused" ? "Running" : "WaitingForApproval" } },
+      id,
+    );
+    df.setCustomStatus({ state, wave });
+    while (!control.aborted && !open(control)) {
+      yield* inbox.next(new Date(df.currentUtcDateTime.getTime() + GATE_RECHECK_MS));
+      ({ control } = yield* update(df, {}, id));
+    }
+    return control;
+  };
+  let round = 0;
+  for (let w = 0; w < input.waves.length; w++) {
+    let { control } = yield* update(df, { state: "Running", wave: { index: w, state: "Running" } }, id);
+    df.setCustomStatus({ state: "Running", wave: w });
+    let pending = input.waves[w]!.tenants;
+    while (pending.length > 0) {
+      if (control.aborted) return yield* end("Aborted", "aborted by user");
+      if (control.paused) {
+        control = yield* gate("Paused", w, (c) => !c.paused);
+        if (control.aborted) return yield* end("Aborted", "aborted by user");
+        yield* update(df, { state: "Running" }, id);
+        df.setCustomStatus({ state: "Running", wave: w });
+      }
+      // 1. One round: as many batches as the concurrency asks, each at most batchSize tenants.
+      round++;
+      const count = Math.ceil(input.maxConcurrency / input.laneConcurrency);
+      const taken = pending.slice(0, count * input.batchSize);
+      const batches = lanes(taken, count, input.maxConcurrency);
+      const results = (yield df.Task.all(
+        batches.map((b, i) =>
+          df.callSubOrchestrator(
+            ROLLOUT_ORCHESTRATIONS.batch,
+            {
+              rolloutId: id,
+              wave: w,
+              tenants: b.tenants,
+              concurrency: b.share,
+              sweepSeconds: input.sweepSeconds,
+            } satisfies BatchInput,
+            rolloutBatchInstanceId(id, w, round, i),
+          ),
+        ),
+      )) as BatchResult[];
+      pending = [...results.flatMap((r) => r.notStarted), ...pending.slice(taken.length)];
+      const stops = new Set(results.map((r) => r.stop));
+      // 2. Budget spent: nothing new starts; what was in flight has finished with the batches.
+      if (stops.has("abort")) return yield* end("Aborted", "aborted by user");
+      if (stops.has("halt")) return yield* end("Halted", "the error budget (maxErrors) was exceeded");
+      ({ control } = yield* update(df, {}, id));
+    }
+    yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+    if (w === input.waves.length - 1) break;
+    // 3. Bake: a quiet period before the next wave (abort still ends it at once).
+    if (input.bakeSeconds > 0) {
+      yield* update(df, { state: "Baking", wave: { index: w, state: "Baking" } }, id);
+      df.setCustomStatus({ state: "Baking", wave: w });
+      const bakeEnd = new Date(df.currentUtcDateTime.getTime() + input.bakeSeconds * 1000);
+      while (df.currentUtcDateTime < bakeEnd) {
+        const got = yield* inbox.next(bakeEnd);
+        if (got.length === 0) break;
+        const { control } = yield* update(df, {}, id);
+        if (control.aborted) return yield* end("Aborted", "aborted by user");
+      }
+      yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+    }
+    // 4. Approval gate: the Provider approves the wave before the next one starts.
+    if (input.approval === "afterEachWave") {
+      const control = yield* gate("WaitingForApproval", w, (c) => (c.approved ?? []).includes(w));
+      if (control.aborted) return yield* end("Aborted", "aborted by user");
+      yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+    }
+  }
+  return yield* end("Succeeded");
+}
+
+export function* rolloutBatchOrchestrator(
+  context: OrchestrationContext,
+): Generator<Task, BatchResult, unknown> {
+  const df = context.df;
+  const input = df.getInput() as BatchInput;
+  const inbox = new EventInbox(df, [EVENTS.deploymentFinished]);
+  let pending = [...input.tenants];
+  const inFlight = new Map<string, InFlightDeployment>();
+  let stop: BatchStop | undefined;
+  let finished: FinishedDeployment[] = [];
+  let sweep = false;
+  let sweepMs = input.sweepSeconds * 1000;
+  for (;;) {
+    for (const f of finished) inFlight.delete(f.tenant);
+    const room = stop ? 0 : Math.max(0, input.concurrency - inFlight.size);
+    const r = yield* call(
+      df,
+      ROLLOUT_ACTIVITIES.advanceBatch,
+      {
+        rolloutId: input.rolloutId,
+        batchInstanceId: df.instanceId,
+        finished,
+        sweep,
+        inFlight: [...inFlight.values()],
+        start: pending.slice(0, room),
+        ...(stop ? { stopped: stop } : {}),
+      },
+      STORE_RETRY,
+    );
+    for (const f of r.finished) inFlight.delete(f.tenant);
+    for (const s of r.started) inFlight.set(s.tenant, s);
+    const handled = new Set([...r.started, ...r.finished].map((d) => d.tenant));
+    pending = pending.filter((t) => !handled.has(t));
+    stop ??= r.stop;
+    df.setCustomStatus({ inFlight: inFlight.size, pending: pending.length, ...(stop ? { stop } : {}) });
+    if (inFlight.size === 0 && (pending.length === 0 || stop)) break;
+    // Wait for deployments to finish; a quiet spell means a sweep (backing off while nothing changes).
+    const received = yield* inbox.next(new Date(df.currentUtcDateTime.getTime() + sweepMs));
+    finished = received
+      .map((e) => e.value as FinishedDeployment)
+      .filter((f) => {
+        const d = inFlight.get(f.tenant);
+        return d !== undefined && d.id === f.id && d.attempt === f.attempt;
+      });
+    sweep = received.length === 0;
+    sweepMs = sweep ? Math.min(sweepMs * 2, MAX_SWEEP_MS) : input.sweepSeconds * 1000;
+  }
+  return { ...(stop ? { stop } : {}), notStarted: pending };
+}
+
+durable.app.orchestration(ROLLOUT_ORCHESTRATIONS.rollout, rolloutOrchestrator);
+durable.app.orchestration(ROLLOUT_ORCHESTRATIONS.batch, rolloutBatchOrchestrator);

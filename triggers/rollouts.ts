@@ -1,0 +1,21 @@
+/** Registers the rollouts HTTP API; logic lives in lib/rollouts/http.ts. */
+import * as df from "durable-functions";
+import { runtime } from "../lib/deployments/runtime";
+import { routeOptions, type RouteName } from "../lib/http/routes";
+import { createRolloutHandlers } from "../lib/rollouts/http";
+
+const handlers = createRolloutHandlers(runtime);
+
+const ROUTES: [RouteName, keyof typeof handlers][] = [
+  ["rolloutsStart", "start"],
+  ["rolloutsList", "list"],
+  ["rolloutsGet", "get"],
+  ["rolloutsApprove", "approve"],
+  ["rolloutsPause", "pause"],
+  ["rolloutsResume", "resume"],
+  ["rolloutsAbort", "abort"],
+  ["rolloutsRetry", "retry"],
+];
+
+for (const [name, handler] of ROUTES)
+  df.app.client.http(name, { ...routeOptions(name), authLevel: "function", handler: handlers[handler] });
