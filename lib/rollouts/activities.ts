@@ -23,6 +23,7 @@ import type {
   UpdateRolloutResult,
 } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from "./model";
+import { reconcileRollout } from "./reconcile";
 import { rolloutStore } from "./runtime";
 
 const SWEEP_READS = 16;
@@ -88,8 +89,9 @@ export async function advanceBatchActivity(
       updatedAt: now,
     })),
   );
-  const rollout = await store.get(input.rolloutId);
-  if (!rollout) return { finished, started: [], stop: "abort" };
+  const found = await store.get(input.rolloutId);
+  if (!found) return { finished, started: [], stop: "abort" };
+  const rollout = await reconcileRollout(rt, client, found);
   let stop = await stopReason(rt, rollout, 0);
   if (stop === "abort" && input.stopped !== "abort")
     await cancelInFlight(client, input.inFlight, finished, log);

@@ -33,6 +33,7 @@ import {
   type RolloutRecord,
   type RolloutTenant,
 } from "./model";
+import { reconcileRollout } from "./reconcile";
 import { rolloutStore } from "./runtime";
 import { RolloutExistsError } from "./store";
 
@@ -40,8 +41,6 @@ const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
 const WRITE = [ROLES.deploymentsWrite];
 /** Big enough for a target list of 10,000 tenant names. */
 const MAX_BODY_BYTES = 1024 * 1024;
-/** How long after its start a rollout without an instance is still being started (not lost). */
-const START_GRACE_MS = 60_000;
 
 /** Knobs of the rollout orchestration that are not part of the API (tests shrink them). */
 export interface RolloutTuning {
@@ -183,28 +182,7 @@ async function requireRollout(
   const id = request.params.id ?? "";
   const record = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/.test(id) ? await rolloutStore(rt).get(id) : undefined;
   if (!record) throw new ProblemError(404, `Rollout "${id}" was not found.`);
-  if (TERMINAL_ROLLOUT_STATES.includes(record.state)) return record;
-  // The Durable API can end the orchestration behind the product's back (terminate, purge): the record
-  // then takes that end, as deployments do, so it never shows Running forever.
-  const state = await instanceState(client, rolloutInstanceId(record.id));
-  if (!state) return record;
-  const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
-  const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
-  if (!lost && !ended) return record;
-  const why = state.found
-    ? `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`
-    : "the rollout's orchestration is gone";
-  const store = rolloutStore(rt);
-  const pending = await store.tenants(record.id, { phase: "Pending" });
-  await store.updateTenants(
-    record.id,
-    pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const })),
-  );
-  return store.update(record.id, (current) =>
-    TERMINAL_ROLLOUT_STATES.includes(current.state)
-      ? undefined
-      : { ...current, state: "Aborted", message: why, completedAt: new Date().toISOString() },
-  );
+  return reconcileRollout(rt, client, record);
 }
 
 function requireNotEnded(record: RolloutRecord): void {

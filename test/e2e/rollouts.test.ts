@@ -288,6 +288,45 @@ test("an approval gate holds the next wave until the Provider approves", async (
   assert.equal(again.status, 409);
 });
 
+test("after a wave the rollout bakes for bakeSeconds before the next wave starts", async () => {
+  const res = await startRollout({
+    spec: quick,
+    targets: { tenants: ["alpha", "bravo"] },
+    waves: [{ name: "first", tenants: ["alpha"] }, { name: "second" }],
+    bakeSeconds: 2,
+  });
+  const baking = await until(res.body.id, (v) => v.state === "Baking");
+  assert.deepEqual(
+    baking.waves.map((w) => w.state),
+    ["Baking", "Pending"],
+  );
+  const r = await until(res.body.id, (v) => v.state === "Succeeded");
+  const [first, second] = await deployments(r);
+  const gap = Date.parse(second!.requestedAt) - Date.parse(first!.completedAt!);
+  assert.ok(gap >= 2000, `the second wave started ${gap} ms after the first ended`);
+});
+
+test("a rollout whose orchestration is terminated through the Durable API is recorded Aborted and stops", async () => {
+  const res = await startRollout({
+    spec: { demo: { steps: 50, stepMs: 200 } },
+    targets: { tenants: TENANTS },
+    maxConcurrency: 2,
+  });
+  const id = res.body.id;
+  started.delete(id);
+  await until(id, (v) => v.tenants.filter((t) => t.phase === "Running").length === 2);
+  const instance = `${host!.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(`rollout:${id}`)}`;
+  const terminated = await fetch(`${instance}/terminate?reason=operator`, { method: "POST" });
+  assert.equal(terminated.status, 202);
+  const r = await until(id, (v) => v.state === "Aborted");
+  assert.match(String((r as unknown as { message: string }).message), /terminated/);
+  // The batches read the record before every start: they cancel what they run and start nothing more.
+  const ended = await until(id, (v) => v.tenants.every((t) => t.phase !== "Running"), 30_000);
+  assert.equal(ended.tenants.filter((t) => t.outcome === "Cancelled").length, 2);
+  assert.equal(ended.tenants.filter((t) => t.phase === "Skipped").length, 4);
+  for (const t of ended.tenants) if (t.deploymentId) await assertOneTruth(host!.url, t.deploymentId);
+});
+
 test("pause lets in-flight deployments finish and starts nothing until resume", async () => {
   const res = await startRollout({
     spec: { demo: { steps: 4, stepMs: 150 } },

@@ -1,0 +1,42 @@
+/**
+ * A rollout's record brought in line with its orchestration: the Durable API can terminate or purge the
+ * `rollout` instance behind the product's back, and the record must not then show Running forever. It
+ * takes the end (Aborted, naming why), its tenants not started are Skipped, and the batches, which read
+ * the record before every start, stop and cancel what they have in flight, as on abort.
+ */
+import type { DurableClient } from "durable-functions";
+import { instanceState } from "../deployments/reconcile";
+import type { ProviderRuntime } from "../deployments/runtime";
+import { rolloutInstanceId } from "./contract";
+import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
+import { rolloutStore } from "./runtime";
+
+/** How long after its creation a rollout without an instance is still being started (not lost). */
+const START_GRACE_MS = 60_000;
+
+export async function reconcileRollout(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  record: RolloutRecord,
+): Promise<RolloutRecord> {
+  if (TERMINAL_ROLLOUT_STATES.includes(record.state)) return record;
+  const state = await instanceState(client, rolloutInstanceId(record.id));
+  if (!state) return record;
+  const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
+  const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
+  if (!lost && !ended) return record;
+  const why = state.found
+    ? `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`
+    : "the rollout's orchestration is gone";
+  const store = rolloutStore(rt);
+  const pending = await store.tenants(record.id, { phase: "Pending" });
+  await store.updateTenants(
+    record.id,
+    pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const })),
+  );
+  return store.update(record.id, (current) =>
+    TERMINAL_ROLLOUT_STATES.includes(current.state)
+      ? undefined
+      : { ...current, state: "Aborted", message: why, completedAt: new Date().toISOString() },
+  );
+}
