@@ -48,7 +48,7 @@ export interface RolloutTuning {
   laneConcurrency: number;
   sweepSeconds: number;
 }
-export const ROLLOUT_TUNING: RolloutTuning = { batchSize: 250, laneConcurrency: 50, sweepSeconds: 30 };
+export const ROLLOUT_TUNING: RolloutTuning = { batchSize: 100, laneConcurrency: 25, sweepSeconds: 30 };
 
 function tuning(env: NodeJS.ProcessEnv = process.env): RolloutTuning {
   const num = (name: string, fallback: number) => {

@@ -43,6 +43,13 @@ describe("durable engine actions (real SDK replay, Azurite state, real DurableCl
     assert.equal(types.filter((t) => t === "TimerFired").length, 4, types.join(","));
   });
 
+  test("a retried call that succeeded leaves no retry state behind (300 of them fit the instance row)", async () => {
+    const id = await h.client.startNew("ManyRetriedCalls");
+    const s = await waitFor(h.client, id, undefined, 60_000);
+    assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
+    assert.equal(s.output, 300);
+  });
+
   test("retries interleaved with activities, a timer and a sub-orchestration in one Task.all", async () => {
     const id = await h.client.startNew("MixedRetries");
     const s = await waitFor(h.client, id);

@@ -46,6 +46,16 @@ export function registerFixtureApp(): void {
     return { ok, failure: null };
   });
 
+  // Hundreds of retried calls that succeed at once: the retry state of each must go when it completes.
+  df.app.orchestration("ManyRetriedCalls", function* (ctx: OrchestrationContext) {
+    let n = 0;
+    for (let i = 0; i < 300; i++) {
+      yield ctx.df.callActivityWithRetry("Say", new df.RetryOptions(10, 2), `${i}-${"x".repeat(200)}`);
+      n++;
+    }
+    return n;
+  });
+
   // Retries interleaved with plain tasks in one fan-out: the engine's task numbering must stay in step.
   df.app.orchestration("MixedRetries", function* (ctx: OrchestrationContext) {
     const id = ctx.df.instanceId;

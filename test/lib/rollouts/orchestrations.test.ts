@@ -1,0 +1,259 @@
+/**
+ * The rollout and rolloutBatch orchestrations on their own, on the durable engine's time-skipping clock:
+ * the real SDK replay and engine, with scripted activities standing in for the rollout store and the
+ * deployments (a started deployment "finishes" by raising deploymentFinished to its batch from inside the
+ * activity, as a real one does when its outcome is written). Days of bake and approval waits take
+ * milliseconds; a 1,000-tenant rollout runs in seconds, so the cap and the history bound are checked at
+ * the scale of the benchmark.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import * as df from "durable-functions";
+import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
+import { EVENTS, type DeploymentFinished } from "../../../lib/deployments/contract";
+import type { Outcome } from "../../../lib/deployments/model";
+import {
+  ROLLOUT_ACTIVITIES,
+  ROLLOUT_ORCHESTRATIONS,
+  rolloutInstanceId,
+  type AdvanceBatchInput,
+  type AdvanceBatchResult,
+  type RolloutInput,
+  type UpdateRolloutInput,
+  type UpdateRolloutResult,
+} from "../../../lib/rollouts/contract";
+import type { RolloutControl } from "../../../lib/rollouts/model";
+
+const DAY_S = 24 * 3600;
+
+/** One scripted rollout: outcomes by tenant, the budget, the controls, and what happened. */
+interface World {
+  maxErrors: number;
+  fail: Set<string>;
+  control: RolloutControl;
+  inFlight: number;
+  peak: number;
+  failures: number;
+  started: string[];
+  states: string[];
+  waveStates: string[];
+}
+
+const worlds = new Map<string, World>();
+let h: Harness;
+
+before(async () => {
+  h = await startHarness(
+    () => {
+      /* eslint-disable @typescript-eslint/no-require-imports -- registration must happen inside the capture */
+      require("../../../orchestrators/rollout");
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
+        handler: async (input: AdvanceBatchInput): Promise<AdvanceBatchResult> => {
+          const w = worlds.get(input.rolloutId)!;
+          w.inFlight -= input.finished.length;
+          for (const f of input.finished) if (f.outcome !== "Succeeded") w.failures++;
+          const stop = w.control.aborted
+            ? "abort"
+            : w.failures > w.maxErrors
+              ? "halt"
+              : w.control.paused
+                ? "pause"
+                : undefined;
+          if (stop) return { finished: [], started: [], stop };
+          const started = input.start.map((tenant) => ({
+            tenant,
+            id: `${input.rolloutId}.${tenant}`,
+            attempt: 1,
+          }));
+          w.inFlight += started.length;
+          w.peak = Math.max(w.peak, w.inFlight);
+          w.started.push(...input.start);
+          for (const s of started) {
+            const outcome: Outcome = w.fail.has(s.tenant) ? "Failed" : "Succeeded";
+            await h.client.raiseEvent(input.batchInstanceId, EVENTS.deploymentFinished, {
+              ...s,
+              outcome,
+            } satisfies DeploymentFinished);
+          }
+          return { finished: [], started };
+        },
+      });
+      df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
+        handler: async (input: UpdateRolloutInput): Promise<UpdateRolloutResult> => {
+          const w = worlds.get(input.rolloutId)!;
+          if (input.state) w.states.push(input.state);
+          if (input.wave) w.waveStates.push(`${input.wave.index}:${input.wave.state}`);
+          return { control: w.control };
+        },
+      });
+    },
+    { timeSkipping: true },
+  );
+});
+
+after(async () => {
+  await h.close();
+});
+
+let seq = 0;
+function world(over: Partial<World> = {}): [string, World] {
+  const id = `r-orch-${++seq}`;
+  const w: World = {
+    maxErrors: 0,
+    fail: new Set(),
+    control: {},
+    inFlight: 0,
+    peak: 0,
+    failures: 0,
+    started: [],
+    states: [],
+    waveStates: [],
+    ...over,
+  };
+  worlds.set(id, w);
+  return [id, w];
+}
+
+const names = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`);
+
+function input(id: string, over: Partial<RolloutInput> = {}): RolloutInput {
+  return {
+    rolloutId: id,
+    waves: [{ name: "all", tenants: names("t", 6) }],
+    maxConcurrency: 2,
+    bakeSeconds: 0,
+    approval: "none",
+    batchSize: 250,
+    laneConcurrency: 50,
+    sweepSeconds: 30,
+    ...over,
+  };
+}
+
+async function run(id: string, over: Partial<RolloutInput> = {}, timeoutMs = 30_000) {
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id),
+    input: input(id, over),
+  });
+  const s = await waitFor(h.client, rolloutInstanceId(id), undefined, timeoutMs);
+  return { status: s };
+}
+
+test("300 tenants in waves of 1 %, 10 % and the rest: the cap holds across batches and every history stays bounded", async () => {
+  // The benchmark's shape scaled down: four lanes of 10 under a cap of 40, batches of at most 50.
+  const [id, w] = world();
+  const all = names("t", 300);
+  const { status } = await run(
+    id,
+    {
+      waves: [
+        { name: "1%", tenants: all.slice(0, 3) },
+        { name: "10%", tenants: all.slice(3, 33) },
+        { name: "rest", tenants: all.slice(33) },
+      ],
+      maxConcurrency: 40,
+      batchSize: 50,
+      laneConcurrency: 10,
+    },
+    120_000,
+  );
+  assert.equal(status.output, "Succeeded");
+  assert.equal(w.started.length, 300);
+  assert.deepEqual([...w.started].sort(), all, "each tenant once");
+  assert.deepEqual(w.started.slice(0, 3).sort(), all.slice(0, 3), "the first wave first");
+  assert.deepEqual(w.started.slice(3, 33).sort(), all.slice(3, 33), "then the second");
+  assert.ok(w.peak <= 40, `peak in flight ${w.peak}`);
+  assert.ok(w.peak > 30, `the cap is used (peak ${w.peak})`);
+  const parent = (status.history as unknown[]).length;
+  assert.ok(parent < 80, `the rollout's history has ${parent} events`);
+  // 267 tenants over four lanes, in batches of at most 50: two rounds.
+  const batch = await h.client.getStatus(`rollout:${id}:w2:r3:b0`, { showHistory: true });
+  const events = (batch.history as unknown[]).length;
+  assert.ok(events < 50 * 8, `a batch of 50 tenants has ${events} events`);
+});
+
+test("beyond the error budget nothing new starts and the rollout halts", async () => {
+  const [id, w] = world({ maxErrors: 1, fail: new Set(["t0001", "t0003"]) });
+  const { status } = await run(id, { maxConcurrency: 1 });
+  assert.equal(status.output, "Halted");
+  assert.deepEqual(w.started, ["t0000", "t0001", "t0002", "t0003"]);
+  assert.equal(w.states.at(-1), "Halted");
+});
+
+test("a two-day bake takes milliseconds on the virtual clock, and the next wave waits for it", async () => {
+  const [id, w] = world();
+  const { status } = await run(id, {
+    waves: [
+      { name: "a", tenants: ["t0000"] },
+      { name: "b", tenants: ["t0001"] },
+    ],
+    bakeSeconds: 2 * DAY_S,
+  });
+  assert.equal(status.output, "Succeeded");
+  assert.deepEqual(w.states, ["Running", "Baking", "Running", "Succeeded"]);
+  const history = status.history as { EventType: string; Timestamp: string; FireAt?: string }[];
+  const fired = history.filter((e) => e.EventType === "TimerFired");
+  assert.ok(fired.length >= 1);
+});
+
+test("the approval gate holds for days until approved; abort at a gate ends Aborted", async () => {
+  const [id, w] = world();
+  const waves = [
+    { name: "a", tenants: ["t0000"] },
+    { name: "b", tenants: ["t0001"] },
+  ];
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id),
+    input: input(id, { waves, approval: "afterEachWave" }),
+  });
+  await waitFor(
+    h.client,
+    rolloutInstanceId(id),
+    (s) => (s.customStatus as { state?: string })?.state === "WaitingForApproval",
+  );
+  // The gate re-reads the rollout once a (virtual) day: three days pass, still waiting.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(w.started, ["t0000"]);
+  w.control = { approved: [0] };
+  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "approve" });
+  const s = await waitFor(h.client, rolloutInstanceId(id));
+  assert.equal(s.output, "Succeeded");
+  assert.deepEqual(w.started, ["t0000", "t0001"]);
+
+  const [id2, w2] = world();
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id2),
+    input: input(id2, { waves, approval: "afterEachWave" }),
+  });
+  await waitFor(
+    h.client,
+    rolloutInstanceId(id2),
+    (s) => (s.customStatus as { state?: string })?.state === "WaitingForApproval",
+  );
+  w2.control = { aborted: true };
+  await h.client.raiseEvent(rolloutInstanceId(id2), EVENTS.rolloutControl, { action: "abort" });
+  const s2 = await waitFor(h.client, rolloutInstanceId(id2));
+  assert.equal(s2.output, "Aborted");
+  assert.deepEqual(w2.started, ["t0000"]);
+});
+
+test("a pause drains the batch and holds; resume starts the rest", async () => {
+  const [id, w] = world({ control: { paused: true } });
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id),
+    input: input(id),
+  });
+  await waitFor(
+    h.client,
+    rolloutInstanceId(id),
+    (s) => (s.customStatus as { state?: string })?.state === "Paused",
+  );
+  assert.deepEqual(w.started, []);
+  w.control = {};
+  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "resume" });
+  const s = await waitFor(h.client, rolloutInstanceId(id));
+  assert.equal(s.output, "Succeeded");
+  assert.equal(w.started.length, 6);
+});
