@@ -249,7 +249,10 @@ export class Episodes {
     const key = String(e.TaskScheduledId);
     // A retried call that succeeded needs its retry state no more; kept, it would grow the instance row
     // with every call (a rollout batch makes hundreds) past Table Storage's 64 KiB property limit.
-    if (e.EventType === EventType.TaskCompleted || e.EventType === EventType.SubOrchestrationInstanceCompleted)
+    if (
+      e.EventType === EventType.TaskCompleted ||
+      e.EventType === EventType.SubOrchestrationInstanceCompleted
+    )
       delete rec.retries[key];
     if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed) {
       const retry = rec.retries[key];
