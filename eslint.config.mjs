@@ -71,4 +71,23 @@ export default tseslint.config(
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
+  {
+    // The dashboard's own scripts run in the browser as classic scripts of one page (lib/dashboard/page.ts
+    // inlines them), sharing the page's top-level helpers.
+    files: ["dashboard/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        location: "readonly",
+        fetch: "readonly",
+        console: "readonly",
+        setInterval: "readonly",
+        URLSearchParams: "readonly",
+        FormData: "readonly",
+        Node: "readonly",
+      },
+    },
+  },
 );

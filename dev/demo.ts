@@ -2,11 +2,13 @@
  * `npm run demo`: runs the product's scenarios against the local stack (the one already running at
  * DEMO_API_URL, default http://localhost:$PORT/api with PORT defaulting to 7071, or a fresh one it
  * starts and stops itself) and ends with a table of outcomes and durations. A scenario counts only if the
- * deployment record and its orchestration instance agree and both ended. Exit code 1 if any is wrong.
+ * deployment record and its orchestration instance agree and both ended (for a rollout: the rollout's
+ * too, dev/demo-rollouts.ts). Exit code 1 if any is wrong.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { rolloutScenarios } from "./demo-rollouts";
 import { checkOneTruth } from "./one-truth";
 import { spawnStack } from "./stack-process";
 
@@ -93,11 +95,12 @@ async function main(): Promise<void> {
     }
     const seconds = (Date.now() - started) / 1000;
     console.log(
-      `  ${actual === expected ? "✔" : "✘"} ${name.padEnd(10)} ${actual} (${seconds.toFixed(1)} s)`,
+      `  ${actual === expected ? "✔" : "✘"} ${name.padEnd(20)} ${actual} (${seconds.toFixed(1)} s)`,
     );
     return { scenario: name, expected, actual, seconds };
   };
 
+  const rollouts = await rolloutScenarios(api, call);
   const results = await Promise.all([
     scenario("success", "Succeeded", async () =>
       outcomeOf(await deploy("contoso", { outcome: "succeed", steps: 3, stepMs: 100 })),
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
       const v = (await call("POST", "/tenants/fabrikam/verify", { timeoutSeconds: 20 })).body;
       return v.ok ? "ok" : `failed: ${JSON.stringify(v.steps)}`;
     }),
+    ...rollouts.map((r) => scenario(r.name, r.expected, r.run)),
   ]);
 
   console.log("\n| scenario | expected | actual | seconds |\n| --- | --- | --- | --- |");

@@ -86,3 +86,64 @@ export async function checkOneTruth(
   } else if (record.outcome !== "Failed") return fail("failed instance, record not Failed");
   return { ok: true, record };
 }
+
+export interface RolloutView {
+  id: string;
+  state: string;
+  errors?: number;
+  maxErrors: number;
+  waves: { name: string; state: string; total: number; succeeded?: number; failed?: number }[];
+  tenants?: { tenant: string; phase: string; deploymentId?: string; outcome?: string; message?: string }[];
+  createdAt: string;
+  completedAt?: string;
+}
+
+export type RolloutTruthCheck = { ok: true; rollout: RolloutView } | { ok: false; problem: string };
+
+const FINAL_ROLLOUT = new Set(["Succeeded", "Halted", "Aborted"]);
+
+/**
+ * The same invariant for a rollout: its record is final, its orchestration (`rollout:<id>`) Completed
+ * with the record's state as output, every tenant ended (Completed or Skipped), and every deployment it
+ * started has one truth with the outcome the rollout recorded for it. Waits up to `waitMs` for the
+ * orchestration to return after the record is written.
+ */
+export async function checkRolloutTruth(
+  origin: string,
+  rolloutId: string,
+  waitMs = 10_000,
+): Promise<RolloutTruthCheck> {
+  const until = Date.now() + waitMs;
+  let rollout: RolloutView;
+  let instance: InstanceStatus | undefined;
+  for (;;) {
+    const res = await fetch(`${origin}/api/rollouts/${encodeURIComponent(rolloutId)}`);
+    if (!res.ok) return { ok: false, problem: `rollout ${rolloutId}: GET answered ${res.status}` };
+    rollout = (await res.json()) as RolloutView;
+    instance = await instanceStatus(origin, `rollout:${rolloutId}`);
+    const settled = FINAL_ROLLOUT.has(rollout.state) && instance?.runtimeStatus === "Completed";
+    if (settled || Date.now() > until) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const where = `rollout ${rolloutId}: record ${rollout.state}, instance ${JSON.stringify(instance ?? "missing")}`;
+  if (!FINAL_ROLLOUT.has(rollout.state) || !rollout.completedAt)
+    return { ok: false, problem: `record not final: ${where}` };
+  if (instance?.runtimeStatus !== "Completed")
+    return { ok: false, problem: `instance not Completed: ${where}` };
+  if (instance.output !== rollout.state)
+    return { ok: false, problem: `record and instance differ: ${where}` };
+  for (const t of rollout.tenants ?? []) {
+    if (t.phase !== "Completed" && t.phase !== "Skipped")
+      return { ok: false, problem: `${where}: tenant ${t.tenant} not ended (${t.phase})` };
+    // A tenant that could not take the deployment has a record of the rollout's only.
+    if (!t.deploymentId || t.message?.startsWith("not started")) continue;
+    const check = await checkOneTruth(origin, t.deploymentId, waitMs);
+    if (!check.ok) return { ok: false, problem: check.problem };
+    if (check.record.outcome !== t.outcome)
+      return {
+        ok: false,
+        problem: `${where}: tenant ${t.tenant} is ${t.outcome} in the rollout, ${check.record.outcome} in its deployment`,
+      };
+  }
+  return { ok: true, rollout };
+}

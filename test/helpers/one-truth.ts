@@ -3,7 +3,7 @@
  * "nothing left in flight" for a tenant.
  */
 import assert from "node:assert/strict";
-import { checkOneTruth, type DeploymentView } from "../../dev/one-truth";
+import { checkOneTruth, checkRolloutTruth, type DeploymentView, type RolloutView } from "../../dev/one-truth";
 
 /** Asserts the invariant for the latest attempt of a deployment; returns the record. */
 export async function assertOneTruth(
@@ -25,4 +25,15 @@ export async function assertNothingInFlight(baseUrl: string, tenant: string): Pr
     [],
     `tenant ${tenant} still has deployments in flight`,
   );
+}
+
+/** Asserts a rollout ended with one truth (dev/one-truth.ts); returns its final view. */
+export async function assertRolloutTruth(
+  baseUrl: string,
+  rolloutId: string,
+  waitMs = 15_000,
+): Promise<RolloutView> {
+  const check = await checkRolloutTruth(baseUrl, rolloutId, waitMs);
+  if (!check.ok) assert.fail(check.problem);
+  return check.rollout;
 }

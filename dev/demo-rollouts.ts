@@ -1,0 +1,187 @@
+/**
+ * `npm run demo`'s rollout scenarios (docs/rollouts.md): all succeed; the error budget halts; an approval
+ * gate approved through the API; abort. They use whatever tenants the stack has registered (two or six),
+ * in waves by their `ring` label when they carry one (canary, early, broad), else the first tenant alone
+ * and then the rest. A scenario counts only if the rollout ended with one truth: its record final, its
+ * orchestration Completed with that state, every deployment it started agreeing with it.
+ */
+import { checkRolloutTruth, type RolloutView } from "./one-truth";
+
+export type ApiCall = (
+  method: string,
+  url: string,
+  body?: unknown,
+) => Promise<{ status: number; body: Record<string, unknown> }>;
+
+export interface DemoScenario {
+  name: string;
+  expected: string;
+  run: () => Promise<string>;
+}
+
+interface TenantItem {
+  name: string;
+  state?: string;
+  labels?: Record<string, string>;
+}
+
+interface Wave {
+  name: string;
+  selector?: string;
+  tenants?: string[];
+}
+
+const RING_ORDER = ["canary", "early", "broad"];
+const FINAL = new Set(["Succeeded", "Halted", "Aborted"]);
+const FAILURES = new Set(["Failed", "TimedOut", "Rejected", "Terminated"]);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The waves, and the tenants of the first: by ring when labels give at least two waves (tenants without a
+ * ring form the API's last wave, `rest`), else the first tenant and then the rest.
+ */
+export function planDemoWaves(tenants: readonly TenantItem[]): { waves: Wave[]; first: string[] } {
+  const names = tenants.map((t) => t.name).sort();
+  const rank = (ring: string) => (RING_ORDER.includes(ring) ? RING_ORDER.indexOf(ring) : RING_ORDER.length);
+  const rings = [...new Set(tenants.flatMap((t) => (t.labels?.ring ? [t.labels.ring] : [])))].sort(
+    (a, b) => rank(a) - rank(b) || a.localeCompare(b),
+  );
+  const unlabelled = tenants.some((t) => !t.labels?.ring);
+  if (rings.length + (unlabelled ? 1 : 0) >= 2) {
+    const first = names.filter((n) => tenants.find((t) => t.name === n)?.labels?.ring === rings[0]);
+    return { waves: rings.map((ring) => ({ name: ring, selector: `ring=${ring}` })), first };
+  }
+  if (names.length < 2) return { waves: [{ name: "all" }], first: names };
+  return { waves: [{ name: "first", tenants: [names[0]!] }, { name: "rest" }], first: [names[0]!] };
+}
+
+/** The rollout scenarios over the stack's active tenants; `api` is the stack's API base, with `/api`. */
+export async function rolloutScenarios(api: string, call: ApiCall): Promise<DemoScenario[]> {
+  const listed = await call("GET", "/tenants?top=200");
+  if (listed.status !== 200) throw new Error(`GET /tenants answered ${listed.status}`);
+  const tenants = (listed.body.items as TenantItem[]).filter((t) => (t.state ?? "active") === "active");
+  if (tenants.length === 0) throw new Error("no active tenant is registered");
+  const names = tenants.map((t) => t.name).sort();
+  const n = names.length;
+  const { waves, first } = planDemoWaves(tenants);
+  // The API adds a last wave `rest` for targets no wave took (tenants without a ring).
+  const waveCount = waves.length + (tenants.some((t) => !waves.some((w) => covers(w, t))) ? 1 : 0);
+  const origin = new URL(api).origin;
+
+  const start = async (body: Record<string, unknown>): Promise<string> => {
+    const res = await call("POST", "/rollouts", {
+      targets: { tenants: names },
+      waves,
+      // A tenant's closed maintenance window would hold the demo for hours; the demo is about the rollout.
+      ignoreMaintenanceWindow: true,
+      ...body,
+    });
+    if (res.status !== 202) throw new Error(`start failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return String(res.body.id);
+  };
+  const view = async (id: string) => (await call("GET", `/rollouts/${id}`)).body as unknown as RolloutView;
+  const until = async (
+    id: string,
+    done: (r: RolloutView) => boolean,
+    step?: (r: RolloutView) => Promise<void>,
+  ) => {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const r = await view(id);
+      if (done(r) || Date.now() > deadline) return r;
+      await step?.(r);
+      await sleep(200);
+    }
+  };
+  /** What happened, once the rollout ended with one truth; what is wrong otherwise. */
+  const ended = async (id: string, describe: (r: RolloutView) => string): Promise<string> => {
+    const last = await until(id, (r) => FINAL.has(r.state));
+    if (!FINAL.has(last.state)) return `stuck at ${last.state}`;
+    const check = await checkRolloutTruth(origin, id, 15_000);
+    return check.ok ? describe(check.rollout) : check.problem;
+  };
+  const count = (r: RolloutView, match: (t: NonNullable<RolloutView["tenants"]>[number]) => boolean) =>
+    (r.tenants ?? []).filter(match).length;
+  const succeeded = (r: RolloutView) => count(r, (t) => t.outcome === "Succeeded");
+
+  return [
+    {
+      name: "rollout all-succeed",
+      expected: `Succeeded, ${n}/${n} succeeded`,
+      run: async () => {
+        const id = await start({ spec: { demo: { steps: 2, stepMs: 100 } }, maxConcurrency: 2 });
+        return ended(id, (r) => `${r.state}, ${succeeded(r)}/${n} succeeded`);
+      },
+    },
+    {
+      // One at a time, so the first failure stops the rest before they start: exactly one failure.
+      name: "rollout error-budget",
+      expected: `Halted, 1 failed, ${n - 1} skipped`,
+      run: async () => {
+        const id = await start({
+          spec: { demo: { steps: 1, stepMs: 100, failTenants: first } },
+          maxConcurrency: 1,
+          maxErrors: 0,
+        });
+        return ended(
+          id,
+          (r) =>
+            `${r.state}, ${count(r, (t) => FAILURES.has(t.outcome ?? ""))} failed, ${count(r, (t) => t.phase === "Skipped")} skipped`,
+        );
+      },
+    },
+    {
+      name: "rollout approval",
+      expected: `Succeeded, ${n}/${n} succeeded after ${approvals(waveCount - 1)}`,
+      run: async () => {
+        const id = await start({
+          spec: { demo: { steps: 1, stepMs: 100 } },
+          maxConcurrency: 2,
+          bakeSeconds: 1,
+          approval: "afterEachWave",
+        });
+        // Each gate approved once, through the API, as an operator would (a repeat would be harmless).
+        const approved = new Set<number>();
+        await until(
+          id,
+          (r) => FINAL.has(r.state),
+          async (r) => {
+            const wave = (r as RolloutView & { currentWave: number }).currentWave;
+            if (r.state !== "WaitingForApproval" || approved.has(wave)) return;
+            const res = await call("POST", `/rollouts/${id}/approve`);
+            if (res.status === 202) approved.add(wave);
+          },
+        );
+        return ended(
+          id,
+          (r) => `${r.state}, ${succeeded(r)}/${n} succeeded after ${approvals(approved.size)}`,
+        );
+      },
+    },
+    {
+      name: "rollout abort",
+      expected: `Aborted, 1 cancelled, ${n - 1} skipped`,
+      run: async () => {
+        const id = await start({ spec: { demo: { steps: 100, stepMs: 200 } }, maxConcurrency: 1 });
+        const running = await until(id, (r) => (r.tenants ?? []).some((t) => t.phase === "Running"));
+        if (!(running.tenants ?? []).some((t) => t.phase === "Running"))
+          return `never running: ${running.state}`;
+        const res = await call("POST", `/rollouts/${id}/abort`);
+        if (res.status !== 202) return `abort refused: ${res.status}`;
+        return ended(
+          id,
+          (r) =>
+            `${r.state}, ${count(r, (t) => t.outcome === "Cancelled")} cancelled, ${count(r, (t) => t.phase === "Skipped")} skipped`,
+        );
+      },
+    },
+  ];
+}
+
+const approvals = (k: number) => `${k} approval${k === 1 ? "" : "s"}`;
+
+function covers(wave: Wave, tenant: TenantItem): boolean {
+  if (wave.tenants) return wave.tenants.includes(tenant.name);
+  if (wave.selector) return `ring=${tenant.labels?.ring}` === wave.selector;
+  return true;
+}
