@@ -7,7 +7,7 @@ import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
 import { localProviderSettings } from "../helpers/provider";
 import { namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
-import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
+import { assertNothingInFlight, assertOneTruth, assertRolloutTruth } from "../helpers/one-truth";
 import { registerLocalTenant } from "../helpers/tenants";
 
 // Rollouts end to end: the Provider app on the dev host, six customers (each its own emulator namespace
@@ -98,23 +98,7 @@ const started = new Set<string>();
 
 // After each scenario: every rollout ended with its orchestration, every deployment has one truth.
 afterEach(async () => {
-  for (const id of started) {
-    const r = await until(id, (v) => ["Succeeded", "Halted", "Aborted"].includes(v.state), 30_000);
-    const instance = await fetch(
-      `${host!.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(`rollout:${id}`)}`,
-    );
-    const status = (await instance.json()) as { runtimeStatus: string; output: unknown };
-    assert.equal(status.runtimeStatus, "Completed", `rollout ${id}'s instance`);
-    assert.equal(status.output, r.state, `rollout ${id}: record and instance agree`);
-    assert.ok(r.completedAt);
-    for (const t of r.tenants) {
-      assert.ok(["Completed", "Skipped"].includes(t.phase), `${t.tenant} ended (${t.phase})`);
-      if (t.deploymentId && !t.message?.startsWith("not started")) {
-        const d = await assertOneTruth(host!.url, t.deploymentId);
-        assert.equal(d.outcome, t.outcome, `${t.tenant}: the rollout and the deployment agree`);
-      }
-    }
-  }
+  for (const id of started) await assertRolloutTruth(host!.url, id, 30_000);
   started.clear();
   for (const tenant of TENANTS) await assertNothingInFlight(host!.url, tenant);
 });
