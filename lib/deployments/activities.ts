@@ -32,6 +32,9 @@ export async function beginAttemptActivity(
 ): Promise<AttemptClaim> {
   if (!(await rt.store.get(input.tenant))) return { error: `Tenant "${input.tenant}" is not registered.` };
   const { record, restartOf } = await rt.ledger.claim({ ...input, specDigest: specDigest(input.spec) });
+  // Folded into the claim so the wait adds no activity (and no yield) to the orchestration's history.
+  if (input.windowOpensAt !== undefined)
+    await rt.ledger.waitForWindow(input.tenant, input.id, record.attempt, input.windowOpensAt);
   // The start handler logs "deployment started"; a Durable restart starts no handler, so it is said here.
   if (restartOf !== undefined)
     log.info("deployment restarted as a new attempt", {

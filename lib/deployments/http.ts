@@ -39,6 +39,8 @@ const startSchema = z.strictObject({
     .min(1)
     .max(7 * 86_400)
     .optional(),
+  /** Deploy now even if the tenant's maintenance window is closed (an emergency fix). */
+  ignoreMaintenanceWindow: z.boolean().optional(),
 });
 
 const listQuerySchema = z.strictObject({
@@ -62,6 +64,7 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     updatedAt: r.updatedAt,
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
+    ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
     ...(options.timeline === false ? {} : { timeline: r.timeline ?? [] }),
@@ -147,6 +150,7 @@ async function startAttempt(
     idempotent?: boolean;
     /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
     requestDigest?: string;
+    ignoreMaintenanceWindow?: boolean;
   },
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
@@ -192,6 +196,12 @@ async function startAttempt(
     cancelGraceSeconds: rt.settings.cancelGraceSeconds,
     commandSendAttempts: rt.settings.commandSendAttempts,
     commandRetrySeconds: rt.settings.commandRetrySeconds,
+    // The windows as registered now: a later change to the registration does not move a waiting deployment.
+    ...(options.ignoreMaintenanceWindow
+      ? { ignoreMaintenanceWindow: true }
+      : registration.maintenanceWindows.length > 0
+        ? { maintenanceWindows: registration.maintenanceWindows }
+        : {}),
   };
   await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });
   return record;
@@ -285,6 +295,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         completionTimeoutSeconds: body.completionTimeoutSeconds,
         idempotent: !!idempotencyKey,
         requestDigest,
+        ignoreMaintenanceWindow: body.ignoreMaintenanceWindow,
       });
       invocationLogger(context).info("deployment started", {
         tenant,
@@ -324,6 +335,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           acceptanceTimeoutSeconds: input.acceptanceTimeoutSeconds,
           completionTimeoutSeconds: input.completionTimeoutSeconds,
           previousAttempt: previous.attempt,
+          ignoreMaintenanceWindow: input.ignoreMaintenanceWindow,
         },
       );
       invocationLogger(context).info("deployment retried", {

@@ -5,7 +5,15 @@
 import { createHash } from "node:crypto";
 import type { Status, StatusState } from "../messaging/contracts";
 
-export const PHASES = ["Requested", "Sent", "Accepted", "InProgress", "Completed"] as const;
+/** In workflow order: the ledger never moves a record backwards in this list. */
+export const PHASES = [
+  "Requested",
+  "WaitingForWindow",
+  "Sent",
+  "Accepted",
+  "InProgress",
+  "Completed",
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const OUTCOMES = ["Succeeded", "Failed", "Cancelled", "TimedOut", "Rejected", "Terminated"] as const;
@@ -80,6 +88,8 @@ export interface DeploymentRecord {
   updatedAt: string;
   completedAt?: string;
   previousAttempt?: number;
+  /** Phase WaitingForWindow: when the tenant's maintenance window opens and the Deploy goes out. */
+  windowOpensAt?: string;
   lastStatus?: LastStatus;
   /** Oldest first; the last TIMELINE_LIMITS.entries events. */
   timeline?: TimelineEntry[];
