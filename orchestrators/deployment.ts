@@ -1,10 +1,10 @@
 /**
  * The `deployment` orchestration: one instance per deployment attempt (`deploymentInstanceId`), the
- * numbered steps of docs/workflow.md. Claim the attempt → wait for the tenant's maintenance window if it
- * is closed → send Deploy (retried on durable timers) →
- * ensure the tenant's status pump → wait for statuses with an acceptance and a completion deadline,
- * re-ensuring the pump on the way → write the outcome once. A `cancel` event sends Cancel and waits a
- * grace period for the agent's Cancelled.
+ * numbered steps of docs/workflow.md (step 1 is the start handler). Claim the attempt → wait for the
+ * tenant's maintenance window if it is closed → send Deploy (retried on durable timers) → ensure the
+ * tenant's status pump → wait for statuses with an acceptance and a completion deadline, re-ensuring the
+ * pump on the way → write the outcome once. A `cancel` event sends Cancel and waits a grace period for
+ * the agent's Cancelled (while waiting for the window, it ends the deployment with nothing sent).
  *
  * Deterministic: all I/O is in activities, time is `df.currentUtcDateTime`. The order and number of
  * yields is what in-flight instances replay: change it and they break. This orchestrator never calls
@@ -53,7 +53,7 @@ export function* deploymentOrchestrator(
   // started before windows existed have none in their input: undefined, and their path is unchanged.
   const opensAt = windowOpensAt(input.maintenanceWindows ?? [], started);
 
-  // 1. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
+  // 2. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
   //    is a new attempt (its own record, messages and outcome), exactly like POST .../retry.
   const claim = yield* call(
     df,
@@ -112,7 +112,7 @@ export function* deploymentOrchestrator(
   // yields nothing until its first wait.
   const inbox = new EventInbox(df, [EVENTS.status, EVENTS.cancel]);
 
-  // 2. Wait for the maintenance window, on one durable timer, unless it is open (or ignored). Nothing
+  // 3. Wait for the maintenance window, on one durable timer, unless it is open (or ignored). Nothing
   //    has gone to the agent yet, so a cancel now ends the deployment at once. A window that opens only
   //    after the completion deadline can never be used: TimedOut at once, rather than a long wait for a
   //    known ending. The acceptance deadline then counts from the opening (never past the completion
@@ -146,7 +146,7 @@ export function* deploymentOrchestrator(
     delete status.windowOpensAt;
   }
 
-  // 3. Send Deploy; transient failures are retried with backoff (on durable timers) until the attempts or
+  // 4. Send Deploy; transient failures are retried with backoff (on durable timers) until the attempts or
   //    the completion deadline run out, then the deployment ends Failed with the cause.
   const attempts = input.commandSendAttempts ?? 5;
   let backoffMs = (input.commandRetrySeconds ?? 2) * 1000;
@@ -169,7 +169,7 @@ export function* deploymentOrchestrator(
   df.setCustomStatus(status);
   yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
 
-  // 4. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way. The inbox
+  // 5. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way. The inbox
   //    keeps every event, whatever the orchestrator was awaiting when it came (see EventInbox).
   const statusesOf = (received: Received<"status" | "cancel">[]): Status[] =>
     received
@@ -214,7 +214,8 @@ export function* deploymentOrchestrator(
     const cancel = received.find((e) => e.name === EVENTS.cancel);
     if (!cancel) continue;
 
-    // 5. Cancel: tell the agent, then wait a grace period for its acknowledgement.
+    // Cancel (described after the steps in docs/workflow.md): tell the agent, then wait a grace
+    // period for its acknowledgement.
     const reason = (cancel.value as CancelRequest | undefined)?.reason ?? "cancelled by user";
     yield* send("Cancel", reason);
     status.message = "Cancel requested";

@@ -205,5 +205,9 @@ export async function pumpStatusesActivity(
   }
   // The count is a table query: only worth it when the pump might stop (it received nothing).
   // Reconciling here means a record left behind a terminated or purged instance never keeps a pump alive.
-  return received > 0 ? { received } : { received, active: (await inFlight(rt, client, tenant, log)).length };
+  // A deployment waiting for its maintenance window expects no status (nothing was sent) and ensures the
+  // pump itself once its Deploy is out, so it does not keep the pump polling for hours.
+  if (received > 0) return { received };
+  const active = (await inFlight(rt, client, tenant, log)).filter((r) => r.phase !== "WaitingForWindow");
+  return { received, active: active.length };
 }

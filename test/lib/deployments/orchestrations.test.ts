@@ -594,12 +594,14 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
 
   test("a closed window: WaitingForWindow on one timer, then the Deploy goes out when it opens", async () => {
     const id = newId();
-    const { windows, opensAt } = windowIn(2);
+    const { windows } = windowIn(2);
     scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1), status(id, "Succeeded", 2)]) });
     const run = await runDeployment(id, { maintenanceWindows: windows });
     assert.deepEqual(run.result, { outcome: "Succeeded", attempt: 1 });
-    // The ledger learns when the window opens with the claim (no activity of its own).
-    assert.equal(claims.get(id)?.[0].windowOpensAt, new Date(opensAt).toISOString());
+    // The ledger learns when the window opens with the claim (no activity of its own). Read from there:
+    // the virtual clock may skip ahead (timers of earlier tests) between windowIn and the start.
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
+    assert.equal(new Date(opensAt).getUTCMinutes(), Number(windows[0].cron.split(" ")[0]));
     const deploy = commands.get(id)?.[0];
     assert.equal(deploy?.type, "Deploy");
     assert.ok(Date.parse(deploy!.requestedAt) >= opensAt, "not before the window opened");
@@ -615,7 +617,7 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
 
   test("the acceptance deadline counts from the opening, not from the start", async () => {
     const id = newId();
-    const { windows, opensAt } = windowIn(3);
+    const { windows } = windowIn(3);
     const run = await runDeployment(id, {
       maintenanceWindows: windows,
       acceptanceTimeoutSeconds: 120,
@@ -628,6 +630,7 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
       sent.map((c) => c.type),
       ["Deploy", "Cancel"],
     );
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
     assertNear(Date.parse(sent[1].requestedAt) - opensAt, 120_000);
   });
 
@@ -646,8 +649,11 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
 
   test("a window that opens only after the completion deadline ends TimedOut at once", async () => {
     const id = newId();
-    const { windows, opensAt } = windowIn(2);
+    // Every 29 February: more than a year from the clock this suite runs on, never within the hour.
+    const windows = [{ cron: "0 0 29 2 *", durationMinutes: 60, timeZone: "UTC" }];
     const run = await runDeployment(id, { maintenanceWindows: windows, completionTimeoutSeconds: 3600 });
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
+    assert.match(new Date(opensAt).toISOString(), /-02-29T00:00:00.000Z$/);
     assert.equal(run.result.outcome, "TimedOut");
     assert.match(
       run.result.message ?? "",
@@ -661,7 +667,8 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
 
   test("an open window, no windows, or ignoreMaintenanceWindow: the history of a deployment without windows", async () => {
     const shapes: string[][] = [];
-    const open = windowIn(-0.1); // opened six minutes ago, open for 30
+    // Opens every minute for an hour: open whatever the virtual clock says.
+    const open = { windows: [{ cron: "* * * * *", durationMinutes: 60, timeZone: "UTC" }] };
     for (const over of [
       {},
       { maintenanceWindows: open.windows },
