@@ -1,9 +1,10 @@
 /**
  * The `deployment` orchestration: one instance per deployment attempt (`deploymentInstanceId`), the
- * numbered steps of docs/workflow.md. Claim the attempt → send Deploy (retried on durable timers) →
- * ensure the tenant's status pump → wait for statuses with an acceptance and a completion deadline,
- * re-ensuring the pump on the way → write the outcome once. A `cancel` event sends Cancel and waits a
- * grace period for the agent's Cancelled.
+ * numbered steps of docs/workflow.md (step 1 is the start handler). Claim the attempt → wait for the
+ * tenant's maintenance window if it is closed → send Deploy (retried on durable timers) → ensure the
+ * tenant's status pump → wait for statuses with an acceptance and a completion deadline, re-ensuring the
+ * pump on the way → write the outcome once. A `cancel` event sends Cancel and waits a grace period for
+ * the agent's Cancelled (while waiting for the window, it ends the deployment with nothing sent).
  *
  * Deterministic: all I/O is in activities, time is `df.currentUtcDateTime`. The order and number of
  * yields is what in-flight instances replay: change it and they break. This orchestrator never calls
@@ -24,6 +25,7 @@ import {
   type DeploymentResult,
 } from "../lib/deployments/contract";
 import type { Outcome } from "../lib/deployments/model";
+import { windowOpensAt } from "../lib/tenants/maintenance";
 import { call, EventInbox, type Received } from "../lib/deployments/orchestration";
 
 const MAX_SEND_BACKOFF_MS = 60_000;
@@ -43,12 +45,15 @@ export function* deploymentOrchestrator(
   const df = context.df;
   const input = df.getInput() as DeploymentInput;
   const started = df.currentUtcDateTime;
-  const acceptanceDeadline = new Date(started.getTime() + input.acceptanceTimeoutSeconds * 1000);
+  let acceptanceDeadline = new Date(started.getTime() + input.acceptanceTimeoutSeconds * 1000);
   const completionDeadline = new Date(started.getTime() + input.completionTimeoutSeconds * 1000);
   const status: DeploymentCustomStatus = { phase: "Requested", progress: 0 };
   df.setCustomStatus(status);
+  // Pure in its inputs and currentUtcDateTime, so every replay computes the same instant. Instances
+  // started before windows existed have none in their input: undefined, and their path is unchanged.
+  const opensAt = windowOpensAt(input.maintenanceWindows ?? [], started);
 
-  // 1. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
+  // 2. Claim the attempt in the ledger. A Durable restart of this instance runs with the same input but
   //    is a new attempt (its own record, messages and outcome), exactly like POST .../retry.
   const claim = yield* call(
     df,
@@ -60,6 +65,7 @@ export function* deploymentOrchestrator(
       instanceId: df.instanceId,
       executionKey: `${df.instanceId}@${started.toISOString()}`,
       spec: input.spec,
+      ...(opensAt ? { windowOpensAt: opensAt.toISOString() } : {}),
     },
     LEDGER_RETRY,
   );
@@ -102,7 +108,45 @@ export function* deploymentOrchestrator(
       }),
     });
 
-  // 2. Send Deploy; transient failures are retried with backoff (on durable timers) until the attempts or
+  // Created before any wait, so a cancel raised while the deployment waits for its window is kept. It
+  // yields nothing until its first wait.
+  const inbox = new EventInbox(df, [EVENTS.status, EVENTS.cancel]);
+
+  // 3. Wait for the maintenance window, on one durable timer, unless it is open (or ignored). Nothing
+  //    has gone to the agent yet, so a cancel now ends the deployment at once. A window that opens only
+  //    after the completion deadline can never be used: TimedOut at once, rather than a long wait for a
+  //    known ending. The acceptance deadline then counts from the opening (never past the completion
+  //    deadline), or a short acceptance timeout would run out during the wait.
+  if (opensAt) {
+    status.phase = "WaitingForWindow";
+    status.windowOpensAt = opensAt.toISOString();
+    df.setCustomStatus(status);
+    if (opensAt >= completionDeadline)
+      return yield* finish(
+        "TimedOut",
+        `The tenant's maintenance window does not open before the completion deadline ${completionDeadline.toISOString()} (next opening ${opensAt.toISOString()}); nothing was sent to the agent.`,
+      );
+    for (;;) {
+      const received = yield* inbox.next(opensAt);
+      if (received.length === 0) break;
+      const cancel = received.find((e) => e.name === EVENTS.cancel);
+      if (cancel) {
+        const reason = (cancel.value as CancelRequest | undefined)?.reason ?? "cancelled by user";
+        return yield* finish(
+          "Cancelled",
+          `${reason} (while waiting for the maintenance window; nothing was sent to the agent)`,
+        );
+      }
+      // A status before any Deploy can only be another attempt's or hand-made: nothing to act on.
+    }
+    const opened = df.currentUtcDateTime.getTime();
+    acceptanceDeadline = new Date(
+      Math.min(opened + input.acceptanceTimeoutSeconds * 1000, completionDeadline.getTime()),
+    );
+    delete status.windowOpensAt;
+  }
+
+  // 4. Send Deploy; transient failures are retried with backoff (on durable timers) until the attempts or
   //    the completion deadline run out, then the deployment ends Failed with the cause.
   const attempts = input.commandSendAttempts ?? 5;
   let backoffMs = (input.commandRetrySeconds ?? 2) * 1000;
@@ -125,9 +169,8 @@ export function* deploymentOrchestrator(
   df.setCustomStatus(status);
   yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
 
-  // 3. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way. The inbox
+  // 5. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way. The inbox
   //    keeps every event, whatever the orchestrator was awaiting when it came (see EventInbox).
-  const inbox = new EventInbox(df, [EVENTS.status, EVENTS.cancel]);
   const statusesOf = (received: Received<"status" | "cancel">[]): Status[] =>
     received
       .flatMap((e) => (e.name === EVENTS.status ? [e.value] : []))
@@ -163,7 +206,7 @@ export function* deploymentOrchestrator(
       status.sequence = s.sequence;
       if (s.message !== undefined) status.message = s.message;
       df.setCustomStatus(status);
-      // 5. One writer of the outcome: an agent's terminal state ends the deployment (even one that came
+      // 6. One writer of the outcome: an agent's terminal state ends the deployment (even one that came
       //    with a cancel: the agent finished first).
       const outcome = TERMINAL_STATES[s.state];
       if (outcome) return yield* finish(outcome, s.message);
@@ -171,7 +214,8 @@ export function* deploymentOrchestrator(
     const cancel = received.find((e) => e.name === EVENTS.cancel);
     if (!cancel) continue;
 
-    // 4. Cancel: tell the agent, then wait a grace period for its acknowledgement.
+    // Cancel (described after the steps in docs/workflow.md): tell the agent, then wait a grace
+    // period for its acknowledgement.
     const reason = (cancel.value as CancelRequest | undefined)?.reason ?? "cancelled by user";
     yield* send("Cancel", reason);
     status.message = "Cancel requested";

@@ -33,6 +33,9 @@ export async function beginAttemptActivity(
 ): Promise<AttemptClaim> {
   if (!(await rt.store.get(input.tenant))) return { error: `Tenant "${input.tenant}" is not registered.` };
   const { record, restartOf } = await rt.ledger.claim({ ...input, specDigest: specDigest(input.spec) });
+  // Folded into the claim so the wait adds no activity (and no yield) to the orchestration's history.
+  if (input.windowOpensAt !== undefined)
+    await rt.ledger.waitForWindow(input.tenant, input.id, record.attempt, input.windowOpensAt);
   // The start handler logs "deployment started"; a Durable restart starts no handler, so it is said here.
   if (restartOf !== undefined)
     log.info("deployment restarted as a new attempt", {
@@ -205,5 +208,9 @@ export async function pumpStatusesActivity(
   }
   // The count is a table query: only worth it when the pump might stop (it received nothing).
   // Reconciling here means a record left behind a terminated or purged instance never keeps a pump alive.
-  return received > 0 ? { received } : { received, active: (await inFlight(rt, client, tenant, log)).length };
+  // A deployment waiting for its maintenance window expects no status (nothing was sent) and ensures the
+  // pump itself once its Deploy is out, so it does not keep the pump polling for hours.
+  if (received > 0) return { received };
+  const active = (await inFlight(rt, client, tenant, log)).filter((r) => r.phase !== "WaitingForWindow");
+  return { received, active: active.length };
 }

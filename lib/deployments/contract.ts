@@ -8,6 +8,7 @@
  * Names and payload shapes are part of the durable history: renaming one breaks in-flight instances.
  */
 import type { Command, Status, StatusState } from "../messaging/contracts";
+import type { MaintenanceWindow } from "../tenants/maintenance";
 import type { Outcome } from "./model";
 
 /** An activity's name, with its input and result types riding along (never read at run time). */
@@ -91,6 +92,14 @@ export interface DeploymentInput {
   /** Absent in inputs of instances started before these settings existed. */
   commandSendAttempts?: number;
   commandRetrySeconds?: number;
+  /**
+   * The tenant's maintenance windows when the deployment started: the Deploy waits for one to open.
+   * Absent (or empty) when the tenant has none, when the request ignored them, and in inputs of
+   * instances started before windows existed, whose replay must not meet a new yield.
+   */
+  maintenanceWindows?: MaintenanceWindow[];
+  /** The start request said `ignoreMaintenanceWindow: true`; a retry keeps that choice. */
+  ignoreMaintenanceWindow?: boolean;
 }
 
 export interface DeploymentCustomStatus {
@@ -99,6 +108,8 @@ export interface DeploymentCustomStatus {
   attempt?: number;
   message?: string;
   sequence?: number;
+  /** While the phase is WaitingForWindow: when the maintenance window opens. */
+  windowOpensAt?: string;
 }
 
 export interface DeploymentResult {
@@ -169,6 +180,8 @@ export interface BeginAttemptInput {
   instanceId: string;
   executionKey: string;
   spec: unknown;
+  /** The tenant's maintenance window is closed: the record waits in WaitingForWindow until this instant. */
+  windowOpensAt?: string;
 }
 
 /** What `beginAttempt` answers: the attempt this execution runs, or why it cannot run one. */

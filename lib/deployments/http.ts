@@ -41,6 +41,8 @@ const startSchema = z.strictObject({
     .min(1)
     .max(7 * 86_400)
     .optional(),
+  /** Deploy now even if the tenant's maintenance window is closed (an emergency fix). */
+  ignoreMaintenanceWindow: z.boolean().optional(),
 });
 
 const listQuerySchema = z.strictObject({
@@ -65,6 +67,7 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
     ...(r.rollout ? { rolloutId: r.rollout.id } : {}),
+    ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
     ...(options.timeline === false ? {} : { timeline: r.timeline ?? [] }),
@@ -180,6 +183,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         completionTimeoutSeconds: body.completionTimeoutSeconds,
         idempotent: !!idempotencyKey,
         requestDigest,
+        ignoreMaintenanceWindow: body.ignoreMaintenanceWindow,
       });
       invocationLogger(context).info("deployment started", {
         tenant,
@@ -219,6 +223,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           acceptanceTimeoutSeconds: input.acceptanceTimeoutSeconds,
           completionTimeoutSeconds: input.completionTimeoutSeconds,
           previousAttempt: previous.attempt,
+          ignoreMaintenanceWindow: input.ignoreMaintenanceWindow,
         },
       );
       invocationLogger(context).info("deployment retried", {

@@ -192,8 +192,12 @@ export class DeploymentLedger {
     return this.update(tenant, id, attempt, (current) => {
       if (isTerminal(current) || PHASES.indexOf(phase) <= PHASES.indexOf(current.phase)) return undefined;
       const now = this.now().toISOString();
+      // The waiting message no longer holds once the deployment moves on.
+      const { message: previous, ...rest } = current;
+      const kept = current.phase === "WaitingForWindow" ? undefined : previous;
+      const next = message ?? kept;
       return withTimeline(
-        { ...current, phase, ...(message !== undefined ? { message } : {}), updatedAt: now },
+        { ...rest, phase, ...(next !== undefined ? { message: next } : {}), updatedAt: now },
         { at: now, source: "provider", event: phase, ...(message !== undefined ? { message } : {}) },
       );
     });
@@ -228,6 +232,19 @@ export class DeploymentLedger {
       );
     });
     return updated ?? ((await this.get(tenant, id, attempt)) as DeploymentRecord);
+  }
+
+  /** Moves a just-claimed attempt to WaitingForWindow, recording when the window opens (idempotent). */
+  waitForWindow(tenant: string, id: string, attempt: number, opensAt: string): Promise<unknown> {
+    return this.update(tenant, id, attempt, (current) => {
+      if (current.phase !== "Requested") return undefined;
+      const now = this.now().toISOString();
+      const message = `Waiting for the tenant's maintenance window (opens ${opensAt})`;
+      return withTimeline(
+        { ...current, phase: "WaitingForWindow", windowOpensAt: opensAt, message, updatedAt: now },
+        { at: now, source: "provider", event: "WaitingForWindow", message },
+      );
+    });
   }
 
   /** Shows (or clears) a Durable suspend of the attempt's instance, with a timeline entry. */

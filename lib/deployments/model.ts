@@ -5,7 +5,15 @@
 import { createHash } from "node:crypto";
 import type { Status, StatusState } from "../messaging/contracts";
 
-export const PHASES = ["Requested", "Sent", "Accepted", "InProgress", "Completed"] as const;
+/** In workflow order: the ledger never moves a record backwards in this list. */
+export const PHASES = [
+  "Requested",
+  "WaitingForWindow",
+  "Sent",
+  "Accepted",
+  "InProgress",
+  "Completed",
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const OUTCOMES = ["Succeeded", "Failed", "Cancelled", "TimedOut", "Rejected", "Terminated"] as const;
@@ -85,6 +93,8 @@ export interface DeploymentRecord {
    * `deploymentFinished`) once the outcome is written, so it can start the next tenant.
    */
   rollout?: { id: string; notify: string };
+  /** Phase WaitingForWindow: when the tenant's maintenance window opens and the Deploy goes out. */
+  windowOpensAt?: string;
   lastStatus?: LastStatus;
   /** Oldest first; the last TIMELINE_LIMITS.entries events. */
   timeline?: TimelineEntry[];

@@ -58,6 +58,7 @@ export async function startAttempt(
      * writes) starts the instance. Only for callers whose repeat carries the same request (rollouts).
      */
     startIfMissing?: boolean;
+    ignoreMaintenanceWindow?: boolean;
   },
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
@@ -106,6 +107,12 @@ export async function startAttempt(
     cancelGraceSeconds: rt.settings.cancelGraceSeconds,
     commandSendAttempts: rt.settings.commandSendAttempts,
     commandRetrySeconds: rt.settings.commandRetrySeconds,
+    // The windows as registered now: a later change to the registration does not move a waiting deployment.
+    ...(options.ignoreMaintenanceWindow
+      ? { ignoreMaintenanceWindow: true }
+      : registration.maintenanceWindows.length > 0
+        ? { maintenanceWindows: registration.maintenanceWindows }
+        : {}),
   };
   try {
     await client.startNew(ORCHESTRATIONS.deployment, { instanceId, input });

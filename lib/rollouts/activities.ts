@@ -109,6 +109,7 @@ export async function advanceBatchActivity(
         startIfMissing: true,
         requestDigest: rollout.requestDigest,
         rollout: { id: rollout.id, notify: input.batchInstanceId },
+        ...(rollout.options.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
       });
       started.push({ tenant, id: record.id, attempt: record.attempt });
       log.info("rollout deployment started", { rolloutId: rollout.id, tenant, deploymentId: record.id });

@@ -21,6 +21,7 @@ import {
   TenantRegistration,
 } from "./model";
 import { onboardingInstructions } from "./onboarding";
+import { matchesSelector, parseSelector, SelectorError } from "./selector";
 import type { TenantHealthStore } from "./health";
 import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions } from "./store";
 
@@ -79,6 +80,8 @@ export function registrationView(r: TenantRegistration) {
     auth: r.auth,
     limits: r.limits,
     state: r.state,
+    labels: r.labels,
+    maintenanceWindows: r.maintenanceWindows,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -93,6 +96,18 @@ function mapStoreError(error: unknown): never {
 const listQuerySchema = z.strictObject({
   top: z.coerce.number().int().min(1).max(1000).optional(),
   continuationToken: continuationTokenParam.optional(),
+  selector: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return parseSelector(text);
+      } catch (error) {
+        if (!(error instanceof SelectorError)) throw error;
+        ctx.addIssue({ code: "custom", message: `is not a label selector: ${error.message}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 });
 
 export function createTenantHandlers(getDeps: () => TenantApiDeps) {
@@ -141,10 +156,12 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
     list: apiHandler(async (request) => {
       const { store, settings } = getDeps();
       requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
-      const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
-      const page = await store.list(query).catch(rejectInvalidContinuationToken);
+      const { selector, ...paging } = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
+      const page = await store.list(paging).catch(rejectInvalidContinuationToken);
+      // The selector filters each page, so a page may hold fewer than `top` (even none) and still go on.
+      const items = selector ? page.items.filter((t) => matchesSelector(selector, t.labels)) : page.items;
       return json(200, {
-        items: page.items.map(registrationView),
+        items: items.map(registrationView),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
       });
     }),

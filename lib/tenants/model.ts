@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import type { FieldError } from "../http/problem";
+import { labelsSchema } from "./labels";
+import { maintenanceWindowsSchema } from "./maintenance";
 
 export const TENANT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -115,6 +117,10 @@ export const registrationInputSchema = z
     auth: authConfigSchema.default({ mode: "federatedManagedIdentity" }),
     limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
     state: z.enum(["active", "suspended"]).default("active"),
+    /** Kubernetes-style labels that rollouts and `GET /api/tenants?selector=` select on. */
+    labels: labelsSchema.default({}),
+    /** Deployments wait for one of these to be open (none: any time). */
+    maintenanceWindows: maintenanceWindowsSchema.default([]),
   })
   .superRefine((r, ctx) => {
     // One queue for both directions would let the Provider read its own commands back as statuses.

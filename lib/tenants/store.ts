@@ -5,7 +5,10 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import type { Labels } from "./labels";
+import type { MaintenanceWindow } from "./maintenance";
 import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
+import { matchesSelector, type Selector } from "./selector";
 
 export const TENANTS_TABLE = "tenants";
 const PARTITION = "tenant";
@@ -52,6 +55,10 @@ interface TenantEntity {
   maxConcurrentDeployments: number;
   acceptanceTimeoutSeconds: number;
   completionTimeoutSeconds: number;
+  /** JSON; absent on rows written before labels existed. */
+  labels?: string;
+  /** JSON; absent on rows written before maintenance windows existed. */
+  maintenanceWindows?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -102,6 +109,8 @@ function toEntity(
     maxConcurrentDeployments: input.limits.maxConcurrentDeployments,
     acceptanceTimeoutSeconds: input.limits.acceptanceTimeoutSeconds,
     completionTimeoutSeconds: input.limits.completionTimeoutSeconds,
+    labels: JSON.stringify(input.labels),
+    maintenanceWindows: JSON.stringify(input.maintenanceWindows),
     createdAt,
     updatedAt,
   };
@@ -120,6 +129,8 @@ function fromEntity(e: TableEntityResult<TenantEntity>): TenantRegistration {
       completionTimeoutSeconds: e.completionTimeoutSeconds,
     },
     state: e.state,
+    labels: e.labels ? (JSON.parse(e.labels) as Labels) : {},
+    maintenanceWindows: e.maintenanceWindows ? (JSON.parse(e.maintenanceWindows) as MaintenanceWindow[]) : [],
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     etag: e.etag,
@@ -162,6 +173,21 @@ export class TenantStore {
       options.continuationToken,
     );
     return { ...page, items: page.items.map(fromEntity) };
+  }
+
+  /**
+   * Every registration whose labels match the selector (all of them without one), paging through the
+   * whole table: for rollouts, which target the full set. Sorted by name (the table's order).
+   */
+  async listAll(selector?: Selector): Promise<TenantRegistration[]> {
+    const out: TenantRegistration[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.list({ top: 1000, continuationToken });
+      out.push(...(selector ? page.items.filter((t) => matchesSelector(selector, t.labels)) : page.items));
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return out;
   }
 
   /**

@@ -64,6 +64,15 @@ test(
       directoryId: "a0000000-0000-4000-8000-0000000000ff",
       displayName: hostile,
       serviceBus: { namespace: "markup-probe.servicebus.windows.net" },
+      labels: { ring: "canary", region: "eu" },
+      // A daily window twelve hours from now: closed for the whole test.
+      maintenanceWindows: [
+        {
+          cron: `${new Date(Date.now() + 12 * 3600_000).getUTCMinutes()} ${new Date(Date.now() + 12 * 3600_000).getUTCHours()} * * *`,
+          durationMinutes: 60,
+          timeZone: "UTC",
+        },
+      ],
     });
     const response = await page.goto(`${stack!.api}/dashboard`);
     assert.equal(response?.status(), 200);
@@ -78,6 +87,8 @@ test(
     assert.match(await page.getByTestId("pump-markup-probe").innerText(), /NotStarted/);
     assert.ok((await page.locator('[data-tenant="markup-probe"]').innerText()).includes(hostile));
     assert.equal(await page.locator("#tenants img").count(), 0, "a display name is text, not markup");
+    assert.match(await page.getByTestId("labels-markup-probe").innerText(), /ring=canary\s*region=eu/);
+    assert.match(await page.getByTestId("labels-markup-probe").innerText(), /1 maintenance window/);
 
     // A deployment started from the form runs live to its outcome, and its timeline shows the agent's reports.
     await page.getByTestId("start-tenant").selectOption("fabrikam");
@@ -109,6 +120,17 @@ test(
     await page.getByTestId(`retry-${stalled.id}`).click();
     await row(stalled.id).locator("td").nth(2).filter({ hasText: "2" }).waitFor();
     await page.getByTestId(`cancel-${stalled.id}`).waitFor();
+
+    // A deployment to a tenant whose window is closed shows WaitingForWindow and when the window opens;
+    // it is cancelled before anything goes to the (absent) agent.
+    const waiting = (await api("POST", "/tenants/markup-probe/deployments", {
+      spec: { template: "web" },
+      completionTimeoutSeconds: 86_400,
+    })) as { id: string };
+    await row(waiting.id).getByTestId("phase").filter({ hasText: "WaitingForWindow" }).waitFor();
+    assert.match(await row(waiting.id).getByTestId("window-opens").innerText(), /window opens \S/);
+    await page.getByTestId(`cancel-${waiting.id}`).click();
+    await row(waiting.id).getByTestId("outcome").filter({ hasText: "Cancelled" }).waitFor();
 
     // Verify from the tenant row records the result the row then shows.
     await page.getByTestId("verify-contoso").click();

@@ -14,6 +14,8 @@ export function testRegistration(
     auth,
     limits: { maxConcurrentDeployments: 10, acceptanceTimeoutSeconds: 120, completionTimeoutSeconds: 3600 },
     state: "active",
+    labels: {},
+    maintenanceWindows: [],
     createdAt: "",
     updatedAt: "",
     etag: "",

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
 import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
+import { VirtualClock } from "../../../dev/durable/clock";
 import type { Command, Status, StatusState } from "../../../lib/messaging/contracts";
 import {
   ACTIVITIES,
@@ -17,6 +18,7 @@ import {
   ORCHESTRATIONS,
   PUMP_RETRY,
   type AttemptClaim,
+  type BeginAttemptInput,
   type DeploymentCustomStatus,
   type DeploymentInput,
   type DeploymentResult,
@@ -26,6 +28,7 @@ import {
   type VerifyInput,
   type VerifyResult,
 } from "../../../lib/deployments/contract";
+import type { MaintenanceWindow } from "../../../lib/tenants/maintenance";
 
 const DAY_S = 24 * 3600;
 
@@ -37,6 +40,8 @@ type Agent = (
 
 interface Script {
   claim?: AttemptClaim;
+  /** Runs inside beginAttempt, e.g. the user cancels while the claim is made. */
+  onClaim?: (raise: (event: string, body: unknown) => Promise<void>) => Promise<void>;
   agent?: Agent;
   /** ensureStatusPump: what happens at its n-th call (1-based), e.g. the user cancels a day in. */
   onEnsure?: (n: number) => Promise<void>;
@@ -46,11 +51,14 @@ interface Script {
 
 const scripts = new Map<string, Script>();
 const commands = new Map<string, Command[]>();
+const claims = new Map<string, BeginAttemptInput[]>();
 const completions = new Map<string, { outcome: string; message?: string; attempt: number }[]>();
 const pumpEnsures = new Map<string, number>();
 const pumpCycles = new Map<string, number>();
 
 let h: Harness;
+/** The engine's clock: it runs ahead of the wall clock as tests skip time. */
+const clock = new VirtualClock();
 let messageSeq = 0;
 
 before(async () => {
@@ -75,8 +83,11 @@ before(async () => {
         },
       });
       df.app.activity(ACTIVITIES.beginAttempt.name, {
-        handler: (input: { id: string; attempt: number }): AttemptClaim =>
-          scripts.get(input.id)?.claim ?? { attempt: input.attempt },
+        handler: async (input: BeginAttemptInput): Promise<AttemptClaim> => {
+          claims.set(input.id, [...(claims.get(input.id) ?? []), input]);
+          await scripts.get(input.id)?.onClaim?.((e, b) => h.client.raiseEvent(input.id, e, b));
+          return scripts.get(input.id)?.claim ?? { attempt: input.attempt };
+        },
       });
       df.app.activity(ACTIVITIES.sendCommand.name, {
         handler: async (input: { tenant: string; command: Command }): Promise<SendResult> => {
@@ -119,7 +130,7 @@ before(async () => {
         },
       });
     },
-    { timeSkipping: true },
+    { timeSkipping: true, clock },
   );
 });
 
@@ -569,5 +580,108 @@ describe("verify orchestration (time skipping)", () => {
     });
     const r = await runVerify("ping-unsent");
     assert.deepEqual(r, { ok: false, steps: [{ step: "send", ok: false, detail: "queue missing" }] });
+  });
+});
+
+describe("deployment orchestration: maintenance windows (time skipping)", () => {
+  /** A daily 30-minute window opening `hoursAhead` hours from now (UTC, whole minutes). */
+  function windowIn(hoursAhead: number): { windows: MaintenanceWindow[]; opensAt: number } {
+    const at = new Date(clock.now() + hoursAhead * 3600_000);
+    at.setUTCSeconds(0, 0);
+    const cron = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+    return { windows: [{ cron, durationMinutes: 30, timeZone: "UTC" }], opensAt: at.getTime() };
+  }
+
+  test("a closed window: WaitingForWindow on one timer, then the Deploy goes out when it opens", async () => {
+    const id = newId();
+    const { windows } = windowIn(2);
+    scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1), status(id, "Succeeded", 2)]) });
+    const run = await runDeployment(id, { maintenanceWindows: windows });
+    assert.deepEqual(run.result, { outcome: "Succeeded", attempt: 1 });
+    // The ledger learns when the window opens with the claim (no activity of its own). Read from there:
+    // the virtual clock may skip ahead (timers of earlier tests) between windowIn and the start.
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
+    assert.equal(new Date(opensAt).getUTCMinutes(), Number(windows[0].cron.split(" ")[0]));
+    const deploy = commands.get(id)?.[0];
+    assert.equal(deploy?.type, "Deploy");
+    assert.ok(Date.parse(deploy!.requestedAt) >= opensAt, "not before the window opened");
+    assertNear(Date.parse(deploy!.requestedAt), opensAt);
+    assert.equal(timerFireTimes(run.status)[0], opensAt, "one timer, due at the opening");
+    assert.equal(count(run.types, "TimerFired"), 1, "only the window's timer ran out");
+    assert.deepEqual(
+      h.logs.filter((l) => l.includes("yielded a task it had already yielded")),
+      [],
+    );
+    assert.ok(run.elapsedMs < 5000);
+  });
+
+  test("the acceptance deadline counts from the opening, not from the start", async () => {
+    const id = newId();
+    const { windows } = windowIn(3);
+    const run = await runDeployment(id, {
+      maintenanceWindows: windows,
+      acceptanceTimeoutSeconds: 120,
+      pumpReensureSeconds: DAY_S,
+    });
+    assert.equal(run.result.outcome, "TimedOut");
+    assert.match(run.result.message ?? "", /did not accept/);
+    const sent = commands.get(id) ?? [];
+    assert.deepEqual(
+      sent.map((c) => c.type),
+      ["Deploy", "Cancel"],
+    );
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
+    assertNear(Date.parse(sent[1].requestedAt) - opensAt, 120_000);
+  });
+
+  test("a cancel while waiting ends Cancelled and sends the agent nothing", async () => {
+    const id = newId();
+    const { windows } = windowIn(5);
+    scripts.set(id, { onClaim: (raise) => raise(EVENTS.cancel, { reason: "not today" }) });
+    const run = await runDeployment(id, { maintenanceWindows: windows });
+    assert.equal(run.result.outcome, "Cancelled");
+    assert.match(run.result.message ?? "", /^not today \(while waiting for the maintenance window/);
+    assert.equal(commands.get(id), undefined, "nothing sent");
+    assert.equal(pumpEnsures.get(`tenant-${id}`), undefined);
+    assert.equal(count(run.types, "TimerFired"), 0, "the window timer did not run out");
+    assert.equal(run.custom.phase, "Completed");
+  });
+
+  test("a window that opens only after the completion deadline ends TimedOut at once", async () => {
+    const id = newId();
+    // Every 29 February: more than a year from the clock this suite runs on, never within the hour.
+    const windows = [{ cron: "0 0 29 2 *", durationMinutes: 60, timeZone: "UTC" }];
+    const run = await runDeployment(id, { maintenanceWindows: windows, completionTimeoutSeconds: 3600 });
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
+    assert.match(new Date(opensAt).toISOString(), /-02-29T00:00:00.000Z$/);
+    assert.equal(run.result.outcome, "TimedOut");
+    assert.match(
+      run.result.message ?? "",
+      new RegExp(
+        `does not open before the completion deadline .*next opening ${new Date(opensAt).toISOString()}`,
+      ),
+    );
+    assert.equal(commands.get(id), undefined);
+    assert.equal(count(run.types, "TimerCreated"), 0, "no wait for a known ending");
+  });
+
+  test("an open window, no windows, or ignoreMaintenanceWindow: the history of a deployment without windows", async () => {
+    const shapes: string[][] = [];
+    // Opens every minute for an hour: open whatever the virtual clock says.
+    const open = { windows: [{ cron: "* * * * *", durationMinutes: 60, timeZone: "UTC" }] };
+    for (const over of [
+      {},
+      { maintenanceWindows: open.windows },
+      { ignoreMaintenanceWindow: true }, // what the start handler passes: no windows
+    ] as Partial<DeploymentInput>[]) {
+      const id = newId();
+      scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1), status(id, "Succeeded", 2)]) });
+      const run = await runDeployment(id, over);
+      assert.equal(run.result.outcome, "Succeeded");
+      assert.equal(claims.get(id)?.[0].windowOpensAt, undefined);
+      shapes.push(run.types.filter((t) => t !== "OrchestratorStarted" && t !== "OrchestratorCompleted"));
+    }
+    assert.deepEqual(shapes[1], shapes[0]);
+    assert.deepEqual(shapes[2], shapes[0]);
   });
 });
