@@ -349,6 +349,56 @@ test("abort cancels in-flight deployments gracefully and skips the rest", async 
   assert.equal((await post(`/api/rollouts/${id}/abort`)).status, 409);
 });
 
+test("a tenant's closed maintenance window holds its rollout deployment in WaitingForWindow unless the rollout ignores it", async () => {
+  const register = (windows: unknown[]) =>
+    fetch(`${host!.url}/api/tenants/foxtrot`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        directoryId: "a0000000-0000-4000-8000-000000000006",
+        serviceBus: { namespace: "foxtrot.servicebus.localhost" },
+        auth: { mode: "sas", sasSetting: "FOXTROT_SAS" },
+        labels: { ring: "broad", region: "eu" },
+        maintenanceWindows: windows,
+      }),
+    });
+  // Open ten minutes a day, starting half an hour from now: closed now, open within the completion timeout.
+  const opens = new Date(Math.ceil((Date.now() + 30 * 60_000) / 60_000) * 60_000);
+  const closed = {
+    cron: `${opens.getUTCMinutes()} ${opens.getUTCHours()} * * *`,
+    durationMinutes: 10,
+    timeZone: "UTC",
+  };
+  assert.equal((await register([closed])).status, 200);
+  try {
+    const waiting = await startRollout({ spec: quick, targets: { tenants: ["foxtrot"] } });
+    const r = await until(waiting.body.id, (v) => v.tenants[0]!.phase === "Running");
+    const id = r.tenants[0]!.deploymentId!;
+    const deadline = Date.now() + 15_000;
+    let d: Record<string, unknown>;
+    do {
+      d = (await (await fetch(`${host!.url}/api/deployments/${id}`)).json()) as Record<string, unknown>;
+      if (d.phase === "WaitingForWindow") break;
+      await sleep(100);
+    } while (Date.now() < deadline);
+    assert.equal(d.phase, "WaitingForWindow");
+    assert.equal(new Date(String(d.windowOpensAt)).getTime(), opens.getTime());
+    assert.equal((await post(`/api/rollouts/${waiting.body.id}/abort`)).status, 202);
+    const aborted = await until(waiting.body.id, (v) => v.state === "Aborted");
+    assert.equal(aborted.tenants[0]!.outcome, "Cancelled");
+
+    const ignoring = await startRollout({
+      spec: quick,
+      targets: { tenants: ["foxtrot"] },
+      ignoreMaintenanceWindow: true,
+    });
+    const done = await until(ignoring.body.id, (v) => v.state === "Succeeded");
+    assert.equal(done.tenants[0]!.outcome, "Succeeded");
+  } finally {
+    assert.equal((await register([])).status, 200);
+  }
+});
+
 test("retry starts a new rollout over the tenants that did not succeed", async () => {
   const suspend = (state: string) =>
     fetch(`${host!.url}/api/tenants/echo`, {
