@@ -66,6 +66,15 @@ function toRow(record: DeploymentRecord): Row {
   };
 }
 
+/**
+ * The record as a read would now answer it, without the read: the row's JSON round trip (which drops
+ * undefined fields) and the ETag the write answered. Saves a storage request on every ledger write.
+ */
+function stored(record: DeploymentRecord, etag: string | undefined): DeploymentRecord {
+  const { etag: _old, ...rest } = record;
+  return { ...(JSON.parse(JSON.stringify(rest)) as DeploymentRecord), ...(etag ? { etag } : {}) };
+}
+
 function fromRow(row: TableEntityResult<Row>): DeploymentRecord {
   return { ...(JSON.parse(row.json) as DeploymentRecord), etag: row.etag };
 }
@@ -90,8 +99,9 @@ export class DeploymentLedger {
     const first = record.timeline?.length
       ? record
       : withTimeline(record, { at: record.requestedAt, source: "provider", event: "Requested" });
+    let etag: string | undefined;
     try {
-      await this.client.createEntity(toRow(first));
+      ({ etag } = await this.client.createEntity(toRow(first)));
     } catch (error) {
       if (statusCodeOf(error) === 409)
         throw new DeploymentExistsError(record.tenant, record.id, record.attempt);
@@ -106,7 +116,7 @@ export class DeploymentLedger {
       },
       "Replace",
     );
-    return (await this.get(record.tenant, record.id, record.attempt)) as DeploymentRecord;
+    return stored(first, etag);
   }
 
   async get(tenant: string, id: string, attempt: number): Promise<DeploymentRecord | undefined> {
@@ -165,8 +175,8 @@ export class DeploymentLedger {
       const next = change(current);
       if (!next) return undefined;
       try {
-        await this.client.updateEntity(toRow(next), "Replace", { etag: current.etag });
-        return (await this.get(tenant, id, attempt)) as DeploymentRecord;
+        const { etag } = await this.client.updateEntity(toRow(next), "Replace", { etag: current.etag });
+        return stored(next, etag);
       } catch (error) {
         if (statusCodeOf(error) !== 412) throw error;
       }
