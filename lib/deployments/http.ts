@@ -13,14 +13,14 @@ import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
-import { deploymentId as deploymentIdSchema, LIMITS } from "../messaging/contracts";
+import { deploymentId as deploymentIdSchema } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { STATUS_FILTERS } from "./ledger";
 import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
 import { reconcile } from "./reconcile";
-import { requireActiveTenant, requireSameRequest, startAttempt } from "./start";
+import { deploymentRequestFields, requireActiveTenant, requireSameRequest, startAttempt } from "./start";
 import { timeoutOrderError } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
 import { DeploymentInput, EVENTS } from "./contract";
@@ -28,21 +28,7 @@ import { durableRoutes, requireRegistered } from "./route";
 
 const startSchema = z.strictObject({
   deploymentId: deploymentIdSchema.optional(),
-  spec: z
-    .record(z.string(), z.unknown())
-    .refine(
-      (v) => Buffer.byteLength(JSON.stringify(v)) <= LIMITS.specBytes,
-      `must be at most ${LIMITS.specBytes} bytes as JSON`,
-    ),
-  acceptanceTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
-  completionTimeoutSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 86_400)
-    .optional(),
-  /** Deploy now even if the tenant's maintenance window is closed (an emergency fix). */
-  ignoreMaintenanceWindow: z.boolean().optional(),
+  ...deploymentRequestFields,
 });
 
 const listQuerySchema = z.strictObject({

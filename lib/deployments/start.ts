@@ -5,6 +5,8 @@
  * rollout's deployment is a normal deployment under every rule.
  */
 import type { DurableClient } from "durable-functions";
+import { z } from "zod";
+import { deploymentSpec } from "../messaging/contracts";
 import { ProblemError } from "../http/problem";
 import type { TenantRegistration } from "../tenants/model";
 import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
@@ -13,6 +15,20 @@ import { type DeploymentRecord, isTerminal, specDigest } from "./model";
 import { inFlight, instanceState } from "./reconcile";
 import { requireRegistered } from "./route";
 import type { ProviderRuntime } from "./runtime";
+
+/** What a start request says about the deployment, the same for one tenant (the API) and many (rollouts). */
+export const deploymentRequestFields = {
+  spec: deploymentSpec,
+  acceptanceTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  completionTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
+  /** Deploy now even if the tenant's maintenance window is closed (an emergency fix). */
+  ignoreMaintenanceWindow: z.boolean().optional(),
+};
 
 /**
  * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old

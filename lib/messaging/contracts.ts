@@ -35,7 +35,8 @@ export const deploymentId = z
   .regex(DEPLOYMENT_ID_PATTERN, "must be 1-64 letters, digits, '.', '_' or '-'");
 const attempt = z.number().int().min(1).max(1000);
 
-const spec = z
+/** A deployment's spec: opaque to the Provider, bounded in size. */
+export const deploymentSpec = z
   .record(z.string(), z.unknown())
   .refine((v) => utf8Bytes(v) <= LIMITS.specBytes, `must be at most ${LIMITS.specBytes} bytes as JSON`);
 
@@ -49,7 +50,7 @@ export const commandSchema = z
     deploymentId,
     attempt,
     tenant: z.string().regex(TENANT_PATTERN, "must be a tenant slug"),
-    spec: spec.optional(),
+    spec: deploymentSpec.optional(),
     requestedAt: isoTimestamp,
     deadline: isoTimestamp.optional(),
     reason: z.string().max(LIMITS.messageChars).optional(),

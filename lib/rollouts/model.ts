@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { deploymentId as deploymentIdSchema, LIMITS } from "../messaging/contracts";
+import { deploymentId as deploymentIdSchema } from "../messaging/contracts";
+import { deploymentRequestFields } from "../deployments/start";
 import type { Outcome } from "../deployments/model";
 import type { FieldError } from "../http/problem";
 import { matchesSelector, parseSelector, SelectorError, type Selector } from "../tenants/selector";
@@ -93,12 +94,7 @@ const waveSchema = z
 export const startRolloutSchema = z
   .strictObject({
     rolloutId: z.string().regex(ROLLOUT_ID, "must be 1-40 letters, digits, '_' or '-'").optional(),
-    spec: z
-      .record(z.string(), z.unknown())
-      .refine(
-        (v) => Buffer.byteLength(JSON.stringify(v)) <= LIMITS.specBytes,
-        `must be at most ${LIMITS.specBytes} bytes as JSON`,
-      ),
+    ...deploymentRequestFields,
     targets: z
       .strictObject({ tenants: tenantList.optional(), selector: selectorText.optional() })
       .refine((t) => t.tenants !== undefined || t.selector !== undefined, {
@@ -114,14 +110,6 @@ export const startRolloutSchema = z
       .max(7 * 86_400)
       .optional(),
     approval: z.enum(["none", "afterEachWave"]).optional(),
-    acceptanceTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
-    completionTimeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 86_400)
-      .optional(),
-    ignoreMaintenanceWindow: z.boolean().optional(),
   })
   .superRefine((body, ctx) => {
     const names = new Set<string>();
