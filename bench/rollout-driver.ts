@@ -38,6 +38,9 @@ export interface RolloutDriver {
 export class Completions {
   private readonly done = new Map<string, { at: number; status: string }>();
   private readonly waiters = new Map<string, () => void>();
+  get count(): number {
+    return this.done.size;
+  }
   record(instanceId: string, status: string): void {
     this.done.set(instanceId, { at: Date.now(), status });
     this.waiters.get(instanceId)?.();
