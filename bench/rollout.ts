@@ -376,7 +376,7 @@ async function main(): Promise<void> {
   const before = await snapshot();
   const sampler = setInterval(() => {
     log(
-      `activities running ${running.activities} (pump cycles ${running.pumpCycles}), rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+      `${completions.count} deployments done; activities running ${running.activities} (pump cycles ${running.pumpCycles}), rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
     );
   }, 5000);
   log(`rolling out with the ${driver.name} driver`);
