@@ -6,7 +6,7 @@
  * and statuses: a task hub per customer would make each extra customer cost a host process, while what
  * these customers exercise is the Provider. The price: a run the process was in when it died is lost (its
  * deployment ends TimedOut on the Provider); `agent-contoso` and `agent-fabrikam` keep the real,
- * crash-safe agent. Customers that share a connection string share one AMQP connection.
+ * crash-safe agent.
  * Used by `npm start` (dev/shared-agents-cli.ts) and the benchmarks (bench/agents.ts).
  */
 import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
@@ -127,16 +127,14 @@ function startAgent(client: ServiceBusClient, customer: SharedAgentCustomer): { 
 
 /** Starts every customer's agent; `close` stops them and their connections. */
 export function startSharedAgents(customers: SharedAgentCustomer[]): { close(): Promise<void> } {
-  const clients = new Map<string, ServiceBusClient>();
-  const agents = customers.map((c) => {
-    let client = clients.get(c.connectionString);
-    if (!client) clients.set(c.connectionString, (client = new ServiceBusClient(c.connectionString)));
-    return startAgent(client, c);
-  });
+  // A connection per customer, as each customer's own agent has: links on one connection are authorised
+  // one at a time by the client, which would make hundreds of customers wait on each other.
+  const clients = customers.map((c) => new ServiceBusClient(c.connectionString));
+  const agents = customers.map((c, i) => startAgent(clients[i] as ServiceBusClient, c));
   return {
     async close() {
       await Promise.allSettled(agents.map((a) => a.close()));
-      await Promise.allSettled([...clients.values()].map((c) => c.close()));
+      await Promise.allSettled(clients.map((c) => c.close()));
     },
   };
 }
