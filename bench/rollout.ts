@@ -44,6 +44,15 @@ const FQDN = `${NAMESPACE}.servicebus.localhost`;
 const sasSetting = (tenant: string) => `${tenant.toUpperCase()}_SAS`;
 const IDLE_SECONDS = 30;
 
+/** Where a deployment's time goes, from its ledger timeline (each stage ends where the next begins). */
+const STAGES = [
+  "start → Deploy sent",
+  "Deploy sent → agent sends Accepted",
+  "Accepted sent → recorded by the pump",
+  "Accepted recorded → agent sends Succeeded",
+  "Succeeded sent → recorded by the pump",
+  "Succeeded recorded → orchestration Completed",
+];
 const tenantName = (i: number) => `t${String(i).padStart(4, "0")}`;
 const log = (m: string) => console.error(`[rollout ${new Date().toISOString().slice(11, 19)}] ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,7 +119,12 @@ export interface RolloutResult {
   perSecondSustained: number;
   waves: RolloutRun["waves"];
   detection: { samples: number; p50: number; p95: number; p99: number; max: number };
+  stages: { name: string; p50: number; p99: number }[];
   peakRssMiB: number;
+  /** Cores the other processes of the stack kept busy during the rollout. */
+  otherCores: { storage: number; broker: number; agents: number };
+  /** The machine's 5-minute load average at the end of the rollout (others' work included). */
+  loadAverage: number;
   /** Most activities (and pump cycles among them) running at once: each holds one of the host's slots. */
   peaks: { activities: number; pumpCycles: number };
   run: Cost;
@@ -218,6 +232,16 @@ function cost(a: Snapshot, b: Snapshot): Cost {
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** CPU seconds (user + system) a process has used so far; Linux only, else NaN. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
 }
 
 function peakRssMiB(): number {
@@ -379,6 +403,8 @@ async function main(): Promise<void> {
     { name: "10%", tenants: tenants.slice(onePercent, onePercent + tenPercent) },
     { name: "rest", tenants: tenants.slice(onePercent + tenPercent) },
   ];
+  const children = [azurite, servicebus, agents];
+  const childCpuBefore = children.map((c) => cpuSeconds(c.child.pid));
   const before = await snapshot();
   const sampler = setInterval(() => {
     log(
@@ -390,12 +416,17 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   const after = await snapshot();
   const totalSeconds = (after.at - before.at) / 1000;
+  const [storageCores, brokerCores, agentCores] = children.map(
+    (c, i) => (cpuSeconds(c.child.pid) - (childCpuBefore[i] as number)) / totalSeconds,
+  );
+  const loadAverage = os.loadavg()[1] as number;
   log(
     `rollout done: ${run.deployments.length} deployments in ${totalSeconds.toFixed(1)} s, ${run.failed} failed`,
   );
 
   // Status detection: the agent's send of the terminal status → the orchestration Completed.
   const latencies: number[] = [];
+  const stages: number[][] = STAGES.map(() => []);
   let failed = TENANTS - run.deployments.length; // starts refused
   const endTimes: number[] = [];
   await forEachLimited(run.deployments, 10, async (d) => {
@@ -403,6 +434,7 @@ async function main(): Promise<void> {
       outcome?: string;
       instanceId?: string;
       lastStatus?: { reportedAt: string };
+      timeline?: { at: string; source: string; event: string; reportedAt?: string }[];
     };
     const instanceId = d.instanceId ?? record.instanceId ?? "";
     const status = (await (
@@ -412,10 +444,29 @@ async function main(): Promise<void> {
       failed++;
       return;
     }
-    latencies.push(Date.parse(status.lastUpdatedTime) - Date.parse(record.lastStatus.reportedAt));
+    const completedAt = Date.parse(status.lastUpdatedTime);
+    latencies.push(completedAt - Date.parse(record.lastStatus.reportedAt));
+    const at = (source: string, event: string, field: "at" | "reportedAt" = "at") => {
+      const e = record.timeline?.find((x) => x.source === source && x.event === event);
+      return e?.[field] ? Date.parse(e[field] as string) : NaN;
+    };
+    const steps = [
+      at("provider", "Requested"),
+      at("provider", "Sent"),
+      at("agent", "Accepted", "reportedAt"),
+      at("agent", "Accepted"),
+      at("agent", "Succeeded", "reportedAt"),
+      at("agent", "Succeeded"),
+      completedAt,
+    ];
+    steps.slice(1).forEach((t, i) => stages[i]?.push(t - (steps[i] as number)));
     if (d.wave === "rest") endTimes.push(Date.parse(status.lastUpdatedTime));
   });
   latencies.sort((a, b) => a - b);
+  const stageStats = STAGES.map((name, i) => {
+    const v = (stages[i] as number[]).filter(Number.isFinite).sort((a, b) => a - b);
+    return { name, p50: percentile(v, 50), p99: percentile(v, 99) };
+  });
   endTimes.sort((a, b) => a - b);
   const p10 = percentile(endTimes, 10);
   const p90 = percentile(endTimes, 90);
@@ -456,7 +507,14 @@ async function main(): Promise<void> {
       p99: percentile(latencies, 99),
       max: latencies[latencies.length - 1] ?? NaN,
     },
+    stages: stageStats,
     peakRssMiB: peakRssMiB(),
+    otherCores: {
+      storage: storageCores as number,
+      broker: brokerCores as number,
+      agents: agentCores as number,
+    },
+    loadAverage,
     peaks,
     run: cost(before, after),
     idle: {
