@@ -38,8 +38,8 @@ const FQDN = `${NAMESPACE}.servicebus.localhost`;
 /**
  * A SAS setting per tenant, though all hold the one namespace's connection string: the Provider pools
  * its clients by namespace and setting, so each tenant gets a connection of its own, as with a namespace
- * per customer in production. (With one shared setting, every tenant's links share one connection, whose
- * client authorises one link at a time: a first run crawled at about 3 deployments/s that way.)
+ * per customer in production. (With one shared setting, every tenant's links would share one
+ * connection, whose client authorises one link at a time: core-amqp's per-connection claim lock.)
  */
 const sasSetting = (tenant: string) => `${tenant.toUpperCase()}_SAS`;
 const IDLE_SECONDS = 30;
