@@ -50,7 +50,7 @@ export function renderRolloutSection(r: RolloutResult): string {
     `| waves: duration | ${r.waves.map((w) => `${w.name} ${f1((w.finishedAt - w.startedAt) / 1000)} s`).join(", ")} | |`,
     "",
     "Where a deployment's time goes (its ledger timeline: the Provider's clock for what it recorded, the agent's for",
-    "what it sent; one machine, so one clock), p50 / p99 ms:",
+    "what it sent; one machine, so one clock), p50 / p99 ms of each interval:",
     "",
     "| stage | p50 | p99 |",
     "| --- | --- | --- |",

@@ -44,13 +44,15 @@ const FQDN = `${NAMESPACE}.servicebus.localhost`;
 const sasSetting = (tenant: string) => `${tenant.toUpperCase()}_SAS`;
 const IDLE_SECONDS = 30;
 
-/** Where a deployment's time goes, from its ledger timeline (each stage ends where the next begins). */
+/**
+ * Where a deployment's time goes, from its ledger timeline: pairs of moments (the Provider's clock for
+ * what it recorded, the agent's for what it sent; one machine, so one clock).
+ */
 const STAGES = [
-  "start → Deploy sent",
-  "Deploy sent → agent sends Accepted",
-  "Accepted sent → recorded by the pump",
-  "Accepted recorded → agent sends Succeeded",
-  "Succeeded sent → recorded by the pump",
+  "start → `Sent` recorded (the Deploy is out)",
+  "start → agent sends Accepted",
+  "agent sends Accepted → recorded by the pump",
+  "agent sends Succeeded → recorded by the pump",
   "Succeeded recorded → orchestration Completed",
 ];
 const tenantName = (i: number) => `t${String(i).padStart(4, "0")}`;
@@ -450,16 +452,15 @@ async function main(): Promise<void> {
       const e = record.timeline?.find((x) => x.source === source && x.event === event);
       return e?.[field] ? Date.parse(e[field] as string) : NaN;
     };
-    const steps = [
-      at("provider", "Requested"),
-      at("provider", "Sent"),
-      at("agent", "Accepted", "reportedAt"),
-      at("agent", "Accepted"),
-      at("agent", "Succeeded", "reportedAt"),
-      at("agent", "Succeeded"),
-      completedAt,
+    const requested = at("provider", "Requested");
+    const pairs = [
+      [requested, at("provider", "Sent")],
+      [requested, at("agent", "Accepted", "reportedAt")],
+      [at("agent", "Accepted", "reportedAt"), at("agent", "Accepted")],
+      [at("agent", "Succeeded", "reportedAt"), at("agent", "Succeeded")],
+      [at("agent", "Succeeded"), completedAt],
     ];
-    steps.slice(1).forEach((t, i) => stages[i]?.push(t - (steps[i] as number)));
+    pairs.forEach(([from, to], i) => stages[i]?.push((to as number) - (from as number)));
     if (d.wave === "rest") endTimes.push(Date.parse(status.lastUpdatedTime));
   });
   latencies.sort((a, b) => a - b);
