@@ -54,6 +54,8 @@ export interface AzuriteOptions {
    * Azurite's own behaviour, a save every 5 s (faster for large databases, loses up to 5 s on a crash).
    */
   durability?: "write-through" | "periodic";
+  /** Called for every request the Table service receives (benchmarks count them). */
+  onRequest?: (method: string, url: string) => void;
 }
 
 export interface RunningAzurite {
@@ -99,6 +101,11 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   );
   const server = new TableServer(config);
   await server.start();
+  const onRequest = options.onRequest;
+  if (onRequest) {
+    if (!server.httpServer) throw new Error("this Azurite version does not expose its HTTP server");
+    server.httpServer.on("request", (req: IncomingMessage) => onRequest(req.method ?? "", req.url ?? ""));
+  }
   if (!inMemory && options.durability !== "periodic") makeWritesDurable(server);
   const tableEndpoint = server.getHttpServerAddress();
   return {

@@ -35,3 +35,15 @@ export { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestrati
  * filter, so `LOG_LEVEL` and `LOG_FORMAT` mean the same for the host's lines and the app's.
  */
 export { consoleLogSettings, formatLogLine, levelEnabled } from "../lib/logging/format";
+
+/**
+ * The extra simulated customers of `npm start` and the benchmarks' agents share one process
+ * (dev/shared-agents.ts): they run the agent's own command handling, demo deployer and status contract,
+ * so they answer exactly as the real agent would, without a task hub each.
+ */
+export { createCommandHandler, type AgentInstances } from "../customer/agent/commands";
+export { demoDeployer } from "../customer/agent/deployer";
+export type { AgentInput } from "../customer/agent/orchestration";
+export { agentStatus } from "../customer/agent/status";
+export type { Status, StatusState } from "../lib/messaging/contracts";
+export { createLogger } from "../lib/logging/logger";

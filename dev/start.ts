@@ -3,9 +3,10 @@
  * (dev/supervisor.ts), so that parts fail, restart and recover as on a platform. Azurite (Table Storage)
  * and a local Entra ID token issuer start first; then the Service Bus emulator with one namespace per
  * simulated customer (it must trust the issuer's key); then the Provider app on the Functions dev host at
- * :7071 and one customer agent per customer (each as it would run in the customer's tenant). The simulated
- * customers are then registered. Contoso is reached with a SAS held in an app setting; Fabrikam the
- * production way: the Provider's managed identity is federated with its multi-tenant app, whose service
+ * :7071 and one customer agent per customer (each as it would run in the customer's tenant), except the
+ * four extra SAS customers, whose agents share one process (dev/shared-agents.ts). The simulated
+ * customers are then registered, each with a rollout ring. Contoso (and the extra four) are reached with
+ * a SAS held in an app setting; Fabrikam the production way: the Provider's managed identity is federated with its multi-tenant app, whose service
  * principal in Fabrikam's directory holds least-privilege roles on a namespace with local auth disabled.
  *
  * State lives under one data folder (`.data/` or DATA_DIR) and survives a restart of the stack or a crash
@@ -36,20 +37,42 @@ interface SimulatedCustomer {
   tenant: string;
   directoryId: string;
   displayName: string;
+  /** The rollout ring a rollout's waves select on (`ring=canary`, ...). */
+  labels: { ring: "canary" | "early" | "broad" };
   /** Entra customers: the Provider app's service principal and the agent's managed identity there. */
   entra?: { servicePrincipalId: string; agent: { clientId: string; objectId: string } };
+  /**
+   * Runs in the one `agents` process with the other extra customers (dev/shared-agents.ts) rather than
+   * in an agent host of its own, so that more customers cost neither a process nor a task hub each.
+   */
+  sharedAgent?: true;
 }
+
+/** Extra SAS customers, enough for a rollout to have canary, early and broad rings to go through. */
+const sasCustomer = (
+  tenant: string,
+  n: number,
+  ring: SimulatedCustomer["labels"]["ring"],
+): SimulatedCustomer => ({
+  tenant,
+  directoryId: `a0000000-0000-4000-8000-0000000000${String(n).padStart(2, "0")}`,
+  displayName: `${tenant.charAt(0).toUpperCase()}${tenant.slice(1)} (simulated, SAS, shared agent)`,
+  labels: { ring },
+  sharedAgent: true,
+});
 
 const CUSTOMERS: SimulatedCustomer[] = [
   {
     tenant: "contoso",
     directoryId: "c0000000-0000-4000-8000-000000000001",
     displayName: "Contoso (simulated, SAS)",
+    labels: { ring: "canary" },
   },
   {
     tenant: "fabrikam",
     directoryId: "f0000000-0000-4000-8000-000000000002",
     displayName: "Fabrikam (simulated, Entra ID)",
+    labels: { ring: "early" },
     entra: {
       servicePrincipalId: "f0000000-0000-4000-8000-0000000005b1",
       agent: {
@@ -58,6 +81,10 @@ const CUSTOMERS: SimulatedCustomer[] = [
       },
     },
   },
+  sasCustomer("adatum", 11, "early"),
+  sasCustomer("litware", 12, "broad"),
+  sasCustomer("tailspin", 13, "broad"),
+  sasCustomer("wingtip", 14, "broad"),
 ];
 
 /** What the parts announce in their ready lines (dev/part.ts). */
@@ -112,9 +139,7 @@ function providerEnvironment(stack: Stack, appClientId: string): Record<string, 
     IDENTITY_HEADER: stack.issuer.identityHeader,
     NODE_EXTRA_CA_CERTS: stack.caBundle,
     ...Object.fromEntries(
-      stack.customers
-        .filter((c) => !c.entra)
-        .map((c) => [`${c.tenant.toUpperCase()}_SERVICEBUS_SAS`, c.connectionString]),
+      stack.customers.filter((c) => !c.entra).map((c) => [sasSettingOf(c.tenant), c.connectionString]),
     ),
   };
 }
@@ -125,6 +150,13 @@ function providerEnvironment(stack: Stack, appClientId: string): Record<string, 
  * SAS), its durable storage (the shared Azurite, a task hub of its own), the managed identity endpoint,
  * trust in the dev certificate. The one place that says what an agent gets.
  */
+/** What the shared `agents` part serves: every extra customer, each on its own namespace's queues. */
+function sharedAgentCustomers(customers: RunningCustomer[]) {
+  return customers
+    .filter((c) => c.sharedAgent)
+    .map((c) => ({ tenant: c.tenant, connectionString: c.connectionString }));
+}
+
 function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, string> {
   const connection: Record<string, string> = c.entra
     ? {
@@ -232,23 +264,51 @@ function trustBundle(certPath: string, certPem: string): string {
   return bundle;
 }
 
+const sasSettingOf = (tenant: string) => `${tenant.toUpperCase()}_SERVICEBUS_SAS`;
+
+/** The PUT body that registers a simulated customer. */
+function registration(c: RunningCustomer): Record<string, unknown> {
+  return {
+    directoryId: c.directoryId,
+    displayName: c.displayName,
+    serviceBus: { namespace: c.fqdn },
+    auth: c.entra
+      ? { mode: "federatedManagedIdentity" }
+      : { mode: "sas", sasSetting: sasSettingOf(c.tenant) },
+    labels: c.labels,
+  };
+}
+
 async function register(api: string, customers: RunningCustomer[]): Promise<void> {
-  for (const c of customers) {
-    const res = await fetch(`${api}/tenants/${c.tenant}`, {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        directoryId: c.directoryId,
-        displayName: c.displayName,
-        serviceBus: { namespace: c.fqdn },
-        auth: c.entra
-          ? { mode: "federatedManagedIdentity" }
-          : { mode: "sas", sasSetting: `${c.tenant.toUpperCase()}_SERVICEBUS_SAS` },
-      }),
-    });
-    if (res.status >= 300)
-      throw new Error(`registering ${c.tenant} failed: ${res.status} ${await res.text()}`);
-  }
+  await Promise.all(
+    customers.map(async (c) => {
+      const res = await fetch(`${api}/tenants/${c.tenant}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(registration(c)),
+      });
+      if (res.status >= 300)
+        throw new Error(`registering ${c.tenant} failed: ${res.status} ${await res.text()}`);
+    }),
+  );
+}
+
+/**
+ * The copy-paste rollout `npm start` prints: the demo spec to every ringed customer, canary first, then
+ * early, then broad, two at a time. Adjust here when the rollout API's body changes.
+ */
+function rolloutCommand(api: string): string {
+  const body = {
+    spec: { demo: { outcome: "succeed", steps: 3, stepMs: 500 } },
+    targets: { selector: "ring" },
+    waves: [
+      { name: "canary", selector: "ring=canary" },
+      { name: "early", selector: "ring=early" },
+      { name: "broad", selector: "ring=broad" },
+    ],
+    maxConcurrency: 2,
+  };
+  return `curl -s -X POST ${api}/rollouts -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
 }
 
 async function startStack(supervisor: Supervisor, dataDir: string): Promise<void> {
@@ -333,6 +393,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
   const stack: Stack = { azurite, issuer, caBundle, customers };
 
   const hostCli = script("host", "cli.js");
+  const sharedAgentsFile = path.join(partsDir, "shared-agents.json");
   const third = await supervisor.start([
     {
       name: "provider",
@@ -341,13 +402,22 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
         env: providerEnvironment(stack, appClientId),
       }),
     },
-    ...customers.map((c) => ({
-      name: `agent-${c.tenant}`,
-      command: () => ({
-        args: [hostCli, "--app", path.join(ROOT, "customer"), "--port", "0", "--quiet"],
-        env: agentEnvironment(c, stack),
-      }),
-    })),
+    ...customers
+      .filter((c) => !c.sharedAgent)
+      .map((c) => ({
+        name: `agent-${c.tenant}`,
+        command: () => ({
+          args: [hostCli, "--app", path.join(ROOT, "customer"), "--port", "0", "--quiet"],
+          env: agentEnvironment(c, stack),
+        }),
+      })),
+    {
+      name: "agents",
+      command: () => {
+        fs.writeFileSync(sharedAgentsFile, JSON.stringify(sharedAgentCustomers(customers), null, 2));
+        return { args: [script("shared-agents-cli.js"), "--config", sharedAgentsFile] };
+      },
+    },
   ]);
   const provider = hostReady.parse(third.provider);
   ports.provider = portOf(provider.url);
@@ -376,6 +446,9 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     `  curl -s -X POST ${api}/tenants/fabrikam/deployments -H 'content-type: application/json' -d '{"spec":{"demo":{"outcome":"succeed","steps":5,"stepMs":500}}}'`,
     `  curl -s ${api}/tenants/fabrikam/deployments`,
     `  curl -s -X POST ${api}/tenants/contoso/verify`,
+    "",
+    `Roll out to every customer by ring (${customers.map((c) => `${c.tenant}=${c.labels.ring}`).join(", ")}):`,
+    `  ${rolloutCommand(api)}`,
     "",
     "Each simulated customer runs the demo agent (spec.demo: succeed | fail | ignore | stall). Ctrl-C stops everything.",
     `ready ${api}`,

@@ -45,8 +45,9 @@ export function* statusPumpOrchestrator(
     df.continueAsNew({ tenant: input.tenant, failures });
     return undefined;
   }
-  // 3. Stop when the tenant is idle (zero polls from here on); otherwise go on as a fresh execution.
-  if (result.active === 0 && result.received === 0) return result;
+  // 3. Stop when the tenant is idle (zero polls from here on): a cycle that received nothing, or that
+  // routed the outcome of the last deployment in flight; otherwise go on as a fresh execution.
+  if (result.active === 0) return result;
   df.continueAsNew({ tenant: input.tenant });
   return undefined;
 }

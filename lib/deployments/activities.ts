@@ -8,7 +8,7 @@ import { notifyFinished } from "./notify";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
-import { specDigest } from "./model";
+import { isTerminal, specDigest } from "./model";
 import { inFlight, reconcile } from "./reconcile";
 import {
   type AttemptClaim,
@@ -20,6 +20,7 @@ import {
   type PumpStatusesInput,
   type RecordedOutcome,
   statusPumpInstanceId,
+  TERMINAL_STATES,
   verifyInstanceId,
 } from "./contract";
 
@@ -173,10 +174,34 @@ async function routeBatch(
 }
 
 /**
+ * Whether the tenant has attempts in flight besides those whose outcome was just routed (`finished`:
+ * their orchestrations have the terminal status and will write the outcome; the ledger does not say so
+ * yet). Reconciled like `inFlight`, so a record behind a finished instance does not count.
+ */
+async function othersInFlight(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  tenant: string,
+  finished: ReadonlySet<string>,
+  log: Logger,
+): Promise<boolean> {
+  const others = (await rt.ledger.active(tenant)).filter((r) => !finished.has(`${r.id}:${r.attempt}`));
+  const checked = await Promise.all(others.map((r) => reconcile(rt, client, r, log)));
+  return checked.some((r) => !isTerminal(r));
+}
+
+/**
  * One pump cycle: long-poll the tenant's status queue and route each status (`routeStatus`); while
  * statuses keep coming, keep receiving on the same link for up to `statusPollWaitMs` in all, so a busy
  * tenant's statuses are routed as they arrive rather than one orchestration turn per batch. The result
- * tells the pump whether the tenant is idle.
+ * tells the pump whether the tenant is idle (`active: 0`).
+ *
+ * A cycle that routed an outcome and finds nothing else in flight ends at once, idle: the pump holds an
+ * activity slot and a receiver while it polls, so a pump that polled on for its whole wait, and then for
+ * one more empty cycle, after a tenant's last deployment would hold them about 40 s per finished tenant
+ * (a rollout over a thousand tenants ran out of the host's activity slots that way, bench/RESULTS.md). A
+ * deployment that starts just as the pump ends finds it ending and is served once it re-ensures the pump,
+ * as after any idle end (docs/workflow.md).
  */
 export async function pumpStatusesActivity(
   rt: ProviderRuntime,
@@ -195,10 +220,15 @@ export async function pumpStatusesActivity(
     maxWaitTimeInMs: rt.settings.statusPollWaitMs,
   });
   let received = 0;
+  const finished = new Set<string>();
   try {
     for (let items = batch.items; items.length > 0;) {
       received += items.length;
       await routeBatch(rt, client, tenant, items, batch, log);
+      const outcomes = items.flatMap((i) => (i.ok && TERMINAL_STATES[i.status.state] ? [i.status] : []));
+      for (const s of outcomes) finished.add(`${s.deploymentId}:${s.attempt}`);
+      if (outcomes.length > 0 && !(await othersInFlight(rt, client, tenant, finished, log)))
+        return { received, active: 0 };
       const left = until - Date.now();
       if (left <= 0) break;
       items = await batch.next({ maxMessages, maxWaitTimeInMs: left });

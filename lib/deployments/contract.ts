@@ -137,7 +137,10 @@ export interface PumpInput {
 
 export interface PumpResult {
   received: number;
-  /** Deployments in flight; only counted when nothing was received (a busy pump goes on regardless). */
+  /**
+   * Deployments in flight; counted only when nothing was received or an outcome was (a busy pump goes
+   * on regardless). 0 ends the pump.
+   */
   active?: number;
 }
 

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { TableServiceClient } from "@azure/data-tables";
 import { tableConnectionString } from "../../dev/azurite";
+import { assertRolloutTruth } from "../helpers/one-truth";
 import { spawnStack, type StackProcess } from "../../dev/stack-process";
 import { assertOneTruth } from "../helpers/one-truth";
 
@@ -23,7 +24,7 @@ async function waitFor(api: string, id: string, done: (d: Deployment) => boolean
   }
 }
 
-test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-C, keeps state and resumes in-flight deployments", async () => {
+test("npm start brings up six customers (SAS, Entra and a shared agent), stops cleanly on Ctrl-C, keeps state and resumes in-flight deployments", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
   let running: StackProcess | undefined;
   try {
@@ -32,13 +33,57 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
     assert.match(first.output(), new RegExp(`${api}/dashboard`), "the dashboard URL is printed");
     assert.equal((await fetch(`${api}/dashboard`)).status, 200);
     const list = (await (await fetch(`${api}/tenants`)).json()) as {
-      items: { name: string; serviceBus: { namespace: string } }[];
+      items: { name: string; state: string; serviceBus: { namespace: string }; auth: { mode: string } }[];
+    };
+    // Six customers, enough for a rollout's canary, early and broad rings; the four extra ones share
+    // one agent process and the SAS path.
+    assert.deepEqual(
+      list.items.map((t) => [t.name, t.serviceBus.namespace, t.auth.mode, t.state]),
+      [
+        ["adatum", "adatum.servicebus.localhost", "sas", "active"],
+        ["contoso", "contoso.servicebus.localhost", "sas", "active"],
+        ["fabrikam", "fabrikam.servicebus.localhost", "federatedManagedIdentity", "active"],
+        ["litware", "litware.servicebus.localhost", "sas", "active"],
+        ["tailspin", "tailspin.servicebus.localhost", "sas", "active"],
+        ["wingtip", "wingtip.servicebus.localhost", "sas", "active"],
+      ],
+    );
+    const rollout = /curl -s -X POST (\S+)\/rollouts -H 'content-type: application\/json' -d '(.+)'$/m.exec(
+      first.output(),
+    );
+    assert.ok(rollout, "a copy-paste rollout command is printed");
+    assert.equal(rollout[1], api);
+    const waves = (JSON.parse(rollout[2] as string) as { waves: { selector: string }[] }).waves;
+    assert.deepEqual(
+      waves.map((w) => w.selector),
+      ["ring=canary", "ring=early", "ring=broad"],
+    );
+    // Labels select tenants, and the printed rollout runs as printed: three waves by ring, in order.
+    const broad = (await (await fetch(`${api}/tenants?selector=ring%3Dbroad`)).json()) as {
+      items: { name: string }[];
     };
     assert.deepEqual(
-      list.items.map((t) => [t.name, t.serviceBus.namespace]),
+      broad.items.map((t) => t.name),
+      ["litware", "tailspin", "wingtip"],
+    );
+    const started = await fetch(`${api}/rollouts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: rollout[2],
+    });
+    assert.equal(started.status, 202);
+    const done = await assertRolloutTruth(
+      api.replace(/\/api$/, ""),
+      ((await started.json()) as { id: string }).id,
+      60_000,
+    );
+    assert.equal(done.state, "Succeeded");
+    assert.deepEqual(
+      done.waves.map((w) => [w.name, w.total, w.succeeded]),
       [
-        ["contoso", "contoso.servicebus.localhost"],
-        ["fabrikam", "fabrikam.servicebus.localhost"],
+        ["canary", 1, 1],
+        ["early", 2, 2],
+        ["broad", 3, 3],
       ],
     );
     const onboarding = await fetch(`${api}/tenants/contoso/onboarding`);
@@ -59,8 +104,14 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
       return body.id;
     };
     const quick = await start("contoso", 2, 50);
+    // The shared agent process answers for each extra customer on that customer's own queues.
+    const shared = await Promise.all(
+      ["adatum", "litware", "tailspin", "wingtip"].map((t) => start(t, 2, 50)),
+    );
     const long = await start("fabrikam", 6, 1000);
     assert.equal((await waitFor(api, quick, (d) => d.outcome !== undefined)).outcome, "Succeeded");
+    for (const id of shared)
+      assert.equal((await waitFor(api, id, (d) => d.outcome !== undefined)).outcome, "Succeeded");
     const inFlight = await waitFor(api, long, (d) => d.phase === "InProgress");
     assert.equal(inFlight.outcome, undefined, "still in flight when the stack stops");
     const verify = (await (await fetch(`${api}/tenants/fabrikam/verify`, { method: "POST" })).json()) as {
@@ -100,7 +151,7 @@ test("npm start brings up both customers (SAS and Entra), stops cleanly on Ctrl-
     const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };
     assert.deepEqual(
       again.items.map((t) => t.name),
-      ["contoso", "fabrikam", "northwind"],
+      ["adatum", "contoso", "fabrikam", "litware", "northwind", "tailspin", "wingtip"],
       "registrations survive a restart",
     );
     running = undefined;

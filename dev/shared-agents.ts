@@ -1,0 +1,140 @@
+/**
+ * Many simulated customers' agents in one process: each customer gets a peek-lock receiver on its
+ * command queue (completed after the handler, 16 concurrent calls, as the dev host's trigger does), the
+ * agent's real command handling (`customer/agent/commands.ts`) and the demo deployer, and a sender to its
+ * status queue. The agent's Durable orchestration is replaced by an in-memory run of the same plan, steps
+ * and statuses: a task hub per customer would make each extra customer cost a host process, while what
+ * these customers exercise is the Provider. The price: a run the process was in when it died is lost (its
+ * deployment ends TimedOut on the Provider); `agent-contoso` and `agent-fabrikam` keep the real,
+ * crash-safe agent.
+ * Used by `npm start` (dev/shared-agents-cli.ts) and the benchmarks (bench/agents.ts).
+ */
+import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
+import {
+  type AgentInput,
+  type AgentInstances,
+  agentStatus,
+  createCommandHandler,
+  createLogger,
+  demoDeployer,
+  type Status,
+  type StatusState,
+  statusMessage,
+} from "./product";
+
+export interface SharedAgentCustomer {
+  tenant: string;
+  connectionString: string;
+  commandQueue?: string;
+  statusQueue?: string;
+}
+
+/** Hundreds of customers in one process: the Provider's lines tell what happened, the agents stay quiet. */
+const quiet = createLogger(() => {});
+
+/** The orchestration's happy path and cancel between steps, in memory. */
+async function runInMemory(
+  { command }: AgentInput,
+  cancelled: () => boolean,
+  send: (status: Status) => Promise<void>,
+): Promise<void> {
+  let sequence = 0;
+  const report = (state: StatusState, progress: number, message?: string) =>
+    send(
+      agentStatus(command, {
+        state,
+        progress,
+        sequence: ++sequence,
+        reportedAt: new Date().toISOString(),
+        message,
+      }),
+    );
+  if (command.type === "Cancel") return report("Cancelled", 0, "cancelled before it started");
+  const plan = await demoDeployer.plan(command);
+  if (plan.kind === "reject") return report("Rejected", 0, plan.message);
+  if (plan.kind === "silent") return plan.afterAccept ? report("Accepted", 0, plan.message) : undefined;
+  await report("Accepted", 0, plan.message);
+  for (let step = 1; step <= plan.steps; step++) {
+    if (cancelled()) return report("Cancelled", 0, `cancelled before step ${step}`);
+    const result = await demoDeployer.runStep(command, { step, steps: plan.steps });
+    const progress = Math.round((step / plan.steps) * 100);
+    if (result.kind === "failed") return report("Failed", progress, result.message);
+    if (step === plan.steps) return report("Succeeded", 100, `all ${plan.steps} steps done`);
+    await report("InProgress", progress, `step ${step} of ${plan.steps}`);
+  }
+}
+
+function inMemoryInstances(send: (status: Status) => Promise<void>): AgentInstances {
+  const runs = new Map<string, { status: string; cancelled: boolean }>();
+  return {
+    status: async (id) => runs.get(id)?.status,
+    async start(id, input) {
+      const run = { status: "Running", cancelled: false };
+      runs.set(id, run);
+      void runInMemory(input, () => run.cancelled, send)
+        .catch((error: unknown) => console.error(`agent run ${id}: ${String(error)}`))
+        .finally(() => (run.status = "Completed"));
+    },
+    async raiseCancel(id) {
+      const run = runs.get(id);
+      if (run) run.cancelled = true;
+    },
+  };
+}
+
+function startAgent(client: ServiceBusClient, customer: SharedAgentCustomer): { close(): Promise<void> } {
+  const sender = client.createSender(customer.statusQueue ?? "status");
+  const send = async (status: Status) => sender.sendMessages(statusMessage(status));
+  const agent = createCommandHandler({ sendStatus: send });
+  const instances = inMemoryInstances(send);
+  const receiver: ServiceBusReceiver = client.createReceiver(customer.commandQueue ?? "commands", {
+    receiveMode: "peekLock",
+  });
+  const subscription = receiver.subscribe(
+    {
+      processMessage: async (message) => {
+        try {
+          await agent.handle(
+            {
+              body: message.body,
+              contentType: message.contentType,
+              applicationProperties: message.applicationProperties,
+              messageId: typeof message.messageId === "string" ? message.messageId : undefined,
+              deliveryCount: message.deliveryCount,
+            },
+            instances,
+            quiet,
+          );
+        } catch {
+          await receiver.abandonMessage(message).catch(() => undefined);
+          return;
+        }
+        await receiver.completeMessage(message).catch(() => undefined);
+      },
+      processError: async (args) => {
+        console.error(`agent ${customer.tenant}: ${args.error.message}`);
+      },
+    },
+    { autoCompleteMessages: false, maxConcurrentCalls: 16 },
+  );
+  return {
+    async close() {
+      await subscription.close();
+      await sender.close();
+    },
+  };
+}
+
+/** Starts every customer's agent; `close` stops them and their connections. */
+export function startSharedAgents(customers: SharedAgentCustomer[]): { close(): Promise<void> } {
+  // A connection per customer, as each customer's own agent has: links on one connection are authorised
+  // one at a time by the client, which would make hundreds of customers wait on each other.
+  const clients = customers.map((c) => new ServiceBusClient(c.connectionString));
+  const agents = customers.map((c, i) => startAgent(clients[i] as ServiceBusClient, c));
+  return {
+    async close() {
+      await Promise.allSettled(agents.map((a) => a.close()));
+      await Promise.allSettled(clients.map((c) => c.close()));
+    },
+  };
+}
