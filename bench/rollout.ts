@@ -7,7 +7,7 @@
  * (plus the small driver). Prints the figures and writes bench/results/rollout.json and the
  * "Rollout of 1,000 tenants" section of bench/RESULTS.md. Calibration first, in the same run.
  * Environment: BENCH_TENANTS (default 1000), BENCH_MAX_IN_FLIGHT (200), BENCH_ROLLOUT_DRIVER
- * (`stand-in` until the rollout API exists, or `api`), BENCH_NO_WRITE=1 to leave the files alone,
+ * (`api`, the default: one POST /api/rollouts; or `stand-in`, the benchmark starting each deployment itself), BENCH_NO_WRITE=1 to leave the files alone,
  * BENCH_CALIBRATE=0 to skip the calibration.
  */
 import { spawnSync } from "node:child_process";
@@ -397,7 +397,7 @@ async function main(): Promise<void> {
     };
   };
 
-  const driver = process.env.BENCH_ROLLOUT_DRIVER === "api" ? apiRollout() : standInRollout(completions);
+  const driver = process.env.BENCH_ROLLOUT_DRIVER === "stand-in" ? standInRollout(completions) : apiRollout();
   const onePercent = Math.max(1, Math.round(TENANTS / 100));
   const tenPercent = Math.max(1, Math.round(TENANTS / 10));
   const waves = [
