@@ -1,18 +1,18 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
+import { startSharedAgents } from "../../dev/shared-agents";
 import { localProviderSettings } from "../helpers/provider";
 import { namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth, assertRolloutTruth } from "../helpers/one-truth";
 import { registerLocalTenant } from "../helpers/tenants";
 
 // Rollouts end to end: the Provider app on the dev host, six customers (each its own emulator namespace
-// and directory) labelled by ring, and their agents (the real command handling with the demo deployer)
-// in one child process. Batches are shrunk (2 tenants, one deployment each in flight) so a six-tenant
+// and directory) labelled by ring, and their agents (the real command handling with the demo deployer,
+// dev/shared-agents.ts). Batches are shrunk (2 tenants, one deployment each in flight) so a six-tenant
 // rollout exercises several batches and rounds.
 const root = path.join(__dirname, "..", "..", "..");
 const RINGS: Record<string, string> = {
@@ -27,7 +27,7 @@ const TENANTS = Object.keys(RINGS);
 let azurite: RunningAzurite;
 let emulator: RunningEmulator;
 let host: RunningHost | undefined;
-let agents: ChildProcess | undefined;
+let agents: { close(): Promise<void> } | undefined;
 
 before(async () => {
   azurite = await startAzurite();
@@ -45,22 +45,13 @@ before(async () => {
     await registerLocalTenant(host.url, tenant, `a0000000-0000-4000-8000-00000000000${i + 1}`, {
       labels: { ring: RINGS[tenant], region: i % 2 ? "eu" : "us" },
     });
-  agents = spawn(process.execPath, [path.join(root, "dist", "bench", "agents.js")], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  agents.stdin!.end(
-    JSON.stringify(
-      emulator.namespaces.map((ns) => ({ tenant: ns.name, connectionString: ns.connectionString })),
-    ),
+  agents = startSharedAgents(
+    emulator.namespaces.map((ns) => ({ tenant: ns.name, connectionString: ns.connectionString })),
   );
-  await new Promise<void>((resolve, reject) => {
-    agents!.stdout!.on("data", (c: Buffer) => String(c).includes("ready") && resolve());
-    agents!.once("exit", () => reject(new Error("the agents exited")));
-  });
 });
 
 after(async () => {
-  agents?.kill("SIGTERM");
+  await agents?.close();
   await host?.stop();
   await emulator.stop();
   await azurite.stop();
