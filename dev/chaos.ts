@@ -18,7 +18,7 @@ import path from "node:path";
 import { ServiceBusClient, type ServiceBusMessage } from "@azure/service-bus";
 import { AGENT_ACTIVITIES, agentInstanceId, statusMessage } from "./product";
 import { calibrate } from "./calibration";
-import { checkOneTruth, type DeploymentView } from "./one-truth";
+import { checkOneTruth, checkRolloutTruth, type DeploymentView, type RolloutView } from "./one-truth";
 import { WELL_KNOWN_KEY, WELL_KNOWN_KEY_NAME } from "./servicebus-emulator/config";
 import { spawnStack, type StackProcess } from "./stack-process";
 
@@ -103,6 +103,8 @@ class Chaos {
       ...(r.displayName ? { displayName: r.displayName } : {}),
       serviceBus: r.serviceBus,
       auth: r.auth,
+      labels: r.labels,
+      maintenanceWindows: r.maintenanceWindows,
       limits: { ...r.limits, maxConcurrentDeployments: 1000 },
     });
     if (res.status !== 200)
@@ -187,6 +189,11 @@ class Chaos {
     return scheduled > steps ? `the agent scheduled ${scheduled} steps of ${steps}` : undefined;
   }
 
+  /** Whether the tenant's agent is a Durable app of its own (the shared agents keep runs in memory). */
+  hasDurableAgent(tenant: string): boolean {
+    return this.stack.output().includes(`[supervisor] agent-${tenant} ready`);
+  }
+
   /** Counts the four failure kinds over a scenario's deployments. */
   async judge(
     scenario: string,
@@ -227,7 +234,9 @@ class Chaos {
           ? `attempt ${r.attempt}`
           : accepted > 1
             ? `${accepted} Accepted reports`
-            : await this.agentRanTwice(r, tenant, steps);
+            : this.hasDurableAgent(tenant)
+              ? await this.agentRanTwice(r, tenant, steps)
+              : undefined;
       if (twice) {
         result.duplicated++;
         result.problems.push(`${id} ran twice: ${twice}`);
@@ -273,6 +282,70 @@ class Chaos {
   agentKill(): Promise<ScenarioResult> {
     const n = this.scale.agentKill;
     return this.killMidRun("customer agent kill -9", "agent-contoso", ["contoso"], n, 6, Math.ceil(n / 2));
+  }
+
+  /**
+   * `kill -9` of the Provider host in the middle of a rollout over every customer (the second wave in
+   * flight): the rollout must still end Succeeded, each tenant deployed once, record and instances in
+   * agreement (the batch's advance re-runs after the crash and finds the deployments it had started).
+   */
+  async rolloutProviderKill(): Promise<ScenarioResult> {
+    const tenants = ((await this.call("GET", "/tenants")).body as { items: { name: string }[] }).items.map(
+      (t) => t.name,
+    );
+    const steps = 6;
+    const res = await this.call("POST", "/rollouts", {
+      spec: { demo: { outcome: "succeed", steps, stepMs: 400 } },
+      targets: { tenants },
+      waves: [{ name: "first", tenants: [tenants[0]] }, { name: "rest" }],
+      maxConcurrency: 3,
+      ignoreMaintenanceWindow: true,
+    });
+    if (res.status !== 202) throw new Error(`rollout: ${res.status} ${JSON.stringify(res.body)}`);
+    const id = (res.body as { id: string }).id;
+    const view = async () => {
+      try {
+        const r = await fetch(`${this.stack.api}/rollouts/${id}`);
+        return r.ok ? ((await r.json()) as RolloutView) : undefined;
+      } catch {
+        return undefined; // the Provider is being restarted
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    while (!((await view())?.waves[1]?.running ?? 0)) {
+      if (Date.now() > deadline) throw new Error("the rollout's second wave never started");
+      await sleep(100);
+    }
+    const faultAt = Date.now();
+    process.kill(this.stack.pidOf("provider"), "SIGKILL");
+    const settleBy = Date.now() + 240_000;
+    while (Date.now() < settleBy && !["Succeeded", "Halted", "Aborted"].includes((await view())?.state ?? ""))
+      await sleep(200);
+    const check = await checkRolloutTruth(this.origin, id, 30_000);
+    const endedAt = Date.now();
+    const rollout = check.ok ? check.rollout : await view();
+    const result = await this.judge(
+      "Provider host kill -9 mid-rollout",
+      (rollout?.tenants ?? []).flatMap((t) =>
+        t.deploymentId ? [{ id: t.deploymentId, tenant: t.tenant, expected: "Succeeded", steps }] : [],
+      ),
+      faultAt,
+      endedAt,
+    );
+    if (!check.ok) {
+      result.stuck++;
+      result.problems.push(check.problem);
+    } else if (
+      check.rollout.state !== "Succeeded" ||
+      (check.rollout.tenants ?? []).length !== tenants.length
+    ) {
+      result.wrong++;
+      result.problems.push(
+        `rollout ${id} ended ${check.rollout.state} with ${JSON.stringify(check.rollout.waves)}`,
+      );
+    }
+    result.lost += tenants.length - result.deployments;
+    return result;
   }
 
   async brokerOutage(): Promise<ScenarioResult> {
@@ -399,7 +472,13 @@ class Chaos {
   }
 }
 
-const SCENARIOS = ["providerKill", "agentKill", "brokerOutage", "badStatuses"] as const;
+const SCENARIOS = [
+  "providerKill",
+  "agentKill",
+  "rolloutProviderKill",
+  "brokerOutage",
+  "badStatuses",
+] as const;
 
 export async function runChaos(scaleName = "full", only?: string[]): Promise<ScenarioResult[]> {
   const scale = SCALES[scaleName];

@@ -92,7 +92,14 @@ export interface RolloutView {
   state: string;
   errors?: number;
   maxErrors: number;
-  waves: { name: string; state: string; total: number; succeeded?: number; failed?: number }[];
+  waves: {
+    name: string;
+    state: string;
+    total: number;
+    succeeded?: number;
+    failed?: number;
+    running?: number;
+  }[];
   tenants?: { tenant: string; phase: string; deploymentId?: string; outcome?: string; message?: string }[];
   createdAt: string;
   completedAt?: string;

@@ -1,5 +1,6 @@
 /**
  * The short version of `npm run chaos` (CHAOS_SCALE=small): kill -9 of the Provider host and of an agent,
+ * of the Provider host in the middle of a rollout,
  * a frozen broker with deployments started during the freeze, and bad statuses beside real deployments,
  * on the real supervised stack. Every count must be 0.
  */
@@ -13,6 +14,7 @@ test("npm run chaos (small): nothing lost, falsified, stranded or run twice unde
   for (const fault of [
     "Provider host kill -9",
     "customer agent kill -9",
+    "Provider host kill -9 mid-rollout",
     "Service Bus frozen",
     "bad statuses",
   ])
