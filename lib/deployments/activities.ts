@@ -129,7 +129,8 @@ export async function routeStatus(
     await settle.complete(item.message);
     return;
   }
-  const record = await rt.ledger.get(tenant, s.deploymentId, s.attempt);
+  // The agent's report goes into the timeline and progress; the outcome is the orchestration's to write.
+  const record = await rt.ledger.reportStatus(tenant, s);
   if (!record) {
     const owner = await rt.ledger.find(s.deploymentId);
     const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
@@ -141,8 +142,6 @@ export async function routeStatus(
     );
     return;
   }
-  // The agent's report goes into the timeline and progress; the outcome is the orchestration's to write.
-  await rt.ledger.applyStatus(tenant, s);
   await client.raiseEvent(record.instanceId, EVENTS.status, s).catch(async () => {
     // The instance is not running (finished, terminated or purged): keep the record in line with it.
     await reconcile(rt, client, record, log);

@@ -184,11 +184,23 @@ export class DeploymentLedger {
     throw new Error(`Deployment "${id}" attempt ${attempt}: too many concurrent updates.`);
   }
 
-  /** Applies an agent's status report; stale, duplicate and post-terminal reports change nothing. */
-  applyStatus(tenant: string, status: Status): Promise<DeploymentRecord | undefined> {
-    return this.update(tenant, status.deploymentId, status.attempt, (current) =>
-      applyStatus(current, status, this.now().toISOString()),
-    );
+  /**
+   * Applies an agent's report (stale, duplicate and post-terminal reports change nothing) and answers the
+   * attempt as it now stands, written or not, or undefined when there is no such attempt: the status
+   * router needs the record anyway, so one read serves both.
+   */
+  async reportStatus(tenant: string, status: Status): Promise<DeploymentRecord | undefined> {
+    let seen: DeploymentRecord | undefined;
+    try {
+      const updated = await this.update(tenant, status.deploymentId, status.attempt, (current) => {
+        seen = current;
+        return applyStatus(current, status, this.now().toISOString());
+      });
+      return updated ?? seen;
+    } catch (error) {
+      if (error instanceof DeploymentNotFoundError) return undefined;
+      throw error;
+    }
   }
 
   /** Moves an attempt to a phase (never backwards, never out of Completed). */

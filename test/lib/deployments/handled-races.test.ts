@@ -70,7 +70,7 @@ test("routeStatus: a late Pong for a verification that timed out, a repeated sta
     phase: "Completed",
   };
   const rt = {
-    ledger: { get: () => Promise.resolve(finished), applyStatus: () => Promise.resolve() },
+    ledger: { reportStatus: () => Promise.resolve(finished) },
   } as unknown as ProviderRuntime;
   const { levels, log } = recorder();
 

@@ -68,18 +68,23 @@ test("statuses advance the phase and progress but never decide the outcome; stal
   const l = ledger();
   await l.create(record("contoso", "d2"));
   assert.equal((await l.advance("contoso", "d2", 1, "Sent"))?.phase, "Sent");
-  assert.equal((await l.applyStatus("contoso", status("d2", "Accepted", 1)))?.phase, "Accepted");
-  const progressed = await l.applyStatus("contoso", status("d2", "InProgress", 3, 60));
+  assert.equal((await l.reportStatus("contoso", status("d2", "Accepted", 1)))?.phase, "Accepted");
+  const progressed = await l.reportStatus("contoso", status("d2", "InProgress", 3, 60));
   assert.equal(progressed?.progress, 60);
+  // A report that changes nothing answers the record as it stands, unwritten (same ETag).
   assert.equal(
-    await l.applyStatus("contoso", status("d2", "InProgress", 2, 30)),
-    undefined,
+    (await l.reportStatus("contoso", status("d2", "InProgress", 2, 30)))?.etag,
+    progressed?.etag,
     "stale sequence",
   );
-  assert.equal(await l.applyStatus("contoso", status("d2", "InProgress", 3, 60)), undefined, "duplicate");
+  assert.equal(
+    (await l.reportStatus("contoso", status("d2", "InProgress", 3, 60)))?.etag,
+    progressed?.etag,
+    "duplicate",
+  );
   assert.equal(await l.advance("contoso", "d2", 1, "Sent"), undefined, "never backwards");
   // The agent's terminal report is recorded (last status, timeline); the outcome is the orchestration's.
-  const reported = await l.applyStatus("contoso", status("d2", "Succeeded", 4, 100));
+  const reported = await l.reportStatus("contoso", status("d2", "Succeeded", 4, 100));
   assert.equal(reported?.phase, "InProgress");
   assert.equal(reported?.outcome, undefined);
   assert.equal(reported?.lastStatus?.state, "Succeeded");
@@ -88,7 +93,16 @@ test("statuses advance the phase and progress but never decide the outcome; stal
   assert.equal(done.phase, "Completed");
   assert.equal(done.outcome, "Succeeded");
   assert.ok(done.completedAt);
-  assert.equal(await l.applyStatus("contoso", status("d2", "Failed", 5)), undefined, "terminal is final");
+  assert.equal(
+    (await l.reportStatus("contoso", status("d2", "Failed", 5)))?.etag,
+    done.etag,
+    "terminal is final",
+  );
+  assert.equal(
+    await l.reportStatus("contoso", status("no-such", "Accepted", 1)),
+    undefined,
+    "no such attempt",
+  );
   const again = await l.complete("contoso", "d2", 1, "TimedOut");
   assert.equal(again.outcome, "Succeeded", "first outcome wins, and the answer says which one");
   assert.equal((await l.find("d2"))?.outcome, "Succeeded");
@@ -97,12 +111,15 @@ test("statuses advance the phase and progress but never decide the outcome; stal
 test("a timed-out deployment whose agent then acknowledges the Cancel stays TimedOut", async () => {
   const l = ledger();
   await l.create(record("contoso", "d-timeout"));
-  await l.applyStatus("contoso", status("d-timeout", "Accepted", 1));
-  assert.equal((await l.complete("contoso", "d-timeout", 1, "TimedOut")).outcome, "TimedOut");
-  assert.equal(await l.applyStatus("contoso", status("d-timeout", "Cancelled", 2)), undefined);
+  await l.reportStatus("contoso", status("d-timeout", "Accepted", 1));
+  const timedOut = await l.complete("contoso", "d-timeout", 1, "TimedOut");
+  assert.equal(timedOut.outcome, "TimedOut");
+  const after = await l.reportStatus("contoso", status("d-timeout", "Cancelled", 2));
+  assert.equal(after?.outcome, "TimedOut");
+  assert.equal(after?.etag, timedOut.etag);
   // Even in the other order: the agent's Cancelled lands first, the orchestration's TimedOut still decides.
   await l.create(record("contoso", "d-timeout2"));
-  await l.applyStatus("contoso", status("d-timeout2", "Cancelled", 1));
+  await l.reportStatus("contoso", status("d-timeout2", "Cancelled", 1));
   assert.equal((await l.complete("contoso", "d-timeout2", 1, "TimedOut")).outcome, "TimedOut");
 });
 
@@ -111,7 +128,7 @@ test("concurrent writers do not lose updates", async () => {
   await l.create(record("contoso", "d3"));
   await Promise.all(
     Array.from({ length: 8 }, (_, i) =>
-      l.applyStatus("contoso", status("d3", "InProgress", i + 1, (i + 1) * 10)),
+      l.reportStatus("contoso", status("d3", "InProgress", i + 1, (i + 1) * 10)),
     ),
   );
   const r = await l.find("d3");
@@ -150,9 +167,9 @@ test("the timeline records phases, agent reports and the outcome, capped in entr
   const l = ledger();
   await l.create(record("contoso", "t1"));
   await l.advance("contoso", "t1", 1, "Sent");
-  await l.applyStatus("contoso", status("t1", "Accepted", 1));
+  await l.reportStatus("contoso", status("t1", "Accepted", 1));
   for (let seq = 2; seq <= 60; seq++) {
-    await l.applyStatus("contoso", { ...status("t1", "InProgress", seq, seq), message: "x".repeat(1000) });
+    await l.reportStatus("contoso", { ...status("t1", "InProgress", seq, seq), message: "x".repeat(1000) });
   }
   const done = await l.complete("contoso", "t1", 1, "Failed", "gave up");
   const timeline = done!.timeline!;
@@ -168,7 +185,7 @@ test("the timeline records phases, agent reports and the outcome, capped in entr
 
   await l.create(record("contoso", "t2"));
   await l.advance("contoso", "t2", 1, "Sent");
-  const accepted = await l.applyStatus("contoso", status("t2", "Accepted", 1));
+  const accepted = await l.reportStatus("contoso", status("t2", "Accepted", 1));
   assert.deepEqual(
     accepted!.timeline!.map((e) => [e.source, e.event]),
     [
@@ -177,11 +194,9 @@ test("the timeline records phases, agent reports and the outcome, capped in entr
       ["agent", "Accepted"],
     ],
   );
-  assert.equal(
-    await l.applyStatus("contoso", status("t2", "Accepted", 1)),
-    undefined,
-    "a duplicate adds nothing",
-  );
+  const duplicate = await l.reportStatus("contoso", status("t2", "Accepted", 1));
+  assert.equal(duplicate?.timeline?.length, 3, "a duplicate adds nothing");
+  assert.equal(duplicate?.etag, accepted?.etag, "and writes nothing");
 });
 
 test("claim: the first execution claims its attempt, a rerun finds its claim, a Durable restart gets a new attempt", async () => {
