@@ -67,7 +67,7 @@ export async function completeDeploymentActivity(
   );
   const outcome = record.outcome ?? input.outcome;
   const message = record.message;
-  await notifyFinished(client, record);
+  await notifyFinished(client, record, log);
   log[outcome === "Failed" || outcome === "TimedOut" ? "warn" : "info"]("deployment finished", {
     tenant: input.tenant,
     deploymentId: input.id,

@@ -239,7 +239,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         log.warn("instance not terminated", { instanceId: record.instanceId, error });
       });
       await sendCancel(rt, record, "terminated by user", log);
-      await notifyFinished(client, updated);
+      await notifyFinished(client, updated, log);
       log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id });
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),

@@ -126,9 +126,7 @@ export async function reconcile(
     outcome: updated.outcome,
   });
   if (v.outcome !== "Succeeded" && v.outcome !== "Cancelled") await sendCancel(rt, record, v.message, log);
-  await notifyFinished(client, updated).catch((error: unknown) =>
-    log.warn("rollout not notified", { deploymentId: record.id, error }),
-  );
+  await notifyFinished(client, updated, log);
   return updated;
 }
 
