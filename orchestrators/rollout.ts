@@ -25,6 +25,8 @@ import {
   rolloutBatchInstanceId,
   type BatchInput,
   type BatchResult,
+  type AdvanceBatchInput,
+  type AdvanceBatchResult,
   type BatchStop,
   type FinishedDeployment,
   type InFlightDeployment,
@@ -39,8 +41,10 @@ const STORE_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
   maxRetryIntervalInMilliseconds: 30_000,
 });
 const MAX_SWEEP_MS = 10 * 60_000;
-/** A gate (pause, approval) re-reads the rollout this often even if no event came. */
-const GATE_RECHECK_MS = 24 * 3600_000;
+/** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
+const GATE_RECHECK_MS = 5 * 60_000;
+const STORE_OUTAGE_WAIT_MS = 60_000;
+const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 
 type DurableApi = OrchestrationContext["df"];
 
@@ -134,7 +138,11 @@ export function* rolloutOrchestrator(context: OrchestrationContext): Generator<T
       if (stops.has("halt")) return yield* end("Halted", "the error budget (maxErrors) was exceeded");
       ({ control } = yield* update(df, {}, id));
     }
-    yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+    // A wave ends only when its tenants have; the budget and an abort are checked once more here, so
+    // neither a pause that drained a batch nor an abort after the last start can end it Succeeded.
+    const done = yield* update(df, { wave: { index: w, state: "Completed" }, checkBudget: true }, id);
+    if (done.control.aborted) return yield* end("Aborted", "aborted by user");
+    if (done.overBudget) return yield* end("Halted", "the error budget (maxErrors) was exceeded");
     if (w === input.waves.length - 1) break;
     // 3. Bake: a quiet period before the next wave (abort still ends it at once).
     if (input.bakeSeconds > 0) {
@@ -174,27 +182,39 @@ export function* rolloutBatchOrchestrator(
   for (;;) {
     for (const f of finished) inFlight.delete(f.tenant);
     const room = stop ? 0 : Math.max(0, input.concurrency - inFlight.size);
-    const r = yield* call(
-      df,
-      ROLLOUT_ACTIVITIES.advanceBatch,
-      {
-        rolloutId: input.rolloutId,
-        batchInstanceId: df.instanceId,
-        finished,
-        sweep,
-        inFlight: [...inFlight.values()],
-        start: pending.slice(0, room),
-        ...(stop ? { stopped: stop } : {}),
-      },
-      STORE_RETRY,
-    );
+    const advance: AdvanceBatchInput = {
+      rolloutId: input.rolloutId,
+      batchInstanceId: df.instanceId,
+      finished,
+      sweep,
+      inFlight: [...inFlight.values()],
+      start: pending.slice(0, room),
+      ...(stop ? { stopped: stop } : {}),
+    };
+    let r: AdvanceBatchResult | undefined;
+    while (!r) {
+      try {
+        r = yield* call(df, ROLLOUT_ACTIVITIES.advanceBatch, advance, STORE_RETRY);
+      } catch {
+        // Storage away for longer than the activity's retries: wait and try the same step again (it is
+        // idempotent) rather than fail the batch and leave its deployments untracked.
+        yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + STORE_OUTAGE_WAIT_MS));
+      }
+    }
     for (const f of r.finished) inFlight.delete(f.tenant);
     for (const s of r.started) inFlight.set(s.tenant, s);
     const handled = new Set([...r.started, ...r.finished].map((d) => d.tenant));
     pending = pending.filter((t) => !handled.has(t));
-    stop ??= r.stop;
+    // A stronger reason wins: a pause must not hide a spent budget or an abort that comes after it.
+    if (r.stop && STOP_RANK[r.stop] > (stop ? STOP_RANK[stop] : 0)) stop = r.stop;
     df.setCustomStatus({ inFlight: inFlight.size, pending: pending.length, ...(stop ? { stop } : {}) });
     if (inFlight.size === 0 && (pending.length === 0 || stop)) break;
+    // Slots freed by tenants that could not start or by the sweep are filled at once, not after a wait.
+    if (!stop && pending.length > 0 && inFlight.size < input.concurrency && r.finished.length > 0) {
+      finished = [];
+      sweep = false;
+      continue;
+    }
     // Wait for deployments to finish; a quiet spell means a sweep (backing off while nothing changes).
     const received = yield* inbox.next(new Date(df.currentUtcDateTime.getTime() + sweepMs));
     finished = received

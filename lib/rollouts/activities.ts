@@ -10,6 +10,7 @@ import { deploymentInstanceId, EVENTS } from "../deployments/contract";
 import { isTerminal } from "../deployments/model";
 import { reconcile } from "../deployments/reconcile";
 import type { ProviderRuntime } from "../deployments/runtime";
+import { requireRegistered } from "../deployments/route";
 import { requireActiveTenant, startAttempt } from "../deployments/start";
 import { ProblemError } from "../http/problem";
 import { createLogger, type Logger } from "../logging/logger";
@@ -101,7 +102,12 @@ export async function advanceBatchActivity(
   for (const tenant of stop ? [] : input.start) {
     const id = rolloutDeploymentId(rollout.id, tenant);
     try {
-      const registration = await requireActiveTenant(rt, client, tenant);
+      // A re-run of this step (a crash, a retry) finds the deployment it already started: admitting it
+      // again would count that deployment against the tenant's own limit and refuse it.
+      const already = await rt.ledger.get(tenant, id, 1);
+      const registration = already
+        ? await requireRegistered(rt, tenant)
+        : await requireActiveTenant(rt, client, tenant);
       const record = await startAttempt(rt, client, registration, id, 1, rollout.spec, {
         acceptanceTimeoutSeconds: rollout.options.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: rollout.options.completionTimeoutSeconds,
@@ -191,5 +197,8 @@ export async function updateRolloutActivity(
       ...(input.completed ? { completedAt: now } : {}),
     };
   });
-  return { control: updated.control };
+  if (!input.checkBudget) return { control: updated.control };
+  const budget = updated.options.maxErrors;
+  const failed = await store.tenants(input.rolloutId, { failed: true, top: budget + 1 });
+  return { control: updated.control, overBudget: failed.length > budget };
 }

@@ -97,10 +97,14 @@ export interface UpdateRolloutInput {
   /** The rollout ended (state is terminal). */
   completed?: boolean;
   message?: string;
+  /** Answer whether the failures exceed maxErrors. */
+  checkBudget?: boolean;
 }
 
 export interface UpdateRolloutResult {
   control: RolloutControl;
+  /** With checkBudget: the failures exceed maxErrors. */
+  overBudget?: boolean;
 }
 
 export const ROLLOUT_ACTIVITIES = {

@@ -145,18 +145,44 @@ async function launch(
     w.tenants.map((tenant) => ({ tenant, wave: i, phase: "Pending" as const })),
   );
   const created = await rolloutStore(rt).create(record, rows);
-  await ensureStarted(client, created, waves);
+  await ensureStarted(client, created, async () => waves);
   return created;
+}
+
+/** The planned waves, read back from the tenant rows (a repeat of the start request needs them). */
+async function storedWaves(rt: ProviderRuntime, record: RolloutRecord): Promise<PlannedWave[]> {
+  const rows = await rolloutStore(rt).tenants(record.id);
+  return record.waves.map((w, i) => ({
+    name: w.name,
+    tenants: rows.filter((t) => t.wave === i).map((t) => t.tenant),
+  }));
+}
+
+/** A repeat of a start: the rollout is answered as it stands, and its orchestration started if missing. */
+async function repeated(
+  rt: ProviderRuntime,
+  client: DurableClient,
+  request: HttpRequest,
+  record: RolloutRecord,
+) {
+  if (!TERMINAL_ROLLOUT_STATES.includes(record.state))
+    await ensureStarted(client, record, () => storedWaves(rt, record));
+  return json(
+    200,
+    { ...rolloutView(record), ...links(request, record.id) },
+    { location: rolloutUrl(request, record.id) },
+  );
 }
 
 async function ensureStarted(
   client: DurableClient,
   record: RolloutRecord,
-  waves: readonly PlannedWave[],
+  plan: () => Promise<readonly PlannedWave[]>,
 ): Promise<void> {
   const instanceId = rolloutInstanceId(record.id);
   const state = await instanceState(client, instanceId);
   if (state?.found !== false) return;
+  const waves = await plan();
   const t = tuning();
   const input: RolloutInput = {
     rolloutId: record.id,
@@ -263,11 +289,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
             );
           throw new ProblemError(409, `Rollout "${id}" already exists.`);
         }
-        return json(
-          200,
-          { ...rolloutView(existing), ...links(request, id) },
-          { location: rolloutUrl(request, id) },
-        );
+        return repeated(rt, client, request, existing);
       }
       const registered = await rt.store.listAll();
       const plan = planRollout(
@@ -310,11 +332,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
         const winner = (await store.get(id)) as RolloutRecord;
         if (winner.requestDigest !== requestDigest)
           throw new ProblemError(409, `Rollout "${id}" already exists.`);
-        return json(
-          200,
-          { ...rolloutView(winner), ...links(request, id) },
-          { location: rolloutUrl(request, id) },
-        );
+        return repeated(rt, client, request, winner);
       }
       invocationLogger(context).info("rollout started", {
         rolloutId: id,
@@ -349,14 +367,12 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       };
     }),
 
-    pause: control("pause", (r) =>
-      r.control.paused
-        ? new ProblemError(409, `Rollout "${r.id}" is already paused.`)
-        : { ...r, control: { ...r.control, paused: true } },
-    ),
+    // Repeating pause, or a resume the orchestration has not acted on yet (still Paused), is answered and
+    // announced again: a lost announcement is mended by asking again.
+    pause: control("pause", (r) => ({ ...r, control: { ...r.control, paused: true } })),
 
     resume: control("resume", (r) =>
-      r.control.paused
+      r.control.paused || r.state === "Paused"
         ? { ...r, control: { ...r.control, paused: false } }
         : new ProblemError(409, `Rollout "${r.id}" is not paused.`),
     ),
@@ -389,13 +405,22 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
           `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
         );
       const tenants = await rolloutStore(rt).tenants(previous.id);
-      const again = tenants.filter((t) => t.outcome !== "Succeeded");
+      // A tenant still Running (its rollout was ended behind its back) is deploying: not again.
+      const again = tenants.filter((t) => t.outcome !== "Succeeded" && t.phase !== "Running");
       if (again.length === 0)
         throw new ProblemError(409, `Every tenant of rollout "${previous.id}" succeeded; nothing to retry.`);
       const waves: PlannedWave[] = previous.waves
         .map((w, i) => ({ name: w.name, tenants: again.filter((t) => t.wave === i).map((t) => t.tenant) }))
         .filter((w) => w.tenants.length > 0);
-      const id = `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+      // With an Idempotency-Key a repeated retry finds the rollout the first one started.
+      const key = request.headers.get("idempotency-key") ?? undefined;
+      if (key !== undefined && (key.length === 0 || key.length > 128))
+        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
+      const id = key
+        ? `r-${createHash("sha256").update(`${previous.id}\n${key}`).digest("hex").slice(0, 24)}`
+        : `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+      const earlier = key ? await rolloutStore(rt).get(id) : undefined;
+      if (earlier) return repeated(rt, client, request, earlier);
       const now = new Date().toISOString();
       const record: RolloutRecord = {
         ...previous,

@@ -17,6 +17,8 @@ interface HeaderRow {
   partitionKey: string;
   rowKey: string;
   json: string;
+  /** The spec in a property of its own: up to 32 KiB of it must fit beside the rest (32K characters each). */
+  spec: string;
   state: string;
   createdAt: string;
 }
@@ -50,13 +52,22 @@ export class RolloutNotFoundError extends Error {
 }
 
 function toHeaderRow(r: RolloutRecord): HeaderRow {
-  const { etag: _etag, ...rest } = r;
+  const { etag: _etag, spec, ...rest } = r;
   return {
     partitionKey: r.id,
     rowKey: HEADER,
     json: JSON.stringify(rest),
+    spec: JSON.stringify(spec),
     state: r.state,
     createdAt: r.createdAt,
+  };
+}
+
+function fromHeaderRow(row: TableEntityResult<HeaderRow>): RolloutRecord {
+  return {
+    ...(JSON.parse(row.json) as RolloutRecord),
+    spec: JSON.parse(row.spec) as RolloutRecord["spec"],
+    etag: row.etag,
   };
 }
 
@@ -105,7 +116,7 @@ export class RolloutStore {
   async create(record: RolloutRecord, tenants: readonly RolloutTenant[]): Promise<RolloutRecord> {
     await this.ensureTable();
     if (await this.get(record.id)) throw new RolloutExistsError(record.id);
-    await this.putTenants(record.id, tenants);
+    await this.insertTenants(record.id, tenants);
     try {
       await this.client.createEntity(toHeaderRow(record));
     } catch (error) {
@@ -119,7 +130,7 @@ export class RolloutStore {
     await this.ensureTable();
     try {
       const row = await this.client.getEntity<HeaderRow>(id, HEADER);
-      return { ...(JSON.parse(row.json) as RolloutRecord), etag: row.etag };
+      return fromHeaderRow(row);
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw error;
@@ -153,17 +164,24 @@ export class RolloutStore {
   }
 
   /** Upserts tenant rows, 100 to a transaction (one partition). Idempotent. */
-  async putTenants(id: string, tenants: readonly RolloutTenant[]): Promise<void> {
-    await this.ensureTable();
+  /**
+   * Inserts the tenant rows, 100 to a transaction. Insert-only: a start repeated after a crash finds the
+   * rows its first try wrote and leaves them alone (an upsert would reset rows a running batch had already
+   * moved on). A transaction fails whole when one row exists, so a failed one is retried row by row.
+   */
+  private async insertTenants(id: string, tenants: readonly RolloutTenant[]): Promise<void> {
+    const entity = (t: RolloutTenant) =>
+      toTenantRow(id, t) as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string };
     for (let i = 0; i < tenants.length; i += 100) {
-      const actions: TransactionAction[] = tenants
-        .slice(i, i + 100)
-        .map((t) => [
-          "upsert",
-          toTenantRow(id, t) as unknown as Record<string, unknown> & { partitionKey: string; rowKey: string },
-          "Replace",
-        ]);
-      await this.client.submitTransaction(actions);
+      const chunk = tenants.slice(i, i + 100);
+      try {
+        await this.client.submitTransaction(chunk.map((t): TransactionAction => ["create", entity(t)]));
+      } catch {
+        for (const t of chunk)
+          await this.client.createEntity(entity(t)).catch((error: unknown) => {
+            if (statusCodeOf(error) !== 409) throw error;
+          });
+      }
     }
   }
 
@@ -217,7 +235,7 @@ export class RolloutStore {
     for await (const row of this.client.listEntities<HeaderRow>({
       queryOptions: { filter: `RowKey eq '${HEADER}'` },
     }))
-      out.push({ ...(JSON.parse(row.json) as RolloutRecord), etag: row.etag });
+      out.push(fromHeaderRow(row));
     out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     return out.slice(0, top);
   }

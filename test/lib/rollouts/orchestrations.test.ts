@@ -37,6 +37,11 @@ interface World {
   started: string[];
   states: string[];
   waveStates: string[];
+  /** The test raises each deployment's finish itself. */
+  manual?: boolean;
+  /** Every start is refused (a tenant that cannot take the deployment). */
+  refuse?: boolean;
+  calls?: number;
 }
 
 const worlds = new Map<string, World>();
@@ -60,7 +65,19 @@ before(async () => {
               : w.control.paused
                 ? "pause"
                 : undefined;
+          w.calls = (w.calls ?? 0) + 1;
           if (stop) return { finished: [], started: [], stop };
+          if (w.refuse)
+            return {
+              finished: input.start.map((tenant) => ({
+                tenant,
+                id: `${input.rolloutId}.${tenant}`,
+                attempt: 1,
+                outcome: "Failed" as Outcome,
+                message: "not started",
+              })),
+              started: [],
+            };
           const started = input.start.map((tenant) => ({
             tenant,
             id: `${input.rolloutId}.${tenant}`,
@@ -70,6 +87,7 @@ before(async () => {
           w.peak = Math.max(w.peak, w.inFlight);
           w.started.push(...input.start);
           for (const s of started) {
+            if (w.manual) break;
             const outcome: Outcome = w.fail.has(s.tenant) ? "Failed" : "Succeeded";
             await h.client.raiseEvent(input.batchInstanceId, EVENTS.deploymentFinished, {
               ...s,
@@ -84,7 +102,10 @@ before(async () => {
           const w = worlds.get(input.rolloutId)!;
           if (input.state) w.states.push(input.state);
           if (input.wave) w.waveStates.push(`${input.wave.index}:${input.wave.state}`);
-          return { control: w.control };
+          return {
+            control: w.control,
+            ...(input.checkBudget ? { overBudget: w.failures > w.maxErrors } : {}),
+          };
         },
       });
     },
@@ -256,4 +277,52 @@ test("a pause drains the batch and holds; resume starts the rest", async () => {
   const s = await waitFor(h.client, rolloutInstanceId(id));
   assert.equal(s.output, "Succeeded");
   assert.equal(w.started.length, 6);
+});
+
+/** Two tenants in flight; a pause is asked and the first finishes; `then` changes the world; the second fails. */
+async function pauseThenFail(then: (w: World) => void) {
+  const [id, w] = world({ manual: true });
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id),
+    input: input(id, { waves: [{ name: "all", tenants: ["t0000", "t0001"] }] }),
+  });
+  const batch = `rollout:${id}:w0:r1:b0`;
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(done());
+  };
+  await until(() => w.started.length === 2);
+  w.control = { paused: true };
+  const finished = (tenant: string, outcome: Outcome) =>
+    h.client.raiseEvent(batch, EVENTS.deploymentFinished, {
+      tenant,
+      id: `${id}.${tenant}`,
+      attempt: 1,
+      outcome,
+    });
+  await finished("t0000", "Succeeded");
+  await until(() => (w.calls ?? 0) >= 2);
+  then(w);
+  await finished("t0001", "Failed");
+  return waitFor(h.client, rolloutInstanceId(id));
+}
+
+test("a pause does not hide a spent budget: a failure after it halts the rollout", async () => {
+  const s = await pauseThenFail(() => {});
+  assert.equal(s.output, "Halted");
+});
+
+test("a pause does not hide an abort that comes after it", async () => {
+  const s = await pauseThenFail((w) => (w.control = { paused: true, aborted: true }));
+  assert.equal(s.output, "Aborted");
+});
+
+test("slots of tenants that could not start are filled at once, not after a sweep", async () => {
+  const [id, w] = world({ refuse: true, maxErrors: 100 });
+  const { status } = await run(id, { maxConcurrency: 1 });
+  assert.equal(status.output, "Succeeded");
+  // Six refusals at one slot: without refilling at once each waits a (doubling) sweep, 15 virtual minutes.
+  const virtualMs = Date.parse(String(status.lastUpdatedTime)) - Date.parse(String(status.createdTime));
+  assert.ok(virtualMs < 30_000, `took ${virtualMs} virtual ms`);
+  assert.ok((w.calls ?? 0) >= 6);
 });

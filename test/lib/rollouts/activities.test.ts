@@ -1,0 +1,125 @@
+/**
+ * The batch's one step, `advanceBatch`, against real Table Storage (Azurite: the registry, the ledger and
+ * the rollout store) with a recording Durable client at the boundary: a re-run of the step after a crash
+ * or a retry must find the deployments it started, and a tenant that cannot take its deployment is a
+ * failure the budget counts.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import type { DurableClient } from "durable-functions";
+import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
+import { DeploymentLedger } from "../../../lib/deployments/ledger";
+import type { ProviderRuntime } from "../../../lib/deployments/runtime";
+import { createLogger } from "../../../lib/logging/logger";
+import { advanceBatchActivity } from "../../../lib/rollouts/activities";
+import type { AdvanceBatchInput } from "../../../lib/rollouts/contract";
+import { rolloutStore } from "../../../lib/rollouts/runtime";
+import { createTableClient } from "../../../lib/storage/tables";
+import { registrationInputSchema } from "../../../lib/tenants/model";
+import { TenantStore } from "../../../lib/tenants/store";
+
+let azurite: RunningAzurite;
+let rt: ProviderRuntime;
+const started: string[] = [];
+const client = {
+  async getStatus(instanceId: string) {
+    if (instanceId.startsWith("rollout:") || started.includes(instanceId))
+      return { runtimeStatus: "Running" };
+    throw new Error(`HTTP 404 for ${instanceId}`);
+  },
+  async startNew(_name: string, options: { instanceId: string }) {
+    started.push(options.instanceId);
+    return options.instanceId;
+  },
+  async raiseEvent() {},
+} as unknown as DurableClient;
+const quiet = createLogger(() => {});
+
+before(async () => {
+  azurite = await startAzurite();
+  const cs = azurite.connectionString;
+  rt = {
+    settings: {
+      storageConnectionString: cs,
+      pumpReensureSeconds: 60,
+      cancelGraceSeconds: 30,
+      commandSendAttempts: 3,
+      commandRetrySeconds: 2,
+    },
+    ledger: new DeploymentLedger(createTableClient(cs, "deployments")),
+    store: new TenantStore(createTableClient(cs, "tenants")),
+  } as unknown as ProviderRuntime;
+  const register = (name: string, state: "active" | "suspended", limit: number) =>
+    rt.store.put(
+      name,
+      registrationInputSchema.parse({
+        directoryId: "a0000000-0000-4000-8000-000000000001",
+        serviceBus: { namespace: `${name}.servicebus.windows.net` },
+        limits: { maxConcurrentDeployments: limit },
+        state,
+      }),
+    );
+  await register("acme", "active", 1);
+  await register("dormant", "suspended", 10);
+});
+
+after(async () => {
+  await azurite.stop();
+});
+
+async function rollout(id: string, tenants: string[], maxErrors: number) {
+  const now = new Date().toISOString();
+  await rolloutStore(rt).create(
+    {
+      id,
+      state: "Running",
+      spec: { demo: {} },
+      options: { maxConcurrency: 2, maxErrors, bakeSeconds: 0, approval: "none" },
+      waves: [{ name: "all", size: tenants.length, state: "Running" }],
+      currentWave: 0,
+      control: {},
+      requestDigest: "sha256:x",
+      createdAt: now,
+      updatedAt: now,
+    },
+    tenants.map((tenant) => ({ tenant, wave: 0, phase: "Pending" as const })),
+  );
+}
+
+const step = (rolloutId: string, start: string[]): AdvanceBatchInput => ({
+  rolloutId,
+  batchInstanceId: `rollout:${rolloutId}:w0:r1:b0`,
+  finished: [],
+  sweep: false,
+  inFlight: [],
+  start,
+});
+
+test("a re-run of the step finds the deployment it started (even at the tenant's limit of 1): started once, not refused", async () => {
+  await rollout("r-rerun", ["acme"], 0);
+  const first = await advanceBatchActivity(rt, client, step("r-rerun", ["acme"]), quiet);
+  const again = await advanceBatchActivity(rt, client, step("r-rerun", ["acme"]), quiet);
+  assert.deepEqual(first.started, [{ tenant: "acme", id: "r-rerun.acme", attempt: 1 }]);
+  assert.deepEqual(again.started, first.started);
+  assert.deepEqual(again.finished, []);
+  assert.equal(again.stop, undefined);
+  assert.deepEqual(
+    started.filter((i) => i.includes("r-rerun")),
+    ["deploy:acme:r-rerun.acme:1"],
+  );
+  const [row] = await rolloutStore(rt).tenants("r-rerun");
+  assert.equal(row?.phase, "Running");
+  assert.equal((await rt.ledger.get("acme", "r-rerun.acme", 1))?.rollout?.id, "r-rerun");
+});
+
+test("a tenant that cannot take its deployment is a failure: recorded, counted, and past the budget it halts", async () => {
+  await rollout("r-refused", ["dormant"], 0);
+  const r = await advanceBatchActivity(rt, client, step("r-refused", ["dormant"]), quiet);
+  assert.deepEqual(r.started, []);
+  assert.equal(r.finished[0]?.outcome, "Failed");
+  assert.match(r.finished[0]?.message ?? "", /not started: .*suspended/);
+  assert.equal(r.stop, "halt");
+  const [row] = await rolloutStore(rt).tenants("r-refused");
+  assert.equal(row?.outcome, "Failed");
+  assert.equal((await rolloutStore(rt).tenants("r-refused", { failed: true })).length, 1);
+});
