@@ -352,9 +352,12 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
     }),
 
-    list: route(READ, async ({ request, rt }) => {
+    list: route(READ, async ({ request, client, rt }) => {
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
-      const items = await rolloutStore(rt).list(query.top ?? 50);
+      const stored = await rolloutStore(rt).list(query.top ?? 50);
+      // Reconciled like a read by id (one instance read per rollout not yet ended), so a rollout ended
+      // through the Durable API does not show Running in the list.
+      const items = await Promise.all(stored.map((r) => reconcileRollout(rt, client, r)));
       return json(200, { items: items.map((r) => rolloutView(r)) });
     }),
 

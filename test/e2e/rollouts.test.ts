@@ -293,6 +293,18 @@ test("a rollout whose orchestration is terminated through the Durable API is rec
   const instance = `${host!.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(`rollout:${id}`)}`;
   const terminated = await fetch(`${instance}/terminate?reason=operator`, { method: "POST" });
   assert.equal(terminated.status, 202);
+  // The list reconciles too: the rollout shows Aborted there before anyone reads it by id.
+  const listDeadline = Date.now() + 10_000;
+  let listed: { id: string; state: string } | undefined;
+  do {
+    const list = (await (await fetch(`${host!.url}/api/rollouts`)).json()) as {
+      items: { id: string; state: string }[];
+    };
+    listed = list.items.find((i) => i.id === id);
+    if (listed?.state === "Aborted") break;
+    await sleep(100);
+  } while (Date.now() < listDeadline);
+  assert.equal(listed?.state, "Aborted");
   const r = await until(id, (v) => v.state === "Aborted");
   assert.match(String((r as unknown as { message: string }).message), /terminated/);
   // The batches read the record before every start: they cancel what they run and start nothing more.
