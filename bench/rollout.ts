@@ -20,6 +20,7 @@ import { startHost } from "../dev/host";
 import type { NamespaceStats } from "../dev/servicebus-emulator";
 import { forEachLimited } from "../lib/concurrency/limited";
 import { type BenchChild, startBenchChild } from "./children";
+import { diffOps, percentile, providerOps, type ProviderOps } from "./provider-ops";
 import { renderRolloutSection, writeRolloutSection } from "./rollout-report";
 import {
   apiRollout,
@@ -82,20 +83,8 @@ interface Snapshot {
   executionsTotal: number;
 }
 
-export interface ProviderSbOps {
-  receiveRequests: number;
-  drains: number;
-  settlements: number;
-  managementOps: number;
-  commandSends: number;
-  total: number;
-  linkAttaches: number;
-  cbsPutTokens: number;
-  connections: number;
-}
-
 export interface Cost {
-  sb: ProviderSbOps;
+  sb: ProviderOps;
   executions: Record<string, number>;
   executionsTotal: number;
   productTableOps: Record<string, number>;
@@ -166,45 +155,8 @@ function durableCalibration(): Calibration["durable"] {
   return JSON.parse(run.stdout.slice(run.stdout.indexOf("{"))) as Calibration["durable"];
 }
 
-function providerSbOps(stats: Record<string, NamespaceStats>): ProviderSbOps {
-  const ops: ProviderSbOps = {
-    receiveRequests: 0,
-    drains: 0,
-    settlements: 0,
-    managementOps: 0,
-    commandSends: 0,
-    total: 0,
-    linkAttaches: 0,
-    cbsPutTokens: 0,
-    connections: 0,
-  };
-  for (const ns of Object.values(stats)) {
-    // The Provider receives and settles on the status queues and sends on the command queues; the
-    // agents do the reverse, which is not counted.
-    for (const [name, e] of Object.entries(ns.entities)) {
-      if (name.startsWith("status-")) {
-        ops.receiveRequests += e.receiveRequests;
-        ops.drains += e.drains;
-        ops.settlements += e.settlements;
-        ops.managementOps += e.managementOps;
-        ops.linkAttaches += e.receiverAttaches;
-      } else if (name.startsWith("commands-")) {
-        ops.commandSends += e.sendCalls;
-        ops.linkAttaches += e.senderAttaches;
-      }
-    }
-    ops.cbsPutTokens += ns.cbsPutTokens;
-    ops.connections += ns.connections;
-  }
-  ops.total = ops.receiveRequests + ops.settlements + ops.managementOps + ops.commandSends;
-  return ops;
-}
-
 function cost(a: Snapshot, b: Snapshot): Cost {
-  const sbA = providerSbOps(a.sb);
-  const sbB = providerSbOps(b.sb);
-  const sb = { ...sbB };
-  for (const k of Object.keys(sb) as (keyof ProviderSbOps)[]) sb[k] = sbB[k] - sbA[k];
+  const sb = diffOps(providerOps(a.sb), providerOps(b.sb));
   const executions: Record<string, number> = {};
   for (const [name, n] of Object.entries(b.executions)) {
     const d = n - (a.executions[name] ?? 0);
@@ -229,11 +181,6 @@ function cost(a: Snapshot, b: Snapshot): Cost {
     durableTableOps,
     cpuMs: b.cpuMs - a.cpuMs,
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
 /** CPU seconds (user + system) a process has used so far; Linux only, else NaN. */

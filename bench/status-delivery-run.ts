@@ -9,10 +9,11 @@ import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { startHost } from "../dev/host";
-import { startServiceBusEmulator, type NamespaceStats } from "../dev/servicebus-emulator";
+import { startServiceBusEmulator } from "../dev/servicebus-emulator";
 import type { StatusDelivery } from "../lib/config/settings";
 
 import { forEachLimited } from "../lib/concurrency/limited";
+import { diffOps, percentile, providerOps, type ProviderOps } from "./provider-ops";
 import { LOADED_SPEC, SPEC } from "./specs";
 
 const TENANTS = 100;
@@ -83,19 +84,6 @@ export interface CostSample {
   executionsTotal: number;
 }
 
-export interface ProviderOps {
-  /** Status queue (and its DLQ): credit grants + drains. */
-  receiveRequests: number;
-  emptyReceives: number;
-  settlements: number;
-  managementOps: number;
-  commandSends: number;
-  total: number;
-  /** Not in the total: links opened (status receivers, command senders) and their $cbs authorisations. */
-  linkAttaches: number;
-  cbsPutTokens: number;
-}
-
 export interface ModeResult {
   mode: StatusDelivery;
   plan: PhasePlan;
@@ -119,48 +107,6 @@ export interface ModeResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const tenantName = (i: number) => `tenant-${String(i).padStart(3, "0")}`;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
-/** Sums the emulator counters that are the Provider's own operations. */
-function providerOps(stats: Record<string, NamespaceStats>): ProviderOps {
-  const ops: ProviderOps = {
-    receiveRequests: 0,
-    emptyReceives: 0,
-    settlements: 0,
-    managementOps: 0,
-    commandSends: 0,
-    total: 0,
-    linkAttaches: 0,
-    cbsPutTokens: 0,
-  };
-  for (const ns of Object.values(stats)) {
-    for (const [name, e] of Object.entries(ns.entities)) {
-      if (name.startsWith("status")) {
-        ops.receiveRequests += e.receiveRequests;
-        ops.emptyReceives += e.drains;
-        ops.settlements += e.settlements;
-        ops.managementOps += e.managementOps;
-        ops.linkAttaches += e.receiverAttaches;
-      } else if (name === "commands") {
-        ops.commandSends += e.sendCalls;
-        ops.linkAttaches += e.senderAttaches;
-      }
-    }
-    ops.cbsPutTokens += ns.cbsPutTokens;
-  }
-  ops.total = ops.receiveRequests + ops.settlements + ops.managementOps + ops.commandSends;
-  return ops;
-}
-
-function diffOps(a: ProviderOps, b: ProviderOps): ProviderOps {
-  const out = { ...b };
-  for (const k of Object.keys(out) as (keyof ProviderOps)[]) out[k] = b[k] - a[k];
-  return out;
-}
 
 async function main(): Promise<void> {
   const mode = process.argv[2] as StatusDelivery;

@@ -43,7 +43,7 @@ function costRows(label: string, c: CostSample, divisor: number): string[] {
   const p = c.provider;
   const d = (n: number) => f1(n / divisor);
   return [
-    `| ${label} | ${d(p.receiveRequests)} | ${d(p.emptyReceives)} | ${d(p.settlements)} | ${d(p.managementOps)} | ${d(p.commandSends)} | **${d(p.total)}** | ${d(p.linkAttaches)} / ${d(p.cbsPutTokens)} | **${d(c.executionsTotal)}** |`,
+    `| ${label} | ${d(p.receiveRequests)} | ${d(p.drains)} | ${d(p.settlements)} | ${d(p.managementOps)} | ${d(p.commandSends)} | **${d(p.total)}** | ${d(p.linkAttaches)} / ${d(p.cbsPutTokens)} | **${d(c.executionsTotal)}** |`,
   ];
 }
 
