@@ -14,11 +14,18 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
-import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
+import type { Command, Status } from "../../lib/messaging/contracts";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 import { localProviderSettings } from "../helpers/provider";
 import { registerLocalTenant } from "../helpers/tenants";
-import { FAST_RETRIES, namespaceConfig, nextCommand, sleep, startEmulator } from "../helpers/servicebus";
+import {
+  FAST_RETRIES,
+  namespaceConfig,
+  nextCommand,
+  sendStatus,
+  sleep,
+  startEmulator,
+} from "../helpers/servicebus";
 
 const root = path.join(__dirname, "..", "..", "..");
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "outage-"));
@@ -58,21 +65,8 @@ function agent(): ServiceBusClient {
   return new ServiceBusClient(emulator.namespaces[0]!.connectionString, FAST_RETRIES);
 }
 
-async function report(client: ServiceBusClient, cmd: Command, state: Status["state"], sequence: number) {
-  const sender = client.createSender("status");
-  await sender.sendMessages(
-    statusMessage({
-      schemaVersion: 1,
-      deploymentId: cmd.deploymentId,
-      attempt: cmd.attempt,
-      state,
-      progress: state === "Succeeded" ? 100 : 10,
-      sequence,
-      reportedAt: new Date().toISOString(),
-    }),
-  );
-  await sender.close();
-}
+const report = (client: ServiceBusClient, cmd: Command, state: Status["state"], sequence: number) =>
+  sendStatus(client, cmd, state, sequence, { progress: state === "Succeeded" ? 100 : 10 });
 
 async function start(template: string): Promise<string> {
   const res = await fetch(`${host!.url}/api/tenants/contoso/deployments`, {

@@ -9,10 +9,17 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
-import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
+import type { Command, Status } from "../../lib/messaging/contracts";
 import { windowOpensAt } from "../../lib/tenants/maintenance";
 import { localProviderSettings } from "../helpers/provider";
-import { FAST_RETRIES, namespaceConfig, nextCommand, sleep, startEmulator } from "../helpers/servicebus";
+import {
+  FAST_RETRIES,
+  namespaceConfig,
+  nextCommand,
+  sendStatus,
+  sleep,
+  startEmulator,
+} from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 import { registerLocalTenant } from "../helpers/tenants";
 
@@ -85,21 +92,8 @@ async function until(id: string, done: (d: Record<string, unknown>) => boolean, 
   }
 }
 
-async function report(cmd: Command, state: Status["state"], sequence: number) {
-  const sender = agent.createSender("status");
-  await sender.sendMessages(
-    statusMessage({
-      schemaVersion: 1,
-      deploymentId: cmd.deploymentId,
-      attempt: cmd.attempt,
-      state,
-      progress: state === "Succeeded" ? 100 : 0,
-      sequence,
-      reportedAt: new Date().toISOString(),
-    }),
-  );
-  await sender.close();
-}
+const report = (cmd: Command, state: Status["state"], sequence: number) =>
+  sendStatus(agent, cmd, state, sequence);
 
 test("a closed window: the record waits in WaitingForWindow with windowOpensAt; a cancel sends the agent nothing", async () => {
   const id = await start({ spec: { template: "web" }, completionTimeoutSeconds: 86_400 });

@@ -13,10 +13,17 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { type RunningAzurite, startAzurite } from "../../dev/azurite";
 import { type RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
-import { type Command, type Status, statusMessage } from "../../lib/messaging/contracts";
+import type { Command, Status } from "../../lib/messaging/contracts";
 import { assertOneTruth } from "../helpers/one-truth";
 import { localProviderSettings } from "../helpers/provider";
-import { FAST_RETRIES, namespaceConfig, nextCommand, sleep, startEmulator } from "../helpers/servicebus";
+import {
+  FAST_RETRIES,
+  namespaceConfig,
+  nextCommand,
+  sendStatus,
+  sleep,
+  startEmulator,
+} from "../helpers/servicebus";
 import { registerLocalTenant } from "../helpers/tenants";
 
 const root = path.join(__dirname, "..", "..", "..");
@@ -62,21 +69,8 @@ async function start(): Promise<Command> {
   return nextCommand(agent, id, "Deploy");
 }
 
-async function report(cmd: Command, state: Status["state"], sequence: number): Promise<void> {
-  const sender = agent.createSender("status");
-  await sender.sendMessages(
-    statusMessage({
-      schemaVersion: 1,
-      deploymentId: cmd.deploymentId,
-      attempt: cmd.attempt,
-      state,
-      progress: state === "Succeeded" ? 100 : 0,
-      sequence,
-      reportedAt: new Date().toISOString(),
-    }),
-  );
-  await sender.close();
-}
+const report = (cmd: Command, state: Status["state"], sequence: number): Promise<void> =>
+  sendStatus(agent, cmd, state, sequence);
 
 async function pumpStatus(): Promise<string> {
   const res = await fetch(

@@ -5,13 +5,14 @@ import { ServiceBusClient } from "@azure/service-bus";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
-import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
+import type { Command, Status } from "../../lib/messaging/contracts";
 import { localProviderSettings } from "../helpers/provider";
 import {
   FAST_RETRIES,
   namespaceConfig,
   nextCommand as takeCommand,
   sleep,
+  sendStatus,
   startEmulator,
 } from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
@@ -117,29 +118,14 @@ function nextCommand(tenant: string, deploymentId: string, type: Command["type"]
   return takeCommand(agents.get(tenant)!, deploymentId, type);
 }
 
-async function report(
+const report = (
   tenant: string,
   cmd: Pick<Command, "deploymentId" | "attempt">,
   state: Status["state"],
   sequence: number,
   progress = 0,
   message?: string,
-) {
-  const sender = agents.get(tenant)!.createSender("status");
-  await sender.sendMessages(
-    statusMessage({
-      schemaVersion: 1,
-      deploymentId: cmd.deploymentId,
-      attempt: cmd.attempt,
-      state,
-      progress,
-      sequence,
-      reportedAt: new Date().toISOString(),
-      ...(message ? { message } : {}),
-    }),
-  );
-  await sender.close();
-}
+) => sendStatus(agents.get(tenant)!, cmd, state, sequence, { progress, ...(message ? { message } : {}) });
 
 test("success: Deploy reaches the agent, statuses flow back through the pump, the outcome is recorded", async () => {
   const started = await startDeployment("contoso", { spec: { template: "web" } });

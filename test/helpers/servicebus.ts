@@ -1,7 +1,7 @@
 /** Starts the Service Bus emulator for a test and builds real @azure/service-bus clients against it. */
 import { ServiceBusClient, ServiceBusClientOptions } from "@azure/service-bus";
 import { RunningEmulator, startServiceBusEmulator } from "../../dev/servicebus-emulator";
-import type { Command } from "../../lib/messaging/contracts";
+import { statusMessage, type Command, type Status } from "../../lib/messaging/contracts";
 
 export const FAST_RETRIES: ServiceBusClientOptions = {
   retryOptions: { maxRetries: 1, retryDelayInMs: 50, timeoutInMs: 5000 },
@@ -83,5 +83,35 @@ export async function nextCommand(
     throw new Error(`no ${type} command for ${deploymentId}`);
   } finally {
     await receiver.close();
+  }
+}
+
+/**
+ * The agent's side: sends one status for a command's attempt on the customer's status queue. Progress is
+ * 100 for Succeeded and 0 otherwise unless given.
+ */
+export async function sendStatus(
+  client: ServiceBusClient,
+  cmd: Pick<Command, "deploymentId" | "attempt">,
+  state: Status["state"],
+  sequence: number,
+  more: { progress?: number; message?: string } = {},
+): Promise<void> {
+  const sender = client.createSender("status");
+  try {
+    await sender.sendMessages(
+      statusMessage({
+        schemaVersion: 1,
+        deploymentId: cmd.deploymentId,
+        attempt: cmd.attempt,
+        state,
+        progress: more.progress ?? (state === "Succeeded" ? 100 : 0),
+        sequence,
+        reportedAt: new Date().toISOString(),
+        ...(more.message ? { message: more.message } : {}),
+      }),
+    );
+  } finally {
+    await sender.close();
   }
 }
