@@ -1,37 +1,24 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { spawnStack, type StackProcess } from "../../dev/stack-process";
+import type { Page } from "playwright-core";
+import { browserSkip, startBrowserStack, type BrowserStack } from "../helpers/browser-stack";
 import { assertRolloutTruth } from "../helpers/one-truth";
 
 // The dashboard's Rollouts view in headless Chromium against `npm start`'s stack: a rollout with an
 // approval gate is approved from the page and runs to Succeeded; a long one is paused, resumed and
 // aborted from the page. Every wait is for a condition the page shows, so a loaded machine only slows it.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOT = path.join(__dirname, "..", "..", "..", "test-results", "dashboard-rollouts.png");
-const noBrowser = !fs.existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;
-const skip = noBrowser && `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = browserSkip;
 
-let stack: StackProcess | undefined;
-let browser: Browser | undefined;
+let s: BrowserStack | undefined;
 let page: Page;
-let dataDir: string;
 /** The stack's registered tenants (two today; the rollout works with however many there are). */
 let tenants: string[] = [];
 const pageErrors: string[] = [];
 
-async function api(method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${stack!.api}${route}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.status < 300, `${method} ${route}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as Record<string, unknown>;
-}
+const api = (method: string, route: string, body?: unknown) => s!.api(method, route, body);
 
 const state = () => page.getByTestId("rollout-state");
 const wave = (name: string) => page.locator(`#rollout tr[data-wave="${name}"]`);
@@ -54,26 +41,18 @@ async function controls(): Promise<Record<string, boolean>> {
 }
 
 before(async () => {
-  if (noBrowser) return;
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-rollouts-"));
-  stack = await spawnStack(dataDir);
+  if (skip) return;
+  s = await startBrowserStack("dashboard-rollouts", { height: 1200, timeoutMs: 30_000 });
+  page = s.page;
   tenants = ((await api("GET", "/tenants")).items as { name: string }[]).map((t) => t.name).sort();
   assert.ok(tenants.length >= 2, `the stack registers at least two tenants: ${tenants.join(", ")}`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
-  page.setDefaultTimeout(30_000);
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  const response = await page.goto(`${stack.api}/dashboard`);
+  const response = await page.goto(`${s.stack.api}/dashboard`);
   assert.equal(response?.status(), 200);
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await s?.close();
 });
 
 test(
@@ -141,7 +120,7 @@ test(
       .filter({ hasText: /provider\s*Succeeded/ })
       .waitFor();
 
-    const final = await assertRolloutTruth(new URL(stack!.api).origin, id);
+    const final = await assertRolloutTruth(new URL(s!.stack.api).origin, id);
     assert.equal(final.state, "Succeeded");
   },
 );
@@ -176,7 +155,7 @@ test(
     assert.deepEqual(outcomes.filter(Boolean), ["Cancelled"], "the one in flight is cancelled gracefully");
     assert.equal(phases.filter((p) => p === "Skipped").length, tenants.length - 1);
     assert.deepEqual(await controls(), { approve: false, pause: false, resume: false, abort: false });
-    const final = await assertRolloutTruth(new URL(stack!.api).origin, id);
+    const final = await assertRolloutTruth(new URL(s!.stack.api).origin, id);
     assert.equal(final.state, "Aborted");
 
     assert.deepEqual(pageErrors, []);

@@ -1,31 +1,17 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { spawnStack, type StackProcess } from "../../dev/stack-process";
+import type { Page } from "playwright-core";
+import { browserSkip, startBrowserStack, type BrowserStack } from "../helpers/browser-stack";
 
 // The dashboard in headless Chromium against `npm start`'s stack: live tenants and deployments, the
 // timeline, the cancel / retry / verify actions, and API data rendered as text, never as markup.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOT = path.join(__dirname, "..", "..", "..", "test-results", "dashboard.png");
-const noBrowser = !fs.existsSync(CHROMIUM) && !process.env.REQUIRE_BROWSER;
 
-let stack: StackProcess | undefined;
-let browser: Browser | undefined;
+let s: BrowserStack | undefined;
 let page: Page;
-let dataDir: string;
-
-async function api(method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${stack!.api}${route}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.status < 300, `${method} ${route}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as Record<string, unknown>;
-}
+const api = (method: string, route: string, body?: unknown) => s!.api(method, route, body);
 
 const row = (id: string) => page.locator(`tr[data-id="${id}"]`);
 /** The selected deployment's timeline shows both the agent's Succeeded report and the recorded outcome. */
@@ -38,26 +24,18 @@ async function timelineShowsSuccess(): Promise<void> {
 }
 
 before(async () => {
-  if (noBrowser) return;
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dashboard-"));
-  stack = await spawnStack(dataDir);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.setDefaultTimeout(20_000);
+  if (browserSkip) return;
+  s = await startBrowserStack("dashboard", { height: 1000, timeoutMs: 20_000 });
+  page = s.page;
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await s?.close();
 });
 
 test(
   "the dashboard shows tenants and live deployments, runs cancel / retry / verify, and renders data as text",
-  { skip: noBrowser && `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)` },
+  { skip: browserSkip },
   async () => {
     const hostile = `<img src=x onerror="document.title='pwned'">`;
     await api("PUT", "/tenants/markup-probe", {
@@ -74,7 +52,7 @@ test(
         },
       ],
     });
-    const response = await page.goto(`${stack!.api}/dashboard`);
+    const response = await page.goto(`${s!.stack.api}/dashboard`);
     assert.equal(response?.status(), 200);
     assert.match(response?.headers()["content-security-policy"] ?? "", /script-src 'nonce-[^']+'/);
     const errors: string[] = [];
