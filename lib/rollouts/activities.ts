@@ -12,6 +12,7 @@ import { reconcile } from "../deployments/reconcile";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { requireRegistered } from "../deployments/route";
 import { requireActiveTenant, startAttempt } from "../deployments/start";
+import { forEachLimited } from "../concurrency/limited";
 import { ProblemError } from "../http/problem";
 import { createLogger, type Logger } from "../logging/logger";
 import type {
@@ -27,6 +28,7 @@ import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from
 import { reconcileRollout } from "./reconcile";
 import { rolloutStore } from "./runtime";
 
+/** Records read at once by a sweep. */
 const SWEEP_READS = 16;
 
 async function sweep(
@@ -36,21 +38,25 @@ async function sweep(
   log: Logger,
 ): Promise<FinishedDeployment[]> {
   const found: FinishedDeployment[] = [];
-  for (let i = 0; i < inFlight.length; i += SWEEP_READS) {
-    const reads = inFlight.slice(i, i + SWEEP_READS).map(async (d) => {
-      const record = await rt.ledger.get(d.tenant, d.id, d.attempt);
-      if (!record) return;
-      const now = await reconcile(rt, client, record, log);
-      if (isTerminal(now) && now.outcome)
-        found.push({
-          ...d,
-          outcome: now.outcome,
-          ...(now.message !== undefined ? { message: now.message } : {}),
-        });
-    });
-    await Promise.all(reads);
-  }
+  await forEachLimited(inFlight, SWEEP_READS, async (d) => {
+    const record = await rt.ledger.get(d.tenant, d.id, d.attempt);
+    if (!record) return;
+    const now = await reconcile(rt, client, record, log);
+    if (isTerminal(now) && now.outcome)
+      found.push({
+        ...d,
+        outcome: now.outcome,
+        ...(now.message !== undefined ? { message: now.message } : {}),
+      });
+  });
   return found;
+}
+
+/** Whether the rollout's failures (plus `extra` not yet recorded) exceed its maxErrors. */
+async function overBudget(rt: ProviderRuntime, rollout: RolloutRecord, extra = 0): Promise<boolean> {
+  const budget = rollout.options.maxErrors;
+  const failed = await rolloutStore(rt).tenants(rollout.id, { failed: true, top: budget + 1 });
+  return failed.length + extra > budget;
 }
 
 /** Whether the rollout may start more deployments, and if not why. */
@@ -60,9 +66,7 @@ async function stopReason(
   extraFailures: number,
 ): Promise<BatchStop | undefined> {
   if (rollout.control.aborted || TERMINAL_ROLLOUT_STATES.includes(rollout.state)) return "abort";
-  const budget = rollout.options.maxErrors;
-  const failed = await rolloutStore(rt).tenants(rollout.id, { failed: true, top: budget + 1 });
-  if (failed.length + extraFailures > budget) return "halt";
+  if (await overBudget(rt, rollout, extraFailures)) return "halt";
   if (rollout.control.paused) return "pause";
   return undefined;
 }
@@ -198,7 +202,5 @@ export async function updateRolloutActivity(
     };
   });
   if (!input.checkBudget) return { control: updated.control };
-  const budget = updated.options.maxErrors;
-  const failed = await store.tenants(input.rolloutId, { failed: true, top: budget + 1 });
-  return { control: updated.control, overBudget: failed.length > budget };
+  return { control: updated.control, overBudget: await overBudget(rt, updated) };
 }
