@@ -75,6 +75,9 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'CANCEL_GRACE_SECONDS', value: '30' }
         { name: 'COMMAND_SEND_ATTEMPTS', value: '5' }
         { name: 'COMMAND_RETRY_SECONDS', value: '2' }
+        { name: 'ROLLOUT_BATCH_SIZE', value: '100' }
+        { name: 'ROLLOUT_LANE_CONCURRENCY', value: '25' }
+        { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
         { name: 'STATUS_DELIVERY', value: 'pump' }
         { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
       ]

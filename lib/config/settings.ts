@@ -31,6 +31,9 @@ export const SETTING_NAMES = {
   cancelGraceSeconds: "CANCEL_GRACE_SECONDS",
   commandSendAttempts: "COMMAND_SEND_ATTEMPTS",
   commandRetrySeconds: "COMMAND_RETRY_SECONDS",
+  rolloutBatchSize: "ROLLOUT_BATCH_SIZE",
+  rolloutLaneConcurrency: "ROLLOUT_LANE_CONCURRENCY",
+  rolloutSweepSeconds: "ROLLOUT_SWEEP_SECONDS",
   statusDelivery: "STATUS_DELIVERY",
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
 } as const;
@@ -75,6 +78,12 @@ export interface ProviderSettings {
   commandSendAttempts: number;
   /** The first wait between send attempts; it doubles each time (at most a minute). */
   commandRetrySeconds: number;
+  /** Rollouts: tenants one batch orchestration runs at most (bounds each history). */
+  rolloutBatchSize: number;
+  /** Rollouts: deployments one batch keeps in flight at most (more concurrency runs more batches at once). */
+  rolloutLaneConcurrency: number;
+  /** Rollouts: how long a batch waits for a finished deployment before it reads its in-flight records. */
+  rolloutSweepSeconds: number;
   /** Status delivery design: the per-tenant pump, or the baseline timer poll. */
   statusDelivery: StatusDelivery;
   /** Timer poll schedule (six-field NCRONTAB or hh:mm:ss); only read in `timerPoll` mode. */
@@ -192,6 +201,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     cancelGraceSeconds: integer(env, SETTING_NAMES.cancelGraceSeconds, 30, 1, 3600),
     commandSendAttempts: integer(env, SETTING_NAMES.commandSendAttempts, 5, 1, 20),
     commandRetrySeconds: integer(env, SETTING_NAMES.commandRetrySeconds, 2, 1, 300),
+    rolloutBatchSize: integer(env, SETTING_NAMES.rolloutBatchSize, 100, 1, 1000),
+    rolloutLaneConcurrency: integer(env, SETTING_NAMES.rolloutLaneConcurrency, 25, 1, 1000),
+    rolloutSweepSeconds: integer(env, SETTING_NAMES.rolloutSweepSeconds, 30, 1, 3600),
     ...loadStatusDelivery(env),
   };
 }

@@ -42,26 +42,6 @@ const WRITE = [ROLES.deploymentsWrite];
 /** Big enough for a target list of 10,000 tenant names. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Knobs of the rollout orchestration that are not part of the API (tests shrink them). */
-export interface RolloutTuning {
-  batchSize: number;
-  laneConcurrency: number;
-  sweepSeconds: number;
-}
-export const ROLLOUT_TUNING: RolloutTuning = { batchSize: 100, laneConcurrency: 25, sweepSeconds: 30 };
-
-function tuning(env: NodeJS.ProcessEnv = process.env): RolloutTuning {
-  const num = (name: string, fallback: number) => {
-    const v = Number(env[name]);
-    return Number.isInteger(v) && v > 0 ? v : fallback;
-  };
-  return {
-    batchSize: num("ROLLOUT_BATCH_SIZE", ROLLOUT_TUNING.batchSize),
-    laneConcurrency: num("ROLLOUT_LANE_CONCURRENCY", ROLLOUT_TUNING.laneConcurrency),
-    sweepSeconds: num("ROLLOUT_SWEEP_SECONDS", ROLLOUT_TUNING.sweepSeconds),
-  };
-}
-
 const listQuerySchema = z.strictObject({ top: z.coerce.number().int().min(1).max(1000).optional() });
 
 function rolloutUrl(request: HttpRequest, id: string): string {
@@ -145,7 +125,7 @@ async function launch(
     w.tenants.map((tenant) => ({ tenant, wave: i, phase: "Pending" as const })),
   );
   const created = await rolloutStore(rt).create(record, rows);
-  await ensureStarted(client, created, async () => waves);
+  await ensureStarted(rt, client, created, async () => waves);
   return created;
 }
 
@@ -166,7 +146,7 @@ async function repeated(
   record: RolloutRecord,
 ) {
   if (!TERMINAL_ROLLOUT_STATES.includes(record.state))
-    await ensureStarted(client, record, () => storedWaves(rt, record));
+    await ensureStarted(rt, client, record, () => storedWaves(rt, record));
   return json(
     200,
     { ...rolloutView(record), ...links(request, record.id) },
@@ -175,6 +155,7 @@ async function repeated(
 }
 
 async function ensureStarted(
+  rt: ProviderRuntime,
   client: DurableClient,
   record: RolloutRecord,
   plan: () => Promise<readonly PlannedWave[]>,
@@ -183,14 +164,15 @@ async function ensureStarted(
   const state = await instanceState(client, instanceId);
   if (state?.found !== false) return;
   const waves = await plan();
-  const t = tuning();
   const input: RolloutInput = {
     rolloutId: record.id,
     waves: [...waves],
     maxConcurrency: record.options.maxConcurrency,
     bakeSeconds: record.options.bakeSeconds,
     approval: record.options.approval,
-    ...t,
+    batchSize: rt.settings.rolloutBatchSize,
+    laneConcurrency: rt.settings.rolloutLaneConcurrency,
+    sweepSeconds: rt.settings.rolloutSweepSeconds,
   };
   try {
     await client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId, input });
