@@ -45,6 +45,8 @@ const MAX_SWEEP_MS = 10 * 60_000;
 const GATE_RECHECK_MS = 5 * 60_000;
 const STORE_OUTAGE_WAIT_MS = 60_000;
 const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
+const ABORTED = "aborted by user";
+const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
 
 type DurableApi = OrchestrationContext["df"];
 
@@ -104,10 +106,10 @@ export function* rolloutOrchestrator(context: OrchestrationContext): Generator<T
     df.setCustomStatus({ state: "Running", wave: w });
     let pending = input.waves[w]!.tenants;
     while (pending.length > 0) {
-      if (control.aborted) return yield* end("Aborted", "aborted by user");
+      if (control.aborted) return yield* end("Aborted", ABORTED);
       if (control.paused) {
         control = yield* gate("Paused", w, (c) => !c.paused);
-        if (control.aborted) return yield* end("Aborted", "aborted by user");
+        if (control.aborted) return yield* end("Aborted", ABORTED);
         yield* update(df, { state: "Running" }, id);
         df.setCustomStatus({ state: "Running", wave: w });
       }
@@ -134,15 +136,15 @@ export function* rolloutOrchestrator(context: OrchestrationContext): Generator<T
       pending = [...results.flatMap((r) => r.notStarted), ...pending.slice(taken.length)];
       const stops = new Set(results.map((r) => r.stop));
       // 2. Budget spent: nothing new starts; what was in flight has finished with the batches.
-      if (stops.has("abort")) return yield* end("Aborted", "aborted by user");
-      if (stops.has("halt")) return yield* end("Halted", "the error budget (maxErrors) was exceeded");
+      if (stops.has("abort")) return yield* end("Aborted", ABORTED);
+      if (stops.has("halt")) return yield* end("Halted", OVER_BUDGET);
       ({ control } = yield* update(df, {}, id));
     }
     // A wave ends only when its tenants have; the budget and an abort are checked once more here, so
     // neither a pause that drained a batch nor an abort after the last start can end it Succeeded.
     const done = yield* update(df, { wave: { index: w, state: "Completed" }, checkBudget: true }, id);
-    if (done.control.aborted) return yield* end("Aborted", "aborted by user");
-    if (done.overBudget) return yield* end("Halted", "the error budget (maxErrors) was exceeded");
+    if (done.control.aborted) return yield* end("Aborted", ABORTED);
+    if (done.overBudget) return yield* end("Halted", OVER_BUDGET);
     if (w === input.waves.length - 1) break;
     // 3. Bake: a quiet period before the next wave (abort still ends it at once).
     if (input.bakeSeconds > 0) {
@@ -153,14 +155,14 @@ export function* rolloutOrchestrator(context: OrchestrationContext): Generator<T
         const got = yield* inbox.next(bakeEnd);
         if (got.length === 0) break;
         const { control } = yield* update(df, {}, id);
-        if (control.aborted) return yield* end("Aborted", "aborted by user");
+        if (control.aborted) return yield* end("Aborted", ABORTED);
       }
       yield* update(df, { wave: { index: w, state: "Completed" } }, id);
     }
     // 4. Approval gate: the Provider approves the wave before the next one starts.
     if (input.approval === "afterEachWave") {
       const control = yield* gate("WaitingForApproval", w, (c) => (c.approved ?? []).includes(w));
-      if (control.aborted) return yield* end("Aborted", "aborted by user");
+      if (control.aborted) return yield* end("Aborted", ABORTED);
       yield* update(df, { wave: { index: w, state: "Completed" } }, id);
     }
   }
