@@ -177,14 +177,7 @@ export async function updateRolloutActivity(
   input: UpdateRolloutInput,
 ): Promise<UpdateRolloutResult> {
   const store = rolloutStore(rt);
-  if (input.skipPending) {
-    const pending = await store.tenants(input.rolloutId, { phase: "Pending" });
-    const now = new Date().toISOString();
-    await store.updateTenants(
-      input.rolloutId,
-      pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const, updatedAt: now })),
-    );
-  }
+  if (input.skipPending) await store.skipPending(input.rolloutId);
   const updated = await store.update(input.rolloutId, (current) => {
     if (TERMINAL_ROLLOUT_STATES.includes(current.state)) return undefined;
     if (input.state === undefined && input.wave === undefined) return undefined;

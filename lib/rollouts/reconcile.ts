@@ -5,14 +5,11 @@
  * the record before every start, stop and cancel what they have in flight, as on abort.
  */
 import type { DurableClient } from "durable-functions";
-import { instanceState } from "../deployments/reconcile";
+import { instanceState, START_GRACE_MS } from "../deployments/reconcile";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
 import { rolloutStore } from "./runtime";
-
-/** How long after its creation a rollout without an instance is still being started (not lost). */
-const START_GRACE_MS = 60_000;
 
 export async function reconcileRollout(
   rt: ProviderRuntime,
@@ -22,6 +19,7 @@ export async function reconcileRollout(
   if (TERMINAL_ROLLOUT_STATES.includes(record.state)) return record;
   const state = await instanceState(client, rolloutInstanceId(record.id));
   if (!state) return record;
+  // As for a deployment: a rollout whose instance is still being started is not lost yet.
   const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
   const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
   if (!lost && !ended) return record;
@@ -29,11 +27,7 @@ export async function reconcileRollout(
     ? `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`
     : "the rollout's orchestration is gone";
   const store = rolloutStore(rt);
-  const pending = await store.tenants(record.id, { phase: "Pending" });
-  await store.updateTenants(
-    record.id,
-    pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const })),
-  );
+  await store.skipPending(record.id);
   return store.update(record.id, (current) =>
     TERMINAL_ROLLOUT_STATES.includes(current.state)
       ? undefined

@@ -209,6 +209,16 @@ export class RolloutStore {
     }
   }
 
+  /** Marks every tenant still Pending as Skipped (a rollout that halts or ends early). Idempotent. */
+  async skipPending(id: string): Promise<void> {
+    const pending = await this.tenants(id, { phase: "Pending" });
+    const now = new Date().toISOString();
+    await this.updateTenants(
+      id,
+      pending.map((p) => ({ tenant: p.tenant, phase: "Skipped" as const, updatedAt: now })),
+    );
+  }
+
   /** Every tenant row of a rollout, in tenant order. */
   async tenants(
     id: string,
