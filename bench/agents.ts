@@ -1,17 +1,17 @@
 /**
  * Benchmark helper: the customer agents of many simulated tenants in one child process
- * (dev/shared-agents.ts), so they run on the other core beside the Provider. The agent's Durable
+ * (dev/in-memory-agents.ts), so they run on the other core beside the Provider. The agent's Durable
  * orchestration is replaced by an in-memory run of the same plan / steps / statuses: many task hubs in
  * one process would measure the agents' durable engine, not the Provider, which is what the benchmarks
  * are about. Reads `[{ tenant, connectionString, commandQueue?, statusQueue? }]` as JSON on stdin;
  * prints `ready`.
  */
-import { type SharedAgentCustomer, startSharedAgents } from "../dev/shared-agents";
+import { type InMemoryAgentCustomer, startInMemoryAgents } from "../dev/in-memory-agents";
 
 async function main(): Promise<void> {
   let input = "";
   for await (const chunk of process.stdin) input += String(chunk);
-  const agents = startSharedAgents(JSON.parse(input) as SharedAgentCustomer[]);
+  const agents = startInMemoryAgents(JSON.parse(input) as InMemoryAgentCustomer[]);
   console.log("ready");
   const stop = async () => {
     await agents.close();

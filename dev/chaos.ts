@@ -67,6 +67,17 @@ function partUrl(stack: StackProcess, part: string): string {
   return last[1] as string;
 }
 
+/**
+ * Where a customer's agent host serves its Durable management API: its own part (`agent-contoso`), or
+ * its thread in the `agents` part, which prints `[agents] <tenant>: agent host at <url>`.
+ */
+function agentHostUrl(stack: StackProcess, tenant: string): string {
+  const shared = [
+    ...stack.output().matchAll(new RegExp(`^\\[agents\\] ${tenant}: agent host at (\\S+)$`, "gm")),
+  ];
+  return shared.at(-1)?.[1] ?? partUrl(stack, `agent-${tenant}`);
+}
+
 /** A SAS connection string for a SAS customer's namespace, from the banner and the emulator's dev key. */
 function namespaceConnectionString(stack: StackProcess, tenant: string): string {
   const m = new RegExp(`${tenant}\\.servicebus\\.localhost -> sb://localhost:(\\d+)`).exec(stack.output());
@@ -172,7 +183,7 @@ class Chaos {
    * it is at-least-once execution inside one scheduled step, and not counted here).
    */
   async agentRanTwice(record: DeploymentView, tenant: string, steps: number): Promise<string | undefined> {
-    const agentUrl = partUrl(this.stack, `agent-${tenant}`);
+    const agentUrl = agentHostUrl(this.stack, tenant);
     const instance = encodeURIComponent(agentInstanceId(record.id, record.attempt));
     const res = await fetch(
       `${agentUrl}/runtime/webhooks/durabletask/instances/${instance}?showHistory=true`,
@@ -187,11 +198,6 @@ class Chaos {
       (e) => e.EventType === "TaskScheduled" && e.FunctionName === AGENT_ACTIVITIES.step,
     ).length;
     return scheduled > steps ? `the agent scheduled ${scheduled} steps of ${steps}` : undefined;
-  }
-
-  /** Whether the tenant's agent is a Durable app of its own (the shared agents keep runs in memory). */
-  hasDurableAgent(tenant: string): boolean {
-    return this.stack.output().includes(`[supervisor] agent-${tenant} ready`);
   }
 
   /** Counts the four failure kinds over a scenario's deployments. */
@@ -234,9 +240,7 @@ class Chaos {
           ? `attempt ${r.attempt}`
           : accepted > 1
             ? `${accepted} Accepted reports`
-            : this.hasDurableAgent(tenant)
-              ? await this.agentRanTwice(r, tenant, steps)
-              : undefined;
+            : await this.agentRanTwice(r, tenant, steps);
       if (twice) {
         result.duplicated++;
         result.problems.push(`${id} ran twice: ${twice}`);

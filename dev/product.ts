@@ -37,8 +37,7 @@ export { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestrati
 export { consoleLogSettings, formatLogLine, levelEnabled } from "../lib/logging/format";
 
 /**
- * The extra simulated customers of `npm start` and the benchmarks' agents share one process
- * (dev/shared-agents.ts): they run the agent's own command handling, demo deployer and status contract,
+ * The benchmarks' light agents share one process (dev/in-memory-agents.ts): they run the agent's own command handling, demo deployer and status contract,
  * so they answer exactly as the real agent would, without a task hub each.
  */
 export { createCommandHandler, type AgentInstances } from "../customer/agent/commands";

@@ -3,8 +3,9 @@
  * (dev/supervisor.ts), so that parts fail, restart and recover as on a platform. Azurite (Table Storage)
  * and a local Entra ID token issuer start first; then the Service Bus emulator with one namespace per
  * simulated customer (it must trust the issuer's key); then the Provider app on the Functions dev host at
- * :7071 and one customer agent per customer (each as it would run in the customer's tenant), except the
- * four extra SAS customers, whose agents share one process (dev/shared-agents.ts). The simulated
+ * :7071 and one crash-safe Durable customer agent per customer (each as it would run in the customer's
+ * tenant, with a task hub of its own); the four extra SAS customers' agents run as threads of one process
+ * (dev/agent-hosts.ts) to keep the stack light. The simulated
  * customers are then registered, each with a rollout ring. Contoso (and the extra four) are reached with
  * a SAS held in an app setting; Fabrikam the production way: the Provider's managed identity is federated with its multi-tenant app, whose service
  * principal in Fabrikam's directory holds least-privilege roles on a namespace with local auth disabled.
@@ -42,8 +43,9 @@ interface SimulatedCustomer {
   /** Entra customers: the Provider app's service principal and the agent's managed identity there. */
   entra?: { servicePrincipalId: string; agent: { clientId: string; objectId: string } };
   /**
-   * Runs in the one `agents` process with the other extra customers (dev/shared-agents.ts) rather than
-   * in an agent host of its own, so that more customers cost neither a process nor a task hub each.
+   * Its agent host runs as a thread of the one `agents` process with the other extra customers
+   * (dev/agent-hosts.ts) rather than as a process of its own: the same crash-safe Durable agent with
+   * its own task hub, for less memory and start-up time.
    */
   sharedAgent?: true;
 }
@@ -145,18 +147,11 @@ function providerEnvironment(stack: Stack, appClientId: string): Record<string, 
 }
 
 /**
- * Everything one simulated customer's agent process is given on top of the environment `npm start` was
+ * Everything one simulated customer's agent host is given on top of the environment `npm start` was
  * given: its own Service Bus connection (its managed identity on an Entra namespace, else the namespace's
  * SAS), its durable storage (the shared Azurite, a task hub of its own), the managed identity endpoint,
  * trust in the dev certificate. The one place that says what an agent gets.
  */
-/** What the shared `agents` part serves: every extra customer, each on its own namespace's queues. */
-function sharedAgentCustomers(customers: RunningCustomer[]) {
-  return customers
-    .filter((c) => c.sharedAgent)
-    .map((c) => ({ tenant: c.tenant, connectionString: c.connectionString }));
-}
-
 function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, string> {
   const connection: Record<string, string> = c.entra
     ? {
@@ -393,7 +388,8 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
   const stack: Stack = { azurite, issuer, caBundle, customers };
 
   const hostCli = script("host", "cli.js");
-  const sharedAgentsFile = path.join(partsDir, "shared-agents.json");
+  const agentHostsFile = path.join(partsDir, "agent-hosts.json");
+  const customerApp = path.join(ROOT, "customer");
   const third = await supervisor.start([
     {
       name: "provider",
@@ -407,15 +403,22 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
       .map((c) => ({
         name: `agent-${c.tenant}`,
         command: () => ({
-          args: [hostCli, "--app", path.join(ROOT, "customer"), "--port", "0", "--quiet"],
+          args: [hostCli, "--app", customerApp, "--port", "0", "--quiet"],
           env: agentEnvironment(c, stack),
         }),
       })),
     {
       name: "agents",
       command: () => {
-        fs.writeFileSync(sharedAgentsFile, JSON.stringify(sharedAgentCustomers(customers), null, 2));
-        return { args: [script("shared-agents-cli.js"), "--config", sharedAgentsFile] };
+        const shared = customers
+          .filter((c) => c.sharedAgent)
+          .map((c) => ({ tenant: c.tenant, env: agentEnvironment(c, stack) }));
+        // Holds SAS connection strings of the local emulator only; rewritten on every start.
+        fs.writeFileSync(agentHostsFile, JSON.stringify(shared, null, 2));
+        return {
+          args: [script("agent-hosts-cli.js"), "--app", customerApp, "--config", agentHostsFile],
+          env: { NODE_EXTRA_CA_CERTS: stack.caBundle },
+        };
       },
     },
   ]);

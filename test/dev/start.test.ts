@@ -14,8 +14,27 @@ interface Deployment {
   outcome?: string;
 }
 
+interface RolloutView {
+  state: string;
+  tenants: { tenant: string; wave: string; deploymentId?: string; outcome?: string }[];
+}
+
+async function waitForRollout(
+  api: string,
+  id: string,
+  done: (r: RolloutView) => boolean,
+): Promise<RolloutView> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = (await (await fetch(`${api}/rollouts/${id}`)).json()) as RolloutView;
+    if (done(r)) return r;
+    if (Date.now() > deadline) throw new Error(`rollout ${id} is still ${JSON.stringify(r)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function waitFor(api: string, id: string, done: (d: Deployment) => boolean): Promise<Deployment> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const d = (await (await fetch(`${api}/deployments/${id}`)).json()) as Deployment;
     if (done(d)) return d;
@@ -24,7 +43,7 @@ async function waitFor(api: string, id: string, done: (d: Deployment) => boolean
   }
 }
 
-test("npm start brings up six customers (SAS, Entra and a shared agent), stops cleanly on Ctrl-C, keeps state and resumes in-flight deployments", async () => {
+test("npm start brings up six customers (SAS, Entra, four agents in one process), stops cleanly on Ctrl-C, keeps state and resumes every in-flight deployment and rollout", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
   let running: StackProcess | undefined;
   try {
@@ -36,7 +55,7 @@ test("npm start brings up six customers (SAS, Entra and a shared agent), stops c
       items: { name: string; state: string; serviceBus: { namespace: string }; auth: { mode: string } }[];
     };
     // Six customers, enough for a rollout's canary, early and broad rings; the four extra ones share
-    // one agent process and the SAS path.
+    // one agent process (a Durable agent host each) and the SAS path.
     assert.deepEqual(
       list.items.map((t) => [t.name, t.serviceBus.namespace, t.auth.mode, t.state]),
       [
@@ -104,20 +123,38 @@ test("npm start brings up six customers (SAS, Entra and a shared agent), stops c
       return body.id;
     };
     const quick = await start("contoso", 2, 50);
-    // The shared agent process answers for each extra customer on that customer's own queues.
+    // Every customer's agent, the four that share the `agents` process included, answers on its own queues.
     const shared = await Promise.all(
       ["adatum", "litware", "tailspin", "wingtip"].map((t) => start(t, 2, 50)),
     );
-    const long = await start("fabrikam", 6, 1000);
     assert.equal((await waitFor(api, quick, (d) => d.outcome !== undefined)).outcome, "Succeeded");
     for (const id of shared)
       assert.equal((await waitFor(api, id, (d) => d.outcome !== undefined)).outcome, "Succeeded");
-    const inFlight = await waitFor(api, long, (d) => d.phase === "InProgress");
-    assert.equal(inFlight.outcome, undefined, "still in flight when the stack stops");
     const verify = (await (await fetch(`${api}/tenants/fabrikam/verify`, { method: "POST" })).json()) as {
       ok: boolean;
     };
     assert.equal(verify.ok, true);
+
+    // Work in flight at every customer when the stack stops: a long deployment to each of the six, and
+    // the printed ring rollout (slower steps) in its early wave.
+    const tenants = ["contoso", "fabrikam", "adatum", "litware", "tailspin", "wingtip"];
+    const body = JSON.parse(rollout[2] as string) as { spec: { demo: { steps: number; stepMs: number } } };
+    body.spec.demo = { ...body.spec.demo, steps: 8, stepMs: 1000 };
+    const restarted = await fetch(`${api}/rollouts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(restarted.status, 202);
+    const rolloutId = ((await restarted.json()) as { id: string }).id;
+    const midway = await waitForRollout(api, rolloutId, (r) =>
+      r.tenants.some((t) => t.wave === "early" && t.deploymentId !== undefined),
+    );
+    const early = midway.tenants.find((t) => t.wave === "early" && t.deploymentId !== undefined);
+    await waitFor(api, early?.deploymentId as string, (d) => d.phase === "InProgress");
+    const long = await Promise.all(tenants.map((t) => start(t, 6, 1000)));
+    for (const id of long) await waitFor(api, id, (d) => d.phase === "InProgress");
+    assert.equal(midway.state, "Running", "the rollout is still in flight when the stack stops");
     const created = await fetch(`${api}/tenants/northwind`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
@@ -132,10 +169,22 @@ test("npm start brings up six customers (SAS, Entra and a shared agent), stops c
 
     const second = (running = await spawnStack(dataDir));
     const api2 = second.api;
-    const resumed = await waitFor(api2, long, (d) => d.outcome !== undefined);
-    assert.equal(resumed.outcome, "Succeeded", "the in-flight deployment finishes after the restart");
+    for (const [i, id] of long.entries()) {
+      const resumed = await waitFor(api2, id, (d) => d.outcome !== undefined);
+      assert.equal(resumed.outcome, "Succeeded", `${tenants[i]}'s deployment finishes after the restart`);
+    }
+    const after = await assertRolloutTruth(api2.replace(/\/api$/, ""), rolloutId, 90_000);
+    assert.equal(after.state, "Succeeded", "the rollout in flight finishes after the restart");
+    assert.deepEqual(
+      after.waves.map((w) => [w.name, w.total, w.succeeded]),
+      [
+        ["canary", 1, 1],
+        ["early", 2, 2],
+        ["broad", 3, 3],
+      ],
+    );
     const origin = new URL(api2).origin;
-    for (const id of [quick, long]) await assertOneTruth(origin, id);
+    for (const id of [quick, ...shared, ...long]) await assertOneTruth(origin, id);
     // Each customer's agent keeps its deployments in a task hub of its own, apart from the Provider's.
     const tableEndpoint = /Table Storage\s+(\S+)/.exec(second.output())?.[1] as string;
     const tables: string[] = [];
@@ -144,8 +193,12 @@ test("npm start brings up six customers (SAS, Entra and a shared agent), stops c
     }).listTables())
       if (t.name?.startsWith("DurableDev")) tables.push(t.name);
     assert.deepEqual(tables.sort(), [
+      "DurableDevAgentAdatum",
       "DurableDevAgentContoso",
       "DurableDevAgentFabrikam",
+      "DurableDevAgentLitware",
+      "DurableDevAgentTailspin",
+      "DurableDevAgentWingtip",
       "DurableDevDeployOrchestrator",
     ]);
     const again = (await (await fetch(`${api2}/tenants`)).json()) as { items: { name: string }[] };

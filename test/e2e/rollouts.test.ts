@@ -4,7 +4,7 @@ import path from "node:path";
 import { RunningAzurite, startAzurite } from "../../dev/azurite";
 import { RunningHost, startHost } from "../../dev/host";
 import type { RunningEmulator } from "../../dev/servicebus-emulator";
-import { startSharedAgents } from "../../dev/shared-agents";
+import { startInMemoryAgents } from "../../dev/in-memory-agents";
 import { localProviderSettings } from "../helpers/provider";
 import { namespaceConfig, sleep, startEmulator } from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth, assertRolloutTruth } from "../helpers/one-truth";
@@ -12,7 +12,7 @@ import { registerLocalTenant } from "../helpers/tenants";
 
 // Rollouts end to end: the Provider app on the dev host, six customers (each its own emulator namespace
 // and directory) labelled by ring, and their agents (the real command handling with the demo deployer,
-// dev/shared-agents.ts). Batches are shrunk (2 tenants, one deployment each in flight) so a six-tenant
+// dev/in-memory-agents.ts). Batches are shrunk (2 tenants, one deployment each in flight) so a six-tenant
 // rollout exercises several batches and rounds.
 const root = path.join(__dirname, "..", "..", "..");
 const RINGS: Record<string, string> = {
@@ -45,7 +45,7 @@ before(async () => {
     await registerLocalTenant(host.url, tenant, `a0000000-0000-4000-8000-00000000000${i + 1}`, {
       labels: { ring: RINGS[tenant], region: i % 2 ? "eu" : "us" },
     });
-  agents = startSharedAgents(
+  agents = startInMemoryAgents(
     emulator.namespaces.map((ns) => ({ tenant: ns.name, connectionString: ns.connectionString })),
   );
 });

@@ -1,13 +1,12 @@
 /**
- * Many simulated customers' agents in one process: each customer gets a peek-lock receiver on its
- * command queue (completed after the handler, 16 concurrent calls, as the dev host's trigger does), the
+ * Light in-memory agents, for benchmarks and tests that measure the Provider alone: many simulated
+ * customers' agents in one process. Each customer gets a peek-lock receiver on its command queue (completed after the handler, 16 concurrent calls, as the dev host's trigger does), the
  * agent's real command handling (`customer/agent/commands.ts`) and the demo deployer, and a sender to its
  * status queue. The agent's Durable orchestration is replaced by an in-memory run of the same plan, steps
- * and statuses: a task hub per customer would make each extra customer cost a host process, while what
- * these customers exercise is the Provider. The price: a run the process was in when it died is lost (its
- * deployment ends TimedOut on the Provider); `agent-contoso` and `agent-fabrikam` keep the real,
- * crash-safe agent.
- * Used by `npm start` (dev/shared-agents-cli.ts) and the benchmarks (bench/agents.ts).
+ * and statuses, so a thousand customers cost no task hub each. Not crash-safe: a run the process was in
+ * when it died is lost (its deployment ends TimedOut on the Provider), which is why `npm start` runs the
+ * real Durable agent for every customer (dev/agent-hosts.ts) and only the benchmarks (bench/agents.ts)
+ * and the rollout e2e test use these.
  */
 import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
 import {
@@ -22,7 +21,7 @@ import {
   statusMessage,
 } from "./product";
 
-export interface SharedAgentCustomer {
+export interface InMemoryAgentCustomer {
   tenant: string;
   connectionString: string;
   commandQueue?: string;
@@ -82,7 +81,7 @@ function inMemoryInstances(send: (status: Status) => Promise<void>): AgentInstan
   };
 }
 
-function startAgent(client: ServiceBusClient, customer: SharedAgentCustomer): { close(): Promise<void> } {
+function startAgent(client: ServiceBusClient, customer: InMemoryAgentCustomer): { close(): Promise<void> } {
   const sender = client.createSender(customer.statusQueue ?? "status");
   const send = async (status: Status) => sender.sendMessages(statusMessage(status));
   const agent = createCommandHandler({ sendStatus: send });
@@ -126,7 +125,7 @@ function startAgent(client: ServiceBusClient, customer: SharedAgentCustomer): { 
 }
 
 /** Starts every customer's agent; `close` stops them and their connections. */
-export function startSharedAgents(customers: SharedAgentCustomer[]): { close(): Promise<void> } {
+export function startInMemoryAgents(customers: InMemoryAgentCustomer[]): { close(): Promise<void> } {
   // A connection per customer, as each customer's own agent has: links on one connection are authorised
   // one at a time by the client, which would make hundreds of customers wait on each other.
   const clients = customers.map((c) => new ServiceBusClient(c.connectionString));
