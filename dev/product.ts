@@ -36,6 +36,9 @@ export { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestrati
  */
 export { consoleLogSettings, formatLogLine, levelEnabled } from "../lib/logging/format";
 
+/** The durable engine compares orchestration versions by the same rule the product branches on. */
+export { compareVersions } from "../lib/durable/version";
+
 /**
  * The benchmarks' light agents share one process (dev/in-memory-agents.ts): they run the agent's own command handling, demo deployer and status contract,
  * so they answer exactly as the real agent would, without a task hub each.

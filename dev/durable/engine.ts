@@ -213,8 +213,20 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     instanceId: string,
     input: string | undefined,
     parent?: ParentLink,
+    version?: string,
   ): Promise<void> {
-    return this.accept(() => this.createInstance(name, instanceId, input, parent));
+    return this.accept(() =>
+      this.createInstance(name, instanceId, input, parent, version ?? this.defaultVersion),
+    );
+  }
+
+  get versioning() {
+    return this.options.versioning;
+  }
+
+  /** host.json `defaultVersion`: every orchestration started without a version gets it. */
+  get defaultVersion(): string | undefined {
+    return this.options.versioning?.defaultVersion;
   }
 
   /** Queues a control or external event for a running instance; false when it is not running. */
@@ -237,7 +249,8 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     name: string,
     instanceId: string,
     input: string | undefined,
-    parent?: ParentLink,
+    parent: ParentLink | undefined,
+    version: string | undefined,
   ): Promise<void> {
     const existing = await this.getInstance(instanceId);
     if (existing && ACTIVE_STATUSES.has(existing.record.runtimeStatus) && !parent)
@@ -265,8 +278,15 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
       retryTimers: {},
       timers: {},
       parent,
+      ...(version ? { version } : {}),
     };
-    const started = this.inboxItem(this.event(EventType.ExecutionStarted, { Name: name, Input: input }));
+    const started = this.inboxItem(
+      this.event(EventType.ExecutionStarted, {
+        Name: name,
+        Input: input,
+        ...(version ? { Version: version } : {}),
+      }),
+    );
     await this.store.commit(instanceId, [
       ["upsert", instanceToEntity(record)],
       ["upsert", inboxToEntity(started)],
@@ -470,7 +490,8 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
         existing.record.parent.taskId === m.parent.taskId &&
         existing.record.parent.executionId === m.parent.executionId;
       if (!alreadyStarted) {
-        if (this.orchestrator(m.name)) await this.startInstance(m.name, m.target, m.input, m.parent);
+        if (this.orchestrator(m.name))
+          await this.startInstance(m.name, m.target, m.input, m.parent, m.version);
         else {
           const reason = `The function '${m.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
           await this.deliver(source, {

@@ -6,7 +6,9 @@
  * EpisodeHost.
  */
 import { randomUUID } from "node:crypto";
+import type { DurableVersioning } from "../host/durable-contract";
 import type { RegisteredFunction } from "../host/functions-core";
+import { compareVersions } from "../product";
 import type { Clock } from "./clock";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import {
@@ -51,6 +53,8 @@ export interface LiveInstance {
 /** What an episode needs from the scheduler around it. */
 export interface EpisodeHost {
   readonly clock: Clock;
+  /** host.json versioning: which instances this worker may run (see versionMismatch). */
+  readonly versioning: DurableVersioning | undefined;
   readonly store: DurableStore;
   readonly log: Log;
   orchestrator(name: string): RegisteredFunction | undefined;
@@ -63,6 +67,26 @@ export interface EpisodeHost {
   dispatch(instanceId: string, activities: ActivityItem[], outbox: OutboxMessage[]): void;
   /** The execution finished with nothing left in its inbox: the instance may leave the cache. */
   release(inst: LiveInstance): void;
+}
+
+/** How soon a worker looks again at an instance it rejected for its version (the extension's backoff is similar). */
+const VERSION_REJECT_RETRY_MS = 30_000;
+
+/**
+ * Why this worker must not run an instance of `version`, or undefined when it may: `Strict` runs only
+ * its own default version, `CurrentOrOlder` anything not newer (an instance with no version is older
+ * than any), `None` everything.
+ */
+export function versionMismatch(
+  versioning: DurableVersioning | undefined,
+  version: string | undefined,
+): string | undefined {
+  if (!versioning || versioning.versionMatchStrategy === "None") return undefined;
+  const order = compareVersions(version, versioning.defaultVersion);
+  const ok = versioning.versionMatchStrategy === "Strict" ? order === 0 : order <= 0;
+  if (ok) return undefined;
+  const named = (v: string | undefined) => (v ? `'${v}'` : "no version");
+  return `The orchestration version ${named(version)} does not match this worker's ${named(versioning.defaultVersion)} (versionMatchStrategy ${versioning.versionMatchStrategy})`;
 }
 
 /** A new inbox item; row keys sort by creation time. */
@@ -144,6 +168,19 @@ export class Episodes {
     }
     let batch = due.filter((i) => !this.isControl(i.event));
     if (rec.runtimeStatus === "Suspended" || batch.length === 0) {
+      if (ops.length) await this.persist(inst, ops, [], []);
+      return;
+    }
+    const mismatch = versionMismatch(this.host.versioning, rec.version);
+    if (mismatch) {
+      if (this.host.versioning?.versionFailureStrategy === "Fail") {
+        for (const item of batch) consume(item);
+        await this.fail(inst, ops, mismatch);
+        return;
+      }
+      // Reject: the work stays queued for a worker whose version matches; this one looks again later.
+      this.host.log("warn", `${mismatch}; left for a matching worker`, { instanceId });
+      this.host.wakeAt(instanceId, now + VERSION_REJECT_RETRY_MS);
       if (ops.length) await this.persist(inst, ops, [], []);
       return;
     }
@@ -298,7 +335,7 @@ export class Episodes {
           }),
         );
         if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input));
+        else outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input, retry.version));
       }
     }
   }
@@ -363,6 +400,7 @@ export class Episodes {
     name: string,
     child: string,
     input: string | undefined,
+    version: string | undefined,
   ): OutboxMessage {
     return {
       rowKey: `O|${randomUUID()}`,
@@ -371,6 +409,7 @@ export class Episodes {
       name,
       input,
       parent: { instanceId: rec.instanceId, executionId: rec.executionId, taskId },
+      ...(version ? { version } : {}),
     };
   }
 
@@ -428,8 +467,9 @@ export class Episodes {
             attempt: 1,
             firstAttemptAt: this.now(),
             childInstanceId: a.instanceId || undefined,
+            version: a.version || undefined,
           };
-        outbox.push(this.startMessage(rec, id, name, child, input));
+        outbox.push(this.startMessage(rec, id, name, child, input, a.version || undefined));
         return undefined;
       }
       case ActionType.CreateTimer: {
@@ -534,7 +574,14 @@ export class Episodes {
     });
     inst.history = [];
     inst.persisted = 0;
-    const started = this.inboxItem(this.event(EventType.ExecutionStarted, { Name: rec.name, Input: input }));
+    // A new execution keeps the instance's version, as continue-as-new does on Azure.
+    const started = this.inboxItem(
+      this.event(EventType.ExecutionStarted, {
+        Name: rec.name,
+        Input: input,
+        ...(rec.version ? { Version: rec.version } : {}),
+      }),
+    );
     inst.inbox.unshift(started, ...carried);
     for (const item of [started, ...carried]) ops.push(["upsert", inboxToEntity(item)]);
     await this.persist(inst, ops, [], []);

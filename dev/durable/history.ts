@@ -43,6 +43,8 @@ export interface HistoryEvent {
   FireAt?: string;
   InstanceId?: string;
   OrchestrationStatus?: string;
+  /** ExecutionStarted and SubOrchestrationInstanceCreated: the orchestration version (the SDK's `context.df.version`). */
+  Version?: string;
 }
 
 /** A history event; `at` is the engine clock's time (the orchestrator's currentUtcDateTime reads OrchestratorStarted's). */
@@ -72,6 +74,7 @@ export function describeEvent(event: HistoryEvent, showOutput: boolean): Record<
   };
   if (event.Name !== undefined) out.FunctionName = event.Name;
   if (event.EventType === EventType.ExecutionStarted) out.Input = parseJsonText(event.Input);
+  if (event.Version !== undefined) out.Version = event.Version;
   if (event.TaskScheduledId !== undefined) out.TaskScheduledId = event.TaskScheduledId;
   if (event.TimerId !== undefined) out.TimerId = event.TimerId;
   if (event.FireAt !== undefined) out.FireAt = event.FireAt;

@@ -35,7 +35,14 @@ export interface ManagementBackend {
   now(): number;
   orchestrator(name: string): unknown;
   getInstance(instanceId: string): Promise<{ record: InstanceRecord; history: HistoryEvent[] } | undefined>;
-  startInstance(name: string, instanceId: string, input: string | undefined): Promise<void>;
+  /** `version` absent: the app's default version (host.json), as for any new orchestration. */
+  startInstance(
+    name: string,
+    instanceId: string,
+    input: string | undefined,
+    parent?: undefined,
+    version?: string,
+  ): Promise<void>;
   /** Queues an event for a running instance; false when it is not running, 404 error when unknown. */
   enqueue(instanceId: string, event: HistoryEvent): Promise<boolean>;
   purge(instanceId: string): Promise<boolean>;
@@ -202,7 +209,9 @@ export class ManagementApi {
         throw bad(400, "The request body is not valid JSON; the orchestration input must be JSON.");
       }
     }
-    await this.engine.startInstance(name, id, body === "" ? undefined : body);
+    // DurableClient.startNew({ version }) sends it as a query parameter.
+    const version = q.get("version") || undefined;
+    await this.engine.startInstance(name, id, body === "" ? undefined : body, undefined, version);
     return this.checkStatusOrWait(id, q);
   }
 
@@ -352,6 +361,8 @@ function toStatus(r: InstanceRecord, showInput: boolean): Record<string, unknown
     output: parseJsonText(r.output),
     createdTime: r.createdTime,
     lastUpdatedTime: r.lastUpdatedTime,
+    // The version it was started with; null for an instance started before versioning.
+    version: r.version ?? null,
   };
 }
 

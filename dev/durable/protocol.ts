@@ -27,6 +27,8 @@ export interface SdkAction {
   functionName?: string;
   input?: unknown;
   instanceId?: string;
+  /** CallSubOrchestrator: the version asked for (absent: the default version). */
+  version?: string;
   retryOptions?: RetryOptionsWire;
   fireAt?: string | Date;
   isCanceled?: boolean;

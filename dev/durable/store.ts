@@ -21,6 +21,8 @@ export interface RetryState {
   attempt: number;
   firstAttemptAt: number;
   childInstanceId?: string;
+  /** A sub-orchestration's version, for each attempt. */
+  version?: string;
 }
 
 export interface RetryOptionsWire {
@@ -57,6 +59,8 @@ export interface InstanceRecord {
   /** Pending orchestrator timers: flattened action index → timer id, to drop cancelled ones early. */
   timers: Record<string, number>;
   parent?: ParentLink;
+  /** The orchestration version it was started with, for life (none: started before versioning). */
+  version?: string;
 }
 
 export interface InboxItem {
@@ -91,6 +95,8 @@ export type OutboxMessage =
       name: string;
       input?: string;
       parent: ParentLink;
+      /** The sub-orchestration's version; none: the engine's default version. */
+      version?: string;
     };
 
 export type Op = ["upsert", Record<string, unknown>] | ["delete", string];
@@ -118,6 +124,7 @@ export function instanceToEntity(r: InstanceRecord): Record<string, unknown> {
     RetryTimers: JSON.stringify(r.retryTimers),
     Timers: JSON.stringify(r.timers),
     Parent: r.parent ? JSON.stringify(r.parent) : undefined,
+    Version: r.version,
   };
 }
 
@@ -141,6 +148,7 @@ export function entityToInstance(e: Row): InstanceRecord {
     retryTimers: JSON.parse(str("RetryTimers") ?? "{}"),
     timers: JSON.parse(str("Timers") ?? "{}"),
     parent: str("Parent") ? JSON.parse(str("Parent") as string) : undefined,
+    version: str("Version"),
   };
 }
 

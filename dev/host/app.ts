@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { globSync } from "tinyglobby";
 import { captureRegistrations, FunctionRegistry } from "./functions-core";
+import type { DurableVersioning } from "./durable-contract";
 import { resolveSetting } from "./settings";
 
 export class AppLoadError extends Error {
@@ -25,6 +26,8 @@ export interface HostJson {
   /** `extensions.durableTask.maxConcurrentActivityFunctions` / `maxConcurrentOrchestratorFunctions`. */
   maxConcurrentActivities?: number;
   maxConcurrentOrchestrations?: number;
+  /** `extensions.durableTask` `defaultVersion`, `versionMatchStrategy`, `versionFailureStrategy`. */
+  versioning: DurableVersioning;
 }
 
 /** `{ [key]: value }` when value is a positive integer, else nothing (the engine's default applies). */
@@ -83,11 +86,39 @@ export function readHostJson(appDir: string, env: NodeJS.ProcessEnv = process.en
   return {
     routePrefix: typeof prefix === "string" ? prefix.replace(/^\/+|\/+$/g, "") : "api",
     hubName,
+    versioning: readVersioning(appDir, extensions.durableTask ?? {}),
     ...optionalField("maxConcurrentActivities", extensions.durableTask?.maxConcurrentActivityFunctions),
     ...optionalField(
       "maxConcurrentOrchestrations",
       extensions.durableTask?.maxConcurrentOrchestratorFunctions,
     ),
+  };
+}
+
+/** The extension's defaults: no default version, `CurrentOrOlder`, `Reject`; names are case-insensitive. */
+function readVersioning(appDir: string, durableTask: Record<string, unknown>): DurableVersioning {
+  const pick = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const value = durableTask[key];
+    if (value === undefined) return fallback;
+    const found = allowed.find((a) => typeof value === "string" && a.toLowerCase() === value.toLowerCase());
+    if (!found)
+      throw new AppLoadError(
+        appDir,
+        `host.json durableTask.${key} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`,
+      );
+    return found;
+  };
+  const version = durableTask.defaultVersion;
+  if (version !== undefined && typeof version !== "string")
+    throw new AppLoadError(appDir, "host.json durableTask.defaultVersion must be a string");
+  return {
+    ...(version ? { defaultVersion: version } : {}),
+    versionMatchStrategy: pick(
+      "versionMatchStrategy",
+      ["None", "Strict", "CurrentOrOlder"],
+      "CurrentOrOlder",
+    ),
+    versionFailureStrategy: pick("versionFailureStrategy", ["Reject", "Fail"], "Reject"),
   };
 }
 

@@ -26,6 +26,20 @@ export interface DurableEngineOptions {
    * flight), on a virtual clock that jumps ahead; a two-day wait finishes in milliseconds.
    */
   timeSkipping?: boolean;
+  /** Orchestration versioning as host.json `extensions.durableTask` declares it (dev/host/app.ts). */
+  versioning?: DurableVersioning;
+}
+
+/**
+ * The Durable extension's versioning settings: `defaultVersion` is given to every new orchestration
+ * (sub-orchestrations too); an episode of an instance whose version does not match (`Strict`: equal,
+ * `CurrentOrOlder`: not newer, `None`: any) is left for a worker that matches (`Reject`) or fails the
+ * instance (`Fail`).
+ */
+export interface DurableVersioning {
+  defaultVersion?: string;
+  versionMatchStrategy: "None" | "Strict" | "CurrentOrOlder";
+  versionFailureStrategy: "Reject" | "Fail";
 }
 
 export interface DurableEngine {

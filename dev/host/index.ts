@@ -167,6 +167,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         maxConcurrentActivities: app.host.maxConcurrentActivities,
         maxConcurrentOrchestrations: app.host.maxConcurrentOrchestrations,
         timeSkipping,
+        versioning: app.host.versioning,
       });
       if (timeSkipping)
         log(

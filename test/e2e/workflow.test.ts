@@ -17,10 +17,12 @@ import {
 } from "../helpers/servicebus";
 import { assertNothingInFlight, assertOneTruth } from "../helpers/one-truth";
 import { registerLocalTenant } from "../helpers/tenants";
+import { readHostJson } from "../../dev/host/app";
 
 // The deployment workflow end to end: the Provider app on the dev host with its durable engine, two
 // customer namespaces in the emulator (separate directories), and this test playing each customer's agent.
 const root = path.join(__dirname, "..", "..", "..");
+const CURRENT_VERSION = readHostJson(root).versioning.defaultVersion;
 let azurite: RunningAzurite;
 let emulator: RunningEmulator;
 let host: RunningHost | undefined;
@@ -425,6 +427,8 @@ test("the start answer carries every Durable management URL and our links, all a
   );
   const status = await fetch(b.statusQueryGetUri!);
   assert.ok([200, 202].includes(status.status));
+  // Started at the app's current orchestration version (host.json defaultVersion, docs/upgrading.md).
+  assert.equal(((await status.json()) as { version: string }).version, CURRENT_VERSION);
   const cmd = await nextCommand("contoso", b.id, "Deploy");
   await report("contoso", cmd, "Succeeded", 1, 100);
   await until(b.id, (x) => x.phase === "Completed");

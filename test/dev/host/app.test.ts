@@ -25,13 +25,14 @@ test("local settings never overwrite variables already set", () => {
 });
 
 test("host.json defaults and overrides", () => {
-  assert.deepEqual(readHostJson(tempApp({})), { routePrefix: "api", hubName: "TestHubName" });
+  const versioning = { versionMatchStrategy: "CurrentOrOlder", versionFailureStrategy: "Reject" };
+  assert.deepEqual(readHostJson(tempApp({})), { routePrefix: "api", hubName: "TestHubName", versioning });
   const dir = tempApp({
     "host.json": JSON.stringify({
       extensions: { http: { routePrefix: "" }, durableTask: { hubName: "Hub1" } },
     }),
   });
-  assert.deepEqual(readHostJson(dir), { routePrefix: "", hubName: "Hub1" });
+  assert.deepEqual(readHostJson(dir), { routePrefix: "", hubName: "Hub1", versioning });
   const limits = tempApp({
     "host.json": JSON.stringify({
       extensions: {
@@ -42,6 +43,7 @@ test("host.json defaults and overrides", () => {
   assert.deepEqual(readHostJson(limits), {
     routePrefix: "api",
     hubName: "TestHubName",
+    versioning,
     maxConcurrentActivities: 200,
   });
 });
