@@ -3,7 +3,7 @@
  * `test/replay/histories/<version>/<orchestrator>/<path>.json`, one file per recorded execution.
  * `<version>` is the orchestration version the app declared when they were recorded (host.json
  * `extensions.durableTask.defaultVersion`), `unversioned` for instances started before versioning.
- * Every version still supported keeps its histories (docs/upgrading.md).
+ * Every version still supported keeps its histories (docs/replay-tests.md).
  */
 import fs from "node:fs";
 import path from "node:path";

@@ -4,7 +4,7 @@
  * SDK. A task the history recorded that today's code schedules differently (another activity, another
  * kind of task) or no longer schedules fails the test naming the file and the task id; a recorded
  * ending (output, continue-as-new input, failure message) must come out the same. A change that breaks
- * an instance in flight fails here before it ships (docs/upgrading.md).
+ * an instance in flight fails here before it ships (docs/replay-tests.md).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
