@@ -10,6 +10,7 @@ import type { DurableVersioning } from "../host/durable-contract";
 import type { RegisteredFunction } from "../host/functions-core";
 import { compareVersions } from "../product";
 import type { Clock } from "./clock";
+import { checkDeterminism } from "./determinism";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import {
   ActionType,
@@ -234,12 +235,24 @@ export class Episodes {
       );
       const failed = parseFailure(e);
       if (failed.customStatus !== undefined) rec.customStatus = toJsonText(failed.customStatus);
-      await this.fail(inst, ops, `Orchestrator function '${rec.name}' failed: ${failed.message}`);
+      // Changed code that now throws on a result meant for another task: the change is the cause.
+      const changed = checkDeterminism(inst.history, flatten(failed.actions ?? []));
+      await this.fail(
+        inst,
+        ops,
+        changed?.message ?? `Orchestrator function '${rec.name}' failed: ${failed.message}`,
+      );
       return;
     }
     if (state.customStatus !== undefined) rec.customStatus = toJsonText(state.customStatus);
 
     const flat = flatten(state.actions ?? []);
+    // As on Azure, replaying code that no longer schedules what the history recorded fails the instance.
+    const changed = checkDeterminism(inst.history, flat);
+    if (changed) {
+      await this.fail(inst, ops, changed.message);
+      return;
+    }
     for (const type of reyieldedActions(flat, rec.actionCount))
       this.host.log(
         "warn",

@@ -146,14 +146,21 @@ export function actionInputText(input: unknown): string | undefined {
   return typeof input === "string" ? input : toJsonText(input);
 }
 
-/** The message (and custom status) of an orchestrator that threw, out of the SDK's out-of-proc error. */
-export function parseFailure(e: unknown): { message: string; customStatus?: unknown } {
+/**
+ * The message (and custom status, and the actions it yielded before it threw) of an orchestrator that
+ * threw, out of the SDK's out-of-proc error.
+ */
+export function parseFailure(e: unknown): { message: string; customStatus?: unknown; actions?: unknown[][] } {
   const text = errorMessage(e);
   const at = text.indexOf(OUT_OF_PROC_MARKER);
   if (at >= 0) {
     try {
       const state = JSON.parse(text.slice(at + OUT_OF_PROC_MARKER.length)) as SdkState;
-      return { message: state.error ?? text.slice(0, at), customStatus: state.customStatus };
+      return {
+        message: state.error ?? text.slice(0, at),
+        customStatus: state.customStatus,
+        actions: state.actions,
+      };
     } catch {
       return { message: text.slice(0, at) };
     }

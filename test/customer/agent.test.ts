@@ -1,4 +1,4 @@
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
 import { planActivity, sendStatusActivity, stepActivity } from "../../customer/agent/activities";
@@ -18,6 +18,7 @@ import {
 import { createLogger } from "../../lib/logging/logger";
 import { type Command, commandMessage, type Status } from "../../lib/messaging/contracts";
 import { startHarness, waitFor, type Harness } from "../dev/durable/harness";
+import { recordHistories } from "../replay/recorder";
 
 // The agent's orchestration and command handling on the real durable-functions SDK replay (the project's
 // durable engine, Azurite state, a real DurableClient). The deployer and the status sink are the test's,
@@ -125,9 +126,13 @@ const stepsOf = (id: string) => ran.filter((r) => r.startsWith(`${id}:`)).map((r
 
 describe("the agent orchestration", () => {
   let h: Harness;
+  /** `npm run histories:record` keeps each test's histories for the replay test; otherwise a no-op. */
+  let record: (t: { name: string }) => Promise<void>;
   before(async () => {
     h = await startHarness(register);
+    record = recordHistories(h, "customer", [AGENT_ORCHESTRATION]);
   });
+  afterEach((t) => record(t));
   after(async () => {
     await h.close();
   });

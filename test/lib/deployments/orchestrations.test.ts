@@ -6,7 +6,7 @@
  * reaches the instance before the wait it belongs to; timers fire as soon as nothing else can run, so a
  * two-day completion timeout takes milliseconds.
  */
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
 import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
@@ -29,6 +29,7 @@ import {
   type VerifyResult,
 } from "../../../lib/deployments/contract";
 import type { MaintenanceWindow } from "../../../lib/tenants/maintenance";
+import { recordHistories } from "../../replay/recorder";
 
 const DAY_S = 24 * 3600;
 
@@ -132,7 +133,12 @@ before(async () => {
     },
     { timeSkipping: true, clock },
   );
+  record = recordHistories(h, "provider", Object.values(ORCHESTRATIONS));
 });
+
+/** `npm run histories:record` keeps each test's histories for the replay test; otherwise a no-op. */
+let record: (t: { name: string }) => Promise<void>;
+afterEach((t) => record(t));
 
 after(async () => {
   await h.close();

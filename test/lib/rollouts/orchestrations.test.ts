@@ -6,7 +6,7 @@
  * milliseconds; a 1,000-tenant rollout runs in seconds, so the cap and the history bound are checked at
  * the scale of the benchmark.
  */
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
 import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
@@ -23,6 +23,7 @@ import {
   type UpdateRolloutResult,
 } from "../../../lib/rollouts/contract";
 import type { RolloutControl } from "../../../lib/rollouts/model";
+import { recordHistories } from "../../replay/recorder";
 
 const DAY_S = 24 * 3600;
 
@@ -111,7 +112,13 @@ before(async () => {
     },
     { timeSkipping: true },
   );
+  // The 300-tenant run's batches are 100 KB each; the smaller tests walk the same paths.
+  record = recordHistories(h, "provider", Object.values(ROLLOUT_ORCHESTRATIONS), /^300 tenants/);
 });
+
+/** `npm run histories:record` keeps each test's histories for the replay test; otherwise a no-op. */
+let record: (t: { name: string }) => Promise<void>;
+afterEach((t) => record(t));
 
 after(async () => {
   await h.close();
