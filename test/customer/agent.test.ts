@@ -17,7 +17,7 @@ import {
 } from "../../customer/agent/orchestration";
 import { createLogger } from "../../lib/logging/logger";
 import { type Command, commandMessage, type Status } from "../../lib/messaging/contracts";
-import { startHarness, waitFor, type Harness } from "../dev/durable/harness";
+import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
 import { recordHistories } from "../replay/recorder";
 
 // The agent's orchestration and command handling on the real durable-functions SDK replay (the project's
@@ -129,7 +129,7 @@ describe("the agent orchestration", () => {
   /** `npm run histories:record` keeps each test's histories for the replay test; otherwise a no-op. */
   let record: (t: { name: string }) => Promise<void>;
   before(async () => {
-    h = await startHarness(register);
+    h = await startHarness(register, { versioning: appVersioning("customer") });
     record = recordHistories(h, "customer", [AGENT_ORCHESTRATION]);
   });
   afterEach((t) => record(t));

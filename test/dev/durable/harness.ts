@@ -3,10 +3,13 @@
  * that only serves the engine's routes, and a real `DurableClient` built from the engine's binding data.
  */
 import http from "node:http";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import * as df from "durable-functions";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
 import { durableClientFor } from "../../../dev/durable/client";
+import { readHostJson } from "../../../dev/host/app";
+import type { DurableVersioning } from "../../../dev/host/durable-contract";
 import { FunctionRegistry, captureRegistrations } from "../../../dev/host/functions-core";
 import {
   createDurableEngine,
@@ -24,6 +27,13 @@ export interface Harness {
   /** Replaces the engine with a new one on the same storage (simulates a host restart). */
   restart(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An app's host.json versioning (`provider`: the repository root; `customer`: the agent app). */
+export function appVersioning(app: "provider" | "customer"): DurableVersioning {
+  const root = path.join(__dirname, "..", "..", "..", "..");
+  const dir = app === "provider" ? root : path.join(root, "customer");
+  return readHostJson(dir, { AGENT_TASK_HUB: "AgentTest" }).versioning;
 }
 
 export async function startHarness(

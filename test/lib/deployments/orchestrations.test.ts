@@ -9,7 +9,7 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
+import { appVersioning, startHarness, waitFor, type Harness } from "../../dev/durable/harness";
 import { VirtualClock } from "../../../dev/durable/clock";
 import type { Command, Status, StatusState } from "../../../lib/messaging/contracts";
 import {
@@ -131,7 +131,8 @@ before(async () => {
         },
       });
     },
-    { timeSkipping: true, clock },
+    // The app's own host.json versioning: instances start at the current release's version.
+    { timeSkipping: true, clock, versioning: appVersioning("provider") },
   );
   record = recordHistories(h, "provider", Object.values(ORCHESTRATIONS));
 });

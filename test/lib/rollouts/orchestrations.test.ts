@@ -9,7 +9,7 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
+import { appVersioning, startHarness, waitFor, type Harness } from "../../dev/durable/harness";
 import { EVENTS, type DeploymentFinished } from "../../../lib/deployments/contract";
 import type { Outcome } from "../../../lib/deployments/model";
 import {
@@ -110,7 +110,7 @@ before(async () => {
         },
       });
     },
-    { timeSkipping: true },
+    { timeSkipping: true, versioning: appVersioning("provider") },
   );
   // The 300-tenant run's batches are 100 KB each; the smaller tests walk the same paths.
   record = recordHistories(h, "provider", Object.values(ROLLOUT_ORCHESTRATIONS), /^300 tenants/);
