@@ -125,11 +125,12 @@ test("upgrade in flight: work started on the previous release ends with its real
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "upgrade-"));
   let running: StackProcess | undefined;
   try {
-    // 1. The previous release, with work in each state a Ctrl-C can catch.
+    // 1. The previous release, with work in each state a Ctrl-C can catch. Steps are long enough that a
+    //    loaded machine still reaches the stop with them running (the window wait is longer anyway).
     const old = (running = await spawnStack(dataDir, release.startScript));
     const api = old.api;
     const long = {
-      spec: { demo: { outcome: "succeed", steps: 8, stepMs: 1000 } },
+      spec: { demo: { outcome: "succeed", steps: 15, stepMs: 1000 } },
       ignoreMaintenanceWindow: true,
     };
     const runs = [await startDeployment(api, "contoso", long), await startDeployment(api, "fabrikam", long)];
@@ -138,7 +139,7 @@ test("upgrade in flight: work started on the previous release ends with its real
     // Mid-batch: one wave of both tenants, one at a time, so one deploys and one waits at the stop.
     const batch = await startRollout(api, {
       ...twoWaves({}),
-      spec: { demo: { outcome: "succeed", steps: 6, stepMs: 1000 } },
+      spec: { demo: { outcome: "succeed", steps: 12, stepMs: 1000 } },
       waves: [{ name: "all", tenants: ["contoso", "fabrikam"] }],
     });
 
