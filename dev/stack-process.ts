@@ -1,6 +1,7 @@
 /**
  * Runs `npm start`'s stack (dev/start.js) as a child process on free ports and a given data folder, and
- * resolves once it prints `ready <api>`. Used by `npm run demo` and the stack's own tests.
+ * resolves once it prints `ready <api>`. Used by `npm run demo` and the stack's own tests; the upgrade test
+ * runs a previous release's start script (dev/upgrade.ts) through it on the same data folder.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -17,8 +18,12 @@ export interface StackProcess {
   stop(): Promise<number | null>;
 }
 
-export function spawnStack(dataDir: string): Promise<StackProcess> {
-  const child = spawn(process.execPath, [path.join(__dirname, "start.js")], {
+/** `startScript` is this checkout's dist/dev/start.js unless given (another release's, for the upgrade test). */
+export function spawnStack(
+  dataDir: string,
+  startScript = path.join(__dirname, "start.js"),
+): Promise<StackProcess> {
+  const child = spawn(process.execPath, [startScript], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,
