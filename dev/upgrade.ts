@@ -18,6 +18,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { compareVersions } from "./product";
 
 /** This checkout: dist/dev/upgrade.js is two folders below it. */
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -41,19 +42,7 @@ export interface PreparedRelease extends Release {
 const VERSION = /^(\d+)\.(\d+)\.(\d+)$/;
 const SHA = /^[0-9a-f]{40}$/;
 
-/** Compares two `x.y.z` versions numerically (releases carry no pre-release suffixes). */
-export function compareVersions(a: string, b: string): number {
-  const pa = VERSION.exec(a);
-  const pb = VERSION.exec(b);
-  if (!pa || !pb) throw new Error(`not an x.y.z version: ${pa ? b : a}`);
-  for (let i = 1; i <= 3; i++) {
-    const d = Number(pa[i]) - Number(pb[i]);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-/** releases.json, checked: every key an x.y.z version, every value a full commit sha. */
+/** releases.json, checked: every key an x.y.z version (compared as orchestration versions are), every value a full commit sha. */
 export function readReleases(root = REPO_ROOT): Release[] {
   const file = path.join(root, "releases.json");
   const raw = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
@@ -89,15 +78,31 @@ function run(command: string, args: string[], cwd: string, input?: Buffer): Buff
   return result.stdout;
 }
 
-/** Extracts, installs and builds `release` in `dir` (which exists and is empty). */
-function build(release: Release, dir: string, root: string): void {
+/** Why `release` cannot be built here, or undefined when its commit is in this clone. */
+export function releaseMissing(release: Release, root = REPO_ROOT): string | undefined {
   try {
     execFileSync("git", ["-C", root, "cat-file", "-e", `${release.commit}^{commit}`], { stdio: "ignore" });
+    return undefined;
   } catch {
-    throw new Error(
-      `release ${release.version} (${release.commit}) is not in this clone's history; the upgrade test needs the full history (git fetch --unshallow, or a CI checkout with fetch-depth 0)`,
-    );
+    return `release ${release.version} (${release.commit}) is not in this clone's history; the upgrade test needs the full history (git fetch --unshallow, or a CI checkout with fetch-depth 0)`;
   }
+}
+
+/** Whether this checkout is a shallow clone (its history cut off). */
+export function isShallowClone(root = REPO_ROOT): boolean {
+  try {
+    return (
+      execFileSync("git", ["-C", root, "rev-parse", "--is-shallow-repository"]).toString().trim() === "true"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Extracts, installs and builds `release` in `dir` (which exists and is empty). */
+function build(release: Release, dir: string, root: string): void {
+  const missing = releaseMissing(release, root);
+  if (missing) throw new Error(missing);
   run(
     "tar",
     ["-x", "-C", dir],
