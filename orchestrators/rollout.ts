@@ -17,7 +17,7 @@
  */
 import * as durable from "durable-functions";
 import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
-import { EVENTS } from "../lib/deployments/contract";
+import { EVENTS, type ActivityDef } from "../lib/deployments/contract";
 import { call, EventInbox } from "../lib/deployments/orchestration";
 import {
   ROLLOUT_ACTIVITIES,
@@ -50,8 +50,24 @@ const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
 
 type DurableApi = OrchestrationContext["df"];
 
+/**
+ * A rollout-store activity that rides out a storage outage longer than its retries: wait, then the same
+ * (idempotent) call again, rather than fail the rollout or its batch and leave deployments untracked.
+ * Replay-safe for instances started before it guarded `update`: it yields what a bare call did until a
+ * call fails for good, which used to end the instance.
+ */
+function* rideOut<I, O>(df: DurableApi, activity: ActivityDef<I, O>, input: I): Generator<Task, O, unknown> {
+  for (;;) {
+    try {
+      return yield* call(df, activity, input, STORE_RETRY);
+    } catch {
+      yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + STORE_OUTAGE_WAIT_MS));
+    }
+  }
+}
+
 function* update(df: DurableApi, input: Omit<UpdateRolloutInput, "rolloutId">, rolloutId: string) {
-  return yield* call(df, ROLLOUT_ACTIVITIES.update, { rolloutId, ...input }, STORE_RETRY);
+  return yield* rideOut(df, ROLLOUT_ACTIVITIES.update, { rolloutId, ...input });
 }
 
 /** Splits `tenants` into `lanes` batches of near-equal size and `concurrency` into their shares. */
@@ -193,16 +209,7 @@ export function* rolloutBatchOrchestrator(
       start: pending.slice(0, room),
       ...(stop ? { stopped: stop } : {}),
     };
-    let r: AdvanceBatchResult | undefined;
-    while (!r) {
-      try {
-        r = yield* call(df, ROLLOUT_ACTIVITIES.advanceBatch, advance, STORE_RETRY);
-      } catch {
-        // Storage away for longer than the activity's retries: wait and try the same step again (it is
-        // idempotent) rather than fail the batch and leave its deployments untracked.
-        yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + STORE_OUTAGE_WAIT_MS));
-      }
-    }
+    const r: AdvanceBatchResult = yield* rideOut(df, ROLLOUT_ACTIVITIES.advanceBatch, advance);
     for (const f of r.finished) inFlight.delete(f.tenant);
     for (const s of r.started) inFlight.set(s.tenant, s);
     const handled = new Set([...r.started, ...r.finished].map((d) => d.tenant));

@@ -235,12 +235,15 @@ export class Episodes {
       );
       const failed = parseFailure(e);
       if (failed.customStatus !== undefined) rec.customStatus = toJsonText(failed.customStatus);
-      // Changed code that now throws on a result meant for another task: the change is the cause.
+      // Changed code that scheduled something else before it threw: the change is the cause. Code that
+      // merely stopped early by throwing fails with its own error, as the extension reports it.
       const changed = checkDeterminism(inst.history, flatten(failed.actions ?? []));
       await this.fail(
         inst,
         ops,
-        changed?.message ?? `Orchestrator function '${rec.name}' failed: ${failed.message}`,
+        changed && changed.actual !== "nothing"
+          ? changed.message
+          : `Orchestrator function '${rec.name}' failed: ${failed.message}`,
       );
       return;
     }

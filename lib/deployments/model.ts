@@ -123,10 +123,16 @@ export function applyStatus(
   status: Status,
   now: string,
 ): DeploymentRecord | undefined {
-  if (isTerminal(record)) return undefined;
   if (status.attempt !== record.attempt || status.deploymentId !== record.id) return undefined;
   if (record.lastStatus && status.sequence <= record.lastStatus.sequence) return undefined;
   if (status.state === "Pong") return undefined;
+  // After the outcome is decided only the agent's own end is kept, in the timeline: it never changes
+  // the outcome, but a deployment our side failed (or timed out) still shows what the customer's
+  // agent finally did.
+  if (isTerminal(record))
+    return AGENT_ENDS.has(status.state)
+      ? withTimeline({ ...record, lastStatus: lastStatusOf(status) }, agentEntry(status, now))
+      : undefined;
   const next = PHASE_OF_STATE[status.state];
   const phase = next && PHASES.indexOf(next) > PHASES.indexOf(record.phase) ? next : record.phase;
   const updated: DeploymentRecord = {
@@ -135,15 +141,26 @@ export function applyStatus(
     progress: Math.max(record.progress, status.progress),
     ...(status.message !== undefined ? { message: status.message } : {}),
     updatedAt: now,
-    lastStatus: {
-      state: status.state,
-      progress: status.progress,
-      ...(status.message !== undefined ? { message: status.message } : {}),
-      sequence: status.sequence,
-      reportedAt: status.reportedAt,
-    },
+    lastStatus: lastStatusOf(status),
   };
-  return withTimeline(updated, {
+  return withTimeline(updated, agentEntry(status, now));
+}
+
+/** The agent states that end its run. */
+const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
+
+function lastStatusOf(status: Status): NonNullable<DeploymentRecord["lastStatus"]> {
+  return {
+    state: status.state,
+    progress: status.progress,
+    ...(status.message !== undefined ? { message: status.message } : {}),
+    sequence: status.sequence,
+    reportedAt: status.reportedAt,
+  };
+}
+
+function agentEntry(status: Status, now: string): TimelineEntry {
+  return {
     at: now,
     source: "agent",
     event: status.state,
@@ -151,7 +168,7 @@ export function applyStatus(
     ...(status.message !== undefined ? { message: status.message } : {}),
     sequence: status.sequence,
     reportedAt: status.reportedAt,
-  });
+  };
 }
 
 /** SHA-256 of the canonical (key-sorted) JSON of a spec, so audits can tell attempts apart. */

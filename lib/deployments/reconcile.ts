@@ -2,7 +2,10 @@
  * Reconciliation: a deployment record must never stay in flight behind an orchestration instance that
  * will not write its outcome. Users also drive instances through the standard Durable HTTP API
  * (terminate, suspend, restart, purge), which bypasses the product; this brings the record back in line
- * with the instance. It runs on read (`GET /api/deployments/{id}`, lists), when counting a tenant's
+ * with the instance. A failure of our own (the instance Failed: a bug, a storage outage, a release that
+ * broke replay) is recorded as Failed with its cause but never sends the agent a Cancel: the customer's
+ * work goes on, its later reports stay in the timeline, and a rewind of the instance reopens the record.
+ * It runs on read (`GET /api/deployments/{id}`, lists), when counting a tenant's
  * deployments in flight (the pump's idle check, health, the concurrency limit, tenant delete) and when a
  * status cannot be raised to its instance. Every step is idempotent: the ledger keeps the first outcome,
  * and the best-effort Cancel has the attempt's fixed message id, so the broker drops repeats.
@@ -18,7 +21,7 @@ import type { DeploymentCustomStatus, DeploymentResult } from "./contract";
 /** How long a record may wait for its instance to appear before it counts as never started. */
 export const START_GRACE_MS = 60_000;
 
-type InstanceState =
+export type InstanceState =
   { found: false } | { found: true; runtimeStatus: string; output: unknown; customStatus: unknown };
 
 function isNotFound(error: unknown): boolean {
@@ -48,12 +51,18 @@ function reasonText(output: unknown, fallback: string): string {
   return typeof output === "string" && output.trim() !== "" ? output : fallback;
 }
 
-/** The outcome a finished instance stands for, or undefined while it may still write one itself. */
-function verdict(
-  record: DeploymentRecord,
+/**
+ * What a finished instance stands for: the outcome and whether the agent should stop (`cancelAgent`:
+ * only when a person ended the instance or it is gone; never for a failure of the Provider's own).
+ */
+export type Verdict = { outcome: Outcome; message: string; cancelAgent: boolean };
+
+/** The outcome a finished instance stands for, or "running"/"suspended" while it may still write one itself. */
+export function verdict(
+  record: Pick<DeploymentRecord, "attempt" | "executionKey" | "requestedAt">,
   state: InstanceState,
   now: number,
-): { outcome: Outcome; message: string } | "suspended" | "running" {
+): Verdict | "suspended" | "running" {
   if (!state.found) {
     if (!record.executionKey && now - Date.parse(record.requestedAt) < START_GRACE_MS) return "running";
     return {
@@ -61,6 +70,7 @@ function verdict(
       message: record.executionKey
         ? "The orchestration instance was purged while the deployment was in flight."
         : "The orchestration instance of this attempt was never started.",
+      cancelAgent: true,
     };
   }
   const ranAttempt =
@@ -70,26 +80,34 @@ function verdict(
     return {
       outcome: "Terminated",
       message: `The instance was restarted (attempt ${ranAttempt}) before this attempt recorded an outcome.`,
+      cancelAgent: true,
     };
   switch (state.runtimeStatus) {
     case "Suspended":
       return "suspended";
     case "Completed": {
       const result = state.output as DeploymentResult | undefined;
+      // A repeat of the Cancel the orchestration sent on a timeout is dropped by the broker (same id).
       if (result && OUTCOMES.includes(result.outcome))
-        return { outcome: result.outcome, message: result.message ?? "" };
-      return { outcome: "Failed", message: "The orchestration completed without an outcome." };
+        return { outcome: result.outcome, message: result.message ?? "", cancelAgent: true };
+      return {
+        outcome: "Failed",
+        message: "The orchestration completed without an outcome.",
+        cancelAgent: true,
+      };
     }
     case "Terminated":
       return {
         outcome: "Terminated",
         message: reasonText(state.output, "terminated through the Durable API"),
+        cancelAgent: true,
       };
     case "Failed":
     case "Canceled":
       return {
         outcome: "Failed",
-        message: `The orchestration ended ${state.runtimeStatus}: ${reasonText(state.output, "no reason given")}`,
+        message: `The Provider's orchestration ended ${state.runtimeStatus} (the customer's agent was not asked to cancel; a rewind resumes it): ${reasonText(state.output, "no reason given")}`,
+        cancelAgent: false,
       };
     default:
       return "running";
@@ -125,7 +143,8 @@ export async function reconcile(
     runtimeStatus: state.found ? state.runtimeStatus : "NotFound",
     outcome: updated.outcome,
   });
-  if (v.outcome !== "Succeeded" && v.outcome !== "Cancelled") await sendCancel(rt, record, v.message, log);
+  if (v.cancelAgent && v.outcome !== "Succeeded" && v.outcome !== "Cancelled")
+    await sendCancel(rt, record, v.message, log);
   await notifyFinished(client, updated, log);
   return updated;
 }

@@ -65,7 +65,10 @@ async function stopReason(
   rollout: RolloutRecord,
   extraFailures: number,
 ): Promise<BatchStop | undefined> {
-  if (rollout.control.aborted || TERMINAL_ROLLOUT_STATES.includes(rollout.state)) return "abort";
+  if (rollout.control.aborted || rollout.state === "Aborted") return "abort";
+  // Ended otherwise (Halted, also by a failure of the rollout's own orchestration): nothing new starts,
+  // and what is in flight finishes.
+  if (TERMINAL_ROLLOUT_STATES.includes(rollout.state)) return "halt";
   if (await overBudget(rt, rollout, extraFailures)) return "halt";
   if (rollout.control.paused) return "pause";
   return undefined;

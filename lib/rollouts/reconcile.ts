@@ -1,8 +1,11 @@
 /**
  * A rollout's record brought in line with its orchestration: the Durable API can terminate or purge the
- * `rollout` instance behind the product's back, and the record must not then show Running forever. It
- * takes the end (Aborted, naming why), its tenants not started are Skipped, and the batches, which read
- * the record before every start, stop and cancel what they have in flight, as on abort.
+ * `rollout` instance behind the product's back, and the record must not then show Running forever. A
+ * terminated or lost instance ends the rollout Aborted (naming why): its tenants not started are Skipped,
+ * and the batches, which read the record before every start, stop and cancel what they have in flight, as
+ * on abort. A Failed instance is a failure of the Provider's own (a bug, a storage outage, a release that
+ * broke replay), never the customers': the rollout ends Halted with the cause, nothing new starts, and the
+ * deployments in flight finish with their real outcomes; nobody's work is cancelled.
  */
 import type { DurableClient } from "durable-functions";
 import { instanceState, START_GRACE_MS } from "../deployments/reconcile";
@@ -10,6 +13,10 @@ import type { ProviderRuntime } from "../deployments/runtime";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
 import { rolloutStore } from "./runtime";
+
+function failureText(output: unknown): string {
+  return typeof output === "string" && output.trim() !== "" ? output : "no reason given";
+}
 
 export async function reconcileRollout(
   rt: ProviderRuntime,
@@ -23,14 +30,22 @@ export async function reconcileRollout(
   const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
   const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
   if (!lost && !ended) return record;
-  const why = state.found
-    ? `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`
-    : "the rollout's orchestration is gone";
+  const ours = state.found && state.runtimeStatus === "Failed";
+  const why = !state.found
+    ? "the rollout's orchestration is gone"
+    : ours
+      ? `the rollout's orchestration failed (deployments in flight finish; nothing was cancelled): ${failureText(state.output)}`
+      : `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`;
   const store = rolloutStore(rt);
   await store.skipPending(record.id);
   return store.update(record.id, (current) =>
     TERMINAL_ROLLOUT_STATES.includes(current.state)
       ? undefined
-      : { ...current, state: "Aborted", message: why, completedAt: new Date().toISOString() },
+      : {
+          ...current,
+          state: ours ? "Halted" : "Aborted",
+          message: why,
+          completedAt: new Date().toISOString(),
+        },
   );
 }

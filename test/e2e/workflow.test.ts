@@ -586,6 +586,49 @@ test("Durable rewind of a deployment instance answers 410 (only failed instances
   assert.equal(rewind.status, 410);
 });
 
+test("a failure of the Provider's own mid-flight is recorded Failed with its cause; the agent is not asked to cancel and its later report stays visible", async () => {
+  // A Provider bug that surfaces in the middle of a deployment: the orchestrator throws on its next replay.
+  const deploymentFn = host!.app.registry.get("deployment")!;
+  const original = deploymentFn.handler;
+  let failInstance: string | undefined;
+  deploymentFn.handler = (...args: unknown[]) => {
+    if ((args[0] as { instanceId?: string }).instanceId === failInstance)
+      throw new Error("simulated Provider bug");
+    return original(...args);
+  };
+  try {
+    const started = await startDeployment("contoso", { spec: { template: "provider-bug" } });
+    const cmd = await nextCommand("contoso", started.body.id, "Deploy");
+    await report("contoso", cmd, "Accepted", 1);
+    await until(started.body.id, (x) => x.phase === "Accepted");
+    failInstance = started.body.instanceId;
+    await report("contoso", cmd, "InProgress", 2, 40);
+    await waitForInstance(started.body.statusQueryGetUri!, "Failed");
+    const d = await until(started.body.id, (x) => x.phase === "Completed");
+    assert.equal(d.outcome, "Failed");
+    assert.match(String(d.message), /not asked to cancel.*simulated Provider bug/);
+    // Reconciliation has run (the read above): a Cancel would already be on the customer's queue.
+    const peeker = agents.get("contoso")!.createReceiver("commands");
+    const queued = (await peeker.peekMessages(100)).map((m) => m.body as Command);
+    await peeker.close();
+    assert.deepEqual(
+      queued.filter((c) => c.deploymentId === started.body.id).map((c) => c.type),
+      [],
+      "no Cancel for the customer's running work",
+    );
+    // The customer's agent finishes its work: the outcome stays ours, its report is in the timeline.
+    await report("contoso", cmd, "Succeeded", 3, 100, "done at the customer");
+    const after = await until(started.body.id, (x) =>
+      ((x.timeline ?? []) as { source: string; event: string }[]).some(
+        (e) => e.source === "agent" && e.event === "Succeeded",
+      ),
+    );
+    assert.equal(after.outcome, "Failed");
+  } finally {
+    deploymentFn.handler = original;
+  }
+});
+
 test("Durable purge of a running deployment's instance: the record ends Failed and the agent gets a Cancel", async () => {
   const started = await startDeployment("contoso", { spec: { template: "purge" } });
   const cmd = await nextCommand("contoso", started.body.id, "Deploy");

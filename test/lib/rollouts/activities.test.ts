@@ -21,8 +21,13 @@ import { TenantStore } from "../../../lib/tenants/store";
 let azurite: RunningAzurite;
 let rt: ProviderRuntime;
 const started: string[] = [];
+const raised: string[] = [];
+/** Rollout instances that ended Failed (a failure of the Provider's own), with their output. */
+const failedRollouts = new Map<string, string>();
 const client = {
   async getStatus(instanceId: string) {
+    const failed = failedRollouts.get(instanceId);
+    if (failed !== undefined) return { runtimeStatus: "Failed", output: failed };
     if (instanceId.startsWith("rollout:") || started.includes(instanceId))
       return { runtimeStatus: "Running" };
     throw new Error(`HTTP 404 for ${instanceId}`);
@@ -31,7 +36,9 @@ const client = {
     started.push(options.instanceId);
     return options.instanceId;
   },
-  async raiseEvent() {},
+  async raiseEvent(instanceId: string, event: string) {
+    raised.push(`${instanceId} ${event}`);
+  },
 } as unknown as DurableClient;
 const quiet = createLogger(() => {});
 
@@ -122,4 +129,31 @@ test("a tenant that cannot take its deployment is a failure: recorded, counted, 
   const [row] = await rolloutStore(rt).tenants("r-refused");
   assert.equal(row?.outcome, "Failed");
   assert.equal((await rolloutStore(rt).tenants("r-refused", { failed: true })).length, 1);
+});
+
+test("a rollout whose orchestration failed (ours, not the customers') halts: nothing new starts, nothing in flight is cancelled", async () => {
+  await rollout("r-ours", ["acme", "dormant"], 5);
+  failedRollouts.set(
+    "rollout:r-ours",
+    "Orchestrator function 'rollout' failed: Non-deterministic orchestration",
+  );
+  const r = await advanceBatchActivity(
+    rt,
+    client,
+    {
+      ...step("r-ours", ["dormant"]),
+      inFlight: [{ tenant: "acme", id: "r-ours.acme", attempt: 1 }],
+    },
+    quiet,
+  );
+  assert.equal(r.stop, "halt");
+  assert.deepEqual(r.started, []);
+  assert.deepEqual(
+    raised.filter((e) => e.includes("r-ours")),
+    [],
+    "no deployment of the rollout is asked to cancel",
+  );
+  const record = await rolloutStore(rt).get("r-ours");
+  assert.equal(record?.state, "Halted");
+  assert.match(record?.message ?? "", /orchestration failed .*nothing was cancelled.*Non-deterministic/);
 });

@@ -43,6 +43,8 @@ interface World {
   /** Every start is refused (a tenant that cannot take the deployment). */
   refuse?: boolean;
   calls?: number;
+  /** The rollout store is away for this many `update` calls (each attempt of each retry counts). */
+  updateOutage?: number;
 }
 
 const worlds = new Map<string, World>();
@@ -101,6 +103,10 @@ before(async () => {
       df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
         handler: async (input: UpdateRolloutInput): Promise<UpdateRolloutResult> => {
           const w = worlds.get(input.rolloutId)!;
+          if (w.updateOutage && w.updateOutage > 0) {
+            w.updateOutage--;
+            throw new Error("Table Storage unavailable (ECONNREFUSED)");
+          }
           if (input.state) w.states.push(input.state);
           if (input.wave) w.waveStates.push(`${input.wave.index}:${input.wave.state}`);
           return {
@@ -208,6 +214,16 @@ test("beyond the error budget nothing new starts and the rollout halts", async (
   assert.equal(status.output, "Halted");
   assert.deepEqual(w.started, ["t0000", "t0001", "t0002", "t0003"]);
   assert.equal(w.states.at(-1), "Halted");
+});
+
+test("a storage outage longer than the update's retries is ridden out: the rollout goes on and succeeds", async () => {
+  // Eight attempts per call fail twice over (16): the call gives up, waits, and the same update runs again.
+  const [id, w] = world({ updateOutage: 20 });
+  const { status } = await run(id);
+  assert.equal(status.runtimeStatus, "Completed", JSON.stringify(status.output));
+  assert.equal(status.output, "Succeeded");
+  assert.equal(w.started.length, 6);
+  assert.equal(w.states.at(-1), "Succeeded");
 });
 
 test("a two-day bake takes milliseconds on the virtual clock, and the next wave waits for it", async () => {
