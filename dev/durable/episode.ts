@@ -8,22 +8,18 @@
 import { randomUUID } from "node:crypto";
 import type { DurableVersioning } from "../host/durable-contract";
 import type { RegisteredFunction } from "../host/functions-core";
-import { compareVersions } from "../product";
 import type { Clock } from "./clock";
-import { checkDeterminism } from "./determinism";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
+import { replay } from "./replay";
+import { VERSION_REJECT_RETRY_MS, versionMismatch } from "./versioning";
 import {
   ActionType,
   actionInputText,
   describeOutput,
-  flatten,
-  invokeOrchestrator,
-  parseFailure,
   reyieldedActions,
   unconsumedEvents,
   type Log,
   type SdkAction,
-  type SdkState,
 } from "./protocol";
 import {
   ACTIVE_STATUSES,
@@ -68,26 +64,6 @@ export interface EpisodeHost {
   dispatch(instanceId: string, activities: ActivityItem[], outbox: OutboxMessage[]): void;
   /** The execution finished with nothing left in its inbox: the instance may leave the cache. */
   release(inst: LiveInstance): void;
-}
-
-/** How soon a worker looks again at an instance it rejected for its version (the extension's backoff is similar). */
-const VERSION_REJECT_RETRY_MS = 30_000;
-
-/**
- * Why this worker must not run an instance of `version`, or undefined when it may: `Strict` runs only
- * its own default version, `CurrentOrOlder` anything not newer (an instance with no version is older
- * than any), `None` everything.
- */
-export function versionMismatch(
-  versioning: DurableVersioning | undefined,
-  version: string | undefined,
-): string | undefined {
-  if (!versioning || versioning.versionMatchStrategy === "None") return undefined;
-  const order = compareVersions(version, versioning.defaultVersion);
-  const ok = versioning.versionMatchStrategy === "Strict" ? order === 0 : order <= 0;
-  if (ok) return undefined;
-  const named = (v: string | undefined) => (v ? `'${v}'` : "no version");
-  return `The orchestration version ${named(version)} does not match this worker's ${named(versioning.defaultVersion)} (versionMatchStrategy ${versioning.versionMatchStrategy})`;
 }
 
 /** A new inbox item; row keys sort by creation time. */
@@ -210,52 +186,23 @@ export class Episodes {
       );
       return;
     }
-    let state: SdkState;
-    const invokedAt = this.now();
-    try {
-      state = await invokeOrchestrator(
-        orchestrator,
-        {
-          instanceId,
-          input: rec.input,
-          parentInstanceId: rec.parent?.instanceId,
-          history: inst.history,
-          newFrom: historyStart,
-        },
-        this.host.log,
-      );
-      this.host.log(
-        "debug",
-        `Executed '${rec.name}' (Succeeded, Id=${instanceId}, Duration=${this.now() - invokedAt}ms)`,
-      );
-    } catch (e) {
-      this.host.log(
-        "debug",
-        `Executed '${rec.name}' (Failed, Id=${instanceId}, Duration=${this.now() - invokedAt}ms)`,
-      );
-      const failed = parseFailure(e);
-      if (failed.customStatus !== undefined) rec.customStatus = toJsonText(failed.customStatus);
-      // Changed code that scheduled something else before it threw: the change is the cause. Code that
-      // merely stopped early by throwing fails with its own error, as the extension reports it.
-      const changed = checkDeterminism(inst.history, flatten(failed.actions ?? []));
-      await this.fail(
-        inst,
-        ops,
-        changed && changed.actual !== "nothing"
-          ? changed.message
-          : `Orchestrator function '${rec.name}' failed: ${failed.message}`,
-      );
+    const replayed = await replay(
+      orchestrator,
+      {
+        instanceId,
+        input: rec.input,
+        parentInstanceId: rec.parent?.instanceId,
+        history: inst.history,
+        newFrom: historyStart,
+      },
+      this.host,
+    );
+    if (replayed.customStatus !== undefined) rec.customStatus = toJsonText(replayed.customStatus);
+    if (!replayed.ok) {
+      await this.fail(inst, ops, replayed.reason);
       return;
     }
-    if (state.customStatus !== undefined) rec.customStatus = toJsonText(state.customStatus);
-
-    const flat = flatten(state.actions ?? []);
-    // As on Azure, replaying code that no longer schedules what the history recorded fails the instance.
-    const changed = checkDeterminism(inst.history, flat);
-    if (changed) {
-      await this.fail(inst, ops, changed.message);
-      return;
-    }
+    const { state, actions: flat } = replayed;
     for (const type of reyieldedActions(flat, rec.actionCount))
       this.host.log(
         "warn",
