@@ -81,5 +81,7 @@ export function describeEvent(event: HistoryEvent, showOutput: boolean): Record<
   if (event.Reason !== undefined) out.Reason = event.Reason;
   if (event.OrchestrationStatus !== undefined) out.OrchestrationStatus = event.OrchestrationStatus;
   if (showOutput && event.Result !== undefined) out.Result = parseJsonText(event.Result);
+  // An external event's payload, under showHistoryOutput as the extension shows it.
+  if (showOutput && event.EventType === EventType.EventRaised) out.Input = parseJsonText(event.Input);
   return out;
 }

@@ -8,7 +8,9 @@ import { notifyFinished } from "./notify";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
-import { isTerminal, specDigest } from "./model";
+import type { StatusReport } from "./ledger";
+import { isTerminal, PHASES, specDigest } from "./model";
+import type { Status } from "../messaging/contracts";
 import { inFlight, reconcile } from "./reconcile";
 import {
   type AttemptClaim,
@@ -99,6 +101,24 @@ export async function ensureStatusPumpActivity(
   }
 }
 
+/**
+ * Whether the deployment orchestration acts on this report: the agent's acceptance (Accepted, or the
+ * first InProgress of an agent that skipped it: the record was not yet accepted before it) and its end.
+ * A report the ledger did not write (a duplicate or one out of order) is raised too: it may be the
+ * redelivery of one whose raise a crash cut off, and a repeat changes nothing in the orchestration.
+ */
+export function wakesDeployment(s: Status, report: Pick<StatusReport, "before" | "applied">): boolean {
+  if (s.state !== "InProgress") return true;
+  if (!report.applied) return true;
+  return PHASES.indexOf(report.before.phase) < PHASES.indexOf("Accepted");
+}
+
+/** The status as the orchestration gets it: without `detail` (up to 8 KB it never reads). */
+function eventOf(s: Status): Status {
+  const { detail: _detail, ...rest } = s;
+  return rest;
+}
+
 /** How a received status is settled on its queue (the receiver that took it). */
 export type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
 
@@ -130,8 +150,8 @@ export async function routeStatus(
     return;
   }
   // The agent's report goes into the timeline and progress; the outcome is the orchestration's to write.
-  const record = await rt.ledger.reportStatus(tenant, s);
-  if (!record) {
+  const report = await rt.ledger.reportStatus(tenant, s);
+  if (!report) {
     const owner = await rt.ledger.find(s.deploymentId);
     const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
     log.warn("status dead-lettered", { tenant, reason, deploymentId: s.deploymentId, attempt: s.attempt });
@@ -142,10 +162,14 @@ export async function routeStatus(
     );
     return;
   }
-  await client.raiseEvent(record.instanceId, EVENTS.status, s).catch(async () => {
-    // The instance is not running (finished, terminated or purged): keep the record in line with it.
-    await reconcile(rt, client, record, log);
-  });
+  const { record } = report;
+  // Progress is the ledger's: the orchestration is woken only for what it acts on, so its history and
+  // replay cost do not grow with the reports (docs/workflow.md, "What wakes a deployment").
+  if (wakesDeployment(s, report))
+    await client.raiseEvent(record.instanceId, EVENTS.status, eventOf(s)).catch(async () => {
+      // The instance is not running (finished, terminated or purged): keep the record in line with it.
+      await reconcile(rt, client, record, log);
+    });
   await settle.complete(item.message);
 }
 

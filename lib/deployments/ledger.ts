@@ -83,6 +83,13 @@ function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** What applying an agent's report did to its attempt's record. */
+export interface StatusReport {
+  record: DeploymentRecord;
+  before: DeploymentRecord;
+  applied: boolean;
+}
+
 export class DeploymentLedger {
   private readonly ensureTable: () => Promise<void>;
 
@@ -185,18 +192,20 @@ export class DeploymentLedger {
   }
 
   /**
-   * Applies an agent's report (stale, duplicate and post-terminal reports change nothing) and answers the
-   * attempt as it now stands, written or not, or undefined when there is no such attempt: the status
-   * router needs the record anyway, so one read serves both.
+   * Applies an agent's report (stale and duplicate reports change nothing; after the outcome only the
+   * agent's own end is kept) and answers the attempt as it now stands (`record`), as it stood before
+   * (`before`) and whether the report was written (`applied`), or undefined when there is no such
+   * attempt: the status router needs the record anyway, so one read serves both.
    */
-  async reportStatus(tenant: string, status: Status): Promise<DeploymentRecord | undefined> {
+  async reportStatus(tenant: string, status: Status): Promise<StatusReport | undefined> {
     let seen: DeploymentRecord | undefined;
     try {
       const updated = await this.update(tenant, status.deploymentId, status.attempt, (current) => {
         seen = current;
         return applyStatus(current, status, this.now().toISOString());
       });
-      return updated ?? seen;
+      const before = seen as DeploymentRecord;
+      return { record: updated ?? before, before, applied: updated !== undefined };
     } catch (error) {
       if (error instanceof DeploymentNotFoundError) return undefined;
       throw error;

@@ -586,6 +586,34 @@ test("Durable rewind of a deployment instance answers 410 (only failed instances
   assert.equal(rewind.status, 410);
 });
 
+test("progress goes to the ledger, not the orchestration: 40 reports wake it twice (acceptance, end), with no detail", async () => {
+  const started = await startDeployment("fabrikam", { spec: { template: "chatty" } });
+  const cmd = await nextCommand("fabrikam", started.body.id, "Deploy");
+  const agent = agents.get("fabrikam")!;
+  await sendStatus(agent, cmd, "Accepted", 1, { detail: { log: "x".repeat(4000) } });
+  for (let i = 1; i <= 40; i++)
+    await sendStatus(agent, cmd, "InProgress", i + 1, { progress: i * 2, message: `step ${i}` });
+  const progressed = await until(started.body.id, (x) => x.progress === 80);
+  assert.equal(progressed.message, "step 40", "the ledger has every report");
+  await report("fabrikam", cmd, "Succeeded", 42, 100, "done");
+  assert.equal((await until(started.body.id, (x) => x.phase === "Completed")).outcome, "Succeeded");
+  const url = new URL(started.body.statusQueryGetUri!);
+  url.searchParams.set("showHistory", "true");
+  url.searchParams.set("showHistoryOutput", "true");
+  const history = (
+    (await (await fetch(url)).json()) as { historyEvents: { EventType: string; Input?: unknown }[] }
+  ).historyEvents;
+  const raised = history.filter((e) => e.EventType === "EventRaised");
+  assert.deepEqual(
+    raised.map((e) => (e.Input as { state: string; detail?: unknown }).state),
+    ["Accepted", "Succeeded"],
+  );
+  assert.ok(
+    raised.every((e) => (e.Input as { detail?: unknown }).detail === undefined),
+    "no detail raised",
+  );
+});
+
 test("a failure of the Provider's own mid-flight is recorded Failed with its cause; the agent is not asked to cancel and its later report stays visible", async () => {
   // A Provider bug that surfaces in the middle of a deployment: the orchestrator throws on its next replay.
   const deploymentFn = host!.app.registry.get("deployment")!;
@@ -599,11 +627,11 @@ test("a failure of the Provider's own mid-flight is recorded Failed with its cau
   try {
     const started = await startDeployment("contoso", { spec: { template: "provider-bug" } });
     const cmd = await nextCommand("contoso", started.body.id, "Deploy");
-    await report("contoso", cmd, "Accepted", 1);
-    await until(started.body.id, (x) => x.phase === "Accepted");
+    // The bug surfaces when the agent's acceptance wakes the orchestration; the customer works on.
     failInstance = started.body.instanceId;
-    await report("contoso", cmd, "InProgress", 2, 40);
+    await report("contoso", cmd, "Accepted", 1);
     await waitForInstance(started.body.statusQueryGetUri!, "Failed");
+    await report("contoso", cmd, "InProgress", 2, 40);
     const d = await until(started.body.id, (x) => x.phase === "Completed");
     assert.equal(d.outcome, "Failed");
     assert.match(String(d.message), /not asked to cancel.*simulated Provider bug/);

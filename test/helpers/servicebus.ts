@@ -95,7 +95,7 @@ export async function sendStatus(
   cmd: Pick<Command, "deploymentId" | "attempt">,
   state: Status["state"],
   sequence: number,
-  more: { progress?: number; message?: string } = {},
+  more: { progress?: number; message?: string; detail?: Status["detail"] } = {},
 ): Promise<void> {
   const sender = client.createSender("status");
   try {
@@ -109,6 +109,7 @@ export async function sendStatus(
         sequence,
         reportedAt: new Date().toISOString(),
         ...(more.message ? { message: more.message } : {}),
+        ...(more.detail !== undefined ? { detail: more.detail } : {}),
       }),
     );
   } finally {

@@ -70,7 +70,7 @@ test("routeStatus: a late Pong for a verification that timed out, a repeated sta
     phase: "Completed",
   };
   const rt = {
-    ledger: { reportStatus: () => Promise.resolve(finished) },
+    ledger: { reportStatus: () => Promise.resolve({ record: finished, before: finished, applied: false }) },
   } as unknown as ProviderRuntime;
   const { levels, log } = recorder();
 

@@ -68,23 +68,17 @@ test("statuses advance the phase and progress but never decide the outcome; stal
   const l = ledger();
   await l.create(record("contoso", "d2"));
   assert.equal((await l.advance("contoso", "d2", 1, "Sent"))?.phase, "Sent");
-  assert.equal((await l.reportStatus("contoso", status("d2", "Accepted", 1)))?.phase, "Accepted");
-  const progressed = await l.reportStatus("contoso", status("d2", "InProgress", 3, 60));
+  const report = async (...args: Parameters<typeof status>) =>
+    (await l.reportStatus("contoso", status(...args)))?.record;
+  assert.equal((await report("d2", "Accepted", 1))?.phase, "Accepted");
+  const progressed = await report("d2", "InProgress", 3, 60);
   assert.equal(progressed?.progress, 60);
   // A report that changes nothing answers the record as it stands, unwritten (same ETag).
-  assert.equal(
-    (await l.reportStatus("contoso", status("d2", "InProgress", 2, 30)))?.etag,
-    progressed?.etag,
-    "stale sequence",
-  );
-  assert.equal(
-    (await l.reportStatus("contoso", status("d2", "InProgress", 3, 60)))?.etag,
-    progressed?.etag,
-    "duplicate",
-  );
+  assert.equal((await report("d2", "InProgress", 2, 30))?.etag, progressed?.etag, "stale sequence");
+  assert.equal((await report("d2", "InProgress", 3, 60))?.etag, progressed?.etag, "duplicate");
   assert.equal(await l.advance("contoso", "d2", 1, "Sent"), undefined, "never backwards");
   // The agent's terminal report is recorded (last status, timeline); the outcome is the orchestration's.
-  const reported = await l.reportStatus("contoso", status("d2", "Succeeded", 4, 100));
+  const reported = await report("d2", "Succeeded", 4, 100);
   assert.equal(reported?.phase, "InProgress");
   assert.equal(reported?.outcome, undefined);
   assert.equal(reported?.lastStatus?.state, "Succeeded");
@@ -93,11 +87,11 @@ test("statuses advance the phase and progress but never decide the outcome; stal
   assert.equal(done.phase, "Completed");
   assert.equal(done.outcome, "Succeeded");
   assert.ok(done.completedAt);
-  assert.equal(
-    (await l.reportStatus("contoso", status("d2", "Failed", 5)))?.etag,
-    done.etag,
-    "terminal is final",
-  );
+  // After the outcome the agent's own end is kept in the timeline; the outcome never changes.
+  const late = await report("d2", "Failed", 5);
+  assert.equal(late?.outcome, "Succeeded", "terminal is final");
+  assert.equal(late?.timeline?.at(-1)?.event, "Failed");
+  assert.equal((await report("d2", "InProgress", 6, 10))?.etag, late?.etag, "nothing else after it");
   assert.equal(
     await l.reportStatus("contoso", status("no-such", "Accepted", 1)),
     undefined,
@@ -114,9 +108,9 @@ test("a timed-out deployment whose agent then acknowledges the Cancel stays Time
   await l.reportStatus("contoso", status("d-timeout", "Accepted", 1));
   const timedOut = await l.complete("contoso", "d-timeout", 1, "TimedOut");
   assert.equal(timedOut.outcome, "TimedOut");
-  const after = await l.reportStatus("contoso", status("d-timeout", "Cancelled", 2));
+  const after = (await l.reportStatus("contoso", status("d-timeout", "Cancelled", 2)))?.record;
   assert.equal(after?.outcome, "TimedOut");
-  assert.equal(after?.etag, timedOut.etag);
+  assert.equal(after?.timeline?.at(-1)?.event, "Cancelled", "the agent's end is still shown");
   // Even in the other order: the agent's Cancelled lands first, the orchestration's TimedOut still decides.
   await l.create(record("contoso", "d-timeout2"));
   await l.reportStatus("contoso", status("d-timeout2", "Cancelled", 1));
@@ -185,7 +179,7 @@ test("the timeline records phases, agent reports and the outcome, capped in entr
 
   await l.create(record("contoso", "t2"));
   await l.advance("contoso", "t2", 1, "Sent");
-  const accepted = await l.reportStatus("contoso", status("t2", "Accepted", 1));
+  const accepted = (await l.reportStatus("contoso", status("t2", "Accepted", 1)))?.record;
   assert.deepEqual(
     accepted!.timeline!.map((e) => [e.source, e.event]),
     [
@@ -195,8 +189,9 @@ test("the timeline records phases, agent reports and the outcome, capped in entr
     ],
   );
   const duplicate = await l.reportStatus("contoso", status("t2", "Accepted", 1));
-  assert.equal(duplicate?.timeline?.length, 3, "a duplicate adds nothing");
-  assert.equal(duplicate?.etag, accepted?.etag, "and writes nothing");
+  assert.equal(duplicate?.record.timeline?.length, 3, "a duplicate adds nothing");
+  assert.equal(duplicate?.record.etag, accepted?.etag, "and writes nothing");
+  assert.equal(duplicate?.applied, false);
 });
 
 test("claim: the first execution claims its attempt, a rerun finds its claim, a Durable restart gets a new attempt", async () => {
