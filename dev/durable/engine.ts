@@ -17,7 +17,13 @@ import { Episodes, newInboxItem, type EpisodeHost, type LiveInstance } from "./e
 import { DurableEngineError } from "./errors";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import { ManagementApi, type ManagementBackend } from "./management-api";
-import { errorMessage as message, forwardUserLog, type LogLevel } from "./protocol";
+import {
+  AZURE_STORAGE_TIMER_LIMITS,
+  errorMessage as message,
+  forwardUserLog,
+  type LogLevel,
+  type TimerLimits,
+} from "./protocol";
 import {
   ACTIVE_STATUSES,
   DurableStore,
@@ -63,6 +69,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
   readonly store: DurableStore;
   readonly hubName: string;
   readonly clock: Clock;
+  readonly timerLimits: TimerLimits;
   private readonly live = new Map<string, LiveInstance>();
   private readonly loading = new Map<string, Promise<LiveInstance | undefined>>();
   /** Per-instance serialization: the tail of each instance's episode chain. */
@@ -90,6 +97,17 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
         500,
       );
     this.hubName = options.hubName;
+    this.timerLimits = {
+      maximumShortTimerMs: options.maximumShortTimerMs ?? AZURE_STORAGE_TIMER_LIMITS.maximumShortTimerMs,
+      longRunningTimerIntervalMs:
+        options.longRunningTimerIntervalMs ?? AZURE_STORAGE_TIMER_LIMITS.longRunningTimerIntervalMs,
+    };
+    const { maximumShortTimerMs: max, longRunningTimerIntervalMs: piece } = this.timerLimits;
+    if (!(piece > 0 && piece <= max))
+      throw new DurableEngineError(
+        `longRunningTimerIntervalMs (${piece}) must be positive and at most maximumShortTimerMs (${max}).`,
+        500,
+      );
     if (options.timeSkipping) {
       const clock = options.clock ?? new VirtualClock();
       if (!(clock instanceof VirtualClock))
@@ -263,7 +281,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
       actionCount: 0,
       retries: {},
       retryTimers: {},
-      timers: {},
+      longTimers: {},
       parent,
     };
     const started = this.inboxItem(this.event(EventType.ExecutionStarted, { Name: name, Input: input }));

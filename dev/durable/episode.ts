@@ -21,6 +21,7 @@ import {
   type Log,
   type SdkAction,
   type SdkState,
+  type TimerLimits,
 } from "./protocol";
 import {
   ACTIVE_STATUSES,
@@ -33,6 +34,7 @@ import {
   type DurableStore,
   type InboxItem,
   type InstanceRecord,
+  type LongTimerState,
   type Op,
   type OutboxMessage,
   type RetryState,
@@ -53,6 +55,8 @@ export interface EpisodeHost {
   readonly clock: Clock;
   readonly store: DurableStore;
   readonly log: Log;
+  /** The timer limits announced to the SDK; timers are split at them as the extension splits them. */
+  readonly timerLimits: TimerLimits;
   orchestrator(name: string): RegisteredFunction | undefined;
   getInstance(instanceId: string): Promise<LiveInstance | undefined>;
   /** Queues another episode for the instance. */
@@ -90,10 +94,15 @@ export class Episodes {
     return newInboxItem(this.host.clock, event, dueAt, executionId);
   }
 
-  private isRetryEvent(rec: InstanceRecord, e: HistoryEvent): boolean {
+  /**
+   * Events on which the extension takes a task id of its own (a retry timer or attempt, the next piece
+   * of a long timer): the SDK takes it where it processes the event, so such an event replays alone.
+   */
+  private takesTaskId(rec: InstanceRecord, e: HistoryEvent): boolean {
     if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed)
       return String(e.TaskScheduledId) in rec.retries;
-    if (e.EventType === EventType.TimerFired) return String(e.TimerId) in rec.retryTimers;
+    if (e.EventType === EventType.TimerFired)
+      return String(e.TimerId) in rec.retryTimers || rec.longTimers[String(e.TimerId)]?.canceled === false;
     return false;
   }
 
@@ -147,8 +156,9 @@ export class Episodes {
       if (ops.length) await this.persist(inst, ops, [], []);
       return;
     }
-    // A retry event changes the SDK's task numbering where it is processed, so it replays on its own.
-    const firstRetry = batch.findIndex((i) => this.isRetryEvent(rec, i.event));
+    // A retry or long-timer event changes the SDK's task numbering where it is processed, so it replays
+    // on its own.
+    const firstRetry = batch.findIndex((i) => this.takesTaskId(rec, i.event));
     if (firstRetry === 0) batch = [batch[0]];
     else if (firstRetry > 0) batch = batch.slice(0, firstRetry);
     if (batch.length < due.length) this.host.schedule(instanceId);
@@ -156,10 +166,13 @@ export class Episodes {
     const activities: ActivityItem[] = [];
     const outbox: OutboxMessage[] = [];
     const historyStart = inst.history.length;
-    inst.history.push(this.event(EventType.OrchestratorStarted));
+    // The orchestrator's currentUtcDateTime for this episode, as the extension's CurrentUtcDateTime: retry
+    // timeouts and long-timer pieces are measured from it.
+    const at = this.now();
+    inst.history.push(this.event(EventType.OrchestratorStarted, {}, new Date(at)));
     for (const item of batch) {
       consume(item);
-      this.appendIncoming(inst, item.event, ops, activities, outbox);
+      this.appendIncoming(inst, item.event, at, ops, activities, outbox);
     }
     if (rec.runtimeStatus === "Pending") rec.runtimeStatus = "Running";
 
@@ -183,6 +196,7 @@ export class Episodes {
           parentInstanceId: rec.parent?.instanceId,
           history: inst.history,
           newFrom: historyStart,
+          timerLimits: this.host.timerLimits,
         },
         this.host.log,
       );
@@ -211,12 +225,12 @@ export class Episodes {
     const fresh = flat.slice(rec.actionCount);
     const firstFresh = rec.actionCount;
     rec.actionCount = flat.length;
-    this.dropCancelledTimers(inst, flat, ops);
+    this.noteCancelledLongTimers(rec, flat);
     let continueAsNew: SdkAction | undefined;
     for (const [i, action] of fresh.entries()) {
       if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
       else if (!state.isDone || action.actionType !== ActionType.WaitForExternalEvent) {
-        const problem = this.applyAction(inst, action, firstFresh + i, ops, activities, outbox);
+        const problem = this.applyAction(inst, action, firstFresh + i, at, ops, activities, outbox);
         if (problem) {
           await this.fail(inst, ops, problem);
           return;
@@ -239,6 +253,7 @@ export class Episodes {
   private appendIncoming(
     inst: LiveInstance,
     e: HistoryEvent,
+    at: number,
     ops: Op[],
     activities: ActivityItem[],
     outbox: OutboxMessage[],
@@ -258,35 +273,25 @@ export class Episodes {
       const retry = rec.retries[key];
       if (!retry) return;
       delete rec.retries[key];
-      retry.attempt++;
-      const timerId = rec.nextId++;
-      const o = retry.options;
-      const exhausted = retry.attempt > o.maxNumberOfAttempts;
-      const interval = Math.min(
-        o.firstRetryIntervalInMilliseconds * (o.backoffCoefficient ?? 1) ** (retry.attempt - 2),
-        o.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
-      );
-      const fireAt = this.now() + (exhausted ? 0 : interval);
-      const fireAtIso = new Date(fireAt).toISOString();
-      inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: fireAtIso }));
-      rec.retryTimers[String(timerId)] = retry;
-      this.addTimer(inst, ops, timerId, fireAt, fireAtIso);
+      this.retryAfterFailure(inst, retry, at, ops);
     } else if (e.EventType === EventType.TimerFired) {
+      const long = rec.longTimers[String(e.TimerId)];
+      if (long) {
+        delete rec.longTimers[String(e.TimerId)];
+        this.nextLongTimerPiece(inst, long, at, ops);
+        return;
+      }
       const retry = rec.retryTimers[String(e.TimerId)];
       if (!retry) return;
       delete rec.retryTimers[String(e.TimerId)];
       if (retry.attempt > retry.options.maxNumberOfAttempts) return;
       const taskId = rec.nextId++;
       rec.retries[String(taskId)] = retry;
-      const timedOut =
-        retry.options.retryTimeoutInMilliseconds !== undefined &&
-        this.now() - retry.firstAttemptAt > retry.options.retryTimeoutInMilliseconds;
       if (retry.kind === "activity") {
         inst.history.push(
           this.event(EventType.TaskScheduled, { EventId: taskId, Name: retry.name, Input: retry.input }),
         );
-        if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else activities.push(this.activityItem(rec, taskId, retry.name, retry.input));
+        activities.push(this.activityItem(rec, taskId, retry.name, retry.input));
       } else {
         const child = `${retry.childInstanceId ?? `${rec.instanceId}:${taskId}`}`;
         inst.history.push(
@@ -297,42 +302,87 @@ export class Episodes {
             InstanceId: child,
           }),
         );
-        if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input));
+        outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input));
       }
     }
   }
 
   /**
-   * A timer the orchestrator cancelled (its action now says isCanceled) will never be awaited: drop its
-   * pending TimerFired so it does not wake the instance. Fired timers leave the map as well.
+   * A failed attempt of a retried task, handled as DTFx's RetryInterceptor does: after the last attempt a
+   * timer due at once (its back-compat "dummy timer"); otherwise, if the retry timeout has not elapsed
+   * (measured from the episode that first scheduled the task, to this episode's currentUtcDateTime), a
+   * timer for the backoff delay. When the retry timeout has elapsed DTFx stops retrying WITHOUT a timer
+   * and the extension fails the call, but the SDK's RetryableTask waits for a timer after every failure:
+   * the instance stays Running forever (azure-functions-durable-js#629). This engine does the same, so a
+   * test shows the hang; the warning names it.
    */
-  private dropCancelledTimers(inst: LiveInstance, flat: SdkAction[], ops: Op[]): void {
+  private retryAfterFailure(inst: LiveInstance, retry: RetryState, at: number, ops: Op[]): void {
     const rec = inst.record;
-    for (const [index, timerId] of Object.entries(rec.timers)) {
-      const pending = inst.inbox.find(
-        (i) => i.event.EventType === EventType.TimerFired && i.event.TimerId === timerId,
+    retry.attempt++;
+    const o = retry.options;
+    const exhausted = retry.attempt > o.maxNumberOfAttempts;
+    if (
+      !exhausted &&
+      o.retryTimeoutInMilliseconds !== undefined &&
+      !(at < retry.firstAttemptAt + o.retryTimeoutInMilliseconds)
+    ) {
+      this.host.log(
+        "warn",
+        `Orchestrator '${rec.name}' (${rec.instanceId}): the retry timeout of ${o.retryTimeoutInMilliseconds} ms for '${retry.name}' elapsed. The Durable extension stops retrying without a retry timer, the SDK waits for one, and the instance hangs (azure-functions-durable-js#629): bound retries with maxNumberOfAttempts instead of retryTimeoutInMilliseconds.`,
+        { instanceId: rec.instanceId },
       );
-      if (!pending) delete rec.timers[index];
-      else if (flat[Number(index)]?.isCanceled) {
-        delete rec.timers[index];
-        inst.inbox.splice(inst.inbox.indexOf(pending), 1);
-        deleteRow(ops, pending.rowKey);
-      }
+      return;
     }
+    const timerId = rec.nextId++;
+    const interval = Math.min(
+      o.firstRetryIntervalInMilliseconds * (o.backoffCoefficient ?? 1) ** (retry.attempt - 2),
+      o.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
+    );
+    const fireAt = at + (exhausted ? 0 : interval);
+    const fireAtIso = new Date(fireAt).toISOString();
+    inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: fireAtIso }));
+    rec.retryTimers[String(timerId)] = retry;
+    this.addTimer(inst, ops, timerId, fireAt, fireAtIso);
   }
 
-  private retryTimeoutFailure(retry: RetryState, taskId: number): HistoryEvent {
-    const type = retry.kind === "activity" ? EventType.TaskFailed : EventType.SubOrchestrationInstanceFailed;
-    const reason = `Retry timeout of ${retry.options.retryTimeoutInMilliseconds} ms for '${retry.name}' elapsed.`;
-    return this.event(type, { TaskScheduledId: taskId, Reason: reason, Details: reason });
+  /**
+   * A piece of a long timer fired. As the extension's CreateTimer loop: while the orchestrator's fire time
+   * is ahead and the timer was not cancelled, the next piece (a new task id, taken here as the SDK's
+   * LongTimerTask takes one) runs for longRunningTimerIntervalDuration, or for what is left when that is
+   * less. A cancelled long timer creates no more pieces, though the SDK still adds one when the piece it
+   * had fires: the ids drift and the instance hangs (see noteCancelledLongTimers).
+   */
+  private nextLongTimerPiece(inst: LiveInstance, long: LongTimerState, at: number, ops: Op[]): void {
+    const fireAt = Date.parse(long.fireAt);
+    if (long.canceled || !(at < fireAt)) return;
+    const rec = inst.record;
+    const id = rec.nextId++;
+    const interval = this.host.timerLimits.longRunningTimerIntervalMs;
+    const pieceAt = fireAt - at < interval ? fireAt : at + interval;
+    const iso = new Date(pieceAt).toISOString();
+    inst.history.push(this.event(EventType.TimerCreated, { EventId: id, FireAt: iso }));
+    rec.longTimers[String(id)] = { ...long, pieces: long.pieces + 1 };
+    this.addTimer(inst, ops, id, pieceAt, iso);
   }
 
-  private enqueueLocal(inst: LiveInstance, ops: Op[], e: HistoryEvent): void {
-    const item = this.inboxItem(e, 0, inst.record.executionId);
-    inst.inbox.push(item);
-    ops.push(["upsert", inboxToEntity(item)]);
-    this.host.schedule(inst.record.instanceId);
+  /**
+   * Cancelled timers are not dropped: as on the Azure Storage backend, a cancelled timer still fires and
+   * its TimerFired is delivered (DTFx finds no open task for it and ignores it; so does the SDK for a
+   * plain timer). A cancelled long timer makes no more pieces (the extension's loop ends), but the SDK's
+   * LongTimerTask does not look at its cancellation and adds a piece, with a new task id, when its
+   * pending piece fires: from there the SDK's ids drift from the extension's and the instance hangs (or,
+   * if a second piece had been created, the extension's replay is non-deterministic). Warned here.
+   */
+  private noteCancelledLongTimers(rec: InstanceRecord, flat: SdkAction[]): void {
+    for (const long of Object.values(rec.longTimers)) {
+      if (long.canceled || !flat[long.action]?.isCanceled) continue;
+      long.canceled = true;
+      this.host.log(
+        "warn",
+        `Orchestrator '${rec.name}' (${rec.instanceId}) cancelled a timer longer than maximumShortTimerDuration (fire time ${long.fireAt}). On the Azure Storage backend the SDK's task ids drift from the extension's when its pending piece fires and the instance hangs: cap each timer at the maximum and wait in a loop.`,
+        { instanceId: rec.instanceId },
+      );
+    }
   }
 
   private addTimer(inst: LiveInstance, ops: Op[], timerId: number, fireAt: number, fireAtIso: string): void {
@@ -379,6 +429,7 @@ export class Episodes {
     inst: LiveInstance,
     a: SdkAction,
     actionIndex: number,
+    at: number,
     ops: Op[],
     activities: ActivityItem[],
     outbox: OutboxMessage[],
@@ -400,7 +451,7 @@ export class Episodes {
             input,
             options: a.retryOptions,
             attempt: 1,
-            firstAttemptAt: this.now(),
+            firstAttemptAt: at,
           };
         activities.push(this.activityItem(rec, id, name, input));
         return undefined;
@@ -426,19 +477,29 @@ export class Episodes {
             input: input ?? "null",
             options: a.retryOptions,
             attempt: 1,
-            firstAttemptAt: this.now(),
+            firstAttemptAt: at,
             childInstanceId: a.instanceId || undefined,
           };
         outbox.push(this.startMessage(rec, id, name, child, input));
         return undefined;
       }
       case ActionType.CreateTimer: {
+        // A timer is created even when the orchestrator already cancelled it (the extension creates it,
+        // then cancels it). One longer than maximumShortTimerDuration starts with its first piece.
         const id = rec.nextId++;
-        const fireAt = new Date(a.fireAt ?? this.now());
-        const iso = fireAt.toISOString();
+        const fireAt = new Date(a.fireAt ?? at).getTime();
+        const long = fireAt - at > this.host.timerLimits.maximumShortTimerMs;
+        const pieceAt = long ? at + this.host.timerLimits.longRunningTimerIntervalMs : fireAt;
+        const iso = new Date(pieceAt).toISOString();
         inst.history.push(this.event(EventType.TimerCreated, { EventId: id, FireAt: iso }));
-        this.addTimer(inst, ops, id, fireAt.getTime(), iso);
-        if (!a.isCanceled) rec.timers[String(actionIndex)] = id;
+        this.addTimer(inst, ops, id, pieceAt, iso);
+        if (long)
+          rec.longTimers[String(id)] = {
+            action: actionIndex,
+            fireAt: new Date(fireAt).toISOString(),
+            pieces: 1,
+            canceled: false,
+          };
         return undefined;
       }
       default:
@@ -459,7 +520,7 @@ export class Episodes {
     rec.lastUpdatedTime = this.isoNow();
     rec.retries = {};
     rec.retryTimers = {};
-    rec.timers = {};
+    rec.longTimers = {};
     inst.history.push(
       this.event(EventType.ExecutionCompleted, { OrchestrationStatus: status, Result: output }),
     );
@@ -528,7 +589,7 @@ export class Episodes {
       actionCount: 0,
       retries: {},
       retryTimers: {},
-      timers: {},
+      longTimers: {},
       runtimeStatus: "Running",
       lastUpdatedTime: this.isoNow(),
     });

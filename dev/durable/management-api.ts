@@ -105,7 +105,13 @@ export class ManagementApi {
     try {
       const body = await readBody(req);
       const token = req.headers["x-ms-continuation-token"];
-      reply = await this.route(req.method ?? "GET", url, body, typeof token === "string" ? token : undefined);
+      reply = await this.route(
+        req.method ?? "GET",
+        url,
+        body,
+        typeof token === "string" ? token : undefined,
+        req.headers["content-type"],
+      );
     } catch (e) {
       if (e instanceof DurableEngineError) reply = { status: e.statusCode, body: { message: e.message } };
       else {
@@ -122,7 +128,13 @@ export class ManagementApi {
     return true;
   }
 
-  private async route(method: string, url: URL, body: string, token: string | undefined): Promise<Reply> {
+  private async route(
+    method: string,
+    url: URL,
+    body: string,
+    token: string | undefined,
+    contentType: string | undefined,
+  ): Promise<Reply> {
     const segments = url.pathname.slice(WEBHOOK_PREFIX.length).split("/").map(decodeSegment);
     const [root, id, op, arg] = segments;
     const q = url.searchParams;
@@ -149,11 +161,7 @@ export class ManagementApi {
     switch (op) {
       case "raiseEvent":
         if (!arg) throw bad(400, "The event name is missing: POST instances/{id}/raiseEvent/{eventName}.");
-        return this.signal(
-          id,
-          newEvent(EventType.EventRaised, { Name: arg, Input: body === "" ? "null" : body }, this.at()),
-          true,
-        );
+        return this.raiseEvent(id, arg, body, contentType);
       case "terminate":
         return this.signal(
           id,
@@ -234,12 +242,37 @@ export class ManagementApi {
   private async signal(id: string, event: ReturnType<typeof newEvent>, raise = false): Promise<Reply> {
     const ok = await this.engine.enqueue(id, event);
     if (ok) return { status: 202 };
-    return {
-      status: 410,
-      body: {
-        message: `Instance '${id}' is not running, so it cannot ${raise ? "receive events" : "be changed"}.`,
-      },
-    };
+    return gone(id, raise ? "receive events" : "be changed");
+  }
+
+  /**
+   * As the extension's HandleRaiseEventRequestAsync, in its order: 404 for an unknown instance, 410 for
+   * a finished one (Completed, Failed, Terminated, Canceled), 400 for a content type other than
+   * application/json or a body that is not JSON (the SDK would fail parsing it at replay), else 202.
+   */
+  private async raiseEvent(
+    id: string,
+    name: string,
+    body: string,
+    contentType: string | undefined,
+  ): Promise<Reply> {
+    const inst = await this.engine.getInstance(id);
+    if (!inst) return notFound(id);
+    if (!ACTIVE_STATUSES.has(inst.record.runtimeStatus)) return gone(id, "receive events");
+    if ((contentType ?? "").split(";")[0].trim().toLowerCase() !== "application/json")
+      throw bad(400, "Only application/json request content is supported");
+    if (body !== "") {
+      try {
+        JSON.parse(body);
+      } catch {
+        throw bad(400, "Invalid JSON content");
+      }
+    }
+    return this.signal(
+      id,
+      newEvent(EventType.EventRaised, { Name: name, Input: body === "" ? "null" : body }, this.at()),
+      true,
+    );
   }
 
   /**
@@ -390,6 +423,10 @@ function decodeSegment(segment: string): string {
   } catch {
     throw bad(400, `The path segment '${segment}' is not valid percent-encoding.`);
   }
+}
+
+function gone(id: string, what: string): Reply {
+  return { status: 410, body: { message: `Instance '${id}' is not running, so it cannot ${what}.` } };
 }
 
 function notFound(id: string): Reply {

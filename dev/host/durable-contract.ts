@@ -26,6 +26,14 @@ export interface DurableEngineOptions {
    * flight), on a virtual clock that jumps ahead; a two-day wait finishes in milliseconds.
    */
   timeSkipping?: boolean;
+  /**
+   * The longest timer the backend stores as one timer, in ms; a longer one is split into pieces of
+   * `longRunningTimerIntervalMs`. Default: the Azure Storage backend's 6 days and 3 days (the extension's
+   * `MaximumDelayTime` and `LongRunningTimerIntervalLength`, which it announces to the SDK as
+   * `maximumShortTimerDuration` / `longRunningTimerIntervalDuration`; host.json has no setting for them).
+   */
+  maximumShortTimerMs?: number;
+  longRunningTimerIntervalMs?: number;
 }
 
 export interface DurableEngine {
