@@ -225,7 +225,11 @@ export class Episodes {
     const fresh = flat.slice(rec.actionCount);
     const firstFresh = rec.actionCount;
     rec.actionCount = flat.length;
-    this.noteCancelledLongTimers(rec, flat);
+    const nonDeterministic = this.noteCancelledLongTimers(rec, flat);
+    if (nonDeterministic) {
+      await this.fail(inst, ops, nonDeterministic);
+      return;
+    }
     let continueAsNew: SdkAction | undefined;
     for (const [i, action] of fresh.entries()) {
       if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
@@ -370,19 +374,25 @@ export class Episodes {
    * its TimerFired is delivered (DTFx finds no open task for it and ignores it; so does the SDK for a
    * plain timer). A cancelled long timer makes no more pieces (the extension's loop ends), but the SDK's
    * LongTimerTask does not look at its cancellation and adds a piece, with a new task id, when its
-   * pending piece fires: from there the SDK's ids drift from the extension's and the instance hangs (or,
-   * if a second piece had been created, the extension's replay is non-deterministic). Warned here.
+   * pending piece fires: from there the SDK's ids drift from the extension's and the instance hangs.
+   * Worse when a second piece already exists: the extension's replay now creates only the first piece
+   * before cancelling, so every later task id moves down and DTFx finds the recorded TimerCreated of the
+   * second piece without its action, a non-deterministic replay that fails the instance. Returns that
+   * failure; warns of the drift.
    */
-  private noteCancelledLongTimers(rec: InstanceRecord, flat: SdkAction[]): void {
+  private noteCancelledLongTimers(rec: InstanceRecord, flat: SdkAction[]): string | undefined {
     for (const long of Object.values(rec.longTimers)) {
       if (long.canceled || !flat[long.action]?.isCanceled) continue;
       long.canceled = true;
+      if (long.pieces > 1)
+        return `Non-Deterministic workflow detected: A previous execution of this orchestration scheduled a timer task but the current replay execution hasn't (yet?) scheduled this task. (Orchestrator '${rec.name}' cancelled a timer longer than maximumShortTimerDuration, fire time ${long.fireAt}, after its second piece was created; the extension replays only its first piece.)`;
       this.host.log(
         "warn",
         `Orchestrator '${rec.name}' (${rec.instanceId}) cancelled a timer longer than maximumShortTimerDuration (fire time ${long.fireAt}). On the Azure Storage backend the SDK's task ids drift from the extension's when its pending piece fires and the instance hangs: cap each timer at the maximum and wait in a loop.`,
         { instanceId: rec.instanceId },
       );
     }
+    return undefined;
   }
 
   private addTimer(inst: LiveInstance, ops: Op[], timerId: number, fireAt: number, fireAtIso: string): void {

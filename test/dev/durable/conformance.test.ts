@@ -22,8 +22,40 @@ interface Event {
   FunctionName?: string;
 }
 
+/** The harness running now: the RaiseEvent activity raises through its client. */
+let current: Harness | undefined;
+
 function register(): void {
   df.app.activity("Echo", { handler: (x: unknown) => x });
+  df.app.activity("RaiseEvent", {
+    handler: async (input: { instanceId: string; name: string; value: unknown }) => {
+      await current?.client.raiseEvent(input.instanceId, input.name, input.value);
+    },
+  });
+  // Raises an event at a virtual time: time does not skip while the raising activity runs.
+  df.app.orchestration("RaiseAt", function* (ctx: OrchestrationContext) {
+    const input = ctx.df.getInput() as { at: number; instanceId: string; name: string; value: unknown };
+    yield ctx.df.createTimer(new Date(input.at));
+    yield ctx.df.callActivity("RaiseEvent", input);
+  });
+  df.app.activity("StartRaiser", {
+    handler: async (input: { at: number; instanceId: string; name: string; value: unknown }) => {
+      await current?.client.startNew("RaiseAt", { input });
+    },
+  });
+  // A 7-day timer that an event "go", raised `raiseAfterMs` after the start, cancels. The raiser starts
+  // from an activity before the wait begins, so the skipping clock cannot pass its time first.
+  df.app.orchestration("LongTimerOrEvent", function* (ctx: OrchestrationContext) {
+    const { raiseAfterMs } = ctx.df.getInput() as { raiseAfterMs: number };
+    const at = ctx.df.currentUtcDateTime.getTime() + raiseAfterMs;
+    yield ctx.df.callActivity("StartRaiser", { at, instanceId: ctx.df.instanceId, name: "go", value: null });
+    const timer = ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 7 * DAY));
+    const winner: unknown = yield ctx.df.Task.any([timer, ctx.df.waitForExternalEvent("go")]);
+    if (winner === timer) return "timer";
+    timer.cancel();
+    const echoed: string = yield ctx.df.callActivity("Echo", "event");
+    return echoed;
+  });
   df.app.activity("Broken", {
     handler: () => {
       throw new Error("broken");
@@ -98,7 +130,7 @@ async function untilHistoryHas(
 describe("conformance with the Azure Storage backend (time skipping)", () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness(register, { timeSkipping: true });
+    h = current = await startHarness(register, { timeSkipping: true });
   });
   after(async () => {
     await h.close();
@@ -132,6 +164,18 @@ describe("conformance with the Azure Storage backend (time skipping)", () => {
     assert.ok(events.some((e) => e.EventType === "TimerFired" && e.TimerId === 0));
     assert.ok(h.logs.some((l) => l.includes("cancelled a timer longer than maximumShortTimerDuration")));
     await h.client.terminate(id, "test over");
+  });
+
+  test("a long timer cancelled after its second piece fails the instance as a non-deterministic replay", async () => {
+    // The extension's replay creates the cancelled timer's first piece only (the token is cancelled right
+    // after CreateTimer returns), so DTFx meets the recorded TimerCreated of the second piece with no
+    // matching action: NonDeterministicOrchestrationException.
+    const id = await h.client.startNew("LongTimerOrEvent", { input: { raiseAfterMs: 4 * DAY } });
+    const s = await waitFor(h.client, id);
+    assert.equal(s.runtimeStatus, "Failed", JSON.stringify(s.output));
+    assert.match(String(s.output), /Non-Deterministic workflow detected/);
+    const created = historyOf(s).filter((e) => e.EventType === "TimerCreated");
+    assert.equal(created.length, 2, "pieces at 3 and 6 days");
   });
 
   test("a cancelled timer still fires; the orchestration goes on", async () => {
