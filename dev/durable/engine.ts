@@ -304,6 +304,21 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     return true;
   }
 
+  /** Rewinds a Failed instance and its failed sub-orchestrations (episode.ts, Episodes.rewind). */
+  rewind(instanceId: string, reason: string): Promise<void> {
+    return this.accept(() => this.rewindNow(instanceId, reason));
+  }
+
+  private async rewindNow(instanceId: string, reason: string): Promise<void> {
+    const inst = await this.getInstance(instanceId);
+    // A child that did not fail (terminated, or never started) is left as it is: its parent then waits.
+    if (!inst || inst.record.runtimeStatus !== "Failed") return;
+    this.live.set(instanceId, inst);
+    const { children } = await this.episodes.rewind(inst, reason);
+    for (const child of children) await this.rewindNow(child, reason);
+    if (children.length === 0) this.schedule(instanceId);
+  }
+
   async purge(instanceId: string): Promise<boolean> {
     const inst = this.live.get(instanceId);
     if (inst && ACTIVE_STATUSES.has(inst.record.runtimeStatus))

@@ -612,6 +612,78 @@ export class Episodes {
     this.host.schedule(rec.instanceId);
   }
 
+  /**
+   * Rewinds a Failed execution as the Azure Storage backend does (DTFx AzureTableTrackingStore
+   * RewindHistoryAsync, then RewindTaskOrchestrationAsync): every TaskFailed with its TaskScheduled, every
+   * SubOrchestrationInstanceFailed and the failed ExecutionCompleted become GenericEvents, which replay
+   * ignores; the instance goes back to Pending. A failed sub-orchestration's SubOrchestrationInstanceCreated
+   * stays, and its child is rewound in turn (returned here); only an instance without failed children is
+   * revived at once, by a GenericEvent in its inbox, and a parent resumes when its child's result comes.
+   * On Azure the revived replay schedules each failed activity again under its old task id (its
+   * TaskScheduled is gone); here the engine schedules them now, as the replay does not show them as new
+   * actions. Rewind suits an instance that failed on an unhandled failure: one whose orchestrator caught a
+   * failure and went on replays differently once it is cleared (non-deterministic on Azure as well).
+   */
+  async rewind(inst: LiveInstance, reason: string): Promise<{ children: string[] }> {
+    const rec = inst.record;
+    const ops: Op[] = [];
+    const failedTasks = new Set<number>();
+    const children: string[] = [];
+    const clear = (i: number, what: string) => {
+      const e = inst.history[i];
+      inst.history[i] = newEvent(
+        EventType.GenericEvent,
+        { EventId: e.EventId, Reason: `Rewound: ${what}` },
+        new Date(e.Timestamp),
+      );
+      ops.push([
+        "upsert",
+        { rowKey: historyRowKey(rec.executionId, i), Event: JSON.stringify(inst.history[i]) },
+      ]);
+    };
+    for (const [i, e] of inst.history.entries()) {
+      if (e.EventType === EventType.TaskFailed) {
+        failedTasks.add(Number(e.TaskScheduledId));
+        clear(i, "TaskFailed");
+      } else if (e.EventType === EventType.SubOrchestrationInstanceFailed) {
+        const created = inst.history.find(
+          (c) => c.EventType === EventType.SubOrchestrationInstanceCreated && c.EventId === e.TaskScheduledId,
+        );
+        if (created?.InstanceId) children.push(created.InstanceId);
+        clear(i, "SubOrchestrationInstanceFailed");
+      } else if (e.EventType === EventType.ExecutionCompleted && e.OrchestrationStatus === "Failed")
+        clear(i, "ExecutionCompleted");
+    }
+    const activities: ActivityItem[] = [];
+    for (const [i, e] of [...inst.history.entries()])
+      if (e.EventType === EventType.TaskScheduled && failedTasks.has(e.EventId)) {
+        clear(i, "TaskScheduled");
+        const name = e.Name ?? "";
+        const input = e.Input ?? "null";
+        inst.history.push(
+          this.event(EventType.TaskScheduled, { EventId: e.EventId, Name: name, Input: input }),
+        );
+        activities.push(this.activityItem(rec, e.EventId, name, input));
+      }
+    rec.runtimeStatus = "Pending";
+    rec.output = undefined;
+    rec.lastUpdatedTime = this.isoNow();
+    if (children.length === 0) {
+      const revive = this.inboxItem(
+        this.event(EventType.GenericEvent, { Reason: reason }),
+        0,
+        rec.executionId,
+      );
+      inst.inbox.push(revive);
+      ops.push(["upsert", inboxToEntity(revive)]);
+    }
+    this.host.log("info", `Orchestration ${rec.name} (${rec.instanceId}) rewound: ${reason}`, {
+      instanceId: rec.instanceId,
+    });
+    await this.persist(inst, ops, activities, []);
+    return { children };
+  }
+
   /** Commits the episode (new history, instance row, work items) in one batch, then dispatches work. */
   private async persist(
     inst: LiveInstance,

@@ -39,6 +39,8 @@ export interface ManagementBackend {
   /** Queues an event for a running instance; false when it is not running, 404 error when unknown. */
   enqueue(instanceId: string, event: HistoryEvent): Promise<boolean>;
   purge(instanceId: string): Promise<boolean>;
+  /** Rewinds a Failed instance (the caller checked the status). */
+  rewind(instanceId: string, reason: string): Promise<void>;
 }
 
 interface Reply {
@@ -184,7 +186,7 @@ export class ManagementApi {
       case "restart":
         return this.restart(id, flag(q, "restartWithNewInstanceId", true), q);
       case "rewind":
-        return this.rewind(id);
+        return this.rewind(id, q.get("reason") ?? "");
       default:
         throw bad(404, `Unknown instance operation '${op}'.`);
     }
@@ -276,20 +278,25 @@ export class ManagementApi {
   }
 
   /**
-   * The extension rewinds only Failed instances and answers 410 for any other (what a deployment instance,
-   * which never fails on a foreseeable error, always gets). Rewinding a Failed instance is not built here.
+   * As the extension's HandleRewindInstanceRequestAsync: 404 for an unknown instance, 410 for a
+   * Completed, Canceled or Terminated one, 202 once a Failed one is rewound. For a running one the
+   * extension's client throws InvalidOperationException, which its handler answers with 500.
    */
-  private async rewind(id: string): Promise<Reply> {
+  private async rewind(id: string, reason: string): Promise<Reply> {
     const inst = await this.engine.getInstance(id);
     if (!inst) return notFound(id);
-    if (inst.record.runtimeStatus !== "Failed")
+    const status = inst.record.runtimeStatus;
+    if (status === "Completed" || status === "Canceled" || status === "Terminated")
       return {
         status: 410,
         body: {
-          message: `Instance '${id}' is ${inst.record.runtimeStatus}: only failed orchestration instances can be rewound.`,
+          message: `Instance '${id}' is ${status}: only failed orchestration instances can be rewound.`,
         },
       };
-    throw bad(501, "Rewinding a failed instance is not supported by the local durable engine.");
+    if (status !== "Failed")
+      throw bad(500, "The rewind operation is only supported on failed orchestration instances.");
+    await this.engine.rewind(id, reason);
+    return { status: 202 };
   }
 
   private async restart(id: string, newId: boolean, q: URLSearchParams): Promise<Reply> {

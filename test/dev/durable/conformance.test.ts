@@ -22,6 +22,8 @@ interface Event {
   FunctionName?: string;
 }
 
+const failedOnce = new Set<string>();
+
 /** The harness running now: the RaiseEvent activity raises through its client. */
 let current: Harness | undefined;
 
@@ -96,6 +98,29 @@ function register(): void {
       return `gave up: ${(e as Error).message}`;
     }
     return "succeeded";
+  });
+  // Fails the first time for each key: an outage that a rewind outlives.
+  df.app.activity("FailsFirst", {
+    handler: (key: string) => {
+      if (!failedOnce.has(key)) {
+        failedOnce.add(key);
+        throw new Error(`first run of ${key} fails`);
+      }
+      return `${key} ok`;
+    },
+  });
+  df.app.orchestration("FailsOnce", function* (ctx: OrchestrationContext) {
+    const before: string = yield ctx.df.callActivity("Echo", "before");
+    const key: string = yield ctx.df.callActivity("FailsFirst", ctx.df.instanceId);
+    return `${before}, ${key}`;
+  });
+  df.app.orchestration("ParentOfFailsOnce", function* (ctx: OrchestrationContext) {
+    const child: string = yield ctx.df.callSubOrchestrator(
+      "FailsOnce",
+      undefined,
+      `${ctx.df.instanceId}:child`,
+    );
+    return `child: ${child}`;
   });
   df.app.orchestration("WaitsForGo", function* (ctx: OrchestrationContext) {
     return (yield ctx.df.waitForExternalEvent("go")) as unknown;
@@ -220,6 +245,58 @@ describe("conformance with the Azure Storage backend (time skipping)", () => {
     const s = await waitFor(h.client, id);
     assert.equal(s.output, "x");
     assert.equal((await raise(id, '"again"')).status, 410);
+  });
+});
+
+describe("rewind as the Azure Storage backend does it", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness(register);
+  });
+  after(async () => {
+    await h.close();
+  });
+  const hook = (path: string) => `${h.baseUrl}/runtime/webhooks/durabletask/${path}`;
+
+  test("a Failed instance is rewound: its failed activity runs again under its id and it completes", async () => {
+    // DTFx RewindHistoryAsync: TaskFailed, its TaskScheduled and the failed ExecutionCompleted become
+    // GenericEvents, the instance goes back to Pending, and a GenericEvent revives it; the replay then
+    // schedules the activity again.
+    const id = await h.client.startNew("FailsOnce");
+    const failed = await waitFor(h.client, id);
+    assert.equal(failed.runtimeStatus, "Failed");
+    await h.client.rewind(id, "storage is back");
+    const s = await waitFor(h.client, id);
+    assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
+    assert.equal(s.output, `before, ${id} ok`);
+    const types = historyOf(s).map((e) => e.EventType);
+    assert.ok(!types.includes("TaskFailed"), types.join(","));
+    assert.equal(types.filter((t) => t === "GenericEvent").length, 4, types.join(","));
+    assert.equal(types.filter((t) => t === "TaskScheduled").length, 2, "Echo, and FailsFirst again");
+  });
+
+  test("a failed sub-orchestration is rewound with its parent, which completes when the child does", async () => {
+    const id = await h.client.startNew("ParentOfFailsOnce");
+    assert.equal((await waitFor(h.client, id)).runtimeStatus, "Failed");
+    assert.equal((await h.client.getStatus(`${id}:child`)).runtimeStatus, "Failed");
+    await h.client.rewind(id, "fixed");
+    const s = await waitFor(h.client, id);
+    assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
+    assert.equal(s.output, `child: before, ${id}:child ok`);
+    assert.equal((await h.client.getStatus(`${id}:child`)).runtimeStatus, "Completed");
+  });
+
+  test("rewind answers 404 unknown, 410 Completed/Terminated/Canceled, 500 running, as the extension's handler", async () => {
+    // HttpApiHandler.HandleRewindInstanceRequestAsync; a running instance makes the client's RewindAsync
+    // throw InvalidOperationException, which the handler answers 500.
+    const rewind = (id: string) => fetch(hook(`instances/${id}/rewind?reason=x`), { method: "POST" });
+    assert.equal((await rewind("nobody-here")).status, 404);
+    const waiting = await h.client.startNew("WaitsForGo");
+    await waitFor(h.client, waiting, (s) => s.runtimeStatus === "Running");
+    assert.equal((await rewind(waiting)).status, 500);
+    await h.client.raiseEvent(waiting, "go", 1);
+    await waitFor(h.client, waiting);
+    assert.equal((await rewind(waiting)).status, 410);
   });
 });
 
