@@ -85,8 +85,8 @@ export interface AgentCustomStatus {
  * Status sends retry with backoff (about 23 minutes over 50 attempts), so a broker outage delays reports
  * instead of losing them. Bounded by attempts only, never by `retryTimeoutInMilliseconds`: when a retry
  * timeout elapses, DTFx stops retrying without the retry timer the SDK waits for, and the instance hangs
- * forever (azure-functions-durable-js#629; docs/durable-engine.md, conformance). A report sent after the
- * command's deadline is harmless: the Provider has concluded by then and ignores it.
+ * forever (azure-functions-durable-js#629; docs/durable-engine.md, conformance). A report that arrives after
+ * the Provider concluded changes nothing (the ledger ignores post-terminal reports).
  *
  * Replay-safe for instances in flight: the attempts, backoff and timers are what they were for every send
  * that had not reached the old retry timeout; one that had is hung, and on this code its next replay
