@@ -4,8 +4,9 @@
  * wakes instances at their timers and, in time-skipping mode, moves the clock to the next timer as soon
  * as nothing else can run. The management API (management-api.ts) sees it through ManagementBackend.
  *
- * Files: protocol.ts (the SDK), episode.ts (one episode's state and persistence), engine.ts (scheduling
- * and delivery), management-api.ts (HTTP), clock.ts (time), store.ts (Table Storage), history.ts.
+ * Files: protocol.ts (the SDK), episode.ts (one episode's state and persistence), conformance.ts (the
+ * Azure Storage backend's timer and retry rules), rewind.ts, engine.ts (scheduling and delivery),
+ * management-api.ts (HTTP), clock.ts (time), store.ts (Table Storage), history.ts.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -17,6 +18,7 @@ import { Episodes, newInboxItem, type EpisodeHost, type LiveInstance } from "./e
 import { DurableEngineError } from "./errors";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import { ManagementApi, type ManagementBackend } from "./management-api";
+import { rewindInstance } from "./rewind";
 import {
   AZURE_STORAGE_TIMER_LIMITS,
   errorMessage as message,
@@ -304,7 +306,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     return true;
   }
 
-  /** Rewinds a Failed instance and its failed sub-orchestrations (episode.ts, Episodes.rewind). */
+  /** Rewinds a Failed instance and its failed sub-orchestrations (rewind.ts). */
   rewind(instanceId: string, reason: string): Promise<void> {
     return this.accept(() => this.rewindNow(instanceId, reason));
   }
@@ -314,7 +316,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     // A child that did not fail (terminated, or never started) is left as it is: its parent then waits.
     if (!inst || inst.record.runtimeStatus !== "Failed") return;
     this.live.set(instanceId, inst);
-    const { children } = await this.episodes.rewind(inst, reason);
+    const { children } = await rewindInstance(this.episodes, this.clock, this.log, inst, reason);
     for (const child of children) await this.rewindNow(child, reason);
     if (children.length === 0) this.schedule(instanceId);
   }

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { RegisteredFunction } from "../host/functions-core";
 import type { Clock } from "./clock";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
+import { cancelLongTimers, firstPiece, nextPieceAt, retryAfterFailure, takesTaskId } from "./conformance";
 import {
   ActionType,
   actionInputText,
@@ -94,18 +95,6 @@ export class Episodes {
     return newInboxItem(this.host.clock, event, dueAt, executionId);
   }
 
-  /**
-   * Events on which the extension takes a task id of its own (a retry timer or attempt, the next piece
-   * of a long timer): the SDK takes it where it processes the event, so such an event replays alone.
-   */
-  private takesTaskId(rec: InstanceRecord, e: HistoryEvent): boolean {
-    if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed)
-      return String(e.TaskScheduledId) in rec.retries;
-    if (e.EventType === EventType.TimerFired)
-      return String(e.TimerId) in rec.retryTimers || rec.longTimers[String(e.TimerId)]?.canceled === false;
-    return false;
-  }
-
   private isControl(e: HistoryEvent): boolean {
     return (
       e.EventType === EventType.ExecutionTerminated ||
@@ -158,7 +147,7 @@ export class Episodes {
     }
     // A retry or long-timer event changes the SDK's task numbering where it is processed, so it replays
     // on its own.
-    const firstRetry = batch.findIndex((i) => this.takesTaskId(rec, i.event));
+    const firstRetry = batch.findIndex((i) => takesTaskId(rec, i.event));
     if (firstRetry === 0) batch = [batch[0]];
     else if (firstRetry > 0) batch = batch.slice(0, firstRetry);
     if (batch.length < due.length) this.host.schedule(instanceId);
@@ -225,9 +214,11 @@ export class Episodes {
     const fresh = flat.slice(rec.actionCount);
     const firstFresh = rec.actionCount;
     rec.actionCount = flat.length;
-    const nonDeterministic = this.noteCancelledLongTimers(rec, flat);
-    if (nonDeterministic) {
-      await this.fail(inst, ops, nonDeterministic);
+    // Cancelled timers are not dropped: they fire and their TimerFired is delivered, as on Azure.
+    const cancelled = cancelLongTimers(rec, flat);
+    for (const warning of cancelled.warnings) this.host.log("warn", warning, { instanceId });
+    if (cancelled.failure) {
+      await this.fail(inst, ops, cancelled.failure);
       return;
     }
     let continueAsNew: SdkAction | undefined;
@@ -295,7 +286,7 @@ export class Episodes {
         inst.history.push(
           this.event(EventType.TaskScheduled, { EventId: taskId, Name: retry.name, Input: retry.input }),
         );
-        activities.push(this.activityItem(rec, taskId, retry.name, retry.input));
+        activities.push(activityItem(rec, taskId, retry.name, retry.input));
       } else {
         const child = `${retry.childInstanceId ?? `${rec.instanceId}:${taskId}`}`;
         inst.history.push(
@@ -311,88 +302,36 @@ export class Episodes {
     }
   }
 
-  /**
-   * A failed attempt of a retried task, handled as DTFx's RetryInterceptor does: after the last attempt a
-   * timer due at once (its back-compat "dummy timer"); otherwise, if the retry timeout has not elapsed
-   * (measured from the episode that first scheduled the task, to this episode's currentUtcDateTime), a
-   * timer for the backoff delay. When the retry timeout has elapsed DTFx stops retrying WITHOUT a timer
-   * and the extension fails the call, but the SDK's RetryableTask waits for a timer after every failure:
-   * the instance stays Running forever (azure-functions-durable-js#629). This engine does the same, so a
-   * test shows the hang; the warning names it.
-   */
+  /** A failed attempt of a retried task: its retry timer, or none (conformance.ts, retryAfterFailure). */
   private retryAfterFailure(inst: LiveInstance, retry: RetryState, at: number, ops: Op[]): void {
     const rec = inst.record;
-    retry.attempt++;
-    const o = retry.options;
-    const exhausted = retry.attempt > o.maxNumberOfAttempts;
-    if (
-      !exhausted &&
-      o.retryTimeoutInMilliseconds !== undefined &&
-      !(at < retry.firstAttemptAt + o.retryTimeoutInMilliseconds)
-    ) {
-      this.host.log(
-        "warn",
-        `Orchestrator '${rec.name}' (${rec.instanceId}): the retry timeout of ${o.retryTimeoutInMilliseconds} ms for '${retry.name}' elapsed. The Durable extension stops retrying without a retry timer, the SDK waits for one, and the instance hangs (azure-functions-durable-js#629): bound retries with maxNumberOfAttempts instead of retryTimeoutInMilliseconds.`,
-        { instanceId: rec.instanceId },
-      );
+    const step = retryAfterFailure(retry, at, `'${rec.name}' (${rec.instanceId})`);
+    if ("noTimer" in step) {
+      this.host.log("warn", step.noTimer, { instanceId: rec.instanceId });
       return;
     }
     const timerId = rec.nextId++;
-    const interval = Math.min(
-      o.firstRetryIntervalInMilliseconds * (o.backoffCoefficient ?? 1) ** (retry.attempt - 2),
-      o.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
-    );
-    const fireAt = at + (exhausted ? 0 : interval);
-    const fireAtIso = new Date(fireAt).toISOString();
+    const fireAtIso = new Date(step.fireAt).toISOString();
     inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: fireAtIso }));
     rec.retryTimers[String(timerId)] = retry;
-    this.addTimer(inst, ops, timerId, fireAt, fireAtIso);
+    this.addTimer(inst, ops, timerId, step.fireAt, fireAtIso);
   }
 
   /**
-   * A piece of a long timer fired. As the extension's CreateTimer loop: while the orchestrator's fire time
-   * is ahead and the timer was not cancelled, the next piece (a new task id, taken here as the SDK's
-   * LongTimerTask takes one) runs for longRunningTimerIntervalDuration, or for what is left when that is
-   * less. A cancelled long timer creates no more pieces, though the SDK still adds one when the piece it
-   * had fires: the ids drift and the instance hangs (see noteCancelledLongTimers).
+   * A piece of a long timer fired: unless the timer was cancelled or is done, its next piece, with a new
+   * task id taken here as the SDK's LongTimerTask takes one (conformance.ts, nextPieceAt).
    */
   private nextLongTimerPiece(inst: LiveInstance, long: LongTimerState, at: number, ops: Op[]): void {
-    const fireAt = Date.parse(long.fireAt);
-    if (long.canceled || !(at < fireAt)) return;
+    const pieceAt = long.canceled
+      ? undefined
+      : nextPieceAt(Date.parse(long.fireAt), at, this.host.timerLimits);
+    if (pieceAt === undefined) return;
     const rec = inst.record;
     const id = rec.nextId++;
-    const interval = this.host.timerLimits.longRunningTimerIntervalMs;
-    const pieceAt = fireAt - at < interval ? fireAt : at + interval;
     const iso = new Date(pieceAt).toISOString();
     inst.history.push(this.event(EventType.TimerCreated, { EventId: id, FireAt: iso }));
     rec.longTimers[String(id)] = { ...long, pieces: long.pieces + 1 };
     this.addTimer(inst, ops, id, pieceAt, iso);
-  }
-
-  /**
-   * Cancelled timers are not dropped: as on the Azure Storage backend, a cancelled timer still fires and
-   * its TimerFired is delivered (DTFx finds no open task for it and ignores it; so does the SDK for a
-   * plain timer). A cancelled long timer makes no more pieces (the extension's loop ends), but the SDK's
-   * LongTimerTask does not look at its cancellation and adds a piece, with a new task id, when its
-   * pending piece fires: from there the SDK's ids drift from the extension's and the instance hangs.
-   * Worse when a second piece already exists: the extension's replay now creates only the first piece
-   * before cancelling, so every later task id moves down and DTFx finds the recorded TimerCreated of the
-   * second piece without its action, a non-deterministic replay that fails the instance. Returns that
-   * failure; warns of the drift.
-   */
-  private noteCancelledLongTimers(rec: InstanceRecord, flat: SdkAction[]): string | undefined {
-    for (const long of Object.values(rec.longTimers)) {
-      if (long.canceled || !flat[long.action]?.isCanceled) continue;
-      long.canceled = true;
-      if (long.pieces > 1)
-        return `Non-Deterministic workflow detected: A previous execution of this orchestration scheduled a timer task but the current replay execution hasn't (yet?) scheduled this task. (Orchestrator '${rec.name}' cancelled a timer longer than maximumShortTimerDuration, fire time ${long.fireAt}, after its second piece was created; the extension replays only its first piece.)`;
-      this.host.log(
-        "warn",
-        `Orchestrator '${rec.name}' (${rec.instanceId}) cancelled a timer longer than maximumShortTimerDuration (fire time ${long.fireAt}). On the Azure Storage backend the SDK's task ids drift from the extension's when its pending piece fires and the instance hangs: cap each timer at the maximum and wait in a loop.`,
-        { instanceId: rec.instanceId },
-      );
-    }
-    return undefined;
   }
 
   private addTimer(inst: LiveInstance, ops: Op[], timerId: number, fireAt: number, fireAtIso: string): void {
@@ -404,17 +343,6 @@ export class Episodes {
     inst.inbox.push(item);
     ops.push(["upsert", inboxToEntity(item)]);
     this.host.wakeAt(inst.record.instanceId, fireAt);
-  }
-
-  private activityItem(rec: InstanceRecord, taskId: number, name: string, input: string): ActivityItem {
-    return {
-      rowKey: `A|${rec.executionId}|${taskId}`,
-      instanceId: rec.instanceId,
-      executionId: rec.executionId,
-      taskId,
-      name,
-      input,
-    };
   }
 
   private startMessage(
@@ -463,7 +391,7 @@ export class Episodes {
             attempt: 1,
             firstAttemptAt: at,
           };
-        activities.push(this.activityItem(rec, id, name, input));
+        activities.push(activityItem(rec, id, name, input));
         return undefined;
       }
       case ActionType.CallSubOrchestrator:
@@ -497,19 +425,11 @@ export class Episodes {
         // A timer is created even when the orchestrator already cancelled it (the extension creates it,
         // then cancels it). One longer than maximumShortTimerDuration starts with its first piece.
         const id = rec.nextId++;
-        const fireAt = new Date(a.fireAt ?? at).getTime();
-        const long = fireAt - at > this.host.timerLimits.maximumShortTimerMs;
-        const pieceAt = long ? at + this.host.timerLimits.longRunningTimerIntervalMs : fireAt;
-        const iso = new Date(pieceAt).toISOString();
+        const timer = firstPiece(new Date(a.fireAt ?? at).getTime(), at, this.host.timerLimits, actionIndex);
+        const iso = new Date(timer.pieceAt).toISOString();
         inst.history.push(this.event(EventType.TimerCreated, { EventId: id, FireAt: iso }));
-        this.addTimer(inst, ops, id, pieceAt, iso);
-        if (long)
-          rec.longTimers[String(id)] = {
-            action: actionIndex,
-            fireAt: new Date(fireAt).toISOString(),
-            pieces: 1,
-            canceled: false,
-          };
+        this.addTimer(inst, ops, id, timer.pieceAt, iso);
+        if (timer.long) rec.longTimers[String(id)] = timer.long;
         return undefined;
       }
       default:
@@ -612,80 +532,8 @@ export class Episodes {
     this.host.schedule(rec.instanceId);
   }
 
-  /**
-   * Rewinds a Failed execution as the Azure Storage backend does (DTFx AzureTableTrackingStore
-   * RewindHistoryAsync, then RewindTaskOrchestrationAsync): every TaskFailed with its TaskScheduled, every
-   * SubOrchestrationInstanceFailed and the failed ExecutionCompleted become GenericEvents, which replay
-   * ignores; the instance goes back to Pending. A failed sub-orchestration's SubOrchestrationInstanceCreated
-   * stays, and its child is rewound in turn (returned here); only an instance without failed children is
-   * revived at once, by a GenericEvent in its inbox, and a parent resumes when its child's result comes.
-   * On Azure the revived replay schedules each failed activity again under its old task id (its
-   * TaskScheduled is gone); here the engine schedules them now, as the replay does not show them as new
-   * actions. Rewind suits an instance that failed on an unhandled failure: one whose orchestrator caught a
-   * failure and went on replays differently once it is cleared (non-deterministic on Azure as well).
-   */
-  async rewind(inst: LiveInstance, reason: string): Promise<{ children: string[] }> {
-    const rec = inst.record;
-    const ops: Op[] = [];
-    const failedTasks = new Set<number>();
-    const children: string[] = [];
-    const clear = (i: number, what: string) => {
-      const e = inst.history[i];
-      inst.history[i] = newEvent(
-        EventType.GenericEvent,
-        { EventId: e.EventId, Reason: `Rewound: ${what}` },
-        new Date(e.Timestamp),
-      );
-      ops.push([
-        "upsert",
-        { rowKey: historyRowKey(rec.executionId, i), Event: JSON.stringify(inst.history[i]) },
-      ]);
-    };
-    for (const [i, e] of inst.history.entries()) {
-      if (e.EventType === EventType.TaskFailed) {
-        failedTasks.add(Number(e.TaskScheduledId));
-        clear(i, "TaskFailed");
-      } else if (e.EventType === EventType.SubOrchestrationInstanceFailed) {
-        const created = inst.history.find(
-          (c) => c.EventType === EventType.SubOrchestrationInstanceCreated && c.EventId === e.TaskScheduledId,
-        );
-        if (created?.InstanceId) children.push(created.InstanceId);
-        clear(i, "SubOrchestrationInstanceFailed");
-      } else if (e.EventType === EventType.ExecutionCompleted && e.OrchestrationStatus === "Failed")
-        clear(i, "ExecutionCompleted");
-    }
-    const activities: ActivityItem[] = [];
-    for (const [i, e] of [...inst.history.entries()])
-      if (e.EventType === EventType.TaskScheduled && failedTasks.has(e.EventId)) {
-        clear(i, "TaskScheduled");
-        const name = e.Name ?? "";
-        const input = e.Input ?? "null";
-        inst.history.push(
-          this.event(EventType.TaskScheduled, { EventId: e.EventId, Name: name, Input: input }),
-        );
-        activities.push(this.activityItem(rec, e.EventId, name, input));
-      }
-    rec.runtimeStatus = "Pending";
-    rec.output = undefined;
-    rec.lastUpdatedTime = this.isoNow();
-    if (children.length === 0) {
-      const revive = this.inboxItem(
-        this.event(EventType.GenericEvent, { Reason: reason }),
-        0,
-        rec.executionId,
-      );
-      inst.inbox.push(revive);
-      ops.push(["upsert", inboxToEntity(revive)]);
-    }
-    this.host.log("info", `Orchestration ${rec.name} (${rec.instanceId}) rewound: ${reason}`, {
-      instanceId: rec.instanceId,
-    });
-    await this.persist(inst, ops, activities, []);
-    return { children };
-  }
-
   /** Commits the episode (new history, instance row, work items) in one batch, then dispatches work. */
-  private async persist(
+  async persist(
     inst: LiveInstance,
     ops: Op[],
     activities: ActivityItem[],
@@ -720,4 +568,16 @@ function deleteRow(ops: Op[], rowKey: string): void {
   const created = ops.findIndex((op) => op[0] === "upsert" && op[1].rowKey === rowKey);
   if (created >= 0) ops.splice(created, 1);
   else ops.push(["delete", rowKey]);
+}
+
+/** The work item of an activity the execution scheduled under `taskId`. */
+export function activityItem(rec: InstanceRecord, taskId: number, name: string, input: string): ActivityItem {
+  return {
+    rowKey: `A|${rec.executionId}|${taskId}`,
+    instanceId: rec.instanceId,
+    executionId: rec.executionId,
+    taskId,
+    name,
+    input,
+  };
 }
