@@ -11,6 +11,7 @@
  * which is safe for event waits.
  */
 import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
+import { timerStop } from "../../lib/deployments/orchestration";
 import { createLogger, type Logger, type LogProps } from "../../lib/logging/logger";
 import type { Command, StatusState } from "../../lib/messaging/contracts";
 import type { Plan, StepResult } from "./deployer";
@@ -81,18 +82,20 @@ export interface AgentCustomStatus {
 }
 
 /**
- * Status sends retry with backoff up to the command's deadline (no one reads a status after it), so a
- * broker outage delays reports instead of losing them.
+ * Status sends retry with backoff (about 23 minutes over 50 attempts), so a broker outage delays reports
+ * instead of losing them. Bounded by attempts only, never by `retryTimeoutInMilliseconds`: when a retry
+ * timeout elapses, DTFx stops retrying without the retry timer the SDK waits for, and the instance hangs
+ * forever (azure-functions-durable-js#629; docs/durable-engine.md, conformance). A report that arrives after
+ * the Provider concluded changes nothing (the ledger ignores post-terminal reports).
+ *
+ * Replay-safe for instances in flight: the attempts, backoff and timers are what they were for every send
+ * that had not reached the old retry timeout; one that had is hung, and on this code its next replay
+ * schedules the retry timer it was missing.
  */
-function statusRetry(now: Date, deadline: number | undefined): RetryOptions {
-  return Object.assign(new RetryOptions(1000, 50), {
-    backoffCoefficient: 2,
-    maxRetryIntervalInMilliseconds: 30_000,
-    ...(deadline !== undefined
-      ? { retryTimeoutInMilliseconds: Math.max(1000, deadline - now.getTime()) }
-      : {}),
-  });
-}
+const STATUS_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 50), {
+  backoffCoefficient: 2,
+  maxRetryIntervalInMilliseconds: 30_000,
+});
 
 /** Logs only on the episode that does the work, never again on each replay. */
 function replaySafeLogger(context: OrchestrationContext, bound: LogProps): Logger {
@@ -134,7 +137,7 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
       message,
       detail,
     });
-    return df.callActivityWithRetry(AGENT_ACTIVITIES.sendStatus, statusRetry(now, deadline), status);
+    return df.callActivityWithRetry(AGENT_ACTIVITIES.sendStatus, STATUS_RETRY, status);
   };
   // A status that could not be sent through all its retries does not stop the deployment: the Provider
   // ignores gaps in the sequence, and its own deadline decides whether a missing report matters.
@@ -188,11 +191,14 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
     if (plan.afterAccept) yield* settle(sendStatus("Accepted", 0, plan.message ?? "accepted"));
     // Silent, yet in flight until the deadline: a Cancel (the user's, or the Provider's after its
     // timeout) is still acknowledged, as for any deployment that has not ended.
-    if (!cancel.isCompleted) {
-      const timer = deadline !== undefined ? df.createTimer(new Date(deadline)) : undefined;
+    // Each timer reaches at most MAX_TIMER_MS ahead (timerStop): a longer one is split by the SDK and
+    // hangs the instance once cancelled. A deadline within that reach yields the one timer it always did.
+    while (!cancel.isCompleted) {
+      const stop = deadline !== undefined ? timerStop(df, new Date(deadline)) : undefined;
+      const timer = stop ? df.createTimer(stop) : undefined;
       const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
-      if (winner !== cancel) return yield* finish("Silent");
-      timer?.cancel();
+      if (winner === cancel) timer?.cancel();
+      else if (stop && stop.getTime() >= (deadline ?? 0)) return yield* finish("Silent");
     }
     log.info("cancel honoured", { silent: true });
     return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });

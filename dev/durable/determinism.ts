@@ -83,6 +83,10 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
   // after that timer fires: those ids belong to the retried call, not to a new action.
   let pendingTimer: RetryProgress | undefined;
   let pendingAttempt: RetryProgress | undefined;
+  // A timer longer than maximumShortTimerDuration is one CreateTimer action, but the extension records it
+  // as pieces: the next piece's TimerCreated right after the previous piece fires, each with its own id.
+  const longTimers = new Map<number, number>();
+  let pendingPiece: number | undefined;
 
   for (const e of history) {
     switch (e.EventType) {
@@ -101,6 +105,11 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
         retryTasks.delete(Number(e.TaskScheduledId));
         continue;
       case EventType.TimerFired: {
+        const finalAt = longTimers.get(Number(e.TimerId));
+        if (finalAt !== undefined) {
+          longTimers.delete(Number(e.TimerId));
+          if (Date.parse(e.FireAt ?? "") < finalAt) pendingPiece = finalAt;
+        }
         const retry = retryTimers.get(Number(e.TimerId));
         if (retry) {
           retryTimers.delete(Number(e.TimerId));
@@ -112,6 +121,11 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
     const kind = EVENT_KINDS[e.EventType];
     if (!kind) continue;
     const taskId = Number(e.EventId);
+    if (pendingPiece !== undefined && kind === "timer") {
+      if (Date.parse(e.FireAt ?? "") < pendingPiece) longTimers.set(taskId, pendingPiece);
+      pendingPiece = undefined;
+      continue;
+    }
     if (pendingTimer && kind === "timer") {
       retryTimers.set(taskId, pendingTimer);
       pendingTimer = undefined;
@@ -141,6 +155,10 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
     }
     if (action.retryOptions)
       retryTasks.set(taskId, { attempt: 1, maxAttempts: action.retryOptions.maxNumberOfAttempts });
+    if (kind === "timer" && action.fireAt !== undefined) {
+      const finalAt = new Date(action.fireAt).getTime();
+      if (Date.parse(e.FireAt ?? "") < finalAt) longTimers.set(taskId, finalAt);
+    }
   }
   return undefined;
 }

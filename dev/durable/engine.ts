@@ -4,8 +4,9 @@
  * wakes instances at their timers and, in time-skipping mode, moves the clock to the next timer as soon
  * as nothing else can run. The management API (management-api.ts) sees it through ManagementBackend.
  *
- * Files: protocol.ts (the SDK), episode.ts (one episode's state and persistence), engine.ts (scheduling
- * and delivery), management-api.ts (HTTP), clock.ts (time), store.ts (Table Storage), history.ts.
+ * Files: protocol.ts (the SDK), episode.ts (one episode's state and persistence), conformance.ts (the
+ * Azure Storage backend's timer and retry rules), rewind.ts, engine.ts (scheduling and delivery),
+ * management-api.ts (HTTP), clock.ts (time), store.ts (Table Storage), history.ts.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -17,7 +18,14 @@ import { Episodes, newInboxItem, type EpisodeHost, type LiveInstance } from "./e
 import { DurableEngineError } from "./errors";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import { ManagementApi, type ManagementBackend } from "./management-api";
-import { errorMessage as message, forwardUserLog, type LogLevel } from "./protocol";
+import { rewindInstance } from "./rewind";
+import {
+  AZURE_STORAGE_TIMER_LIMITS,
+  errorMessage as message,
+  forwardUserLog,
+  type LogLevel,
+  type TimerLimits,
+} from "./protocol";
 import {
   ACTIVE_STATUSES,
   DurableStore,
@@ -63,6 +71,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
   readonly store: DurableStore;
   readonly hubName: string;
   readonly clock: Clock;
+  readonly timerLimits: TimerLimits;
   private readonly live = new Map<string, LiveInstance>();
   private readonly loading = new Map<string, Promise<LiveInstance | undefined>>();
   /** Per-instance serialization: the tail of each instance's episode chain. */
@@ -90,6 +99,17 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
         500,
       );
     this.hubName = options.hubName;
+    this.timerLimits = {
+      maximumShortTimerMs: options.maximumShortTimerMs ?? AZURE_STORAGE_TIMER_LIMITS.maximumShortTimerMs,
+      longRunningTimerIntervalMs:
+        options.longRunningTimerIntervalMs ?? AZURE_STORAGE_TIMER_LIMITS.longRunningTimerIntervalMs,
+    };
+    const { maximumShortTimerMs: max, longRunningTimerIntervalMs: piece } = this.timerLimits;
+    if (!(piece > 0 && piece <= max))
+      throw new DurableEngineError(
+        `longRunningTimerIntervalMs (${piece}) must be positive and at most maximumShortTimerMs (${max}).`,
+        500,
+      );
     if (options.timeSkipping) {
       const clock = options.clock ?? new VirtualClock();
       if (!(clock instanceof VirtualClock))
@@ -276,7 +296,7 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
       actionCount: 0,
       retries: {},
       retryTimers: {},
-      timers: {},
+      longTimers: {},
       parent,
       ...(version ? { version } : {}),
     };
@@ -304,6 +324,21 @@ export class Engine implements DurableEngine, EpisodeHost, ManagementBackend {
     inst.inbox.push(item);
     this.schedule(instanceId);
     return true;
+  }
+
+  /** Rewinds a Failed instance and its failed sub-orchestrations (rewind.ts). */
+  rewind(instanceId: string, reason: string): Promise<void> {
+    return this.accept(() => this.rewindNow(instanceId, reason));
+  }
+
+  private async rewindNow(instanceId: string, reason: string): Promise<void> {
+    const inst = await this.getInstance(instanceId);
+    // A child that did not fail (terminated, or never started) is left as it is: its parent then waits.
+    if (!inst || inst.record.runtimeStatus !== "Failed") return;
+    this.live.set(instanceId, inst);
+    const { children } = await rewindInstance(this.episodes, this.clock, this.log, inst, reason);
+    for (const child of children) await this.rewindNow(child, reason);
+    if (children.length === 0) this.schedule(instanceId);
   }
 
   async purge(instanceId: string): Promise<boolean> {

@@ -12,6 +12,7 @@ import type { Clock } from "./clock";
 import { EventType, newEvent, toJsonText, type HistoryEvent } from "./history";
 import { replay } from "./replay";
 import { VERSION_REJECT_RETRY_MS, versionMismatch } from "./versioning";
+import { cancelLongTimers, firstPiece, nextPieceAt, retryAfterFailure, takesTaskId } from "./conformance";
 import {
   ActionType,
   actionInputText,
@@ -20,6 +21,7 @@ import {
   unconsumedEvents,
   type Log,
   type SdkAction,
+  type TimerLimits,
 } from "./protocol";
 import {
   ACTIVE_STATUSES,
@@ -32,6 +34,7 @@ import {
   type DurableStore,
   type InboxItem,
   type InstanceRecord,
+  type LongTimerState,
   type Op,
   type OutboxMessage,
   type RetryState,
@@ -54,6 +57,8 @@ export interface EpisodeHost {
   readonly versioning: DurableVersioning | undefined;
   readonly store: DurableStore;
   readonly log: Log;
+  /** The timer limits announced to the SDK; timers are split at them as the extension splits them. */
+  readonly timerLimits: TimerLimits;
   orchestrator(name: string): RegisteredFunction | undefined;
   getInstance(instanceId: string): Promise<LiveInstance | undefined>;
   /** Queues another episode for the instance. */
@@ -89,13 +94,6 @@ export class Episodes {
 
   private inboxItem(event: HistoryEvent, dueAt = 0, executionId?: string): InboxItem {
     return newInboxItem(this.host.clock, event, dueAt, executionId);
-  }
-
-  private isRetryEvent(rec: InstanceRecord, e: HistoryEvent): boolean {
-    if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed)
-      return String(e.TaskScheduledId) in rec.retries;
-    if (e.EventType === EventType.TimerFired) return String(e.TimerId) in rec.retryTimers;
-    return false;
   }
 
   private isControl(e: HistoryEvent): boolean {
@@ -161,8 +159,9 @@ export class Episodes {
       if (ops.length) await this.persist(inst, ops, [], []);
       return;
     }
-    // A retry event changes the SDK's task numbering where it is processed, so it replays on its own.
-    const firstRetry = batch.findIndex((i) => this.isRetryEvent(rec, i.event));
+    // A retry or long-timer event changes the SDK's task numbering where it is processed, so it replays
+    // on its own.
+    const firstRetry = batch.findIndex((i) => takesTaskId(rec, i.event));
     if (firstRetry === 0) batch = [batch[0]];
     else if (firstRetry > 0) batch = batch.slice(0, firstRetry);
     if (batch.length < due.length) this.host.schedule(instanceId);
@@ -170,10 +169,13 @@ export class Episodes {
     const activities: ActivityItem[] = [];
     const outbox: OutboxMessage[] = [];
     const historyStart = inst.history.length;
-    inst.history.push(this.event(EventType.OrchestratorStarted));
+    // The orchestrator's currentUtcDateTime for this episode, as the extension's CurrentUtcDateTime: retry
+    // timeouts and long-timer pieces are measured from it.
+    const at = this.now();
+    inst.history.push(this.event(EventType.OrchestratorStarted, {}, new Date(at)));
     for (const item of batch) {
       consume(item);
-      this.appendIncoming(inst, item.event, ops, activities, outbox);
+      this.appendIncoming(inst, item.event, at, ops, activities, outbox);
     }
     if (rec.runtimeStatus === "Pending") rec.runtimeStatus = "Running";
 
@@ -194,6 +196,7 @@ export class Episodes {
         parentInstanceId: rec.parent?.instanceId,
         history: inst.history,
         newFrom: historyStart,
+        timerLimits: this.host.timerLimits,
       },
       this.host,
     );
@@ -211,12 +214,18 @@ export class Episodes {
     const fresh = flat.slice(rec.actionCount);
     const firstFresh = rec.actionCount;
     rec.actionCount = flat.length;
-    this.dropCancelledTimers(inst, flat, ops);
+    // Cancelled timers are not dropped: they fire and their TimerFired is delivered, as on Azure.
+    const cancelled = cancelLongTimers(rec, flat);
+    for (const warning of cancelled.warnings) this.host.log("warn", warning, { instanceId });
+    if (cancelled.failure) {
+      await this.fail(inst, ops, cancelled.failure);
+      return;
+    }
     let continueAsNew: SdkAction | undefined;
     for (const [i, action] of fresh.entries()) {
       if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
       else if (!state.isDone || action.actionType !== ActionType.WaitForExternalEvent) {
-        const problem = this.applyAction(inst, action, firstFresh + i, ops, activities, outbox);
+        const problem = this.applyAction(inst, action, firstFresh + i, at, ops, activities, outbox);
         if (problem) {
           await this.fail(inst, ops, problem);
           return;
@@ -239,6 +248,7 @@ export class Episodes {
   private appendIncoming(
     inst: LiveInstance,
     e: HistoryEvent,
+    at: number,
     ops: Op[],
     activities: ActivityItem[],
     outbox: OutboxMessage[],
@@ -258,35 +268,25 @@ export class Episodes {
       const retry = rec.retries[key];
       if (!retry) return;
       delete rec.retries[key];
-      retry.attempt++;
-      const timerId = rec.nextId++;
-      const o = retry.options;
-      const exhausted = retry.attempt > o.maxNumberOfAttempts;
-      const interval = Math.min(
-        o.firstRetryIntervalInMilliseconds * (o.backoffCoefficient ?? 1) ** (retry.attempt - 2),
-        o.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
-      );
-      const fireAt = this.now() + (exhausted ? 0 : interval);
-      const fireAtIso = new Date(fireAt).toISOString();
-      inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: fireAtIso }));
-      rec.retryTimers[String(timerId)] = retry;
-      this.addTimer(inst, ops, timerId, fireAt, fireAtIso);
+      this.retryAfterFailure(inst, retry, at, ops);
     } else if (e.EventType === EventType.TimerFired) {
+      const long = rec.longTimers[String(e.TimerId)];
+      if (long) {
+        delete rec.longTimers[String(e.TimerId)];
+        this.nextLongTimerPiece(inst, long, at, ops);
+        return;
+      }
       const retry = rec.retryTimers[String(e.TimerId)];
       if (!retry) return;
       delete rec.retryTimers[String(e.TimerId)];
       if (retry.attempt > retry.options.maxNumberOfAttempts) return;
       const taskId = rec.nextId++;
       rec.retries[String(taskId)] = retry;
-      const timedOut =
-        retry.options.retryTimeoutInMilliseconds !== undefined &&
-        this.now() - retry.firstAttemptAt > retry.options.retryTimeoutInMilliseconds;
       if (retry.kind === "activity") {
         inst.history.push(
           this.event(EventType.TaskScheduled, { EventId: taskId, Name: retry.name, Input: retry.input }),
         );
-        if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else activities.push(this.activityItem(rec, taskId, retry.name, retry.input));
+        activities.push(activityItem(rec, taskId, retry.name, retry.input));
       } else {
         const child = `${retry.childInstanceId ?? `${rec.instanceId}:${taskId}`}`;
         inst.history.push(
@@ -297,42 +297,41 @@ export class Episodes {
             InstanceId: child,
           }),
         );
-        if (timedOut) this.enqueueLocal(inst, ops, this.retryTimeoutFailure(retry, taskId));
-        else outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input, retry.version));
+        outbox.push(this.startMessage(rec, taskId, retry.name, child, retry.input, retry.version));
       }
     }
+  }
+
+  /** A failed attempt of a retried task: its retry timer, or none (conformance.ts, retryAfterFailure). */
+  private retryAfterFailure(inst: LiveInstance, retry: RetryState, at: number, ops: Op[]): void {
+    const rec = inst.record;
+    const step = retryAfterFailure(retry, at, `'${rec.name}' (${rec.instanceId})`);
+    if ("noTimer" in step) {
+      this.host.log("warn", step.noTimer, { instanceId: rec.instanceId });
+      return;
+    }
+    const timerId = rec.nextId++;
+    const fireAtIso = new Date(step.fireAt).toISOString();
+    inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: fireAtIso }));
+    rec.retryTimers[String(timerId)] = retry;
+    this.addTimer(inst, ops, timerId, step.fireAt, fireAtIso);
   }
 
   /**
-   * A timer the orchestrator cancelled (its action now says isCanceled) will never be awaited: drop its
-   * pending TimerFired so it does not wake the instance. Fired timers leave the map as well.
+   * A piece of a long timer fired: unless the timer was cancelled or is done, its next piece, with a new
+   * task id taken here as the SDK's LongTimerTask takes one (conformance.ts, nextPieceAt).
    */
-  private dropCancelledTimers(inst: LiveInstance, flat: SdkAction[], ops: Op[]): void {
+  private nextLongTimerPiece(inst: LiveInstance, long: LongTimerState, at: number, ops: Op[]): void {
+    const pieceAt = long.canceled
+      ? undefined
+      : nextPieceAt(Date.parse(long.fireAt), at, this.host.timerLimits);
+    if (pieceAt === undefined) return;
     const rec = inst.record;
-    for (const [index, timerId] of Object.entries(rec.timers)) {
-      const pending = inst.inbox.find(
-        (i) => i.event.EventType === EventType.TimerFired && i.event.TimerId === timerId,
-      );
-      if (!pending) delete rec.timers[index];
-      else if (flat[Number(index)]?.isCanceled) {
-        delete rec.timers[index];
-        inst.inbox.splice(inst.inbox.indexOf(pending), 1);
-        deleteRow(ops, pending.rowKey);
-      }
-    }
-  }
-
-  private retryTimeoutFailure(retry: RetryState, taskId: number): HistoryEvent {
-    const type = retry.kind === "activity" ? EventType.TaskFailed : EventType.SubOrchestrationInstanceFailed;
-    const reason = `Retry timeout of ${retry.options.retryTimeoutInMilliseconds} ms for '${retry.name}' elapsed.`;
-    return this.event(type, { TaskScheduledId: taskId, Reason: reason, Details: reason });
-  }
-
-  private enqueueLocal(inst: LiveInstance, ops: Op[], e: HistoryEvent): void {
-    const item = this.inboxItem(e, 0, inst.record.executionId);
-    inst.inbox.push(item);
-    ops.push(["upsert", inboxToEntity(item)]);
-    this.host.schedule(inst.record.instanceId);
+    const id = rec.nextId++;
+    const iso = new Date(pieceAt).toISOString();
+    inst.history.push(this.event(EventType.TimerCreated, { EventId: id, FireAt: iso }));
+    rec.longTimers[String(id)] = { ...long, pieces: long.pieces + 1 };
+    this.addTimer(inst, ops, id, pieceAt, iso);
   }
 
   private addTimer(inst: LiveInstance, ops: Op[], timerId: number, fireAt: number, fireAtIso: string): void {
@@ -344,17 +343,6 @@ export class Episodes {
     inst.inbox.push(item);
     ops.push(["upsert", inboxToEntity(item)]);
     this.host.wakeAt(inst.record.instanceId, fireAt);
-  }
-
-  private activityItem(rec: InstanceRecord, taskId: number, name: string, input: string): ActivityItem {
-    return {
-      rowKey: `A|${rec.executionId}|${taskId}`,
-      instanceId: rec.instanceId,
-      executionId: rec.executionId,
-      taskId,
-      name,
-      input,
-    };
   }
 
   private startMessage(
@@ -381,6 +369,7 @@ export class Episodes {
     inst: LiveInstance,
     a: SdkAction,
     actionIndex: number,
+    at: number,
     ops: Op[],
     activities: ActivityItem[],
     outbox: OutboxMessage[],
@@ -402,9 +391,9 @@ export class Episodes {
             input,
             options: a.retryOptions,
             attempt: 1,
-            firstAttemptAt: this.now(),
+            firstAttemptAt: at,
           };
-        activities.push(this.activityItem(rec, id, name, input));
+        activities.push(activityItem(rec, id, name, input));
         return undefined;
       }
       case ActionType.CallSubOrchestrator:
@@ -428,7 +417,7 @@ export class Episodes {
             input: input ?? "null",
             options: a.retryOptions,
             attempt: 1,
-            firstAttemptAt: this.now(),
+            firstAttemptAt: at,
             childInstanceId: a.instanceId || undefined,
             version: a.version || undefined,
           };
@@ -436,12 +425,14 @@ export class Episodes {
         return undefined;
       }
       case ActionType.CreateTimer: {
+        // A timer is created even when the orchestrator already cancelled it (the extension creates it,
+        // then cancels it). One longer than maximumShortTimerDuration starts with its first piece.
         const id = rec.nextId++;
-        const fireAt = new Date(a.fireAt ?? this.now());
-        const iso = fireAt.toISOString();
+        const timer = firstPiece(new Date(a.fireAt ?? at).getTime(), at, this.host.timerLimits, actionIndex);
+        const iso = new Date(timer.pieceAt).toISOString();
         inst.history.push(this.event(EventType.TimerCreated, { EventId: id, FireAt: iso }));
-        this.addTimer(inst, ops, id, fireAt.getTime(), iso);
-        if (!a.isCanceled) rec.timers[String(actionIndex)] = id;
+        this.addTimer(inst, ops, id, timer.pieceAt, iso);
+        if (timer.long) rec.longTimers[String(id)] = timer.long;
         return undefined;
       }
       default:
@@ -462,7 +453,7 @@ export class Episodes {
     rec.lastUpdatedTime = this.isoNow();
     rec.retries = {};
     rec.retryTimers = {};
-    rec.timers = {};
+    rec.longTimers = {};
     inst.history.push(
       this.event(EventType.ExecutionCompleted, { OrchestrationStatus: status, Result: output }),
     );
@@ -531,7 +522,7 @@ export class Episodes {
       actionCount: 0,
       retries: {},
       retryTimers: {},
-      timers: {},
+      longTimers: {},
       runtimeStatus: "Running",
       lastUpdatedTime: this.isoNow(),
     });
@@ -552,7 +543,7 @@ export class Episodes {
   }
 
   /** Commits the episode (new history, instance row, work items) in one batch, then dispatches work. */
-  private async persist(
+  async persist(
     inst: LiveInstance,
     ops: Op[],
     activities: ActivityItem[],
@@ -587,4 +578,16 @@ function deleteRow(ops: Op[], rowKey: string): void {
   const created = ops.findIndex((op) => op[0] === "upsert" && op[1].rowKey === rowKey);
   if (created >= 0) ops.splice(created, 1);
   else ops.push(["delete", rowKey]);
+}
+
+/** The work item of an activity the execution scheduled under `taskId`. */
+export function activityItem(rec: InstanceRecord, taskId: number, name: string, input: string): ActivityItem {
+  return {
+    rowKey: `A|${rec.executionId}|${taskId}`,
+    instanceId: rec.instanceId,
+    executionId: rec.executionId,
+    taskId,
+    name,
+    input,
+  };
 }

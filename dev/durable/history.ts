@@ -19,6 +19,8 @@ export const EventType = {
   OrchestratorCompleted: 13,
   EventRaised: 15,
   ContinueAsNew: 16,
+  /** What a rewind turns a failure (and a failed task's TaskScheduled) into: replay ignores it. */
+  GenericEvent: 17,
   ExecutionSuspended: 19,
   ExecutionResumed: 20,
 } as const;

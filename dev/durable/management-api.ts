@@ -46,6 +46,8 @@ export interface ManagementBackend {
   /** Queues an event for a running instance; false when it is not running, 404 error when unknown. */
   enqueue(instanceId: string, event: HistoryEvent): Promise<boolean>;
   purge(instanceId: string): Promise<boolean>;
+  /** Rewinds a Failed instance (the caller checked the status). */
+  rewind(instanceId: string, reason: string): Promise<void>;
 }
 
 interface Reply {
@@ -112,7 +114,13 @@ export class ManagementApi {
     try {
       const body = await readBody(req);
       const token = req.headers["x-ms-continuation-token"];
-      reply = await this.route(req.method ?? "GET", url, body, typeof token === "string" ? token : undefined);
+      reply = await this.route(
+        req.method ?? "GET",
+        url,
+        body,
+        typeof token === "string" ? token : undefined,
+        req.headers["content-type"],
+      );
     } catch (e) {
       if (e instanceof DurableEngineError) reply = { status: e.statusCode, body: { message: e.message } };
       else {
@@ -129,7 +137,13 @@ export class ManagementApi {
     return true;
   }
 
-  private async route(method: string, url: URL, body: string, token: string | undefined): Promise<Reply> {
+  private async route(
+    method: string,
+    url: URL,
+    body: string,
+    token: string | undefined,
+    contentType: string | undefined,
+  ): Promise<Reply> {
     const segments = url.pathname.slice(WEBHOOK_PREFIX.length).split("/").map(decodeSegment);
     const [root, id, op, arg] = segments;
     const q = url.searchParams;
@@ -156,11 +170,7 @@ export class ManagementApi {
     switch (op) {
       case "raiseEvent":
         if (!arg) throw bad(400, "The event name is missing: POST instances/{id}/raiseEvent/{eventName}.");
-        return this.signal(
-          id,
-          newEvent(EventType.EventRaised, { Name: arg, Input: body === "" ? "null" : body }, this.at()),
-          true,
-        );
+        return this.raiseEvent(id, arg, body, contentType);
       case "terminate":
         return this.signal(
           id,
@@ -183,7 +193,7 @@ export class ManagementApi {
       case "restart":
         return this.restart(id, flag(q, "restartWithNewInstanceId", true), q);
       case "rewind":
-        return this.rewind(id);
+        return this.rewind(id, q.get("reason") ?? "");
       default:
         throw bad(404, `Unknown instance operation '${op}'.`);
     }
@@ -243,29 +253,59 @@ export class ManagementApi {
   private async signal(id: string, event: ReturnType<typeof newEvent>, raise = false): Promise<Reply> {
     const ok = await this.engine.enqueue(id, event);
     if (ok) return { status: 202 };
-    return {
-      status: 410,
-      body: {
-        message: `Instance '${id}' is not running, so it cannot ${raise ? "receive events" : "be changed"}.`,
-      },
-    };
+    return gone(id, raise ? "receive events" : "be changed");
   }
 
   /**
-   * The extension rewinds only Failed instances and answers 410 for any other (what a deployment instance,
-   * which never fails on a foreseeable error, always gets). Rewinding a Failed instance is not built here.
+   * As the extension's HandleRaiseEventRequestAsync, in its order: 404 for an unknown instance, 410 for
+   * a finished one (Completed, Failed, Terminated, Canceled), 400 for a content type other than
+   * application/json or a body that is not JSON (the SDK would fail parsing it at replay), else 202.
    */
-  private async rewind(id: string): Promise<Reply> {
+  private async raiseEvent(
+    id: string,
+    name: string,
+    body: string,
+    contentType: string | undefined,
+  ): Promise<Reply> {
     const inst = await this.engine.getInstance(id);
     if (!inst) return notFound(id);
-    if (inst.record.runtimeStatus !== "Failed")
+    if (!ACTIVE_STATUSES.has(inst.record.runtimeStatus)) return gone(id, "receive events");
+    if ((contentType ?? "").split(";")[0].trim().toLowerCase() !== "application/json")
+      throw bad(400, "Only application/json request content is supported");
+    if (body !== "") {
+      try {
+        JSON.parse(body);
+      } catch {
+        throw bad(400, "Invalid JSON content");
+      }
+    }
+    return this.signal(
+      id,
+      newEvent(EventType.EventRaised, { Name: name, Input: body === "" ? "null" : body }, this.at()),
+      true,
+    );
+  }
+
+  /**
+   * As the extension's HandleRewindInstanceRequestAsync: 404 for an unknown instance, 410 for a
+   * Completed, Canceled or Terminated one, 202 once a Failed one is rewound. For a running one the
+   * extension's client throws InvalidOperationException, which its handler answers with 500.
+   */
+  private async rewind(id: string, reason: string): Promise<Reply> {
+    const inst = await this.engine.getInstance(id);
+    if (!inst) return notFound(id);
+    const status = inst.record.runtimeStatus;
+    if (status === "Completed" || status === "Canceled" || status === "Terminated")
       return {
         status: 410,
         body: {
-          message: `Instance '${id}' is ${inst.record.runtimeStatus}: only failed orchestration instances can be rewound.`,
+          message: `Instance '${id}' is ${status}: only failed orchestration instances can be rewound.`,
         },
       };
-    throw bad(501, "Rewinding a failed instance is not supported by the local durable engine.");
+    if (status !== "Failed")
+      throw bad(500, "The rewind operation is only supported on failed orchestration instances.");
+    await this.engine.rewind(id, reason);
+    return { status: 202 };
   }
 
   private async restart(id: string, newId: boolean, q: URLSearchParams): Promise<Reply> {
@@ -401,6 +441,10 @@ function decodeSegment(segment: string): string {
   } catch {
     throw bad(400, `The path segment '${segment}' is not valid percent-encoding.`);
   }
+}
+
+function gone(id: string, what: string): Reply {
+  return { status: 410, body: { message: `Instance '${id}' is not running, so it cannot ${what}.` } };
 }
 
 function notFound(id: string): Reply {

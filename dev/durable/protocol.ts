@@ -49,6 +49,38 @@ export const ActionType = {
 
 const OUT_OF_PROC_MARKER = "$OutOfProcData$:";
 
+/**
+ * The backend's timer limits the extension announces to the SDK. A timer longer than
+ * `maximumShortTimerMs` is split: the SDK's LongTimerTask and the extension both run it as pieces of
+ * `longRunningTimerIntervalMs`, each with its own task id (episode.ts numbers them as the extension does).
+ */
+export interface TimerLimits {
+  maximumShortTimerMs: number;
+  longRunningTimerIntervalMs: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The Azure Storage backend's limits (AzureStorageDurabilityProvider: MaximumDelayTime 6 days, 3-day pieces). */
+export const AZURE_STORAGE_TIMER_LIMITS: TimerLimits = {
+  maximumShortTimerMs: 6 * DAY_MS,
+  longRunningTimerIntervalMs: 3 * DAY_MS,
+};
+
+/** A .NET TimeSpan as JSON.NET writes it (`d.hh:mm:ss.fffffff`), the form the SDK parses with moment. */
+export function timeSpanText(ms: number): string {
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  const days = Math.floor(ms / DAY_MS);
+  let rest = ms - days * DAY_MS;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const sec = Math.floor(rest / 1000);
+  const frac = rest - sec * 1000;
+  return `${days > 0 ? `${days}.` : ""}${pad(h)}:${pad(m)}:${pad(sec)}${frac ? `.${pad(frac, 3)}0000` : ""}`;
+}
+
 /** What an orchestration instance looks like to the SDK call: its input, identity and parent. */
 export interface OrchestratorCall {
   instanceId: string;
@@ -57,6 +89,7 @@ export interface OrchestratorCall {
   history: HistoryEvent[];
   /** Events before this index were seen in earlier episodes (IsPlayed). */
   newFrom: number;
+  timerLimits: TimerLimits;
 }
 
 /** Hands the SDK's orchestrator handler the history and returns the state it answers with. */
@@ -80,8 +113,8 @@ export function invokeOrchestrator(
     parentInstanceId: call.parentInstanceId,
     upperSchemaVersion: 1,
     upperSchemaVersionNew: 2,
-    maximumShortTimerDuration: "10675199.02:48:05.4775807",
-    longRunningTimerIntervalDuration: "3.00:00:00",
+    maximumShortTimerDuration: timeSpanText(call.timerLimits.maximumShortTimerMs),
+    longRunningTimerIntervalDuration: timeSpanText(call.timerLimits.longRunningTimerIntervalMs),
     defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
   };
   return Promise.resolve(f.handler(trigger, context) as Promise<SdkState>);

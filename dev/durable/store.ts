@@ -33,6 +33,20 @@ export interface RetryOptionsWire {
   retryTimeoutInMilliseconds?: number;
 }
 
+/**
+ * A timer longer than the backend's maximumShortTimerDuration, run as the extension runs it: one piece of
+ * longRunningTimerIntervalDuration after another until `fireAt`, each piece a timer with its own task id.
+ */
+export interface LongTimerState {
+  /** Index of the CreateTimer action in the flattened actions (its `isCanceled` is read there). */
+  action: number;
+  /** The orchestrator's fire time (ISO). */
+  fireAt: string;
+  /** Pieces created so far. */
+  pieces: number;
+  canceled?: boolean;
+}
+
 export interface ParentLink {
   instanceId: string;
   executionId: string;
@@ -56,8 +70,8 @@ export interface InstanceRecord {
   /** Retryable tasks by current attempt id, and retry timers by timer id. */
   retries: Record<string, RetryState>;
   retryTimers: Record<string, RetryState>;
-  /** Pending orchestrator timers: flattened action index → timer id, to drop cancelled ones early. */
-  timers: Record<string, number>;
+  /** Long timers by the id of their pending piece (a timer over maximumShortTimerDuration is split). */
+  longTimers: Record<string, LongTimerState>;
   parent?: ParentLink;
   /** The orchestration version it was started with, for life (none: started before versioning). */
   version?: string;
@@ -122,7 +136,7 @@ export function instanceToEntity(r: InstanceRecord): Record<string, unknown> {
     ActionCount: r.actionCount,
     Retries: JSON.stringify(r.retries),
     RetryTimers: JSON.stringify(r.retryTimers),
-    Timers: JSON.stringify(r.timers),
+    LongTimers: JSON.stringify(r.longTimers),
     Parent: r.parent ? JSON.stringify(r.parent) : undefined,
     Version: r.version,
   };
@@ -146,7 +160,7 @@ export function entityToInstance(e: Row): InstanceRecord {
     actionCount: Number(e.ActionCount ?? 0),
     retries: JSON.parse(str("Retries") ?? "{}"),
     retryTimers: JSON.parse(str("RetryTimers") ?? "{}"),
-    timers: JSON.parse(str("Timers") ?? "{}"),
+    longTimers: JSON.parse(str("LongTimers") ?? "{}"),
     parent: str("Parent") ? JSON.parse(str("Parent") as string) : undefined,
     version: str("Version"),
   };

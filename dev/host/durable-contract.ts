@@ -28,6 +28,14 @@ export interface DurableEngineOptions {
   timeSkipping?: boolean;
   /** Orchestration versioning as host.json `extensions.durableTask` declares it (dev/host/app.ts). */
   versioning?: DurableVersioning;
+  /**
+   * The longest timer the backend stores as one timer, in ms; a longer one is split into pieces of
+   * `longRunningTimerIntervalMs`. Default: the Azure Storage backend's 6 days and 3 days (the extension's
+   * `MaximumDelayTime` and `LongRunningTimerIntervalLength`, which it announces to the SDK as
+   * `maximumShortTimerDuration` / `longRunningTimerIntervalDuration`; host.json has no setting for them).
+   */
+  maximumShortTimerMs?: number;
+  longRunningTimerIntervalMs?: number;
 }
 
 /**

@@ -39,7 +39,26 @@ export function waitForEvent<K extends keyof EventPayloads>(
 }
 
 /**
- * A wait for the first of `events`, or `until`. Every wait makes a FRESH timer: a timer task that was
+ * The longest single timer an orchestrator creates: the Azure Storage backend's maximum short timer
+ * (6 days, the extension's MaximumDelayTime) less an hour. The SDK splits a longer timer into pieces
+ * (LongTimerTask), and when such a timer is cancelled (an event won the Task.any) the SDK still adds a
+ * piece when its pending piece fires while the extension does not: the task ids drift and the instance
+ * hangs (docs/durable-engine.md, conformance). So a longer wait is a loop of timers of at most this long.
+ *
+ * Replay-safe for instances in flight: a wait no longer than this yields exactly the one timer it
+ * yielded before (same FireAt). Only a wait longer than this yields differently; on the old code such a
+ * wait was a LongTimerTask, which already hung or failed as soon as anything cancelled it.
+ */
+export const MAX_TIMER_MS = 6 * 24 * 3_600_000 - 3_600_000;
+
+/** `until`, or the furthest a single timer may reach from now (MAX_TIMER_MS) when `until` is further. */
+export function timerStop(df: DurableApi, until: Date): Date {
+  const cap = df.currentUtcDateTime.getTime() + MAX_TIMER_MS;
+  return until.getTime() > cap ? new Date(cap) : until;
+}
+
+/**
+ * A wait for the first of `events`, or `until` (at most MAX_TIMER_MS ahead: use timerStop). Every wait makes a FRESH timer: a timer task that was
  * already yielded must never go into another Task.any. The Durable extension replays each action the SDK
  * returns by calling CreateTimer again, so a re-yielded timer becomes a second timer with a new task id,
  * the host's task numbering drifts from the SDK's, and the orchestration never completes (this was the
@@ -84,17 +103,24 @@ export class EventInbox<K extends keyof EventPayloads> {
     return done.map((w) => ({ name: w.name, value: w.task.result }) as Received<K>);
   }
 
-  /** What has arrived, waiting for it until `until` if nothing has; an empty list means `until` came. */
+  /**
+   * What has arrived, waiting for it until `until` if nothing has; an empty list means `until` came.
+   * A wait longer than MAX_TIMER_MS is a series of waits of at most that long (see there).
+   */
   *next(until: Date): Generator<Task, Received<K>[], unknown> {
-    const ready = this.take();
+    let ready = this.take();
     if (ready.length > 0) return ready;
-    const fresh = this.names.map((name) => ({ name, task: waitForEvent(this.df, name) as Task }));
-    this.waits.push(...fresh);
-    yield* waitUntil(
-      this.df,
-      fresh.map((w) => w.task),
-      until,
-    );
-    return this.take();
+    for (;;) {
+      const stop = timerStop(this.df, until);
+      const fresh = this.names.map((name) => ({ name, task: waitForEvent(this.df, name) as Task }));
+      this.waits.push(...fresh);
+      yield* waitUntil(
+        this.df,
+        fresh.map((w) => w.task),
+        stop,
+      );
+      ready = this.take();
+      if (ready.length > 0 || stop.getTime() >= until.getTime()) return ready;
+    }
   }
 }

@@ -19,6 +19,7 @@ import { createLogger } from "../../lib/logging/logger";
 import { type Command, commandMessage, type Status } from "../../lib/messaging/contracts";
 import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
 import { recordHistories } from "../replay/recorder";
+import { VirtualClock } from "../../dev/durable/clock";
 
 // The agent's orchestration and command handling on the real durable-functions SDK replay (the project's
 // durable engine, Azurite state, a real DurableClient). The deployer and the status sink are the test's,
@@ -50,6 +51,8 @@ function gate(key: string): Gate {
 const ran: string[] = [];
 const sent: Status[] = [];
 const failOnce = new Set<string>();
+/** Sends to fail this many times in a row, by `<deploymentId>:s<sequence>`. */
+const failTimes = new Map<string, number>();
 
 interface TestSpec {
   steps?: number;
@@ -57,12 +60,15 @@ interface TestSpec {
   throwAt?: number;
   stepMs?: number;
   silent?: "ignore" | "stall";
+  /** The Provider's Cancel comes this many (virtual) days after the plan (time-skipping tests). */
+  cancelAfterDays?: number;
 }
 const specOf = (c: Command) => (c.spec ?? {}) as TestSpec;
 
 const deployer: Deployer = {
   async plan(command) {
     const spec = specOf(command);
+    if (spec.cancelAfterDays !== undefined) await cancelLater?.(command, spec.cancelAfterDays);
     if (spec.silent) return { kind: "silent", afterAccept: spec.silent === "stall" };
     return { kind: "run", steps: spec.steps ?? 3, message: "accepted" };
   },
@@ -80,10 +86,19 @@ const deployer: Deployer = {
   },
 };
 
+let raiseThrough: ((instanceId: string, event: string, body: unknown) => Promise<void>) | undefined;
+/** Set by the time-skipping tests: arranges a Cancel for the attempt at a virtual time. */
+let cancelLater: ((command: Command, days: number) => Promise<void>) | undefined;
+
 const holdSequences = new Map<string, number>();
 async function send(status: Status): Promise<void> {
   const key = `${status.deploymentId}:s${status.sequence}`;
   if (failOnce.delete(key)) throw new Error(`broker unavailable (${key})`);
+  const left = failTimes.get(key) ?? 0;
+  if (left > 0) {
+    failTimes.set(key, left - 1);
+    throw new Error(`broker unavailable (${key}, ${left} more)`);
+  }
   if (holdSequences.get(status.deploymentId) === status.sequence) {
     const g = gate(key);
     g.arrive();
@@ -94,6 +109,17 @@ async function send(status: Status): Promise<void> {
 
 function register(): void {
   df.app.orchestration(AGENT_ORCHESTRATION, agentOrchestrator);
+  // Raises an event at a virtual time: started from an activity before the wait it is for, so the
+  // skipping clock cannot pass that time first.
+  df.app.orchestration("testRaiseAt", function* (context) {
+    const input = context.df.getInput() as { at: number };
+    yield context.df.createTimer(new Date(input.at));
+    yield context.df.callActivity("testRaise", input);
+  });
+  df.app.activity("testRaise", {
+    handler: (input: { instanceId: string; event: string; body: unknown }) =>
+      raiseThrough?.(input.instanceId, input.event, input.body),
+  });
   df.app.activity(AGENT_ACTIVITIES.plan, {
     handler: (input: PlanInput) => planActivity(deployer, input, quiet),
   });
@@ -306,5 +332,66 @@ describe("the agent orchestration", () => {
       await assert.rejects(refused(2), InvalidCommandError);
       assert.deepEqual(statusesOf(body.deploymentId), ["1 Rejected 0"]);
     });
+  });
+});
+
+describe("the agent orchestration on the time-skipping clock (the Azure Storage backend's timers and retries)", () => {
+  let h: Harness;
+  const clock = new VirtualClock();
+  before(async () => {
+    h = await startHarness(register, { timeSkipping: true, clock });
+    raiseThrough = (instanceId, event, body) => h.client.raiseEvent(instanceId, event, body);
+    cancelLater = async (c, days) => {
+      const input = {
+        at: clock.now() + days * 86_400_000,
+        instanceId: agentInstanceId(c.deploymentId, c.attempt),
+        event: AGENT_EVENTS.cancel,
+        body: { reason: "completion timeout" },
+      };
+      await h.client.startNew("testRaiseAt", { input });
+    };
+  });
+  after(async () => {
+    raiseThrough = cancelLater = undefined;
+    await h.close();
+  });
+  const run = async (c: Command) => {
+    const instanceId = agentInstanceId(c.deploymentId, c.attempt);
+    await h.client.startNew(AGENT_ORCHESTRATION, { instanceId, input: { command: c } });
+    const s = await waitFor(h.client, instanceId);
+    assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
+    return s.output as AgentResult;
+  };
+
+  test("a status send that fails past the deadline is retried on (bounded by attempts) instead of hanging", async () => {
+    // Accepted fails 8 times: backoff 1+2+4+8+16+30+30+30 s passes the 60 s deadline. With the old retry
+    // timeout at the deadline, DTFx stopped retrying without the retry timer the SDK waits for and the
+    // agent hung forever (azure-functions-durable-js#629).
+    const c = command("Deploy", {}, { deadline: new Date(clock.now() + 60_000).toISOString() });
+    failTimes.set(`${c.deploymentId}:s1`, 8);
+    const out = await run(c);
+    assert.equal(out.outcome, "Cancelled");
+    assert.match(String(out.message), /^the deadline .* passed before step 1$/);
+    assert.equal(out.undelivered, 0);
+    assert.deepEqual(statusesOf(c.deploymentId), ["1 Accepted 0", "2 Cancelled 0"]);
+    assert.ok(!h.logs.some((l) => l.includes("azure-functions-durable-js#629")));
+  });
+
+  test("a silent deployment with a 7-day deadline acknowledges a Cancel on day 4, on timers of under 6 days", async () => {
+    // A single 7-day deadline timer would be split by the SDK; cancelled after its second piece (day 3),
+    // the extension's replay is non-deterministic and the agent fails.
+    const c = command(
+      "Deploy",
+      { silent: "ignore", cancelAfterDays: 4 },
+      { deadline: new Date(clock.now() + 7 * 86_400_000).toISOString() },
+    );
+    const out = await run(c);
+    assert.equal(out.outcome, "Cancelled");
+    assert.equal(out.message, "cancelled (completion timeout)");
+    const s = await h.client.getStatus(agentInstanceId(c.deploymentId, c.attempt), { showHistory: true });
+    for (const t of s.history as { EventType: string; Timestamp: string; FireAt?: string }[])
+      if (t.EventType === "TimerCreated")
+        assert.ok(Date.parse(String(t.FireAt)) - Date.parse(t.Timestamp) < 6 * 86_400_000, JSON.stringify(t));
+    assert.ok(!h.logs.some((l) => /longer than maximumShortTimerDuration|Non-Deterministic/.test(l)));
   });
 });

@@ -8,6 +8,7 @@ import { loadApp } from "../../dev/host/app";
 import { checkDeterminism, type NonDeterminism } from "../../dev/durable/determinism";
 import {
   ActionType,
+  AZURE_STORAGE_TIMER_LIMITS,
   flatten,
   invokeOrchestrator,
   parseFailure,
@@ -51,6 +52,8 @@ export async function replay(f: RegisteredFunction, recorded: RecordedHistory): 
     parentInstanceId: recorded.parentInstanceId,
     history,
     newFrom: history.length,
+    // What the Azure Storage backend announces: the SDK splits longer timers as it would there.
+    timerLimits: AZURE_STORAGE_TIMER_LIMITS,
   };
   try {
     const state = await invokeOrchestrator(f, call, () => {});

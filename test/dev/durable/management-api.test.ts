@@ -35,6 +35,7 @@ describe("durable management HTTP API", () => {
     const raise = await fetch(links.sendEventPostUri.replace("{eventName}", "never"), {
       method: "POST",
       body: JSON.stringify({ v: 1 }),
+      headers: { "Content-Type": "application/json" },
     });
     assert.equal(raise.status, 202);
     const done = await waitFor(h.client, id);

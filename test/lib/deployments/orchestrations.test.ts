@@ -30,6 +30,7 @@ import {
 } from "../../../lib/deployments/contract";
 import type { MaintenanceWindow } from "../../../lib/tenants/maintenance";
 import { recordHistories } from "../../replay/recorder";
+import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
 
 const DAY_S = 24 * 3600;
 
@@ -76,6 +77,13 @@ before(async () => {
       // While it runs, time does not skip, so the deployment is already waiting when the event arrives.
       df.app.orchestration("testLateEvent", function* (context) {
         yield context.df.callActivity("testRaiseLater", context.df.getInput());
+      });
+      // Raises an event at a virtual time (started from an activity that runs before the wait it is for,
+      // so the skipping clock cannot pass that time first).
+      df.app.orchestration("testRaiseAt", function* (context) {
+        const at = (context.df.getInput() as { at: number }).at;
+        yield context.df.createTimer(new Date(at));
+        yield context.df.callActivity("testRaiseLater", { ...(context.df.getInput() as object), delayMs: 0 });
       });
       df.app.activity("testRaiseLater", {
         handler: async (input: { instanceId: string; event: string; body: unknown; delayMs: number }) => {
@@ -225,6 +233,25 @@ function count(types: string[], type: string): number {
   return types.filter((t) => t === type).length;
 }
 
+/** Starts a helper that raises `event` on `instanceId` when the virtual clock reaches `at`. */
+async function raiseAt(instanceId: string, at: number, event: string, body: unknown): Promise<void> {
+  await h.client.startNew("testRaiseAt", { input: { instanceId, event, body, at } });
+}
+
+/**
+ * No timer reaches further than MAX_TIMER_MS from its creation: none is split into the SDK's long-timer
+ * pieces (which hang the instance once cancelled, docs/durable-engine.md), and the engine saw none cancelled.
+ */
+function assertNoLongTimers(s: df.DurableOrchestrationStatus): void {
+  for (const t of s.history as { EventType: string; Timestamp: string; FireAt?: string }[])
+    if (t.EventType === "TimerCreated")
+      assert.ok(Date.parse(String(t.FireAt)) - Date.parse(t.Timestamp) <= MAX_TIMER_MS, JSON.stringify(t));
+  assert.deepEqual(
+    h.logs.filter((l) => /longer than maximumShortTimerDuration|Non-Deterministic/.test(l)),
+    [],
+  );
+}
+
 /** Every wait made its own timer: as many TimerCreated as waits, and no task was yielded twice. */
 function assertCleanTimers(run: Run, waits: number): void {
   assert.equal(count(run.types, "TimerCreated"), waits, run.types.join(","));
@@ -324,6 +351,41 @@ describe("deployment orchestration (time skipping)", () => {
     assertCleanTimers(run, 3);
     assert.equal(count(run.types, "TimerFired"), 3);
     assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
+  });
+
+  test("a 7-day completion timeout: Succeeded on day 6.5 through waits of under 6 days each", async () => {
+    // With the pump re-ensured only at the deadline, the status wait is 7 days long. The first wait is
+    // won at once by Accepted (its timer cancelled): a single 7-day timer would be split by the SDK and,
+    // when its first piece fired on day 3, the SDK's task ids would drift from the extension's and the
+    // deployment would hang. Each timer is capped instead (MAX_TIMER_MS).
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type !== "Deploy") return;
+        await raise(EVENTS.status, status(id, "Accepted", 1));
+        await raiseAt(id, clock.now() + 6.5 * DAY_S * 1000, EVENTS.status, status(id, "Succeeded", 2));
+      },
+    });
+    const run = await runDeployment(id, {
+      completionTimeoutSeconds: 7 * DAY_S,
+      pumpReensureSeconds: 7 * DAY_S,
+    });
+    assert.deepEqual(run.result, { outcome: "Succeeded", attempt: 1 });
+    assertNoLongTimers(run.status);
+    assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
+  });
+
+  test("a 7-day completion timeout with nothing after Accepted ends TimedOut after 7 days", async () => {
+    const id = newId();
+    scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });
+    const run = await runDeployment(id, {
+      completionTimeoutSeconds: 7 * DAY_S,
+      pumpReensureSeconds: 7 * DAY_S,
+    });
+    assert.equal(run.result.outcome, "TimedOut");
+    const sent = commands.get(id) ?? [];
+    assertNear(Date.parse(sent[1].requestedAt) - Date.parse(sent[0].requestedAt), 7 * DAY_S * 1000);
+    assertNoLongTimers(run.status);
   });
 
   /** The user cancels while the Deploy is being sent: the cancel is there before the first wait. */
@@ -652,6 +714,31 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
     assert.equal(pumpEnsures.get(`tenant-${id}`), undefined);
     assert.equal(count(run.types, "TimerFired"), 0, "the window timer did not run out");
     assert.equal(run.custom.phase, "Completed");
+  });
+
+  test("a window 6.5 days away, cancelled on day 4: Cancelled, on timers of under 6 days", async () => {
+    // A single 6.5-day timer is split by the SDK; cancelled after its second piece (day 3), the
+    // extension's replay is non-deterministic and the instance fails. Each timer is capped instead.
+    const id = newId();
+    const at = new Date(clock.now() + 156 * 3600_000);
+    at.setUTCSeconds(0, 0);
+    const windows = [
+      {
+        cron: `${at.getUTCMinutes()} ${at.getUTCHours()} * * ${at.getUTCDay()}`,
+        durationMinutes: 30,
+        timeZone: "UTC",
+      },
+    ];
+    scripts.set(id, {
+      onClaim: () => raiseAt(id, clock.now() + 4 * DAY_S * 1000, EVENTS.cancel, { reason: "not this week" }),
+    });
+    const run = await runDeployment(id, { maintenanceWindows: windows, completionTimeoutSeconds: 7 * DAY_S });
+    const opensAt = Date.parse(claims.get(id)?.[0].windowOpensAt ?? "");
+    assert.ok(opensAt - Date.parse(run.status.createdTime.toISOString()) > 6 * DAY_S * 1000, "over 6 days");
+    assert.equal(run.result.outcome, "Cancelled", JSON.stringify(run.result));
+    assert.match(run.result.message ?? "", /^not this week \(while waiting for the maintenance window/);
+    assert.equal(commands.get(id), undefined, "nothing sent");
+    assertNoLongTimers(run.status);
   });
 
   test("a window that opens only after the completion deadline ends TimedOut at once", async () => {

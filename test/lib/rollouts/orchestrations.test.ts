@@ -24,6 +24,7 @@ import {
 } from "../../../lib/rollouts/contract";
 import type { RolloutControl } from "../../../lib/rollouts/model";
 import { recordHistories } from "../../replay/recorder";
+import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
 
 const DAY_S = 24 * 3600;
 
@@ -45,6 +46,8 @@ interface World {
   calls?: number;
   /** The rollout store is away for this many `update` calls (each attempt of each retry counts). */
   updateOutage?: number;
+  /** Runs in each update (the rollout store's write), e.g. to raise control events during a bake. */
+  onUpdate?: (input: UpdateRolloutInput) => Promise<void>;
 }
 
 const worlds = new Map<string, World>();
@@ -109,6 +112,7 @@ before(async () => {
           }
           if (input.state) w.states.push(input.state);
           if (input.wave) w.waveStates.push(`${input.wave.index}:${input.wave.state}`);
+          await w.onUpdate?.(input);
           return {
             control: w.control,
             ...(input.checkBudget ? { overBudget: w.failures > w.maxErrors } : {}),
@@ -240,6 +244,57 @@ test("a two-day bake takes milliseconds on the virtual clock, and the next wave 
   const history = status.history as { EventType: string; Timestamp: string; FireAt?: string }[];
   const fired = history.filter((e) => e.EventType === "TimerFired");
   assert.ok(fired.length >= 1);
+});
+
+test("a 7-day bake with pause, resume and approve during it ends after 7 days, on timers of under 6 days", async () => {
+  // On the Azure Storage backend a timer over 6 days is split by the SDK (LongTimerTask), and each event
+  // that wins the bake's wait cancels it; when its first piece fires the SDK's task ids drift from the
+  // extension's and the rollout hangs. The bake's timers are capped (MAX_TIMER_MS), so none is split.
+  const [id, w] = world();
+  const raise = (action: string) =>
+    h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action });
+  // Each event is raised by the store write that follows the previous one (as the API's write announces
+  // it), so it reaches the rollout before its wait: pause at the start of the bake, then resume, approve.
+  let during = 0;
+  w.onUpdate = async (u) => {
+    if (u.state === "Baking") {
+      w.control = { paused: true };
+      await raise("pause");
+    } else if (w.states.at(-1) === "Baking" && !u.state && !u.wave) {
+      during++;
+      if (during === 1) {
+        w.control = {};
+        await raise("resume");
+      } else if (during === 2) {
+        w.control = { approved: [0] };
+        await raise("approve");
+      }
+    }
+  };
+  const { status } = await run(id, {
+    waves: [
+      { name: "a", tenants: ["t0000"] },
+      { name: "b", tenants: ["t0001"] },
+    ],
+    bakeSeconds: 7 * DAY_S,
+    approval: "afterEachWave",
+  });
+  assert.equal(status.output, "Succeeded");
+  assert.equal(during, 3, "three events reached the bake");
+  assert.deepEqual(w.started, ["t0000", "t0001"]);
+  assert.deepEqual(w.states, ["Running", "Baking", "WaitingForApproval", "Running", "Succeeded"]);
+  const history = status.history as { EventType: string; Timestamp: string; FireAt?: string }[];
+  const created = history.filter((e) => e.EventType === "TimerCreated");
+  for (const t of created)
+    assert.ok(Date.parse(String(t.FireAt)) - Date.parse(t.Timestamp) <= MAX_TIMER_MS, JSON.stringify(t));
+  const bakeStart = Date.parse(created[0].Timestamp);
+  const lastFired = history.filter((e) => e.EventType === "TimerFired").at(-1);
+  const baked = Date.parse(String(lastFired?.FireAt)) - bakeStart;
+  assert.ok(Math.abs(baked - 7 * DAY_S * 1000) < 1000, `baked ${baked} ms`);
+  assert.deepEqual(
+    h.logs.filter((l) => /already yielded|longer than maximumShortTimerDuration/.test(l)),
+    [],
+  );
 });
 
 test("the approval gate holds for days until approved; abort at a gate ends Aborted", async () => {
