@@ -25,10 +25,20 @@ import {
   type DeploymentResult,
 } from "../lib/deployments/contract";
 import type { Outcome } from "../lib/deployments/model";
+import { sinceVersion } from "../lib/durable/version";
 import { windowOpensAt } from "../lib/tenants/maintenance";
 import { call, EventInbox, type Received } from "../lib/deployments/orchestration";
 
 const MAX_SEND_BACKOFF_MS = 60_000;
+/**
+ * Since release 0.2.0 a quiet deployment re-ensures its pump less and less often (doubling from
+ * PUMP_REENSURE_SECONDS up to this), and again at the base interval after any event: the first re-check
+ * still catches a lost start race within the base interval, and a week of silence adds about a thousand
+ * wakes, not ten thousand (the extension's MaxOrchestrationActions is 100,000). Instances started before
+ * 0.2.0 keep the fixed interval they replay.
+ */
+const MAX_REENSURE_MS = 10 * 60_000;
+const REENSURE_BACKOFF_SINCE = "0.2.0";
 
 /**
  * The ledger activities ride out a Table Storage hiccup (about a minute and a half in all) instead of
@@ -177,6 +187,9 @@ export function* deploymentOrchestrator(
       .sort((a, b) => a.sequence - b.sequence);
   let accepted = false;
   let lastSequence = -1;
+  const reensureBaseMs = input.pumpReensureSeconds * 1000;
+  const backsOff = sinceVersion(df.version, REENSURE_BACKOFF_SINCE);
+  let reensureMs = reensureBaseMs;
   for (;;) {
     const deadline = accepted ? completionDeadline : acceptanceDeadline;
     const now = df.currentUtcDateTime;
@@ -189,12 +202,14 @@ export function* deploymentOrchestrator(
           : "The agent did not accept the deployment in time (agent offline?).",
       );
     }
-    const wake = new Date(Math.min(deadline.getTime(), now.getTime() + input.pumpReensureSeconds * 1000));
+    const wake = new Date(Math.min(deadline.getTime(), now.getTime() + reensureMs));
     const received = yield* inbox.next(wake);
     if (received.length === 0) {
       if (df.currentUtcDateTime < deadline) yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
+      if (backsOff) reensureMs = Math.min(reensureMs * 2, Math.max(MAX_REENSURE_MS, reensureBaseMs));
       continue;
     }
+    reensureMs = reensureBaseMs;
     for (const s of statusesOf(received)) {
       // Another attempt's, a duplicate or out of order: terminal states are final anyway.
       if (s.attempt !== attempt || s.sequence <= lastSequence) continue;

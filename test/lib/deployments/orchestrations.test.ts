@@ -320,12 +320,15 @@ describe("deployment orchestration (time skipping)", () => {
         ["Cancel", "acceptance timeout"],
       ],
     );
-    // Waits at +60 … +300 s: five timers, each fired; the pump is ensured once and at the four wakes.
-    assertCleanTimers(run, 5);
-    assert.equal(count(run.types, "TimerFired"), 5);
-    assert.equal(pumpEnsures.get(`tenant-${id}`), 5);
-    const fires = timerFireTimes(run.status);
-    assertNear(fires[4] - Date.parse(sent[0].requestedAt), 300_000);
+    // Waits at +60 s, +180 s (the re-check doubles while nothing comes) and +300 s (the deadline): three
+    // timers, each fired; the pump is ensured once and at the two wakes before the deadline.
+    assertCleanTimers(run, 3);
+    assert.equal(count(run.types, "TimerFired"), 3);
+    assert.equal(pumpEnsures.get(`tenant-${id}`), 3);
+    const fires = timerFireTimes(run.status).map((t) => t - Date.parse(sent[0].requestedAt));
+    assertNear(fires[0], 60_000);
+    assertNear(fires[1], 180_000);
+    assertNear(fires[2], 300_000);
   });
 
   test("completion timeout: accepted, then nothing for two days, finishes in milliseconds", async () => {
@@ -373,6 +376,17 @@ describe("deployment orchestration (time skipping)", () => {
     assert.deepEqual(run.result, { outcome: "Succeeded", attempt: 1 });
     assertNoLongTimers(run.status);
     assert.ok(run.elapsedMs < 5000, `took ${run.elapsedMs} ms`);
+  });
+
+  test("a quiet wait re-ensures the pump less and less often (since 0.2.0), so a day of silence stays a short history", async () => {
+    const id = newId();
+    scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });
+    const run = await runDeployment(id, { completionTimeoutSeconds: DAY_S, pumpReensureSeconds: 60 });
+    assert.equal(run.result.outcome, "TimedOut");
+    // Every 60 s would be 1,440 re-ensures in a day; doubling from 60 s to 10 min is about 150.
+    const ensures = pumpEnsures.get(`tenant-${id}`) ?? 0;
+    assert.ok(ensures >= 140 && ensures <= 160, `${ensures} re-ensures`);
+    assert.ok(run.types.length < 1200, `${run.types.length} history events`);
   });
 
   test("a 7-day completion timeout with nothing after Accepted ends TimedOut after 7 days", async () => {
