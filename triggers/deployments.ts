@@ -31,6 +31,11 @@ df.app.client.http("deploymentsRetry", {
   authLevel: "function",
   handler: handlers.retry,
 });
+df.app.client.http("deploymentsRewind", {
+  ...routeOptions("deploymentsRewind"),
+  authLevel: "function",
+  handler: handlers.rewind,
+});
 df.app.client.http("deploymentsTerminate", {
   ...routeOptions("deploymentsTerminate"),
   authLevel: "function",

@@ -13,10 +13,11 @@ import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
-import { deploymentId as deploymentIdSchema } from "../messaging/contracts";
+import { deploymentId as deploymentIdSchema, type Status } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { STATUS_FILTERS } from "./ledger";
-import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { AGENT_ENDS, DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { ensureStatusPumpActivity } from "./activities";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
 import { reconcile } from "./reconcile";
@@ -261,6 +262,38 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         items: items.map((r) => deploymentView(r, { timeline: false })),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
       });
+    }),
+
+    // A deployment whose orchestration failed on our side (recorded Failed, the agent not cancelled) is
+    // rewound as the Durable extension rewinds (failed tasks run again) and its record reopened, so it
+    // finishes with its real outcome. Anything else is 409: there is nothing of ours to repair.
+    rewind: route(WRITE, async ({ request, client, context, rt }) => {
+      const record = await requireDeployment(rt, client, request);
+      if (!record.providerFailure)
+        throw new ProblemError(
+          409,
+          `Deployment "${record.id}" ${isTerminal(record) ? `ended ${record.outcome}` : "is in flight"}; only a deployment whose orchestration failed on the Provider's side can be rewound.`,
+        );
+      const reopened = (await rt.ledger.reopen(record.tenant, record.id, record.attempt)) ?? record;
+      await client.rewind(record.instanceId, "rewound through the deployments API");
+      // The agent's end that came while the instance was failed reached only the ledger: hand it over.
+      const last = reopened.lastStatus;
+      if (last && AGENT_ENDS.has(last.state))
+        await client.raiseEvent(record.instanceId, EVENTS.status, {
+          schemaVersion: 1,
+          deploymentId: record.id,
+          attempt: record.attempt,
+          ...last,
+        } satisfies Status);
+      // The reopened record is in flight again: the tenant's pump must route its statuses.
+      await ensureStatusPumpActivity(rt, client, record.tenant);
+      invocationLogger(context).info("deployment rewound", {
+        tenant: record.tenant,
+        deploymentId: record.id,
+        attempt: record.attempt,
+        instanceId: record.instanceId,
+      });
+      return json(202, deploymentView(reopened), { location: deploymentUrl(request, record) });
     }),
 
     cancel: route(WRITE, async ({ request, client, context, rt }) => {

@@ -15,6 +15,7 @@ import {
   OUTCOMES,
   Phase,
   PHASES,
+  phaseBeforeOutcome,
   withTimeline,
 } from "./model";
 
@@ -244,13 +245,18 @@ export class DeploymentLedger {
     attempt: number,
     outcome: Outcome,
     message?: string,
+    options: { providerFailure?: boolean } = {},
   ): Promise<DeploymentRecord> {
     const updated = await this.update(tenant, id, attempt, (current) => {
-      if (isTerminal(current)) return undefined;
+      // The first outcome wins, but for a Provider failure recorded by reconciliation: the orchestration's
+      // own outcome (after a rewind) replaces it.
+      if (isTerminal(current) && !(current.providerFailure && !options.providerFailure)) return undefined;
       const now = this.now().toISOString();
+      const { providerFailure: _previous, ...rest } = current;
       return withTimeline(
         {
-          ...current,
+          ...rest,
+          ...(options.providerFailure ? { providerFailure: true } : {}),
           phase: "Completed",
           outcome,
           progress: outcome === "Succeeded" ? 100 : current.progress,
@@ -263,6 +269,23 @@ export class DeploymentLedger {
       );
     });
     return updated ?? ((await this.get(tenant, id, attempt)) as DeploymentRecord);
+  }
+
+  /**
+   * Puts an attempt whose outcome was a Provider failure back in flight (its instance is being rewound):
+   * outcome and completion removed, the phase before it restored. Undefined when there is nothing to
+   * reopen (no such attempt, or an outcome the orchestration decided).
+   */
+  async reopen(tenant: string, id: string, attempt: number): Promise<DeploymentRecord | undefined> {
+    return this.update(tenant, id, attempt, (current) => {
+      if (!current.providerFailure) return undefined;
+      const now = this.now().toISOString();
+      const { outcome: _o, completedAt: _c, providerFailure: _p, ...rest } = current;
+      return withTimeline(
+        { ...rest, phase: phaseBeforeOutcome(current), updatedAt: now },
+        { at: now, source: "provider", event: "Reopened", message: "the instance is rewound" },
+      );
+    });
   }
 
   /** Moves a just-claimed attempt to WaitingForWindow, recording when the window opens (idempotent). */

@@ -35,7 +35,7 @@ export interface TimelineEntry {
   /** When the Provider recorded it. */
   at: string;
   source: "provider" | "agent";
-  event: Phase | Outcome | StatusState | "Suspended" | "Resumed" | "Reconciled";
+  event: Phase | Outcome | StatusState | "Suspended" | "Resumed" | "Reconciled" | "Reopened";
   progress?: number;
   message?: string;
   /** Agent reports: their sequence number and the agent's own clock. */
@@ -74,6 +74,12 @@ export interface DeploymentRecord {
   phase: Phase;
   progress: number;
   outcome?: Outcome;
+  /**
+   * The outcome is reconciliation's record of a failure of the Provider's own (the instance Failed), not
+   * the orchestration's decision: a rewind reopens the record (`DeploymentLedger.reopen`) and the
+   * orchestration's own outcome then replaces it.
+   */
+  providerFailure?: boolean;
   message?: string;
   /** SHA-256 of the canonical spec, so audits can tell attempts apart without storing the spec twice. */
   specDigest: string;
@@ -111,6 +117,12 @@ const PHASE_OF_STATE: Partial<Record<StatusState, Phase>> = {
   InProgress: "InProgress",
 };
 
+/** The phase a reopened record returns to: the agent's last acted-on state, else Sent. */
+export function phaseBeforeOutcome(record: DeploymentRecord): Phase {
+  const state = record.lastStatus?.state;
+  return (state && PHASE_OF_STATE[state]) ?? "Sent";
+}
+
 /**
  * Folds an agent's status report into a record: progress, phase (Accepted / InProgress), the last status
  * and the timeline. It never sets an outcome: the deployment orchestration decides the outcome and writes
@@ -147,7 +159,12 @@ export function applyStatus(
 }
 
 /** The agent states that end its run. */
-const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
+export const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set([
+  "Succeeded",
+  "Failed",
+  "Cancelled",
+  "Rejected",
+]);
 
 function lastStatusOf(status: Status): NonNullable<DeploymentRecord["lastStatus"]> {
   return {

@@ -134,7 +134,10 @@ export async function reconcile(
     await rt.ledger.setSuspended(record.tenant, record.id, record.attempt, v === "suspended");
     return (await rt.ledger.get(record.tenant, record.id, record.attempt)) ?? record;
   }
-  const updated = await rt.ledger.complete(record.tenant, record.id, record.attempt, v.outcome, v.message);
+  // A failure of ours (no Cancel) is marked so that a rewind can reopen the record.
+  const updated = await rt.ledger.complete(record.tenant, record.id, record.attempt, v.outcome, v.message, {
+    providerFailure: !v.cancelAgent,
+  });
   log.warn("deployment reconciled with its instance", {
     tenant: record.tenant,
     deploymentId: record.id,

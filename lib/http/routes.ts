@@ -25,6 +25,7 @@ export const API_ROUTES = {
   deploymentsCancel: { route: "deployments/{id}/cancel", methods: ["POST"] },
   deploymentsRetry: { route: "deployments/{id}/retry", methods: ["POST"] },
   deploymentsTerminate: { route: "deployments/{id}/terminate", methods: ["POST"] },
+  deploymentsRewind: { route: "deployments/{id}/rewind", methods: ["POST"] },
   rolloutsStart: { route: "rollouts", methods: ["POST"] },
   rolloutsList: { route: "rollouts", methods: ["GET"] },
   rolloutsGet: { route: "rollouts/{id}", methods: ["GET"] },

@@ -652,6 +652,18 @@ test("a failure of the Provider's own mid-flight is recorded Failed with its cau
       ),
     );
     assert.equal(after.outcome, "Failed");
+
+    // The bug is fixed (a hotfix): the rewind reopens the record and the deployment ends with its real
+    // outcome, the agent's Succeeded, which replaces the Provider failure.
+    deploymentFn.handler = original;
+    const rewind = await fetch(`${host!.url}/api/deployments/${started.body.id}/rewind`, { method: "POST" });
+    assert.equal(rewind.status, 202, await rewind.clone().text());
+    assert.equal(((await rewind.json()) as { outcome?: string }).outcome, undefined, "reopened");
+    const done = await until(started.body.id, (x) => x.phase === "Completed");
+    assert.equal(done.outcome, "Succeeded");
+    await waitForInstance(started.body.statusQueryGetUri!, "Completed");
+    const again = await fetch(`${host!.url}/api/deployments/${started.body.id}/rewind`, { method: "POST" });
+    assert.equal(again.status, 409, "only a failure of ours can be rewound");
   } finally {
     deploymentFn.handler = original;
   }
