@@ -166,9 +166,13 @@ export async function routeStatus(
   // Progress is the ledger's: the orchestration is woken only for what it acts on, so its history and
   // replay cost do not grow with the reports (docs/workflow.md, "What wakes a deployment").
   if (wakesDeployment(s, report))
-    await client.raiseEvent(record.instanceId, EVENTS.status, eventOf(s)).catch(async () => {
+    await client.raiseEvent(record.instanceId, EVENTS.status, eventOf(s)).catch(async (error: unknown) => {
       // The instance is not running (finished, terminated or purged): keep the record in line with it.
-      await reconcile(rt, client, record, log);
+      const reconciled = await reconcile(rt, client, record, log);
+      // Still in flight, so the raise failed for another reason (storage, a host restart): leave the
+      // status unsettled; it comes back after its lock and, not written again, is raised again. Progress
+      // reports are raised only once, so one lost here would be lost for good (an acceptance, say).
+      if (!isTerminal(reconciled)) throw error;
     });
   await settle.complete(item.message);
 }
