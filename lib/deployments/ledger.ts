@@ -5,6 +5,7 @@
  * concurrent updates (status pump, orchestration, user) never lose each other's changes.
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Status } from "../messaging/contracts";
 import {
@@ -44,9 +45,14 @@ export class DeploymentNotFoundError extends Error {
 export type StatusFilter = "active" | Phase | Outcome;
 export const STATUS_FILTERS: readonly StatusFilter[] = ["active", ...PHASES, ...OUTCOMES];
 
+/**
+ * An attempt's row (schema version 1; 0.1.0 wrote the same columns without `schemaVersion`). `json` is the
+ * whole record; `phase` and `outcome` are copies for queries.
+ */
 interface Row {
   partitionKey: string;
   rowKey: string;
+  schemaVersion?: number;
   json: string;
   phase: Phase;
   outcome?: string;
@@ -61,6 +67,7 @@ function toRow(record: DeploymentRecord): Row {
   return {
     partitionKey: record.tenant,
     rowKey: rowKey(record.id, record.attempt),
+    ...schemaVersionColumn(),
     json: JSON.stringify(rest),
     phase: record.phase,
     ...(record.outcome ? { outcome: record.outcome } : {}),
@@ -76,8 +83,13 @@ function stored(record: DeploymentRecord, etag: string | undefined): DeploymentR
   return { ...(JSON.parse(JSON.stringify(rest)) as DeploymentRecord), ...(etag ? { etag } : {}) };
 }
 
-function fromRow(row: TableEntityResult<Row>): DeploymentRecord {
-  return { ...(JSON.parse(row.json) as DeploymentRecord), etag: row.etag };
+/**
+ * The record of a row of any supported version. `json` has no safe default (it is the record): missing or
+ * unparsable, it is a StoredRowError naming the row.
+ */
+function fromRow(table: string, row: TableEntityResult<Row>): DeploymentRecord {
+  const record = readJsonColumn<DeploymentRecord>(table, row, "json", { valid: isJsonObject });
+  return { ...record, etag: row.etag };
 }
 
 function odataString(value: string): string {
@@ -119,6 +131,7 @@ export class DeploymentLedger {
       {
         partitionKey: INDEX_PARTITION,
         rowKey: record.id,
+        ...schemaVersionColumn(),
         tenant: record.tenant,
         latestAttempt: record.attempt,
       },
@@ -130,7 +143,7 @@ export class DeploymentLedger {
   async get(tenant: string, id: string, attempt: number): Promise<DeploymentRecord | undefined> {
     await this.ensureTable();
     try {
-      return fromRow(await this.client.getEntity<Row>(tenant, rowKey(id, attempt)));
+      return fromRow(this.client.tableName, await this.client.getEntity<Row>(tenant, rowKey(id, attempt)));
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw error;
@@ -162,7 +175,7 @@ export class DeploymentLedger {
     const out: DeploymentRecord[] = [];
     const filter = `PartitionKey eq ${odataString(tenant)} and RowKey ge ${odataString(`${id}~`)} and RowKey lt ${odataString(`${id}~~`)}`;
     for await (const row of this.client.listEntities<Row>({ queryOptions: { filter } }))
-      out.push(fromRow(row));
+      out.push(fromRow(this.client.tableName, row));
     return out;
   }
 
@@ -370,7 +383,7 @@ export class DeploymentLedger {
     const out: DeploymentRecord[] = [];
     const filter = `PartitionKey eq ${odataString(tenant)} and phase ne 'Completed'`;
     for await (const row of this.client.listEntities<Row>({ queryOptions: { filter } }))
-      out.push(fromRow(row));
+      out.push(fromRow(this.client.tableName, row));
     return out;
   }
 
@@ -387,7 +400,7 @@ export class DeploymentLedger {
       filter += ` and phase eq ${odataString(status)}`;
     else if (status) filter += ` and outcome eq ${odataString(status)}`;
     const page = await queryPage<Row>(this.client, filter, options.top ?? 50, options.continuationToken);
-    return { ...page, items: page.items.map(fromRow) };
+    return { ...page, items: page.items.map((row) => fromRow(this.client.tableName, row)) };
   }
 
   /** Attempts of a tenant not yet completed (for the concurrency limit, the pump and tenant deletion). */

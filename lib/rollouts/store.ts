@@ -5,6 +5,7 @@
  * flags (pause, abort, approvals), always under the header's ETag.
  */
 import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
+import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
 import { statusCodeOf, tableInitializer } from "../storage/tables";
 import { isFailure, type RolloutRecord, type RolloutTenant, type TenantPhase } from "./model";
 import type { Outcome } from "../deployments/model";
@@ -13,19 +14,26 @@ export const ROLLOUTS_TABLE = "rollouts";
 const HEADER = "_";
 const tenantKey = (tenant: string) => `t|${tenant}`;
 
+/**
+ * The header row (schema version 1; 0.1.0 wrote the same columns without `schemaVersion`). Rows from
+ * before the spec had a column of its own (pre-0.1.0 builds) carry it inside `json`; they still read.
+ */
 interface HeaderRow {
   partitionKey: string;
   rowKey: string;
+  schemaVersion?: number;
   json: string;
   /** The spec in a property of its own: up to 32 KiB of it must fit beside the rest (32K characters each). */
-  spec: string;
+  spec?: string;
   state: string;
   createdAt: string;
 }
 
+/** A tenant row (schema version 1; 0.1.0 wrote the same columns without `schemaVersion`). No JSON. */
 interface TenantRow {
   partitionKey: string;
   rowKey: string;
+  schemaVersion?: number;
   tenant: string;
   wave: number;
   phase: TenantPhase;
@@ -56,6 +64,7 @@ function toHeaderRow(r: RolloutRecord): HeaderRow {
   return {
     partitionKey: r.id,
     rowKey: HEADER,
+    ...schemaVersionColumn(),
     json: JSON.stringify(rest),
     spec: JSON.stringify(spec),
     state: r.state,
@@ -63,18 +72,25 @@ function toHeaderRow(r: RolloutRecord): HeaderRow {
   };
 }
 
-function fromHeaderRow(row: TableEntityResult<HeaderRow>): RolloutRecord {
-  return {
-    ...(JSON.parse(row.json) as RolloutRecord),
-    spec: JSON.parse(row.spec) as RolloutRecord["spec"],
-    etag: row.etag,
-  };
+/**
+ * The record of a header row of any supported version. `json` has no safe default: missing or unparsable,
+ * it is a StoredRowError naming the row. A missing `spec` column is the older shape (the spec inside
+ * `json`); a spec found in neither place, or an unparsable one, is a StoredRowError too.
+ */
+function fromHeaderRow(table: string, row: TableEntityResult<HeaderRow>): RolloutRecord {
+  const record = readJsonColumn<RolloutRecord>(table, row, "json", { valid: isJsonObject });
+  const spec =
+    row.spec === undefined && isJsonObject(record.spec)
+      ? record.spec
+      : readJsonColumn<RolloutRecord["spec"]>(table, row, "spec", { valid: isJsonObject });
+  return { ...record, spec, etag: row.etag };
 }
 
 function toTenantRow(rolloutId: string, t: RolloutTenant): TenantRow {
   return {
     partitionKey: rolloutId,
     rowKey: tenantKey(t.tenant),
+    ...schemaVersionColumn(),
     tenant: t.tenant,
     wave: t.wave,
     phase: t.phase,
@@ -130,7 +146,7 @@ export class RolloutStore {
     await this.ensureTable();
     try {
       const row = await this.client.getEntity<HeaderRow>(id, HEADER);
-      return fromHeaderRow(row);
+      return fromHeaderRow(this.client.tableName, row);
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw error;
@@ -199,6 +215,7 @@ export class RolloutStore {
         const entity: Record<string, unknown> & { partitionKey: string; rowKey: string } = {
           partitionKey: id,
           rowKey: tenantKey(c.tenant),
+          ...schemaVersionColumn(),
         };
         for (const [k, v] of Object.entries(c))
           if (v !== undefined) entity[k] = k === "message" ? String(v).slice(0, 500) : v;
@@ -245,7 +262,7 @@ export class RolloutStore {
     for await (const row of this.client.listEntities<HeaderRow>({
       queryOptions: { filter: `RowKey eq '${HEADER}'` },
     }))
-      out.push(fromHeaderRow(row));
+      out.push(fromHeaderRow(this.client.tableName, row));
     out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     return out.slice(0, top);
   }

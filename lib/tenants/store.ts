@@ -4,6 +4,7 @@
  * is ever stored (the model refuses secrets, and auth stores only a setting name).
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import { readJsonColumn, schemaVersionColumn, isJsonObject } from "../storage/rows";
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Labels } from "./labels";
 import type { MaintenanceWindow } from "./maintenance";
@@ -41,9 +42,11 @@ export interface TenantPage {
   continuationToken?: string;
 }
 
+/** A registration's row (schema version 1; 0.1.0 wrote the same columns without `schemaVersion`). */
 interface TenantEntity {
   partitionKey: string;
   rowKey: string;
+  schemaVersion?: number;
   directoryId: string;
   displayName?: string;
   namespace: string;
@@ -98,6 +101,7 @@ function toEntity(
   return {
     partitionKey: PARTITION,
     rowKey: name,
+    ...schemaVersionColumn(),
     directoryId: input.directoryId.toLowerCase(),
     ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
     namespace: input.serviceBus.namespace,
@@ -116,7 +120,17 @@ function toEntity(
   };
 }
 
-function fromEntity(e: TableEntityResult<TenantEntity>): TenantRegistration {
+/**
+ * The registration of a row of any supported version. `labels` and `maintenanceWindows` absent or empty
+ * (rows from before they existed) read as none; present but unparsable they are a StoredRowError naming the row,
+ * never a default: reading a broken window list as "no windows" would deploy outside the window, and
+ * broken labels as "none" would silently drop the tenant from a rollout.
+ */
+function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRegistration {
+  const labels = e.labels ? readJsonColumn<Labels>(table, e, "labels", { valid: isJsonObject }) : {};
+  const maintenanceWindows = e.maintenanceWindows
+    ? readJsonColumn<MaintenanceWindow[]>(table, e, "maintenanceWindows", { valid: Array.isArray })
+    : [];
   return {
     name: e.rowKey as string,
     directoryId: e.directoryId,
@@ -129,8 +143,8 @@ function fromEntity(e: TableEntityResult<TenantEntity>): TenantRegistration {
       completionTimeoutSeconds: e.completionTimeoutSeconds,
     },
     state: e.state,
-    labels: e.labels ? (JSON.parse(e.labels) as Labels) : {},
-    maintenanceWindows: e.maintenanceWindows ? (JSON.parse(e.maintenanceWindows) as MaintenanceWindow[]) : [],
+    labels,
+    maintenanceWindows,
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     etag: e.etag,
@@ -150,7 +164,7 @@ export class TenantStore {
   async get(name: string): Promise<TenantRegistration | undefined> {
     await this.ensureTable();
     try {
-      return fromEntity(await this.client.getEntity<TenantEntity>(PARTITION, name));
+      return fromEntity(this.client.tableName, await this.client.getEntity<TenantEntity>(PARTITION, name));
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw error;
@@ -172,7 +186,7 @@ export class TenantStore {
       options.top ?? 100,
       options.continuationToken,
     );
-    return { ...page, items: page.items.map(fromEntity) };
+    return { ...page, items: page.items.map((e) => fromEntity(this.client.tableName, e)) };
   }
 
   /**

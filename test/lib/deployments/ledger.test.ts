@@ -5,7 +5,9 @@ import { DeploymentExistsError, DeploymentLedger } from "../../../lib/deployment
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { DeploymentRecord, TIMELINE_LIMITS } from "../../../lib/deployments/model";
 import type { Status } from "../../../lib/messaging/contracts";
+import { StoredRowError } from "../../../lib/storage/rows";
 import { createTableClient } from "../../../lib/storage/tables";
+import { oldDeploymentRecord, writeOldDeployment } from "../../helpers/rows-0.1.0";
 
 let azurite: RunningAzurite;
 let n = 0;
@@ -18,8 +20,12 @@ after(async () => {
 });
 
 function ledger(): DeploymentLedger {
-  n += 1;
-  return new DeploymentLedger(createTableClient(azurite.connectionString, `deployments${n}`));
+  return new DeploymentLedger(rawClient());
+}
+
+/** A fresh table; the ledger and a raw client (writing rows as another release would) share it. */
+function rawClient(table = `deployments${++n}`) {
+  return createTableClient(azurite.connectionString, table);
 }
 
 function record(tenant: string, id: string, attempt = 1): DeploymentRecord {
@@ -239,4 +245,56 @@ test("claim: an orchestration started straight through the Durable API records i
   assert.equal(c.record.attempt, 1);
   assert.equal(c.record.phase, "Requested");
   assert.equal(c.restartOf, undefined);
+});
+
+test("rows: new rows and the index row carry schemaVersion 1", async () => {
+  const client = rawClient();
+  const l = new DeploymentLedger(client);
+  await l.create(record("contoso", "v1"));
+  await l.advance("contoso", "v1", 1, "Sent");
+  const row = await client.getEntity<{ schemaVersion?: number }>("contoso", "v1~0001");
+  assert.equal(row.schemaVersion, 1);
+  const index = await client.getEntity<{ schemaVersion?: number }>("~index", "v1");
+  assert.equal(index.schemaVersion, 1);
+});
+
+test("rows: an attempt as release 0.1.0 wrote it reads back, lists and updates (and gains schemaVersion)", async () => {
+  const client = rawClient();
+  await writeOldDeployment(client, "contoso", "old1");
+  const l = new DeploymentLedger(client);
+  const { etag, ...found } = (await l.find("old1")) as DeploymentRecord;
+  assert.ok(etag);
+  assert.deepEqual(found, oldDeploymentRecord("contoso", "old1"));
+  assert.deepEqual(
+    (await l.list("contoso", { status: "Succeeded" })).items.map((r) => r.id),
+    ["old1"],
+  );
+  assert.equal((await l.attempts("contoso", "old1")).length, 1);
+  // A late agent end is kept on an old row too; the rewrite adds the version column, drops nothing.
+  const report = await l.reportStatus("contoso", status("old1", "Succeeded", 9, 100));
+  assert.equal(report?.applied, true);
+  const row = await client.getEntity<Record<string, unknown>>("contoso", "old1~0001");
+  assert.equal(row.schemaVersion, 1);
+  assert.equal(row.phase, "Completed");
+  assert.equal(row.outcome, "Succeeded");
+});
+
+test("rows: a corrupted or missing json column is a StoredRowError naming the row, not a SyntaxError", async () => {
+  const client = rawClient();
+  const l = new DeploymentLedger(client);
+  await l.create(record("contoso", "bad1"));
+  await l.create(record("contoso", "bad2"));
+  await client.updateEntity({ partitionKey: "contoso", rowKey: "bad1~0001", json: "{trunc" }, "Merge");
+  await client.updateEntity({ partitionKey: "contoso", rowKey: "bad2~0001", json: "undefined" }, "Merge");
+  for (const id of ["bad1", "bad2"])
+    await assert.rejects(l.find(id), (error: unknown) => {
+      assert.ok(error instanceof StoredRowError, String(error));
+      assert.equal(error.table, client.tableName);
+      assert.equal(error.partitionKey, "contoso");
+      assert.equal(error.rowKey, `${id}~0001`);
+      assert.equal(error.column, "json");
+      return true;
+    });
+  await client.upsertEntity({ partitionKey: "contoso", rowKey: "bad3~0001", phase: "Sent" }, "Replace");
+  await assert.rejects(l.get("contoso", "bad3", 1), /column "json" is missing/);
 });

@@ -153,3 +153,44 @@ test("a refused Deploy names its deployment only when the id and attempt are rea
   ])
     assert.equal(refusedDeployment(body), undefined, JSON.stringify(body));
 });
+
+describe("schema v1 stays readable", () => {
+  // Messages exactly as release 0.1.0 put them on the wire (its commandMessage / statusMessage: body,
+  // content type, `schema` property), as JSON bytes the way another sender's SDK may deliver them. A
+  // command or status queued before an upgrade is read by the next release's receiver.
+  const wire = (body: object, schema: string) => ({
+    body: Buffer.from(JSON.stringify(body), "utf8"),
+    contentType: "application/json",
+    applicationProperties: { schema, tenant: "contoso", attempt: 1 },
+  });
+
+  test("a v1 Deploy, Cancel and Ping command of release 0.1.0 parse", () => {
+    const cancel = { ...deploy(), type: "Cancel", reason: "user", spec: undefined };
+    const ping = {
+      schemaVersion: 1,
+      type: "Ping",
+      deploymentId: "dep-001",
+      attempt: 1,
+      tenant: "contoso",
+      requestedAt: "2026-11-23T10:00:00.000Z",
+    };
+    for (const body of [deploy(), JSON.parse(JSON.stringify(cancel)) as object, ping]) {
+      const parsed = parseCommand(wire(body, "deploy.command.v1"));
+      assert.ok(parsed.ok, JSON.stringify(parsed));
+      assert.equal(parsed.value.schemaVersion, 1);
+    }
+  });
+
+  test("a v1 status of release 0.1.0 parses, with and without its optional fields", () => {
+    const bare = { ...status(), message: undefined };
+    for (const body of [
+      status(),
+      JSON.parse(JSON.stringify(bare)) as object,
+      { ...status(), detail: { step: 3 } },
+    ]) {
+      const parsed = parseStatus(wire(body, "deploy.status.v1"));
+      assert.ok(parsed.ok, JSON.stringify(parsed));
+      assert.equal(parsed.value.schemaVersion, 1);
+    }
+  });
+});
