@@ -4,6 +4,7 @@
  * one that keeps counters answers a `stats` line on its stdin with one `stats <json>` line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 
@@ -52,4 +53,14 @@ export function answerStats(stats: () => unknown): void {
   readline.createInterface({ input: process.stdin }).on("line", (line) => {
     if (line.trim() === "stats") process.stdout.write(`stats ${JSON.stringify(stats())}\n`);
   });
+}
+
+/** CPU seconds (user + system) a process has used so far; Linux only, else NaN. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
 }

@@ -4,6 +4,7 @@
  * delivery benchmark keeps it when it rewrites the file (it keeps everything from its interpretation on).
  */
 import fs from "node:fs";
+import type { Calibration } from "./calibration";
 import type { Cost, RolloutResult } from "./rollout";
 
 export const SECTION_TITLE = "## Rollout of 1,000 tenants";
@@ -25,7 +26,6 @@ const breakdown = (counts: Record<string, number>, per: number) =>
 
 export function renderRolloutSection(r: RolloutResult): string {
   const n = Math.max(1, r.deployments);
-  const c = r.calibration;
   const idleHours = (r.idle.seconds / 3600) * r.tenants;
   return [
     SECTION_TITLE,
@@ -34,7 +34,7 @@ export function renderRolloutSection(r: RolloutResult): string {
     `- **Date:** ${r.started}; **machine:** ${r.machine}; shared with other work while measuring`,
     `- **Driver:** ${r.driver === "stand-in" ? "the stand-in (the rollout API was not there yet): the benchmark starts one deployment per tenant over `POST /api/tenants/{t}/deployments`, wave after wave, at most " + r.maxInFlight + " in flight" : "`POST /api/rollouts`, then `GET /api/rollouts/{id}` once a second until it ends"}`,
     `- **Load:** ${r.tenants} tenants (one emulator namespace, a command and a status queue per tenant, a SAS setting per tenant, so a Provider connection per tenant as with a namespace per customer; the agents likewise), waves ${r.waves.map((w) => `${w.name} (${w.count})`).join(", ")}, \`spec = ${JSON.stringify(r.spec)}\` (Accepted, InProgress, Succeeded in about 2 s). The Provider (dev host + durable engine, host.json limits ${r.engine.maxConcurrentActivities ?? "default"} activities, ${r.engine.maxConcurrentOrchestrations ?? "default"} orchestrator episodes) in the benchmark's process; Azurite (in memory), the Service Bus emulator (in memory) and the ${r.tenants} agents (\`bench/agents.ts\`) in a process each.`,
-    `- **Calibration (same run):** sha256 ${f0(c.sha256MiBps)} MiB/s, fdatasync ${f2(c.fsyncMs)} ms; Azurite ${f0(c.azuriteUpsertsPerSecond8)} upserts/s with 8 in flight; \`npm run bench:durable -- 500 10\`: ${f1(c.durable.orchestrationsPerSecond)} orchestrations/s, p50 ${f0(c.durable.p50Ms)} ms, p99 ${f0(c.durable.p99Ms)} ms.`,
+    `- **Calibration (same run):** ${calibrationLine(r.calibration)}.`,
     "",
     "| figure | value | target |",
     "| --- | --- | --- |",
@@ -76,10 +76,23 @@ export function renderRolloutSection(r: RolloutResult): string {
 
 /** Replaces the section in RESULTS.md (up to the next `## ` heading), or appends it. */
 export function writeRolloutSection(file: string, section: string): void {
+  writeSection(file, SECTION_TITLE, section);
+}
+
+/**
+ * Replaces the section that starts with `title` in a Markdown file, up to the next `## ` heading (so a
+ * hand-written section after it stays), or appends it. Shared by the benchmarks that own a section.
+ */
+export function writeSection(file: string, title: string, section: string): void {
   const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  const start = text.indexOf(SECTION_TITLE);
+  const start = text.indexOf(title);
   if (start < 0) return fs.writeFileSync(file, `${text.trimEnd()}\n\n${section}`);
-  const next = text.indexOf("\n## ", start + SECTION_TITLE.length);
+  const next = text.indexOf("\n## ", start + title.length);
   const rest = next < 0 ? "" : text.slice(next + 1);
   fs.writeFileSync(file, `${text.slice(0, start)}${section}${rest ? `\n${rest}` : ""}`);
+}
+
+/** The calibration as the results show it. */
+export function calibrationLine(c: Calibration): string {
+  return `sha256 ${f0(c.sha256MiBps)} MiB/s, fdatasync ${f2(c.fsyncMs)} ms; Azurite ${f0(c.azuriteUpsertsPerSecond8)} upserts/s with 8 in flight; \`npm run bench:durable -- 500 10\`: ${f1(c.durable.orchestrationsPerSecond)} orchestrations/s, p50 ${f0(c.durable.p50Ms)} ms, p99 ${f0(c.durable.p99Ms)} ms`;
 }

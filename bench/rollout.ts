@@ -10,16 +10,14 @@
  * (`api`, the default: one POST /api/rollouts; or `stand-in`, the benchmark starting each deployment itself), BENCH_NO_WRITE=1 to leave the files alone,
  * BENCH_CALIBRATE=0 to skip the calibration.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { TableClient } from "@azure/data-tables";
-import { calibrate } from "../dev/calibration";
 import { startHost } from "../dev/host";
 import type { NamespaceStats } from "../dev/servicebus-emulator";
 import { forEachLimited } from "../lib/concurrency/limited";
-import { type BenchChild, startBenchChild } from "./children";
+import { benchCalibration, type Calibration } from "./calibration";
+import { type BenchChild, cpuSeconds, startBenchChild } from "./children";
 import { diffOps, percentile, providerOps, type ProviderOps } from "./provider-ops";
 import { renderRolloutSection, writeRolloutSection } from "./rollout-report";
 import {
@@ -59,19 +57,6 @@ const STAGES = [
 const tenantName = (i: number) => `t${String(i).padStart(4, "0")}`;
 const log = (m: string) => console.error(`[rollout ${new Date().toISOString().slice(11, 19)}] ${m}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export interface Calibration {
-  sha256MiBps: number;
-  fsyncMs: number;
-  azuriteUpsertsPerSecond8: number;
-  durable: {
-    instances: number;
-    inFlight: number;
-    orchestrationsPerSecond: number;
-    p50Ms: number;
-    p99Ms: number;
-  };
-}
 
 /** Sample of every counter the figures are differences of. */
 interface Snapshot {
@@ -123,38 +108,6 @@ export interface RolloutResult {
   engine: { maxConcurrentActivities?: number; maxConcurrentOrchestrations?: number };
 }
 
-/** Azurite's upserts per second with 8 in flight, on a fresh instance (how fast this machine's storage is). */
-async function azuriteUpserts(): Promise<number> {
-  const azurite = await startBenchChild("azurite-child.js");
-  try {
-    const table = TableClient.fromConnectionString(azurite.value, "calibration", {
-      allowInsecureConnection: true,
-    });
-    await table.createTable();
-    const n = 2000;
-    const t0 = performance.now();
-    await forEachLimited(
-      Array.from({ length: n }, (_, i) => i),
-      8,
-      (i) =>
-        table
-          .upsertEntity({ partitionKey: `p${i % 50}`, rowKey: `r${i}`, value: "x".repeat(200) })
-          .then(() => undefined),
-    );
-    return n / ((performance.now() - t0) / 1000);
-  } finally {
-    await azurite.stop();
-  }
-}
-
-function durableCalibration(): Calibration["durable"] {
-  const run = spawnSync(process.execPath, [path.join(__dirname, "durable.js"), "500", "10"], {
-    encoding: "utf8",
-  });
-  if (run.status !== 0) throw new Error(`bench/durable.js failed: ${run.stderr}`);
-  return JSON.parse(run.stdout.slice(run.stdout.indexOf("{"))) as Calibration["durable"];
-}
-
 function cost(a: Snapshot, b: Snapshot): Cost {
   const sb = diffOps(providerOps(a.sb), providerOps(b.sb));
   const executions: Record<string, number> = {};
@@ -183,16 +136,6 @@ function cost(a: Snapshot, b: Snapshot): Cost {
   };
 }
 
-/** CPU seconds (user + system) a process has used so far; Linux only, else NaN. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return NaN;
-  }
-}
-
 function peakRssMiB(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
   return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
@@ -217,16 +160,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
   log("calibrating");
-  // BENCH_CALIBRATE=0 skips it, for quick experiments only.
-  const calibration: Calibration =
-    process.env.BENCH_CALIBRATE === "0"
-      ? {
-          sha256MiBps: NaN,
-          fsyncMs: NaN,
-          azuriteUpsertsPerSecond8: NaN,
-          durable: { instances: 0, inFlight: 0, orchestrationsPerSecond: NaN, p50Ms: NaN, p99Ms: NaN },
-        }
-      : { ...calibrate(), azuriteUpsertsPerSecond8: await azuriteUpserts(), durable: durableCalibration() };
+  const calibration = await benchCalibration();
   log(`calibration ${JSON.stringify(calibration)}`);
 
   const root = path.resolve(__dirname, "..", "..");
