@@ -51,6 +51,8 @@ interface Snapshot {
   /** CPU seconds of the Azurite and emulator children. */
   storageCpu: number;
   brokerCpu: number;
+  /** CPU seconds the whole machine was busy (every process, others' work included). */
+  machineCpu: number;
 }
 
 export interface Block {
@@ -68,8 +70,8 @@ export interface Block {
   sb: ProviderOps;
   productTableOps: number;
   durableTableOps: number;
-  /** Cores the Provider, Azurite and the emulator kept busy during the block. */
-  cores: { provider: number; storage: number; broker: number };
+  /** Cores the Provider, Azurite and the emulator kept busy during the block, and the whole machine. */
+  cores: { provider: number; storage: number; broker: number; machine: number };
   /** The benchmark's own GETs of the record while it waited (each an HTTP execution). */
   polls: number;
 }
@@ -107,6 +109,23 @@ async function sendAll(sender: ServiceBusSender, statuses: Status[]): Promise<vo
   if (batch.count > 0) await sender.sendMessages(batch);
 }
 
+/** CPU seconds the machine has been busy since boot (all cores, /proc/stat less idle and iowait); NaN off Linux. */
+function machineBusySeconds(): number {
+  try {
+    const cpu = fs
+      .readFileSync("/proc/stat", "utf8")
+      .split("\n")[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = cpu.slice(0, 8).reduce((s, n) => s + n, 0);
+    return (total - (cpu[3] ?? 0) - (cpu[4] ?? 0)) / 100; // USER_HZ 100
+  } catch {
+    return NaN;
+  }
+}
+
 function diffCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, n] of Object.entries(b)) if (n - (a[k] ?? 0) > 0) out[k] = n - (a[k] ?? 0);
@@ -141,6 +160,7 @@ function block(first: number, last: number, sent: number, a: Snapshot, b: Snapsh
       provider: providerCpuMs / 1000 / seconds,
       storage: (b.storageCpu - a.storageCpu) / seconds,
       broker: (b.brokerCpu - a.brokerCpu) / seconds,
+      machine: (b.machineCpu - a.machineCpu) / seconds,
     },
     polls,
   };
@@ -257,6 +277,7 @@ async function main(): Promise<void> {
         tables,
         storageCpu: cpuSeconds(azurite.child.pid),
         brokerCpu: cpuSeconds(servicebus.child.pid),
+        machineCpu: machineBusySeconds(),
       };
     };
 
@@ -366,11 +387,11 @@ export function renderSection(r: LongResult): string {
     `- **Load:** one tenant, ONE deployment started through \`POST /api/tenants/{t}/deployments\`; the benchmark plays the agent: the Deploy off the command queue, Accepted, then ${r.reports} InProgress reports on the customer's status queue in blocks of ${r.blockSize} (a message each, a \`detail\` of about ${DETAIL_BYTES} bytes on every ${DETAIL_EVERY}th), then Succeeded. A block is timed from its first send until \`GET /api/deployments/{id}\` (read every ${POLL_MS} ms) shows its last sequence as \`lastStatus.sequence\`. The Provider (dev host + durable engine, \`bench/provider-child.ts\`), Azurite and the Service Bus emulator (in memory) in a process each; production pump settings.`,
     `- **Calibration (same run):** ${calibrationLine(r.calibration)}.`,
     "",
-    "| block | sequences | s (sending) | **reports/s** | Provider CPU ms per 1,000 | executions per 1,000 (deployment episodes) | SB ops per 1,000 | table ops per 1,000: product / durable | cores: Provider / Azurite / emulator |",
+    "| block | sequences | s (sending) | **reports/s** | Provider CPU ms per 1,000 | executions per 1,000 (deployment episodes) | SB ops per 1,000 | table ops per 1,000: product / durable | cores busy: Provider / Azurite / emulator / whole machine |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...r.blocks.map(
       (b, i) =>
-        `| ${i + 1} | ${b.first}..${b.last} | ${f1(b.seconds)} (${f1(b.sendSeconds)}) | **${f1(b.perSecond)}** | ${per1000(b, b.providerCpuMs)} | ${per1000(b, b.executionsTotal)} (${per1000(b, b.executions.deployment ?? 0)}) | ${per1000(b, b.sb.total)} | ${per1000(b, b.productTableOps)} / ${per1000(b, b.durableTableOps)} | ${f2(b.cores.provider)} / ${f2(b.cores.storage)} / ${f2(b.cores.broker)} |`,
+        `| ${i + 1} | ${b.first}..${b.last} | ${f1(b.seconds)} (${f1(b.sendSeconds)}) | **${f1(b.perSecond)}** | ${per1000(b, b.providerCpuMs)} | ${per1000(b, b.executionsTotal)} (${per1000(b, b.executions.deployment ?? 0)}) | ${per1000(b, b.sb.total)} | ${per1000(b, b.productTableOps)} / ${per1000(b, b.durableTableOps)} | ${f2(b.cores.provider)} / ${f2(b.cores.storage)} / ${f2(b.cores.broker)} / ${f2(b.cores.machine)} |`,
     ),
     "",
     "| figure | value | target |",
