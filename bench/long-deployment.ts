@@ -74,6 +74,8 @@ export interface Block {
   cores: { provider: number; storage: number; broker: number; machine: number };
   /** The benchmark's own GETs of the record while it waited (each an HTTP execution). */
   polls: number;
+  /** The longest time the ledger's last sequence stood still while the block was being routed. */
+  longestStallSeconds: number;
 }
 
 export interface LongResult {
@@ -135,7 +137,14 @@ function diffCounts(a: Record<string, number>, b: Record<string, number>): Recor
 const executionsOf = (s: ProviderStats) =>
   Object.fromEntries(Object.entries(s.host.functions).map(([n, f]) => [n, f.executions]));
 
-function block(first: number, last: number, sent: number, a: Snapshot, b: Snapshot, polls: number): Block {
+function block(
+  first: number,
+  last: number,
+  sent: number,
+  a: Snapshot,
+  b: Snapshot,
+  reads: { polls: number; longestStallMs: number },
+): Block {
   const seconds = (b.at - a.at) / 1000;
   const tables = diffCounts(a.tables, b.tables);
   // The durable engine's task hub stands for the Durable extension's storage; the rest is the product's.
@@ -162,7 +171,8 @@ function block(first: number, last: number, sent: number, a: Snapshot, b: Snapsh
       broker: (b.brokerCpu - a.brokerCpu) / seconds,
       machine: (b.machineCpu - a.machineCpu) / seconds,
     },
-    polls,
+    polls: reads.polls,
+    longestStallSeconds: reads.longestStallMs / 1000,
   };
 }
 
@@ -250,16 +260,21 @@ async function main(): Promise<void> {
       reportedAt: new Date().toISOString(),
       ...more,
     });
-    let polls = 0;
+    const reads = { polls: 0, longestStallMs: 0 };
     /** Reads the record until the ledger shows `sequence` as its last status. */
     const recorded = async (sequence: number, timeoutMs: number) => {
       const until = Date.now() + timeoutMs;
+      let seen = { sequence: -1, since: Date.now() };
       for (;;) {
-        polls++;
+        reads.polls++;
         const r = (await (await fetch(`${api}/deployments/${encodeURIComponent(id)}`)).json()) as {
           lastStatus?: { sequence: number };
         };
-        if ((r.lastStatus?.sequence ?? -1) >= sequence) return;
+        const now = Date.now();
+        const at = r.lastStatus?.sequence ?? -1;
+        if (at !== seen.sequence) seen = { sequence: at, since: now };
+        reads.longestStallMs = Math.max(reads.longestStallMs, now - seen.since);
+        if (at >= sequence) return;
         if (Date.now() > until) throw new Error(`sequence ${sequence} not recorded in ${timeoutMs} ms`);
         await sleep(POLL_MS);
       }
@@ -297,16 +312,16 @@ async function main(): Promise<void> {
         });
       });
       const before = await snapshot();
-      polls = 0;
+      Object.assign(reads, { polls: 0, longestStallMs: 0 });
       await sendAll(sender, statuses);
       const sent = Date.now();
       await recorded(last, 15 * 60_000);
       const after = await snapshot();
       peakRssMiB = Math.max(peakRssMiB, after.provider.rssMiB);
-      const b = block(first, last, sent, before, after, polls);
+      const b = block(first, last, sent, before, after, reads);
       blocks.push(b);
       log(
-        `block ${blocks.length}: sequences ${first}..${last} in ${b.seconds.toFixed(1)} s = ${b.perSecond.toFixed(1)} reports/s; Provider CPU ${b.providerCpuMs.toFixed(0)} ms, ${b.executionsTotal} executions (deployment ${b.executions.deployment ?? 0})`,
+        `block ${blocks.length}: sequences ${first}..${last} in ${b.seconds.toFixed(1)} s (longest stall ${b.longestStallSeconds.toFixed(1)} s) = ${b.perSecond.toFixed(1)} reports/s; Provider CPU ${b.providerCpuMs.toFixed(0)} ms, ${b.executionsTotal} executions (deployment ${b.executions.deployment ?? 0})`,
       );
     }
     const totalSeconds = (Date.now() - t0) / 1000;
@@ -387,11 +402,11 @@ export function renderSection(r: LongResult): string {
     `- **Load:** one tenant, ONE deployment started through \`POST /api/tenants/{t}/deployments\`; the benchmark plays the agent: the Deploy off the command queue, Accepted, then ${r.reports} InProgress reports on the customer's status queue in blocks of ${r.blockSize} (a message each, a \`detail\` of about ${DETAIL_BYTES} bytes on every ${DETAIL_EVERY}th), then Succeeded. A block is timed from its first send until \`GET /api/deployments/{id}\` (read every ${POLL_MS} ms) shows its last sequence as \`lastStatus.sequence\`. The Provider (dev host + durable engine, \`bench/provider-child.ts\`), Azurite and the Service Bus emulator (in memory) in a process each; production pump settings.`,
     `- **Calibration (same run):** ${calibrationLine(r.calibration)}.`,
     "",
-    "| block | sequences | s (sending) | **reports/s** | Provider CPU ms per 1,000 | executions per 1,000 (deployment episodes) | SB ops per 1,000 | table ops per 1,000: product / durable | cores busy: Provider / Azurite / emulator / whole machine |",
+    "| block | sequences | s (sending; longest stall) | **reports/s** | Provider CPU ms per 1,000 | executions per 1,000 (deployment episodes) | SB ops per 1,000 | table ops per 1,000: product / durable | cores busy: Provider / Azurite / emulator / whole machine |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...r.blocks.map(
       (b, i) =>
-        `| ${i + 1} | ${b.first}..${b.last} | ${f1(b.seconds)} (${f1(b.sendSeconds)}) | **${f1(b.perSecond)}** | ${per1000(b, b.providerCpuMs)} | ${per1000(b, b.executionsTotal)} (${per1000(b, b.executions.deployment ?? 0)}) | ${per1000(b, b.sb.total)} | ${per1000(b, b.productTableOps)} / ${per1000(b, b.durableTableOps)} | ${f2(b.cores.provider)} / ${f2(b.cores.storage)} / ${f2(b.cores.broker)} / ${f2(b.cores.machine)} |`,
+        `| ${i + 1} | ${b.first}..${b.last} | ${f1(b.seconds)} (${f1(b.sendSeconds)}; ${f1(b.longestStallSeconds)}) | **${f1(b.perSecond)}** | ${per1000(b, b.providerCpuMs)} | ${per1000(b, b.executionsTotal)} (${per1000(b, b.executions.deployment ?? 0)}) | ${per1000(b, b.sb.total)} | ${per1000(b, b.productTableOps)} / ${per1000(b, b.durableTableOps)} | ${f2(b.cores.provider)} / ${f2(b.cores.storage)} / ${f2(b.cores.broker)} / ${f2(b.cores.machine)} |`,
     ),
     "",
     "| figure | value | target |",
