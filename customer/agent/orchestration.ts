@@ -198,7 +198,10 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
       const timer = stop ? df.createTimer(stop) : undefined;
       const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
       if (winner === cancel) timer?.cancel();
-      else if (stop && stop.getTime() >= (deadline ?? 0)) return yield* finish("Silent");
+      // Ended by the clock, not by which timer fired: a 0.1.0 instance's recorded long-timer pieces each
+      // complete one of these timers (see MAX_TIMER_MS).
+      else if (deadline !== undefined && df.currentUtcDateTime.getTime() >= new Date(deadline).getTime())
+        return yield* finish("Silent");
     }
     log.info("cancel honoured", { silent: true });
     return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });

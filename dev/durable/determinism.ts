@@ -12,7 +12,7 @@
  * episode.ts). Pure: no state, no storage, no time.
  */
 import { EventType, type HistoryEvent } from "./history";
-import { ActionType, type SdkAction } from "./protocol";
+import { ActionType, AZURE_STORAGE_TIMER_LIMITS, type SdkAction } from "./protocol";
 
 export interface NonDeterminism {
   taskId: number;
@@ -74,7 +74,15 @@ interface RetryProgress {
   maxAttempts: number;
 }
 
-export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]): NonDeterminism | undefined {
+/**
+ * `maximumShortTimerMs`: what the backend announced (AZURE_STORAGE_TIMER_LIMITS by default): only a timer
+ * asked for further ahead than that, from the episode that created it, is recorded as pieces.
+ */
+export function checkDeterminism(
+  history: HistoryEvent[],
+  actions: SdkAction[],
+  maximumShortTimerMs = AZURE_STORAGE_TIMER_LIMITS.maximumShortTimerMs,
+): NonDeterminism | undefined {
   const replayed = numbered(actions);
   let next = 0;
   const retryTasks = new Map<number, RetryProgress>();
@@ -87,6 +95,7 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
   // as pieces: the next piece's TimerCreated right after the previous piece fires, each with its own id.
   const longTimers = new Map<number, number>();
   let pendingPiece: number | undefined;
+  let episodeAt = 0;
 
   for (const e of history) {
     switch (e.EventType) {
@@ -103,6 +112,9 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
       case EventType.TaskCompleted:
       case EventType.SubOrchestrationInstanceCompleted:
         retryTasks.delete(Number(e.TaskScheduledId));
+        continue;
+      case EventType.OrchestratorStarted:
+        episodeAt = Date.parse(e.Timestamp);
         continue;
       case EventType.TimerFired: {
         const finalAt = longTimers.get(Number(e.TimerId));
@@ -121,9 +133,12 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
     const kind = EVENT_KINDS[e.EventType];
     if (!kind) continue;
     const taskId = Number(e.EventId);
-    if (pendingPiece !== undefined && kind === "timer") {
-      if (Date.parse(e.FireAt ?? "") < pendingPiece) longTimers.set(taskId, pendingPiece);
-      pendingPiece = undefined;
+    // The engine writes a long timer's next piece right after the previous piece fires, before any other
+    // task of the episode: anything else first means there was no next piece.
+    const piece = pendingPiece;
+    pendingPiece = undefined;
+    if (piece !== undefined && kind === "timer") {
+      if (Date.parse(e.FireAt ?? "") < piece) longTimers.set(taskId, piece);
       continue;
     }
     if (pendingTimer && kind === "timer") {
@@ -157,7 +172,8 @@ export function checkDeterminism(history: HistoryEvent[], actions: SdkAction[]):
       retryTasks.set(taskId, { attempt: 1, maxAttempts: action.retryOptions.maxNumberOfAttempts });
     if (kind === "timer" && action.fireAt !== undefined) {
       const finalAt = new Date(action.fireAt).getTime();
-      if (Date.parse(e.FireAt ?? "") < finalAt) longTimers.set(taskId, finalAt);
+      if (finalAt - episodeAt > maximumShortTimerMs && Date.parse(e.FireAt ?? "") < finalAt)
+        longTimers.set(taskId, finalAt);
     }
   }
   return undefined;

@@ -39,7 +39,11 @@ export async function replay(
   } catch (e) {
     executed("Failed");
     const failed = parseFailure(e);
-    const changed = checkDeterminism(call.history, flatten(failed.actions ?? []));
+    const changed = checkDeterminism(
+      call.history,
+      flatten(failed.actions ?? []),
+      call.timerLimits.maximumShortTimerMs,
+    );
     return {
       ok: false,
       reason:
@@ -50,7 +54,7 @@ export async function replay(
     };
   }
   const actions = flatten(state.actions ?? []);
-  const changed = checkDeterminism(call.history, actions);
+  const changed = checkDeterminism(call.history, actions, call.timerLimits.maximumShortTimerMs);
   if (changed) return { ok: false, reason: changed.message, customStatus: state.customStatus };
   return { ok: true, state, actions, customStatus: state.customStatus };
 }

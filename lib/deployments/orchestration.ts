@@ -46,8 +46,11 @@ export function waitForEvent<K extends keyof EventPayloads>(
  * hangs (docs/durable-engine.md, conformance). So a longer wait is a loop of timers of at most this long.
  *
  * Replay-safe for instances in flight: a wait no longer than this yields exactly the one timer it
- * yielded before (same FireAt). Only a wait longer than this yields differently; on the old code such a
- * wait was a LongTimerTask, which already hung or failed as soon as anything cancelled it.
+ * yielded before (same FireAt). A longer wait that an older release started was one timer, which the
+ * Azure Storage backend recorded as pieces (day 3, day 6, the end), each with a task id of its own; the
+ * loop below ends when the clock reaches `until`, not when its own timer was meant to, so each recorded
+ * piece completes one of its timers (timers are matched by id and kind, never by time) and the wait ends
+ * when the recorded one did.
  */
 export const MAX_TIMER_MS = 6 * 24 * 3_600_000 - 3_600_000;
 
@@ -120,7 +123,7 @@ export class EventInbox<K extends keyof EventPayloads> {
         stop,
       );
       ready = this.take();
-      if (ready.length > 0 || stop.getTime() >= until.getTime()) return ready;
+      if (ready.length > 0 || this.df.currentUtcDateTime.getTime() >= until.getTime()) return ready;
     }
   }
 }
