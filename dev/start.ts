@@ -410,14 +410,25 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     {
       name: "agents",
       command: () => {
+        // What every agent shares (the identity endpoint and its secret header, the CA bundle) goes in
+        // the part's environment, never in a file; the file holds each customer's own settings (the
+        // local emulator's SAS, the shared Azurite's connection, its task hub), readable by this user only.
+        let common: Record<string, string> = {};
         const shared = customers
           .filter((c) => c.sharedAgent)
-          .map((c) => ({ tenant: c.tenant, env: agentEnvironment(c, stack) }));
-        // Holds SAS connection strings of the local emulator only; rewritten on every start.
-        fs.writeFileSync(agentHostsFile, JSON.stringify(shared, null, 2));
+          .map((c) => {
+            const { IDENTITY_ENDPOINT, IDENTITY_HEADER, NODE_EXTRA_CA_CERTS, ...own } = agentEnvironment(
+              c,
+              stack,
+            );
+            common = { IDENTITY_ENDPOINT, IDENTITY_HEADER, NODE_EXTRA_CA_CERTS } as Record<string, string>;
+            return { tenant: c.tenant, env: own };
+          });
+        fs.writeFileSync(agentHostsFile, JSON.stringify(shared, null, 2), { mode: 0o600 });
+        fs.chmodSync(agentHostsFile, 0o600);
         return {
           args: [script("agent-hosts-cli.js"), "--app", customerApp, "--config", agentHostsFile],
-          env: { NODE_EXTRA_CA_CERTS: stack.caBundle },
+          env: common,
         };
       },
     },

@@ -16,11 +16,11 @@ import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, type Status } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { STATUS_FILTERS } from "./ledger";
-import { AGENT_ENDS, DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
 import { ensureStatusPumpActivity } from "./activities";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
-import { reconcile } from "./reconcile";
+import { instanceState, reconcile } from "./reconcile";
 import { deploymentRequestFields, requireActiveTenant, requireSameRequest, startAttempt } from "./start";
 import { timeoutOrderError } from "../tenants/model";
 import type { ProviderRuntime } from "./runtime";
@@ -269,16 +269,24 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     // finishes with its real outcome. Anything else is 409: there is nothing of ours to repair.
     rewind: route(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireDeployment(rt, client, request);
-      if (!record.providerFailure)
+      // A repeat after a reopen (a crash or an error half-way) only hands the agent's report over again.
+      const reopenedBefore =
+        !isTerminal(record) && (record.timeline ?? []).some((e) => e.event === "Reopened");
+      if (!record.providerFailure && !reopenedBefore)
         throw new ProblemError(
           409,
           `Deployment "${record.id}" ${isTerminal(record) ? `ended ${record.outcome}` : "is in flight"}; only a deployment whose orchestration failed on the Provider's side can be rewound.`,
         );
-      const reopened = (await rt.ledger.reopen(record.tenant, record.id, record.attempt)) ?? record;
-      await client.rewind(record.instanceId, "rewound through the deployments API");
-      // The agent's end that came while the instance was failed reached only the ledger: hand it over.
+      // The instance first: if this fails, nothing has changed and the request can be repeated.
+      const state = await instanceState(client, record.instanceId);
+      if (state?.found && state.runtimeStatus === "Failed")
+        await client.rewind(record.instanceId, "rewound through the deployments API");
+      await rt.ledger.reopen(record.tenant, record.id, record.attempt);
+      const reopened = (await rt.ledger.get(record.tenant, record.id, record.attempt)) ?? record;
+      // What the agent last said reached only the ledger while the instance was failed: hand it over (its
+      // acceptance, or its end). A repeat is dropped by the orchestration's sequence check.
       const last = reopened.lastStatus;
-      if (last && AGENT_ENDS.has(last.state))
+      if (last)
         await client.raiseEvent(record.instanceId, EVENTS.status, {
           schemaVersion: 1,
           deploymentId: record.id,

@@ -159,7 +159,7 @@ export function applyStatus(
 }
 
 /** The agent states that end its run. */
-export const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set([
+const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set([
   "Succeeded",
   "Failed",
   "Cancelled",

@@ -51,6 +51,10 @@ test("npm start brings up six customers (SAS, Entra, four agents in one process)
     const api = first.api;
     assert.match(first.output(), new RegExp(`${api}/dashboard`), "the dashboard URL is printed");
     assert.equal((await fetch(`${api}/dashboard`)).status, 200);
+    // The shared agents' settings file holds each customer's own settings only, for this user's eyes.
+    const agentHosts = path.join(dataDir, "parts", "agent-hosts.json");
+    assert.equal(fs.statSync(agentHosts).mode & 0o777, 0o600);
+    assert.doesNotMatch(fs.readFileSync(agentHosts, "utf8"), /IDENTITY_HEADER|IDENTITY_ENDPOINT/);
     const list = (await (await fetch(`${api}/tenants`)).json()) as {
       items: { name: string; state: string; serviceBus: { namespace: string }; auth: { mode: string } }[];
     };
