@@ -159,12 +159,7 @@ export function applyStatus(
 }
 
 /** The agent states that end its run. */
-const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set([
-  "Succeeded",
-  "Failed",
-  "Cancelled",
-  "Rejected",
-]);
+const AGENT_ENDS: ReadonlySet<Status["state"]> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
 
 function lastStatusOf(status: Status): NonNullable<DeploymentRecord["lastStatus"]> {
   return {
