@@ -79,7 +79,7 @@ export class HttpDispatcher {
 
   /** Handles the request if it is for an HTTP function; false when no route of ours matches the path. */
   async handle(req: IncomingMessage, res: ServerResponse, baseUrl: string): Promise<boolean> {
-    const url = new URL(req.url ?? "/", baseUrl);
+    const url = new URL(req.url ?? "/", requestBase(req, baseUrl));
     const relative = this.stripPrefix(url.pathname);
     if (relative === undefined) return false;
     let params: Record<string, string> | undefined;
@@ -198,4 +198,19 @@ async function writeResponse(res: ServerResponse, result: unknown): Promise<void
   const body = Buffer.from(await response.arrayBuffer());
   res.writeHead(response.status, headers);
   res.end(body);
+}
+
+/**
+ * The base of a request's URL, like the Functions host builds it: the Host header the client used
+ * (so `localhost` and `127.0.0.1` each see their own origin, which the API's same-origin check
+ * compares with the browser's `Origin`), or the listener's base when the header is missing or invalid.
+ */
+function requestBase(req: IncomingMessage, baseUrl: string): string {
+  const host = req.headers.host;
+  if (!host || !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return baseUrl;
+  try {
+    return new URL(`${new URL(baseUrl).protocol}//${host}`).toString();
+  } catch {
+    return baseUrl;
+  }
 }

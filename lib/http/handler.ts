@@ -1,9 +1,12 @@
 /**
  * Wraps an HTTP handler so that every ProblemError becomes a problem+json response and any other
  * error becomes a 500 that carries only a correlation id (the invocation id), with the details logged.
+ * Every handler of the API goes through here, so this is also where a cross-site state-changing
+ * request is refused (403, ./origin.ts) before the handler runs.
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { invocationLogger } from "../logging/logger";
+import { requireSameOrigin } from "./origin";
 import { ProblemError, problemResponse } from "./problem";
 
 export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -11,6 +14,7 @@ export type ApiHandler = (request: HttpRequest, context: InvocationContext) => P
 export function apiHandler(handler: ApiHandler): HttpHandler {
   return async (request, context) => {
     try {
+      requireSameOrigin(request);
       return await handler(request, context);
     } catch (error) {
       const instance = new URL(request.url).pathname;
