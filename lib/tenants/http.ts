@@ -20,6 +20,7 @@ import {
   TENANT_NAME_PATTERN,
   TenantRegistration,
 } from "./model";
+import { QueueTakenError } from "./claims";
 import { onboardingInstructions } from "./onboarding";
 import { matchesSelector, parseSelector, SelectorError } from "./selector";
 import type { TenantHealthStore } from "./health";
@@ -90,6 +91,13 @@ export function registrationView(r: TenantRegistration) {
 function mapStoreError(error: unknown): never {
   if (error instanceof TenantNotFoundError) throw new ProblemError(404, error.message);
   if (error instanceof TenantConflictError) throw new ProblemError(412, error.message);
+  if (error instanceof QueueTakenError) {
+    throw new ProblemError(409, error.message, undefined, {
+      holder: error.holder,
+      namespace: error.ref.namespace,
+      queue: error.ref.queue,
+    });
+  }
   throw error;
 }
 

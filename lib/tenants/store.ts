@@ -1,11 +1,13 @@
 /**
  * The `tenants` table: one row per registration (partition `tenant`, row key = the slug), with ETag
- * optimistic concurrency. Nested registration fields are flattened into typed columns; nothing secret
+ * optimistic concurrency, and one claim row per namespace + queue in use (partition `queueClaim`,
+ * ./claims.ts) so no two registrations share a queue. Nested registration fields are flattened into typed columns; nothing secret
  * is ever stored (the model refuses secrets, and auth stores only a setting name).
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { readJsonColumn, schemaVersionColumn, isJsonObject } from "../storage/rows";
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import { claimKey, QueueClaims, QueueRef, queuesOf } from "./claims";
 import type { Labels } from "./labels";
 import type { MaintenanceWindow } from "./maintenance";
 import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
@@ -153,12 +155,21 @@ function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRe
 
 export class TenantStore {
   private readonly ensureTable: () => Promise<void>;
+  private readonly claims: QueueClaims;
 
   constructor(
     private readonly client: TableClient,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.ensureTable = tableInitializer(client);
+    this.claims = new QueueClaims(
+      client,
+      async (holder, ref) => {
+        const registration = await this.get(holder);
+        return !!registration && queuesOf(registration).some((r) => claimKeyEq(r, ref));
+      },
+      now,
+    );
   }
 
   async get(name: string): Promise<TenantRegistration | undefined> {
@@ -207,6 +218,8 @@ export class TenantStore {
   /**
    * Creates or replaces a registration. Returns whether it was created. Honours If-Match / If-None-Match;
    * without conditions, a concurrent create or replace is retried so the last writer wins cleanly.
+   * The registration's queues are claimed first (a QueueTakenError when another tenant holds one); the
+   * claims of queues it no longer uses are released after the write, the new ones if the write fails.
    */
   async put(
     name: string,
@@ -214,6 +227,24 @@ export class TenantStore {
     conditions: WriteConditions = {},
   ): Promise<{ created: boolean; registration: TenantRegistration }> {
     await this.ensureTable();
+    const wanted = queuesOf(input);
+    const claimed = await this.claims.claim(name, wanted);
+    let result: { created: boolean; registration: TenantRegistration; previous?: TenantRegistration };
+    try {
+      result = await this.write(name, input, conditions);
+    } catch (error) {
+      await this.claims.release(name, claimed);
+      throw error;
+    }
+    if (result.previous) await this.claims.releaseUnused(name, queuesOf(result.previous), wanted);
+    return { created: result.created, registration: result.registration };
+  }
+
+  private async write(
+    name: string,
+    input: RegistrationInput,
+    conditions: WriteConditions,
+  ): Promise<{ created: boolean; registration: TenantRegistration; previous?: TenantRegistration }> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.get(name);
       const timestamp = this.now().toISOString();
@@ -235,7 +266,7 @@ export class TenantStore {
         await this.client.updateEntity(toEntity(name, input, existing.createdAt, timestamp), "Replace", {
           etag,
         });
-        return { created: false, registration: await this.require(name) };
+        return { created: false, registration: await this.require(name), previous: existing };
       } catch (error) {
         const status = statusCodeOf(error);
         const raced = status === 409 || status === 412;
@@ -266,5 +297,10 @@ export class TenantStore {
       if (status === 412) throw new TenantConflictError(name, "was changed by someone else (ETag mismatch)");
       throw error;
     }
+    await this.claims.release(name, queuesOf(existing));
   }
+}
+
+function claimKeyEq(a: QueueRef, b: QueueRef): boolean {
+  return claimKey(a) === claimKey(b);
 }
