@@ -207,7 +207,7 @@ async function writeResponse(res: ServerResponse, result: unknown): Promise<void
  */
 function requestBase(req: IncomingMessage, baseUrl: string): string {
   const host = req.headers.host;
-  if (!host || !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return baseUrl;
+  if (!host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return baseUrl;
   try {
     return new URL(`${new URL(baseUrl).protocol}//${host}`).toString();
   } catch {

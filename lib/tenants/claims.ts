@@ -144,6 +144,8 @@ export class QueueClaims {
         if (status !== 404 && status !== 412) throw error;
       }
     }
-    throw new Error(`Could not claim queue "${ref.queue}" of "${ref.namespace}": too many concurrent writers.`);
+    throw new Error(
+      `Could not claim queue "${ref.queue}" of "${ref.namespace}": too many concurrent writers.`,
+    );
   }
 }
