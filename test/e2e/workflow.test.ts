@@ -35,6 +35,9 @@ before(async () => {
     namespaceConfig("contoso", [
       { name: "commands", properties: queues.Properties },
       { name: "status", properties: queues.Properties },
+      // The "solo" tenant's own queues: one registration per namespace and queue.
+      { name: "solo-commands", properties: queues.Properties },
+      { name: "solo-status", properties: queues.Properties },
     ]),
     namespaceConfig("fabrikam", [
       { name: "commands", properties: queues.Properties },
@@ -748,9 +751,14 @@ test("every class of bad status is dead-lettered with its own reason beside a re
 });
 
 test("a record left behind a Durable-terminated instance does not take a slot of the tenant's concurrency limit", async () => {
-  // A tenant allowed one deployment at a time (on Contoso's namespace; its agent is never played here).
+  // A tenant allowed one deployment at a time (on its own queues of Contoso's namespace; its agent is
+  // never played here).
   await registerLocalTenant(host!.url, "solo", "50000000-0000-4000-8000-000000000005", {
-    serviceBus: { namespace: "contoso.servicebus.localhost" },
+    serviceBus: {
+      namespace: "contoso.servicebus.localhost",
+      commandQueue: "solo-commands",
+      statusQueue: "solo-status",
+    },
     auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
     limits: { maxConcurrentDeployments: 1 },
   });

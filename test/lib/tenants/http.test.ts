@@ -37,8 +37,19 @@ async function call(handler: HttpHandler, spec: RequestSpec) {
   return readResponse(response);
 }
 
+const SHARED_NAMESPACE = validBody().serviceBus.namespace;
+/**
+ * No two registrations may share a namespace and queue: a tenant other than contoso that uses the
+ * fixture's namespace gets one of its own (`<tenant>.servicebus.windows.net`).
+ */
+function ownNamespace(tenant: string, body: unknown): unknown {
+  const b = body as { serviceBus?: { namespace?: unknown } } | undefined;
+  if (tenant === "contoso" || b?.serviceBus?.namespace !== SHARED_NAMESPACE) return body;
+  return { ...b, serviceBus: { ...b.serviceBus, namespace: `${tenant}.servicebus.windows.net` } };
+}
+
 const put = (tenant: string, body: unknown, headers: Record<string, string> = {}) =>
-  call(handlers.put, { method: "PUT", params: { tenant }, body, headers });
+  call(handlers.put, { method: "PUT", params: { tenant }, body: ownNamespace(tenant, body), headers });
 
 function assertProblem(
   res: { status: number; headers: Record<string, string>; body: unknown },
@@ -585,7 +596,13 @@ describe("onboarding instructions", () => {
   test("503 without the Provider app id, then the consent URL and least-privilege az commands", async () => {
     deps = freshDeps();
     handlers = createTenantHandlers(() => deps);
-    assert.equal((await put("onboard", validBody())).status, 201);
+    // The fixture's namespace as is (fresh deps: nobody else holds it).
+    const registered = await call(handlers.put, {
+      method: "PUT",
+      params: { tenant: "onboard" },
+      body: validBody(),
+    });
+    assert.equal(registered.status, 201);
     assertProblem(await call(handlers.onboarding, { params: { tenant: "onboard" } }), 503);
 
     const appId = "11111111-2222-3333-4444-555555555555";

@@ -24,8 +24,13 @@ let handlers: ReturnType<typeof createTenantHandlers>;
 async function call(handler: HttpHandler, spec: RequestSpec) {
   return readResponse((await handler(makeRequest(spec), makeContext())) as HttpResponseInit);
 }
+/** Each tenant on its own namespace: no two registrations may share a namespace and queue. */
+const ownNamespace = (tenant: string, b: unknown) =>
+  b && typeof b === "object" && "serviceBus" in b
+    ? { ...b, serviceBus: { namespace: `${tenant}.servicebus.windows.net` } }
+    : b;
 const put = (tenant: string, b: unknown) =>
-  call(handlers.put, { method: "PUT", params: { tenant }, body: b });
+  call(handlers.put, { method: "PUT", params: { tenant }, body: ownNamespace(tenant, b) });
 const names = async (query: Record<string, string>) => {
   const res = await call(handlers.list, { query });
   assert.equal(res.status, 200, JSON.stringify(res.body));
