@@ -6,6 +6,8 @@ import { loadSettings } from "../../../lib/config/settings";
 import { createTableClient } from "../../../lib/storage/tables";
 import { createTenantHandlers, TenantApiDeps } from "../../../lib/tenants/http";
 import { TenantStore } from "../../../lib/tenants/store";
+import { QueueClaims, QueueTakenError, STALE_CLAIM_MS } from "../../../lib/tenants/claims";
+import { registrationInputSchema } from "../../../lib/tenants/model";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
 
@@ -126,5 +128,33 @@ describe("one registration per namespace and queue", () => {
     assert.deepEqual(statuses, [201, 409, 409], JSON.stringify(results.map((r) => r.body)));
     const winners = (await store.listAll()).map((t) => t.name);
     assert.equal(winners.length, 1);
+  });
+});
+
+describe("a claim left behind by a writer that stopped halfway", () => {
+  test("holds its queue for a minute, then is taken over when its holder does not use the queue", async () => {
+    counter += 1;
+    const client = createTableClient(azurite.connectionString, `claimsstale${counter}`);
+    let now = new Date("2026-01-01T00:00:00Z");
+    const staleStore = new TenantStore(client, () => now);
+    await staleStore.list(); // creates the table
+    const ref = { namespace: "Stale.servicebus.windows.net", queue: "commands" };
+    // A registration of "ghost" that claimed its queues and never wrote its row.
+    await new QueueClaims(
+      client,
+      async () => false,
+      () => now,
+    ).claim("ghost", [ref, { ...ref, queue: "status" }]);
+    const input = registrationInputSchema.parse(body("stale.servicebus.windows.net"));
+    await assert.rejects(staleStore.put("successor", input), (e: unknown) => {
+      assert.ok(e instanceof QueueTakenError);
+      assert.equal(e.holder, "ghost");
+      return true;
+    });
+    now = new Date(now.getTime() + STALE_CLAIM_MS + 1000);
+    const { created } = await staleStore.put("successor", input);
+    assert.equal(created, true);
+    // And now the successor holds it: the ghost's late write would be refused.
+    await assert.rejects(staleStore.put("ghost", input), QueueTakenError);
   });
 });
