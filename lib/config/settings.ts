@@ -36,7 +36,7 @@ export const SETTING_NAMES = {
   rolloutSweepSeconds: "ROLLOUT_SWEEP_SECONDS",
   statusDelivery: "STATUS_DELIVERY",
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
-  tenantSecretSettingPrefix: "TENANT_SECRET_SETTING_PREFIX",
+  tenantSecretSettingPrefix: "REGISTRATION_SETTING_PREFIX",
 } as const;
 
 /**
@@ -44,7 +44,7 @@ export const SETTING_NAMES = {
  * `auth.secretSetting`) must start with, so a registration can never point at the Provider's own settings
  * (`AzureWebJobsStorage`, ...).
  */
-export const DEFAULT_TENANT_SECRET_SETTING_PREFIX = "TENANT_";
+export const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
 const SETTING_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9_]*_$/;
 /** Prefixes of the platform's own settings (App Service, Functions host, managed identity). */
 const PLATFORM_PREFIXES = /^(WEBSITE|APPSETTING|FUNCTIONS|MSI|IDENTITY|APPLICATIONINSIGHTS|AZURE|CONTAINER)_/i;
@@ -180,7 +180,7 @@ export function loadStatusDelivery(
 }
 
 function tenantSecretSettingPrefix(env: NodeJS.ProcessEnv): string {
-  const prefix = optional(env, SETTING_NAMES.tenantSecretSettingPrefix) ?? DEFAULT_TENANT_SECRET_SETTING_PREFIX;
+  const prefix = optional(env, SETTING_NAMES.tenantSecretSettingPrefix) ?? DEFAULT_REGISTRATION_SETTING_PREFIX;
   if (!SETTING_PREFIX_PATTERN.test(prefix))
     throw new ConfigurationError(
       SETTING_NAMES.tenantSecretSettingPrefix,

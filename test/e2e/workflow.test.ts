@@ -48,7 +48,7 @@ before(async () => {
     COMMAND_RETRY_SECONDS: "1",
     // A customer whose namespace answers nothing: a closed port (connection refused on every send).
     DEV_SERVICEBUS_ENDPOINTS: `${base.DEV_SERVICEBUS_ENDPOINTS},nowhere.servicebus.localhost=sb://127.0.0.1:1`,
-    NOWHERE_SAS: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
+    TENANT_NOWHERE_SAS: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
   });
   for (const ns of emulator.namespaces)
     agents.set(ns.name, new ServiceBusClient(ns.connectionString, FAST_RETRIES));
@@ -311,7 +311,7 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
     body: JSON.stringify({
       directoryId: "99999999-0000-4000-8000-000000000009",
       serviceBus: { namespace: "ghost.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "GHOST_SAS_NOT_SET" },
+      auth: { mode: "sas", sasSetting: "TENANT_GHOST_SAS_NOT_SET" },
     }),
   });
   assert.equal(reg.status, 201);
@@ -335,7 +335,7 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
     body: JSON.stringify({
       directoryId: "99999999-0000-4000-8000-000000000009",
       serviceBus: { namespace: "ghost.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "GHOST_SAS_NOT_SET" },
+      auth: { mode: "sas", sasSetting: "TENANT_GHOST_SAS_NOT_SET" },
     }),
   });
   assert.equal(again.status, 201);
@@ -751,7 +751,7 @@ test("a record left behind a Durable-terminated instance does not take a slot of
   // A tenant allowed one deployment at a time (on Contoso's namespace; its agent is never played here).
   await registerLocalTenant(host!.url, "solo", "50000000-0000-4000-8000-000000000005", {
     serviceBus: { namespace: "contoso.servicebus.localhost" },
-    auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+    auth: { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" },
     limits: { maxConcurrentDeployments: 1 },
   });
   const first = await startDeployment("solo", { spec: { template: "first" } });
