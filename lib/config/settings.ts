@@ -47,7 +47,8 @@ export const SETTING_NAMES = {
 export const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
 const SETTING_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9_]*_$/;
 /** Prefixes of the platform's own settings (App Service, Functions host, managed identity). */
-const PLATFORM_PREFIXES = /^(WEBSITE|APPSETTING|FUNCTIONS|MSI|IDENTITY|APPLICATIONINSIGHTS|AZURE|CONTAINER)_/i;
+const PLATFORM_PREFIXES =
+  /^(WEBSITE|APPSETTING|FUNCTIONS|MSI|IDENTITY|APPLICATIONINSIGHTS|AZURE|CONTAINER)_/i;
 
 /**
  * How statuses reach the Provider: `pump` (default), a per-tenant durable long-poll that runs only while
@@ -180,7 +181,8 @@ export function loadStatusDelivery(
 }
 
 function tenantSecretSettingPrefix(env: NodeJS.ProcessEnv): string {
-  const prefix = optional(env, SETTING_NAMES.tenantSecretSettingPrefix) ?? DEFAULT_REGISTRATION_SETTING_PREFIX;
+  const prefix =
+    optional(env, SETTING_NAMES.tenantSecretSettingPrefix) ?? DEFAULT_REGISTRATION_SETTING_PREFIX;
   if (!SETTING_PREFIX_PATTERN.test(prefix))
     throw new ConfigurationError(
       SETTING_NAMES.tenantSecretSettingPrefix,

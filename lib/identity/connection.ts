@@ -13,7 +13,12 @@ import {
   ClientSecretCredential,
   ManagedIdentityCredential,
 } from "@azure/identity";
-import { ConfigurationError, ProviderSettings, SETTING_NAMES, tenantSettingAllowed } from "../config/settings";
+import {
+  ConfigurationError,
+  ProviderSettings,
+  SETTING_NAMES,
+  tenantSettingAllowed,
+} from "../config/settings";
 import type { NamespaceConnection } from "../messaging/channel";
 import { namespaceAllowed, type TenantRegistration } from "../tenants/model";
 

@@ -33,30 +33,33 @@ export const REDACTED = "[redacted]";
  * Secrets by shape, each masked where it stands so the rest of a line (which tenant, what failed) stays
  * readable: the part a pattern matches is replaced by what `mask` returns.
  */
-const SECRET_SHAPES: { kind: string; pattern: RegExp; mask: (match: string, ...groups: string[]) => string }[] =
-  [
-    // PEM private keys, the whole block (or to the end of the text if it is cut off).
-    {
-      kind: "pem",
-      pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-      mask: () => REDACTED,
-    },
-    // JWTs (bearer tokens, client assertions): three base64url segments, the first a JSON header.
-    { kind: "jwt", pattern: /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g, mask: () => REDACTED },
-    // SAS tokens and connection-string keys: keep the name, mask the value.
-    {
-      kind: "sas",
-      pattern: /(SharedAccessSignature\s+)[^\s"',]+/gi,
-      mask: (_m, name) => `${name}${REDACTED}`,
-    },
-    {
-      kind: "key",
-      pattern: /\b(sig=|SharedAccessKey=|AccountKey=|client_secret=|client_assertion=)[^\s&;"',]+/gi,
-      mask: (_m, name) => `${name}${REDACTED}`,
-    },
-    // Entra client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
-    { kind: "clientSecret", pattern: /[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}/g, mask: () => REDACTED },
-  ];
+const SECRET_SHAPES: {
+  kind: string;
+  pattern: RegExp;
+  mask: (match: string, ...groups: string[]) => string;
+}[] = [
+  // PEM private keys, the whole block (or to the end of the text if it is cut off).
+  {
+    kind: "pem",
+    pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+    mask: () => REDACTED,
+  },
+  // JWTs (bearer tokens, client assertions): three base64url segments, the first a JSON header.
+  { kind: "jwt", pattern: /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g, mask: () => REDACTED },
+  // SAS tokens and connection-string keys: keep the name, mask the value.
+  {
+    kind: "sas",
+    pattern: /(SharedAccessSignature\s+)[^\s"',]+/gi,
+    mask: (_m, name) => `${name}${REDACTED}`,
+  },
+  {
+    kind: "key",
+    pattern: /\b(sig=|SharedAccessKey=|AccountKey=|client_secret=|client_assertion=)[^\s&;"',]+/gi,
+    mask: (_m, name) => `${name}${REDACTED}`,
+  },
+  // Entra client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
+  { kind: "clientSecret", pattern: /[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}/g, mask: () => REDACTED },
+];
 
 /** A text with every secret-shaped part masked. */
 export function redactText(text: string): string {

@@ -17,7 +17,9 @@ export function localProviderSettings(
     DEV_SERVICEBUS_ENDPOINTS: namespaces
       .map((ns) => `${ns.name}.servicebus.localhost=sb://localhost:${ns.port}`)
       .join(","),
-    ...Object.fromEntries(namespaces.map((ns) => [`TENANT_${ns.name.toUpperCase()}_SAS`, ns.connectionString])),
+    ...Object.fromEntries(
+      namespaces.map((ns) => [`TENANT_${ns.name.toUpperCase()}_SAS`, ns.connectionString]),
+    ),
     STATUS_POLL_WAIT_MS: "300",
     PUMP_REENSURE_SECONDS: "2",
     ...extra,

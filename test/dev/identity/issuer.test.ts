@@ -131,7 +131,9 @@ test("client secret: the right secret signs in, a wrong one and an unconsented d
   );
   await assert.rejects(
     connections
-      .credentialFor(reg("ghost", DIR_UNCONSENTED, { mode: "clientSecret", secretSetting: "TENANT_APP_SECRET" }))
+      .credentialFor(
+        reg("ghost", DIR_UNCONSENTED, { mode: "clientSecret", secretSetting: "TENANT_APP_SECRET" }),
+      )
       .getToken("https://servicebus.azure.net/.default"),
     /700016|admin consent/,
   );
