@@ -113,6 +113,19 @@ export function tenantSettingAllowed(setting: string, prefix: string): boolean {
   return setting.startsWith(prefix) && setting.length > prefix.length && !own.includes(setting);
 }
 
+/**
+ * Whether a STORED registration's setting may be read: one with the prefix, or (a registration stored by
+ * a release before the prefix rule, e.g. 0.1.0's `CONTOSO_SERVICEBUS_SAS`) any setting that is none of the
+ * Provider's own and none of the platform's (`AzureWebJobs*`, `WEBSITE_`, `FUNCTIONS_`, ...). So an upgrade
+ * never cuts a customer off mid-deployment, while no registration, old or new, reaches the Provider's keys.
+ * New registrations must use the prefix (`tenantSettingAllowed`).
+ */
+export function storedTenantSettingReadable(setting: string, prefix: string): boolean {
+  if (tenantSettingAllowed(setting, prefix)) return true;
+  const own = Object.values(SETTING_NAMES) as string[];
+  return !own.includes(setting) && !/^AzureWebJobs/i.test(setting) && !PLATFORM_PREFIXES.test(setting);
+}
+
 const suffixSchema = z
   .string()
   .regex(

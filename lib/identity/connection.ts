@@ -17,7 +17,7 @@ import {
   ConfigurationError,
   ProviderSettings,
   SETTING_NAMES,
-  tenantSettingAllowed,
+  storedTenantSettingReadable,
 } from "../config/settings";
 import type { NamespaceConnection } from "../messaging/channel";
 import { namespaceAllowed, type TenantRegistration } from "../tenants/model";
@@ -90,12 +90,12 @@ export interface ResolvedConnection {
 }
 
 /**
- * A tenant's secret setting, read only when its name has the tenant prefix (a registration stored before
- * the rule, or an edited row, cannot reach the Provider's own settings). Errors name the setting and what
- * is wrong with it, never its value.
+ * A tenant's secret setting, read only when a stored registration may name it (storedTenantSettingReadable:
+ * the tenant prefix, or a registration from before the rule that names no setting of the Provider's or the
+ * platform's own). Errors name the setting and what is wrong with it, never its value.
  */
 function required(env: NodeJS.ProcessEnv, setting: string, tenant: string, prefix: string): string {
-  if (!tenantSettingAllowed(setting, prefix))
+  if (!storedTenantSettingReadable(setting, prefix))
     throw new ConfigurationError(
       setting,
       `is not a tenant setting (a registration may only name settings that start with ${prefix}, see ${SETTING_NAMES.tenantSecretSettingPrefix}); it is not read for tenant "${tenant}"`,

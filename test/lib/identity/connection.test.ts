@@ -178,6 +178,22 @@ test("a certificate setting holding something else names the setting, never its 
   );
 });
 
+test("a stored registration from before the prefix rule keeps its setting, unless it names the Provider's or the platform's own", () => {
+  const legacy = new CustomerConnections(settings, { CONTOSO_SERVICEBUS_SAS: "x" });
+  assert.throws(
+    () =>
+      legacy.resolve(testRegistration("alpha", DIR_A, { mode: "sas", sasSetting: "CONTOSO_SERVICEBUS_SAS" })),
+    (e: unknown) => e instanceof ConfigurationError && !/is not a tenant setting/.test(e.message),
+    "read (and judged on its value's shape), not refused for its name",
+  );
+  for (const setting of ["WEBSITE_AUTH_ENCRYPTION_KEY", "FUNCTIONS_MASTER_KEY", "AzureWebJobsSecretStorage"])
+    assert.throws(
+      () => legacy.resolve(testRegistration("alpha", DIR_A, { mode: "sas", sasSetting: setting })),
+      (e: unknown) => e instanceof ConfigurationError && /is not a tenant setting/.test(e.message),
+      setting,
+    );
+});
+
 test("a registration naming a setting outside the tenant prefix is never read (one stored before the rule)", () => {
   const env = { AzureWebJobsStorage: STORAGE, TENANT_SAS_A: STORAGE };
   const c = new CustomerConnections(settings, env);
