@@ -32,7 +32,7 @@ const BLOCKS = 10;
 const BLOCK = Math.ceil(REPORTS / BLOCKS);
 const TENANT = "longrun";
 const FQDN = `${TENANT}.servicebus.localhost`;
-const SAS_SETTING = "LONGRUN_SAS";
+const SAS_SETTING = "TENANT_LONGRUN_SAS";
 /** How often the benchmark reads the ledger while a block is routed. */
 const POLL_MS = 200;
 /** Every tenth report carries a `detail` of about this many bytes (the contract allows 8 KB). */

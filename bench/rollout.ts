@@ -40,7 +40,7 @@ const FQDN = `${NAMESPACE}.servicebus.localhost`;
  * per customer in production. (With one shared setting, every tenant's links would share one
  * connection, whose client authorises one link at a time: core-amqp's per-connection claim lock.)
  */
-const sasSetting = (tenant: string) => `${tenant.toUpperCase()}_SAS`;
+const sasSetting = (tenant: string) => `TENANT_${tenant.toUpperCase()}_SAS`;
 const IDLE_SECONDS = 30;
 
 /**

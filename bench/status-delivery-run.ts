@@ -389,7 +389,7 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 function sasSetting(tenant: string): string {
-  return `${tenant.toUpperCase().replace(/-/g, "_")}_SAS`;
+  return `TENANT_${tenant.toUpperCase().replace(/-/g, "_")}_SAS`;
 }
 
 async function pumpsStillRunning(baseUrl: string, tenants: string[]): Promise<number> {

@@ -259,7 +259,7 @@ function trustBundle(certPath: string, certPem: string): string {
   return bundle;
 }
 
-const sasSettingOf = (tenant: string) => `${tenant.toUpperCase()}_SERVICEBUS_SAS`;
+const sasSettingOf = (tenant: string) => `TENANT_${tenant.toUpperCase().replace(/-/g, "_")}_SERVICEBUS_SAS`;
 
 /** The PUT body that registers a simulated customer. */
 function registration(c: RunningCustomer): Record<string, unknown> {

@@ -80,6 +80,8 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
         { name: 'STATUS_DELIVERY', value: 'pump' }
         { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
+        // A registration may name only app settings with this prefix (its SAS, secret or certificate).
+        { name: 'REGISTRATION_SETTING_PREFIX', value: 'TENANT_' }
       ]
     }
   }

@@ -36,7 +36,19 @@ export const SETTING_NAMES = {
   rolloutSweepSeconds: "ROLLOUT_SWEEP_SECONDS",
   statusDelivery: "STATUS_DELIVERY",
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
+  tenantSecretSettingPrefix: "REGISTRATION_SETTING_PREFIX",
 } as const;
+
+/**
+ * The prefix every app setting a tenant registration names (`auth.sasSetting`, `auth.certificateSetting`,
+ * `auth.secretSetting`) must start with, so a registration can never point at the Provider's own settings
+ * (`AzureWebJobsStorage`, ...).
+ */
+export const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
+const SETTING_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9_]*_$/;
+/** Prefixes of the platform's own settings (App Service, Functions host, managed identity). */
+const PLATFORM_PREFIXES =
+  /^(WEBSITE|APPSETTING|FUNCTIONS|MSI|IDENTITY|APPLICATIONINSIGHTS|AZURE|CONTAINER)_/i;
 
 /**
  * How statuses reach the Provider: `pump` (default), a per-tenant durable long-poll that runs only while
@@ -88,6 +100,30 @@ export interface ProviderSettings {
   statusDelivery: StatusDelivery;
   /** Timer poll schedule (six-field NCRONTAB or hh:mm:ss); only read in `timerPoll` mode. */
   statusPollSchedule: string;
+  /** The prefix of every app setting a tenant registration may name. */
+  tenantSecretSettingPrefix: string;
+}
+
+/**
+ * Whether a registration may name `setting`: it starts with the prefix (and is longer), and it is none of
+ * the Provider's own settings. A setting's value is never read for a tenant otherwise.
+ */
+export function tenantSettingAllowed(setting: string, prefix: string): boolean {
+  const own = Object.values(SETTING_NAMES) as string[];
+  return setting.startsWith(prefix) && setting.length > prefix.length && !own.includes(setting);
+}
+
+/**
+ * Whether a STORED registration's setting may be read: one with the prefix, or (a registration stored by
+ * a release before the prefix rule, e.g. 0.1.0's `CONTOSO_SERVICEBUS_SAS`) any setting that is none of the
+ * Provider's own and none of the platform's (`AzureWebJobs*`, `WEBSITE_`, `FUNCTIONS_`, ...). So an upgrade
+ * never cuts a customer off mid-deployment, while no registration, old or new, reaches the Provider's keys.
+ * New registrations must use the prefix (`tenantSettingAllowed`).
+ */
+export function storedTenantSettingReadable(setting: string, prefix: string): boolean {
+  if (tenantSettingAllowed(setting, prefix)) return true;
+  const own = Object.values(SETTING_NAMES) as string[];
+  return !own.includes(setting) && !/^AzureWebJobs/i.test(setting) && !PLATFORM_PREFIXES.test(setting);
 }
 
 const suffixSchema = z
@@ -105,7 +141,7 @@ function parseEndpoints(raw: string | undefined): Record<string, string> {
     if (!fqdn || !endpoint || !/^sb:\/\/[^/]+$/.test(endpoint)) {
       throw new ConfigurationError(
         SETTING_NAMES.localEndpoints,
-        `expected "namespace.fqdn=sb://host:port,..." but got "${pair}"`,
+        `every entry must look like "namespace.fqdn=sb://host:port" (comma-separated); one does not`,
       );
     }
     result[fqdn.toLowerCase()] = endpoint;
@@ -123,7 +159,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   if (!raw) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigurationError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigurationError(name, `must be an integer from ${min} to ${max}`);
   }
   return n;
 }
@@ -144,7 +180,7 @@ export function loadStatusDelivery(
   if (!statusDelivery)
     throw new ConfigurationError(
       SETTING_NAMES.statusDelivery,
-      `must be one of ${STATUS_DELIVERY_MODES.join(", ")}, got "${raw}"`,
+      `must be one of ${STATUS_DELIVERY_MODES.join(", ")}`,
     );
   const statusPollSchedule = optional(env, SETTING_NAMES.statusPollSchedule) ?? DEFAULT_STATUS_POLL_SCHEDULE;
   const sixFields = statusPollSchedule.split(/\s+/).length === 6;
@@ -152,9 +188,31 @@ export function loadStatusDelivery(
   if (!sixFields && !timeSpan)
     throw new ConfigurationError(
       SETTING_NAMES.statusPollSchedule,
-      `must be a six-field NCRONTAB expression or hh:mm:ss, got "${statusPollSchedule}"`,
+      "must be a six-field NCRONTAB expression or hh:mm:ss",
     );
   return { statusDelivery, statusPollSchedule };
+}
+
+function tenantSecretSettingPrefix(env: NodeJS.ProcessEnv): string {
+  const prefix =
+    optional(env, SETTING_NAMES.tenantSecretSettingPrefix) ?? DEFAULT_REGISTRATION_SETTING_PREFIX;
+  if (!SETTING_PREFIX_PATTERN.test(prefix))
+    throw new ConfigurationError(
+      SETTING_NAMES.tenantSecretSettingPrefix,
+      "must be letters, digits and underscores, start with a letter and end with an underscore",
+    );
+  if (PLATFORM_PREFIXES.test(prefix))
+    throw new ConfigurationError(
+      SETTING_NAMES.tenantSecretSettingPrefix,
+      "must not select the platform's settings (WEBSITE_, FUNCTIONS_, AZURE_, IDENTITY_, ...)",
+    );
+  const own = (Object.values(SETTING_NAMES) as string[]).filter((name) => name.startsWith(prefix));
+  if (own.length > 0)
+    throw new ConfigurationError(
+      SETTING_NAMES.tenantSecretSettingPrefix,
+      `must not be a prefix of the Provider's own settings (${own.join(", ")})`,
+    );
+  return prefix;
 }
 
 /** Reads and validates the settings; throws ConfigurationError naming the setting at fault. */
@@ -169,7 +227,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     if (!check.success) {
       throw new ConfigurationError(
         SETTING_NAMES.allowedNamespaceSuffixes,
-        `"${suffix}" must look like .example.net`,
+        "every suffix must look like .example.net",
       );
     }
   }
@@ -205,5 +263,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     rolloutLaneConcurrency: integer(env, SETTING_NAMES.rolloutLaneConcurrency, 25, 1, 1000),
     rolloutSweepSeconds: integer(env, SETTING_NAMES.rolloutSweepSeconds, 30, 1, 3600),
     ...loadStatusDelivery(env),
+    tenantSecretSettingPrefix: tenantSecretSettingPrefix(env),
   };
 }

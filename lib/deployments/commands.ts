@@ -2,7 +2,7 @@
  * Sending commands to a customer's command queue, for the orchestrations (the `sendCommand` activity) and
  * for the HTTP API and reconciliation (a best-effort Cancel). A failure is an answer, never a throw.
  */
-import { createLogger, Logger } from "../logging/logger";
+import { createLogger, Logger, redactText } from "../logging/logger";
 import { sendCommand } from "../messaging/channel";
 import { ConfigurationError } from "../config/settings";
 import { NamespaceNotAllowedError } from "../identity/connection";
@@ -49,7 +49,7 @@ export async function sendCommandActivity(
       retryable,
       error,
     });
-    return { error: error instanceof Error ? error.message : String(error), retryable };
+    return { error: redactText(error instanceof Error ? error.message : String(error)), retryable };
   }
 }
 

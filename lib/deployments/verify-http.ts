@@ -9,7 +9,7 @@ import { z } from "zod";
 import { ROLES } from "../http/auth";
 import { json } from "../http/handler";
 import { parseWith, readJson } from "../http/request";
-import { invocationLogger } from "../logging/logger";
+import { invocationLogger, redactText } from "../logging/logger";
 import { tenantParam } from "../tenants/http";
 import {
   ORCHESTRATIONS,
@@ -33,7 +33,10 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
       const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
       const registration = await requireRegistered(rt, tenant);
       const log = invocationLogger(context);
-      const finish = async (result: VerifyResult) => {
+      const finish = async (answer: VerifyResult) => {
+        // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
+        const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
+        const result = { ...answer, steps };
         const failed = result.steps.find((s) => !s.ok);
         await rt.health
           .recordVerify(tenant, {

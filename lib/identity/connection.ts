@@ -13,7 +13,12 @@ import {
   ClientSecretCredential,
   ManagedIdentityCredential,
 } from "@azure/identity";
-import { ConfigurationError, ProviderSettings, SETTING_NAMES } from "../config/settings";
+import {
+  ConfigurationError,
+  ProviderSettings,
+  SETTING_NAMES,
+  storedTenantSettingReadable,
+} from "../config/settings";
 import type { NamespaceConnection } from "../messaging/channel";
 import { namespaceAllowed, type TenantRegistration } from "../tenants/model";
 
@@ -84,7 +89,17 @@ export interface ResolvedConnection {
   connect: () => NamespaceConnection;
 }
 
-function required(env: NodeJS.ProcessEnv, setting: string, tenant: string): string {
+/**
+ * A tenant's secret setting, read only when a stored registration may name it (storedTenantSettingReadable:
+ * the tenant prefix, or a registration from before the rule that names no setting of the Provider's or the
+ * platform's own). Errors name the setting and what is wrong with it, never its value.
+ */
+function required(env: NodeJS.ProcessEnv, setting: string, tenant: string, prefix: string): string {
+  if (!storedTenantSettingReadable(setting, prefix))
+    throw new ConfigurationError(
+      setting,
+      `is not a tenant setting (a registration may only name settings that start with ${prefix}, see ${SETTING_NAMES.tenantSecretSettingPrefix}); it is not read for tenant "${tenant}"`,
+    );
   const value = env[setting]?.trim();
   if (!value) throw new ConfigurationError(setting, `is not set (needed by tenant "${tenant}")`);
   return value;
@@ -113,13 +128,13 @@ export class CustomerConnections {
     const localEndpoint = this.settings.localMode ? this.settings.localEndpoints[namespace] : undefined;
     const auth = registration.auth;
     if (auth.mode === "sas") {
-      const connectionString = required(this.env, auth.sasSetting, tenant);
+      const connectionString = this.read(auth.sasSetting, tenant);
       const host = endpointHost(connectionString);
       const allowedHosts = [namespace, localEndpoint?.replace(/^sb:\/\//, "").toLowerCase()];
       if (!host || !allowedHosts.includes(host)) {
         throw new ConfigurationError(
           auth.sasSetting,
-          `its endpoint "${host ?? "?"}" is not the namespace of tenant "${tenant}" (${namespace}); a key is never sent to another host`,
+          `its endpoint is ${host ? "not the namespace" : "missing or unreadable; expected the namespace"} of tenant "${tenant}" (${namespace}); a key is never sent to another host`,
         );
       }
       return { key: `${namespace}|sas|${auth.sasSetting}`, connect: () => ({ connectionString }) };
@@ -133,6 +148,10 @@ export class CustomerConnections {
         ...(localEndpoint ? { customEndpointAddress: localEndpoint } : {}),
       }),
     };
+  }
+
+  private read(setting: string, tenant: string): string {
+    return required(this.env, setting, tenant, this.settings.tenantSecretSettingPrefix);
   }
 
   /** The cached credential for a registration's directory and auth mode. */
@@ -159,16 +178,16 @@ export class CustomerConnections {
         credential = new ClientSecretCredential(
           directoryId,
           appClientId,
-          required(this.env, auth.secretSetting, tenant),
+          this.read(auth.secretSetting, tenant),
           options,
         );
         break;
       case "certificate": {
-        const certificatePath = required(this.env, auth.certificateSetting, tenant);
+        const certificatePath = this.read(auth.certificateSetting, tenant);
         if (!fs.existsSync(certificatePath)) {
           throw new ConfigurationError(
             auth.certificateSetting,
-            `points to "${certificatePath}", which does not exist`,
+            `names a certificate file that does not exist (needed by tenant "${tenant}")`,
           );
         }
         credential = new ClientCertificateCredential(directoryId, appClientId, { certificatePath }, options);

@@ -1,7 +1,8 @@
 /**
  * Structured logging: one entry per event, correlated by whatever context the caller binds (tenant,
- * deploymentId, instanceId, invocationId). Values under secret-looking keys, and strings that look like
- * credentials, are redacted so a log line can never carry a secret.
+ * deploymentId, instanceId, invocationId). Values under secret-looking keys are redacted whole; in every
+ * other string the parts shaped like a credential (PEM private keys, JWTs, SAS signatures, account and
+ * shared access keys, client secrets) are masked, so a log line can never carry a secret.
  *
  * Two sinks: the console (`LOG_LEVEL` filters, `LOG_FORMAT` picks a readable line or JSON; see
  * ./format.ts), and a Functions InvocationContext (`invocationLogger`), which gets the entry as JSON so
@@ -26,12 +27,51 @@ export type LogSink = (level: LogLevel, entry: LogProps) => void;
 
 const SECRET_KEY =
   /(secret|password|pwd|token|signature|sharedaccesskey|accountkey|connectionstring|^key$|^sig$)/i;
-const SECRET_VALUE = /(SharedAccessSignature|SharedAccessKey=|AccountKey=|sig=|eyJ[A-Za-z0-9_-]{10,}\.)/;
 export const REDACTED = "[redacted]";
+
+/**
+ * Secrets by shape, each masked where it stands so the rest of a line (which tenant, what failed) stays
+ * readable: the part a pattern matches is replaced by what `mask` returns.
+ */
+const SECRET_SHAPES: {
+  kind: string;
+  pattern: RegExp;
+  mask: (match: string, ...groups: string[]) => string;
+}[] = [
+  // PEM private keys, the whole block (or to the end of the text if it is cut off).
+  {
+    kind: "pem",
+    pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+    mask: () => REDACTED,
+  },
+  // JWTs (bearer tokens, client assertions): three base64url segments, the first a JSON header.
+  { kind: "jwt", pattern: /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g, mask: () => REDACTED },
+  // SAS tokens and connection-string keys: keep the name, mask the value.
+  {
+    kind: "sas",
+    pattern: /(SharedAccessSignature\s+)[^\s"',]+/gi,
+    mask: (_m, name) => `${name}${REDACTED}`,
+  },
+  {
+    kind: "key",
+    pattern: /\b(sig=|SharedAccessKey=|AccountKey=|client_secret=|client_assertion=)[^\s&;"',]+/gi,
+    mask: (_m, name) => `${name}${REDACTED}`,
+  },
+  // Entra client secrets: three characters, a digit, `Q~`, then 31 to 34 more.
+  { kind: "clientSecret", pattern: /[A-Za-z0-9_.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}/g, mask: () => REDACTED },
+];
+
+/** A text with every secret-shaped part masked. */
+export function redactText(text: string): string {
+  return SECRET_SHAPES.reduce(
+    (out, { pattern, mask }) => out.replace(pattern, (m: string, ...groups: string[]) => mask(m, ...groups)),
+    text,
+  );
+}
 
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return "[depth]";
-  if (typeof value === "string") return SECRET_VALUE.test(value) ? REDACTED : value;
+  if (typeof value === "string") return redactText(value);
   if (value instanceof Error) return { name: value.name, message: redact(value.message, depth + 1) };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value && typeof value === "object") {

@@ -6,7 +6,7 @@
 import type { HttpRequest, InvocationContext } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { ProviderSettings, SETTING_NAMES } from "../config/settings";
+import { ProviderSettings, SETTING_NAMES, tenantSettingAllowed } from "../config/settings";
 import { requireRole, ROLES } from "../http/auth";
 import { apiHandler, json } from "../http/handler";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
@@ -14,6 +14,7 @@ import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
 import {
+  authSetting,
   findSecrets,
   namespaceAllowed,
   registrationInputSchema,
@@ -139,6 +140,15 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
           {
             field: "serviceBus.namespace",
             message: `must end with one of: ${settings.allowedNamespaceSuffixes.join(", ")} (${SETTING_NAMES.allowedNamespaceSuffixes})`,
+          },
+        ]);
+      }
+      const named = authSetting(input.auth);
+      if (named && !tenantSettingAllowed(named.setting, settings.tenantSecretSettingPrefix)) {
+        throw validationProblem([
+          {
+            field: named.field,
+            message: `must name an app setting that starts with ${settings.tenantSecretSettingPrefix} (${SETTING_NAMES.tenantSecretSettingPrefix}) and is not one of the Provider's own settings`,
           },
         ]);
       }

@@ -32,6 +32,20 @@ export const authConfigSchema = z.discriminatedUnion("mode", [
 ]);
 export type AuthConfig = z.infer<typeof authConfigSchema>;
 
+/** The app setting an auth config names, with its field path in a registration (none for federated). */
+export function authSetting(auth: AuthConfig): { field: string; setting: string } | undefined {
+  switch (auth.mode) {
+    case "certificate":
+      return { field: "auth.certificateSetting", setting: auth.certificateSetting };
+    case "clientSecret":
+      return { field: "auth.secretSetting", setting: auth.secretSetting };
+    case "sas":
+      return { field: "auth.sasSetting", setting: auth.sasSetting };
+    default:
+      return undefined;
+  }
+}
+
 const queueName = z
   .string()
   .regex(QUEUE_NAME, "must be a valid Service Bus queue name")

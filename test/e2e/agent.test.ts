@@ -58,7 +58,7 @@ before(async () => {
     body: JSON.stringify({
       directoryId: "c0000000-0000-4000-8000-000000000001",
       serviceBus: { namespace: "contoso.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+      auth: { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" },
     }),
   });
   assert.equal(res.status, 201);

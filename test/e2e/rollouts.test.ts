@@ -360,7 +360,7 @@ test("a tenant's closed maintenance window holds its rollout deployment in Waiti
       body: JSON.stringify({
         directoryId: "a0000000-0000-4000-8000-000000000006",
         serviceBus: { namespace: "foxtrot.servicebus.localhost" },
-        auth: { mode: "sas", sasSetting: "FOXTROT_SAS" },
+        auth: { mode: "sas", sasSetting: "TENANT_FOXTROT_SAS" },
         labels: { ring: "broad", region: "eu" },
         maintenanceWindows: windows,
       }),
@@ -410,7 +410,7 @@ test("retry starts a new rollout over the tenants that did not succeed", async (
       body: JSON.stringify({
         directoryId: "a0000000-0000-4000-8000-000000000005",
         serviceBus: { namespace: "echo.servicebus.localhost" },
-        auth: { mode: "sas", sasSetting: "ECHO_SAS" },
+        auth: { mode: "sas", sasSetting: "TENANT_ECHO_SAS" },
         labels: { ring: "broad", region: "us" },
         state,
       }),

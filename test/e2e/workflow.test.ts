@@ -51,7 +51,10 @@ before(async () => {
     COMMAND_RETRY_SECONDS: "1",
     // A customer whose namespace answers nothing: a closed port (connection refused on every send).
     DEV_SERVICEBUS_ENDPOINTS: `${base.DEV_SERVICEBUS_ENDPOINTS},nowhere.servicebus.localhost=sb://127.0.0.1:1`,
-    NOWHERE_SAS: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
+    TENANT_NOWHERE_SAS: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
+    // Issue 18: a tenant setting that holds the Provider's storage connection string by mistake.
+    PROVIDER_APP_CLIENT_ID: "0a000000-0000-4000-8000-0000000000a0",
+    TENANT_LEAKY_CERT: azurite.connectionString,
   });
   for (const ns of emulator.namespaces)
     agents.set(ns.name, new ServiceBusClient(ns.connectionString, FAST_RETRIES));
@@ -314,7 +317,7 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
     body: JSON.stringify({
       directoryId: "99999999-0000-4000-8000-000000000009",
       serviceBus: { namespace: "ghost.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "GHOST_SAS_NOT_SET" },
+      auth: { mode: "sas", sasSetting: "TENANT_GHOST_SAS_NOT_SET" },
     }),
   });
   assert.equal(reg.status, 201);
@@ -338,11 +341,51 @@ test("verify diagnoses the failing step: no agent answering, or no credential", 
     body: JSON.stringify({
       directoryId: "99999999-0000-4000-8000-000000000009",
       serviceBus: { namespace: "ghost.servicebus.localhost" },
-      auth: { mode: "sas", sasSetting: "GHOST_SAS_NOT_SET" },
+      auth: { mode: "sas", sasSetting: "TENANT_GHOST_SAS_NOT_SET" },
     }),
   });
   assert.equal(again.status, 201);
   assert.equal((await ghostHealth()).lastVerify, undefined);
+});
+
+test("no app setting's value comes back: not from verify, the health row or a deployment's outcome", async () => {
+  const key = /AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!;
+  const leaks = (text: string) => text.includes(key) || text.includes(azurite.connectionString);
+  const put = (auth: Record<string, string>) =>
+    fetch(`${host!.url}/api/tenants/leaky`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        directoryId: "0a000000-0000-4000-8000-00000000000a",
+        serviceBus: { namespace: "leaky.servicebus.localhost" },
+        auth,
+      }),
+    });
+  // The repro: a registration naming the Provider's own storage setting is refused, naming the field.
+  const refused = await put({ mode: "certificate", certificateSetting: "AzureWebJobsStorage" });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.headers.get("content-type"), "application/problem+json");
+  const problem = (await refused.json()) as { errors?: { field: string }[] };
+  assert.deepEqual(
+    problem.errors?.map((e) => e.field),
+    ["auth.certificateSetting"],
+  );
+  // A tenant setting holding a secret by mistake: every answer names the setting, never its value.
+  assert.equal((await put({ mode: "certificate", certificateSetting: "TENANT_LEAKY_CERT" })).status, 201);
+  const verify = await (await fetch(`${host!.url}/api/tenants/leaky/verify`, { method: "POST" })).text();
+  assert.ok(!leaks(verify), verify);
+  assert.match(verify, /TENANT_LEAKY_CERT/);
+  const health = await (await fetch(`${host!.url}/api/tenants/leaky/health`)).text();
+  assert.ok(!leaks(health), health);
+  assert.match(health, /TENANT_LEAKY_CERT/);
+  const started = await startDeployment("leaky", { spec: { template: "leak" } });
+  assert.equal(started.status, 202);
+  const d = await assertOneTruth(host!.url, started.body.id, 20_000);
+  assert.equal(d.outcome, "Failed");
+  const record = JSON.stringify(await deployment(started.body.id));
+  assert.ok(!leaks(record), record);
+  assert.match(String(d.message), /TENANT_LEAKY_CERT/);
+  assert.equal((await fetch(`${host!.url}/api/tenants/leaky`, { method: "DELETE" })).status, 204);
 });
 
 test("out-of-order statuses: a late lower sequence never moves a deployment backwards", async () => {
@@ -759,7 +802,7 @@ test("a record left behind a Durable-terminated instance does not take a slot of
       commandQueue: "solo-commands",
       statusQueue: "solo-status",
     },
-    auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+    auth: { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" },
     limits: { maxConcurrentDeployments: 1 },
   });
   const first = await startDeployment("solo", { spec: { template: "first" } });

@@ -1,6 +1,6 @@
 /**
  * App settings for the Provider on the dev host in local mode: Azurite for tables, each emulator namespace
- * `n` as `n.servicebus.localhost` with its SAS connection string in the setting `N_SAS`, and pump timings
+ * `n` as `n.servicebus.localhost` with its SAS connection string in the setting `TENANT_N_SAS`, and pump timings
  * short enough for tests. `extra` adds or overrides settings.
  */
 import type { RunningNamespace } from "../../dev/servicebus-emulator";
@@ -17,7 +17,9 @@ export function localProviderSettings(
     DEV_SERVICEBUS_ENDPOINTS: namespaces
       .map((ns) => `${ns.name}.servicebus.localhost=sb://localhost:${ns.port}`)
       .join(","),
-    ...Object.fromEntries(namespaces.map((ns) => [`${ns.name.toUpperCase()}_SAS`, ns.connectionString])),
+    ...Object.fromEntries(
+      namespaces.map((ns) => [`TENANT_${ns.name.toUpperCase()}_SAS`, ns.connectionString]),
+    ),
     STATUS_POLL_WAIT_MS: "300",
     PUMP_REENSURE_SECONDS: "2",
     ...extra,

@@ -24,7 +24,7 @@ export function testRegistration(
 
 /**
  * Registers a local-mode tenant through the API: namespace `<tenant>.servicebus.localhost` reached with
- * the SAS in app setting `<TENANT>_SAS` (as test/helpers/provider.ts wires the emulator), 201 expected.
+ * the SAS in app setting `TENANT_<TENANT>_SAS` (as test/helpers/provider.ts wires the emulator), 201 expected.
  */
 export async function registerLocalTenant(
   baseUrl: string,
@@ -38,7 +38,7 @@ export async function registerLocalTenant(
     body: JSON.stringify({
       directoryId,
       serviceBus: { namespace: `${tenant}.servicebus.localhost` },
-      auth: { mode: "sas", sasSetting: `${tenant.toUpperCase()}_SAS` },
+      auth: { mode: "sas", sasSetting: `TENANT_${tenant.toUpperCase()}_SAS` },
       ...extra,
     }),
   });

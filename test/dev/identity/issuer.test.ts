@@ -93,8 +93,8 @@ before(async () => {
   });
   connections = new CustomerConnections(settings, {
     ...process.env,
-    APP_SECRET: "right-secret",
-    WRONG_SECRET: "nope",
+    TENANT_APP_SECRET: "right-secret",
+    TENANT_WRONG_SECRET: "nope",
   });
 });
 
@@ -120,18 +120,20 @@ test("federated managed identity: a token in each customer directory, as that di
 
 test("client secret: the right secret signs in, a wrong one and an unconsented directory are refused", async () => {
   const ok = await connections
-    .credentialFor(reg("alpha", DIR_A, { mode: "clientSecret", secretSetting: "APP_SECRET" }))
+    .credentialFor(reg("alpha", DIR_A, { mode: "clientSecret", secretSetting: "TENANT_APP_SECRET" }))
     .getToken("https://servicebus.azure.net/.default");
   assert.equal(claims(ok!.token).tid, DIR_A);
   await assert.rejects(
     connections
-      .credentialFor(reg("alpha", DIR_A, { mode: "clientSecret", secretSetting: "WRONG_SECRET" }))
+      .credentialFor(reg("alpha", DIR_A, { mode: "clientSecret", secretSetting: "TENANT_WRONG_SECRET" }))
       .getToken("https://servicebus.azure.net/.default"),
     /7000215|Invalid client secret/,
   );
   await assert.rejects(
     connections
-      .credentialFor(reg("ghost", DIR_UNCONSENTED, { mode: "clientSecret", secretSetting: "APP_SECRET" }))
+      .credentialFor(
+        reg("ghost", DIR_UNCONSENTED, { mode: "clientSecret", secretSetting: "TENANT_APP_SECRET" }),
+      )
       .getToken("https://servicebus.azure.net/.default"),
     /700016|admin consent/,
   );

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigurationError, loadSettings } from "../../../lib/config/settings";
+import { ConfigurationError, loadSettings, tenantSettingAllowed } from "../../../lib/config/settings";
 
 test("defaults to the public Service Bus suffix and no local overrides", () => {
   const s = loadSettings({});
@@ -56,4 +56,43 @@ test("status delivery defaults to the pump; the timer-poll baseline has a six-fi
   assert.equal(t.statusPollSchedule, "*/1 * * * * *");
   assert.throws(() => loadSettings({ STATUS_DELIVERY: "webhook" }), /STATUS_DELIVERY/);
   assert.throws(() => loadSettings({ STATUS_POLL_SCHEDULE: "*/10 * * * *" }), /STATUS_POLL_SCHEDULE/);
+});
+
+test("REGISTRATION_SETTING_PREFIX: TENANT_ by default; it can never select the Provider's or the platform's settings", () => {
+  assert.equal(loadSettings({}).tenantSecretSettingPrefix, "TENANT_");
+  assert.equal(
+    loadSettings({ REGISTRATION_SETTING_PREFIX: "CUSTOMER_" }).tenantSecretSettingPrefix,
+    "CUSTOMER_",
+  );
+  for (const bad of ["TENANT", "AzureWebJobs", "Azure_", "WEBSITE_", "PROVIDER_", "STATUS_", "a b_"]) {
+    assert.throws(
+      () => loadSettings({ REGISTRATION_SETTING_PREFIX: bad }),
+      /REGISTRATION_SETTING_PREFIX/,
+      bad,
+    );
+  }
+  assert.equal(tenantSettingAllowed("TENANT_CONTOSO_SAS", "TENANT_"), true);
+  assert.equal(tenantSettingAllowed("TENANT_", "TENANT_"), false);
+  assert.equal(tenantSettingAllowed("AzureWebJobsStorage", "TENANT_"), false);
+});
+
+test("a setting's error names the setting and what is wrong, never its value", () => {
+  const value = "AccountKey=c2VjcmV0;sig=abc";
+  for (const name of [
+    "STATUS_POLL_WAIT_MS",
+    "STATUS_DELIVERY",
+    "STATUS_POLL_SCHEDULE",
+    "REGISTRATION_SETTING_PREFIX",
+  ]) {
+    assert.throws(
+      () => loadSettings({ [name]: value }),
+      (e: unknown) =>
+        e instanceof ConfigurationError && e.setting === name && !e.message.includes("c2VjcmV0"),
+      name,
+    );
+  }
+  assert.throws(
+    () => loadSettings({ DEV_LOCAL_MODE: "1", DEV_SERVICEBUS_ENDPOINTS: `x=${value}` }),
+    (e: unknown) => e instanceof ConfigurationError && !e.message.includes("c2VjcmV0"),
+  );
 });

@@ -68,7 +68,7 @@ before(async () => {
       registrationInputSchema.parse({
         directoryId: DIRECTORIES[ns.name],
         serviceBus: { namespace: `${ns.name}.servicebus.localhost` },
-        auth: { mode: "sas", sasSetting: `${ns.name.toUpperCase()}_SAS` },
+        auth: { mode: "sas", sasSetting: `TENANT_${ns.name.toUpperCase()}_SAS` },
       }),
     );
     // Statuses for deployments nobody started: each tick should dead-letter exactly one per tenant.

@@ -115,7 +115,7 @@ describe("cross-site state-changing requests", () => {
         directoryId: DIRECTORY,
         displayName: "Pwned",
         serviceBus: { namespace: "contoso.servicebus.localhost" },
-        auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+        auth: { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" },
       }),
       /Cross-site/,
     );

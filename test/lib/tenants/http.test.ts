@@ -113,12 +113,12 @@ describe("tenant registry round trip through Azurite", () => {
 
     const replaced = await put("contoso", {
       ...validBody(),
-      auth: { mode: "sas", sasSetting: "CONTOSO_SAS" },
+      auth: { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" },
       state: "suspended",
     });
     assert.equal(replaced.status, 200);
     const rb = replaced.body as Record<string, unknown>;
-    assert.deepEqual(rb.auth, { mode: "sas", sasSetting: "CONTOSO_SAS" });
+    assert.deepEqual(rb.auth, { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" });
     assert.equal(rb.state, "suspended");
     assert.equal(rb.createdAt, body.createdAt);
     assert.notEqual(replaced.headers.etag, created.headers.etag);
@@ -353,6 +353,27 @@ describe("validation: every rule names its field", () => {
       body: { ...validBody(), auth: { mode: "certificate" } },
       field: "auth.certificateSetting",
     },
+    // Issue 18: a registration may name only settings with the tenant prefix (REGISTRATION_SETTING_PREFIX).
+    {
+      name: "certificate setting naming the Provider's storage (outside the prefix)",
+      body: { ...validBody(), auth: { mode: "certificate", certificateSetting: "AzureWebJobsStorage" } },
+      field: "auth.certificateSetting",
+    },
+    {
+      name: "sas setting outside the prefix",
+      body: { ...validBody(), auth: { mode: "sas", sasSetting: "CONTOSO_SAS" } },
+      field: "auth.sasSetting",
+    },
+    {
+      name: "client secret setting outside the prefix",
+      body: { ...validBody(), auth: { mode: "clientSecret", secretSetting: "WEBSITE_AUTH_ENCRYPTION_KEY" } },
+      field: "auth.secretSetting",
+    },
+    {
+      name: "the bare prefix as a setting name",
+      body: { ...validBody(), auth: { mode: "sas", sasSetting: "TENANT_" } },
+      field: "auth.sasSetting",
+    },
     {
       name: "sas key inline",
       body: { ...validBody(), auth: { mode: "sas", sasSetting: "S", key: "abc" } },
@@ -433,6 +454,26 @@ describe("validation: every rule names its field", () => {
   test("nothing invalid was stored", async () => {
     const res = await call(handlers.list, {});
     assert.deepEqual((res.body as { items: unknown[] }).items, []);
+  });
+});
+
+describe("the tenant setting prefix (REGISTRATION_SETTING_PREFIX)", () => {
+  test("a configured prefix is the rule: its settings are accepted, others → 400 naming the field and the prefix", async () => {
+    handlers = createTenantHandlers(() =>
+      freshDeps(loadSettings({ REGISTRATION_SETTING_PREFIX: "CUSTOMER_" })),
+    );
+    const ok = await put("prefixed", {
+      ...validBody(),
+      auth: { mode: "sas", sasSetting: "CUSTOMER_CONTOSO_SAS" },
+    });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    const bad = await put("prefixed", {
+      ...validBody(),
+      auth: { mode: "sas", sasSetting: "TENANT_CONTOSO_SAS" },
+    });
+    assertFieldError(bad, "auth.sasSetting");
+    assert.match(JSON.stringify(bad.body), /CUSTOMER_/);
+    assert.match(JSON.stringify(bad.body), /REGISTRATION_SETTING_PREFIX/);
   });
 });
 
