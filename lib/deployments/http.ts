@@ -281,8 +281,11 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       const state = await instanceState(client, record.instanceId);
       if (state?.found && state.runtimeStatus === "Failed")
         await client.rewind(record.instanceId, "rewound through the deployments API");
-      await rt.ledger.reopen(record.tenant, record.id, record.attempt);
-      const reopened = (await rt.ledger.get(record.tenant, record.id, record.attempt)) ?? record;
+      // Reopened now, or (a repeat) already: the record as it stands either way.
+      const reopened =
+        (await rt.ledger.reopen(record.tenant, record.id, record.attempt)) ??
+        (await rt.ledger.get(record.tenant, record.id, record.attempt)) ??
+        record;
       // What the agent last said reached only the ledger while the instance was failed: hand it over (its
       // acceptance, or its end). A repeat is dropped by the orchestration's sequence check.
       const last = reopened.lastStatus;

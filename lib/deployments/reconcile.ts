@@ -47,7 +47,8 @@ export async function instanceState(
   }
 }
 
-function reasonText(output: unknown, fallback: string): string {
+/** A finished instance's output as the reason it ended, or `fallback` when it gives none. */
+export function reasonText(output: unknown, fallback: string): string {
   return typeof output === "string" && output.trim() !== "" ? output : fallback;
 }
 

@@ -8,15 +8,11 @@
  * deployments in flight finish with their real outcomes; nobody's work is cancelled.
  */
 import type { DurableClient } from "durable-functions";
-import { instanceState, START_GRACE_MS } from "../deployments/reconcile";
+import { instanceState, reasonText, START_GRACE_MS } from "../deployments/reconcile";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
 import { rolloutStore } from "./runtime";
-
-function failureText(output: unknown): string {
-  return typeof output === "string" && output.trim() !== "" ? output : "no reason given";
-}
 
 export async function reconcileRollout(
   rt: ProviderRuntime,
@@ -34,7 +30,7 @@ export async function reconcileRollout(
   const why = !state.found
     ? "the rollout's orchestration is gone"
     : ours
-      ? `the rollout's orchestration failed (deployments in flight finish; nothing was cancelled): ${failureText(state.output)}`
+      ? `the rollout's orchestration failed (deployments in flight finish; nothing was cancelled): ${reasonText(state.output, "no reason given")}`
       : `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`;
   const store = rolloutStore(rt);
   await store.skipPending(record.id);

@@ -1,19 +1,13 @@
 /**
- * Replays a recorded history on today's code: the app's orchestrator as the dev host loads it, handed the
- * whole history by the real SDK call the engine makes (dev/durable/protocol.ts), and the replay's actions
- * compared with the history by the engine's own check (dev/durable/determinism.ts).
+ * Replays a recorded history on today's code: the app's orchestrator as the dev host loads it, replayed
+ * and compared with the history by the engine's own replay (dev/durable/replay.ts `runReplay`: the real
+ * SDK call and determinism.ts's check).
  */
 import type { FunctionRegistry, RegisteredFunction } from "../../dev/host/functions-core";
 import { loadApp } from "../../dev/host/app";
-import { checkDeterminism, type NonDeterminism } from "../../dev/durable/determinism";
-import {
-  ActionType,
-  AZURE_STORAGE_TIMER_LIMITS,
-  flatten,
-  invokeOrchestrator,
-  parseFailure,
-  type SdkAction,
-} from "../../dev/durable/protocol";
+import type { NonDeterminism } from "../../dev/durable/determinism";
+import { ActionType, AZURE_STORAGE_TIMER_LIMITS, type SdkAction } from "../../dev/durable/protocol";
+import { runReplay } from "../../dev/durable/replay";
 import { APPS } from "./histories";
 import type { RecordedHistory } from "./histories";
 
@@ -55,22 +49,13 @@ export async function replay(f: RegisteredFunction, recorded: RecordedHistory): 
     // What the Azure Storage backend announces: the SDK splits longer timers as it would there.
     timerLimits: AZURE_STORAGE_TIMER_LIMITS,
   };
-  try {
-    const state = await invokeOrchestrator(f, call, () => {});
-    const actions = flatten(state.actions ?? []);
-    const next = actions.find((a: SdkAction) => a.actionType === ActionType.ContinueAsNew);
-    return {
-      difference: checkDeterminism(history, actions),
-      done: state.isDone === true,
-      output: state.output,
-      ...(next ? { continuedWith: next.input } : {}),
-    };
-  } catch (e) {
-    const failed = parseFailure(e);
-    return {
-      difference: checkDeterminism(history, flatten(failed.actions ?? [])),
-      done: false,
-      failure: failed.message,
-    };
-  }
+  const run = await runReplay(f, call, () => {});
+  if (!run.state) return { difference: run.difference, done: false, failure: run.failure?.message };
+  const next = run.actions.find((a: SdkAction) => a.actionType === ActionType.ContinueAsNew);
+  return {
+    difference: run.difference,
+    done: run.state.isDone === true,
+    output: run.state.output,
+    ...(next ? { continuedWith: next.input } : {}),
+  };
 }
