@@ -24,8 +24,12 @@ export interface AgentHosts {
   close(): Promise<void>;
 }
 
-/** How long a thread may take to stop its host cleanly before it is terminated. */
-const STOP_GRACE_MS = 15_000;
+/**
+ * How long a thread may take to stop its host cleanly before it is terminated: within the supervisor's
+ * 10 s grace (dev/supervisor.ts), so a slow thread is ended here and the process still stops cleanly
+ * instead of being killed whole.
+ */
+const STOP_GRACE_MS = 8_000;
 
 function prefixLines(stream: Readable, prefix: string, out: NodeJS.WritableStream): void {
   readline.createInterface({ input: stream }).on("line", (line) => out.write(`${prefix}${line}\n`));

@@ -48,7 +48,12 @@ export function createDurableEngine(options: DurableEngineOptions): DurableEngin
 }
 
 const RECOVERY_DELAY_MS = 1000;
-const STOP_GRACE_MS = 10_000;
+/**
+ * How long stop() waits for work in flight (abandoned work runs again after a restart: at least once).
+ * Below the supervisor's 10 s grace (dev/supervisor.ts), so that a host that also closes its server and
+ * triggers after the drain still stops on its own rather than being killed.
+ */
+const STOP_GRACE_MS = 8_000;
 
 /** A FIFO gate limiting how many tasks of one kind run at once. */
 class Gate {
