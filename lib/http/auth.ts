@@ -13,19 +13,39 @@ export const ROLES = {
   tenantsAdmin: "Tenants.Admin",
   deploymentsRead: "Deployments.Read",
   deploymentsWrite: "Deployments.Write",
+  rolloutsApprove: "Rollouts.Approve",
+  auditRead: "Audit.Read",
+  /** May use the Durable extension's own management API (its links carry the task hub's system key). */
+  durableAdmin: "Durable.Admin",
 } as const;
 
 export interface ClientPrincipal {
   userId?: string;
+  /** The principal's display name (the claim `name_typ` names, else `name` / `preferred_username`). */
+  name?: string;
+  /** The Entra ID object id (`oid`). */
+  objectId?: string;
   roles: string[];
 }
 
 interface RawPrincipal {
   auth_typ?: unknown;
   claims?: unknown;
+  name_typ?: unknown;
+  role_typ?: unknown;
   userId?: unknown;
+  userDetails?: unknown;
   userRoles?: unknown;
 }
+
+const ROLE_CLAIMS = ["roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"];
+const NAME_CLAIMS = [
+  "name",
+  "preferred_username",
+  "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+  "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+];
+const OBJECT_ID_CLAIMS = ["oid", "http://schemas.microsoft.com/identity/claims/objectidentifier"];
 
 export function parsePrincipal(header: string): ClientPrincipal {
   let raw: RawPrincipal;
@@ -36,20 +56,59 @@ export function parsePrincipal(header: string): ClientPrincipal {
   }
   if (!raw || typeof raw !== "object")
     throw new ProblemError(401, `The ${PRINCIPAL_HEADER} header is malformed.`);
-  const roles = new Set<string>();
-  if (Array.isArray(raw.claims)) {
-    for (const claim of raw.claims) {
-      const c = claim as { typ?: unknown; val?: unknown };
-      if (
-        (c.typ === "roles" || c.typ === "http://schemas.microsoft.com/ws/2008/06/identity/claims/role") &&
-        typeof c.val === "string"
-      ) {
-        roles.add(c.val);
-      }
+  const claims = (Array.isArray(raw.claims) ? (raw.claims as { typ?: unknown; val?: unknown }[]) : [])
+    .filter((c) => c && typeof c.typ === "string" && typeof c.val === "string")
+    .map((c) => ({ typ: c.typ as string, val: c.val as string }));
+  const first = (types: string[]) => {
+    for (const t of types) {
+      const found = claims.find((c) => c.typ === t);
+      if (found) return found.val;
     }
-  }
+    return undefined;
+  };
+  const roleTypes = typeof raw.role_typ === "string" ? [raw.role_typ, ...ROLE_CLAIMS] : ROLE_CLAIMS;
+  const roles = new Set(claims.filter((c) => roleTypes.includes(c.typ)).map((c) => c.val));
   if (Array.isArray(raw.userRoles)) for (const r of raw.userRoles) if (typeof r === "string") roles.add(r);
-  return { userId: typeof raw.userId === "string" ? raw.userId : undefined, roles: [...roles] };
+  const name =
+    first(typeof raw.name_typ === "string" ? [raw.name_typ, ...NAME_CLAIMS] : NAME_CLAIMS) ??
+    (typeof raw.userDetails === "string" ? raw.userDetails : undefined);
+  const objectId = first(OBJECT_ID_CLAIMS);
+  return {
+    ...(typeof raw.userId === "string" ? { userId: raw.userId } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(objectId !== undefined ? { objectId } : {}),
+    roles: [...roles],
+  };
+}
+
+/** Who made a request, as records and the audit name them. */
+export interface Actor {
+  /** The principal's name, its object id when it has no name, or `local` without a principal. */
+  name: string;
+  objectId?: string;
+}
+
+export const LOCAL_ACTOR: Actor = { name: "local" };
+
+/**
+ * The request's actor. Behind App Service Authentication the platform sets the principal header and
+ * strips one sent from outside; with role checks off (local) a principal header that is present still
+ * names the actor, so attribution can be tried locally. No header: `local`.
+ */
+export function actorOf(request: HttpRequest): Actor {
+  const header = request.headers.get(PRINCIPAL_HEADER);
+  if (!header) return LOCAL_ACTOR;
+  const p = parsePrincipal(header);
+  const name = p.name ?? p.objectId ?? p.userId;
+  if (name === undefined) return LOCAL_ACTOR;
+  return { name, ...(p.objectId !== undefined ? { objectId: p.objectId } : {}) };
+}
+
+/** Whether the caller holds `role`: always with role checks off, else by the principal's roles. */
+export function holdsRole(request: HttpRequest, required: boolean, role: string): boolean {
+  if (!required) return true;
+  const header = request.headers.get(PRINCIPAL_HEADER);
+  return header ? parsePrincipal(header).roles.includes(role) : false;
 }
 
 /**
