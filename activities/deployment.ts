@@ -12,6 +12,7 @@ import {
   pumpStatusesActivity,
 } from "../lib/deployments/activities";
 import { sendCommandActivity } from "../lib/deployments/commands";
+import { confirmEventsActivity } from "../lib/deployments/confirm";
 import { ACTIVITIES, type ActivityInput, type ActivityResult } from "../lib/deployments/contract";
 import { runtime } from "../lib/deployments/runtime";
 import { invocationLogger } from "../lib/logging/logger";
@@ -48,6 +49,9 @@ const HANDLERS: Handlers = {
     durableClient: true,
     handler: (input, context) =>
       completeDeploymentActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
+  },
+  confirmEvents: {
+    handler: (input, context) => confirmEventsActivity(runtime(), input, invocationLogger(context)),
   },
 };
 

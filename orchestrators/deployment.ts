@@ -39,6 +39,13 @@ const MAX_SEND_BACKOFF_MS = 60_000;
  */
 const MAX_REENSURE_MS = 10 * 60_000;
 const REENSURE_BACKOFF_SINCE = "0.2.0";
+/**
+ * Since release 0.3.0 a received status or cancel decides nothing until the ledger confirms it (the
+ * `confirmEvents` activity, lib/deployments/confirm.ts): an event raised through the Durable management
+ * API alone is ignored. Instances started before 0.3.0 replay without that activity and keep trusting
+ * their events.
+ */
+const CONFIRM_EVENTS_SINCE = "0.3.0";
 
 /**
  * The ledger activities ride out a Table Storage hiccup (about a minute and a half in all) instead of
@@ -122,6 +129,37 @@ export function* deploymentOrchestrator(
   // yields nothing until its first wait.
   const inbox = new EventInbox(df, [EVENTS.status, EVENTS.cancel]);
 
+  /**
+   * What of the received events this attempt acts on: its own statuses after `after` (in sequence order)
+   * and the cancel's reason. Since CONFIRM_EVENTS_SINCE only what the ledger confirms, one activity for
+   * all of them, and no activity when there is nothing to confirm; before, every event as it came.
+   */
+  const confirms = sinceVersion(df.version, CONFIRM_EVENTS_SINCE);
+  const confirmed = function* (
+    received: Received<"status" | "cancel">[],
+    after = -1,
+  ): Generator<Task, { statuses: Status[]; cancel?: string }, unknown> {
+    let statuses = received
+      .flatMap((e) => (e.name === EVENTS.status ? [e.value] : []))
+      .filter((s) => s.attempt === attempt && s.sequence > after)
+      .sort((a, b) => a.sequence - b.sequence);
+    const event = received.find((e) => e.name === EVENTS.cancel);
+    let cancel = event
+      ? ((event.value as CancelRequest | undefined)?.reason ?? "cancelled by user")
+      : undefined;
+    if (!confirms || (statuses.length === 0 && !event)) return { statuses, cancel };
+    const known = yield* call(df, ACTIVITIES.confirmEvents, {
+      tenant: input.tenant,
+      id: input.id,
+      attempt,
+      statuses: statuses.map((s) => ({ sequence: s.sequence, state: s.state })),
+      cancel: event !== undefined,
+    });
+    statuses = statuses.filter((s) => known.statuses.includes(s.sequence));
+    cancel = known.cancel?.reason;
+    return { statuses, cancel };
+  };
+
   // 3. Wait for the maintenance window, on one durable timer, unless it is open (or ignored). Nothing
   //    has gone to the agent yet, so a cancel now ends the deployment at once. A window that opens only
   //    after the completion deadline can never be used: TimedOut at once, rather than a long wait for a
@@ -139,15 +177,13 @@ export function* deploymentOrchestrator(
     for (;;) {
       const received = yield* inbox.next(opensAt);
       if (received.length === 0) break;
-      const cancel = received.find((e) => e.name === EVENTS.cancel);
-      if (cancel) {
-        const reason = (cancel.value as CancelRequest | undefined)?.reason ?? "cancelled by user";
+      // A status before any Deploy can only be another attempt's or hand-made: nothing to act on.
+      const { cancel } = yield* confirmed(received.filter((e) => e.name === EVENTS.cancel));
+      if (cancel)
         return yield* finish(
           "Cancelled",
-          `${reason} (while waiting for the maintenance window; nothing was sent to the agent)`,
+          `${cancel} (while waiting for the maintenance window; nothing was sent to the agent)`,
         );
-      }
-      // A status before any Deploy can only be another attempt's or hand-made: nothing to act on.
     }
     const opened = df.currentUtcDateTime.getTime();
     acceptanceDeadline = new Date(
@@ -181,10 +217,6 @@ export function* deploymentOrchestrator(
 
   // 5. Wait for the agent's statuses, a cancel, or a deadline; re-ensure the pump on the way. The inbox
   //    keeps every event, whatever the orchestrator was awaiting when it came (see EventInbox).
-  const statusesOf = (received: Received<"status" | "cancel">[]): Status[] =>
-    received
-      .flatMap((e) => (e.name === EVENTS.status ? [e.value] : []))
-      .sort((a, b) => a.sequence - b.sequence);
   let accepted = false;
   let lastSequence = -1;
   const reensureBaseMs = input.pumpReensureSeconds * 1000;
@@ -210,9 +242,10 @@ export function* deploymentOrchestrator(
       continue;
     }
     reensureMs = reensureBaseMs;
-    for (const s of statusesOf(received)) {
-      // Another attempt's, a duplicate or out of order: terminal states are final anyway.
-      if (s.attempt !== attempt || s.sequence <= lastSequence) continue;
+    // Another attempt's, a duplicate or out of order are dropped (terminal states are final anyway).
+    const { statuses, cancel } = yield* confirmed(received, lastSequence);
+    for (const s of statuses) {
+      if (s.sequence <= lastSequence) continue;
       lastSequence = s.sequence;
       if (s.state === "Accepted" || s.state === "InProgress") accepted = true;
       status.phase =
@@ -226,12 +259,11 @@ export function* deploymentOrchestrator(
       const outcome = TERMINAL_STATES[s.state];
       if (outcome) return yield* finish(outcome, s.message);
     }
-    const cancel = received.find((e) => e.name === EVENTS.cancel);
-    if (!cancel) continue;
+    if (cancel === undefined) continue;
 
     // Cancel (described after the steps in docs/workflow.md): tell the agent, then wait a grace
     // period for its acknowledgement.
-    const reason = (cancel.value as CancelRequest | undefined)?.reason ?? "cancelled by user";
+    const reason = cancel;
     yield* send("Cancel", reason);
     status.message = "Cancel requested";
     df.setCustomStatus(status);
@@ -243,8 +275,8 @@ export function* deploymentOrchestrator(
           "Cancelled",
           `${reason} (the agent did not acknowledge within the grace period)`,
         );
-      for (const s of statusesOf(more)) {
-        const outcome = s.attempt === attempt ? TERMINAL_STATES[s.state] : undefined;
+      for (const s of (yield* confirmed(more.filter((e) => e.name === EVENTS.status))).statuses) {
+        const outcome = TERMINAL_STATES[s.state];
         if (outcome) return yield* finish(outcome, s.message ?? reason);
       }
     }

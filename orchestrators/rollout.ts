@@ -211,6 +211,7 @@ export function* rolloutBatchOrchestrator(
     };
     const r: AdvanceBatchResult = yield* rideOut(df, ROLLOUT_ACTIVITIES.advanceBatch, advance);
     for (const f of r.finished) inFlight.delete(f.tenant);
+    for (const u of r.unconfirmed ?? []) inFlight.set(u.tenant, u);
     for (const s of r.started) inFlight.set(s.tenant, s);
     const handled = new Set([...r.started, ...r.finished].map((d) => d.tenant));
     pending = pending.filter((t) => !handled.has(t));

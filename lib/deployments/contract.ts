@@ -9,6 +9,7 @@
  */
 import type { Command, Status, StatusState } from "../messaging/contracts";
 import type { MaintenanceWindow } from "../tenants/maintenance";
+import type { ConfirmedEvents, ConfirmEventsInput } from "./confirm";
 import type { Outcome } from "./model";
 
 /** An activity's name, with its input and result types riding along (never read at run time). */
@@ -220,6 +221,8 @@ export const ACTIVITIES = {
   ensureStatusPump: activity<string, boolean>("ensureStatusPump"),
   pumpStatuses: activity<PumpStatusesInput, PumpResult>("pumpStatuses"),
   completeDeployment: activity<CompleteDeploymentInput, RecordedOutcome>("completeDeployment"),
+  /** Since release 0.3.0: which received events the ledger confirms (./confirm.ts). */
+  confirmEvents: activity<ConfirmEventsInput, ConfirmedEvents>("confirmEvents"),
 } as const;
 
 // ---- Commands ----

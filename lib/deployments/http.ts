@@ -7,7 +7,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { ROLES } from "../http/auth";
+import { actorOf, holdsRole, ROLES } from "../http/auth";
 import { json } from "../http/handler";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
@@ -18,6 +18,7 @@ import { tenantParam } from "../tenants/http";
 import { STATUS_FILTERS } from "./ledger";
 import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
 import { ensureStatusPumpActivity } from "./activities";
+import { requestCancel } from "./cancel";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
 import { instanceState, reconcile } from "./reconcile";
@@ -67,16 +68,21 @@ function deploymentUrl(request: HttpRequest, record: Pick<DeploymentRecord, "id"
 }
 
 /**
- * The start / retry answer: our links and every management URL of the Durable check-status payload (its
- * `id` as `instanceId`; `id` stays the deployment id), all absolute, with an absolute `Location`.
+ * The start / retry answer: our own role-checked links, all absolute, with an absolute `Location`. The
+ * management URLs of the Durable check-status payload (its `id` as `instanceId`; `id` stays the deployment
+ * id) go only to a caller holding the Durable admin role: on Azure they carry the task hub's system key,
+ * which opens every instance (any input, raise, terminate, purge) outside our role checks. With role
+ * checks off (local) every caller holds every role.
  */
 function accepted(
   request: HttpRequest,
   record: DeploymentRecord,
   client: DurableClient,
+  rt: ProviderRuntime,
   status = 202,
 ): HttpResponseInit {
-  const { id: _instanceId, ...durable } = client.createHttpManagementPayload(record.instanceId);
+  const admin = holdsRole(request, rt.settings.requireRoles, ROLES.durableAdmin);
+  const { id: _instanceId, ...durable } = admin ? client.createHttpManagementPayload(record.instanceId) : {};
   const self = deploymentUrl(request, record);
   return json(
     status,
@@ -156,7 +162,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           const original =
             existing.attempt === 1 ? existing : ((await rt.ledger.get(tenant, id, 1)) ?? existing);
           requireSameRequest(original, { requestDigest, specDigest: specDigest(body.spec) });
-          return accepted(request, existing, client, 200);
+          return accepted(request, existing, client, rt, 200);
         }
         throw new ProblemError(409, `Deployment "${id}" already exists.`);
       }
@@ -178,7 +184,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         attempt: record.attempt,
         instanceId: record.instanceId,
       });
-      return accepted(request, record, client);
+      return accepted(request, record, client, rt);
     }),
 
     retry: route(WRITE, async ({ request, client, context, rt }) => {
@@ -218,7 +224,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         deploymentId: record.id,
         attempt: record.attempt,
       });
-      return accepted(request, record, client);
+      return accepted(request, record, client, rt);
     }),
 
     terminate: route(WRITE, async ({ request, client, context, rt }) => {
@@ -309,12 +315,15 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
 
     cancel: route(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireRunning(rt, client, request);
-      await client.raiseEvent(record.instanceId, EVENTS.cancel, { reason: "cancelled by user" });
+      const by = actorOf(request).name;
+      const recorded = await requestCancel(rt, client, record, { reason: "cancelled by user", by });
       invocationLogger(context).info("deployment cancel requested", {
         tenant: record.tenant,
         deploymentId: record.id,
+        attempt: record.attempt,
+        by,
       });
-      return json(202, deploymentView(record), { location: deploymentUrl(request, record) });
+      return json(202, deploymentView(recorded ?? record), { location: deploymentUrl(request, record) });
     }),
   };
 }

@@ -10,6 +10,7 @@ import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Status } from "../messaging/contracts";
 import {
   applyStatus,
+  type CancelRequested,
   DeploymentRecord,
   isTerminal,
   Outcome,
@@ -299,6 +300,38 @@ export class DeploymentLedger {
         { at: now, source: "provider", event: "Reopened", message: "the instance is rewound" },
       );
     });
+  }
+
+  /**
+   * Records a cancel request before its event is raised (the orchestration trusts only a recorded one).
+   * The first request wins; a repeat, or one after the outcome, changes nothing. Answers the record as
+   * it stands, or undefined when the attempt is gone.
+   */
+  async requestCancel(
+    tenant: string,
+    id: string,
+    attempt: number,
+    request: Omit<CancelRequested, "at">,
+  ): Promise<DeploymentRecord | undefined> {
+    try {
+      const updated = await this.update(tenant, id, attempt, (current) => {
+        if (isTerminal(current) || current.cancelRequested) return undefined;
+        const now = this.now().toISOString();
+        return withTimeline(
+          { ...current, cancelRequested: { at: now, ...request }, updatedAt: now },
+          {
+            at: now,
+            source: "provider",
+            event: "CancelRequested",
+            message: `${request.reason} (by ${request.by})`,
+          },
+        );
+      });
+      return updated ?? (await this.get(tenant, id, attempt));
+    } catch (error) {
+      if (error instanceof DeploymentNotFoundError) return undefined;
+      throw error;
+    }
   }
 
   /** Moves a just-claimed attempt to WaitingForWindow, recording when the window opens (idempotent). */

@@ -30,12 +30,20 @@ export interface LastStatus {
   reportedAt: string;
 }
 
+export interface CancelRequested {
+  at: string;
+  reason: string;
+  /** Who asked: the actor's name (`local` without a principal), or `rollout:<id>` for an abort. */
+  by: string;
+}
+
 /** One event of an attempt's history, as the dashboard and `GET /api/deployments/{id}` show it. */
 export interface TimelineEntry {
   /** When the Provider recorded it. */
   at: string;
   source: "provider" | "agent";
-  event: Phase | Outcome | StatusState | "Suspended" | "Resumed" | "Reconciled" | "Reopened";
+  event:
+    Phase | Outcome | StatusState | "Suspended" | "Resumed" | "Reconciled" | "Reopened" | "CancelRequested";
   progress?: number;
   message?: string;
   /** Agent reports: their sequence number and the agent's own clock. */
@@ -102,6 +110,12 @@ export interface DeploymentRecord {
   /** Phase WaitingForWindow: when the tenant's maintenance window opens and the Deploy goes out. */
   windowOpensAt?: string;
   lastStatus?: LastStatus;
+  /**
+   * A cancel recorded through the API (a user, or a rollout's abort) before the `cancel` event was raised:
+   * since release 0.3.0 the orchestration acts on a cancel event only when this is set, and with this
+   * reason (docs/security.md, "Outcomes come only from the channel"). The first request wins.
+   */
+  cancelRequested?: CancelRequested;
   /** Oldest first; the last TIMELINE_LIMITS.entries events. */
   timeline?: TimelineEntry[];
   /** ETag of the row, for optimistic concurrency. */

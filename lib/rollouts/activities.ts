@@ -6,7 +6,7 @@
  * already started (their ids are derived from rollout and tenant).
  */
 import type { DurableClient } from "durable-functions";
-import { deploymentInstanceId, EVENTS } from "../deployments/contract";
+import { requestCancel } from "../deployments/cancel";
 import { isTerminal } from "../deployments/model";
 import { reconcile } from "../deployments/reconcile";
 import type { ProviderRuntime } from "../deployments/runtime";
@@ -52,6 +52,44 @@ async function sweep(
   return found;
 }
 
+/**
+ * Outcomes come only from the ledger: a `deploymentFinished` event may have been raised through the
+ * Durable management API by anyone holding its links, so each one is checked against the attempt's
+ * record, and the record's outcome is what the rollout counts. An event for an attempt the ledger has not
+ * ended is ignored, logged as forged, and the deployment stays in flight.
+ */
+async function confirmFinished(
+  rt: ProviderRuntime,
+  rolloutId: string,
+  reported: readonly FinishedDeployment[],
+  log: Logger,
+): Promise<{ confirmed: FinishedDeployment[]; unconfirmed: InFlightDeployment[] }> {
+  const confirmed: FinishedDeployment[] = [];
+  const unconfirmed: InFlightDeployment[] = [];
+  await forEachLimited(reported, SWEEP_READS, async (f) => {
+    const record = await rt.ledger.get(f.tenant, f.id, f.attempt);
+    if (record && isTerminal(record) && record.outcome) {
+      confirmed.push({
+        tenant: f.tenant,
+        id: f.id,
+        attempt: f.attempt,
+        outcome: record.outcome,
+        ...(record.message !== undefined ? { message: record.message } : {}),
+      });
+      return;
+    }
+    unconfirmed.push({ tenant: f.tenant, id: f.id, attempt: f.attempt });
+    log.warn("forged event ignored: deploymentFinished for an attempt the ledger has not ended", {
+      rolloutId,
+      tenant: f.tenant,
+      deploymentId: f.id,
+      attempt: f.attempt,
+      event: "deploymentFinished",
+    });
+  });
+  return { confirmed, unconfirmed };
+}
+
 /** Whether the rollout's failures (plus `extra` not yet recorded) exceed its maxErrors. */
 async function overBudget(rt: ProviderRuntime, rollout: RolloutRecord, extra = 0): Promise<boolean> {
   const budget = rollout.options.maxErrors;
@@ -82,10 +120,8 @@ export async function advanceBatchActivity(
 ): Promise<AdvanceBatchResult> {
   const store = rolloutStore(rt);
   const swept = input.sweep ? await sweep(rt, client, input.inFlight, log) : [];
-  const finished = [
-    ...input.finished,
-    ...swept.filter((s) => !input.finished.some((f) => f.tenant === s.tenant)),
-  ];
+  const { confirmed, unconfirmed } = await confirmFinished(rt, input.rolloutId, input.finished, log);
+  const finished = [...confirmed, ...swept.filter((s) => !confirmed.some((f) => f.tenant === s.tenant))];
   const now = new Date().toISOString();
   await store.updateTenants(
     input.rolloutId,
@@ -102,7 +138,7 @@ export async function advanceBatchActivity(
   const rollout = await reconcileRollout(rt, client, found);
   let stop = await stopReason(rt, rollout, 0);
   if (stop === "abort" && input.stopped !== "abort")
-    await cancelInFlight(client, input.inFlight, finished, log);
+    await cancelInFlight(rt, client, input.rolloutId, input.inFlight, finished, log);
 
   const started: InFlightDeployment[] = [];
   const refused: FinishedDeployment[] = [];
@@ -152,12 +188,19 @@ export async function advanceBatchActivity(
       updatedAt: now,
     })),
   ]);
-  return { finished: [...swept, ...refused], started, ...(stop ? { stop } : {}) };
+  return {
+    finished: [...swept, ...refused],
+    started,
+    ...(stop ? { stop } : {}),
+    ...(unconfirmed.length > 0 ? { unconfirmed } : {}),
+  };
 }
 
 /** Abort: every in-flight deployment of the batch gets a graceful cancel (repeating one is harmless). */
 async function cancelInFlight(
+  rt: ProviderRuntime,
   client: DurableClient,
+  rolloutId: string,
   inFlight: readonly InFlightDeployment[],
   finished: readonly FinishedDeployment[],
   log: Logger,
@@ -166,11 +209,9 @@ async function cancelInFlight(
     inFlight
       .filter((d) => !finished.some((f) => f.tenant === d.tenant))
       .map((d) =>
-        client
-          .raiseEvent(deploymentInstanceId(d.tenant, d.id, d.attempt), EVENTS.cancel, {
-            reason: "rollout aborted",
-          })
-          .catch((error: unknown) => log.debug("cancel not raised", { deploymentId: d.id, error })),
+        requestCancel(rt, client, d, { reason: "rollout aborted", by: `rollout:${rolloutId}` }).catch(
+          (error: unknown) => log.debug("cancel not raised", { deploymentId: d.id, error }),
+        ),
       ),
   );
 }

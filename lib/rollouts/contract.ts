@@ -86,6 +86,8 @@ export interface AdvanceBatchResult {
   finished: FinishedDeployment[];
   started: InFlightDeployment[];
   stop?: BatchStop;
+  /** Reported finished by an event the ledger does not confirm (forged): still in flight. */
+  unconfirmed?: InFlightDeployment[];
 }
 
 export interface UpdateRolloutInput {

@@ -9,7 +9,8 @@ import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { deploymentInstanceId, EVENTS } from "../deployments/contract";
+import { requestCancel } from "../deployments/cancel";
+import { EVENTS } from "../deployments/contract";
 import { specDigest } from "../deployments/model";
 import { instanceState } from "../deployments/reconcile";
 import { durableRoutes } from "../deployments/route";
@@ -372,11 +373,12 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
           running
             .filter((t) => t.deploymentId && t.attempt)
             .map((t) =>
-              client
-                .raiseEvent(deploymentInstanceId(t.tenant, t.deploymentId!, t.attempt!), EVENTS.cancel, {
-                  reason: "rollout aborted",
-                })
-                .catch(() => undefined),
+              requestCancel(
+                rt,
+                client,
+                { tenant: t.tenant, id: t.deploymentId!, attempt: t.attempt! },
+                { reason: "rollout aborted", by: `rollout:${r.id}` },
+              ).catch(() => undefined),
             ),
         );
       },

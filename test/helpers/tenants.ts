@@ -31,10 +31,11 @@ export async function registerLocalTenant(
   tenant: string,
   directoryId: string,
   extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): Promise<void> {
   const res = await fetch(`${baseUrl}/api/tenants/${tenant}`, {
     method: "PUT",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({
       directoryId,
       serviceBus: { namespace: `${tenant}.servicebus.localhost` },

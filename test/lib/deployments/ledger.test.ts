@@ -298,3 +298,20 @@ test("rows: a corrupted or missing json column is a StoredRowError naming the ro
   await client.upsertEntity({ partitionKey: "contoso", rowKey: "bad3~0001", phase: "Sent" }, "Replace");
   await assert.rejects(l.get("contoso", "bad3", 1), /column "json" is missing/);
 });
+
+test("a cancel request is recorded once, with who asked; after the outcome it changes nothing", async () => {
+  const l = ledger();
+  await l.create(record("contoso", "c1"));
+  const first = await l.requestCancel("contoso", "c1", 1, { reason: "cancelled by user", by: "ada" });
+  assert.equal(first?.cancelRequested?.by, "ada");
+  assert.equal(first?.timeline?.at(-1)?.event, "CancelRequested");
+  const again = await l.requestCancel("contoso", "c1", 1, { reason: "rollout aborted", by: "rollout:r1" });
+  assert.deepEqual(again?.cancelRequested, first?.cancelRequested, "the first request wins");
+  assert.equal(again?.timeline?.filter((e) => e.event === "CancelRequested").length, 1);
+
+  await l.create(record("contoso", "c2"));
+  await l.complete("contoso", "c2", 1, "Succeeded");
+  const late = await l.requestCancel("contoso", "c2", 1, { reason: "cancelled by user", by: "ada" });
+  assert.equal(late?.cancelRequested, undefined);
+  assert.equal(await l.requestCancel("contoso", "missing", 1, { reason: "x", by: "ada" }), undefined);
+});

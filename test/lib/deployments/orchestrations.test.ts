@@ -31,6 +31,8 @@ import {
 import type { MaintenanceWindow } from "../../../lib/tenants/maintenance";
 import { recordHistories } from "../../replay/recorder";
 import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
+import { confirmedBy, type ConfirmedEvents, type ConfirmEventsInput } from "../../../lib/deployments/confirm";
+import type { DeploymentRecord } from "../../../lib/deployments/model";
 
 const DAY_S = 24 * 3600;
 
@@ -57,6 +59,27 @@ const claims = new Map<string, BeginAttemptInput[]>();
 const completions = new Map<string, { outcome: string; message?: string; attempt: number }[]>();
 const pumpEnsures = new Map<string, number>();
 const pumpCycles = new Map<string, number>();
+
+/**
+ * The scripted ledger: what our own writers recorded before they raised (the status router records an
+ * agent's report, the cancel API the request). `confirmEvents` answers from it; an event raised with
+ * `h.client.raiseEvent` alone is what anyone holding the Durable management links could raise.
+ */
+const channel = new Map<string, { statuses: { sequence: number; state: StatusState }[]; cancel?: string }>();
+const confirmations = new Map<string, number>();
+
+/** Raises an event as our own writers do: recorded first, then raised. */
+async function channelRaise(instanceId: string, event: string, body: unknown): Promise<void> {
+  const recorded = channel.get(instanceId) ?? { statuses: [] };
+  if (event === EVENTS.status) {
+    const s = body as Status;
+    recorded.statuses.push({ sequence: s.sequence, state: s.state });
+  }
+  if (event === EVENTS.cancel)
+    recorded.cancel ??= (body as { reason?: string } | undefined)?.reason ?? "cancelled by user";
+  channel.set(instanceId, recorded);
+  await h.client.raiseEvent(instanceId, event, body);
+}
 
 let h: Harness;
 /** The engine's clock: it runs ahead of the wall clock as tests skip time. */
@@ -86,15 +109,26 @@ before(async () => {
         yield context.df.callActivity("testRaiseLater", { ...(context.df.getInput() as object), delayMs: 0 });
       });
       df.app.activity("testRaiseLater", {
-        handler: async (input: { instanceId: string; event: string; body: unknown; delayMs: number }) => {
+        handler: async (input: {
+          instanceId: string;
+          event: string;
+          body: unknown;
+          delayMs: number;
+          /** Raised through the Durable API alone, recorded nowhere. */
+          forged?: boolean;
+        }) => {
           await new Promise((r) => setTimeout(r, input.delayMs));
-          await h.client.raiseEvent(input.instanceId, input.event, input.body);
+          await (input.forged ? h.client.raiseEvent.bind(h.client) : channelRaise)(
+            input.instanceId,
+            input.event,
+            input.body,
+          );
         },
       });
       df.app.activity(ACTIVITIES.beginAttempt.name, {
         handler: async (input: BeginAttemptInput): Promise<AttemptClaim> => {
           claims.set(input.id, [...(claims.get(input.id) ?? []), input]);
-          await scripts.get(input.id)?.onClaim?.((e, b) => h.client.raiseEvent(input.id, e, b));
+          await scripts.get(input.id)?.onClaim?.((e, b) => channelRaise(input.id, e, b));
           return scripts.get(input.id)?.claim ?? { attempt: input.attempt };
         },
       });
@@ -103,7 +137,7 @@ before(async () => {
           const c = input.command;
           commands.set(c.deploymentId, [...(commands.get(c.deploymentId) ?? []), c]);
           const instanceId = c.type === "Ping" ? `verify:${c.tenant}:${c.deploymentId}` : c.deploymentId;
-          const raise = (event: string, body: unknown) => h.client.raiseEvent(instanceId, event, body);
+          const raise = (event: string, body: unknown) => channelRaise(instanceId, event, body);
           const answer = await scripts.get(c.deploymentId)?.agent?.(c, raise);
           return answer ?? { messageId: `m-${++messageSeq}` };
         },
@@ -128,6 +162,25 @@ before(async () => {
             outcome: input.outcome as RecordedOutcome["outcome"],
             ...(input.message !== undefined ? { message: input.message } : {}),
           };
+        },
+      });
+      // The ledger's confirmation, from what channelRaise recorded, through the real rule (confirmedBy).
+      df.app.activity(ACTIVITIES.confirmEvents.name, {
+        handler: (input: ConfirmEventsInput): ConfirmedEvents => {
+          confirmations.set(input.id, (confirmations.get(input.id) ?? 0) + 1);
+          const recorded = channel.get(input.id);
+          const record = {
+            attempt: input.attempt,
+            phase: "Sent",
+            timeline: (recorded?.statuses ?? []).map((r) => ({
+              at: "",
+              source: "agent",
+              event: r.state,
+              sequence: r.sequence,
+            })),
+            ...(recorded?.cancel ? { cancelRequested: { at: "", reason: recorded.cancel, by: "test" } } : {}),
+          } as unknown as DeploymentRecord;
+          return confirmedBy(record, input);
         },
       });
       df.app.activity(ACTIVITIES.pumpStatuses.name, {
@@ -459,7 +512,7 @@ describe("deployment orchestration (time skipping)", () => {
   /** An event raised while the pump is re-ensured at the first one-day wake (n = 2). */
   function duringReensure(id: string, event: string, body: unknown): (n: number) => Promise<void> {
     return async (n) => {
-      if (n === 2) await h.client.raiseEvent(id, event, body);
+      if (n === 2) await channelRaise(id, event, body);
     };
   }
 
@@ -791,5 +844,80 @@ describe("deployment orchestration: maintenance windows (time skipping)", () => 
     }
     assert.deepEqual(shapes[1], shapes[0]);
     assert.deepEqual(shapes[2], shapes[0]);
+  });
+});
+
+describe("deployment orchestration: outcomes come only from the channel (since 0.3.0)", () => {
+  /** Raises an event `delayMs` (real time) from now, once the instance waits; `forged`: recorded nowhere. */
+  async function raiseIn(delayMs: number, instanceId: string, event: string, body: unknown, forged = false) {
+    await h.client.startNew("testLateEvent", { input: { instanceId, event, body, delayMs, forged } });
+  }
+
+  test("a forged Succeeded with a high sequence decides nothing: the agent's own report ends it", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type !== "Deploy") return;
+        await raise(EVENTS.status, status(id, "Accepted", 1));
+        await raiseIn(200, id, EVENTS.status, status(id, "Succeeded", 99, { message: "forged" }), true);
+        await raiseIn(1200, id, EVENTS.status, status(id, "Failed", 2, { message: "disk full" }));
+      },
+    });
+    const run = await runDeployment(id);
+    // The forgery neither ended the deployment nor hid the agent's later report behind its sequence.
+    assert.deepEqual(run.result, { outcome: "Failed", message: "disk full", attempt: 1 });
+    assert.deepEqual(completions.get(id), [
+      { tenant: `tenant-${id}`, id, attempt: 1, outcome: "Failed", message: "disk full" },
+    ]);
+    assert.ok((confirmations.get(id) ?? 0) >= 2, "each wake's statuses were confirmed with the ledger");
+  });
+
+  test("a forged cancel sends no Cancel and ends nothing", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type !== "Deploy") return;
+        await raise(EVENTS.status, status(id, "Accepted", 1));
+        await raiseIn(200, id, EVENTS.cancel, { reason: "forged" }, true);
+        await raiseIn(1200, id, EVENTS.status, status(id, "Succeeded", 2, { message: "done" }));
+      },
+    });
+    const run = await runDeployment(id);
+    assert.deepEqual(run.result, { outcome: "Succeeded", message: "done", attempt: 1 });
+    assert.deepEqual(
+      commands.get(id)?.map((c) => c.type),
+      ["Deploy"],
+    );
+  });
+
+  test("a forged Accepted does not move the deadline: a silent agent still times out on acceptance", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c) => {
+        if (c.type === "Deploy") await raiseIn(200, id, EVENTS.status, status(id, "Accepted", 1), true);
+      },
+    });
+    const run = await runDeployment(id, { acceptanceTimeoutSeconds: 300 });
+    assert.equal(run.result.outcome, "TimedOut");
+    assert.equal(run.result.message, "The agent did not accept the deployment in time (agent offline?).");
+  });
+
+  test("the cancel's reason is the one recorded through the API, not the event's", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type !== "Deploy") return;
+        channel.set(id, { statuses: [], cancel: "cancelled by ada" });
+        await raiseIn(0, id, EVENTS.cancel, { reason: "the event says something else" }, true);
+        void raise;
+      },
+    });
+    const run = await runDeployment(id, { cancelGraceSeconds: 60 });
+    assert.equal(run.result.outcome, "Cancelled");
+    assert.equal(
+      run.result.message,
+      "cancelled by ada (the agent did not acknowledge within the grace period)",
+    );
+    assert.equal(commands.get(id)?.[1]?.reason, "cancelled by ada");
   });
 });

@@ -157,3 +157,42 @@ test("a rollout whose orchestration failed (ours, not the customers') halts: not
   assert.equal(record?.state, "Halted");
   assert.match(record?.message ?? "", /orchestration failed .*nothing was cancelled.*Non-deterministic/);
 });
+
+test("a deploymentFinished the ledger does not hold is ignored, and the outcome counted is the ledger's", async () => {
+  await rt.store.put(
+    "bravo",
+    registrationInputSchema.parse({
+      directoryId: "a0000000-0000-4000-8000-000000000002",
+      serviceBus: { namespace: "bravo.servicebus.windows.net" },
+    }),
+  );
+  await rollout("r-forged", ["bravo"], 0);
+  const first = await advanceBatchActivity(rt, client, step("r-forged", ["bravo"]), quiet);
+  const d = first.started[0]!;
+  assert.equal(d.id, "r-forged.bravo");
+  // Raised through the Durable API by someone holding its links: the deployment has not ended.
+  const forged = { ...d, outcome: "Succeeded" as const };
+  const ignored = await advanceBatchActivity(
+    rt,
+    client,
+    { ...step("r-forged", []), finished: [forged], inFlight: [] },
+    quiet,
+  );
+  assert.deepEqual(ignored.unconfirmed, [d], "still in flight");
+  assert.equal(ignored.stop, undefined);
+  assert.equal((await rolloutStore(rt).tenants("r-forged"))[0]?.phase, "Running");
+
+  // Its real end, and a (forged) event that claims otherwise: the ledger's outcome is what counts.
+  await rt.ledger.complete(d.tenant, d.id, d.attempt, "Failed", "disk full");
+  const counted = await advanceBatchActivity(
+    rt,
+    client,
+    { ...step("r-forged", []), finished: [forged], inFlight: [] },
+    quiet,
+  );
+  assert.equal(counted.unconfirmed, undefined);
+  assert.equal(counted.stop, "halt", "the failure is counted against a budget of 0");
+  const [row] = await rolloutStore(rt).tenants("r-forged");
+  assert.equal(row?.outcome, "Failed");
+  assert.equal(row?.message, "disk full");
+});
