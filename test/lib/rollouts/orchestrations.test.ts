@@ -338,6 +338,41 @@ test("the approval gate holds for days until approved; abort at a gate ends Abor
   assert.deepEqual(w2.started, ["t0000"]);
 });
 
+test("a control raised without the rollout record (through the Durable API alone) opens no gate", async () => {
+  const [id, w] = world();
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id),
+    input: input(id, {
+      waves: [
+        { name: "a", tenants: ["t0000"] },
+        { name: "b", tenants: ["t0001"] },
+      ],
+      approval: "afterEachWave",
+    }),
+  });
+  await waitFor(
+    h.client,
+    rolloutInstanceId(id),
+    (s) => (s.customStatus as { state?: string })?.state === "WaitingForApproval",
+  );
+  // The forged approve wakes the gate, which re-reads the record: nothing approved there.
+  let reread!: () => void;
+  const woke = new Promise<void>((resolve) => (reread = resolve));
+  w.onUpdate = async (u) => {
+    if (!u.state && !u.wave) reread();
+  };
+  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "approve" });
+  await woke;
+  const held = await h.client.getStatus(rolloutInstanceId(id));
+  assert.equal((held.customStatus as { state?: string }).state, "WaitingForApproval");
+  assert.deepEqual(w.started, ["t0000"]);
+  // Ended the recorded way.
+  w.onUpdate = undefined;
+  w.control = { aborted: true };
+  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "abort" });
+  assert.equal((await waitFor(h.client, rolloutInstanceId(id))).output, "Aborted");
+});
+
 test("a pause drains the batch and holds; resume starts the rest", async () => {
   const [id, w] = world({ control: { paused: true } });
   await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
