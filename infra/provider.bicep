@@ -1,5 +1,9 @@
 // Provider side: the Function App that runs the orchestrator, its storage, and the user-assigned managed
 // identity that signs in to customer directories as the multi-tenant app (federated credential, no secret).
+// No shared key anywhere: storage, Application Insights and the host's keys (Key Vault) are reached with
+// that identity only, and publishing takes an Entra sign-in (basic publishing credentials are off).
+// The HTTP API sits behind App Service Authentication (Entra ID, a single-tenant API app whose roles are
+// declared here), and the app's role checks are always on.
 // Deploy: az deployment group create -g <rg> -f infra/provider.bicep -p appClientId=<multi-tenant app id> appObjectUniqueName=<app uniqueName>
 extension microsoftGraphV1
 
@@ -12,17 +16,56 @@ param appClientId string
 param appObjectUniqueName string
 @description('Comma-separated host suffixes a customer namespace must end with.')
 param allowedNamespaceSuffixes string = '.servicebus.windows.net'
-@description('Enforce app roles from the EasyAuth principal on the HTTP API.')
-param requireRoles bool = true
+@description('uniqueName of the Provider API\'s own app registration (single-tenant; App Service Authentication and the app roles).')
+param apiAppUniqueName string = '${name}-provider-api'
 
 var suffix = uniqueString(resourceGroup().id)
+
+// Built-in role definition ids.
+// Storage Blob Data Owner: the Functions host keeps its leases and keys (secrets container) in blobs and
+// the Durable Azure Storage backend creates its task hub's containers (large messages, leases); creating
+// containers and setting blob leases needs Owner, not Contributor.
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+// Storage Queue Data Contributor: the Durable backend's control and work-item queues (create, send,
+// receive, delete); the host needs no more on queues.
+var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+// Storage Table Data Contributor: the Durable backend's History and Instances tables, and our own
+// tables (tenants, deployments, tenant health, rollouts), created on first use.
+var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+// Monitoring Metrics Publisher: the only way to send telemetry to Application Insights with local
+// (key-based) ingestion disabled.
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+// Key Vault Secrets Officer: the host reads, creates and rotates its function and host keys as secrets.
+var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+
+// The API's roles (lib/http/auth.ts ROLES; docs/security.md "Roles"). Ids are derived, so a redeploy
+// keeps each role's id and the assignments made to it.
+var apiRoles = [
+  { value: 'Tenants.Read', description: 'Read tenant registrations, their health and onboarding steps.' }
+  { value: 'Tenants.Admin', description: 'Register, replace, verify and delete tenants.' }
+  { value: 'Deployments.Read', description: 'Read deployments and rollouts.' }
+  { value: 'Deployments.Write', description: 'Start, cancel, retry, terminate and rewind deployments; start and drive rollouts.' }
+  { value: 'Rollouts.Approve', description: 'Approve a rollout waiting at an approval gate.' }
+  { value: 'Audit.Read', description: 'Read the audit trail.' }
+  { value: 'Durable.Admin', description: 'Use the Durable extension\'s management links (they carry the task hub\'s system key).' }
+]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: toLower('${name}${suffix}')
   location: location
   sku: { name: 'Standard_LRS' }
   kind: 'StorageV2'
-  properties: { minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false, supportsHttpsTrafficOnly: true }
+  properties: {
+    // Only Entra ID (the app's identity) opens the account: no account key, no SAS from a key.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    // Reachable from the Consumption plan's shared outbound addresses; Entra ID is the gate
+    // (docs/deploy-to-azure.md, "Network").
+    publicNetworkAccess: 'Enabled'
+  }
 }
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -41,7 +84,24 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
   name: '${name}-ai'
   location: location
   kind: 'web'
-  properties: { Application_Type: 'web' }
+  // Telemetry only with an Entra token (Monitoring Metrics Publisher below): the connection string's
+  // instrumentation key alone can no longer write to it.
+  properties: { Application_Type: 'web', DisableLocalAuth: true }
+}
+
+// The host's function and host keys (AzureWebJobsSecretStorageType=keyvault), instead of blobs in storage.
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: take('${name}kv${suffix}', 24)
+  location: location
+  properties: {
+    tenantId: tenant().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
 }
 
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
@@ -63,12 +123,23 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
         { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'node' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        { name: 'AzureWebJobsStorage', value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
+        // Entra ID ingestion with the user-assigned identity (local auth is disabled on the component).
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
+        // Identity-based storage for the host, the Durable extension and our tables (lib/config/settings.ts).
+        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
+        // The host's keys live in Key Vault, read with the user-assigned identity.
+        { name: 'AzureWebJobsSecretStorageType', value: 'keyvault' }
+        { name: 'AzureWebJobsSecretStorageKeyVaultUri', value: vault.properties.vaultUri }
+        { name: 'AzureWebJobsSecretStorageKeyVaultClientId', value: identity.properties.clientId }
         { name: 'SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES', value: allowedNamespaceSuffixes }
         { name: 'PROVIDER_APP_CLIENT_ID', value: appClientId }
         { name: 'PROVIDER_MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
         { name: 'AZURE_AUTHORITY_HOST', value: environment().authentication.loginEndpoint }
-        { name: 'AUTH_REQUIRE_ROLES', value: string(requireRoles) }
+        // Always on: the API trusts the principal only behind App Service Authentication (authSettings
+        // below), and refuses to serve (503) if that is ever switched off (lib/http/platform-auth.ts).
+        { name: 'AUTH_REQUIRE_ROLES', value: 'true' }
         { name: 'STATUS_POLL_WAIT_MS', value: '20000' }
         { name: 'STATUS_POLL_BATCH', value: '50' }
         { name: 'PUMP_REENSURE_SECONDS', value: '60' }
@@ -84,6 +155,126 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'REGISTRATION_SETTING_PREFIX', value: 'TENANT_' }
       ]
     }
+  }
+}
+
+// Basic (user name and password) publishing credentials off: deploying takes an Entra sign-in.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: { allow: false }
+}
+
+resource storageBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageBlobDataOwner)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource storageQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageQueueDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource storageTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageTableDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource telemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: insights
+  name: guid(insights.id, identity.id, monitoringMetricsPublisher)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource hostKeys 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vault
+  name: guid(vault.id, identity.id, keyVaultSecretsOfficer)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The API's own app registration: single-tenant (only the Provider's directory signs in to the API; the
+// multi-tenant app below is for customer directories and carries no API roles), with the app roles the
+// code checks. Its service principal requires an assignment, so only users and apps granted a role get a
+// token at all.
+resource apiApp 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: apiAppUniqueName
+  displayName: '${name} Provider API'
+  signInAudience: 'AzureADMyOrg'
+  api: { requestedAccessTokenVersion: 2 }
+  web: {
+    redirectUris: ['https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback']
+    // The dashboard's browser sign-in (/.auth/login/aad) with no client secret: an ID token.
+    implicitGrantSettings: { enableIdTokenIssuance: true }
+  }
+  appRoles: [
+    for role in apiRoles: {
+      id: guid(apiAppUniqueName, role.value)
+      value: role.value
+      displayName: role.value
+      description: role.description
+      allowedMemberTypes: ['User', 'Application']
+      isEnabled: true
+    }
+  ]
+}
+
+resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: apiApp.appId
+  appRoleAssignmentRequired: true
+}
+
+// App Service Authentication in front of every request: a valid Entra ID token of the Provider's
+// directory for the API app, or 401 (API callers get no login redirect). The platform then sets the
+// x-ms-client-principal header the role checks read, and strips one a caller sent.
+resource authSettings 'Microsoft.Web/sites/config@2023-12-01' = {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiApp.appId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: [apiApp.appId] }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
   }
 }
 
@@ -103,3 +294,5 @@ resource federatedCredential 'Microsoft.Graph/applications/federatedIdentityCred
 output functionAppName string = functionApp.name
 output managedIdentityClientId string = identity.properties.clientId
 output managedIdentityPrincipalId string = identity.properties.principalId
+output apiAppId string = apiApp.appId
+output keyVaultUri string = vault.properties.vaultUri

@@ -1,5 +1,5 @@
 /**
- * `npm run host -- --app <dir> [--port 7071] [--quiet] [--time-skipping]`: runs a Function App like `func start`; Ctrl-C
+ * `npm run host -- --app <dir> [--port 7071] [--quiet] [--time-skipping] [--emulate-app-service-auth]`: runs a Function App like `func start`; Ctrl-C
  * stops it. When ready it prints `ready {"url":...}` (see dev/part.ts), which `npm start` waits for.
  */
 import { parseArgs } from "node:util";
@@ -16,6 +16,8 @@ async function main(): Promise<void> {
       quiet: { type: "boolean", default: false },
       // Durable timers fire as soon as nothing else can run (docs/durable-engine.md, "Time skipping").
       "time-skipping": { type: "boolean" },
+      // Says App Service Authentication is on and trusts the caller's principal header (docs/dev-host.md).
+      "emulate-app-service-auth": { type: "boolean" },
     },
   });
   const port = Number(values.port);
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
     host: values.host,
     quiet: values.quiet,
     timeSkipping: values["time-skipping"],
+    emulateAppServiceAuth: values["emulate-app-service-auth"],
   });
   stopOnSignals(() => host.stop());
   announceReady({ url: host.url });

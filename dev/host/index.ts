@@ -15,6 +15,8 @@ import { startTimer, TimerHandle } from "./timer";
 
 /** The WEBSITE_HOSTNAME this module chose (never one the user set). */
 let hostNameSetHere: string | undefined;
+/** Whether WEBSITE_AUTH_ENABLED in the environment is this module's (App Service Authentication emulated). */
+let authEnabledSetHere = false;
 export interface HostOptions {
   appDir: string;
   /** 7071 like `func start`; 0 picks a free port. */
@@ -29,6 +31,14 @@ export interface HostOptions {
    * on when the app setting `DURABLE_TIME_SKIPPING` is `true` or `1`.
    */
   timeSkipping?: boolean;
+  /**
+   * Emulate App Service Authentication as far as the app can see it: set `WEBSITE_AUTH_ENABLED=True`, as
+   * App Service does when it is on, and pass on the `x-ms-client-principal` header a caller sends (no token
+   * is validated: the caller is trusted). Also on when the app setting `DEV_EMULATE_APP_SERVICE_AUTH` is
+   * `true` or `1`. Off, the host removes `WEBSITE_AUTH_ENABLED`, whoever set it, so an app with role checks
+   * on behaves as in Azure without App Service Authentication (the Provider answers 503).
+   */
+  emulateAppServiceAuth?: boolean;
 }
 
 export interface RunningHost {
@@ -86,10 +96,35 @@ export const consoleLog: HostLog = (level, message, props) => {
   else console.log(line);
 };
 
+/**
+ * After local.settings.json is loaded (it may ask for emulation), before any app code runs: the platform,
+ * not the app's settings, says whether App Service Authentication is on, so the host owns the variable.
+ */
+function emulateAppServiceAuth(option: boolean | undefined, log: HostLog): void {
+  const on = option ?? ["true", "1"].includes((process.env.DEV_EMULATE_APP_SERVICE_AUTH ?? "").toLowerCase());
+  if (on) {
+    process.env.WEBSITE_AUTH_ENABLED = "True";
+    authEnabledSetHere = true;
+    log(
+      "warn",
+      "App Service Authentication is emulated: the x-ms-client-principal header a caller sends is trusted as is",
+    );
+    return;
+  }
+  if (process.env.WEBSITE_AUTH_ENABLED !== undefined && !authEnabledSetHere)
+    log(
+      "warn",
+      "WEBSITE_AUTH_ENABLED is removed: only App Service sets it; ask the dev host to emulate App Service Authentication instead (--emulate-app-service-auth)",
+    );
+  delete process.env.WEBSITE_AUTH_ENABLED;
+  authEnabledSetHere = false;
+}
+
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? consoleLog;
   for (const [k, v] of Object.entries(options.settings ?? {})) process.env[k] = v;
   const app = loadApp(options.appDir);
+  emulateAppServiceAuth(options.emulateAppServiceAuth, log);
   const stats = countExecutions(app);
   const functions = app.registry.list();
   const usesDurable = functions.some(

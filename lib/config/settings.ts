@@ -25,6 +25,8 @@ export const SETTING_NAMES = {
   managedIdentityClientId: "PROVIDER_MANAGED_IDENTITY_CLIENT_ID",
   authorityHost: "AZURE_AUTHORITY_HOST",
   requireRoles: "AUTH_REQUIRE_ROLES",
+  /** Set by App Service itself (`True`) when App Service Authentication is on; never an app setting of ours. */
+  platformAuthEnabled: "WEBSITE_AUTH_ENABLED",
   statusPollWaitMs: "STATUS_POLL_WAIT_MS",
   statusPollBatch: "STATUS_POLL_BATCH",
   pumpReensureSeconds: "PUMP_REENSURE_SECONDS",
@@ -61,9 +63,39 @@ export const DEFAULT_STATUS_POLL_SCHEDULE = "*/10 * * * * *";
 
 export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
 
+/**
+ * The identity-based form of `AzureWebJobsStorage`, as the Functions host reads it: `<name>__<part>`.
+ * The host and the Durable extension use `__accountName` (or the service URIs), `__credential` and
+ * `__clientId`; our tables read `__tableServiceUri`, else derive it from `__accountName`.
+ */
+export const STORAGE_IDENTITY_PARTS = {
+  tableServiceUri: "tableServiceUri",
+  accountName: "accountName",
+  clientId: "clientId",
+  credential: "credential",
+} as const;
+
+/** `AzureWebJobsStorage__<part>`. */
+export const storageSetting = (part: keyof typeof STORAGE_IDENTITY_PARTS) =>
+  `${SETTING_NAMES.storage}__${STORAGE_IDENTITY_PARTS[part]}`;
+
+/**
+ * How the Provider reaches its storage account: a connection string (Azurite locally), or the app's
+ * managed identity on the account's table endpoint (Azure: the account allows no shared keys).
+ */
+export type StorageAccess =
+  | { kind: "connectionString"; connectionString: string }
+  | {
+      kind: "identity";
+      /** e.g. `https://<account>.table.core.windows.net`. */
+      tableServiceUri: string;
+      /** The user-assigned identity's client id; without it DefaultAzureCredential picks the credential. */
+      clientId?: string;
+    };
+
 export interface ProviderSettings {
-  /** Table Storage connection string (Azurite locally). */
-  storageConnectionString: string;
+  /** The storage account of the registry, the ledger and the task hub: one way in for every table. */
+  storage: StorageAccess;
   /** Host suffixes a registration's Service Bus namespace must end with. */
   allowedNamespaceSuffixes: string[];
   /** Local mode allows extra suffixes and endpoint overrides; never set in Azure. */
@@ -78,6 +110,11 @@ export interface ProviderSettings {
   authorityHost?: string;
   /** Enforce app roles from the EasyAuth principal header on the HTTP API. */
   requireRoles: boolean;
+  /**
+   * Whether App Service Authentication runs in front of the app (the platform says so with
+   * `WEBSITE_AUTH_ENABLED=True`). Role checks trust the principal header only behind it.
+   */
+  platformAuthEnabled: boolean;
   /** Status pump long-poll: how long one receive waits for the first message. */
   statusPollWaitMs: number;
   /** Status pump: most messages taken per receive. */
@@ -215,6 +252,57 @@ function tenantSecretSettingPrefix(env: NodeJS.ProcessEnv): string {
   return prefix;
 }
 
+/**
+ * Where the storage is: `AzureWebJobsStorage` as a connection string wins (as in the Functions host);
+ * else the identity-based form, `AzureWebJobsStorage__tableServiceUri` or `__accountName` (the public
+ * cloud's table endpoint), with `__clientId` for a user-assigned identity. Neither set is an error naming
+ * both, rather than a silent Azurite default that would fail later as a refused connection in Azure.
+ */
+export function loadStorageAccess(env: NodeJS.ProcessEnv = process.env): StorageAccess {
+  const connectionString = optional(env, SETTING_NAMES.storage);
+  if (connectionString) return { kind: "connectionString", connectionString };
+  const uri = optional(env, storageSetting("tableServiceUri"));
+  const account = optional(env, storageSetting("accountName"));
+  const clientId = optional(env, storageSetting("clientId"));
+  let tableServiceUri: string;
+  if (uri) {
+    if (!/^https?:\/\/[^/\s]+\/?$/i.test(uri))
+      throw new ConfigurationError(
+        storageSetting("tableServiceUri"),
+        "must be the table service's URL, e.g. https://<account>.table.core.windows.net",
+      );
+    tableServiceUri = uri.replace(/\/$/, "");
+  } else if (account) {
+    if (!/^[a-z0-9]{3,24}$/.test(account))
+      throw new ConfigurationError(
+        storageSetting("accountName"),
+        "must be a storage account name (3-24 lowercase letters and digits)",
+      );
+    tableServiceUri = `https://${account}.table.core.windows.net`;
+  } else {
+    throw new ConfigurationError(
+      SETTING_NAMES.storage,
+      `is not set: set it to a connection string (Azurite locally), or use the identity-based form ` +
+        `${storageSetting("accountName")} or ${storageSetting("tableServiceUri")} ` +
+        `(with ${storageSetting("clientId")} for a user-assigned identity)`,
+    );
+  }
+  return { kind: "identity", tableServiceUri, ...(clientId ? { clientId } : {}) };
+}
+
+/**
+ * The two settings the API's platform check needs (`lib/http/platform-auth.ts`), alone, so a request can
+ * be answered about them whatever else is wrong.
+ */
+export function loadRoleChecks(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<ProviderSettings, "requireRoles" | "platformAuthEnabled"> {
+  return {
+    requireRoles: isTrue(env[SETTING_NAMES.requireRoles]),
+    platformAuthEnabled: isTrue(env[SETTING_NAMES.platformAuthEnabled]),
+  };
+}
+
 /** Reads and validates the settings; throws ConfigurationError naming the setting at fault. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSettings {
   const localMode = isTrue(env[SETTING_NAMES.localMode]);
@@ -245,14 +333,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     );
   }
   return {
-    storageConnectionString: optional(env, SETTING_NAMES.storage) ?? "UseDevelopmentStorage=true",
+    storage: loadStorageAccess(env),
     allowedNamespaceSuffixes,
     localMode,
     localEndpoints,
     appClientId: optional(env, SETTING_NAMES.appClientId),
     managedIdentityClientId: optional(env, SETTING_NAMES.managedIdentityClientId),
     authorityHost: optional(env, SETTING_NAMES.authorityHost),
-    requireRoles: isTrue(env[SETTING_NAMES.requireRoles]),
+    ...loadRoleChecks(env),
     statusPollWaitMs: integer(env, SETTING_NAMES.statusPollWaitMs, 20_000, 100, 60_000),
     statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, 50, 1, 500),
     pumpReensureSeconds: integer(env, SETTING_NAMES.pumpReensureSeconds, 60, 1, 3600),

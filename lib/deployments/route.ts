@@ -30,11 +30,14 @@ export interface RouteCall {
 export function durableRoutes(getRuntime: () => ProviderRuntime) {
   return (roles: readonly string[], body: (call: RouteCall) => Promise<HttpResponseInit>): DurableHandler =>
     (request, client, context) =>
-      apiHandler(async (req, ctx) => {
-        const rt = getRuntime();
-        requireRole(req, rt.settings.requireRoles, [...roles]);
-        return body({ request: req, client, context: ctx, rt });
-      })(request, context) as Promise<HttpResponseInit>;
+      apiHandler(
+        async (req, ctx) => {
+          const rt = getRuntime();
+          requireRole(req, rt.settings.requireRoles, [...roles]);
+          return body({ request: req, client, context: ctx, rt });
+        },
+        () => getRuntime().settings,
+      )(request, context) as Promise<HttpResponseInit>;
 }
 
 /** The tenant's registration, or the API's 404. */

@@ -28,9 +28,9 @@ export function createRuntime(
 ): ProviderRuntime {
   return {
     settings,
-    store: new TenantStore(createTableClient(settings.storageConnectionString, TENANTS_TABLE)),
-    ledger: new DeploymentLedger(createTableClient(settings.storageConnectionString, DEPLOYMENTS_TABLE)),
-    health: new TenantHealthStore(createTableClient(settings.storageConnectionString, TENANT_HEALTH_TABLE)),
+    store: new TenantStore(createTableClient(settings.storage, TENANTS_TABLE)),
+    ledger: new DeploymentLedger(createTableClient(settings.storage, DEPLOYMENTS_TABLE)),
+    health: new TenantHealthStore(createTableClient(settings.storage, TENANT_HEALTH_TABLE)),
     connections: new CustomerConnections(settings, env),
     pool: new ServiceBusPool(),
   };

@@ -2,18 +2,29 @@
  * Wraps an HTTP handler so that every ProblemError becomes a problem+json response and any other
  * error becomes a 500 that carries only a correlation id (the invocation id), with the details logged.
  * Every handler of the API goes through here, so this is also where a cross-site state-changing
- * request is refused (403, ./origin.ts) before the handler runs.
+ * request is refused (403, ./origin.ts) before the handler runs, and where the whole API refuses to serve
+ * (503, ./platform-auth.ts) while role checks are on without App Service Authentication in front.
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { loadRoleChecks } from "../config/settings";
 import { invocationLogger } from "../logging/logger";
 import { requireSameOrigin } from "./origin";
+import { requirePlatformAuth, RoleCheckSettings } from "./platform-auth";
 import { ProblemError, problemResponse } from "./problem";
 
 export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
-export function apiHandler(handler: ApiHandler): HttpHandler {
+/**
+ * `roleChecks` gives the settings the handler's own role checks use (its injected settings); by default
+ * the process's app settings.
+ */
+export function apiHandler(
+  handler: ApiHandler,
+  roleChecks: () => RoleCheckSettings = () => loadRoleChecks(),
+): HttpHandler {
   return async (request, context) => {
     try {
+      requirePlatformAuth(roleChecks());
       requireSameOrigin(request);
       return await handler(request, context);
     } catch (error) {

@@ -8,7 +8,7 @@ const stores = new WeakMap<ProviderRuntime, RolloutStore>();
 export function rolloutStore(rt: ProviderRuntime): RolloutStore {
   let store = stores.get(rt);
   if (!store) {
-    store = new RolloutStore(createTableClient(rt.settings.storageConnectionString, ROLLOUTS_TABLE));
+    store = new RolloutStore(createTableClient(rt.settings.storage, ROLLOUTS_TABLE));
     stores.set(rt, store);
   }
   return store;

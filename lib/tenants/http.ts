@@ -120,6 +120,8 @@ const listQuerySchema = z.strictObject({
 });
 
 export function createTenantHandlers(getDeps: () => TenantApiDeps) {
+  // The platform check (503 without App Service Authentication) reads the same settings as the role checks.
+  const roleChecks = () => getDeps().settings;
   return {
     put: apiHandler(async (request, context) => {
       const { store, settings } = getDeps();
@@ -162,14 +164,14 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
       const headers: Record<string, string> = { etag: registration.etag };
       if (created) headers.location = `/api/tenants/${name}`;
       return json(created ? 201 : 200, registrationView(registration), headers);
-    }),
+    }, roleChecks),
 
     get: apiHandler(async (request) => {
       const { store, settings } = getDeps();
       requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
       const registration = await store.require(tenantParam(request)).catch(mapStoreError);
       return json(200, registrationView(registration), { etag: registration.etag });
-    }),
+    }, roleChecks),
 
     list: apiHandler(async (request) => {
       const { store, settings } = getDeps();
@@ -182,7 +184,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
         items: items.map(registrationView),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
       });
-    }),
+    }, roleChecks),
 
     /**
      * With the trigger's durable client, records in flight are first reconciled with their instances, so
@@ -206,7 +208,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
         await deps.health?.forget(name);
         invocationLogger(context).info("tenant deleted", { tenant: name });
         return { status: 204 };
-      })(request, context),
+      }, roleChecks)(request, context),
 
     onboarding: apiHandler(async (request) => {
       const { store, settings } = getDeps();
@@ -219,6 +221,6 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
         );
       }
       return json(200, onboardingInstructions(registration, settings.appClientId, settings.authorityHost));
-    }),
+    }, roleChecks),
   };
 }

@@ -12,6 +12,9 @@ import type { AuthConfig, TenantRegistration } from "../../../lib/tenants/model"
 import { testRegistration } from "../../helpers/tenants";
 import { failsWith, FAST_RETRIES, namespaceConfig, startEmulator } from "../../helpers/servicebus";
 
+/** Table Storage for settings that need one (Azurite's well-known form). */
+const AZURITE = "UseDevelopmentStorage=true";
+
 // The production credential code (lib/identity) against a local Entra issuer over HTTPS, and its tokens
 // against the emulator's RBAC: a token for directory A works in A's namespace and nowhere else.
 const PROVIDER_DIR = "90000000-0000-4000-8000-000000000000";
@@ -82,6 +85,7 @@ before(async () => {
     }),
   ]);
   const settings = loadSettings({
+    AzureWebJobsStorage: AZURITE,
     DEV_LOCAL_MODE: "true",
     SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
     DEV_SERVICEBUS_ENDPOINTS: emulator.namespaces

@@ -11,10 +11,14 @@ import {
 } from "../../../lib/identity/connection";
 import { testRegistration } from "../../helpers/tenants";
 
+/** Table Storage for settings that need one (Azurite's well-known form). */
+const AZURITE = "UseDevelopmentStorage=true";
+
 const DIR_A = "aaaaaaaa-0000-4000-8000-00000000000a";
 const DIR_B = "bbbbbbbb-0000-4000-8000-00000000000b";
 
 const settings = loadSettings({
+  AzureWebJobsStorage: AZURITE,
   PROVIDER_APP_CLIENT_ID: "11111111-2222-4333-8444-555555555555",
   PROVIDER_MANAGED_IDENTITY_CLIENT_ID: "mi-client",
 });
@@ -81,7 +85,7 @@ test("missing settings name the setting; a namespace off the allow-list gets no 
   );
   assert.throws(
     () =>
-      new CustomerConnections(loadSettings({}), {}).resolve(
+      new CustomerConnections(loadSettings({ AzureWebJobsStorage: AZURITE }), {}).resolve(
         testRegistration("alpha", DIR_A, { mode: "federatedManagedIdentity" }),
       ),
     /PROVIDER_APP_CLIENT_ID/,
@@ -95,6 +99,7 @@ test("missing settings name the setting; a namespace off the allow-list gets no 
 
 test("local mode maps the namespace to the emulator endpoint without changing the registration", () => {
   const local = loadSettings({
+    AzureWebJobsStorage: AZURITE,
     DEV_LOCAL_MODE: "true",
     SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
     DEV_SERVICEBUS_ENDPOINTS: "alpha.servicebus.localhost=sb://127.0.0.1:5999",

@@ -47,7 +47,7 @@ before(async () => {
   const cs = azurite.connectionString;
   rt = {
     settings: {
-      storageConnectionString: cs,
+      storage: { kind: "connectionString", connectionString: cs },
       pumpReensureSeconds: 60,
       cancelGraceSeconds: 30,
       commandSendAttempts: 3,

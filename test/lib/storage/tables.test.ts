@@ -68,3 +68,18 @@ test("tokens the SDK could not have made are refused before they reach it", asyn
     );
   }
 });
+
+test("identity-based storage: a client on the account's table endpoint with a token credential, no key", () => {
+  const client = createTableClient(
+    {
+      kind: "identity",
+      tableServiceUri: "https://acct.table.core.windows.net",
+      clientId: "11111111-2222-3333-4444-555555555555",
+    },
+    "tenants",
+  );
+  assert.equal(client.url, "https://acct.table.core.windows.net");
+  assert.equal(client.tableName, "tenants");
+  // A connection string still works (Azurite) and names its own endpoint.
+  assert.match(createTableClient(azurite.connectionString, "tenants").url, /^http:\/\/127\.0\.0\.1:/);
+});

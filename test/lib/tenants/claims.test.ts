@@ -11,6 +11,9 @@ import { registrationInputSchema } from "../../../lib/tenants/model";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
 
+/** Table Storage for settings that need one (Azurite's well-known form). */
+const AZURITE = "UseDevelopmentStorage=true";
+
 // One registration per Service Bus namespace and queue (issue 18, item 7), through the registry's
 // real handlers against Azurite.
 const DIRECTORY = "6f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";
@@ -31,7 +34,7 @@ function fresh() {
   counter += 1;
   store = new TenantStore(createTableClient(azurite.connectionString, `claims${counter}`));
   const deps: TenantApiDeps = {
-    settings: loadSettings({}),
+    settings: loadSettings({ AzureWebJobsStorage: AZURITE }),
     store,
     ledger: new DeploymentLedger(createTableClient(azurite.connectionString, `claimsdeps${counter}`)),
   };

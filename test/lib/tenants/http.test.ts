@@ -10,6 +10,9 @@ import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
 
+/** Table Storage for settings that need one (Azurite's well-known form). */
+const AZURITE = "UseDevelopmentStorage=true";
+
 const DIRECTORY = "6f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";
 const validBody = () => ({
   directoryId: DIRECTORY,
@@ -23,7 +26,7 @@ let deps: Deps;
 let handlers: ReturnType<typeof createTenantHandlers>;
 let tableCounter = 0;
 
-function freshDeps(settings: ProviderSettings = loadSettings({})): Deps {
+function freshDeps(settings: ProviderSettings = loadSettings({ AzureWebJobsStorage: AZURITE })): Deps {
   tableCounter += 1;
   return {
     settings,
@@ -57,9 +60,10 @@ function assertProblem(
 ) {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.equal(res.headers["content-type"], "application/problem+json");
-  const body = res.body as { status: number; title: string };
+  const body = res.body as { status: number; title: string; detail?: string };
   assert.equal(body.status, status);
   assert.ok(body.title);
+  return body;
 }
 
 function assertFieldError(
@@ -460,7 +464,7 @@ describe("validation: every rule names its field", () => {
 describe("the tenant setting prefix (REGISTRATION_SETTING_PREFIX)", () => {
   test("a configured prefix is the rule: its settings are accepted, others → 400 naming the field and the prefix", async () => {
     handlers = createTenantHandlers(() =>
-      freshDeps(loadSettings({ REGISTRATION_SETTING_PREFIX: "CUSTOMER_" })),
+      freshDeps(loadSettings({ AzureWebJobsStorage: AZURITE, REGISTRATION_SETTING_PREFIX: "CUSTOMER_" })),
     );
     const ok = await put("prefixed", {
       ...validBody(),
@@ -581,7 +585,7 @@ describe("malformed requests never produce a 500", () => {
   test("a storage failure is a 500 carrying only a correlation id", async () => {
     const broken = createTenantHandlers(() => ({
       ...freshDeps(),
-      settings: loadSettings({}),
+      settings: loadSettings({ AzureWebJobsStorage: AZURITE }),
       store: new TenantStore(
         createTableClient(
           "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;",
@@ -604,7 +608,13 @@ describe("role check on the EasyAuth principal", () => {
     ).toString("base64");
 
   before(() => {
-    deps = freshDeps(loadSettings({ AUTH_REQUIRE_ROLES: "true" }));
+    deps = freshDeps(
+      loadSettings({
+        AzureWebJobsStorage: AZURITE,
+        AUTH_REQUIRE_ROLES: "true",
+        WEBSITE_AUTH_ENABLED: "True",
+      }),
+    );
     handlers = createTenantHandlers(() => deps);
   });
 
@@ -633,6 +643,27 @@ describe("role check on the EasyAuth principal", () => {
   });
 });
 
+describe("role checks without App Service Authentication", () => {
+  before(() => {
+    // The platform's variable is absent here whatever the machine's environment: settings are injected.
+    deps = freshDeps(loadSettings({ AzureWebJobsStorage: AZURITE, AUTH_REQUIRE_ROLES: "true" }));
+    handlers = createTenantHandlers(() => deps);
+  });
+
+  test("every request is a 503 naming the settings, even with a forged admin principal; nothing is written", async () => {
+    const forged = Buffer.from(
+      JSON.stringify({ auth_typ: "aad", claims: [{ typ: "roles", val: "Tenants.Admin" }] }),
+    ).toString("base64");
+    const res = await put("forged", validBody(), { "x-ms-client-principal": forged });
+    const problem = assertProblem(res, 503);
+    assert.match(String(problem.title), /App Service Authentication is not enabled/);
+    assert.match(String(problem.detail), /AUTH_REQUIRE_ROLES/);
+    assert.match(String(problem.detail), /WEBSITE_AUTH_ENABLED/);
+    assertProblem(await call(handlers.get, { params: { tenant: "forged" } }), 503);
+    assert.equal(await deps.store.get("forged"), undefined);
+  });
+});
+
 describe("onboarding instructions", () => {
   test("503 without the Provider app id, then the consent URL and least-privilege az commands", async () => {
     deps = freshDeps();
@@ -647,7 +678,10 @@ describe("onboarding instructions", () => {
     assertProblem(await call(handlers.onboarding, { params: { tenant: "onboard" } }), 503);
 
     const appId = "11111111-2222-3333-4444-555555555555";
-    deps = { ...deps, settings: loadSettings({ PROVIDER_APP_CLIENT_ID: appId }) };
+    deps = {
+      ...deps,
+      settings: loadSettings({ AzureWebJobsStorage: AZURITE, PROVIDER_APP_CLIENT_ID: appId }),
+    };
     const res = await call(handlers.onboarding, { params: { tenant: "onboard" } });
     assert.equal(res.status, 200);
     const body = res.body as {

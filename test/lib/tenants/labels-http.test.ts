@@ -11,6 +11,9 @@ import { parseSelector } from "../../../lib/tenants/selector";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
 
+/** Table Storage for settings that need one (Azurite's well-known form). */
+const AZURITE = "UseDevelopmentStorage=true";
+
 const body = (extra: Record<string, unknown> = {}) => ({
   directoryId: "6f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f",
   serviceBus: { namespace: "contoso-deploy.servicebus.windows.net" },
@@ -46,7 +49,7 @@ function fieldsOf(res: { status: number; headers: Record<string, string>; body: 
 before(async () => {
   azurite = await startAzurite();
   deps = {
-    settings: loadSettings({}),
+    settings: loadSettings({ AzureWebJobsStorage: AZURITE }),
     store: new TenantStore(createTableClient(azurite.connectionString, "tenantslabels")),
     ledger: new DeploymentLedger(createTableClient(azurite.connectionString, "deploymentslabels")),
   };
