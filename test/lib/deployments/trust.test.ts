@@ -45,6 +45,8 @@ before(async () => {
     quiet: true,
     settings: localProviderSettings(azurite.connectionString, emulator.namespaces, {
       AUTH_REQUIRE_ROLES: "true",
+      // The dev host stands in for App Service Authentication (without it, role checks answer 503).
+      DEV_EMULATE_APP_SERVICE_AUTH: "true",
       CANCEL_GRACE_SECONDS: "1",
     }),
     log: (level, message, props) => hostLog.push({ level, message, props }),
