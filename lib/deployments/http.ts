@@ -7,7 +7,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { ROLES } from "../http/auth";
+import { actorOf, ROLES } from "../http/auth";
 import { json } from "../http/handler";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
@@ -16,7 +16,7 @@ import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, type Status } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { STATUS_FILTERS } from "./ledger";
-import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest, storedActor } from "./model";
 import { ensureStatusPumpActivity } from "./activities";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
@@ -40,6 +40,9 @@ const listQuerySchema = z.strictObject({
 
 /** The API shape of an attempt; lists leave the timeline out to stay small. */
 export function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
+  // Rows written before 0.3.0 have no actors: the fields are left out.
+  const requestedBy = storedActor(r.requestedBy);
+  const terminatedBy = storedActor(r.terminatedBy);
   return {
     id: r.id,
     tenant: r.tenant,
@@ -49,6 +52,8 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     progress: r.progress,
     ...(r.outcome ? { outcome: r.outcome } : {}),
     ...(r.message !== undefined ? { message: r.message } : {}),
+    ...(requestedBy ? { requestedBy } : {}),
+    ...(terminatedBy ? { terminatedBy } : {}),
     requestedAt: r.requestedAt,
     updatedAt: r.updatedAt,
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
@@ -171,6 +176,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         idempotent: !!idempotencyKey,
         requestDigest,
         ignoreMaintenanceWindow: body.ignoreMaintenanceWindow,
+        requestedBy: actorOf(request),
       });
       invocationLogger(context).info("deployment started", {
         tenant,
@@ -211,6 +217,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           completionTimeoutSeconds: input.completionTimeoutSeconds,
           previousAttempt: previous.attempt,
           ignoreMaintenanceWindow: input.ignoreMaintenanceWindow,
+          requestedBy: actorOf(request),
         },
       );
       invocationLogger(context).info("deployment retried", {
@@ -224,6 +231,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     terminate: route(WRITE, async ({ request, client, context, rt }) => {
       const log = invocationLogger(context);
       const record = await requireRunning(rt, client, request);
+      const by = actorOf(request);
       // The ledger first: if the orchestration recorded its outcome in the meantime, that outcome stands
       // and nothing is terminated; otherwise Terminated is the one outcome, and the instance follows.
       const updated = await rt.ledger.complete(
@@ -232,6 +240,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         record.attempt,
         "Terminated",
         "terminated by user",
+        { terminatedBy: by },
       );
       if (updated.outcome !== "Terminated")
         throw new ProblemError(409, `Deployment "${record.id}" already ended (${updated.outcome}).`);
@@ -241,7 +250,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       });
       await sendCancel(rt, record, "terminated by user", log);
       await notifyFinished(client, updated, log);
-      log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id });
+      log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id, by: by.name });
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),
 
@@ -309,10 +318,13 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
 
     cancel: route(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireRunning(rt, client, request);
+      // Who asked: the audit records it (lib/audit/routes.ts); the ledger's record of the cancel takes it too.
+      const by = actorOf(request);
       await client.raiseEvent(record.instanceId, EVENTS.cancel, { reason: "cancelled by user" });
       invocationLogger(context).info("deployment cancel requested", {
         tenant: record.tenant,
         deploymentId: record.id,
+        by: by.name,
       });
       return json(202, deploymentView(record), { location: deploymentUrl(request, record) });
     }),
