@@ -93,8 +93,8 @@ export interface DeploymentRecord {
    */
   requestDigest?: string;
   /**
-   * Who started this attempt (start or retry; `local` without a principal). Absent on rows written before
-   * 0.3.0 and on a rollout's deployments (the rollout records its starter).
+   * Who started this attempt (start or retry; `local` without a principal). Absent on rows written by
+   * 0.2.0 or earlier and on a rollout's deployments (the rollout records its starter).
    */
   requestedBy?: Actor;
   /** Who terminated it through the API (outcome Terminated by a user). Absent otherwise and on older rows. */

@@ -7,7 +7,7 @@
  * approved by anyone, `local` included, so `npm start`'s printed ring rollout, the demo and the tests
  * that approve without a principal keep working. The rule bites as soon as the starter is a named
  * principal (always, behind App Service Authentication with role checks on; locally when a principal
- * header is sent). A rollout started before 0.3.0 has no recorded starter and is not refused either.
+ * header is sent). A rollout started by 0.2.0 or earlier has no recorded starter and is not refused either.
  */
 import { LOCAL_ACTOR, type Actor } from "../http/auth";
 import { ProblemError } from "../http/problem";

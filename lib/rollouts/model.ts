@@ -175,9 +175,9 @@ export interface RolloutRecord {
   requestDigest: string;
   /** The rollout this one retries, if any. */
   retryOf?: string;
-  /** Who started it (start or retry). Absent on rollouts started before 0.3.0. */
+  /** Who started it (start or retry). Absent on rollouts started by 0.2.0 or earlier. */
   startedBy?: Actor;
-  /** Approve / pause / resume / abort as given, oldest first. Absent before the first (and before 0.3.0). */
+  /** Approve / pause / resume / abort as given, oldest first. Absent before the first (and on headers 0.2.0 or earlier wrote). */
   controls?: RolloutControlEntry[];
   message?: string;
   createdAt: string;

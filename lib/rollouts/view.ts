@@ -36,7 +36,7 @@ export function shownState(r: RolloutRecord) {
 }
 
 /**
- * The controls as shown, each actor read tolerantly. A header from before 0.3.0 has none: `[]` (the API
+ * The controls as shown, each actor read tolerantly. A header written by 0.2.0 or earlier has none: `[]` (the API
  * then leaves `controls` out).
  */
 function controlsOf(r: RolloutRecord): RolloutControlEntry[] {
