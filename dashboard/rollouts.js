@@ -104,7 +104,18 @@ function waveRow(w) {
     "tr",
     { "data-wave": w.name },
     el("td", {}, el("strong", {}, w.name)),
-    el("td", {}, el("span", { class: w.state, "data-testid": "wave-state" }, w.state)),
+    el(
+      "td",
+      {},
+      el("span", { class: w.state, "data-testid": "wave-state" }, w.state),
+      w.approvedBy
+        ? el(
+            "span",
+            { class: "muted", "data-testid": "wave-approved-by" },
+            ` approved by ${w.approvedBy.name}`,
+          )
+        : "",
+    ),
     el("td", {}, waveBar(w)),
     ...counts.map((k) => el("td", { "data-testid": `wave-${k}` }, w[k] ?? 0)),
   );
@@ -170,6 +181,13 @@ function renderRolloutDetail() {
   const problem = document.getElementById("rollout-problem");
   problem.textContent = rolloutProblem || "";
   problem.classList.toggle("shown", Boolean(rolloutProblem));
+  // Who started it and every control given (four eyes: the approver is never the starter unless allowed).
+  document.getElementById("rollout-who").textContent = [
+    r.startedBy ? `started by ${r.startedBy.name}` : "",
+    ...(r.controls || []).map((c) => `${c.action} by ${c.by.name} at ${time(c.at)}`),
+  ]
+    .filter(Boolean)
+    .join(" · ");
   document.getElementById("rollout-waves").replaceChildren(...r.waves.map(waveRow));
   document.getElementById("rollout-tenants").replaceChildren(...(r.tenants || []).map(rolloutTenantRow));
   box.hidden = false;

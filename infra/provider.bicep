@@ -149,6 +149,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'ROLLOUT_BATCH_SIZE', value: '100' }
         { name: 'ROLLOUT_LANE_CONCURRENCY', value: '25' }
         { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
+        { name: 'ROLLOUTS_ALLOW_SELF_APPROVAL', value: 'false' }
         { name: 'STATUS_DELIVERY', value: 'pump' }
         { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
         // A registration may name only app settings with this prefix (its SAS, secret or certificate).

@@ -1,20 +1,26 @@
-/** Registers the deployments HTTP API; logic lives in lib/deployments/http.ts. */
+/**
+ * Registers the deployments HTTP API; logic lives in lib/deployments/http.ts. State-changing routes are
+ * wrapped by the audit (lib/audit/routes.ts).
+ */
 import * as df from "durable-functions";
+import { auditRoutes } from "../lib/audit/routes";
+import { auditStore } from "../lib/audit/store";
 import { createDeploymentHandlers } from "../lib/deployments/http";
 import { runtime } from "../lib/deployments/runtime";
 import { routeOptions } from "../lib/http/routes";
 
 const handlers = createDeploymentHandlers(runtime);
+const audit = auditRoutes(() => auditStore(runtime()));
 
 df.app.client.http("deploymentsStart", {
   ...routeOptions("deploymentsStart"),
   authLevel: "function",
-  handler: handlers.start,
+  handler: audit.durable("deploymentsStart", handlers.start),
 });
 df.app.client.http("deploymentsCancel", {
   ...routeOptions("deploymentsCancel"),
   authLevel: "function",
-  handler: handlers.cancel,
+  handler: audit.durable("deploymentsCancel", handlers.cancel),
 });
 df.app.client.http("deploymentsGet", {
   ...routeOptions("deploymentsGet"),
@@ -29,15 +35,15 @@ df.app.client.http("deploymentsList", {
 df.app.client.http("deploymentsRetry", {
   ...routeOptions("deploymentsRetry"),
   authLevel: "function",
-  handler: handlers.retry,
+  handler: audit.durable("deploymentsRetry", handlers.retry),
 });
 df.app.client.http("deploymentsRewind", {
   ...routeOptions("deploymentsRewind"),
   authLevel: "function",
-  handler: handlers.rewind,
+  handler: audit.durable("deploymentsRewind", handlers.rewind),
 });
 df.app.client.http("deploymentsTerminate", {
   ...routeOptions("deploymentsTerminate"),
   authLevel: "function",
-  handler: handlers.terminate,
+  handler: audit.durable("deploymentsTerminate", handlers.terminate),
 });

@@ -1,10 +1,16 @@
-/** Registers the rollouts HTTP API; logic lives in lib/rollouts/http.ts. */
+/**
+ * Registers the rollouts HTTP API; logic lives in lib/rollouts/http.ts. State-changing routes are wrapped
+ * by the audit (lib/audit/routes.ts).
+ */
 import * as df from "durable-functions";
+import { auditRoutes } from "../lib/audit/routes";
+import { auditStore } from "../lib/audit/store";
 import { runtime } from "../lib/deployments/runtime";
 import { routeOptions, type RouteName } from "../lib/http/routes";
 import { createRolloutHandlers } from "../lib/rollouts/http";
 
 const handlers = createRolloutHandlers(runtime);
+const audit = auditRoutes(() => auditStore(runtime()));
 
 const ROUTES: [RouteName, keyof typeof handlers][] = [
   ["rolloutsStart", "start"],
@@ -18,4 +24,8 @@ const ROUTES: [RouteName, keyof typeof handlers][] = [
 ];
 
 for (const [name, handler] of ROUTES)
-  df.app.client.http(name, { ...routeOptions(name), authLevel: "function", handler: handlers[handler] });
+  df.app.client.http(name, {
+    ...routeOptions(name),
+    authLevel: "function",
+    handler: audit.durable(name, handlers[handler]),
+  });

@@ -1,6 +1,11 @@
-/** Registers the tenant registry's HTTP API (`/api/tenants...`). Logic lives in lib/tenants/http.ts. */
-import { app } from "@azure/functions";
+/**
+ * Registers the tenant registry's HTTP API (`/api/tenants...`). Logic lives in lib/tenants/http.ts.
+ * State-changing routes are wrapped by the audit (lib/audit/routes.ts).
+ */
+import { app, type HttpResponseInit } from "@azure/functions";
 import * as df from "durable-functions";
+import { auditRoutes } from "../lib/audit/routes";
+import { auditStore } from "../lib/audit/store";
 import { inFlight } from "../lib/deployments/reconcile";
 import { ProviderRuntime, runtime } from "../lib/deployments/runtime";
 import { createTenantHandlers, TenantApiDeps } from "../lib/tenants/http";
@@ -19,6 +24,7 @@ function tenantApiDeps(): TenantApiDeps {
 }
 
 const handlers = createTenantHandlers(tenantApiDeps);
+const audit = auditRoutes(() => auditStore(runtime()));
 
 app.http("tenantsList", {
   ...routeOptions("tenantsList"),
@@ -33,12 +39,15 @@ app.http("tenantsGet", {
 app.http("tenantsPut", {
   ...routeOptions("tenantsPut"),
   authLevel: "function",
-  handler: handlers.put,
+  handler: audit.http("tenantsPut", handlers.put),
 });
 df.app.client.http("tenantsDelete", {
   ...routeOptions("tenantsDelete"),
   authLevel: "function",
-  handler: (request, client, context) => handlers.delete(request, context, client),
+  handler: audit.durable(
+    "tenantsDelete",
+    async (request, client, context) => (await handlers.delete(request, context, client)) as HttpResponseInit,
+  ),
 });
 app.http("tenantsOnboarding", {
   ...routeOptions("tenantsOnboarding"),

@@ -1,15 +1,21 @@
-/** Registers a tenant's connection checks (verify, health); logic lives in lib/deployments/verify-http.ts. */
+/**
+ * Registers a tenant's connection checks (verify, health); logic lives in lib/deployments/verify-http.ts.
+ * Verify is audited (lib/audit/routes.ts): it records the tenant's last verify.
+ */
 import * as df from "durable-functions";
+import { auditRoutes } from "../lib/audit/routes";
+import { auditStore } from "../lib/audit/store";
 import { createVerifyHandlers } from "../lib/deployments/verify-http";
 import { runtime } from "../lib/deployments/runtime";
 import { routeOptions } from "../lib/http/routes";
 
 const handlers = createVerifyHandlers(runtime);
+const audit = auditRoutes(() => auditStore(runtime()));
 
 df.app.client.http("tenantsVerify", {
   ...routeOptions("tenantsVerify"),
   authLevel: "function",
-  handler: handlers.verify,
+  handler: audit.durable("tenantsVerify", handlers.verify),
 });
 df.app.client.http("tenantsHealth", {
   ...routeOptions("tenantsHealth"),

@@ -39,6 +39,7 @@ export const SETTING_NAMES = {
   statusDelivery: "STATUS_DELIVERY",
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
   tenantSecretSettingPrefix: "REGISTRATION_SETTING_PREFIX",
+  allowSelfApproval: "ROLLOUTS_ALLOW_SELF_APPROVAL",
 } as const;
 
 /**
@@ -139,6 +140,8 @@ export interface ProviderSettings {
   statusPollSchedule: string;
   /** The prefix of every app setting a tenant registration may name. */
   tenantSecretSettingPrefix: string;
+  /** Four eyes off: whoever started a rollout may approve its gates too. */
+  allowSelfApproval: boolean;
 }
 
 /**
@@ -352,5 +355,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     rolloutSweepSeconds: integer(env, SETTING_NAMES.rolloutSweepSeconds, 30, 1, 3600),
     ...loadStatusDelivery(env),
     tenantSecretSettingPrefix: tenantSecretSettingPrefix(env),
+    allowSelfApproval: isTrue(env[SETTING_NAMES.allowSelfApproval]),
   };
 }

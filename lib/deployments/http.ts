@@ -7,7 +7,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { actorOf, holdsRole, ROLES } from "../http/auth";
+import { actorOf, actorView, holdsRole, ROLES } from "../http/auth";
 import { json } from "../http/handler";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
@@ -16,7 +16,7 @@ import { invocationLogger } from "../logging/logger";
 import { deploymentId as deploymentIdSchema, type Status } from "../messaging/contracts";
 import { tenantParam } from "../tenants/http";
 import { STATUS_FILTERS } from "./ledger";
-import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest } from "./model";
+import { DeploymentRecord, isTerminal, RETRYABLE_OUTCOMES, specDigest, storedActor } from "./model";
 import { ensureStatusPumpActivity } from "./activities";
 import { requestCancel } from "./cancel";
 import { sendCancel } from "./commands";
@@ -41,6 +41,9 @@ const listQuerySchema = z.strictObject({
 
 /** The API shape of an attempt; lists leave the timeline out to stay small. */
 export function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
+  // Rows written by 0.2.0 or earlier have no actors: the fields are left out.
+  const requestedBy = storedActor(r.requestedBy);
+  const terminatedBy = storedActor(r.terminatedBy);
   return {
     id: r.id,
     tenant: r.tenant,
@@ -50,6 +53,8 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     progress: r.progress,
     ...(r.outcome ? { outcome: r.outcome } : {}),
     ...(r.message !== undefined ? { message: r.message } : {}),
+    ...(requestedBy ? { requestedBy: actorView(requestedBy) } : {}),
+    ...(terminatedBy ? { terminatedBy: actorView(terminatedBy) } : {}),
     requestedAt: r.requestedAt,
     updatedAt: r.updatedAt,
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
@@ -58,7 +63,9 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
-    ...(options.timeline === false ? {} : { timeline: r.timeline ?? [] }),
+    ...(options.timeline === false
+      ? {}
+      : { timeline: (r.timeline ?? []).map((e) => (e.by ? { ...e, by: actorView(e.by) } : e)) }),
   };
 }
 
@@ -177,6 +184,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         idempotent: !!idempotencyKey,
         requestDigest,
         ignoreMaintenanceWindow: body.ignoreMaintenanceWindow,
+        requestedBy: actorOf(request),
       });
       invocationLogger(context).info("deployment started", {
         tenant,
@@ -217,6 +225,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           completionTimeoutSeconds: input.completionTimeoutSeconds,
           previousAttempt: previous.attempt,
           ignoreMaintenanceWindow: input.ignoreMaintenanceWindow,
+          requestedBy: actorOf(request),
         },
       );
       invocationLogger(context).info("deployment retried", {
@@ -230,6 +239,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     terminate: route(WRITE, async ({ request, client, context, rt }) => {
       const log = invocationLogger(context);
       const record = await requireRunning(rt, client, request);
+      const by = actorOf(request);
       // The ledger first: if the orchestration recorded its outcome in the meantime, that outcome stands
       // and nothing is terminated; otherwise Terminated is the one outcome, and the instance follows.
       const updated = await rt.ledger.complete(
@@ -238,6 +248,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
         record.attempt,
         "Terminated",
         "terminated by user",
+        { terminatedBy: by },
       );
       if (updated.outcome !== "Terminated")
         throw new ProblemError(409, `Deployment "${record.id}" already ended (${updated.outcome}).`);
@@ -247,7 +258,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       });
       await sendCancel(rt, record, "terminated by user", log);
       await notifyFinished(client, updated, log);
-      log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id });
+      log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id, by: by.name });
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),
 

@@ -7,6 +7,7 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import type { Actor } from "../http/auth";
 import type { Status } from "../messaging/contracts";
 import {
   applyStatus,
@@ -119,7 +120,12 @@ export class DeploymentLedger {
     await this.ensureTable();
     const first = record.timeline?.length
       ? record
-      : withTimeline(record, { at: record.requestedAt, source: "provider", event: "Requested" });
+      : withTimeline(record, {
+          at: record.requestedAt,
+          source: "provider",
+          event: "Requested",
+          ...(record.requestedBy ? { by: record.requestedBy } : {}),
+        });
     let etag: string | undefined;
     try {
       ({ etag } = await this.client.createEntity(toRow(first)));
@@ -259,7 +265,7 @@ export class DeploymentLedger {
     attempt: number,
     outcome: Outcome,
     message?: string,
-    options: { providerFailure?: boolean } = {},
+    options: { providerFailure?: boolean; terminatedBy?: Actor } = {},
   ): Promise<DeploymentRecord> {
     const updated = await this.update(tenant, id, attempt, (current) => {
       // The first outcome wins, but for a Provider failure recorded by reconciliation: the orchestration's
@@ -275,11 +281,18 @@ export class DeploymentLedger {
           outcome,
           progress: outcome === "Succeeded" ? 100 : current.progress,
           ...(message !== undefined ? { message } : {}),
+          ...(options.terminatedBy ? { terminatedBy: options.terminatedBy } : {}),
           suspended: undefined,
           updatedAt: now,
           completedAt: now,
         },
-        { at: now, source: "provider", event: outcome, ...(message !== undefined ? { message } : {}) },
+        {
+          at: now,
+          source: "provider",
+          event: outcome,
+          ...(message !== undefined ? { message } : {}),
+          ...(options.terminatedBy ? { by: options.terminatedBy } : {}),
+        },
       );
     });
     return updated ?? ((await this.get(tenant, id, attempt)) as DeploymentRecord);

@@ -3,6 +3,7 @@
  * how it ended (outcome), and the last status the customer's agent reported.
  */
 import { createHash } from "node:crypto";
+import type { Actor } from "../http/auth";
 import type { Status, StatusState } from "../messaging/contracts";
 
 /** In workflow order: the ledger never moves a record backwards in this list. */
@@ -49,6 +50,8 @@ export interface TimelineEntry {
   /** Agent reports: their sequence number and the agent's own clock. */
   sequence?: number;
   reportedAt?: string;
+  /** Provider entries a person caused (Requested, Terminated): who. Absent on older entries. */
+  by?: Actor;
 }
 
 /**
@@ -97,7 +100,13 @@ export interface DeploymentRecord {
    * written before it existed and on retry attempts (the request that created the deployment is attempt 1's).
    */
   requestDigest?: string;
-  requestedBy?: string;
+  /**
+   * Who started this attempt (start or retry; `local` without a principal). Absent on rows written by
+   * 0.2.0 or earlier and on a rollout's deployments (the rollout records its starter).
+   */
+  requestedBy?: Actor;
+  /** Who terminated it through the API (outcome Terminated by a user). Absent otherwise and on older rows. */
+  terminatedBy?: Actor;
   requestedAt: string;
   updatedAt: string;
   completedAt?: string;
@@ -120,6 +129,18 @@ export interface DeploymentRecord {
   timeline?: TimelineEntry[];
   /** ETag of the row, for optimistic concurrency. */
   etag?: string;
+}
+
+/**
+ * An actor as stored, read tolerantly: an object with a name, or (never written by a release, but cheap to
+ * accept) a bare name. Anything else is no actor.
+ */
+export function storedActor(value: unknown): Actor | undefined {
+  if (typeof value === "string" && value !== "") return { name: value };
+  if (!value || typeof value !== "object") return undefined;
+  const { name, objectId } = value as { name?: unknown; objectId?: unknown };
+  if (typeof name !== "string") return undefined;
+  return { name, ...(typeof objectId === "string" ? { objectId } : {}) };
 }
 
 export function isTerminal(record: Pick<DeploymentRecord, "phase">): boolean {

@@ -75,6 +75,8 @@ export async function startAttempt(
      */
     startIfMissing?: boolean;
     ignoreMaintenanceWindow?: boolean;
+    /** Who asked (the API's start and retry); a rollout's deployments leave it out. */
+    requestedBy?: DeploymentRecord["requestedBy"];
   },
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
@@ -96,6 +98,7 @@ export async function startAttempt(
       updatedAt: now,
       ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
       ...(options.rollout ? { rollout: options.rollout } : {}),
+      ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
     });
   } catch (error) {
     // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the

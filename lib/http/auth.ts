@@ -90,6 +90,11 @@ export interface Actor {
 
 export const LOCAL_ACTOR: Actor = { name: "local" };
 
+/** An actor as every API answer shows it (audit records, requestedBy, startedBy, approvedBy): `{ name, id }`. */
+export function actorView(actor: Actor): { name: string; id?: string } {
+  return { name: actor.name, ...(actor.objectId !== undefined ? { id: actor.objectId } : {}) };
+}
+
 /**
  * The request's actor. Behind App Service Authentication the platform sets the principal header and
  * strips one sent from outside; with role checks off (local) a principal header that is present still

@@ -34,6 +34,7 @@ export const API_ROUTES = {
   rolloutsResume: { route: "rollouts/{id}/resume", methods: ["POST"] },
   rolloutsAbort: { route: "rollouts/{id}/abort", methods: ["POST"] },
   rolloutsRetry: { route: "rollouts/{id}/retry", methods: ["POST"] },
+  auditList: { route: "audit", methods: ["GET"] },
   dashboard: { route: "dashboard", methods: ["GET"] },
 } as const satisfies Record<string, ApiRoute>;
 

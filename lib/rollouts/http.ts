@@ -15,7 +15,7 @@ import { specDigest } from "../deployments/model";
 import { instanceState } from "../deployments/reconcile";
 import { durableRoutes } from "../deployments/route";
 import type { ProviderRuntime } from "../deployments/runtime";
-import { ROLES } from "../http/auth";
+import { actorOf, ROLES, type Actor } from "../http/auth";
 import { json } from "../http/handler";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
@@ -23,97 +23,30 @@ import { invocationLogger } from "../logging/logger";
 import { ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
 import {
   DEFAULTS,
-  isFailure,
   planRollout,
   resolveBudget,
   startRolloutSchema,
   TERMINAL_ROLLOUT_STATES,
-  waveCounts,
+  MAX_CONTROL_ENTRIES,
   type PlannedWave,
+  type RolloutControlEntry,
   type RolloutOptions,
   type RolloutRecord,
   type RolloutTenant,
 } from "./model";
+import { selfApprovalRefusal } from "./four-eyes";
 import { reconcileRollout } from "./reconcile";
 import { rolloutStore } from "./runtime";
 import { RolloutExistsError } from "./store";
+import { links, rolloutUrl, rolloutView, shownState } from "./view";
 
 const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
 const WRITE = [ROLES.deploymentsWrite];
+const APPROVE = [ROLES.rolloutsApprove];
 /** Big enough for a target list of 10,000 tenant names. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const listQuerySchema = z.strictObject({ top: z.coerce.number().int().min(1).max(1000).optional() });
-
-function rolloutUrl(request: HttpRequest, id: string): string {
-  return new URL(`/api/rollouts/${encodeURIComponent(id)}`, request.url).href;
-}
-
-function links(request: HttpRequest, id: string) {
-  const self = rolloutUrl(request, id);
-  return {
-    statusUrl: self,
-    approvePostUri: `${self}/approve`,
-    pausePostUri: `${self}/pause`,
-    resumePostUri: `${self}/resume`,
-    abortPostUri: `${self}/abort`,
-    retryPostUri: `${self}/retry`,
-  };
-}
-
-/** The state the API shows: a pause asked of a running rollout shows at once (in-flight work finishes). */
-function shownState(r: RolloutRecord) {
-  if (TERMINAL_ROLLOUT_STATES.includes(r.state)) return r.state;
-  return r.control.paused && !r.control.aborted ? "Paused" : r.state;
-}
-
-export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]) {
-  const terminal = TERMINAL_ROLLOUT_STATES.includes(r.state);
-  const waves = r.waves.map((w, i) => {
-    const state =
-      terminal && (w.state === "Pending" || w.state === "Running")
-        ? w.state === "Pending"
-          ? "Skipped"
-          : "Completed"
-        : w.state;
-    return {
-      name: w.name,
-      state,
-      ...(tenants ? waveCounts(tenants.filter((t) => t.wave === i)) : { total: w.size }),
-    };
-  });
-  return {
-    id: r.id,
-    state: shownState(r),
-    waves,
-    ...(tenants ? { errors: tenants.filter((t) => isFailure(t.outcome)).length } : {}),
-    maxErrors: r.options.maxErrors,
-    maxConcurrency: r.options.maxConcurrency,
-    bakeSeconds: r.options.bakeSeconds,
-    approval: r.options.approval,
-    currentWave: r.currentWave,
-    ...(r.control.paused ? { pauseRequested: true } : {}),
-    ...(r.control.aborted ? { abortRequested: true } : {}),
-    ...(r.message !== undefined ? { message: r.message } : {}),
-    ...(r.retryOf ? { retryOf: r.retryOf } : {}),
-    ...(tenants
-      ? {
-          tenants: tenants.map((t) => ({
-            tenant: t.tenant,
-            wave: r.waves[t.wave]?.name ?? String(t.wave),
-            phase: t.phase,
-            ...(t.deploymentId ? { deploymentId: t.deploymentId } : {}),
-            ...(t.attempt ? { attempt: t.attempt } : {}),
-            ...(t.outcome ? { outcome: t.outcome } : {}),
-            ...(t.message ? { message: t.message } : {}),
-          })),
-        }
-      : {}),
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    ...(r.completedAt ? { completedAt: r.completedAt } : {}),
-  };
-}
 
 /** Records a planned rollout and starts its orchestration; a repeat finds the record and starts what is missing. */
 async function launch(
@@ -207,12 +140,21 @@ async function announce(client: DurableClient, id: string, action: string): Prom
 export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
   const route = durableRoutes(getRuntime);
 
+  /**
+   * A control: `change` answers the header to write (or the refusal), and the control is added to the
+   * header's `controls` with who gave it, in the same write. A repeat of a pause or resume adds an entry
+   * again (someone asked again); approve names the wave it passed.
+   */
   const control = (
-    action: string,
-    change: (r: RolloutRecord) => RolloutRecord | ProblemError,
-    after?: (rt: ProviderRuntime, client: DurableClient, r: RolloutRecord) => Promise<void>,
+    action: RolloutControlEntry["action"],
+    change: (r: RolloutRecord, by: Actor, rt: ProviderRuntime) => RolloutRecord | ProblemError,
+    options: {
+      roles?: readonly string[];
+      after?: (rt: ProviderRuntime, client: DurableClient, r: RolloutRecord) => Promise<void>;
+    } = {},
   ) =>
-    route(WRITE, async ({ request, client, context, rt }) => {
+    route(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
+      const by = actorOf(request);
       const current = await requireRollout(rt, client, request);
       requireNotEnded(current);
       let refused: ProblemError | undefined;
@@ -221,18 +163,24 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
           refused = new ProblemError(409, `Rollout "${r.id}" already ended (${r.state}).`);
           return undefined;
         }
-        const next = change(r);
+        const next = change(r, by, rt);
         if (next instanceof ProblemError) {
           refused = next;
           return undefined;
         }
         refused = undefined;
-        return next;
+        const entry: RolloutControlEntry = {
+          action,
+          by,
+          at: new Date().toISOString(),
+          ...(action === "approve" ? { wave: r.currentWave } : {}),
+        };
+        return { ...next, controls: [...(r.controls ?? []), entry].slice(-MAX_CONTROL_ENTRIES) };
       });
       if (refused) throw refused;
-      await after?.(rt, client, updated);
+      await options.after?.(rt, client, updated);
       await announce(client, updated.id, action);
-      invocationLogger(context).info(`rollout ${action}`, { rolloutId: updated.id });
+      invocationLogger(context).info(`rollout ${action}`, { rolloutId: updated.id, by: by.name });
       return json(
         202,
         { ...rolloutView(updated), ...links(request, updated.id) },
@@ -304,6 +252,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
         currentWave: 0,
         control: {},
         requestDigest,
+        startedBy: actorOf(request),
         createdAt: now,
         updatedAt: now,
       };
@@ -344,14 +293,20 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       return json(200, { items: items.map((r) => rolloutView(r)) });
     }),
 
-    approve: control("approve", (r) => {
-      if (r.state !== "WaitingForApproval")
-        return new ProblemError(409, `Rollout "${r.id}" is ${shownState(r)}, not waiting for approval.`);
-      return {
-        ...r,
-        control: { ...r.control, approved: [...new Set([...(r.control.approved ?? []), r.currentWave])] },
-      };
-    }),
+    approve: control(
+      "approve",
+      (r, by, rt) => {
+        if (r.state !== "WaitingForApproval")
+          return new ProblemError(409, `Rollout "${r.id}" is ${shownState(r)}, not waiting for approval.`);
+        const selfApproval = selfApprovalRefusal(r.id, r.startedBy, by, rt.settings.allowSelfApproval);
+        if (selfApproval) return selfApproval;
+        return {
+          ...r,
+          control: { ...r.control, approved: [...new Set([...(r.control.approved ?? []), r.currentWave])] },
+        };
+      },
+      { roles: APPROVE },
+    ),
 
     // Repeating pause, or a resume the orchestration has not acted on yet (still Paused), is answered and
     // announced again: a lost announcement is mended by asking again.
@@ -363,10 +318,8 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
         : new ProblemError(409, `Rollout "${r.id}" is not paused.`),
     ),
 
-    abort: control(
-      "abort",
-      (r) => ({ ...r, control: { ...r.control, aborted: true } }),
-      async (rt, client, r) => {
+    abort: control("abort", (r) => ({ ...r, control: { ...r.control, aborted: true } }), {
+      after: async (rt, client, r) => {
         // Graceful: each in-flight deployment gets the normal cancel (the agent is told and acknowledges).
         const running = await rolloutStore(rt).tenants(r.id, { phase: "Running" });
         await Promise.all(
@@ -382,7 +335,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
             ),
         );
       },
-    ),
+    }),
 
     retry: route(WRITE, async ({ request, client, context, rt }) => {
       const previous = await requireRollout(rt, client, request);
@@ -418,11 +371,14 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
         control: {},
         requestDigest: specDigest({ retryOf: previous.id, at: now }),
         retryOf: previous.id,
+        // The retry is a new rollout: its starter is whoever retried, and no control of the old one carries over.
+        startedBy: actorOf(request),
         createdAt: now,
         updatedAt: now,
       };
       delete record.completedAt;
       delete record.message;
+      delete record.controls;
       delete record.etag;
       const created = await launch(rt, client, record, waves);
       invocationLogger(context).info("rollout retried", {

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { deploymentId as deploymentIdSchema } from "../messaging/contracts";
 import { deploymentRequestFields } from "../deployments/start";
 import type { Outcome } from "../deployments/model";
+import type { Actor } from "../http/auth";
 import type { FieldError } from "../http/problem";
 import { matchesSelector, parseSelector, SelectorError, type Selector } from "../tenants/selector";
 
@@ -147,6 +148,18 @@ export interface RolloutControl {
   approved?: number[];
 }
 
+/** A control a person gave through the API: who, when, and for approve the wave it passed. */
+export interface RolloutControlEntry {
+  action: "approve" | "pause" | "resume" | "abort";
+  by: Actor;
+  at: string;
+  /** approve: the wave (by index) approved past its gate. */
+  wave?: number;
+}
+
+/** Control entries a header keeps (the newest): bounded, so a loop of pause/resume cannot grow the row. */
+export const MAX_CONTROL_ENTRIES = 50;
+
 /** The rollout's header record. Per-tenant progress lives in RolloutTenant rows. */
 export interface RolloutRecord {
   id: string;
@@ -162,6 +175,10 @@ export interface RolloutRecord {
   requestDigest: string;
   /** The rollout this one retries, if any. */
   retryOf?: string;
+  /** Who started it (start or retry). Absent on rollouts started by 0.2.0 or earlier. */
+  startedBy?: Actor;
+  /** Approve / pause / resume / abort as given, oldest first. Absent before the first (and on headers 0.2.0 or earlier wrote). */
+  controls?: RolloutControlEntry[];
   message?: string;
   createdAt: string;
   updatedAt: string;
