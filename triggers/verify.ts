@@ -1,4 +1,4 @@
-/** Registers a tenant's connection checks (verify, health); logic lives in lib/deployments/verify-http.ts. */
+/** Registers a tenant's connection checks (verify, health) and resume; logic lives in lib/deployments/verify-http.ts. */
 import * as df from "durable-functions";
 import { createVerifyHandlers } from "../lib/deployments/verify-http";
 import { runtime } from "../lib/deployments/runtime";
@@ -15,4 +15,9 @@ df.app.client.http("tenantsHealth", {
   ...routeOptions("tenantsHealth"),
   authLevel: "function",
   handler: handlers.health,
+});
+df.app.client.http("tenantsResume", {
+  ...routeOptions("tenantsResume"),
+  authLevel: "function",
+  handler: handlers.resume,
 });

@@ -37,6 +37,8 @@ export const SETTING_NAMES = {
   statusDelivery: "STATUS_DELIVERY",
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
   tenantSecretSettingPrefix: "REGISTRATION_SETTING_PREFIX",
+  quarantineBadMessages: "QUARANTINE_BAD_MESSAGES",
+  quarantineWindowSeconds: "QUARANTINE_WINDOW_SECONDS",
 } as const;
 
 /**
@@ -102,6 +104,10 @@ export interface ProviderSettings {
   statusPollSchedule: string;
   /** The prefix of every app setting a tenant registration may name. */
   tenantSecretSettingPrefix: string;
+  /** Bad status messages within the window that quarantine a tenant (lib/tenants/quarantine.ts); 0: never. */
+  quarantineBadMessages: number;
+  /** The quarantine's counting window. */
+  quarantineWindowSeconds: number;
 }
 
 /**
@@ -264,5 +270,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     rolloutSweepSeconds: integer(env, SETTING_NAMES.rolloutSweepSeconds, 30, 1, 3600),
     ...loadStatusDelivery(env),
     tenantSecretSettingPrefix: tenantSecretSettingPrefix(env),
+    quarantineBadMessages: integer(env, SETTING_NAMES.quarantineBadMessages, 100, 0, 1_000_000),
+    quarantineWindowSeconds: integer(env, SETTING_NAMES.quarantineWindowSeconds, 600, 10, 86_400),
   };
 }
