@@ -162,9 +162,14 @@ export async function routeStatus(
   if ("missing" in report) {
     const reason = report.owner && report.owner !== tenant ? "ForeignDeployment" : "UnknownDeployment";
     log.warn("status dead-lettered", { tenant, reason, deploymentId: s.deploymentId, attempt: s.attempt });
-    // One description per tenant (the message names the deployment), so a flood of them is dead-lettered
-    // in shared flushes (SettlementGate).
-    await settle.deadLetter(item.message, reason, `the deployment attempt is not one of tenant ${tenant}'s`);
+    // An unknown one gets one description per tenant (the message itself names the deployment), so a flood
+    // of made-up ids is dead-lettered in shared flushes (SettlementGate). A foreign one names the
+    // deployment: someone sent another tenant's id, which operators need to see.
+    const description =
+      reason === "ForeignDeployment"
+        ? `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`
+        : `the deployment attempt is not one of tenant ${tenant}'s`;
+    await settle.deadLetter(item.message, reason, description);
     return { bad: reason };
   }
   const { record } = report;
