@@ -143,6 +143,8 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'STATUS_POLL_WAIT_MS', value: '20000' }
         { name: 'STATUS_POLL_BATCH', value: '50' }
         { name: 'PUMP_REENSURE_SECONDS', value: '60' }
+        { name: 'QUARANTINE_BAD_MESSAGES', value: '100' }
+        { name: 'QUARANTINE_WINDOW_SECONDS', value: '600' }
         { name: 'CANCEL_GRACE_SECONDS', value: '30' }
         { name: 'COMMAND_SEND_ATTEMPTS', value: '5' }
         { name: 'COMMAND_RETRY_SECONDS', value: '2' }

@@ -1,6 +1,6 @@
 /**
- * Registers a tenant's connection checks (verify, health); logic lives in lib/deployments/verify-http.ts.
- * Verify is audited (lib/audit/routes.ts): it records the tenant's last verify.
+ * Registers a tenant's connection checks (verify, health) and resume; logic lives in
+ * lib/deployments/verify-http.ts. Verify and resume are audited (lib/audit/routes.ts).
  */
 import * as df from "durable-functions";
 import { auditRoutes } from "../lib/audit/routes";
@@ -21,4 +21,9 @@ df.app.client.http("tenantsHealth", {
   ...routeOptions("tenantsHealth"),
   authLevel: "function",
   handler: handlers.health,
+});
+df.app.client.http("tenantsResume", {
+  ...routeOptions("tenantsResume"),
+  authLevel: "function",
+  handler: audit.durable("tenantsResume", handlers.resume),
 });

@@ -80,6 +80,7 @@ export const AUDITED_ROUTES: Record<MutatingRoute, AuditSpec> = {
   },
   tenantsDelete: { action: "tenant.delete", target: tenant },
   tenantsVerify: { action: "tenant.verify", target: tenant },
+  tenantsResume: { action: "tenant.resume", target: tenant },
 };
 
 export interface AuditSink {

@@ -40,6 +40,8 @@ export const SETTING_NAMES = {
   statusPollSchedule: "STATUS_POLL_SCHEDULE",
   tenantSecretSettingPrefix: "REGISTRATION_SETTING_PREFIX",
   allowSelfApproval: "ROLLOUTS_ALLOW_SELF_APPROVAL",
+  quarantineBadMessages: "QUARANTINE_BAD_MESSAGES",
+  quarantineWindowSeconds: "QUARANTINE_WINDOW_SECONDS",
 } as const;
 
 /**
@@ -142,6 +144,10 @@ export interface ProviderSettings {
   tenantSecretSettingPrefix: string;
   /** Four eyes off: whoever started a rollout may approve its gates too. */
   allowSelfApproval: boolean;
+  /** Bad status messages within the window that quarantine a tenant (lib/tenants/quarantine.ts); 0: never. */
+  quarantineBadMessages: number;
+  /** The quarantine's counting window. */
+  quarantineWindowSeconds: number;
 }
 
 /**
@@ -356,5 +362,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     ...loadStatusDelivery(env),
     tenantSecretSettingPrefix: tenantSecretSettingPrefix(env),
     allowSelfApproval: isTrue(env[SETTING_NAMES.allowSelfApproval]),
+    quarantineBadMessages: integer(env, SETTING_NAMES.quarantineBadMessages, 100, 0, 1_000_000),
+    quarantineWindowSeconds: integer(env, SETTING_NAMES.quarantineWindowSeconds, 600, 10, 86_400),
   };
 }

@@ -85,11 +85,13 @@ export async function completeDeploymentActivity(
  * timer delivers statuses instead, so there is never a pump to start.
  */
 export async function ensureStatusPumpActivity(
-  rt: Pick<ProviderRuntime, "settings">,
+  rt: Pick<ProviderRuntime, "settings" | "health">,
   client: DurableClient,
   tenant: string,
 ): Promise<boolean> {
   if (rt.settings.statusDelivery !== "pump") return false;
+  // A quarantined tenant's pump stays stopped until it is resumed (lib/tenants/quarantine.ts).
+  if (await rt.health.quarantine(tenant)) return false;
   const instanceId = statusPumpInstanceId(tenant);
   const status = await client.getStatus(instanceId).catch(() => undefined);
   if (status && RUNNING.has(String(status.runtimeStatus))) return false;
@@ -122,11 +124,17 @@ function eventOf(s: Status): Status {
 /** How a received status is settled on its queue (the receiver that took it). */
 export type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
 
+/** What routing a status did: `bad` names the dead-letter reason of a status the Provider refused. */
+export interface Routed {
+  bad?: string;
+}
+
 /**
  * Routes one received status, the same way for the pump and the timer poll: dead-letter what breaks the
  * contract, is unknown or belongs to another tenant; hand a Pong to its verification; otherwise record
  * it in the ledger and raise it to the deployment, and only then complete it (a crash in between
- * redelivers it, and the repeat changes nothing).
+ * redelivers it, and the repeat changes nothing). An unknown or foreign deployment costs one point read
+ * (DeploymentLedger.report), so a flood of made-up statuses costs the Provider little.
  */
 export async function routeStatus(
   rt: ProviderRuntime,
@@ -135,11 +143,11 @@ export async function routeStatus(
   item: ReceivedStatus,
   settle: StatusSettlement,
   log: Logger,
-): Promise<void> {
+): Promise<Routed> {
   if (!item.ok) {
     log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
     await settle.deadLetter(item.message, item.reason, item.description);
-    return;
+    return { bad: item.reason };
   }
   const s = item.status;
   if (s.state === "Pong") {
@@ -147,20 +155,22 @@ export async function routeStatus(
       // No verification waits for this Pong any more (timed out): nothing to route it to.
     });
     await settle.complete(item.message);
-    return;
+    return {};
   }
   // The agent's report goes into the timeline and progress; the outcome is the orchestration's to write.
-  const report = await rt.ledger.reportStatus(tenant, s);
-  if (!report) {
-    const owner = await rt.ledger.find(s.deploymentId);
-    const reason = owner && owner.tenant !== tenant ? "ForeignDeployment" : "UnknownDeployment";
+  const report = await rt.ledger.report(tenant, s);
+  if ("missing" in report) {
+    const reason = report.owner && report.owner !== tenant ? "ForeignDeployment" : "UnknownDeployment";
     log.warn("status dead-lettered", { tenant, reason, deploymentId: s.deploymentId, attempt: s.attempt });
-    await settle.deadLetter(
-      item.message,
-      reason,
-      `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`,
-    );
-    return;
+    // An unknown one gets one description per tenant (the message itself names the deployment), so a flood
+    // of made-up ids is dead-lettered in shared flushes (SettlementGate). A foreign one names the
+    // deployment: someone sent another tenant's id, which operators need to see.
+    const description =
+      reason === "ForeignDeployment"
+        ? `deployment ${s.deploymentId} attempt ${s.attempt} does not belong to tenant ${tenant}`
+        : `the deployment attempt is not one of tenant ${tenant}'s`;
+    await settle.deadLetter(item.message, reason, description);
+    return { bad: reason };
   }
   const { record } = report;
   // Progress is the ledger's: the orchestration is woken only for what it acts on, so its history and
@@ -175,29 +185,54 @@ export async function routeStatus(
       if (!isTerminal(reconciled)) throw error;
     });
   await settle.complete(item.message);
+  return {};
 }
 
-/** Routes a batch: each deployment's statuses in order, different deployments' at once. */
-async function routeBatch(
+/** The bad messages of a routed batch: how many, and the reason of the last. */
+export interface BadCount {
+  bad: number;
+  lastReason?: string;
+}
+
+/**
+ * Routes a batch: each deployment's statuses in order, different deployments' at once. What breaks the
+ * contract is dead-lettered first, all at once: settlements of one reason and description share the
+ * receiver's flushes (SettlementGate), so a batch of garbage costs a few round trips, not one each.
+ */
+export async function routeBatch(
   rt: ProviderRuntime,
   client: DurableClient,
   tenant: string,
   items: ReceivedStatus[],
   settle: StatusSettlement,
   log: Logger,
-): Promise<void> {
+): Promise<BadCount> {
+  const count: BadCount = { bad: 0 };
+  const tally = (r: Routed) => {
+    if (r.bad === undefined) return;
+    count.bad++;
+    count.lastReason = r.bad;
+  };
+  const refused = items.filter((item) => !item.ok);
+  const deadLettered = await Promise.allSettled(
+    refused.map((item) => routeStatus(rt, client, tenant, item, settle, log).then(tally)),
+  );
   const byDeployment = new Map<string, ReceivedStatus[]>();
-  items.forEach((item, i) => {
-    const key = item.ok ? `${item.status.deploymentId}:${item.status.attempt}` : `invalid:${i}`;
+  for (const item of items) {
+    if (!item.ok) continue;
+    const key = `${item.status.deploymentId}:${item.status.attempt}`;
     byDeployment.set(key, [...(byDeployment.get(key) ?? []), item]);
-  });
+  }
   const routed = await Promise.allSettled(
     [...byDeployment.values()].map(async (group) => {
-      for (const item of group) await routeStatus(rt, client, tenant, item, settle, log);
+      for (const item of group) tally(await routeStatus(rt, client, tenant, item, settle, log));
     }),
   );
-  const failed = routed.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  const failed = [...deadLettered, ...routed].find(
+    (r): r is PromiseRejectedResult => r.status === "rejected",
+  );
   if (failed) throw failed.reason; // unsettled statuses come back after their lock expires
+  return count;
 }
 
 /**
@@ -236,10 +271,18 @@ export async function pumpStatusesActivity(
   input: PumpStatusesInput,
   log: Logger = createLogger(),
 ): Promise<PumpResult> {
-  const registration = await rt.store.get(input.tenant);
+  const [registration, quarantined] = await Promise.all([
+    rt.store.get(input.tenant),
+    rt.health.quarantine(input.tenant),
+  ]);
   // A deleted tenant has nothing to pump: report it idle, so the pump ends instead of failing forever.
-  if (!registration) return { received: 0, active: 0 };
+  // A quarantined one is not received from until it is resumed: the pump ends the same way.
+  if (!registration || quarantined) return { received: 0, active: 0 };
   const tenant = registration.name;
+  const policy = {
+    badMessages: rt.settings.quarantineBadMessages,
+    windowSeconds: rt.settings.quarantineWindowSeconds,
+  };
   const until = Date.now() + rt.settings.statusPollWaitMs;
   const maxMessages = rt.settings.statusPollBatch;
   const batch = await receiveStatuses(serviceBusFor(rt, registration), registration.serviceBus.statusQueue, {
@@ -251,13 +294,23 @@ export async function pumpStatusesActivity(
   try {
     for (let items = batch.items; items.length > 0;) {
       received += items.length;
-      await routeBatch(rt, client, tenant, items, batch, log);
+      const { bad, lastReason } = await routeBatch(rt, client, tenant, items, batch, log);
+      // One write per batch that held a bad message, none for good ones; the count is in Table Storage,
+      // so it survives a Provider restart.
+      if (bad > 0 && policy.badMessages > 0) {
+        const quarantine = await rt.health.recordBadMessages(tenant, bad, lastReason ?? "", policy);
+        if (quarantine) {
+          log.warn("tenant quarantined", { tenant, ...quarantine });
+          return { received, active: 0 };
+        }
+      }
       const outcomes = items.flatMap((i) => (i.ok && TERMINAL_STATES[i.status.state] ? [i.status] : []));
       for (const s of outcomes) finished.add(`${s.deploymentId}:${s.attempt}`);
       if (outcomes.length > 0 && !(await othersInFlight(rt, client, tenant, finished, log)))
         return { received, active: 0 };
       const left = until - Date.now();
-      if (left <= 0) break;
+      // The byte budget (BATCH_BYTE_BUDGET) ends the cycle; the next one starts with a one-message receive.
+      if (left <= 0 || batch.budgetReached) break;
       items = await batch.next({ maxMessages, maxWaitTimeInMs: left });
     }
   } finally {

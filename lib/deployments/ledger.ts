@@ -105,8 +105,19 @@ export interface StatusReport {
   applied: boolean;
 }
 
+/** A report for no attempt of the reporting tenant's: `owner` is the tenant the deployment id belongs to, if any. */
+export interface NotRecorded {
+  missing: true;
+  owner?: string;
+}
+
+/** How many attempts `report` remembers as known (per process); each entry is a short string. */
+const KNOWN_ATTEMPTS = 10_000;
+
 export class DeploymentLedger {
   private readonly ensureTable: () => Promise<void>;
+  /** Attempts this process has applied a report to (`<tenant>/<row key>`), oldest first; see `report`. */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly client: TableClient,
@@ -219,18 +230,56 @@ export class DeploymentLedger {
    * attempt: the status router needs the record anyway, so one read serves both.
    */
   async reportStatus(tenant: string, status: Status): Promise<StatusReport | undefined> {
+    const report = await this.report(tenant, status);
+    return "missing" in report ? undefined : report;
+  }
+
+  /**
+   * `reportStatus` for the status router, which must also say whose a report for no attempt of the
+   * tenant's is, at most one point read for such a report: a hostile or broken customer can send
+   * statuses for made-up deployments as fast as it likes, so refusing one must cost little. The id's
+   * index row answers both "no such attempt" (no row, or an attempt above its latest) and "whose is it"
+   * (its tenant), so it is read first, unless this process already applied a report to the attempt (then
+   * the attempt row's read does: ids are unique across tenants and attempt rows are never moved). A known
+   * attempt's reports thus cost what they did (one read and a write); the first report of an attempt in
+   * a process costs one read more.
+   */
+  async report(tenant: string, status: Status): Promise<StatusReport | NotRecorded> {
+    await this.ensureTable();
+    const key = `${tenant}/${rowKey(status.deploymentId, status.attempt)}`;
+    if (!this.known.has(key)) {
+      let index: { tenant?: unknown; latestAttempt?: unknown };
+      try {
+        index = await this.client.getEntity(INDEX_PARTITION, status.deploymentId);
+      } catch (error) {
+        if (statusCodeOf(error) === 404) return { missing: true };
+        throw error;
+      }
+      const owner = typeof index.tenant === "string" ? index.tenant : undefined;
+      if (owner !== tenant) return { missing: true, ...(owner !== undefined ? { owner } : {}) };
+      if (typeof index.latestAttempt === "number" && status.attempt > index.latestAttempt)
+        return { missing: true, owner };
+    }
     let seen: DeploymentRecord | undefined;
     try {
       const updated = await this.update(tenant, status.deploymentId, status.attempt, (current) => {
         seen = current;
         return applyStatus(current, status, this.now().toISOString());
       });
+      this.remember(key);
       const before = seen as DeploymentRecord;
       return { record: updated ?? before, before, applied: updated !== undefined };
     } catch (error) {
-      if (error instanceof DeploymentNotFoundError) return undefined;
-      throw error;
+      if (!(error instanceof DeploymentNotFoundError)) throw error;
+      this.known.delete(key);
+      return { missing: true, owner: tenant };
     }
+  }
+
+  private remember(key: string): void {
+    this.known.delete(key);
+    this.known.add(key);
+    if (this.known.size > KNOWN_ATTEMPTS) this.known.delete(this.known.values().next().value as string);
   }
 
   /** Moves an attempt to a phase (never backwards, never out of Completed). */

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { deploymentSpec } from "../messaging/contracts";
 import { ProblemError } from "../http/problem";
 import type { TenantRegistration } from "../tenants/model";
+import { quarantineMessage } from "../tenants/quarantine";
 import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
 import { DeploymentExistsError } from "./ledger";
 import { type DeploymentRecord, isTerminal, specDigest } from "./model";
@@ -147,8 +148,14 @@ export async function requireActiveTenant(
   client: DurableClient,
   tenant: string,
 ): Promise<TenantRegistration> {
-  const registration = await requireRegistered(rt, tenant);
+  const [registration, quarantine] = await Promise.all([
+    requireRegistered(rt, tenant),
+    rt.health.quarantine(tenant),
+  ]);
   if (registration.state !== "active") throw new ProblemError(409, `Tenant "${tenant}" is suspended.`);
+  // Its statuses are not received while it is quarantined, so a deployment started now could only time out.
+  if (quarantine)
+    throw new ProblemError(409, quarantineMessage(tenant, quarantine), undefined, { quarantine });
   // Reconciling reads every in-flight instance, so it is only worth it when the ledger's count would
   // refuse: then a record left behind a finished instance must not take a slot.
   const limit = registration.limits.maxConcurrentDeployments;

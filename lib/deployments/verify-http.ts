@@ -2,7 +2,9 @@
  * HTTP handlers that check a tenant's connection rather than run a deployment: `POST
  * /api/tenants/{tenant}/verify` (a Ping → Pong round trip through the `verifyTenant` orchestration,
  * recorded as the tenant's last verify) and `GET /api/tenants/{tenant}/health` (what the dashboard shows
- * per tenant: its status pump, deployments in flight and last verify). Registered by `triggers/verify.ts`.
+ * per tenant: its status pump, deployments in flight, last verify and quarantine) and `POST
+ * /api/tenants/{tenant}/resume` (lifts a quarantine and restarts the pump, lib/tenants/quarantine.ts).
+ * Registered by `triggers/verify.ts`.
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
@@ -18,6 +20,7 @@ import {
   type VerifyResult,
   verifyInstanceId,
 } from "./contract";
+import { ensureStatusPumpActivity } from "./activities";
 import { inFlight } from "./reconcile";
 import { durableRoutes, requireRegistered } from "./route";
 import type { ProviderRuntime } from "./runtime";
@@ -88,13 +91,15 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
     health: route([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
       await requireRegistered(rt, tenant);
-      const [pump, activeDeployments, lastVerify] = await Promise.all([
+      const [pump, activeDeployments, lastVerify, quarantine] = await Promise.all([
         client.getStatus(statusPumpInstanceId(tenant)).catch(() => undefined),
         inFlight(rt, client, tenant).then((r) => r.length),
         rt.health.lastVerify(tenant),
+        rt.health.quarantine(tenant),
       ]);
       return json(200, {
         tenant,
+        ...(quarantine ? { state: "Quarantined", quarantine } : {}),
         statusPump: pump?.runtimeStatus
           ? {
               runtimeStatus: String(pump.runtimeStatus),
@@ -106,6 +111,20 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
         activeDeployments,
         ...(lastVerify ? { lastVerify } : {}),
       });
+    }),
+
+    /**
+     * Lifts the tenant's quarantine, clears its bad-message count and starts its pump (which ends after one
+     * idle poll if nothing is in flight). Statuses still queued are received again: a queue still full of
+     * bad messages quarantines the tenant again after QUARANTINE_BAD_MESSAGES more.
+     */
+    resume: route([ROLES.tenantsAdmin], async ({ request, client, context, rt }) => {
+      const tenant = tenantParam(request);
+      await requireRegistered(rt, tenant);
+      const lifted = await rt.health.resume(tenant);
+      const statusPumpStarted = await ensureStatusPumpActivity(rt, client, tenant);
+      invocationLogger(context).info("tenant resumed", { tenant, wasQuarantined: !!lifted });
+      return json(200, { tenant, resumed: !!lifted, ...(lifted ? { lifted } : {}), statusPumpStarted });
     }),
   };
 }

@@ -19,6 +19,7 @@ export const API_ROUTES = {
   tenantsOnboarding: { route: "tenants/{tenant}/onboarding", methods: ["GET"] },
   tenantsVerify: { route: "tenants/{tenant}/verify", methods: ["POST"] },
   tenantsHealth: { route: "tenants/{tenant}/health", methods: ["GET"] },
+  tenantsResume: { route: "tenants/{tenant}/resume", methods: ["POST"] },
   deploymentsStart: { route: "tenants/{tenant}/deployments", methods: ["POST"] },
   deploymentsList: { route: "tenants/{tenant}/deployments", methods: ["GET"] },
   deploymentsGet: { route: "deployments/{id}", methods: ["GET"] },

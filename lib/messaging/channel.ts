@@ -14,8 +14,16 @@ import {
   ServiceBusReceiver,
   ServiceBusSender,
 } from "@azure/service-bus";
-import { Command, commandMessage, ContractViolation, parseStatus, Status } from "./contracts";
-import { SettlementGate } from "./settlement-gate";
+import {
+  bodySize,
+  Command,
+  commandMessage,
+  ContractViolation,
+  LIMITS,
+  parseStatus,
+  Status,
+} from "./contracts";
+import { SettlementGate, sameOutcome } from "./settlement-gate";
 
 /** How to reach one customer namespace: a TokenCredential (Entra) or a SAS connection string. */
 export type NamespaceConnection =
@@ -94,9 +102,16 @@ export async function sendCommand(
   }
 }
 
+/** `bytes`: the body's size as the contract counts it (see `bodySize`), measured before any parsing. */
 export type ReceivedStatus =
-  | { ok: true; status: Status; message: ServiceBusReceivedMessage }
-  | { ok: false; reason: ContractViolation; description: string; message: ServiceBusReceivedMessage };
+  | { ok: true; status: Status; message: ServiceBusReceivedMessage; bytes: number }
+  | {
+      ok: false;
+      reason: ContractViolation;
+      description: string;
+      message: ServiceBusReceivedMessage;
+      bytes: number;
+    };
 
 export interface StatusBatch {
   items: ReceivedStatus[];
@@ -104,10 +119,31 @@ export interface StatusBatch {
   next(options: { maxMessages: number; maxWaitTimeInMs: number }): Promise<ReceivedStatus[]>;
   /** Completes a message once its status has been routed and recorded. */
   complete(message: ServiceBusReceivedMessage): Promise<void>;
-  /** Dead-letters a message the Provider refuses, with a reason operators can filter on. */
+  /**
+   * Dead-letters a message the Provider refuses, with a reason operators can filter on. Dead-letters with
+   * the same reason and description issued together share the receiver's flushes (see SettlementGate).
+   */
   deadLetter(message: ServiceBusReceivedMessage, reason: string, description: string): Promise<void>;
+  /**
+   * Whether the receiver stopped taking messages for this cycle: a batch reached the byte budget, or held
+   * an oversized message (see BATCH_BYTE_BUDGET). The caller settles what it has and ends its cycle.
+   */
+  readonly budgetReached: boolean;
   close(): Promise<void>;
 }
+
+/**
+ * What one batch may hold in message bodies. The bound, and why it holds: a batch's receives ask for
+ * messages only while `taken + credits × LIMITS.bodyBytes ≤ BATCH_BYTE_BUDGET` (the first receive asks for
+ * one), so bodies within the contract never add up past the budget; a body over LIMITS.bodyBytes (a
+ * customer's Premium namespace allows 100 MB) is measured without parsing, refused, its body dropped from
+ * the message at once (only the lock is kept, to dead-letter it), and it ends the cycle's taking
+ * (`budgetReached`), so the next cycle starts again with a one-message receive. A queue of oversized
+ * messages thus costs one of them in memory at a time; a hostile mix can bring at most one receive's worth
+ * (≤ BATCH_BYTE_BUDGET / LIMITS.bodyBytes messages) in before the first is seen. 4 MiB leaves room for a
+ * full batch of 50 statuses at the 64 KB limit (3.2 MB), so honest traffic is never slowed by the budget.
+ */
+export const BATCH_BYTE_BUDGET = 4 * 1024 * 1024;
 
 /** How long a receive may take beyond its wait (link setup, the broker's answer) before it is given up. */
 export const RECEIVE_SETUP_MARGIN_MS = 5000;
@@ -115,15 +151,23 @@ export const RECEIVE_SETUP_MARGIN_MS = 5000;
 /** How long the follow-up receive waits for more once a first status has arrived. */
 export const BATCH_GRACE_MS = 10;
 
+/**
+ * Checks a message against the contract (size first, on the body as received). A refused message's body
+ * is dropped from it (and from the raw AMQP message under it): it is only dead-lettered, for which the
+ * lock suffices, and the broker keeps the body on the dead-letter queue.
+ */
 function checked(message: ServiceBusReceivedMessage): ReceivedStatus {
+  const bytes = bodySize(message.body);
   const parsed = parseStatus({
     body: message.body,
     contentType: message.contentType,
     applicationProperties: message.applicationProperties,
   });
-  return parsed.ok
-    ? { ok: true, status: parsed.value, message }
-    : { ok: false, reason: parsed.reason, description: parsed.description, message };
+  if (parsed.ok) return { ok: true, status: parsed.value, message, bytes };
+  message.body = undefined;
+  const raw = (message as { _rawAmqpMessage?: { body?: unknown } })._rawAmqpMessage;
+  if (raw) raw.body = undefined;
+  return { ok: false, reason: parsed.reason, description: parsed.description, message, bytes };
 }
 
 /** Receives up to `maxMessages` statuses, waiting at most `maxWaitTimeInMs` for the first one. */
@@ -137,10 +181,12 @@ export async function receiveStatuses(
     skipParsingBodyAsJson: true,
   });
   const shutdown = shutdownSignals.get(client);
+  let budgetReached = false;
   const take = async (o: { maxMessages: number; maxWaitTimeInMs: number }) => {
     // The client's batch receive waits up to a second after the first message for the batch to fill, a
     // second added to every status. So: long-poll for the first message alone, then take what else is
-    // already queued with a short receive (its drain returns whatever the broker had).
+    // already queued with short receives (a drain returns whatever the broker had), each asking for no
+    // more than the byte budget has room for (BATCH_BYTE_BUDGET).
     // A receive on a connection the broker dropped can sit in link setup for the client's whole operation
     // timeout before it fails; past its own wait plus a margin it is abandoned, so the pump's retry
     // (a second later) gets a fresh link instead.
@@ -148,11 +194,25 @@ export async function receiveStatuses(
       const stuck = AbortSignal.timeout(maxWaitTimeInMs + RECEIVE_SETUP_MARGIN_MS);
       return { maxWaitTimeInMs, abortSignal: shutdown ? AbortSignal.any([shutdown, stuck]) : stuck };
     };
+    if (budgetReached) return [];
     try {
-      const messages = await receiver.receiveMessages(1, wait(o.maxWaitTimeInMs));
-      if (messages.length > 0 && o.maxMessages > 1)
-        messages.push(...(await receiver.receiveMessages(o.maxMessages - 1, wait(BATCH_GRACE_MS))));
-      return messages.map(checked);
+      const items = (await receiver.receiveMessages(1, wait(o.maxWaitTimeInMs))).map(checked);
+      let bytes = items.reduce((sum, i) => sum + i.bytes, 0);
+      for (;;) {
+        if (items.some((i) => !i.ok && i.reason === "Oversized")) budgetReached = true;
+        const room = Math.floor((BATCH_BYTE_BUDGET - bytes) / LIMITS.bodyBytes);
+        if (room < 1) budgetReached = true;
+        const credits = Math.min(o.maxMessages - items.length, room);
+        if (budgetReached || items.length === 0 || credits < 1) return items;
+        const more = (await receiver.receiveMessages(credits, wait(BATCH_GRACE_MS))).map(checked);
+        items.push(...more);
+        bytes += more.reduce((sum, i) => sum + i.bytes, 0);
+        // Fewer than asked: the queue had no more; another drain would only find it empty.
+        if (more.length < credits) {
+          if (more.some((i) => !i.ok && i.reason === "Oversized")) budgetReached = true;
+          return items;
+        }
+      }
     } catch (error) {
       // Shutting down: an interrupted wait is an empty batch, not a failure of the caller (messages
       // already taken stay locked and are redelivered).
@@ -167,13 +227,15 @@ export async function receiveStatuses(
       items: await take(options),
       next: take,
       complete: (m) => gate.run("complete", () => receiver.completeMessage(m)),
-      deadLetter: (m, reason, description) =>
-        gate.run("exclusive", () =>
-          receiver.deadLetterMessage(m, {
-            deadLetterReason: reason,
-            deadLetterErrorDescription: description.slice(0, 1024),
-          }),
-        ),
+      deadLetter: (m, reason, description) => {
+        const options = { deadLetterReason: reason, deadLetterErrorDescription: description.slice(0, 1024) };
+        // One outcome per reason and description: such dead-letters may be flushed together.
+        const kind = sameOutcome(`${options.deadLetterReason}\u0000${options.deadLetterErrorDescription}`);
+        return gate.run(kind, () => receiver.deadLetterMessage(m, options));
+      },
+      get budgetReached() {
+        return budgetReached;
+      },
       close: () => receiver.close(),
     };
   } catch (error) {

@@ -106,26 +106,102 @@ export type ContractResult<T> =
 export type ContractViolation =
   "UnsupportedSchema" | "UnsupportedContentType" | "Oversized" | "InvalidJson" | "SchemaViolation";
 
-function decodeBody(
-  body: unknown,
-): { ok: true; value: unknown; bytes: number } | { ok: false; description: string } {
-  // The Service Bus SDK hands back JSON bodies already decoded; other senders may use bytes or text.
-  if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
-    const text = Buffer.from(body).toString("utf8");
-    try {
-      return { ok: true, value: JSON.parse(text), bytes: body.length };
-    } catch {
-      return { ok: false, description: "body bytes are not JSON" };
+/**
+ * The UTF-8 size of `value` as JSON (`JSON.stringify` semantics for what an AMQP value decodes to:
+ * objects, arrays, strings, numbers, booleans, null, Dates, Buffers), or some number above `limit` as soon
+ * as it is known to exceed it. The walk stops there, so measuring a hostile value costs O(limit), never
+ * O(its size), and no string of the whole value is ever built. Iterative, so deep nesting cannot overflow
+ * the stack.
+ */
+export function jsonBytesUpTo(value: unknown, limit: number): number {
+  const skipped = (v: unknown) => v === undefined || typeof v === "function" || typeof v === "symbol";
+  let total = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    let v = stack.pop();
+    const left = limit - total;
+    if (v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function") {
+      // A Buffer's JSON lists every byte (at least one character each): too long is known without it.
+      if (ArrayBuffer.isView(v) && v.byteLength > left) return limit + 1;
+      v = (v as { toJSON(): unknown }).toJSON();
     }
-  }
-  if (typeof body === "string") {
-    try {
-      return { ok: true, value: JSON.parse(body), bytes: Buffer.byteLength(body, "utf8") };
-    } catch {
-      return { ok: false, description: "body text is not JSON" };
+    if (v === null) total += 4;
+    else if (typeof v === "string") {
+      // Each UTF-16 unit is at least one UTF-8 byte, so a string longer than what is left is over.
+      if (v.length > left) return limit + 1;
+      total += Buffer.byteLength(JSON.stringify(v), "utf8");
+    } else if (typeof v === "number" || typeof v === "boolean") total += String(JSON.stringify(v)).length;
+    else if (typeof v === "bigint")
+      return limit + 1; // JSON.stringify refuses it; no contract field is one
+    else if (Array.isArray(v)) {
+      // "[]" and commas; each element is at least one more byte.
+      if (v.length > left) return limit + 1;
+      total += 2 + Math.max(0, v.length - 1);
+      for (let i = v.length - 1; i >= 0; i--) stack.push(skipped(v[i]) ? null : v[i]);
+    } else if (typeof v === "object") {
+      total += 2;
+      let first = true;
+      for (const key in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, key)) continue;
+        const item = (v as Record<string, unknown>)[key];
+        if (skipped(item)) continue;
+        total += (first ? 0 : 1) + Buffer.byteLength(JSON.stringify(key), "utf8") + 1;
+        first = false;
+        if (total > limit) return total;
+        stack.push(item);
+      }
     }
+    // undefined, functions and symbols at the top level are no JSON at all: 0 bytes.
+    if (total > limit) return total;
   }
-  return { ok: true, value: body, bytes: utf8Bytes(body) };
+  return total;
+}
+
+type Decoded =
+  | { ok: true; value: unknown; bytes: number }
+  | { ok: false; reason: "Oversized" | "InvalidJson"; description: string; bytes: number };
+
+const oversized = (bytes: number): Decoded => ({
+  ok: false,
+  reason: "Oversized",
+  // The same text for every oversized body, so their dead-letters share a settlement (SettlementGate);
+  // the message itself, kept on the dead-letter queue, shows its size.
+  description: `body is over the limit of ${LIMITS.bodyBytes} bytes`,
+  bytes,
+});
+
+/**
+ * Measures a body BEFORE it is parsed, then parses it. What the Service Bus client hands back decides how:
+ * with `skipParsingBodyAsJson` (the Provider's receiver), an AMQP data section (what the SDK's own senders
+ * write for a JSON body) is the Buffer as received, whose length is its size: a huge one is refused without
+ * being turned into a string or parsed. Text is at least as many bytes as UTF-16 units. An AMQP value
+ * section arrives already decoded by rhea (the client exposes neither the encoded bytes nor their size):
+ * it is measured as JSON by `jsonBytesUpTo`, which stops at the limit, so its cost is bounded by the limit
+ * instead of re-serialising the whole value.
+ */
+function decodeBody(body: unknown): Decoded {
+  const bytes = bodySize(body);
+  if (bytes > LIMITS.bodyBytes) return oversized(bytes);
+  const bytesOrText = Buffer.isBuffer(body) || body instanceof Uint8Array;
+  if (!bytesOrText && typeof body !== "string") return { ok: true, value: body, bytes };
+  try {
+    return { ok: true, value: JSON.parse(bytesOrText ? Buffer.from(body).toString("utf8") : body), bytes };
+  } catch {
+    const description = bytesOrText ? "body bytes are not JSON" : "body text is not JSON";
+    return { ok: false, reason: "InvalidJson", description, bytes };
+  }
+}
+
+/**
+ * A body's size as the contract counts it, without parsing it (see decodeBody): exact up to the limit;
+ * above it, some number above the limit (a Buffer's or string's length is exact; a decoded value's walk
+ * stops early).
+ */
+export function bodySize(body: unknown): number {
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return body.length;
+  if (typeof body === "string")
+    return body.length > LIMITS.bodyBytes ? body.length : Buffer.byteLength(body, "utf8");
+  return jsonBytesUpTo(body, LIMITS.bodyBytes);
 }
 
 function parseMessage<S extends z.ZodType>(
@@ -152,14 +228,7 @@ function parseMessage<S extends z.ZodType>(
     };
   }
   const decoded = decodeBody(message.body);
-  if (!decoded.ok) return { ok: false, reason: "InvalidJson", description: decoded.description };
-  if (decoded.bytes > LIMITS.bodyBytes) {
-    return {
-      ok: false,
-      reason: "Oversized",
-      description: `body is ${decoded.bytes} bytes; the limit is ${LIMITS.bodyBytes}`,
-    };
-  }
+  if (!decoded.ok) return { ok: false, reason: decoded.reason, description: decoded.description };
   const result = schema.safeParse(decoded.value);
   if (!result.success) {
     const description = fieldErrors(result.error)

@@ -8,11 +8,19 @@
  * both; two dead-letters issued together both carry the first one's reason (docs/reliability.md).
  *
  * The gate: completes (`accepted`, the one outcome rhea batches correctly) may share a flush with each
- * other; any other settlement waits until nothing is in flight on the receiver and holds it alone until
+ * other; so may settlements of one identical outcome (`sameOutcome(key)`, e.g. dead-letters with the same
+ * reason and description): when the second joins the first's range unchecked it carries the first's
+ * outcome, which is its own, and from the third on rhea compares and starts a new range. Any other
+ * settlement (`exclusive`) waits until nothing is in flight on the receiver and holds it alone until
  * the broker has acknowledged it (the client's settle promise resolves only then, so its disposition has
  * been flushed). Waiters are served in order, so a stream of completes never starves a dead-letter.
  */
-export type SettlementKind = "complete" | "exclusive";
+export type SettlementKind = "complete" | "exclusive" | `same:${string}`;
+
+/** The kind of settlements that all carry the outcome `key` names, and so may be issued together. */
+export function sameOutcome(key: string): SettlementKind {
+  return `same:${key}`;
+}
 
 export class SettlementGate {
   private active = 0;
@@ -39,7 +47,7 @@ export class SettlementGate {
   }
 
   private canStart(kind: SettlementKind): boolean {
-    return this.active === 0 || (kind === "complete" && this.activeKind === "complete");
+    return this.active === 0 || (kind !== "exclusive" && kind === this.activeKind);
   }
 
   private enter(kind: SettlementKind): void {

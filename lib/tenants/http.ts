@@ -169,8 +169,15 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
     get: apiHandler(async (request) => {
       const { store, settings } = getDeps();
       requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+      const { store: _s, health } = getDeps();
       const registration = await store.require(tenantParam(request)).catch(mapStoreError);
-      return json(200, registrationView(registration), { etag: registration.etag });
+      // An operational fact beside the registration (it does not change its ETag): see ./quarantine.ts.
+      const quarantine = await health?.quarantine(registration.name);
+      return json(
+        200,
+        { ...registrationView(registration), ...(quarantine ? { quarantine } : {}) },
+        { etag: registration.etag },
+      );
     }, roleChecks),
 
     list: apiHandler(async (request) => {

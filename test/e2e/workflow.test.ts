@@ -784,7 +784,7 @@ test("every class of bad status is dead-lettered with its own reason beside a re
     assert.equal(got?.reason, reason, `bad-${reason}: ${JSON.stringify(got)}`);
     assert.ok((got?.description.length ?? 0) > 0, `bad-${reason} has a description`);
   }
-  assert.match(dead.get("bad-Oversized")!.description, /bytes; the limit is 65536/);
+  assert.match(dead.get("bad-Oversized")!.description, /over the limit of 65536 bytes/);
   assert.match(dead.get("bad-UnsupportedContentType")!.description, /text\/plain/);
   assert.match(dead.get("bad-UnsupportedSchema")!.description, /deploy\.status\.v2/);
   assert.match(dead.get("bad-ForeignDeployment")!.description, new RegExp(foreign.body.id));

@@ -32,7 +32,10 @@ test("ensureStatusPump: another deployment started the pump first (startNew conf
       Promise.reject(new Error("An Orchestration instance with the ID statusPump:contoso already exists")),
   } as unknown as DurableClient;
   const started = await ensureStatusPumpActivity(
-    { settings: { statusDelivery: "pump" } } as never,
+    {
+      settings: { statusDelivery: "pump" },
+      health: { quarantine: () => Promise.resolve(undefined) },
+    } as never,
     client,
     "contoso",
   );
@@ -70,12 +73,26 @@ test("routeStatus: a late Pong for a verification that timed out, a repeated sta
     phase: "Completed",
   };
   const rt = {
-    ledger: { reportStatus: () => Promise.resolve({ record: finished, before: finished, applied: false }) },
+    ledger: { report: () => Promise.resolve({ record: finished, before: finished, applied: false }) },
   } as unknown as ProviderRuntime;
   const { levels, log } = recorder();
 
-  await routeStatus(rt, client, "contoso", { ok: true, status: status("Pong"), message }, settle, log);
-  await routeStatus(rt, client, "contoso", { ok: true, status: status("Succeeded"), message }, settle, log);
+  await routeStatus(
+    rt,
+    client,
+    "contoso",
+    { ok: true, status: status("Pong"), message, bytes: 0 },
+    settle,
+    log,
+  );
+  await routeStatus(
+    rt,
+    client,
+    "contoso",
+    { ok: true, status: status("Succeeded"), message, bytes: 0 },
+    settle,
+    log,
+  );
 
   assert.deepEqual(settled, ["complete", "complete"], "both are completed, not redelivered");
   assert.deepEqual(

@@ -9,7 +9,7 @@ import type { ServiceBusClient, ServiceBusReceivedMessage } from "@azure/service
 import type { RunningEmulator } from "../../../dev/servicebus-emulator";
 import { receiveStatuses, ServiceBusPool } from "../../../lib/messaging/channel";
 import { statusMessage } from "../../../lib/messaging/contracts";
-import { SettlementGate } from "../../../lib/messaging/settlement-gate";
+import { sameOutcome, SettlementGate } from "../../../lib/messaging/settlement-gate";
 import { clientFor, namespaceConfig, startEmulator } from "../../helpers/servicebus";
 
 let emulator: RunningEmulator;
@@ -18,7 +18,12 @@ const pool = new ServiceBusPool();
 
 before(async () => {
   emulator = await startEmulator([
-    namespaceConfig("customer", [{ name: "raw" }, { name: "guarded" }, { name: "gated-raw" }]),
+    namespaceConfig("customer", [
+      { name: "raw" },
+      { name: "guarded" },
+      { name: "gated-raw" },
+      { name: "flood" },
+    ]),
   ]);
   client = clientFor(emulator);
 });
@@ -167,4 +172,60 @@ test("the gate serves waiters in order: completes run together, an exclusive set
     "start c3",
     "end c3",
   ]);
+});
+
+test("dead-letters of one reason and description run together; other outcomes still wait their turn", async () => {
+  const gate = new SettlementGate();
+  let running = 0;
+  let most = 0;
+  const order: string[] = [];
+  const settle = (name: string) => async () => {
+    running++;
+    most = Math.max(most, running);
+    order.push(`+${name}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    order.push(`-${name}`);
+    running--;
+  };
+  const flood = sameOutcome("InvalidJson\u0000body bytes are not JSON");
+  await Promise.all([
+    ...["a", "b", "c", "d"].map((n) => gate.run(flood, settle(n))),
+    gate.run(sameOutcome("Oversized\u0000too big"), settle("big")),
+    gate.run("complete", settle("ok")),
+  ]);
+  assert.equal(most, 4, "the four identical dead-letters were in flight at once");
+  assert.deepEqual(
+    order.slice(8),
+    ["+big", "-big", "+ok", "-ok"],
+    "a different outcome never shares their flush",
+  );
+});
+
+test("a batch of identical dead-letters issued at once through the channel: each keeps its reason", async () => {
+  const ids = ["f1", "f2", "f3", "f4", "f5", "f6", "f7"];
+  await sendStatuses("flood", ids);
+  const sb = pool.client("customer|sas", () => ({
+    connectionString: emulator.namespaces[0]!.connectionString,
+  }));
+  const batch = await receiveStatuses(sb, "flood", { maxMessages: 10, maxWaitTimeInMs: 2000 });
+  const items = [...batch.items];
+  while (items.length < ids.length)
+    items.push(...(await batch.next({ maxMessages: 10, maxWaitTimeInMs: 2000 })));
+  const byId = new Map(items.map((i) => [i.ok ? i.status.deploymentId : "", i.message]));
+  await Promise.all([
+    ...["f1", "f2", "f3", "f4", "f5"].map((id) => batch.deadLetter(byId.get(id)!, "Flood", "same")),
+    batch.complete(byId.get("f6")!),
+    batch.deadLetter(byId.get("f7")!, "Other", "different"),
+  ]);
+  await batch.close();
+  const left = await leftovers("flood");
+  assert.deepEqual([...left.dead].sort(), [
+    ["f1", "Flood"],
+    ["f2", "Flood"],
+    ["f3", "Flood"],
+    ["f4", "Flood"],
+    ["f5", "Flood"],
+    ["f7", "Other"],
+  ]);
+  assert.deepEqual(left.live, []);
 });

@@ -15,6 +15,7 @@ import { advanceBatchActivity } from "../../../lib/rollouts/activities";
 import type { AdvanceBatchInput } from "../../../lib/rollouts/contract";
 import { rolloutStore } from "../../../lib/rollouts/runtime";
 import { createTableClient } from "../../../lib/storage/tables";
+import { TenantHealthStore } from "../../../lib/tenants/health";
 import { registrationInputSchema } from "../../../lib/tenants/model";
 import { TenantStore } from "../../../lib/tenants/store";
 
@@ -55,6 +56,7 @@ before(async () => {
     },
     ledger: new DeploymentLedger(createTableClient(cs, "deployments")),
     store: new TenantStore(createTableClient(cs, "tenants")),
+    health: new TenantHealthStore(createTableClient(cs, "tenanthealth")),
   } as unknown as ProviderRuntime;
   const register = (name: string, state: "active" | "suspended", limit: number) =>
     rt.store.put(
@@ -68,6 +70,7 @@ before(async () => {
     );
   await register("acme", "active", 1);
   await register("dormant", "suspended", 10);
+  await register("noisy", "active", 10);
 });
 
 after(async () => {
@@ -129,6 +132,19 @@ test("a tenant that cannot take its deployment is a failure: recorded, counted, 
   const [row] = await rolloutStore(rt).tenants("r-refused");
   assert.equal(row?.outcome, "Failed");
   assert.equal((await rolloutStore(rt).tenants("r-refused", { failed: true })).length, 1);
+});
+
+test("a quarantined tenant is not started: a failure naming the quarantine, counted against the budget", async () => {
+  await rt.health.recordBadMessages("noisy", 100, "InvalidJson", { badMessages: 100, windowSeconds: 600 });
+  await rollout("r-noisy", ["noisy"], 0);
+  const r = await advanceBatchActivity(rt, client, step("r-noisy", ["noisy"]), quiet);
+  assert.deepEqual(r.started, []);
+  assert.equal(r.finished[0]?.outcome, "Failed");
+  assert.match(
+    r.finished[0]?.message ?? "",
+    /not started: Tenant "noisy" is quarantined since .*100 bad status messages.*InvalidJson/,
+  );
+  assert.equal(r.stop, "halt");
 });
 
 test("a rollout whose orchestration failed (ours, not the customers') halts: nothing new starts, nothing in flight is cancelled", async () => {
