@@ -8,7 +8,11 @@
  * real Durable agent for every customer (dev/agent-hosts.ts) and only the benchmarks (bench/agents.ts)
  * and the rollout e2e test use these.
  */
-import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
+import {
+  ServiceBusClient,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+} from "@azure/service-bus";
 import {
   type AgentInput,
   type AgentInstances,
@@ -36,24 +40,29 @@ async function runInMemory(
   { command }: AgentInput,
   cancelled: () => boolean,
   send: (status: Status) => Promise<void>,
+  stopped: () => boolean = () => false,
 ): Promise<void> {
   let sequence = 0;
-  const report = (state: StatusState, progress: number, message?: string) =>
-    send(
-      agentStatus(command, {
-        state,
-        progress,
-        sequence: ++sequence,
-        reportedAt: new Date().toISOString(),
-        message,
-      }),
-    );
+  // A stopped agent says nothing more (its process is going away, as a crashed one would).
+  const report = async (state: StatusState, progress: number, message?: string) =>
+    stopped()
+      ? undefined
+      : send(
+          agentStatus(command, {
+            state,
+            progress,
+            sequence: ++sequence,
+            reportedAt: new Date().toISOString(),
+            message,
+          }),
+        );
   if (command.type === "Cancel") return report("Cancelled", 0, "cancelled before it started");
   const plan = await demoDeployer.plan(command);
   if (plan.kind === "reject") return report("Rejected", 0, plan.message);
   if (plan.kind === "silent") return plan.afterAccept ? report("Accepted", 0, plan.message) : undefined;
   await report("Accepted", 0, plan.message);
   for (let step = 1; step <= plan.steps; step++) {
+    if (stopped()) return;
     if (cancelled()) return report("Cancelled", 0, `cancelled before step ${step}`);
     const result = await demoDeployer.runStep(command, { step, steps: plan.steps });
     const progress = Math.round((step / plan.steps) * 100);
@@ -63,23 +72,53 @@ async function runInMemory(
   }
 }
 
-function inMemoryInstances(send: (status: Status) => Promise<void>): AgentInstances {
+/**
+ * The runs of one agent. `stop` ends them with the agent: each stops before its next step, and the agent's
+ * close waits for them (a bounded while), so nothing of a closed agent runs, sends or logs afterwards.
+ */
+function inMemoryInstances(send: (status: Status) => Promise<void>): AgentInstances & {
+  stop(): Promise<void>;
+} {
   const runs = new Map<string, { status: string; cancelled: boolean }>();
+  const running = new Set<Promise<void>>();
+  let stopping = false;
   return {
     status: async (id) => runs.get(id)?.status,
     async start(id, input) {
       const run = { status: "Running", cancelled: false };
       runs.set(id, run);
-      void runInMemory(input, () => run.cancelled, send)
-        .catch((error: unknown) => console.error(`agent run ${id}: ${String(error)}`))
-        .finally(() => (run.status = "Completed"));
+      const done: Promise<void> = runInMemory(
+        input,
+        () => run.cancelled,
+        send,
+        () => stopping,
+      )
+        .catch((error: unknown) => {
+          // A send cut by the agent's own close is the close, not a failure.
+          if (!stopping) console.error(`agent run ${id}: ${String(error)}`);
+        })
+        .finally(() => {
+          run.status = "Completed";
+          running.delete(done);
+        });
+      running.add(done);
     },
     async raiseCancel(id) {
       const run = runs.get(id);
       if (run) run.cancelled = true;
     },
+    async stop() {
+      stopping = true;
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((resolve) => setTimeout(resolve, STOP_RUNS_MS).unref()),
+      ]);
+    },
   };
 }
+
+/** How long an agent's close waits for its runs to reach their next step (a demo step is short). */
+const STOP_RUNS_MS = 5000;
 
 function startAgent(client: ServiceBusClient, customer: InMemoryAgentCustomer): { close(): Promise<void> } {
   const sender = client.createSender(customer.statusQueue ?? "status");
@@ -89,26 +128,25 @@ function startAgent(client: ServiceBusClient, customer: InMemoryAgentCustomer): 
   const receiver: ServiceBusReceiver = client.createReceiver(customer.commandQueue ?? "commands", {
     receiveMode: "peekLock",
   });
+  // Closing: no message is taken any more, and the handlers in flight finish first, each settling through
+  // the live receive link. A settlement after the link closed goes through a management link instead, and
+  // one opened while the client closes leaves its token-renewal timer behind (@azure/service-bus), which
+  // holds the process open for 45 minutes.
+  let closing = false;
+  const handling = new Set<Promise<void>>();
   const subscription = receiver.subscribe(
     {
       processMessage: async (message) => {
+        if (closing) return; // not settled: its lock runs out and the broker delivers it again
+        let done!: () => void;
+        const handled = new Promise<void>((resolve) => (done = resolve));
+        handling.add(handled);
         try {
-          await agent.handle(
-            {
-              body: message.body,
-              contentType: message.contentType,
-              applicationProperties: message.applicationProperties,
-              messageId: typeof message.messageId === "string" ? message.messageId : undefined,
-              deliveryCount: message.deliveryCount,
-            },
-            instances,
-            quiet,
-          );
-        } catch {
-          await receiver.abandonMessage(message).catch(() => undefined);
-          return;
+          await settleAfterHandling(message);
+        } finally {
+          handling.delete(handled);
+          done();
         }
-        await receiver.completeMessage(message).catch(() => undefined);
       },
       processError: async (args) => {
         console.error(`agent ${customer.tenant}: ${args.error.message}`);
@@ -116,9 +154,31 @@ function startAgent(client: ServiceBusClient, customer: InMemoryAgentCustomer): 
     },
     { autoCompleteMessages: false, maxConcurrentCalls: 16 },
   );
+  async function settleAfterHandling(message: ServiceBusReceivedMessage): Promise<void> {
+    try {
+      await agent.handle(
+        {
+          body: message.body,
+          contentType: message.contentType,
+          applicationProperties: message.applicationProperties,
+          messageId: typeof message.messageId === "string" ? message.messageId : undefined,
+          deliveryCount: message.deliveryCount,
+        },
+        instances,
+        quiet,
+      );
+    } catch {
+      await receiver.abandonMessage(message).catch(() => undefined);
+      return;
+    }
+    await receiver.completeMessage(message).catch(() => undefined);
+  }
   return {
     async close() {
+      closing = true;
+      await Promise.allSettled([...handling]);
       await subscription.close();
+      await instances.stop();
       await sender.close();
     },
   };
