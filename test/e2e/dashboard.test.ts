@@ -131,3 +131,42 @@ test(
     console.log(`dashboard screenshot: ${SCREENSHOT}`);
   },
 );
+
+test(
+  "the dashboard never takes a key from its URL: a ?code= is dropped from the address and never sent; the key field's is",
+  { skip: browserSkip },
+  async () => {
+    const sent: (string | undefined)[] = [];
+    const onRequest = (r: { url(): string; headers(): Record<string, string> }) => {
+      if (r.url().includes("/api/") && !r.url().includes("/dashboard"))
+        sent.push(r.headers()["x-functions-key"]);
+    };
+    page.on("request", onRequest);
+    try {
+      await page.goto(`${s!.stack.api}/dashboard?code=url-secret&x=1`);
+      await page.locator('[data-tenant="contoso"]').waitFor();
+      assert.doesNotMatch(
+        page.url(),
+        /code=|url-secret/,
+        "the key is gone from the address (and so from history)",
+      );
+      assert.match(page.url(), /x=1/);
+      assert.ok(sent.length > 0);
+      assert.ok(
+        sent.every((k) => k === undefined),
+        "no key from the URL went to the API",
+      );
+      // Typed into the key field: kept for this tab, sent as x-functions-key.
+      await page.getByTestId("api-key").fill("typed-key");
+      await page.getByTestId("api-key").dispatchEvent("change");
+      sent.length = 0;
+      await page.waitForRequest((r) => r.url().includes("/api/tenants"));
+      await page.waitForTimeout(50);
+      assert.ok(sent.some((k) => k === "typed-key"), JSON.stringify(sent));
+      assert.equal(await page.evaluate("sessionStorage.getItem('orchestrator.apiKey')"), "typed-key");
+    } finally {
+      page.off("request", onRequest);
+      await page.evaluate("sessionStorage.clear()");
+    }
+  },
+);
