@@ -55,6 +55,15 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     ...(r.message !== undefined ? { message: r.message } : {}),
     ...(requestedBy ? { requestedBy: actorView(requestedBy) } : {}),
     ...(terminatedBy ? { terminatedBy: actorView(terminatedBy) } : {}),
+    ...(r.cancelRequested
+      ? {
+          cancelRequested: {
+            at: r.cancelRequested.at,
+            reason: r.cancelRequested.reason,
+            by: { name: r.cancelRequested.by },
+          },
+        }
+      : {}),
     requestedAt: r.requestedAt,
     updatedAt: r.updatedAt,
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),

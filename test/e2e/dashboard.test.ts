@@ -162,7 +162,10 @@ test(
       sent.length = 0;
       await page.waitForRequest((r) => r.url().includes("/api/tenants"));
       await page.waitForTimeout(50);
-      assert.ok(sent.some((k) => k === "typed-key"), JSON.stringify(sent));
+      assert.ok(
+        sent.some((k) => k === "typed-key"),
+        JSON.stringify(sent),
+      );
       assert.equal(await page.evaluate("sessionStorage.getItem('orchestrator.apiKey')"), "typed-key");
     } finally {
       page.off("request", onRequest);

@@ -165,6 +165,7 @@ describe("outcomes come only from the channel", () => {
       return r.body.outcome ? r : undefined;
     });
     assert.equal(ended.body.outcome, "Cancelled");
+    assert.deepEqual((ended.body.cancelRequested as { by: unknown }).by, { name: "ada" });
     assert.match(String(ended.body.message), /^cancelled by user/);
     const timeline = ended.body.timeline as { event: string; message?: string }[];
     assert.ok(
