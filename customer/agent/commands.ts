@@ -17,6 +17,12 @@ import {
   refusedDeployment,
   type Status,
 } from "../../lib/messaging/contracts";
+import {
+  checkClaims,
+  checkSignature,
+  type CommandRefusal,
+  type ProviderTrust,
+} from "../../lib/messaging/command-trust";
 import { type AgentInput, agentInstanceId, type CancelEvent } from "./orchestration";
 import { agentStatus } from "./status";
 
@@ -52,6 +58,11 @@ export type CommandOutcome =
 export interface CommandHandlerOptions {
   sendStatus(status: Status): Promise<void>;
   now?: () => Date;
+  /**
+   * The Provider's pinned keys and this agent's tenant (lib/messaging/command-trust.ts); undefined while
+   * none are pinned, when commands run unverified as before signing existed (a warning says so).
+   */
+  trust?: () => ProviderTrust | undefined;
 }
 
 const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
@@ -72,6 +83,47 @@ function serializedByKey() {
     });
     return result;
   };
+}
+
+/** How far past a Deploy's attempt the agent looks for a later one it has run (attempts are sequential). */
+const LATER_ATTEMPTS_CHECKED = 3;
+
+/** Whether an instance of a later attempt of the same deployment exists (in any state). */
+async function ranLaterAttempt(instances: AgentInstances, command: Command): Promise<boolean> {
+  for (let n = command.attempt + 1; n <= command.attempt + LATER_ATTEMPTS_CHECKED; n++)
+    if ((await instances.status(agentInstanceId(command.deploymentId, n))) !== undefined) return true;
+  return false;
+}
+
+/** A command the agent does not trust: logged with its reason, never run, never answered; it fails. */
+function refuse(
+  refusal: { reason: CommandRefusal; description: string },
+  message: IncomingCommand,
+  log: Logger,
+  command?: Command,
+): never {
+  log.warn("command refused", {
+    reason: refusal.reason,
+    description: refusal.description,
+    messageId: message.messageId,
+    deliveryCount: message.deliveryCount,
+    ...(command
+      ? {
+          deploymentId: command.deploymentId,
+          attempt: command.attempt,
+          tenant: command.tenant,
+          type: command.type,
+        }
+      : {}),
+  });
+  throw new InvalidCommandError(refusal.reason, refusal.description);
+}
+
+let warned = false;
+function warnUnverified(log: Logger): void {
+  if (warned) return;
+  warned = true;
+  log.warn("commands are not verified: no Provider signing keys are pinned (PROVIDER_SIGNING_KEYS)", {});
 }
 
 export function createCommandHandler(options: CommandHandlerOptions) {
@@ -143,6 +195,14 @@ export function createCommandHandler(options: CommandHandlerOptions) {
   return {
     /** Handles one command message; throws InvalidCommandError for a message that breaks the contract. */
     async handle(message: IncomingCommand, instances: AgentInstances, log: Logger): Promise<CommandOutcome> {
+      const trust = options.trust?.();
+      if (!trust) warnUnverified(log);
+      // The signature first: nothing a forger wrote is believed, or answered (a refused Deploy is not
+      // reported Rejected: that report would tell the forger the queue is open to them).
+      if (trust) {
+        const signed = await checkSignature(message, trust);
+        if (!signed.ok) return refuse(signed, message, log);
+      }
       const parsed = parseCommand(message);
       if (!parsed.ok) {
         const target = refusedDeployment(message.body);
@@ -168,6 +228,20 @@ export function createCommandHandler(options: CommandHandlerOptions) {
         throw new InvalidCommandError(parsed.reason, parsed.description);
       }
       const command = parsed.value;
+      if (trust) {
+        const claims = checkClaims(command, trust, now());
+        if (!claims.ok) return refuse(claims, message, log, command);
+        if (command.type === "Deploy" && (await ranLaterAttempt(instances, command)))
+          return refuse(
+            {
+              reason: "Replayed",
+              description: `attempt ${command.attempt} is older than one this agent has already run`,
+            },
+            message,
+            log,
+            command,
+          );
+      }
       const instanceId = agentInstanceId(command.deploymentId, command.attempt);
       const scoped = log.with({
         deploymentId: command.deploymentId,

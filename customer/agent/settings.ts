@@ -11,4 +11,8 @@ export const AGENT_SETTINGS = {
   storage: "AzureWebJobsStorage",
   /** The task hub's name, read by host.json (`"hubName": "%AGENT_TASK_HUB%"`). */
   taskHub: "AGENT_TASK_HUB",
+  /** The Provider's command-signing public keys (its JWKS, pinned at onboarding); empty: not verified. */
+  providerKeys: "PROVIDER_SIGNING_KEYS",
+  /** This customer's tenant name at the Provider: a command for another tenant is refused. */
+  tenant: "AGENT_TENANT",
 } as const;

@@ -12,6 +12,7 @@ import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
 import * as df from "durable-functions";
 import { invocationLogger } from "../../lib/logging/logger";
 import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
+import { type ProviderTrust, trustFromSettings } from "../../lib/messaging/command-trust";
 import { type Status, statusMessage } from "../../lib/messaging/contracts";
 import { planActivity, sendStatusActivity, stepActivity } from "../agent/activities";
 import { createCommandHandler } from "../agent/commands";
@@ -37,7 +38,23 @@ async function sendStatus(status: Status): Promise<void> {
 }
 
 // One handler for the app: it serializes the commands of one attempt within this process.
-const commands = createCommandHandler({ sendStatus });
+// The pinned keys are read once per process; a malformed setting fails every command, loudly.
+let trust: ProviderTrust | undefined;
+let trustRead = false;
+const commands = createCommandHandler({
+  sendStatus,
+  trust: () => {
+    if (!trustRead) {
+      trust = trustFromSettings(
+        process.env[AGENT_SETTINGS.providerKeys],
+        process.env[AGENT_SETTINGS.tenant],
+        { keys: AGENT_SETTINGS.providerKeys, tenant: AGENT_SETTINGS.tenant },
+      );
+      trustRead = true;
+    }
+    return trust;
+  },
+});
 
 app.serviceBusQueue("agentCommands", {
   connection: AGENT_SETTINGS.serviceBus,

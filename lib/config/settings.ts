@@ -42,6 +42,8 @@ export const SETTING_NAMES = {
   allowSelfApproval: "ROLLOUTS_ALLOW_SELF_APPROVAL",
   quarantineBadMessages: "QUARANTINE_BAD_MESSAGES",
   quarantineWindowSeconds: "QUARANTINE_WINDOW_SECONDS",
+  /** The command-signing keys: Key Vault key ids, or `file:<path>` in local mode (lib/signing/keys.ts). */
+  commandSigningKeys: "COMMAND_SIGNING_KEYS",
 } as const;
 
 /**
@@ -148,6 +150,8 @@ export interface ProviderSettings {
   quarantineBadMessages: number;
   /** The quarantine's counting window. */
   quarantineWindowSeconds: number;
+  /** `COMMAND_SIGNING_KEYS` as set (parsed on first use, lib/signing/keys.ts); absent: commands go unsigned. */
+  commandSigningKeys?: string;
 }
 
 /**
@@ -364,5 +368,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     allowSelfApproval: isTrue(env[SETTING_NAMES.allowSelfApproval]),
     quarantineBadMessages: integer(env, SETTING_NAMES.quarantineBadMessages, 100, 0, 1_000_000),
     quarantineWindowSeconds: integer(env, SETTING_NAMES.quarantineWindowSeconds, 600, 10, 86_400),
+    ...(env[SETTING_NAMES.commandSigningKeys]?.trim()
+      ? { commandSigningKeys: env[SETTING_NAMES.commandSigningKeys]!.trim() }
+      : {}),
   };
 }

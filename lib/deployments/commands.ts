@@ -6,6 +6,7 @@ import { createLogger, Logger, redactText } from "../logging/logger";
 import { sendCommand } from "../messaging/channel";
 import { ConfigurationError } from "../config/settings";
 import { NamespaceNotAllowedError } from "../identity/connection";
+import { SigningKeyError } from "../signing/keys";
 import { TenantNotFoundError } from "../tenants/store";
 import type { DeploymentRecord } from "./model";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
@@ -23,11 +24,14 @@ export async function sendCommandActivity(
   const { tenant, command } = input;
   try {
     const registration = await rt.store.require(tenant);
+    // The first key signs (lib/signing/keys.ts); without COMMAND_SIGNING_KEYS the command goes unsigned.
+    const [signer] = await rt.signingKeys();
     const messageId = await sendCommand(
       serviceBusFor(rt, registration),
       registration.serviceBus.commandQueue,
       command,
       new Date(),
+      signer,
     );
     if (command.type === "Deploy")
       await rt.ledger.advance(tenant, command.deploymentId, command.attempt, "Sent");
@@ -70,7 +74,8 @@ export function isRetryable(error: unknown): boolean {
   if (
     error instanceof TenantNotFoundError ||
     error instanceof NamespaceNotAllowedError ||
-    error instanceof ConfigurationError
+    error instanceof ConfigurationError ||
+    error instanceof SigningKeyError
   )
     return false;
   const code = (error as { code?: unknown } | undefined)?.code;

@@ -4,7 +4,9 @@
  * and activities take them from here, so there is one of each per process.
  */
 import type { ServiceBusClient } from "@azure/service-bus";
-import { loadSettings, ProviderSettings } from "../config/settings";
+import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
+import { loadSettings, ProviderSettings, SETTING_NAMES } from "../config/settings";
+import { type SigningKey, signingKeysFrom } from "../signing/keys";
 import { CustomerConnections } from "../identity/connection";
 import { ServiceBusPool } from "../messaging/channel";
 import { createTableClient } from "../storage/tables";
@@ -15,6 +17,8 @@ import { DEPLOYMENTS_TABLE, DeploymentLedger } from "./ledger";
 
 export interface ProviderRuntime {
   settings: ProviderSettings;
+  /** The command-signing keys (the first signs; all are published); none when not configured. */
+  signingKeys(): Promise<SigningKey[]>;
   store: TenantStore;
   ledger: DeploymentLedger;
   health: TenantHealthStore;
@@ -26,8 +30,21 @@ export function createRuntime(
   settings: ProviderSettings,
   env: NodeJS.ProcessEnv = process.env,
 ): ProviderRuntime {
+  let keys: Promise<SigningKey[]> | undefined;
   return {
     settings,
+    signingKeys: () =>
+      (keys ??= signingKeysFrom(settings.commandSigningKeys, {
+        setting: SETTING_NAMES.commandSigningKeys,
+        localMode: settings.localMode,
+        credential: () =>
+          settings.managedIdentityClientId
+            ? new ManagedIdentityCredential({ clientId: settings.managedIdentityClientId })
+            : new DefaultAzureCredential(),
+      }).catch((error: unknown) => {
+        keys = undefined;
+        throw error;
+      })),
     store: new TenantStore(createTableClient(settings.storage, TENANTS_TABLE)),
     ledger: new DeploymentLedger(createTableClient(settings.storage, DEPLOYMENTS_TABLE)),
     health: new TenantHealthStore(createTableClient(settings.storage, TENANT_HEALTH_TABLE)),

@@ -37,6 +37,7 @@ export const API_ROUTES = {
   rolloutsRetry: { route: "rollouts/{id}/retry", methods: ["POST"] },
   auditList: { route: "audit", methods: ["GET"] },
   dashboard: { route: "dashboard", methods: ["GET"] },
+  jwks: { route: ".well-known/jwks.json", methods: ["GET"] },
 } as const satisfies Record<string, ApiRoute>;
 
 export type RouteName = keyof typeof API_ROUTES;

@@ -21,8 +21,10 @@ import {
   ContractViolation,
   LIMITS,
   parseStatus,
+  signedCommandMessage,
   Status,
 } from "./contracts";
+import type { MessageSigner } from "../signing/jws";
 import { SettlementGate, sameOutcome } from "./settlement-gate";
 
 /** How to reach one customer namespace: a TokenCredential (Entra) or a SAS connection string. */
@@ -86,15 +88,17 @@ export class ServiceBusPool {
   }
 }
 
+/** Sends a command, signed by `signer` when there is one (lib/signing/jws.ts). */
 export async function sendCommand(
   client: ServiceBusClient,
   queue: string,
   command: Command,
   now: Date,
+  signer?: MessageSigner,
 ): Promise<string> {
+  const message = signer ? await signedCommandMessage(command, now, signer) : commandMessage(command, now);
   const sender: ServiceBusSender = client.createSender(queue);
   try {
-    const message = commandMessage(command, now);
     await sender.sendMessages(message);
     return message.messageId;
   } finally {

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { fieldErrors } from "../http/validation";
+import { canonicalBytes, type MessageSigner, signDetached } from "../signing/jws";
 
 export const COMMAND_SCHEMA = "deploy.command.v1";
 export const STATUS_SCHEMA = "deploy.status.v1";
@@ -264,7 +265,8 @@ export function parseStatus(message: RawMessage): ContractResult<Status> {
 
 /** What a sender puts on the wire; structurally a `ServiceBusMessage`. */
 export interface OutgoingMessage {
-  body: Command | Status;
+  /** The JSON value, or (signed) its exact bytes. */
+  body: Command | Status | Buffer;
   contentType: string;
   messageId: string;
   correlationId: string;
@@ -293,6 +295,31 @@ export function commandMessage(command: Command, now: Date): OutgoingMessage {
       attempt: checked.attempt,
     },
     ...(ttl !== undefined ? { timeToLive: Math.max(1000, ttl) } : {}),
+  };
+}
+
+/** The application property that carries a message's signature (lib/signing/jws.ts). */
+export const SIGNATURE_PROPERTY = "signature";
+
+/**
+ * A signed command message: the body as the exact canonical JSON bytes the signature covers, the
+ * detached JWS in the `signature` property. Everything else is `commandMessage`'s; a receiver of the
+ * previous release reads the body bytes as JSON and ignores the property.
+ */
+export async function signedCommandMessage(
+  command: Command,
+  now: Date,
+  signer: MessageSigner,
+): Promise<OutgoingMessage> {
+  const message = commandMessage(command, now);
+  const body = canonicalBytes(message.body);
+  return {
+    ...message,
+    body,
+    applicationProperties: {
+      ...message.applicationProperties,
+      [SIGNATURE_PROPERTY]: await signDetached(body, signer),
+    },
   };
 }
 

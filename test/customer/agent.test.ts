@@ -16,7 +16,15 @@ import {
   type StepInput,
 } from "../../customer/agent/orchestration";
 import { createLogger } from "../../lib/logging/logger";
-import { type Command, commandMessage, type Status } from "../../lib/messaging/contracts";
+import { generateKeyPairSync } from "node:crypto";
+import {
+  type Command,
+  commandMessage,
+  type OutgoingMessage,
+  signedCommandMessage,
+  type Status,
+} from "../../lib/messaging/contracts";
+import { localSigningKey, publicKeySet, type SigningKey } from "../../lib/signing/keys";
 import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
 import { recordHistories } from "../replay/recorder";
 import { VirtualClock } from "../../dev/durable/clock";
@@ -331,6 +339,97 @@ describe("the agent orchestration", () => {
       );
       await assert.rejects(refused(2), InvalidCommandError);
       assert.deepEqual(statusesOf(body.deploymentId), ["1 Rejected 0"]);
+    });
+  });
+
+  describe("signed commands: the agent runs only what its pinned Provider keys verify", () => {
+    const keyPem = () =>
+      generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
+        type: "pkcs8",
+        format: "pem",
+      }) as string;
+    let provider: SigningKey;
+    let stranger: SigningKey;
+    let handler: ReturnType<typeof createCommandHandler>;
+    before(async () => {
+      provider = await localSigningKey(keyPem(), "test");
+      stranger = await localSigningKey(keyPem(), "test");
+      const trust = { keys: await publicKeySet([provider]), tenant: "contoso" };
+      handler = createCommandHandler({ sendStatus: send, trust: () => trust });
+    });
+    const deliver = (message: OutgoingMessage, messageId: string) =>
+      handler.handle({ ...message, messageId, deliveryCount: 1 }, durableInstances(h.client), quiet);
+    const signed = (c: Command, by = provider) => signedCommandMessage(c, new Date(), by);
+    /** The refusal's reason; nothing ran for the deployment and nothing was answered. */
+    async function refused(c: Command, message: OutgoingMessage): Promise<string> {
+      let reason = "";
+      await assert.rejects(deliver(message, `refused-${c.deploymentId}`), (e: unknown) => {
+        reason = e instanceof InvalidCommandError ? e.reason : String(e);
+        return e instanceof InvalidCommandError;
+      });
+      await assert.rejects(h.client.getStatus(agentInstanceId(c.deploymentId, c.attempt)), /HTTP 404/);
+      assert.deepEqual(
+        sent.filter((s) => s.deploymentId === c.deploymentId && s.attempt === c.attempt),
+        [],
+        "a refused command is never answered",
+      );
+      return reason;
+    }
+
+    test("a signed Deploy for this tenant runs, as bytes and as the JSON a host decoded", async () => {
+      const c = command("Deploy", { steps: 1 });
+      assert.equal(await deliver(await signed(c), "signed-bytes"), "started");
+      await result(agentInstanceId(c.deploymentId, 1));
+      const decoded = command("Deploy", { steps: 1 });
+      const message = await signed(decoded);
+      const body = JSON.parse((message.body as Buffer).toString("utf8")) as unknown;
+      assert.equal(await deliver({ ...message, body } as OutgoingMessage, "signed-decoded"), "started");
+    });
+
+    test("unsigned, signed by another key, or altered: refused, never run, never answered", async () => {
+      const unsigned = command("Deploy", { steps: 1 });
+      assert.equal(await refused(unsigned, commandMessage(unsigned, new Date())), "InvalidSignature");
+      const foreign = command("Deploy", { steps: 1 });
+      assert.equal(await refused(foreign, await signed(foreign, stranger)), "UnknownKey");
+      // A genuine signature moved onto another body (an older spec under the same signature).
+      const genuine = await signed(command("Deploy", { steps: 1 }));
+      const altered = command("Deploy", { steps: 5 });
+      const swapped = {
+        ...commandMessage(altered, new Date()),
+        applicationProperties: genuine.applicationProperties,
+      };
+      assert.equal(await refused(altered, swapped as OutgoingMessage), "InvalidSignature");
+    });
+
+    test("another tenant's, expired, without a deadline, or an older attempt than one already run: refused", async () => {
+      const other = command("Deploy", {}, { tenant: "fabrikam" });
+      assert.equal(await refused(other, await signed(other)), "WrongTenant");
+      const late = command("Deploy", {}, { deadline: new Date(Date.now() - 1000).toISOString() });
+      assert.equal(await refused(late, await signed(late)), "Expired");
+      const { deadline: _none, ...open } = command("Deploy", {});
+      assert.equal(await refused(open, await signed(open)), "Expired");
+      const second = command("Deploy", { steps: 1 }, { attempt: 2 });
+      assert.equal(await deliver(await signed(second), "attempt-2"), "started");
+      const first = command("Deploy", { steps: 1 }, { deploymentId: second.deploymentId, attempt: 1 });
+      assert.equal(await refused(first, await signed(first)), "Replayed");
+    });
+
+    test("a Cancel past its deadline (the Provider's timeout) still stops the attempt", async () => {
+      const deploy = command("Deploy", { steps: 3, holdStep: 1 });
+      assert.equal(await deliver(await signed(deploy), "hold-deploy"), "started");
+      await gate(`${deploy.deploymentId}:step1`).reached;
+      const cancel = command(
+        "Cancel",
+        {},
+        {
+          deploymentId: deploy.deploymentId,
+          deadline: new Date(Date.now() - 1).toISOString(),
+          reason: "completion timeout",
+        },
+      );
+      assert.equal(await deliver(await signed(cancel), "late-cancel"), "cancelRaised");
+      gate(`${deploy.deploymentId}:step1`).release();
+      assert.equal((await result(agentInstanceId(deploy.deploymentId, 1))).outcome, "Cancelled");
     });
   });
 });
