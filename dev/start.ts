@@ -19,6 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { agentStorageSettings } from "./agent-settings";
+import { ensureCommandSigningKey, type LocalCommandKey } from "./signing-key";
 import { ensureDevCertificate } from "./certs";
 import { PartSpec, Supervisor } from "./supervisor";
 
@@ -124,6 +125,8 @@ interface Stack {
   /** NODE_EXTRA_CA_CERTS for every process that calls the issuer or the emulator's TLS port. */
   caBundle: string;
   customers: RunningCustomer[];
+  /** The Provider's command-signing key, and the public keys every agent pins. */
+  commandKey: LocalCommandKey;
 }
 
 /** The Provider app's settings, on top of the environment `npm start` was given. */
@@ -140,6 +143,7 @@ function providerEnvironment(stack: Stack, appClientId: string): Record<string, 
     IDENTITY_ENDPOINT: stack.issuer.identityEndpoint,
     IDENTITY_HEADER: stack.issuer.identityHeader,
     NODE_EXTRA_CA_CERTS: stack.caBundle,
+    COMMAND_SIGNING_KEYS: stack.commandKey.setting,
     ...Object.fromEntries(
       stack.customers.filter((c) => !c.entra).map((c) => [sasSettingOf(c.tenant), c.connectionString]),
     ),
@@ -167,6 +171,9 @@ function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, stri
     IDENTITY_HEADER: stack.issuer.identityHeader,
     NODE_EXTRA_CA_CERTS: stack.caBundle,
     WEBSITE_HOSTNAME: "",
+    // The agent runs only commands these keys verify, for its own tenant (docs/messages.md).
+    PROVIDER_SIGNING_KEYS: JSON.stringify(stack.commandKey.jwks),
+    AGENT_TENANT: c.tenant,
   };
 }
 
@@ -385,7 +392,8 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     const endpoint = c.entra ? (ns.tlsEndpoint as string) : `sb://localhost:${ns.port}`;
     return { ...c, fqdn: `${c.tenant}${LOCAL_SUFFIX}`, endpoint, connectionString: ns.connectionString };
   });
-  const stack: Stack = { azurite, issuer, caBundle, customers };
+  const commandKey = await ensureCommandSigningKey(path.join(dataDir, "signing"));
+  const stack: Stack = { azurite, issuer, caBundle, customers, commandKey };
 
   const hostCli = script("host", "cli.js");
   const agentHostsFile = path.join(partsDir, "agent-hosts.json");

@@ -5,7 +5,7 @@
 // The agent is a Durable Functions app: its own storage account (account keys disabled) holds the
 // Functions host's state and the agent's task hub, reached with the agent's managed identity only
 // (Blob Data Owner, Queue and Table Data Contributor on that account, nothing else).
-// Deploy: az deployment group create -g <rg> -f infra/customer.bicep -p providerServicePrincipalObjectId=<object id after admin consent>
+// Deploy: az deployment group create -g <rg> -f infra/customer.bicep -p providerServicePrincipalObjectId=<object id after admin consent> providerTenantName=<name at the Provider> providerSigningKeys="$(curl -s https://<provider>/api/.well-known/jwks.json)"
 
 param name string = 'xtdeploy'
 param location string = resourceGroup().location
@@ -15,6 +15,10 @@ param commandQueueName string = 'commands'
 param statusQueueName string = 'status'
 @description('The agent\'s Durable task hub (3-45 letters and digits); one storage account per customer, so a fixed name is fine.')
 param taskHubName string = 'CustomerAgent'
+@description('This customer\'s tenant name at the Provider (its registration): the agent refuses commands for any other.')
+param providerTenantName string
+@description('The Provider\'s command-signing public keys, pinned: its JWKS as JSON (GET /api/.well-known/jwks.json, or the onboarding answer). The agent runs only commands these keys verify.')
+param providerSigningKeys string
 
 var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
@@ -155,6 +159,8 @@ output agentSettings object = {
   AzureWebJobsStorage__clientId: agentIdentity.properties.clientId
   AzureWebJobsStorage__credential: 'managedidentity'
   AGENT_TASK_HUB: taskHubName
+  PROVIDER_SIGNING_KEYS: providerSigningKeys
+  AGENT_TENANT: providerTenantName
 }
 output agentIdentityResourceId string = agentIdentity.id
 output namespaceFqdn string = '${namespace.name}.servicebus.windows.net'

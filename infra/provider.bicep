@@ -37,6 +37,9 @@ var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 // Key Vault Secrets Officer: the host reads, creates and rotates its function and host keys as secrets.
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// Key Vault Crypto User: sign with the command-signing key and read its public part; the private key
+// never leaves the vault.
+var keyVaultCryptoUser = '12338af0-0e69-4776-bea7-57ae8d297424'
 
 // The API's roles (lib/http/auth.ts ROLES; docs/security.md "Roles"). Ids are derived, so a redeploy
 // keeps each role's id and the assignments made to it.
@@ -104,6 +107,19 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
+// The key that signs every command (ES256, docs/messages.md "Signed commands"). Rotation: create a new
+// version, publish it beside the old one (COMMAND_SIGNING_KEYS lists both, the first signs), let the
+// customers pin it, then drop the old one.
+resource commandSigningKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
+  parent: vault
+  name: 'command-signing'
+  properties: {
+    kty: 'EC'
+    curveName: 'P-256'
+    keyOps: ['sign', 'verify']
+  }
+}
+
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   name: '${name}-provider-${suffix}'
   location: location
@@ -152,6 +168,8 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'ROLLOUT_LANE_CONCURRENCY', value: '25' }
         { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
         { name: 'ROLLOUTS_ALLOW_SELF_APPROVAL', value: 'false' }
+        // The versioned key id: the first listed signs, every listed key is published in the JWKS.
+        { name: 'COMMAND_SIGNING_KEYS', value: commandSigningKey.properties.keyUriWithVersion }
         { name: 'STATUS_DELIVERY', value: 'pump' }
         { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
         // A registration may name only app settings with this prefix (its SAS, secret or certificate).
@@ -214,6 +232,16 @@ resource telemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource commandSigning 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: commandSigningKey
+  name: guid(commandSigningKey.id, identity.id, keyVaultCryptoUser)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultCryptoUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource hostKeys 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
   name: guid(vault.id, identity.id, keyVaultSecretsOfficer)
@@ -266,6 +294,8 @@ resource authSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     globalValidation: {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
+      // The public keys customers pin and check: public by nature.
+      excludedPaths: ['/api/.well-known/jwks.json']
     }
     identityProviders: {
       azureActiveDirectory: {

@@ -120,6 +120,8 @@ test("the Provider holds no shared keys: identity-based storage without account 
     ),
   ].map((m) => `${m[3]} ${m[2]} on ${m[1]}`);
   assert.deepEqual(assignments.sort(), [
+    // Sign with the command-signing key (never read it): on that key alone.
+    "identity.properties.principalId keyVaultCryptoUser on commandSigningKey",
     "identity.properties.principalId keyVaultSecretsOfficer on vault",
     "identity.properties.principalId monitoringMetricsPublisher on insights",
     "identity.properties.principalId storageBlobDataOwner on storage",
@@ -215,4 +217,22 @@ test("the agent's storage is reached with its managed identity only: no account 
   assert.match(bicep, /AzureWebJobsStorage__accountName: agentStorage\.name/);
   assert.match(bicep, /AzureWebJobsStorage__clientId: agentIdentity\.properties\.clientId/);
   assert.match(bicep, /AzureWebJobsStorage__credential: 'managedidentity'/);
+});
+
+test("commands are signed with a Key Vault key the app can sign with but not export, and its public keys are public", () => {
+  const bicep = read("provider.bicep");
+  assert.match(
+    bicep,
+    /resource commandSigningKey 'Microsoft\.KeyVault\/vaults\/keys@[^']+' = \{[\s\S]*?kty: 'EC'[\s\S]*?curveName: 'P-256'/,
+  );
+  assert.match(
+    bicep,
+    /name: 'COMMAND_SIGNING_KEYS', value: commandSigningKey\.properties\.keyUriWithVersion/,
+  );
+  assert.match(bicep, /excludedPaths: \['\/api\/\.well-known\/jwks\.json'\]/);
+  assert.doesNotMatch(bicep, /'export'/);
+  // The customer's agent pins the keys and its own tenant name.
+  const customer = read("customer.bicep");
+  assert.match(customer, /PROVIDER_SIGNING_KEYS: providerSigningKeys/);
+  assert.match(customer, /AGENT_TENANT: providerTenantName/);
 });
