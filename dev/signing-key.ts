@@ -14,15 +14,18 @@ export interface LocalCommandKey {
   setting: string;
   /** What the agents pin (`PROVIDER_SIGNING_KEYS`). */
   jwks: JSONWebKeySet;
+  /** The key was made by this start. */
+  created: boolean;
 }
 
 export async function ensureCommandSigningKey(dir: string): Promise<LocalCommandKey> {
   const file = path.join(dir, "command-signing-key.pem");
-  if (!fs.existsSync(file)) {
+  const created = !fs.existsSync(file);
+  if (created) {
     fs.mkdirSync(dir, { recursive: true });
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     fs.writeFileSync(file, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   }
   const key = await localSigningKey(fs.readFileSync(file, "utf8"), file);
-  return { setting: `file:${file}`, jwks: await publicKeySet([key]) };
+  return { setting: `file:${file}`, jwks: await publicKeySet([key]), created };
 }

@@ -127,6 +127,12 @@ interface Stack {
   customers: RunningCustomer[];
   /** The Provider's command-signing key, and the public keys every agent pins. */
   commandKey: LocalCommandKey;
+  /**
+   * Whether the agents pin the key. Not on the first start of a signing release over the data of an
+   * older one: commands it sent unsigned may still wait in the queues (docs/upgrading.md); from the next
+   * start on, and always on a fresh data folder.
+   */
+  pinCommandKey: boolean;
 }
 
 /** The Provider app's settings, on top of the environment `npm start` was given. */
@@ -172,8 +178,9 @@ function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, stri
     NODE_EXTRA_CA_CERTS: stack.caBundle,
     WEBSITE_HOSTNAME: "",
     // The agent runs only commands these keys verify, for its own tenant (docs/messages.md).
-    PROVIDER_SIGNING_KEYS: JSON.stringify(stack.commandKey.jwks),
-    AGENT_TENANT: c.tenant,
+    ...(stack.pinCommandKey
+      ? { PROVIDER_SIGNING_KEYS: JSON.stringify(stack.commandKey.jwks), AGENT_TENANT: c.tenant }
+      : {}),
   };
 }
 
@@ -314,6 +321,8 @@ function rolloutCommand(api: string): string {
 }
 
 async function startStack(supervisor: Supervisor, dataDir: string): Promise<void> {
+  // Data of an earlier start (its Azurite folder) is there before this one writes anything.
+  const earlierData = fs.existsSync(path.join(dataDir, "azurite"));
   const certDir = path.join(dataDir, "certs");
   const cert = await ensureDevCertificate(certDir);
   const caBundle = trustBundle(cert.certPath, cert.cert);
@@ -393,7 +402,12 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     return { ...c, fqdn: `${c.tenant}${LOCAL_SUFFIX}`, endpoint, connectionString: ns.connectionString };
   });
   const commandKey = await ensureCommandSigningKey(path.join(dataDir, "signing"));
-  const stack: Stack = { azurite, issuer, caBundle, customers, commandKey };
+  const pinCommandKey = !commandKey.created || !earlierData;
+  if (!pinCommandKey)
+    console.log(
+      "The Provider signs its commands from now on; the agents pin its key from the next start (commands an older release queued are unsigned).",
+    );
+  const stack: Stack = { azurite, issuer, caBundle, customers, commandKey, pinCommandKey };
 
   const hostCli = script("host", "cli.js");
   const agentHostsFile = path.join(partsDir, "agent-hosts.json");

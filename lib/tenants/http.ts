@@ -22,6 +22,7 @@ import {
   TenantRegistration,
 } from "./model";
 import { QueueTakenError } from "./claims";
+import { publicKeySet, type SigningKey } from "../signing/keys";
 import { onboardingInstructions } from "./onboarding";
 import { matchesSelector, parseSelector, SelectorError } from "./selector";
 import type { TenantHealthStore } from "./health";
@@ -48,6 +49,8 @@ export interface TenantApiDeps {
   inFlight?: (client: DurableClient, tenant: string) => Promise<number>;
   /** Operational records (last verify) go with the registration. */
   health?: TenantHealthStore;
+  /** The Provider's command-signing keys: onboarding hands their public part to the customer to pin. */
+  signingKeys?: () => Promise<SigningKey[]>;
 }
 
 export function tenantParam(request: HttpRequest): string {
@@ -227,7 +230,16 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
           `The Provider app's client id is not configured (app setting ${SETTING_NAMES.appClientId}); onboarding instructions need it.`,
         );
       }
-      return json(200, onboardingInstructions(registration, settings.appClientId, settings.authorityHost));
+      const keys = await getDeps().signingKeys?.();
+      return json(
+        200,
+        onboardingInstructions(
+          registration,
+          settings.appClientId,
+          settings.authorityHost,
+          keys && keys.length > 0 ? await publicKeySet(keys) : undefined,
+        ),
+      );
     }, roleChecks),
   };
 }

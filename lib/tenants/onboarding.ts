@@ -3,6 +3,7 @@
  * in their directory, then least-privilege data roles for its service principal: Data Sender on the
  * command queue only, Data Receiver on the status queue only (not namespace-wide Data Owner).
  */
+import type { JSONWebKeySet } from "jose";
 import type { TenantRegistration } from "./model";
 
 export const PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com";
@@ -14,6 +15,11 @@ export interface OnboardingInstructions {
   adminConsentUrl: string;
   roleAssignments: { role: string; queue: string }[];
   commands: string[];
+  /**
+   * The agent's settings that pin the Provider (infra/customer.bicep parameters `providerTenantName` and
+   * `providerSigningKeys`): absent while the Provider signs nothing.
+   */
+  agentSettings?: { AGENT_TENANT: string; PROVIDER_SIGNING_KEYS: string };
 }
 
 function shellQuote(value: string): string {
@@ -24,6 +30,7 @@ export function onboardingInstructions(
   registration: TenantRegistration,
   appClientId: string,
   authorityHost: string = PUBLIC_AUTHORITY_HOST,
+  signingKeys?: JSONWebKeySet,
 ): OnboardingInstructions {
   const { namespace, commandQueue, statusQueue } = registration.serviceBus;
   const namespaceName = namespace.split(".")[0] as string;
@@ -53,5 +60,13 @@ export function onboardingInstructions(
     adminConsentUrl: consent.toString(),
     roleAssignments: roles.map(({ role, queue }) => ({ role, queue })),
     commands,
+    ...(signingKeys && signingKeys.keys.length > 0
+      ? {
+          agentSettings: {
+            AGENT_TENANT: registration.name,
+            PROVIDER_SIGNING_KEYS: JSON.stringify(signingKeys),
+          },
+        }
+      : {}),
   };
 }

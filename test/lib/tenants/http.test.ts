@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { HttpHandler, HttpResponseInit } from "@azure/functions";
@@ -9,6 +10,7 @@ import { TenantStore } from "../../../lib/tenants/store";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpers/http";
+import { localSigningKey, publicKeySet } from "../../../lib/signing/keys";
 
 /** Table Storage for settings that need one (Azurite's well-known form). */
 const AZURITE = "UseDevelopmentStorage=true";
@@ -703,6 +705,25 @@ describe("onboarding instructions", () => {
     assert.match(script, /--role 'Azure Service Bus Data Receiver' --scope "\$STATUS_QUEUE_ID"/);
     assert.match(script, /--namespace-name 'contoso-deploy' --name 'commands'/);
     assert.doesNotMatch(script, /Data Owner/);
+    assert.equal(
+      (res.body as { agentSettings?: unknown }).agentSettings,
+      undefined,
+      "nothing signed, nothing to pin",
+    );
+    // A Provider that signs its commands hands the customer what its agent pins.
+    const key = await localSigningKey(
+      generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
+        type: "pkcs8",
+        format: "pem",
+      }) as string,
+      "test",
+    );
+    deps = { ...deps, signingKeys: async () => [key] };
+    const pinned = (await call(handlers.onboarding, { params: { tenant: "onboard" } })).body as {
+      agentSettings: { AGENT_TENANT: string; PROVIDER_SIGNING_KEYS: string };
+    };
+    assert.equal(pinned.agentSettings.AGENT_TENANT, "onboard");
+    assert.deepEqual(JSON.parse(pinned.agentSettings.PROVIDER_SIGNING_KEYS), await publicKeySet([key]));
     assertProblem(await call(handlers.onboarding, { params: { tenant: "missing" } }), 404);
   });
 });
