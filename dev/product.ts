@@ -49,3 +49,6 @@ export type { AgentInput } from "../customer/agent/orchestration";
 export { agentStatus } from "../customer/agent/status";
 export type { Status, StatusState } from "../lib/messaging/contracts";
 export { createLogger } from "../lib/logging/logger";
+
+// dev/signing-key.ts: `npm start`'s local command-signing key and the public keys the agents pin.
+export { localSigningKey, publicKeySet } from "../lib/signing/keys";

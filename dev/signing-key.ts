@@ -7,7 +7,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { JSONWebKeySet } from "jose";
-import { localSigningKey, publicKeySet } from "../lib/signing/keys";
+import { localSigningKey, publicKeySet } from "./product";
 
 export interface LocalCommandKey {
   /** `COMMAND_SIGNING_KEYS` for the Provider. */
