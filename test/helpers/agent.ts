@@ -26,6 +26,8 @@ export interface AgentOptions {
   storageConnectionString: string;
   tenant: string;
   startTimeoutMs?: number;
+  /** More app settings (e.g. the pinned Provider keys). */
+  env?: Record<string, string>;
 }
 
 export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
@@ -41,6 +43,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
         // The tests read every step's log line (debug) and parse it (JSON).
         LOG_LEVEL: "debug",
         LOG_FORMAT: "json",
+        ...options.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
