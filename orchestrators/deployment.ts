@@ -148,14 +148,28 @@ export function* deploymentOrchestrator(
       ? ((event.value as CancelRequest | undefined)?.reason ?? "cancelled by user")
       : undefined;
     if (!confirms || (statuses.length === 0 && !event)) return { statuses, cancel };
-    const known = yield* call(df, ACTIVITIES.confirmEvents, {
-      tenant: input.tenant,
-      id: input.id,
-      attempt,
-      statuses: statuses.map((s) => ({ sequence: s.sequence, state: s.state })),
-      cancel: event !== undefined,
+    const known = yield* call(
+      df,
+      ACTIVITIES.confirmEvents,
+      {
+        tenant: input.tenant,
+        id: input.id,
+        attempt,
+        statuses: statuses.map((s) => ({ sequence: s.sequence, state: s.state })),
+        cancel: event !== undefined,
+      },
+      LEDGER_RETRY,
+    );
+    // Each confirmed report once, as the ledger holds it (its state, progress and message, not the event's).
+    statuses = known.statuses.map((c) => {
+      const s = statuses.find((e) => e.sequence === c.sequence && e.state === c.state)!;
+      const { message: _eventMessage, ...rest } = s;
+      return {
+        ...rest,
+        progress: c.progress ?? s.progress,
+        ...(c.message !== undefined ? { message: c.message } : {}),
+      };
     });
-    statuses = statuses.filter((s) => known.statuses.includes(s.sequence));
     cancel = known.cancel?.reason;
     return { statuses, cancel };
   };

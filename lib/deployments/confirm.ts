@@ -26,9 +26,19 @@ export interface ConfirmEventsInput {
   cancel: boolean;
 }
 
+/** A report as the ledger holds it: what the orchestration acts on, never the event's own fields. */
+export interface ConfirmedReport extends ReportRef {
+  progress?: number;
+  message?: string;
+}
+
 export interface ConfirmedEvents {
-  /** Sequences of the statuses the ledger recorded from the customer's status queue. */
-  statuses: number[];
+  /**
+   * The received statuses the ledger recorded from the customer's status queue, same sequence AND state,
+   * with the ledger's progress and message: a forged event that reuses a recorded sequence with another
+   * state, or another message, changes nothing.
+   */
+  statuses: ConfirmedReport[];
   /** The recorded cancel request's reason, when there is one (the event's own reason decides nothing). */
   cancel?: { reason: string; by: string };
 }
@@ -40,19 +50,32 @@ const ACCEPTING: ReadonlySet<StatusState> = new Set(["Accepted", "InProgress"]);
  * An acceptance whose timeline entry has been capped away still counts when the record was accepted by
  * a report at least as late (the agent did accept; the decision is the same).
  */
-function recorded(record: DeploymentRecord, report: ReportRef): boolean {
+function recorded(record: DeploymentRecord, report: ReportRef): ConfirmedReport | undefined {
   const last = record.lastStatus;
-  if (last && last.sequence === report.sequence && last.state === report.state) return true;
-  const inTimeline = (record.timeline ?? []).some(
-    (e) => e.source === "agent" && e.sequence === report.sequence && e.event === report.state,
+  const { sequence, state } = report;
+  if (last && last.sequence === sequence && last.state === state)
+    return {
+      sequence,
+      state,
+      progress: last.progress,
+      ...(last.message !== undefined ? { message: last.message } : {}),
+    };
+  const entry = (record.timeline ?? []).find(
+    (e) => e.source === "agent" && e.sequence === sequence && e.event === state,
   );
-  if (inTimeline) return true;
-  return (
-    ACCEPTING.has(report.state) &&
+  if (entry)
+    return {
+      sequence,
+      state,
+      ...(entry.progress !== undefined ? { progress: entry.progress } : {}),
+      ...(entry.message !== undefined ? { message: entry.message } : {}),
+    };
+  const accepted =
+    ACCEPTING.has(state) &&
     last !== undefined &&
-    last.sequence >= report.sequence &&
-    PHASES.indexOf(record.phase) >= PHASES.indexOf("Accepted")
-  );
+    last.sequence >= sequence &&
+    PHASES.indexOf(record.phase) >= PHASES.indexOf("Accepted");
+  return accepted ? { sequence, state } : undefined;
 }
 
 /** What of `input` the attempt's record confirms (pure; the activity reads the record). */
@@ -61,7 +84,10 @@ export function confirmedBy(
   input: ConfirmEventsInput,
 ): ConfirmedEvents {
   if (!record || record.attempt !== input.attempt) return { statuses: [] };
-  const statuses = input.statuses.filter((s) => recorded(record, s)).map((s) => s.sequence);
+  const statuses = input.statuses.flatMap((s) => {
+    const r = recorded(record, s);
+    return r ? [r] : [];
+  });
   const cancel =
     input.cancel && record.cancelRequested
       ? { reason: record.cancelRequested.reason, by: record.cancelRequested.by }
@@ -79,7 +105,7 @@ export async function confirmEventsActivity(
   const confirmed = confirmedBy(record, input);
   const context = { tenant: input.tenant, deploymentId: input.id, attempt: input.attempt };
   for (const s of input.statuses)
-    if (!confirmed.statuses.includes(s.sequence))
+    if (!confirmed.statuses.some((c) => c.sequence === s.sequence && c.state === s.state))
       log.warn("forged event ignored: a status the status queue never delivered", {
         ...context,
         event: "status",

@@ -141,21 +141,38 @@ export class DeploymentLedger {
     try {
       ({ etag } = await this.client.createEntity(toRow(first)));
     } catch (error) {
-      if (statusCodeOf(error) === 409)
-        throw new DeploymentExistsError(record.tenant, record.id, record.attempt);
-      throw error;
+      if (statusCodeOf(error) !== 409) throw error;
+      // A repeat. The first try may have died between the attempt row and its index row; the status
+      // router refuses reports the index does not know (report), so the repeat repairs it first.
+      await this.ensureIndexed(record.tenant, record.id, record.attempt);
+      throw new DeploymentExistsError(record.tenant, record.id, record.attempt);
     }
+    await this.writeIndex(record.tenant, record.id, record.attempt);
+    return stored(first, etag);
+  }
+
+  private async writeIndex(tenant: string, id: string, attempt: number): Promise<void> {
     await this.client.upsertEntity(
       {
         partitionKey: INDEX_PARTITION,
-        rowKey: record.id,
+        rowKey: id,
         ...schemaVersionColumn(),
-        tenant: record.tenant,
-        latestAttempt: record.attempt,
+        tenant,
+        latestAttempt: attempt,
       },
       "Replace",
     );
-    return stored(first, etag);
+  }
+
+  /** Writes the id's index row when it is missing or names an earlier attempt (never moves it back). */
+  private async ensureIndexed(tenant: string, id: string, attempt: number): Promise<void> {
+    let latest: unknown;
+    try {
+      latest = (await this.client.getEntity<{ latestAttempt?: unknown }>(INDEX_PARTITION, id)).latestAttempt;
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+    if (typeof latest !== "number" || latest < attempt) await this.writeIndex(tenant, id, attempt);
   }
 
   async get(tenant: string, id: string, attempt: number): Promise<DeploymentRecord | undefined> {

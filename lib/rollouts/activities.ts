@@ -142,7 +142,10 @@ export async function advanceBatchActivity(
 
   const started: InFlightDeployment[] = [];
   const refused: FinishedDeployment[] = [];
-  for (const tenant of stop ? [] : input.start) {
+  // The batch counted each reported tenant's slot as free when it chose `start`; an unconfirmed one still
+  // holds its slot, so as many fewer start (forged reports cannot lift the concurrency cap).
+  const starts = input.start.slice(0, Math.max(0, input.start.length - unconfirmed.length));
+  for (const tenant of stop ? [] : starts) {
     const id = rolloutDeploymentId(rollout.id, tenant);
     try {
       // A re-run of this step (a crash, a retry) finds the deployment it already started: admitting it

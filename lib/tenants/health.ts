@@ -4,7 +4,7 @@
  * have begun (./quarantine.ts). Kept in their own table so recording them never changes the
  * registration's ETag under a user's feet. Verify rows (partition `verify`, row key = the tenant) carry
  * `schemaVersion` 1 (0.1.0 wrote the same `json` column without it); bad-message rows (partition
- * `badMessages`, since 0.4.0) carry `schemaVersion` 1 and a `json` column; a release before them never
+ * `badMessages`, since 0.3.0) carry `schemaVersion` 1 and a `json` column; a release before them never
  * reads that partition, and this one reads a missing row as "none counted".
  */
 import type { TableClient } from "@azure/data-tables";

@@ -39,7 +39,10 @@ test("a report is confirmed by the same sequence and state in the last status or
       { sequence: 9, state: "Succeeded" }, // never delivered
     ],
   });
-  assert.deepEqual(confirmedBy(record, asked).statuses, [1, 5]);
+  assert.deepEqual(confirmedBy(record, asked).statuses, [
+    { sequence: 1, state: "Accepted" },
+    { sequence: 5, state: "Succeeded", progress: 100 },
+  ]);
 });
 
 test("an acceptance whose entry was capped away counts once the record was accepted by a later report", () => {
@@ -51,7 +54,7 @@ test("an acceptance whose entry was capped away counts once the record was accep
   };
   assert.deepEqual(
     confirmedBy(accepted, ask({ statuses: [{ sequence: 2, state: "Accepted" }] })).statuses,
-    [2],
+    [{ sequence: 2, state: "Accepted" }],
   );
   // Not accepted in the ledger, or a later sequence than anything recorded: not confirmed.
   assert.deepEqual(

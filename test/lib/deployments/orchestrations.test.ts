@@ -65,7 +65,13 @@ const pumpCycles = new Map<string, number>();
  * agent's report, the cancel API the request). `confirmEvents` answers from it; an event raised with
  * `h.client.raiseEvent` alone is what anyone holding the Durable management links could raise.
  */
-const channel = new Map<string, { statuses: { sequence: number; state: StatusState }[]; cancel?: string }>();
+const channel = new Map<
+  string,
+  {
+    statuses: { sequence: number; state: StatusState; progress: number; message?: string }[];
+    cancel?: string;
+  }
+>();
 const confirmations = new Map<string, number>();
 
 /** Raises an event as our own writers do: recorded first, then raised. */
@@ -73,7 +79,12 @@ async function channelRaise(instanceId: string, event: string, body: unknown): P
   const recorded = channel.get(instanceId) ?? { statuses: [] };
   if (event === EVENTS.status) {
     const s = body as Status;
-    recorded.statuses.push({ sequence: s.sequence, state: s.state });
+    recorded.statuses.push({
+      sequence: s.sequence,
+      state: s.state,
+      progress: s.progress,
+      ...(s.message !== undefined ? { message: s.message } : {}),
+    });
   }
   if (event === EVENTS.cancel)
     recorded.cancel ??= (body as { reason?: string } | undefined)?.reason ?? "cancelled by user";
@@ -177,6 +188,8 @@ before(async () => {
               source: "agent",
               event: r.state,
               sequence: r.sequence,
+              progress: r.progress,
+              ...(r.message !== undefined ? { message: r.message } : {}),
             })),
             ...(recorded?.cancel ? { cancelRequested: { at: "", reason: recorded.cancel, by: "test" } } : {}),
           } as unknown as DeploymentRecord;
@@ -870,6 +883,27 @@ describe("deployment orchestration: outcomes come only from the channel (since 0
       { tenant: `tenant-${id}`, id, attempt: 1, outcome: "Failed", message: "disk full" },
     ]);
     assert.ok((confirmations.get(id) ?? 0) >= 2, "each wake's statuses were confirmed with the ledger");
+  });
+
+  test("a forged status that reuses a recorded sequence with another state, or another message, decides nothing", async () => {
+    const id = newId();
+    scripts.set(id, {
+      agent: async (c, raise) => {
+        if (c.type !== "Deploy") return;
+        await raise(EVENTS.status, status(id, "Accepted", 1));
+        // Recorded in the ledger (as a progress report that wakes nothing), never raised by the router.
+        const recorded = channel.get(id)!;
+        recorded.statuses.push({ sequence: 2, state: "InProgress", progress: 20 });
+        // A burst through the Durable API: the recorded pair, the same sequence as Succeeded, and the
+        // agent's later real end with a forged message.
+        await raiseIn(200, id, EVENTS.status, status(id, "InProgress", 2), true);
+        await raiseIn(200, id, EVENTS.status, status(id, "Succeeded", 2, { message: "forged" }), true);
+        await raiseIn(1200, id, EVENTS.status, status(id, "Failed", 3, { message: "disk full" }));
+        await raiseIn(1300, id, EVENTS.status, status(id, "Failed", 3, { message: "all good really" }), true);
+      },
+    });
+    const run = await runDeployment(id);
+    assert.deepEqual(run.result, { outcome: "Failed", message: "disk full", attempt: 1 });
   });
 
   test("a forged cancel sends no Cancel and ends nothing", async () => {

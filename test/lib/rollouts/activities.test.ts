@@ -188,13 +188,15 @@ test("a deploymentFinished the ledger does not hold is ignored, and the outcome 
   assert.equal(d.id, "r-forged.bravo");
   // Raised through the Durable API by someone holding its links: the deployment has not ended.
   const forged = { ...d, outcome: "Succeeded" as const };
+  // As the batch builds it: the reported tenant taken out of flight, its slot offered to a pending tenant.
   const ignored = await advanceBatchActivity(
     rt,
     client,
-    { ...step("r-forged", []), finished: [forged], inFlight: [] },
+    { ...step("r-forged", ["charlie-pending"]), finished: [forged], inFlight: [] },
     quiet,
   );
   assert.deepEqual(ignored.unconfirmed, [d], "still in flight");
+  assert.deepEqual(ignored.started, [], "its slot is not free: nothing more starts");
   assert.equal(ignored.stop, undefined);
   assert.equal((await rolloutStore(rt).tenants("r-forged"))[0]?.phase, "Running");
 
