@@ -52,10 +52,9 @@ test("an acceptance whose entry was capped away counts once the record was accep
     lastStatus: { state: "InProgress", progress: 40, sequence: 60, reportedAt: base.requestedAt },
     timeline: [],
   };
-  assert.deepEqual(
-    confirmedBy(accepted, ask({ statuses: [{ sequence: 2, state: "Accepted" }] })).statuses,
-    [{ sequence: 2, state: "Accepted" }],
-  );
+  assert.deepEqual(confirmedBy(accepted, ask({ statuses: [{ sequence: 2, state: "Accepted" }] })).statuses, [
+    { sequence: 2, state: "Accepted" },
+  ]);
   // Not accepted in the ledger, or a later sequence than anything recorded: not confirmed.
   assert.deepEqual(
     confirmedBy({ ...accepted, phase: "Sent" }, ask({ statuses: [{ sequence: 2, state: "Accepted" }] }))
