@@ -279,10 +279,11 @@ export function loadStorageAccess(env: NodeJS.ProcessEnv = process.env): Storage
   const clientId = optional(env, storageSetting("clientId"));
   let tableServiceUri: string;
   if (uri) {
-    if (!/^https?:\/\/[^/\s]+\/?$/i.test(uri))
+    // https only: the managed identity's bearer token goes with every request.
+    if (!/^https:\/\/[^/\s]+\/?$/i.test(uri))
       throw new ConfigurationError(
         storageSetting("tableServiceUri"),
-        "must be the table service's URL, e.g. https://<account>.table.core.windows.net",
+        "must be the table service's https URL, e.g. https://<account>.table.core.windows.net",
       );
     tableServiceUri = uri.replace(/\/$/, "");
   } else if (account) {

@@ -208,10 +208,12 @@ test("storage: neither form set is an error naming the setting and its identity-
     () => loadStorageAccess({ AzureWebJobsStorage__accountName: "Not_An_Account" }),
     (e: unknown) => e instanceof ConfigurationError && e.setting === "AzureWebJobsStorage__accountName",
   );
-  assert.throws(
-    () => loadStorageAccess({ AzureWebJobsStorage__tableServiceUri: "acct.table.core.windows.net" }),
-    (e: unknown) => e instanceof ConfigurationError && e.setting === "AzureWebJobsStorage__tableServiceUri",
-  );
+  for (const uri of ["acct.table.core.windows.net", "http://acct.table.core.windows.net"])
+    assert.throws(
+      () => loadStorageAccess({ AzureWebJobsStorage__tableServiceUri: uri }),
+      (e: unknown) => e instanceof ConfigurationError && e.setting === "AzureWebJobsStorage__tableServiceUri",
+      `${uri}: a bearer token never goes over plain http`,
+    );
 });
 
 test("role checks: WEBSITE_AUTH_ENABLED=True (set by App Service) says App Service Authentication is on", () => {
