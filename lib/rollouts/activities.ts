@@ -213,7 +213,7 @@ async function cancelInFlight(
       .filter((d) => !finished.some((f) => f.tenant === d.tenant))
       .map((d) =>
         requestCancel(rt, client, d, { reason: "rollout aborted", by: `rollout:${rolloutId}` }).catch(
-          (error: unknown) => log.debug("cancel not raised", { deploymentId: d.id, error }),
+          (error: unknown) => log.warn("cancel not raised", { deploymentId: d.id, error }),
         ),
       ),
   );

@@ -331,6 +331,8 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
                 client,
                 { tenant: t.tenant, id: t.deploymentId!, attempt: t.attempt! },
                 { reason: "rollout aborted", by: `rollout:${r.id}` },
+                // A raise that fails here is done again by each batch once it sees the abort
+                // (advanceBatch, cancelInFlight), which logs a failure of its own.
               ).catch(() => undefined),
             ),
         );
