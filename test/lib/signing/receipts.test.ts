@@ -21,7 +21,9 @@ import type { ReceivedStatus } from "../../../lib/messaging/channel";
 import { type OutgoingMessage, SIGNATURE_PROPERTY, type Status } from "../../../lib/messaging/contracts";
 import { localSigningKey, publicKeySet, type SigningKey } from "../../../lib/signing/keys";
 import { compactReceipt, receiptKeySet, receiptKeysSchema } from "../../../lib/signing/receipts";
+import { createDeploymentHandlers } from "../../../lib/deployments/http";
 import { createTableClient } from "../../../lib/storage/tables";
+import { makeContext, makeRequest, readResponse } from "../../helpers/http";
 import { registrationInputSchema } from "../../../lib/tenants/model";
 
 const pem = () =>
@@ -216,4 +218,30 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
   assert.equal(unsigned?.lastStatus?.state, "Succeeded");
   assert.equal(unsigned?.receipt, undefined);
   assert.deepEqual(raised, ["c-1:Succeeded", "f-1:Succeeded"]);
+
+  // GET /api/deployments/{id}/receipt: the receipt, verifiable offline with the customer's public keys.
+  const handlers = createDeploymentHandlers(
+    () => ({ ledger, settings: { requireRoles: false } }) as unknown as ProviderRuntime,
+  );
+  const noInstance = { getStatus: () => Promise.resolve(undefined) } as unknown as DurableClient;
+  const get = async (id: string) =>
+    readResponse(
+      await handlers.receipt(
+        makeRequest({ method: "GET", params: { id }, url: `http://localhost/api/deployments/${id}/receipt` }),
+        noInstance,
+        makeContext(),
+      ),
+    );
+  const ok = await get("c-1");
+  assert.equal(ok.status, 200);
+  const body = ok.body as { kid: string; payload: string; signature: string; jws: string; attempt: number };
+  assert.equal(body.kid, customer.kid);
+  const offline = await compactVerify(body.jws, createLocalJWKSet(await publicKeySet([customer])));
+  assert.equal(Buffer.from(offline.payload).toString("base64url"), body.payload);
+  assert.equal(JSON.parse(Buffer.from(offline.payload).toString("utf8")).state, "Succeeded");
+  for (const id of ["f-1", "c-2", "nope"]) {
+    const missing = await get(id);
+    assert.equal(missing.status, 404, id);
+    assert.match(String(missing.headers["content-type"]), /problem\+json/);
+  }
 });
