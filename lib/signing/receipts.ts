@@ -13,18 +13,15 @@
  */
 import type { JSONWebKeySet, JWK } from "jose";
 import { z } from "zod";
-import type { StatusState } from "../messaging/contracts";
 import { type SignatureProblem, verifyDetached } from "./jws";
 
-/** The agent states a receipt is signed for: the ones that end the agent's run. */
-export const RECEIPT_STATES: ReadonlySet<StatusState> = new Set([
-  "Succeeded",
-  "Failed",
-  "Cancelled",
-  "Rejected",
-]);
+/**
+ * The agent states a receipt is signed for: the ones that end the agent's run (status states of
+ * lib/messaging/contracts.ts, named here so lib/signing does not import lib/messaging).
+ */
+export const RECEIPT_STATES: ReadonlySet<string> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
 
-export const isReceiptState = (state: StatusState): boolean => RECEIPT_STATES.has(state);
+export const isReceiptState = (state: string): boolean => RECEIPT_STATES.has(state);
 
 /**
  * Bounds of what is kept. A terminal status within the contract (message ≤ 1024 characters, detail ≤ 8 KB)
