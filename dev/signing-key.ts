@@ -10,16 +10,29 @@ import type { JSONWebKeySet } from "jose";
 import { localSigningKey, publicKeySet } from "./product";
 
 export interface LocalCommandKey {
-  /** `COMMAND_SIGNING_KEYS` for the Provider. */
+  /** `COMMAND_SIGNING_KEYS` for the Provider (a receipt key: `AGENT_SIGNING_KEYS` for the agent). */
   setting: string;
-  /** What the agents pin (`PROVIDER_SIGNING_KEYS`). */
+  /** What the agents pin (`PROVIDER_SIGNING_KEYS`; a receipt key: the tenant's `receiptKeys`). */
   jwks: JSONWebKeySet;
   /** The key was made by this start. */
   created: boolean;
 }
 
 export async function ensureCommandSigningKey(dir: string): Promise<LocalCommandKey> {
-  const file = path.join(dir, "command-signing-key.pem");
+  return ensureLocalKey(path.join(dir, "command-signing-key.pem"));
+}
+
+/**
+ * A simulated customer's receipt-signing key (signed receipts, docs/messages.md): the agent signs its
+ * terminal statuses with it (`setting` is its AGENT_SIGNING_KEYS), the tenant registers `jwks` as its
+ * `receiptKeys`. In Azure the customer's key lives in its own Key Vault (infra/customer.bicep).
+ */
+export async function ensureReceiptSigningKey(dir: string, tenant: string): Promise<LocalCommandKey> {
+  return ensureLocalKey(path.join(dir, `receipt-signing-key-${tenant}.pem`));
+}
+
+async function ensureLocalKey(file: string): Promise<LocalCommandKey> {
+  const dir = path.dirname(file);
   const created = !fs.existsSync(file);
   if (created) {
     fs.mkdirSync(dir, { recursive: true });

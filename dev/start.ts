@@ -19,7 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { agentStorageSettings } from "./agent-settings";
-import { ensureCommandSigningKey, type LocalCommandKey } from "./signing-key";
+import { ensureCommandSigningKey, ensureReceiptSigningKey, type LocalCommandKey } from "./signing-key";
 import { ensureDevCertificate } from "./certs";
 import { PartSpec, Supervisor } from "./supervisor";
 
@@ -133,6 +133,14 @@ interface Stack {
    * start on, and always on a fresh data folder.
    */
   pinCommandKey: boolean;
+  /** Each customer's receipt-signing key, by tenant: its agent signs its terminal statuses with it. */
+  receiptKeys: Map<string, LocalCommandKey>;
+  /**
+   * Whether the tenants register their receipt keys (then the Provider records only signed outcomes). As
+   * pinCommandKey: not on the first start over an older release's data, whose agents' unsigned outcomes
+   * may still wait in the status queues.
+   */
+  registerReceiptKeys: boolean;
 }
 
 /** The Provider app's settings, on top of the environment `npm start` was given. */
@@ -180,6 +188,10 @@ function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, stri
     // The agent runs only commands these keys verify, for its own tenant (docs/messages.md).
     ...(stack.pinCommandKey
       ? { PROVIDER_SIGNING_KEYS: JSON.stringify(stack.commandKey.jwks), AGENT_TENANT: c.tenant }
+      : {}),
+    // The agent signs its terminal statuses with its customer's own key (signed receipts).
+    ...(stack.receiptKeys.has(c.tenant)
+      ? { AGENT_SIGNING_KEYS: (stack.receiptKeys.get(c.tenant) as LocalCommandKey).setting }
       : {}),
   };
 }
@@ -275,8 +287,8 @@ function trustBundle(certPath: string, certPem: string): string {
 
 const sasSettingOf = (tenant: string) => `TENANT_${tenant.toUpperCase().replace(/-/g, "_")}_SERVICEBUS_SAS`;
 
-/** The PUT body that registers a simulated customer. */
-function registration(c: RunningCustomer): Record<string, unknown> {
+/** The PUT body that registers a simulated customer (with its receipt keys, when it registers them). */
+function registration(c: RunningCustomer, receiptKeys?: LocalCommandKey): Record<string, unknown> {
   return {
     directoryId: c.directoryId,
     displayName: c.displayName,
@@ -285,16 +297,19 @@ function registration(c: RunningCustomer): Record<string, unknown> {
       ? { mode: "federatedManagedIdentity" }
       : { mode: "sas", sasSetting: sasSettingOf(c.tenant) },
     labels: c.labels,
+    ...(receiptKeys ? { receiptKeys: receiptKeys.jwks } : {}),
   };
 }
 
-async function register(api: string, customers: RunningCustomer[]): Promise<void> {
+async function register(api: string, customers: RunningCustomer[], stack: Stack): Promise<void> {
   await Promise.all(
     customers.map(async (c) => {
       const res = await fetch(`${api}/tenants/${c.tenant}`, {
         method: "PUT",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify(registration(c)),
+        body: JSON.stringify(
+          registration(c, stack.registerReceiptKeys ? stack.receiptKeys.get(c.tenant) : undefined),
+        ),
       });
       if (res.status >= 300)
         throw new Error(`registering ${c.tenant} failed: ${res.status} ${await res.text()}`);
@@ -407,7 +422,24 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     console.log(
       "The Provider signs its commands from now on; the agents pin its key from the next start (commands an older release queued are unsigned).",
     );
-  const stack: Stack = { azurite, issuer, caBundle, customers, commandKey, pinCommandKey };
+  const receiptKeys = new Map<string, LocalCommandKey>();
+  for (const c of customers)
+    receiptKeys.set(c.tenant, await ensureReceiptSigningKey(path.join(dataDir, "signing"), c.tenant));
+  const registerReceiptKeys = ![...receiptKeys.values()].some((k) => k.created) || !earlierData;
+  if (!registerReceiptKeys)
+    console.log(
+      "The agents sign their outcomes from now on; the tenants register their receipt keys from the next start (outcomes an older release queued are unsigned).",
+    );
+  const stack: Stack = {
+    azurite,
+    issuer,
+    caBundle,
+    customers,
+    commandKey,
+    pinCommandKey,
+    receiptKeys,
+    registerReceiptKeys,
+  };
 
   const hostCli = script("host", "cli.js");
   const agentHostsFile = path.join(partsDir, "agent-hosts.json");
@@ -458,7 +490,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
   const provider = hostReady.parse(third.provider);
   ports.provider = portOf(provider.url);
   const api = `${provider.url}/api`;
-  await register(api, customers);
+  await register(api, customers, stack);
 
   const lines = [
     "",
@@ -482,6 +514,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     `  curl -s -X POST ${api}/tenants/fabrikam/deployments -H 'content-type: application/json' -d '{"spec":{"demo":{"outcome":"succeed","steps":5,"stepMs":500}}}'`,
     `  curl -s ${api}/tenants/fabrikam/deployments`,
     `  curl -s -X POST ${api}/tenants/contoso/verify`,
+    `  curl -s ${api}/deployments/<id>/receipt   (the customer's signed outcome; receipts ${stack.registerReceiptKeys ? "verified" : "unsigned until the next start"})`,
     "",
     `Roll out to every customer by ring (${customers.map((c) => `${c.tenant}=${c.labels.ring}`).join(", ")}):`,
     `  ${rolloutCommand(api)}`,

@@ -20,6 +20,10 @@ param providerTenantName string
 @description('The Provider\'s command-signing public keys, pinned: its JWKS as JSON (GET /api/.well-known/jwks.json, or the onboarding answer). The agent runs only commands these keys verify.')
 param providerSigningKeys string
 
+// Key Vault Crypto User: sign with the receipt key and read its public part; the private key never
+// leaves the vault.
+var keyVaultCryptoUser = '12338af0-0e69-4776-bea7-57ae8d297424'
+
 var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -147,6 +151,44 @@ resource agentTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// The customer's own key: the agent signs its terminal statuses with it (signed receipts, docs/messages.md),
+// so the Provider cannot claim an outcome the customer did not report. Its public key goes in the tenant's
+// registration (`receiptKeys`, docs/onboarding.md). Rotation: a new version, registered beside the old one,
+// then AGENT_SIGNING_KEYS switched to it.
+resource receiptVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: take('${name}rk${uniqueString(resourceGroup().id)}', 24)
+  location: location
+  properties: {
+    tenantId: tenant().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource receiptSigningKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
+  parent: receiptVault
+  name: 'receipt-signing'
+  properties: {
+    kty: 'EC'
+    curveName: 'P-256'
+    keyOps: ['sign', 'verify']
+  }
+}
+
+resource agentSignsReceipts 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: receiptSigningKey
+  name: guid(receiptSigningKey.id, agentIdentity.id, keyVaultCryptoUser)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultCryptoUser)
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // App settings for the customer agent Function App: identity-based Service Bus and storage connections
 // (the agent's user-assigned identity), and the task hub its host.json names (%AGENT_TASK_HUB%).
 output agentSettings object = {
@@ -161,6 +203,9 @@ output agentSettings object = {
   AGENT_TASK_HUB: taskHubName
   PROVIDER_SIGNING_KEYS: providerSigningKeys
   AGENT_TENANT: providerTenantName
+  AGENT_SIGNING_KEYS: receiptSigningKey.properties.keyUriWithVersion
 }
+// The receipt key's versioned id: its public part (Key Vault's JWK) is what the tenant registers.
+output receiptSigningKeyId string = receiptSigningKey.properties.keyUriWithVersion
 output agentIdentityResourceId string = agentIdentity.id
 output namespaceFqdn string = '${namespace.name}.servicebus.windows.net'

@@ -27,6 +27,11 @@ df.app.client.http("deploymentsGet", {
   authLevel: "function",
   handler: handlers.get,
 });
+df.app.client.http("deploymentsReceipt", {
+  ...routeOptions("deploymentsReceipt"),
+  authLevel: "function",
+  handler: handlers.receipt,
+});
 df.app.client.http("deploymentsList", {
   ...routeOptions("deploymentsList"),
   authLevel: "function",

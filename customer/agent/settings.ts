@@ -15,4 +15,10 @@ export const AGENT_SETTINGS = {
   providerKeys: "PROVIDER_SIGNING_KEYS",
   /** This customer's tenant name at the Provider: a command for another tenant is refused. */
   tenant: "AGENT_TENANT",
+  /**
+   * The customer's receipt-signing keys (lib/signing/keys.ts format: a versioned Key Vault key id, or
+   * `file:<pem>` locally; comma-separated, the first signs): the agent signs its terminal statuses with
+   * it. Empty: statuses go unsigned (a Provider holding this tenant's receipt keys then refuses outcomes).
+   */
+  signingKeys: "AGENT_SIGNING_KEYS",
 } as const;

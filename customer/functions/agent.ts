@@ -9,11 +9,13 @@
  */
 import { app, InvocationContext } from "@azure/functions";
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
+import { DefaultAzureCredential } from "@azure/identity";
 import * as df from "durable-functions";
 import { invocationLogger } from "../../lib/logging/logger";
 import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
 import { type ProviderTrust, trustFromSettings } from "../../lib/messaging/command-trust";
-import { type Status, statusMessage } from "../../lib/messaging/contracts";
+import type { Status } from "../../lib/messaging/contracts";
+import { type SigningKey, signingKeysFrom } from "../../lib/signing/keys";
 import { planActivity, sendStatusActivity, stepActivity } from "../agent/activities";
 import { createCommandHandler } from "../agent/commands";
 import { demoDeployer } from "../agent/deployer";
@@ -26,16 +28,32 @@ import {
   type StepInput,
 } from "../agent/orchestration";
 import { AGENT_SETTINGS } from "../agent/settings";
+import { statusSender } from "../agent/status";
 
 const deployer = demoDeployer;
 let client: ServiceBusClient | undefined;
 let sender: ServiceBusSender | undefined;
 
-async function sendStatus(status: Status): Promise<void> {
-  client ??= serviceBusClientFromSetting(AGENT_SETTINGS.serviceBus);
-  sender ??= client.createSender(process.env[AGENT_SETTINGS.statusQueue] || "status");
-  await sender.sendMessages(statusMessage(status));
-}
+// The receipt-signing key is read once per process; a malformed setting fails every terminal send, loudly.
+let receiptKey: Promise<SigningKey | undefined> | undefined;
+const sendStatus = statusSender(
+  async (message) => {
+    client ??= serviceBusClientFromSetting(AGENT_SETTINGS.serviceBus);
+    sender ??= client.createSender(process.env[AGENT_SETTINGS.statusQueue] || "status");
+    await sender.sendMessages(message);
+  },
+  () =>
+    (receiptKey ??= signingKeysFrom(process.env[AGENT_SETTINGS.signingKeys], {
+      setting: AGENT_SETTINGS.signingKeys,
+      // App Service sets WEBSITE_INSTANCE_ID on every Azure instance: file: keys only run outside Azure.
+      localMode: !process.env.WEBSITE_INSTANCE_ID,
+      // The agent's user-assigned identity, the one its Service Bus connection names.
+      credential: () =>
+        new DefaultAzureCredential({
+          managedIdentityClientId: process.env[`${AGENT_SETTINGS.serviceBus}__clientId`],
+        }),
+    }).then((keys) => keys[0])),
+);
 
 // One handler for the app: it serializes the commands of one attempt within this process.
 // The pinned keys are read once per process; a malformed setting fails every command, loudly.

@@ -10,7 +10,10 @@ import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/chann
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 import type { StatusReport } from "./ledger";
 import { isTerminal, PHASES, specDigest } from "./model";
-import type { Status } from "../messaging/contracts";
+import type { JSONWebKeySet } from "jose";
+import { signedBytes } from "../messaging/command-trust";
+import { SIGNATURE_PROPERTY, type Status } from "../messaging/contracts";
+import { isReceiptState, type Receipt, receiptKeySet, verifyReceipt } from "../signing/receipts";
 import { inFlight, reconcile } from "./reconcile";
 import {
   type AttemptClaim,
@@ -129,12 +132,41 @@ export interface Routed {
   bad?: string;
 }
 
+type ReceiptOutcome = { ok: true; receipt?: Receipt } | { ok: false; reason: string; description: string };
+
+/**
+ * A terminal status's receipt check (lib/signing/receipts.ts): none for a tenant without receipt keys or a
+ * non-terminal state (answers ok, no receipt); else the signature over the body as received must verify
+ * with one of the tenant's keys. The body is read from the message as it came (the receiver skips JSON
+ * parsing, so it is the exact bytes); a body that cannot be had is unverifiable.
+ */
+async function checkReceipt(
+  item: Extract<ReceivedStatus, { ok: true }>,
+  keys: JSONWebKeySet | undefined,
+): Promise<ReceiptOutcome> {
+  if (!keys || !isReceiptState(item.status.state)) return { ok: true };
+  const jws = item.message.applicationProperties?.[SIGNATURE_PROPERTY];
+  let payload: Buffer;
+  try {
+    payload = signedBytes(item.message.body);
+  } catch {
+    return { ok: false, reason: "InvalidSignature", description: "the body has no JSON form to verify" };
+  }
+  return verifyReceipt(typeof jws === "string" ? jws : undefined, payload, keys);
+}
+
 /**
  * Routes one received status, the same way for the pump and the timer poll: dead-letter what breaks the
  * contract, is unknown or belongs to another tenant; hand a Pong to its verification; otherwise record
  * it in the ledger and raise it to the deployment, and only then complete it (a crash in between
  * redelivers it, and the repeat changes nothing). An unknown or foreign deployment costs one point read
  * (DeploymentLedger.report), so a flood of made-up statuses costs the Provider little.
+ *
+ * `receiptKeys`: the tenant's registered receipt keys (its registration's `receiptKeys`). With them, a
+ * terminal status that does not verify is dead-lettered (InvalidSignature or UnknownKey) before anything
+ * reads it: it is not recorded nor raised, so the deployment ends at its deadline, never with an outcome
+ * the customer did not sign; a verified one is recorded with its receipt. Without them (a tenant that
+ * registered none), statuses are recorded unsigned, as before receipts existed.
  */
 export async function routeStatus(
   rt: ProviderRuntime,
@@ -143,6 +175,7 @@ export async function routeStatus(
   item: ReceivedStatus,
   settle: StatusSettlement,
   log: Logger,
+  receiptKeys?: JSONWebKeySet,
 ): Promise<Routed> {
   if (!item.ok) {
     log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
@@ -157,8 +190,20 @@ export async function routeStatus(
     await settle.complete(item.message);
     return {};
   }
+  const signed = await checkReceipt(item, receiptKeys);
+  if (!signed.ok) {
+    log.warn("status dead-lettered", {
+      tenant,
+      reason: signed.reason,
+      deploymentId: s.deploymentId,
+      attempt: s.attempt,
+      state: s.state,
+    });
+    await settle.deadLetter(item.message, signed.reason, signed.description);
+    return { bad: signed.reason };
+  }
   // The agent's report goes into the timeline and progress; the outcome is the orchestration's to write.
-  const report = await rt.ledger.report(tenant, s);
+  const report = await rt.ledger.report(tenant, s, signed.receipt);
   if ("missing" in report) {
     const reason = report.owner && report.owner !== tenant ? "ForeignDeployment" : "UnknownDeployment";
     log.warn("status dead-lettered", { tenant, reason, deploymentId: s.deploymentId, attempt: s.attempt });
@@ -188,10 +233,11 @@ export async function routeStatus(
   return {};
 }
 
-/** The bad messages of a routed batch: how many, and the reason of the last. */
+/** The bad messages of a routed batch: how many, the reason of the last, and which (settled as bad). */
 export interface BadCount {
   bad: number;
   lastReason?: string;
+  refused: Set<ReceivedStatus>;
 }
 
 /**
@@ -206,17 +252,18 @@ export async function routeBatch(
   items: ReceivedStatus[],
   settle: StatusSettlement,
   log: Logger,
+  receiptKeys?: JSONWebKeySet,
 ): Promise<BadCount> {
-  const count: BadCount = { bad: 0 };
-  const tally = (r: Routed) => {
+  const count: BadCount = { bad: 0, refused: new Set() };
+  const route = async (item: ReceivedStatus) => {
+    const r = await routeStatus(rt, client, tenant, item, settle, log, receiptKeys);
     if (r.bad === undefined) return;
     count.bad++;
     count.lastReason = r.bad;
+    count.refused.add(item);
   };
   const refused = items.filter((item) => !item.ok);
-  const deadLettered = await Promise.allSettled(
-    refused.map((item) => routeStatus(rt, client, tenant, item, settle, log).then(tally)),
-  );
+  const deadLettered = await Promise.allSettled(refused.map(route));
   const byDeployment = new Map<string, ReceivedStatus[]>();
   for (const item of items) {
     if (!item.ok) continue;
@@ -225,7 +272,7 @@ export async function routeBatch(
   }
   const routed = await Promise.allSettled(
     [...byDeployment.values()].map(async (group) => {
-      for (const item of group) tally(await routeStatus(rt, client, tenant, item, settle, log));
+      for (const item of group) await route(item);
     }),
   );
   const failed = [...deadLettered, ...routed].find(
@@ -294,7 +341,8 @@ export async function pumpStatusesActivity(
   try {
     for (let items = batch.items; items.length > 0;) {
       received += items.length;
-      const { bad, lastReason } = await routeBatch(rt, client, tenant, items, batch, log);
+      const keys = registration.receiptKeys ? receiptKeySet(registration.receiptKeys) : undefined;
+      const { bad, lastReason, refused } = await routeBatch(rt, client, tenant, items, batch, log, keys);
       // One write per batch that held a bad message, none for good ones; the count is in Table Storage,
       // so it survives a Provider restart.
       if (bad > 0 && policy.badMessages > 0) {
@@ -304,7 +352,10 @@ export async function pumpStatusesActivity(
           return { received, active: 0 };
         }
       }
-      const outcomes = items.flatMap((i) => (i.ok && TERMINAL_STATES[i.status.state] ? [i.status] : []));
+      // A refused outcome (an unverifiable receipt) finishes nothing: its deployment waits for its deadline.
+      const outcomes = items.flatMap((i) =>
+        i.ok && TERMINAL_STATES[i.status.state] && !refused.has(i) ? [i.status] : [],
+      );
       for (const s of outcomes) finished.add(`${s.deploymentId}:${s.attempt}`);
       if (outcomes.length > 0 && !(await othersInFlight(rt, client, tenant, finished, log)))
         return { received, active: 0 };

@@ -24,6 +24,7 @@ import { notifyFinished } from "./notify";
 import { instanceState, reconcile } from "./reconcile";
 import { deploymentRequestFields, requireActiveTenant, requireSameRequest, startAttempt } from "./start";
 import { timeoutOrderError } from "../tenants/model";
+import { compactReceipt } from "../signing/receipts";
 import type { ProviderRuntime } from "./runtime";
 import { DeploymentInput, EVENTS } from "./contract";
 import { durableRoutes, requireRegistered } from "./route";
@@ -72,6 +73,8 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
+    // Whether the agent's end is a verified receipt (GET .../receipt answers it).
+    ...(r.receipt ? { receipt: { kid: r.receipt.kid } } : {}),
     ...(options.timeline === false
       ? {}
       : { timeline: (r.timeline ?? []).map((e) => (e.by ? { ...e, by: actorView(e.by) } : e)) }),
@@ -274,6 +277,30 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     get: route(READ, async ({ request, client, rt }) => {
       const record = await requireDeployment(rt, client, request);
       return json(200, deploymentView(record));
+    }),
+
+    /**
+     * The attempt's signed receipt (lib/signing/receipts.ts): the signed status bytes (base64url), the
+     * detached JWS, its key id and the compact JWS to verify as is; 404 when the latest attempt has none
+     * (its tenant registered no receipt keys, or the agent has not reported its end).
+     */
+    receipt: route(READ, async ({ request, client, rt }) => {
+      const record = await requireDeployment(rt, client, request);
+      if (!record.receipt)
+        throw new ProblemError(
+          404,
+          `Deployment "${record.id}" attempt ${record.attempt} has no signed receipt.`,
+        );
+      const { payload, signature, kid } = record.receipt;
+      return json(200, {
+        id: record.id,
+        tenant: record.tenant,
+        attempt: record.attempt,
+        kid,
+        payload,
+        signature,
+        jws: compactReceipt(record.receipt),
+      });
     }),
 
     list: route(READ, async ({ request, client, rt }) => {

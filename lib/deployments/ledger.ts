@@ -9,6 +9,7 @@ import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/ro
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Actor } from "../http/auth";
 import type { Status } from "../messaging/contracts";
+import { type Receipt, storedReceipt } from "../signing/receipts";
 import {
   applyStatus,
   type CancelRequested,
@@ -56,6 +57,8 @@ interface Row {
   rowKey: string;
   schemaVersion?: number;
   json: string;
+  /** JSON of the record's `receipt` (kept apart from `json`, which stays under the property limit). */
+  receipt?: string;
   phase: Phase;
   outcome?: string;
 }
@@ -65,12 +68,13 @@ function rowKey(id: string, attempt: number): string {
 }
 
 function toRow(record: DeploymentRecord): Row {
-  const { etag: _etag, ...rest } = record;
+  const { etag: _etag, receipt, ...rest } = record;
   return {
     partitionKey: record.tenant,
     rowKey: rowKey(record.id, record.attempt),
     ...schemaVersionColumn(),
     json: JSON.stringify(rest),
+    ...(receipt ? { receipt: JSON.stringify(receipt) } : {}),
     phase: record.phase,
     ...(record.outcome ? { outcome: record.outcome } : {}),
   };
@@ -91,7 +95,10 @@ function stored(record: DeploymentRecord, etag: string | undefined): DeploymentR
  */
 function fromRow(table: string, row: TableEntityResult<Row>): DeploymentRecord {
   const record = readJsonColumn<DeploymentRecord>(table, row, "json", { valid: isJsonObject });
-  return { ...record, etag: row.etag };
+  const receipt = row.receipt
+    ? storedReceipt(readJsonColumn<unknown>(table, row, "receipt", { valid: isJsonObject }))
+    : undefined;
+  return { ...record, ...(receipt ? { receipt } : {}), etag: row.etag };
 }
 
 function odataString(value: string): string {
@@ -246,8 +253,8 @@ export class DeploymentLedger {
    * (`before`) and whether the report was written (`applied`), or undefined when there is no such
    * attempt: the status router needs the record anyway, so one read serves both.
    */
-  async reportStatus(tenant: string, status: Status): Promise<StatusReport | undefined> {
-    const report = await this.report(tenant, status);
+  async reportStatus(tenant: string, status: Status, receipt?: Receipt): Promise<StatusReport | undefined> {
+    const report = await this.report(tenant, status, receipt);
     return "missing" in report ? undefined : report;
   }
 
@@ -261,7 +268,7 @@ export class DeploymentLedger {
    * attempt's reports thus cost what they did (one read and a write); the first report of an attempt in
    * a process costs one read more.
    */
-  async report(tenant: string, status: Status): Promise<StatusReport | NotRecorded> {
+  async report(tenant: string, status: Status, receipt?: Receipt): Promise<StatusReport | NotRecorded> {
     await this.ensureTable();
     const key = `${tenant}/${rowKey(status.deploymentId, status.attempt)}`;
     if (!this.known.has(key)) {
@@ -281,7 +288,7 @@ export class DeploymentLedger {
     try {
       const updated = await this.update(tenant, status.deploymentId, status.attempt, (current) => {
         seen = current;
-        return applyStatus(current, status, this.now().toISOString());
+        return applyStatus(current, status, this.now().toISOString(), receipt);
       });
       this.remember(key);
       const before = seen as DeploymentRecord;

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Actor } from "../http/auth";
 import type { Status, StatusState } from "../messaging/contracts";
+import type { Receipt } from "../signing/receipts";
 
 /** In workflow order: the ledger never moves a record backwards in this list. */
 export const PHASES = [
@@ -120,6 +121,12 @@ export interface DeploymentRecord {
   windowOpensAt?: string;
   lastStatus?: LastStatus;
   /**
+   * The agent's signed terminal status, verified with the tenant's receipt keys before it was recorded
+   * (lib/signing/receipts.ts); the first verified one is kept. Absent for tenants without receipt keys and
+   * on rows written before receipts existed. Stored in its own column (./ledger.ts).
+   */
+  receipt?: Receipt;
+  /**
    * A cancel recorded through the API (a user, or a rollout's abort) before the `cancel` event was raised:
    * since release 0.3.0 the orchestration acts on a cancel event only when this is set, and with this
    * reason (docs/security.md, "Outcomes come only from the channel"). The first request wins.
@@ -162,14 +169,23 @@ export function phaseBeforeOutcome(record: DeploymentRecord): Phase {
  * Folds an agent's status report into a record: progress, phase (Accepted / InProgress), the last status
  * and the timeline. It never sets an outcome: the deployment orchestration decides the outcome and writes
  * it once (a timed-out deployment whose agent then acknowledges the Cancel stays TimedOut). The agent's
- * own terminal state is kept in `lastStatus` and the timeline. Returns undefined when the report changes
- * nothing: another attempt's, a stale or duplicate sequence, or a report after the outcome.
+ * own terminal state is kept in `lastStatus` and the timeline, with its verified `receipt` when it came
+ * with one. Returns undefined when the report changes nothing: another attempt's, a stale or duplicate sequence, or a report after the outcome.
  */
 export function applyStatus(
   record: DeploymentRecord,
   status: Status,
   now: string,
+  receipt?: Receipt,
 ): DeploymentRecord | undefined {
+  const applied = applyReport(record, status, now);
+  // A receipt comes only with a verified terminal status (the router's check); the first one is kept.
+  return applied && receipt && !record.receipt && AGENT_ENDS.has(status.state)
+    ? { ...applied, receipt }
+    : applied;
+}
+
+function applyReport(record: DeploymentRecord, status: Status, now: string): DeploymentRecord | undefined {
   if (status.attempt !== record.attempt || status.deploymentId !== record.id) return undefined;
   if (record.lastStatus && status.sequence <= record.lastStatus.sequence) return undefined;
   if (status.state === "Pong") return undefined;

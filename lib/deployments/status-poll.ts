@@ -9,6 +9,7 @@ import { forEachLimited } from "../concurrency/limited";
 import type { Logger } from "../logging/logger";
 import { receiveStatuses } from "../messaging/channel";
 import type { TenantRegistration } from "../tenants/model";
+import { receiptKeySet } from "../signing/receipts";
 import { routeStatus } from "./activities";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 
@@ -51,8 +52,9 @@ export async function pollStatusesOnce(
         { maxMessages: 1, maxWaitTimeInMs: waitMs },
       );
       try {
+        const keys = registration.receiptKeys ? receiptKeySet(registration.receiptKeys) : undefined;
         for (const item of batch.items) {
-          await routeStatus(rt, client, registration.name, item, batch, log);
+          await routeStatus(rt, client, registration.name, item, batch, log, keys);
           result.received++;
         }
       } finally {

@@ -90,7 +90,7 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
 
     health: route([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
-      await requireRegistered(rt, tenant);
+      const registration = await requireRegistered(rt, tenant);
       const [pump, activeDeployments, lastVerify, quarantine] = await Promise.all([
         client.getStatus(statusPumpInstanceId(tenant)).catch(() => undefined),
         inFlight(rt, client, tenant).then((r) => r.length),
@@ -109,6 +109,8 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
             }
           : { runtimeStatus: "NotStarted" },
         activeDeployments,
+        // "verified": outcomes are recorded only when signed by the tenant's registered receipt keys.
+        receipts: registration.receiptKeys ? "verified" : "unsigned",
         ...(lastVerify ? { lastVerify } : {}),
       });
     }),

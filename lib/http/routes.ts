@@ -23,6 +23,7 @@ export const API_ROUTES = {
   deploymentsStart: { route: "tenants/{tenant}/deployments", methods: ["POST"] },
   deploymentsList: { route: "tenants/{tenant}/deployments", methods: ["GET"] },
   deploymentsGet: { route: "deployments/{id}", methods: ["GET"] },
+  deploymentsReceipt: { route: "deployments/{id}/receipt", methods: ["GET"] },
   deploymentsCancel: { route: "deployments/{id}/cancel", methods: ["POST"] },
   deploymentsRetry: { route: "deployments/{id}/retry", methods: ["POST"] },
   deploymentsTerminate: { route: "deployments/{id}/terminate", methods: ["POST"] },

@@ -25,9 +25,9 @@ export interface ProviderTrust {
 
 /**
  * The bytes the signature covers: the body as it came when the host hands over bytes or text, else (a host
- * that decoded the JSON) its canonical form, which is what the Provider sent.
+ * that decoded the JSON) its canonical form, which is what the sender sent. Used for signed statuses too.
  */
-function signedBytes(body: unknown): Buffer {
+export function signedBytes(body: unknown): Buffer {
   if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body);
   if (typeof body === "string") return Buffer.from(body, "utf8");
   return canonicalBytes(body);

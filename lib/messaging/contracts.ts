@@ -339,3 +339,20 @@ export function statusMessage(status: Status): OutgoingMessage {
     },
   };
 }
+
+/**
+ * A signed status message (a receipt, lib/signing/receipts.ts): as `signedCommandMessage`, the body as the
+ * exact canonical JSON bytes the signature covers and the detached JWS in the `signature` property.
+ */
+export async function signedStatusMessage(status: Status, signer: MessageSigner): Promise<OutgoingMessage> {
+  const message = statusMessage(status);
+  const body = canonicalBytes(message.body);
+  return {
+    ...message,
+    body,
+    applicationProperties: {
+      ...message.applicationProperties,
+      [SIGNATURE_PROPERTY]: await signDetached(body, signer),
+    },
+  };
+}

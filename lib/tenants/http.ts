@@ -87,6 +87,7 @@ export function registrationView(r: TenantRegistration) {
     state: r.state,
     labels: r.labels,
     maintenanceWindows: r.maintenanceWindows,
+    ...(r.receiptKeys ? { receiptKeys: r.receiptKeys } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

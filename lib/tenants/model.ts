@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { FieldError } from "../http/problem";
+import { receiptKeysSchema } from "../signing/receipts";
 import { labelsSchema } from "./labels";
 import { maintenanceWindowsSchema } from "./maintenance";
 
@@ -135,6 +136,11 @@ export const registrationInputSchema = z
     labels: labelsSchema.default({}),
     /** Deployments wait for one of these to be open (none: any time). */
     maintenanceWindows: maintenanceWindowsSchema.default([]),
+    /**
+     * The customer's receipt keys (public EC P-256 JWKs, `{ "keys": [...] }`): once set, a terminal status
+     * is recorded only when signed by one of them (lib/signing/receipts.ts). Absent: statuses unsigned.
+     */
+    receiptKeys: receiptKeysSchema.optional(),
   })
   .superRefine((r, ctx) => {
     // One queue for both directions would let the Provider read its own commands back as statuses.

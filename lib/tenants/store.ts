@@ -8,6 +8,7 @@ import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { readJsonColumn, schemaVersionColumn, isJsonObject } from "../storage/rows";
 import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import { claimKey, QueueClaims, QueueRef, queuesOf } from "./claims";
+import type { ReceiptKeys } from "../signing/receipts";
 import type { Labels } from "./labels";
 import type { MaintenanceWindow } from "./maintenance";
 import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
@@ -64,6 +65,8 @@ interface TenantEntity {
   labels?: string;
   /** JSON; absent on rows written before maintenance windows existed. */
   maintenanceWindows?: string;
+  /** JSON (a JWKS); absent when the tenant registered no receipt keys, and on older rows. */
+  receiptKeys?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -117,6 +120,7 @@ function toEntity(
     completionTimeoutSeconds: input.limits.completionTimeoutSeconds,
     labels: JSON.stringify(input.labels),
     maintenanceWindows: JSON.stringify(input.maintenanceWindows),
+    ...(input.receiptKeys ? { receiptKeys: JSON.stringify(input.receiptKeys) } : {}),
     createdAt,
     updatedAt,
   };
@@ -133,6 +137,10 @@ function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRe
   const maintenanceWindows = e.maintenanceWindows
     ? readJsonColumn<MaintenanceWindow[]>(table, e, "maintenanceWindows", { valid: Array.isArray })
     : [];
+  // Unparsable keys are an error, never "no keys": that would accept unsigned outcomes again.
+  const receiptKeys = e.receiptKeys
+    ? readJsonColumn<ReceiptKeys>(table, e, "receiptKeys", { valid: isJsonObject })
+    : undefined;
   return {
     name: e.rowKey as string,
     directoryId: e.directoryId,
@@ -147,6 +155,7 @@ function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRe
     state: e.state,
     labels,
     maintenanceWindows,
+    ...(receiptKeys ? { receiptKeys } : {}),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     etag: e.etag,

@@ -134,6 +134,12 @@ test("npm start brings up six customers (SAS, Entra, four agents in one process)
     assert.equal((await waitFor(api, quick, (d) => d.outcome !== undefined)).outcome, "Succeeded");
     for (const id of shared)
       assert.equal((await waitFor(api, id, (d) => d.outcome !== undefined)).outcome, "Succeeded");
+    // Each customer signs its outcomes with its own key, registered with the tenant: a verified receipt.
+    const health = (await (await fetch(`${api}/tenants/contoso/health`)).json()) as { receipts: string };
+    assert.equal(health.receipts, "verified");
+    const receipt = await fetch(`${api}/deployments/${quick}/receipt`);
+    assert.equal(receipt.status, 200);
+    assert.match(((await receipt.json()) as { jws: string }).jws, /^[\w-]+\.[\w-]+\.[\w-]+$/);
     const verify = (await (await fetch(`${api}/tenants/fabrikam/verify`, { method: "POST" })).json()) as {
       ok: boolean;
     };

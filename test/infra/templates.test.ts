@@ -158,6 +158,8 @@ test("the Customer template grants least privilege per queue and disables local 
   assert.deepEqual(assignments.sort(), [
     "agentIdentity.properties.principalId dataReceiver on commands",
     "agentIdentity.properties.principalId dataSender on status",
+    // Signing its receipts with the customer's own key (sign and read the public part), that key only.
+    "agentIdentity.properties.principalId keyVaultCryptoUser on receiptSigningKey",
     // The agent's own storage (Functions host state and the Durable task hub), nothing wider.
     "agentIdentity.properties.principalId storageBlobDataOwner on agentStorage",
     "agentIdentity.properties.principalId storageQueueDataContributor on agentStorage",
@@ -169,6 +171,7 @@ test("the Customer template grants least privilege per queue and disables local 
     storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    keyVaultCryptoUser: "12338af0-0e69-4776-bea7-57ae8d297424",
   };
   for (const [name, id] of Object.entries(roles)) assert.match(bicep, new RegExp(`var ${name} = '${id}'`));
 });
