@@ -11,9 +11,9 @@ import { ProviderRuntime, serviceBusFor } from "./runtime";
 import type { StatusReport } from "./ledger";
 import { isTerminal, PHASES, specDigest } from "./model";
 import type { JSONWebKeySet } from "jose";
-import { signedBytes } from "../messaging/command-trust";
-import { SIGNATURE_PROPERTY, type Status } from "../messaging/contracts";
-import { isReceiptState, type Receipt, receiptKeySet, verifyReceipt } from "../signing/receipts";
+import { verifyMessage } from "../messaging/command-trust";
+import type { Status } from "../messaging/contracts";
+import { isReceiptState, keptReceipt, type Receipt, receiptKeySet } from "../signing/receipts";
 import { inFlight, reconcile } from "./reconcile";
 import {
   type AttemptClaim,
@@ -145,14 +145,10 @@ async function checkReceipt(
   keys: JSONWebKeySet | undefined,
 ): Promise<ReceiptOutcome> {
   if (!keys || !isReceiptState(item.status.state)) return { ok: true };
-  const jws = item.message.applicationProperties?.[SIGNATURE_PROPERTY];
-  let payload: Buffer;
-  try {
-    payload = signedBytes(item.message.body);
-  } catch {
-    return { ok: false, reason: "InvalidSignature", description: "the body has no JSON form to verify" };
-  }
-  return verifyReceipt(typeof jws === "string" ? jws : undefined, payload, keys);
+  const verified = await verifyMessage(item.message, keys);
+  if (!verified.ok) return verified;
+  const receipt = keptReceipt(verified);
+  return receipt ? { ok: true, receipt } : { ok: true };
 }
 
 /**

@@ -25,24 +25,45 @@ export interface ProviderTrust {
 
 /**
  * The bytes the signature covers: the body as it came when the host hands over bytes or text, else (a host
- * that decoded the JSON) its canonical form, which is what the sender sent. Used for signed statuses too.
+ * that decoded the JSON) its canonical form, which is what the sender sent.
  */
-export function signedBytes(body: unknown): Buffer {
+function signedBytes(body: unknown): Buffer {
   if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body);
   if (typeof body === "string") return Buffer.from(body, "utf8");
   return canonicalBytes(body);
 }
 
-/** The signature over the body, before anything in it is believed. */
-export async function checkSignature(message: RawMessage, trust: ProviderTrust): Promise<TrustCheck> {
-  const jws = message.applicationProperties?.[SIGNATURE_PROPERTY];
+/** A message whose signature verified: the key, the signed bytes and the detached JWS. */
+export interface VerifiedMessage {
+  ok: true;
+  kid: string;
+  payload: Buffer;
+  jws: string;
+}
+
+/**
+ * Verifies a signed message (a command, or a status carrying a receipt) against `keys`: the detached JWS
+ * of its `signature` property over the bytes the sender signed. Never throws for a bad signature.
+ */
+export async function verifyMessage(
+  message: RawMessage,
+  keys: JSONWebKeySet,
+): Promise<VerifiedMessage | { ok: false; reason: SignatureProblem; description: string }> {
+  const property = message.applicationProperties?.[SIGNATURE_PROPERTY];
+  const jws = typeof property === "string" ? property : undefined;
   let payload: Buffer;
   try {
     payload = signedBytes(message.body);
   } catch {
     return { ok: false, reason: "InvalidSignature", description: "the body has no JSON form to verify" };
   }
-  const verified = await verifyDetached(typeof jws === "string" ? jws : undefined, payload, trust.keys);
+  const verified = await verifyDetached(jws, payload, keys);
+  return verified.ok ? { ok: true, kid: verified.kid, payload, jws: jws as string } : verified;
+}
+
+/** The signature over the body, before anything in it is believed. */
+export async function checkSignature(message: RawMessage, trust: ProviderTrust): Promise<TrustCheck> {
+  const verified = await verifyMessage(message, trust.keys);
   return verified.ok ? { ok: true } : verified;
 }
 

@@ -306,12 +306,16 @@ export const SIGNATURE_PROPERTY = "signature";
  * detached JWS in the `signature` property. Everything else is `commandMessage`'s; a receiver of the
  * previous release reads the body bytes as JSON and ignores the property.
  */
-export async function signedCommandMessage(
+export function signedCommandMessage(
   command: Command,
   now: Date,
   signer: MessageSigner,
 ): Promise<OutgoingMessage> {
-  const message = commandMessage(command, now);
+  return signed(commandMessage(command, now), signer);
+}
+
+/** A message with its body as the exact canonical bytes the signature covers, the JWS beside it. */
+async function signed(message: OutgoingMessage, signer: MessageSigner): Promise<OutgoingMessage> {
   const body = canonicalBytes(message.body);
   return {
     ...message,
@@ -344,15 +348,6 @@ export function statusMessage(status: Status): OutgoingMessage {
  * A signed status message (a receipt, lib/signing/receipts.ts): as `signedCommandMessage`, the body as the
  * exact canonical JSON bytes the signature covers and the detached JWS in the `signature` property.
  */
-export async function signedStatusMessage(status: Status, signer: MessageSigner): Promise<OutgoingMessage> {
-  const message = statusMessage(status);
-  const body = canonicalBytes(message.body);
-  return {
-    ...message,
-    body,
-    applicationProperties: {
-      ...message.applicationProperties,
-      [SIGNATURE_PROPERTY]: await signDetached(body, signer),
-    },
-  };
+export function signedStatusMessage(status: Status, signer: MessageSigner): Promise<OutgoingMessage> {
+  return signed(statusMessage(status), signer);
 }

@@ -13,7 +13,6 @@
  */
 import type { JSONWebKeySet, JWK } from "jose";
 import { z } from "zod";
-import { type SignatureProblem, verifyDetached } from "./jws";
 
 /**
  * The agent states a receipt is signed for: the ones that end the agent's run (status states of
@@ -45,28 +44,18 @@ export function compactReceipt(receipt: Receipt): string {
   return `${header}.${receipt.payload}.${signature}`;
 }
 
-export type ReceiptCheck =
-  { ok: true; receipt?: Receipt } | { ok: false; reason: SignatureProblem; description: string };
-
 /**
- * Verifies a terminal status's signature over `payload` (the body's bytes as received, see
- * command-trust's `signedBytes`) against the tenant's receipt keys. A verified one answers the receipt to
- * keep, unless it is over RECEIPT_LIMITS (then it is still verified, and not kept).
+ * The receipt to keep of a terminal status whose signature verified (lib/messaging/command-trust.ts
+ * `verifyMessage`: the bytes as received, the detached JWS, its key), or undefined when it is over
+ * RECEIPT_LIMITS (still verified, then, and not kept).
  */
-export async function verifyReceipt(
-  jws: string | undefined,
-  payload: Buffer,
-  keys: JSONWebKeySet,
-): Promise<ReceiptCheck> {
-  const verified = await verifyDetached(jws, payload, keys);
-  if (!verified.ok) return verified;
-  const signature = jws as string;
-  const receipt = { payload: payload.toString("base64url"), signature, kid: verified.kid };
+export function keptReceipt(verified: { payload: Buffer; jws: string; kid: string }): Receipt | undefined {
+  const { payload, jws, kid } = verified;
   const fits =
     payload.length <= RECEIPT_LIMITS.payloadBytes &&
-    signature.length <= RECEIPT_LIMITS.signatureChars &&
-    verified.kid.length <= RECEIPT_LIMITS.kidChars;
-  return fits ? { ok: true, receipt } : { ok: true };
+    jws.length <= RECEIPT_LIMITS.signatureChars &&
+    kid.length <= RECEIPT_LIMITS.kidChars;
+  return fits ? { payload: payload.toString("base64url"), signature: jws, kid } : undefined;
 }
 
 /** A stored receipt read tolerantly: anything not shaped like one is none. */
