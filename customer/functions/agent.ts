@@ -9,8 +9,8 @@
  */
 import { app, InvocationContext } from "@azure/functions";
 import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
-import { DefaultAzureCredential } from "@azure/identity";
 import * as df from "durable-functions";
+import { appIdentityCredential } from "../../lib/credentials/app-identity";
 import { invocationLogger } from "../../lib/logging/logger";
 import { serviceBusClientFromSetting } from "../../lib/messaging/connection-setting";
 import { type ProviderTrust, trustFromSettings } from "../../lib/messaging/command-trust";
@@ -48,10 +48,7 @@ const sendStatus = statusSender(
       // App Service sets WEBSITE_INSTANCE_ID on every Azure instance: file: keys only run outside Azure.
       localMode: !process.env.WEBSITE_INSTANCE_ID,
       // The agent's user-assigned identity, the one its Service Bus connection names.
-      credential: () =>
-        new DefaultAzureCredential({
-          managedIdentityClientId: process.env[`${AGENT_SETTINGS.serviceBus}__clientId`],
-        }),
+      credential: () => appIdentityCredential(process.env[`${AGENT_SETTINGS.serviceBus}__clientId`]),
     }).then((keys) => keys[0])),
 );
 

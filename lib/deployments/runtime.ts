@@ -4,9 +4,9 @@
  * and activities take them from here, so there is one of each per process.
  */
 import type { ServiceBusClient } from "@azure/service-bus";
-import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
 import { loadSettings, ProviderSettings, SETTING_NAMES } from "../config/settings";
 import { type SigningKey, signingKeysFrom } from "../signing/keys";
+import { appIdentityCredential } from "../credentials/app-identity";
 import { CustomerConnections } from "../identity/connection";
 import { ServiceBusPool } from "../messaging/channel";
 import { createTableClient } from "../storage/tables";
@@ -37,10 +37,7 @@ export function createRuntime(
       (keys ??= signingKeysFrom(settings.commandSigningKeys, {
         setting: SETTING_NAMES.commandSigningKeys,
         localMode: settings.localMode,
-        credential: () =>
-          settings.managedIdentityClientId
-            ? new ManagedIdentityCredential({ clientId: settings.managedIdentityClientId })
-            : new DefaultAzureCredential(),
+        credential: () => appIdentityCredential(settings.managedIdentityClientId),
       }).catch((error: unknown) => {
         keys = undefined;
         throw error;

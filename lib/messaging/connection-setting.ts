@@ -4,9 +4,9 @@
  * user-assigned managed identity) selects identity-based access. `<name>__customEndpointAddress` points
  * the client at a local emulator during development.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential, TokenCredential } from "@azure/identity";
 import { ServiceBusClient } from "@azure/service-bus";
 import { ConfigurationError } from "../config/settings";
+import { appIdentityCredential } from "../credentials/app-identity";
 import { CLIENT_OPTIONS } from "./channel";
 
 export function serviceBusClientFromSetting(
@@ -23,9 +23,7 @@ export function serviceBusClientFromSetting(
     );
   }
   const clientId = env[`${name}__clientId`];
-  const credential: TokenCredential = clientId
-    ? new ManagedIdentityCredential({ clientId })
-    : new DefaultAzureCredential();
+  const credential = appIdentityCredential(clientId);
   const customEndpointAddress = env[`${name}__customEndpointAddress`];
   return new ServiceBusClient(fqdn, credential, {
     ...CLIENT_OPTIONS,

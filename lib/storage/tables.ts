@@ -4,32 +4,16 @@
  * so a client signs in with the app's managed identity; a connection string (Azurite) is for local runs
  * and tests. Azurite (http) endpoints are allowed only because they are plain http; production is https.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { RestError, TableClient, TableEntityResult } from "@azure/data-tables";
 import type { StorageAccess } from "../config/settings";
-
-/** One credential per client id, so every table of a process shares its token cache. */
-const credentials = new Map<string, TokenCredential>();
-
-function credentialFor(clientId: string | undefined): TokenCredential {
-  const key = clientId ?? "";
-  let credential = credentials.get(key);
-  if (!credential) {
-    // A user-assigned identity is named by its client id (AzureWebJobsStorage__clientId), as the host
-    // does; without one, DefaultAzureCredential (system-assigned identity in Azure, a developer's
-    // sign-in on a workstation).
-    credential = clientId ? new ManagedIdentityCredential({ clientId }) : new DefaultAzureCredential();
-    credentials.set(key, credential);
-  }
-  return credential;
-}
+import { appIdentityCredential } from "../credentials/app-identity";
 
 /** A client for `table` in the storage `access` names; a bare string is a connection string (tests, Azurite). */
 export function createTableClient(access: StorageAccess | string, table: string): TableClient {
   const storage: StorageAccess =
     typeof access === "string" ? { kind: "connectionString", connectionString: access } : access;
   if (storage.kind === "identity") {
-    return new TableClient(storage.tableServiceUri, table, credentialFor(storage.clientId), {
+    return new TableClient(storage.tableServiceUri, table, appIdentityCredential(storage.clientId), {
       allowInsecureConnection: /^http:/i.test(storage.tableServiceUri),
     });
   }
