@@ -9,7 +9,7 @@ import path from "node:path";
 import type { JSONWebKeySet } from "jose";
 import { localSigningKey, publicKeySet } from "./product";
 
-export interface LocalCommandKey {
+export interface LocalKey {
   /** `COMMAND_SIGNING_KEYS` for the Provider (a receipt key: `AGENT_SIGNING_KEYS` for the agent). */
   setting: string;
   /** What the agents pin (`PROVIDER_SIGNING_KEYS`; a receipt key: the tenant's `receiptKeys`). */
@@ -18,7 +18,7 @@ export interface LocalCommandKey {
   created: boolean;
 }
 
-export async function ensureCommandSigningKey(dir: string): Promise<LocalCommandKey> {
+export async function ensureCommandSigningKey(dir: string): Promise<LocalKey> {
   return ensureLocalKey(path.join(dir, "command-signing-key.pem"));
 }
 
@@ -27,11 +27,11 @@ export async function ensureCommandSigningKey(dir: string): Promise<LocalCommand
  * terminal statuses with it (`setting` is its AGENT_SIGNING_KEYS), the tenant registers `jwks` as its
  * `receiptKeys`. In Azure the customer's key lives in its own Key Vault (infra/customer.bicep).
  */
-export async function ensureReceiptSigningKey(dir: string, tenant: string): Promise<LocalCommandKey> {
+export async function ensureReceiptSigningKey(dir: string, tenant: string): Promise<LocalKey> {
   return ensureLocalKey(path.join(dir, `receipt-signing-key-${tenant}.pem`));
 }
 
-async function ensureLocalKey(file: string): Promise<LocalCommandKey> {
+async function ensureLocalKey(file: string): Promise<LocalKey> {
   const dir = path.dirname(file);
   const created = !fs.existsSync(file);
   if (created) {

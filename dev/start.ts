@@ -19,7 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { agentStorageSettings } from "./agent-settings";
-import { ensureCommandSigningKey, ensureReceiptSigningKey, type LocalCommandKey } from "./signing-key";
+import { ensureCommandSigningKey, ensureReceiptSigningKey, type LocalKey } from "./signing-key";
 import { ensureDevCertificate } from "./certs";
 import { PartSpec, Supervisor } from "./supervisor";
 
@@ -126,7 +126,7 @@ interface Stack {
   caBundle: string;
   customers: RunningCustomer[];
   /** The Provider's command-signing key, and the public keys every agent pins. */
-  commandKey: LocalCommandKey;
+  commandKey: LocalKey;
   /**
    * Whether the agents pin the key. Not on the first start of a signing release over the data of an
    * older one: commands it sent unsigned may still wait in the queues (docs/upgrading.md); from the next
@@ -134,7 +134,7 @@ interface Stack {
    */
   pinCommandKey: boolean;
   /** Each customer's receipt-signing key, by tenant: its agent signs its terminal statuses with it. */
-  receiptKeys: Map<string, LocalCommandKey>;
+  receiptKeys: Map<string, LocalKey>;
   /**
    * Whether the tenants register their receipt keys (then the Provider records only signed outcomes). As
    * pinCommandKey: not on the first start over an older release's data, whose agents' unsigned outcomes
@@ -191,7 +191,7 @@ function agentEnvironment(c: RunningCustomer, stack: Stack): Record<string, stri
       : {}),
     // The agent signs its terminal statuses with its customer's own key (signed receipts).
     ...(stack.receiptKeys.has(c.tenant)
-      ? { AGENT_SIGNING_KEYS: (stack.receiptKeys.get(c.tenant) as LocalCommandKey).setting }
+      ? { AGENT_SIGNING_KEYS: (stack.receiptKeys.get(c.tenant) as LocalKey).setting }
       : {}),
   };
 }
@@ -288,7 +288,7 @@ function trustBundle(certPath: string, certPem: string): string {
 const sasSettingOf = (tenant: string) => `TENANT_${tenant.toUpperCase().replace(/-/g, "_")}_SERVICEBUS_SAS`;
 
 /** The PUT body that registers a simulated customer (with its receipt keys, when it registers them). */
-function registration(c: RunningCustomer, receiptKeys?: LocalCommandKey): Record<string, unknown> {
+function registration(c: RunningCustomer, receiptKeys?: LocalKey): Record<string, unknown> {
   return {
     directoryId: c.directoryId,
     displayName: c.displayName,
@@ -422,7 +422,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     console.log(
       "The Provider signs its commands from now on; the agents pin its key from the next start (commands an older release queued are unsigned).",
     );
-  const receiptKeys = new Map<string, LocalCommandKey>();
+  const receiptKeys = new Map<string, LocalKey>();
   for (const c of customers)
     receiptKeys.set(c.tenant, await ensureReceiptSigningKey(path.join(dataDir, "signing"), c.tenant));
   const registerReceiptKeys = ![...receiptKeys.values()].some((k) => k.created) || !earlierData;
