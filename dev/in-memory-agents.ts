@@ -1,6 +1,6 @@
 /**
  * Light in-memory agents, for benchmarks and tests that measure the Provider alone: many simulated
- * customers' agents in one process. Each customer gets a peek-lock receiver on its command queue (completed after the handler, 16 concurrent calls, as the dev host's trigger does), the
+ * customers' agents in one process. Each customer gets a peek-lock receiver on its command queue (16 concurrent calls, each message settled by the agent's own receiver rules: `commandSettler`), the
  * agent's real command handling (`customer/agent/commands.ts`) and the demo deployer, and a sender to its
  * status queue. The agent's Durable orchestration is replaced by an in-memory run of the same plan, steps
  * and statuses, so a thousand customers cost no task hub each. Not crash-safe: a run the process was in
@@ -8,11 +8,7 @@
  * real Durable agent for every customer (dev/agent-hosts.ts) and only the benchmarks (bench/agents.ts)
  * and the rollout e2e test use these.
  */
-import {
-  ServiceBusClient,
-  type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
-} from "@azure/service-bus";
+import { ServiceBusClient, type ServiceBusReceiver } from "@azure/service-bus";
 import {
   type AgentInput,
   type AgentInstances,
@@ -20,6 +16,7 @@ import {
   createCommandHandler,
   createLogger,
   demoDeployer,
+  commandSettler,
   type Status,
   type StatusState,
   statusMessage,
@@ -154,25 +151,11 @@ function startAgent(client: ServiceBusClient, customer: InMemoryAgentCustomer): 
     },
     { autoCompleteMessages: false, maxConcurrentCalls: 16 },
   );
-  async function settleAfterHandling(message: ServiceBusReceivedMessage): Promise<void> {
-    try {
-      await agent.handle(
-        {
-          body: message.body,
-          contentType: message.contentType,
-          applicationProperties: message.applicationProperties,
-          messageId: typeof message.messageId === "string" ? message.messageId : undefined,
-          deliveryCount: message.deliveryCount,
-        },
-        instances,
-        quiet,
-      );
-    } catch {
-      await receiver.abandonMessage(message).catch(() => undefined);
-      return;
-    }
-    await receiver.completeMessage(message).catch(() => undefined);
-  }
+  const settleAfterHandling = commandSettler(
+    receiver,
+    (command) => agent.handle(command, instances, quiet),
+    quiet,
+  );
   return {
     async close() {
       closing = true;

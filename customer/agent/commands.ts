@@ -1,13 +1,14 @@
 /**
- * What the agent's Service Bus trigger does with one command, then returns so the message is completed:
+ * What the agent does with one received command (./command-receiver.ts settles the message by the result):
  * validate it with the shared contract; Deploy → start the attempt's orchestration unless an instance of
  * it exists (in any state); Cancel → raise `cancel` to it, or, when the Cancel overtook its Deploy, start
  * the instance already cancelled so the Deploy finds it and runs nothing; Ping → answer Pong at once.
  * Nothing is kept in memory: the orchestration instance is the record of a deployment attempt.
  *
- * A command that breaks the contract throws InvalidCommandError, so the invocation fails and the broker
- * dead-letters the message after the queue's MaxDeliveryCount; a refused Deploy whose deployment is
- * readable is reported Rejected on its first delivery, so the Provider need not wait for its deadline.
+ * A command that breaks the contract, or that the agent does not trust, throws InvalidCommandError with
+ * the reason, and the receiver dead-letters the message with it. A Deploy that breaks the contract and
+ * whose deployment is readable is reported Rejected first, so the Provider need not wait for its deadline
+ * (once: the message is dead-lettered right after, unless that report failed and it comes again).
  */
 import type { Logger } from "../../lib/logging/logger";
 import {
@@ -29,7 +30,7 @@ import { agentStatus } from "./status";
 export class InvalidCommandError extends Error {
   constructor(
     readonly reason: string,
-    description: string,
+    readonly description: string,
   ) {
     super(`Invalid command (${reason}): ${description}`);
     this.name = "InvalidCommandError";
@@ -213,9 +214,7 @@ export function createCommandHandler(options: CommandHandlerOptions) {
           deliveryCount: message.deliveryCount,
           ...target,
         });
-        // Told once, on the first delivery (the broker counts deliveries, so this holds across restarts);
-        // the message itself still ends in the dead-letter queue through the failed invocation.
-        if (target && (message.deliveryCount ?? 0) <= 1)
+        if (target)
           await options.sendStatus(
             agentStatus(target, {
               state: "Rejected",

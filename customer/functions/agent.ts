@@ -1,14 +1,18 @@
 /**
- * The customer agent Function App, a Durable Functions app: a Service Bus trigger on the customer's
- * command queue (identity-based connection `CUSTOMER_SERVICEBUS__fullyQualifiedNamespace` in Azure) that
- * validates each command and starts or signals the attempt's `agentDeployment` orchestration, then
- * returns so the message is completed at once; the orchestration and its activities (plan, one deployer
- * step each, status sends to the status queue). The task hub lives in `AzureWebJobsStorage`, named by
- * `AGENT_TASK_HUB` (host.json). An invalid command fails the invocation; after the queue's
- * MaxDeliveryCount the broker dead-letters it.
+ * The customer agent Function App, a Durable Functions app: the command receiver on the customer's
+ * command queue (identity-based connection `CUSTOMER_SERVICEBUS__fullyQualifiedNamespace` in Azure),
+ * which validates each command, starts or signals the attempt's `agentDeployment` orchestration and
+ * settles the message itself (../agent/command-receiver.ts: a refused command is dead-lettered with its
+ * reason); the orchestration and its activities (plan, one deployer step each, status sends to the
+ * status queue). The task hub lives in `AzureWebJobsStorage`, named by `AGENT_TASK_HUB` (host.json).
+ *
+ * The receiver runs from a timer, not a Service Bus trigger: a Node Service Bus trigger can only complete
+ * its message or fail the invocation, so a refusal would reach the dead-letter queue as
+ * `MaxDeliveryCountExceeded` after every redelivery. Each run long-polls the queue for most of the
+ * timer's period (COMMAND_RECEIVE), so a command waits for a run at most the short gap between two.
  */
-import { app, InvocationContext } from "@azure/functions";
-import type { ServiceBusClient, ServiceBusSender } from "@azure/service-bus";
+import { app, InvocationContext, type Timer } from "@azure/functions";
+import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
 import * as df from "durable-functions";
 import { appIdentityCredential } from "../../lib/credentials/app-identity";
 import { invocationLogger } from "../../lib/logging/logger";
@@ -17,6 +21,7 @@ import { type ProviderTrust, trustFromSettings } from "../../lib/messaging/comma
 import type { Status } from "../../lib/messaging/contracts";
 import { type SigningKey, signingKeysFrom } from "../../lib/signing/keys";
 import { planActivity, sendStatusActivity, stepActivity } from "../agent/activities";
+import { COMMAND_RECEIVE, receiveCommandsFor } from "../agent/command-receiver";
 import { createCommandHandler } from "../agent/commands";
 import { demoDeployer } from "../agent/deployer";
 import { durableInstances } from "../agent/instances";
@@ -71,24 +76,37 @@ const commands = createCommandHandler({
   },
 });
 
-app.serviceBusQueue("agentCommands", {
-  connection: AGENT_SETTINGS.serviceBus,
-  queueName: `%${AGENT_SETTINGS.commandQueue}%`,
+let receiver: ServiceBusReceiver | undefined;
+let stopping = false;
+let receiving: Promise<unknown> | undefined;
+
+app.timer("agentCommands", {
+  schedule: COMMAND_RECEIVE.schedule,
+  // At start-up too: a fresh or restarted instance takes commands at once, not at the next occurrence.
+  runOnStartup: true,
   extraInputs: [df.input.durableClient()],
-  handler: async (body: unknown, context: InvocationContext) => {
-    const meta = context.triggerMetadata ?? {};
-    await commands.handle(
+  handler: async (_timer: Timer, context: InvocationContext) => {
+    if (stopping) return;
+    const log = invocationLogger(context);
+    const instances = durableInstances(df.getClient(context));
+    client ??= serviceBusClientFromSetting(AGENT_SETTINGS.serviceBus);
+    receiver ??= client.createReceiver(process.env[AGENT_SETTINGS.commandQueue] || "commands", {
+      receiveMode: "peekLock",
+    });
+    const run = receiveCommandsFor(
+      receiver,
+      (message) => commands.handle(message, instances, log),
       {
-        body,
-        contentType: typeof meta.contentType === "string" ? meta.contentType : undefined,
-        applicationProperties: (meta.applicationProperties ?? undefined) as
-          Record<string, unknown> | undefined,
-        messageId: typeof meta.messageId === "string" ? meta.messageId : undefined,
-        deliveryCount: typeof meta.deliveryCount === "number" ? meta.deliveryCount : undefined,
+        until: Date.now() + COMMAND_RECEIVE.runMs,
+        maxMessages: COMMAND_RECEIVE.maxMessages,
+        maxWaitMs: COMMAND_RECEIVE.maxWaitMs,
+        stopping: () => stopping,
       },
-      durableInstances(df.getClient(context)),
-      invocationLogger(context),
+      log,
     );
+    receiving = run.catch(() => undefined);
+    const summary = await run;
+    if (summary.received > 0) log.info("commands received", { ...summary });
   },
 });
 
@@ -109,10 +127,14 @@ df.app.activity(AGENT_ACTIVITIES.sendStatus, {
     sendStatusActivity(sendStatus, status, invocationLogger(context)),
 });
 
-// On a graceful stop, close the Service Bus link so in-flight sends end now, not at the drain deadline.
+// On a graceful stop: take no more commands, let the batch in hand be handled and settled (a receive
+// waits at most COMMAND_RECEIVE.maxWaitMs), then close the Service Bus link so in-flight sends end now.
 app.hook.appTerminate(async () => {
+  stopping = true;
+  await receiving;
   const closing = client;
   client = undefined;
   sender = undefined;
+  receiver = undefined;
   await closing?.close();
 });

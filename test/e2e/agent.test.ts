@@ -185,7 +185,7 @@ test("the agent honours Cancel between steps", async () => {
   assert.equal((instance.body.output as { steps: number }).steps, steps.length);
 });
 
-test("an ignoring agent and a stalling one time out; an invalid command is reported Rejected and dead-lettered after the queue's delivery limit", async () => {
+test("an ignoring agent and a stalling one time out; an invalid command is reported Rejected and dead-lettered with its reason at once", async () => {
   const id = await deploy({ demo: { outcome: "ignore" } }, { acceptanceTimeoutSeconds: 2 });
   // The stalling agent must accept first: its acceptance bound is generous for a loaded machine.
   const stalled = await deploy(
@@ -215,7 +215,8 @@ test("an ignoring agent and a stalling one time out; an invalid command is repor
   });
   const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 10_000 });
   assert.equal(dead?.messageId, "junk-1");
-  assert.equal(dead?.deadLetterReason, "MaxDeliveryCountExceeded");
+  assert.equal(dead?.deadLetterReason, "SchemaViolation");
+  assert.match(String(dead?.deadLetterErrorDescription), /nonsense/);
   await client.close();
 });
 

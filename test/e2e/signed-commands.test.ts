@@ -131,7 +131,9 @@ test("unsigned, signed by another key, or for another tenant: refused with the r
     const deadline = Date.now() + 30_000;
     while (dead.length < attempts.length && Date.now() < deadline)
       for (const m of await dlq.receiveMessages(attempts.length, { maxWaitTimeInMs: 2000 })) {
-        assert.equal(m.deadLetterReason, "MaxDeliveryCountExceeded");
+        const attempt = attempts.find((a) => a.message.messageId === m.messageId);
+        assert.equal(m.deadLetterReason, attempt?.reason, "dead-lettered with the refusal's own reason");
+        assert.ok(m.deadLetterErrorDescription, "and its description");
         dead.push(String(m.messageId));
       }
     assert.deepEqual(dead.sort(), attempts.map((a) => a.message.messageId).sort());
