@@ -179,8 +179,8 @@ test("the Customer template grants least privilege per queue and disables local 
 test("the Customer template's agent settings are the ones the agent reads", () => {
   const bicep = read("customer.bicep");
   const agent = readCustomer(path.join("functions", "agent.ts"));
-  assert.match(agent, /connection: AGENT_SETTINGS\.serviceBus/);
-  assert.match(agent, /queueName: `%\$\{AGENT_SETTINGS\.commandQueue\}%`/);
+  assert.match(agent, /serviceBusClientFromSetting\(AGENT_SETTINGS\.serviceBus\)/);
+  assert.match(agent, /process\.env\[AGENT_SETTINGS\.commandQueue\]/);
   assert.match(agent, /AGENT_SETTINGS\.statusQueue/);
   const output = agentSettingsOutput(bicep);
   // Every setting the agent depends on is set (a connection by its identity-based `__` parts), nothing else.
