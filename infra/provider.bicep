@@ -114,6 +114,23 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   properties: isElastic ? { reserved: true, maximumElasticWorkerCount: 20 } : { reserved: true }
 }
 
+// Private mode: everything the app calls that is not a private endpoint (Entra ID, its storage, Key Vault,
+// Application Insights, public customers' namespaces) leaves the integration subnet through this NAT
+// gateway: new subnets get no default outbound access, and the Provider gets one stable outbound address.
+resource natAddress 'Microsoft.Network/publicIPAddresses@2023-11-01' = if (isPrivate) {
+  name: '${name}-nat-ip'
+  location: location
+  sku: { name: 'Standard' }
+  properties: { publicIPAllocationMethod: 'Static' }
+}
+
+resource nat 'Microsoft.Network/natGateways@2023-11-01' = if (isPrivate) {
+  name: '${name}-nat'
+  location: location
+  sku: { name: 'Standard' }
+  properties: { publicIpAddresses: [{ id: natAddress.id }] }
+}
+
 // Private mode: the app's outbound traffic leaves through `integration` (delegated to the plan's
 // platform), and the private endpoints to customers' namespaces sit in `private-endpoints`.
 resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
@@ -126,6 +143,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
         name: integrationSubnetName
         properties: {
           addressPrefix: integrationSubnetPrefix
+          natGateway: { id: nat.id }
           delegations: [
             {
               name: 'functions'
@@ -454,3 +472,6 @@ output managedIdentityClientId string = identity.properties.clientId
 output managedIdentityPrincipalId string = identity.properties.principalId
 output apiAppId string = apiApp.appId
 output keyVaultUri string = vault.properties.vaultUri
+// Private mode: the Provider's one outbound address (a public customer may allow it on its namespace).
+output outboundAddress string = isPrivate ? natAddress.properties.ipAddress : ''
+

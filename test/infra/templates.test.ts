@@ -361,6 +361,14 @@ test("the Provider's private network: integration and private-endpoint subnets, 
     vnet!.body,
     /name: privateEndpointSubnetName[\s\S]*?addressPrefix: privateEndpointSubnetPrefix/,
   );
+  // Outbound that is not a private endpoint (Entra ID, storage, public namespaces) leaves through a NAT
+  // gateway: a new subnet has no default outbound access.
+  assert.match(vnet!.body, /name: integrationSubnetName[\s\S]*?natGateway: \{ id: nat\.id \}/);
+  const nat = blocks(bicep).get("nat");
+  assert.equal(nat?.type, "Microsoft.Network/natGateways");
+  assert.equal(nat?.condition, "isPrivate");
+  assert.match(nat!.body, /publicIpAddresses: \[\{ id: natAddress\.id \}\]/);
+  assert.equal(blocks(bicep).get("natAddress")?.condition, "isPrivate");
   const app = blocks(bicep).get("functionApp");
   assert.match(
     app!.body,
