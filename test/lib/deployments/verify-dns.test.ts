@@ -19,6 +19,9 @@ const HOST = "contoso.servicebus.windows.net";
 
 interface Setup {
   network: TenantRegistration["network"];
+  /** App settings beside storage (local mode, ...). */
+  settings?: Record<string, string>;
+  namespace?: string;
   /** What the resolver answers for the namespace (an Error is thrown). */
   dns?: string[] | Error;
   /** The round trip's outcome, as the verifyTenant orchestration returns it. */
@@ -27,16 +30,19 @@ interface Setup {
 
 async function verify(setup: Setup) {
   const registration = {
-    ...testRegistration("contoso", "c0000000-0000-4000-8000-000000000001", {
-      mode: "federatedManagedIdentity",
-    }),
+    ...testRegistration(
+      "contoso",
+      "c0000000-0000-4000-8000-000000000001",
+      { mode: "federatedManagedIdentity" },
+      setup.namespace,
+    ),
     network: setup.network,
   };
   const resolved: string[] = [];
   const started: string[] = [];
   const recorded: VerifyRecord[] = [];
   const rt = {
-    settings: loadSettings({ AzureWebJobsStorage: "UseDevelopmentStorage=true" }),
+    settings: loadSettings({ AzureWebJobsStorage: "UseDevelopmentStorage=true", ...setup.settings }),
     store: { get: async (name: string) => (name === "contoso" ? registration : undefined) },
     health: { recordVerify: async (_t: string, r: VerifyRecord) => void recorded.push(r) },
     connections: { resolve: () => ({ key: "k", connect: () => undefined }) },
@@ -155,4 +161,21 @@ test("a private tenant that resolves privately but cannot be reached: the pendin
   });
   assert.equal(refused.body.network?.missing, undefined);
   assert.doesNotMatch(refused.body.steps[2]?.detail ?? "", /approved/);
+});
+
+test("in local mode the host checked is the namespace's local endpoint, where the Provider connects", async () => {
+  const { body, resolved } = await verify({
+    network: "private",
+    namespace: "contoso.servicebus.localhost",
+    settings: {
+      DEV_LOCAL_MODE: "true",
+      SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES: ".servicebus.localhost",
+      DEV_SERVICEBUS_ENDPOINTS: "contoso.servicebus.localhost=sb://127.0.0.1:5673",
+    },
+    dns: ["127.0.0.1"],
+    roundTrip: ROUND_TRIP_OK,
+  });
+  assert.deepEqual(resolved, ["127.0.0.1"]);
+  assert.equal(body.ok, true);
+  assert.equal(body.network?.resolvesPrivate, true, "loopback is not public");
 });
