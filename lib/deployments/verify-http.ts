@@ -1,9 +1,10 @@
 /**
  * HTTP handlers that check a tenant's connection rather than run a deployment: `POST
- * /api/tenants/{tenant}/verify` (for a private tenant, first that its namespace resolves to the Provider's
- * private endpoint, lib/tenants/network.ts; then a Ping → Pong round trip through the `verifyTenant`
- * orchestration, recorded as the tenant's last verify) and `GET /api/tenants/{tenant}/health` (what the dashboard shows
- * per tenant: its status pump, deployments in flight, last verify and quarantine) and `POST
+ * /api/tenants/{tenant}/verify` (for a private tenant, first that its namespace resolves to the
+ * Provider's private endpoint, lib/tenants/network.ts; then a Ping → Pong round trip through the
+ * `verifyTenant` orchestration, recorded as the tenant's last verify) and `GET
+ * /api/tenants/{tenant}/health` (what the dashboard shows per tenant: its status pump, deployments in
+ * flight, last verify and quarantine) and `POST
  * /api/tenants/{tenant}/resume` (lifts a quarantine and restarts the pump, lib/tenants/quarantine.ts).
  * Registered by `triggers/verify.ts`.
  */
@@ -36,7 +37,10 @@ import type { ProviderRuntime } from "./runtime";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
-/** The host name whose resolution decides a private tenant's path: the namespace's (its local endpoint's in local mode). */
+/**
+ * The host name whose resolution decides a private tenant's path: the namespace's, or in local mode the
+ * emulator endpoint it is mapped to (where the Provider connects).
+ */
 function hostToResolve(rt: ProviderRuntime, registration: TenantRegistration): string {
   const { namespace } = registration.serviceBus;
   const local = rt.settings.localMode ? rt.settings.localEndpoints[namespace] : undefined;
@@ -96,7 +100,8 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
           })
           .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
         log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-        return json(200, { tenant, ...result, ...(network ? { network } : {}) });
+        const report = network?.detail ? { ...network, detail: redactText(network.detail) } : network;
+        return json(200, { tenant, ...result, ...(report ? { network: report } : {}) });
       };
       // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
       try {
