@@ -92,8 +92,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowBlobPublicAccess: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    // Reachable from the Consumption plan's shared outbound addresses; Entra ID is the gate
-    // (docs/deploy-to-azure.md, "Network").
+    // Reachable from the app's outbound addresses (the Consumption plan's shared ones, or the private
+    // mode's NAT gateway); Entra ID is the gate (docs/deploy-to-azure.md, "Network").
     publicNetworkAccess: 'Enabled'
   }
 }
