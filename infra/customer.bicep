@@ -6,6 +6,11 @@
 // Functions host's state and the agent's task hub, reached with the agent's managed identity only
 // (Blob Data Owner, Queue and Table Data Contributor on that account, nothing else).
 // Deploy: az deployment group create -g <rg> -f infra/customer.bicep -p providerServicePrincipalObjectId=<object id after admin consent> providerTenantName=<name at the Provider> providerSigningKeys="$(curl -s https://<provider>/api/.well-known/jwks.json)"
+// Network: `networkMode=public` (default) keeps the namespace on its public endpoint, Entra ID the gate.
+// `networkMode=private` makes it a Premium namespace with public network access disabled and no IP rules:
+// reached only through private endpoints, the Provider's (created from the Provider's side, pending until
+// this tenant's admin approves it: docs/onboarding.md "Private network") and the agent's own
+// (`agentPrivateEndpointSubnetId`, in this tenant's virtual network).
 
 param name string = 'xtdeploy'
 param location string = resourceGroup().location
@@ -19,6 +24,19 @@ param taskHubName string = 'CustomerAgent'
 param providerTenantName string
 @description('The Provider\'s command-signing public keys, pinned: its JWKS as JSON (GET /api/.well-known/jwks.json, or the onboarding answer). The agent runs only commands these keys verify.')
 param providerSigningKeys string
+@description('public: a Standard namespace on its public endpoint. private: a Premium namespace with public network access disabled and no IP rules, reached only through private endpoints (the Provider\'s, approved by this tenant\'s admin, and the agent\'s).')
+@allowed(['public', 'private'])
+param networkMode string = 'public'
+@description('private only: Premium messaging units of the namespace.')
+@allowed([1, 2, 4, 8, 16])
+param premiumMessagingUnits int = 1
+@description('private only: resource id of the subnet (in the virtual network the agent app is integrated with) for the agent\'s own private endpoint to the namespace. Empty: none is created (bring your own).')
+param agentPrivateEndpointSubnetId string = ''
+@description('private only: resource id of the privatelink.servicebus.windows.net private DNS zone linked to the agent\'s virtual network, where the agent\'s endpoint registers the namespace\'s record. Empty: DNS is yours to manage.')
+param agentPrivateDnsZoneId string = ''
+
+var isPrivate = networkMode == 'private'
+var agentEndpointWanted = isPrivate && !empty(agentPrivateEndpointSubnetId)
 
 // Key Vault Crypto User: sign with the receipt key and read its public part; the private key never
 // leaves the vault.
@@ -30,11 +48,54 @@ var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 
+// Private endpoints need Premium; in private mode nothing reaches the namespace from the internet.
 resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
   name: '${name}-${uniqueString(resourceGroup().id)}'
   location: location
-  sku: { name: 'Standard', tier: 'Standard' }
-  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
+  sku: isPrivate ? { name: 'Premium', tier: 'Premium', capacity: premiumMessagingUnits } : { name: 'Standard', tier: 'Standard' }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: isPrivate ? 'Disabled' : 'Enabled'
+  }
+}
+
+// Private mode: deny by default, no IP rules, no virtual network rules, no trusted-service exception;
+// private endpoint connections are the only way in.
+resource namespaceNetwork 'Microsoft.ServiceBus/namespaces/networkRuleSets@2022-10-01-preview' = if (isPrivate) {
+  parent: namespace
+  name: 'default'
+  properties: {
+    publicNetworkAccess: 'Disabled'
+    defaultAction: 'Deny'
+    ipRules: []
+    virtualNetworkRules: []
+    trustedServiceAccessEnabled: false
+  }
+}
+
+// The agent's own way in (private mode): an endpoint in this tenant's network, approved at creation (the
+// deployer holds the namespace). The Provider's endpoint is requested from the Provider's side instead.
+resource agentEndpoint 'Microsoft.Network/privateEndpoints@2023-11-01' = if (agentEndpointWanted) {
+  name: '${name}-agent-sb'
+  location: location
+  properties: {
+    subnet: { id: agentPrivateEndpointSubnetId }
+    privateLinkServiceConnections: [
+      {
+        name: '${name}-agent-sb'
+        properties: { privateLinkServiceId: namespace.id, groupIds: ['namespace'] }
+      }
+    ]
+  }
+}
+
+resource agentEndpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023-11-01' = if (agentEndpointWanted && !empty(agentPrivateDnsZoneId)) {
+  parent: agentEndpoint
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [{ name: 'servicebus', properties: { privateDnsZoneId: agentPrivateDnsZoneId } }]
+  }
 }
 
 resource commands 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
@@ -209,3 +270,6 @@ output agentSettings object = {
 output receiptSigningKeyId string = receiptSigningKey.properties.keyUriWithVersion
 output agentIdentityResourceId string = agentIdentity.id
 output namespaceFqdn string = '${namespace.name}.servicebus.windows.net'
+// What the Provider's private endpoint is created from (infra/provider.bicep `privateCustomers`); not a secret.
+output namespaceResourceId string = namespace.id
+output networkMode string = networkMode

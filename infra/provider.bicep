@@ -5,6 +5,11 @@
 // The HTTP API sits behind App Service Authentication (Entra ID, a single-tenant API app whose roles are
 // declared here), and the app's role checks are always on.
 // Deploy: az deployment group create -g <rg> -f infra/provider.bicep -p appClientId=<multi-tenant app id> appObjectUniqueName=<app uniqueName>
+// Network: `networkMode=public` (default) runs on Linux Consumption (Y1), with no virtual network.
+// `networkMode=private` runs on a plan with virtual network integration that hosts Durable Functions
+// (`privatePlan`: Flex Consumption, default, or Elastic Premium), in a virtual network with an integration
+// subnet and a private-endpoint subnet, the privatelink.servicebus.windows.net zone linked to it, and one
+// private endpoint per private customer (`privateCustomers`), each pending until the customer approves it.
 extension microsoftGraphV1
 
 @description('Name prefix for the resources.')
@@ -18,8 +23,30 @@ param appObjectUniqueName string
 param allowedNamespaceSuffixes string = '.servicebus.windows.net'
 @description('uniqueName of the Provider API\'s own app registration (single-tenant; App Service Authentication and the app roles).')
 param apiAppUniqueName string = '${name}-provider-api'
+@description('public: Linux Consumption, customers\' namespaces over their public endpoints. private: a plan with virtual network integration, the virtual network, the Service Bus private DNS zone and one private endpoint per private customer.')
+@allowed(['public', 'private'])
+param networkMode string = 'public'
+@description('private only: the plan. FlexConsumption (FC1) or ElasticPremium (EP1); both run Durable Functions with virtual network integration.')
+@allowed(['FlexConsumption', 'ElasticPremium'])
+param privatePlan string = 'FlexConsumption'
+@description('private only: the virtual network\'s address space and its two subnets.')
+param vnetAddressPrefix string = '10.40.0.0/16'
+param integrationSubnetPrefix string = '10.40.0.0/24'
+param privateEndpointSubnetPrefix string = '10.40.1.0/24'
+@description('private only: the customers reached through a private endpoint, one { tenant, namespaceId } each: tenant = the registration\'s name (network: private), namespaceId = the resource id of its namespace (infra/customer.bicep output namespaceResourceId).')
+param privateCustomers array = []
 
 var suffix = uniqueString(resourceGroup().id)
+var isPrivate = networkMode == 'private'
+var isFlex = isPrivate && privatePlan == 'FlexConsumption'
+var isElastic = isPrivate && privatePlan == 'ElasticPremium'
+var vnetName = '${name}-vnet'
+var integrationSubnetName = 'integration'
+var privateEndpointSubnetName = 'private-endpoints'
+// Service Bus private endpoints resolve through this zone (the public name is a CNAME into it).
+var serviceBusPrivateDnsZone = 'privatelink.servicebus.windows.net'
+// Flex Consumption takes the runtime from functionAppConfig and refuses these as app settings.
+var flexManagedSettings = ['FUNCTIONS_EXTENSION_VERSION', 'FUNCTIONS_WORKER_RUNTIME']
 
 // Built-in role definition ids.
 // Storage Blob Data Owner: the Functions host keeps its leases and keys (secrets container) in blobs and
@@ -65,8 +92,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowBlobPublicAccess: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    // Reachable from the Consumption plan's shared outbound addresses; Entra ID is the gate
-    // (docs/deploy-to-azure.md, "Network").
+    // Reachable from the app's outbound addresses (the Consumption plan's shared ones, or the private
+    // mode's NAT gateway); Entra ID is the gate (docs/deploy-to-azure.md, "Network").
     publicNetworkAccess: 'Enabled'
   }
 }
@@ -76,11 +103,105 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
   location: location
 }
 
+// Public: Linux Consumption (Y1), which cannot join a virtual network. Private: Flex Consumption (FC1) or
+// Elastic Premium (EP1), Linux, both with virtual network integration and Durable Functions. A plan does
+// not change between these families in place: a private Provider is a new deployment (docs/deploy-to-azure.md).
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: '${name}-plan'
   location: location
-  sku: { name: 'Y1', tier: 'Dynamic' }
-  properties: { reserved: true }
+  sku: isFlex ? { name: 'FC1', tier: 'FlexConsumption' } : (isElastic ? { name: 'EP1', tier: 'ElasticPremium' } : { name: 'Y1', tier: 'Dynamic' })
+  kind: isFlex ? 'functionapp' : (isElastic ? 'elastic' : null)
+  properties: isElastic ? { reserved: true, maximumElasticWorkerCount: 20 } : { reserved: true }
+}
+
+// Private mode: everything the app calls that is not a private endpoint (Entra ID, its storage, Key Vault,
+// Application Insights, public customers' namespaces) leaves the integration subnet through this NAT
+// gateway: new subnets get no default outbound access, and the Provider gets one stable outbound address.
+resource natAddress 'Microsoft.Network/publicIPAddresses@2023-11-01' = if (isPrivate) {
+  name: '${name}-nat-ip'
+  location: location
+  sku: { name: 'Standard' }
+  properties: { publicIPAllocationMethod: 'Static' }
+}
+
+resource nat 'Microsoft.Network/natGateways@2023-11-01' = if (isPrivate) {
+  name: '${name}-nat'
+  location: location
+  sku: { name: 'Standard' }
+  properties: { publicIpAddresses: [{ id: natAddress.id }] }
+}
+
+// Private mode: the app's outbound traffic leaves through `integration` (delegated to the plan's
+// platform), and the private endpoints to customers' namespaces sit in `private-endpoints`.
+resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
+  name: vnetName
+  location: location
+  properties: {
+    addressSpace: { addressPrefixes: [vnetAddressPrefix] }
+    subnets: [
+      {
+        name: integrationSubnetName
+        properties: {
+          addressPrefix: integrationSubnetPrefix
+          natGateway: { id: nat.id }
+          delegations: [
+            {
+              name: 'functions'
+              properties: { serviceName: isFlex ? 'Microsoft.App/environments' : 'Microsoft.Web/serverFarms' }
+            }
+          ]
+        }
+      }
+      {
+        name: privateEndpointSubnetName
+        properties: { addressPrefix: privateEndpointSubnetPrefix, privateEndpointNetworkPolicies: 'Disabled' }
+      }
+    ]
+  }
+}
+
+// The app resolves customers' namespaces through this zone: each private endpoint writes its namespace's
+// A record here, so `<namespace>.servicebus.windows.net` answers the endpoint's private address.
+resource serviceBusZone 'Microsoft.Network/privateDnsZones@2020-06-01' = if (isPrivate) {
+  name: serviceBusPrivateDnsZone
+  location: 'global'
+}
+
+resource serviceBusZoneLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = if (isPrivate) {
+  parent: serviceBusZone
+  name: vnetName
+  location: 'global'
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: { id: vnet.id }
+  }
+}
+
+// One endpoint per private customer, pending until its admin approves (infra/modules/customer-private-endpoint.bicep).
+module customerEndpoints 'modules/customer-private-endpoint.bicep' = [
+  for customer in (isPrivate ? privateCustomers : []): {
+    name: 'sb-${customer.tenant}'
+    dependsOn: [serviceBusZoneLink]
+    params: {
+      tenant: customer.tenant
+      namespaceId: customer.namespaceId
+      subnetId: resourceId('Microsoft.Network/virtualNetworks/subnets', vnetName, privateEndpointSubnetName)
+      privateDnsZoneId: serviceBusZone.id
+      location: location
+      requestMessage: 'Provider ${name}: private endpoint for tenant ${customer.tenant}'
+    }
+  }
+]
+
+// Flex Consumption: the app's package is a blob in the app's own storage, read with its identity.
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource packageContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (isFlex) {
+  parent: blobService
+  name: 'app-package'
 }
 
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
@@ -120,6 +241,50 @@ resource commandSigningKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = {
   }
 }
 
+// The app settings: every setting the code reads (lib/config/settings.ts; a template test keeps them in step).
+var appSettings = [
+  { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
+  { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'node' }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+  // Entra ID ingestion with the user-assigned identity (local auth is disabled on the component).
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
+  // Identity-based storage for the host, the Durable extension and our tables (lib/config/settings.ts).
+  { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
+  // The host's keys live in Key Vault, read with the user-assigned identity.
+  { name: 'AzureWebJobsSecretStorageType', value: 'keyvault' }
+  { name: 'AzureWebJobsSecretStorageKeyVaultUri', value: vault.properties.vaultUri }
+  { name: 'AzureWebJobsSecretStorageKeyVaultClientId', value: identity.properties.clientId }
+  { name: 'SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES', value: allowedNamespaceSuffixes }
+  { name: 'PROVIDER_APP_CLIENT_ID', value: appClientId }
+  { name: 'PROVIDER_MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
+  { name: 'AZURE_AUTHORITY_HOST', value: environment().authentication.loginEndpoint }
+  // Always on: the API trusts the principal only behind App Service Authentication (authSettings
+  // below), and refuses to serve (503) if that is ever switched off (lib/http/platform-auth.ts).
+  { name: 'AUTH_REQUIRE_ROLES', value: 'true' }
+  { name: 'STATUS_POLL_WAIT_MS', value: '20000' }
+  { name: 'STATUS_POLL_BATCH', value: '50' }
+  { name: 'PUMP_REENSURE_SECONDS', value: '60' }
+  { name: 'QUARANTINE_BAD_MESSAGES', value: '100' }
+  { name: 'QUARANTINE_WINDOW_SECONDS', value: '600' }
+  { name: 'CANCEL_GRACE_SECONDS', value: '30' }
+  { name: 'COMMAND_SEND_ATTEMPTS', value: '5' }
+  { name: 'COMMAND_RETRY_SECONDS', value: '2' }
+  { name: 'ROLLOUT_BATCH_SIZE', value: '100' }
+  { name: 'ROLLOUT_LANE_CONCURRENCY', value: '25' }
+  { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
+  { name: 'ROLLOUTS_ALLOW_SELF_APPROVAL', value: 'false' }
+  // The versioned key id: the first listed signs, every listed key is published in the JWKS.
+  { name: 'COMMAND_SIGNING_KEYS', value: commandSigningKey.properties.keyUriWithVersion }
+  { name: 'STATUS_DELIVERY', value: 'pump' }
+  { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
+  // A registration may name only app settings with this prefix (its SAS, secret or certificate).
+  { name: 'REGISTRATION_SETTING_PREFIX', value: 'TENANT_' }
+  // The resource group of the private endpoints to private customers: onboarding names each one exactly.
+  { name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup().id }
+]
+
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   name: '${name}-provider-${suffix}'
   location: location
@@ -128,53 +293,31 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: { '${identity.id}': {} }
   }
+  // The integration subnet and the package container are named, not referenced, below.
+  dependsOn: [vnet, packageContainer]
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Private mode: all outbound traffic through the virtual network, so customers' namespaces resolve
+    // through the private DNS zone and are reached over their private endpoints.
+    virtualNetworkSubnetId: isPrivate ? resourceId('Microsoft.Network/virtualNetworks/subnets', vnetName, integrationSubnetName) : null
+    vnetRouteAllEnabled: isPrivate ? true : null
+    functionAppConfig: isFlex ? {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}app-package'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity.id }
+        }
+      }
+      scaleAndConcurrency: { maximumInstanceCount: 100, instanceMemoryMB: 2048 }
+      runtime: { name: 'node', version: '20' }
+    } : null
     siteConfig: {
-      linuxFxVersion: 'Node|20'
+      linuxFxVersion: isFlex ? null : 'Node|20'
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: [
-        { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
-        { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'node' }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        // Entra ID ingestion with the user-assigned identity (local auth is disabled on the component).
-        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
-        // Identity-based storage for the host, the Durable extension and our tables (lib/config/settings.ts).
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
-        // The host's keys live in Key Vault, read with the user-assigned identity.
-        { name: 'AzureWebJobsSecretStorageType', value: 'keyvault' }
-        { name: 'AzureWebJobsSecretStorageKeyVaultUri', value: vault.properties.vaultUri }
-        { name: 'AzureWebJobsSecretStorageKeyVaultClientId', value: identity.properties.clientId }
-        { name: 'SERVICEBUS_ALLOWED_NAMESPACE_SUFFIXES', value: allowedNamespaceSuffixes }
-        { name: 'PROVIDER_APP_CLIENT_ID', value: appClientId }
-        { name: 'PROVIDER_MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
-        { name: 'AZURE_AUTHORITY_HOST', value: environment().authentication.loginEndpoint }
-        // Always on: the API trusts the principal only behind App Service Authentication (authSettings
-        // below), and refuses to serve (503) if that is ever switched off (lib/http/platform-auth.ts).
-        { name: 'AUTH_REQUIRE_ROLES', value: 'true' }
-        { name: 'STATUS_POLL_WAIT_MS', value: '20000' }
-        { name: 'STATUS_POLL_BATCH', value: '50' }
-        { name: 'PUMP_REENSURE_SECONDS', value: '60' }
-        { name: 'QUARANTINE_BAD_MESSAGES', value: '100' }
-        { name: 'QUARANTINE_WINDOW_SECONDS', value: '600' }
-        { name: 'CANCEL_GRACE_SECONDS', value: '30' }
-        { name: 'COMMAND_SEND_ATTEMPTS', value: '5' }
-        { name: 'COMMAND_RETRY_SECONDS', value: '2' }
-        { name: 'ROLLOUT_BATCH_SIZE', value: '100' }
-        { name: 'ROLLOUT_LANE_CONCURRENCY', value: '25' }
-        { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
-        { name: 'ROLLOUTS_ALLOW_SELF_APPROVAL', value: 'false' }
-        // The versioned key id: the first listed signs, every listed key is published in the JWKS.
-        { name: 'COMMAND_SIGNING_KEYS', value: commandSigningKey.properties.keyUriWithVersion }
-        { name: 'STATUS_DELIVERY', value: 'pump' }
-        { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
-        // A registration may name only app settings with this prefix (its SAS, secret or certificate).
-        { name: 'REGISTRATION_SETTING_PREFIX', value: 'TENANT_' }
-      ]
+      appSettings: isFlex ? filter(appSettings, setting => !contains(flexManagedSettings, setting.name)) : appSettings
     }
   }
 }
@@ -329,3 +472,6 @@ output managedIdentityClientId string = identity.properties.clientId
 output managedIdentityPrincipalId string = identity.properties.principalId
 output apiAppId string = apiApp.appId
 output keyVaultUri string = vault.properties.vaultUri
+// Private mode: the Provider's one outbound address (a public customer may allow it on its namespace).
+output outboundAddress string = isPrivate ? natAddress.properties.ipAddress : ''
+

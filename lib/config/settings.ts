@@ -44,6 +44,11 @@ export const SETTING_NAMES = {
   quarantineWindowSeconds: "QUARANTINE_WINDOW_SECONDS",
   /** The command-signing keys: Key Vault key ids, or `file:<path>` in local mode (lib/signing/keys.ts). */
   commandSigningKeys: "COMMAND_SIGNING_KEYS",
+  /**
+   * The resource group (its resource id) of the Provider's private endpoints to private tenants'
+   * namespaces (infra/provider.bicep): onboarding names the exact endpoint a customer approves.
+   */
+  privateEndpointsResourceGroupId: "PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID",
 } as const;
 
 /**
@@ -152,6 +157,24 @@ export interface ProviderSettings {
   quarantineWindowSeconds: number;
   /** `COMMAND_SIGNING_KEYS` as set (parsed on first use, lib/signing/keys.ts); absent: commands go unsigned. */
   commandSigningKeys?: string;
+  /** `/subscriptions/<id>/resourceGroups/<name>` of the Provider's private endpoints; absent: not known. */
+  privateEndpointsResourceGroupId?: string;
+}
+
+const RESOURCE_GROUP_ID = /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w._()]{1,90}$/i;
+
+function privateEndpointsResourceGroup(
+  env: NodeJS.ProcessEnv,
+): Pick<ProviderSettings, "privateEndpointsResourceGroupId"> {
+  const value = env[SETTING_NAMES.privateEndpointsResourceGroupId]?.trim();
+  if (!value) return {};
+  if (!RESOURCE_GROUP_ID.test(value)) {
+    throw new ConfigurationError(
+      SETTING_NAMES.privateEndpointsResourceGroupId,
+      "must be a resource group's id, /subscriptions/<subscription id>/resourceGroups/<name>",
+    );
+  }
+  return { privateEndpointsResourceGroupId: value };
 }
 
 /**
@@ -372,5 +395,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     ...(env[SETTING_NAMES.commandSigningKeys]?.trim()
       ? { commandSigningKeys: env[SETTING_NAMES.commandSigningKeys]!.trim() }
       : {}),
+    ...privateEndpointsResourceGroup(env),
   };
 }

@@ -164,7 +164,8 @@ export interface VerifyInput {
 }
 
 export interface VerifyStep {
-  step: "credential" | "send" | "receive";
+  /** `dns`: a private tenant's namespace resolves to its private endpoint (checked by the API, not here). */
+  step: "credential" | "dns" | "send" | "receive";
   ok: boolean;
   detail?: string;
 }

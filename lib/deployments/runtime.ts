@@ -12,6 +12,7 @@ import { ServiceBusPool } from "../messaging/channel";
 import { createTableClient } from "../storage/tables";
 import type { TenantRegistration } from "../tenants/model";
 import { TENANT_HEALTH_TABLE, TenantHealthStore } from "../tenants/health";
+import { type HostResolver, systemResolver } from "../tenants/network";
 import { TENANTS_TABLE, TenantStore } from "../tenants/store";
 import { DEPLOYMENTS_TABLE, DeploymentLedger } from "./ledger";
 
@@ -24,6 +25,8 @@ export interface ProviderRuntime {
   health: TenantHealthStore;
   connections: CustomerConnections;
   pool: ServiceBusPool;
+  /** Resolves a host name to its addresses (verify's private-path check); the system resolver by default. */
+  resolveHost: HostResolver;
 }
 
 export function createRuntime(
@@ -47,6 +50,7 @@ export function createRuntime(
     health: new TenantHealthStore(createTableClient(settings.storage, TENANT_HEALTH_TABLE)),
     connections: new CustomerConnections(settings, env),
     pool: new ServiceBusPool(),
+    resolveHost: systemResolver,
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * HTTP handlers that check a tenant's connection rather than run a deployment: `POST
- * /api/tenants/{tenant}/verify` (a Ping → Pong round trip through the `verifyTenant` orchestration,
- * recorded as the tenant's last verify) and `GET /api/tenants/{tenant}/health` (what the dashboard shows
- * per tenant: its status pump, deployments in flight, last verify and quarantine) and `POST
+ * /api/tenants/{tenant}/verify` (for a private tenant, first that its namespace resolves to the
+ * Provider's private endpoint, lib/tenants/network.ts; then a Ping → Pong round trip through the
+ * `verifyTenant` orchestration, recorded as the tenant's last verify) and `GET
+ * /api/tenants/{tenant}/health` (what the dashboard shows per tenant: its status pump, deployments in
+ * flight, last verify and quarantine) and `POST
  * /api/tenants/{tenant}/resume` (lifts a quarantine and restarts the pump, lib/tenants/quarantine.ts).
  * Registered by `triggers/verify.ts`.
  */
@@ -13,11 +15,19 @@ import { json } from "../http/handler";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger, redactText } from "../logging/logger";
 import { tenantParam } from "../tenants/http";
+import type { TenantRegistration } from "../tenants/model";
+import {
+  approvalHint,
+  checkPrivateResolution,
+  pendingApprovalSuspected,
+  type PrivatePathReport,
+} from "../tenants/network";
 import {
   ORCHESTRATIONS,
   statusPumpInstanceId,
   type VerifyInput,
   type VerifyResult,
+  type VerifyStep,
   verifyInstanceId,
 } from "./contract";
 import { ensureStatusPumpActivity } from "./activities";
@@ -26,6 +36,44 @@ import { durableRoutes, requireRegistered } from "./route";
 import type { ProviderRuntime } from "./runtime";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
+
+/**
+ * The host name whose resolution decides a private tenant's path: the namespace's, or in local mode the
+ * emulator endpoint it is mapped to (where the Provider connects).
+ */
+function hostToResolve(rt: ProviderRuntime, registration: TenantRegistration): string {
+  const { namespace } = registration.serviceBus;
+  const local = rt.settings.localMode ? rt.settings.localEndpoints[namespace] : undefined;
+  if (!local) return namespace;
+  try {
+    return new URL(local).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return namespace;
+  }
+}
+
+/**
+ * A private tenant's round trip, annotated: a send that failed although the name resolves privately
+ * names the pending approval (unless the namespace refused the Provider's identity).
+ */
+function withApproval(
+  tenant: string,
+  network: PrivatePathReport,
+  result: VerifyResult,
+): { result: VerifyResult; network: PrivatePathReport } {
+  const send = result.steps.find((s) => s.step === "send");
+  if (!send || send.ok || !pendingApprovalSuspected(send.detail ?? "")) return { result, network };
+  const hint = approvalHint(tenant);
+  return {
+    result: {
+      ...result,
+      steps: result.steps.map((s) =>
+        s === send ? { ...s, detail: s.detail ? `${s.detail}; ${hint}` : hint } : s,
+      ),
+    },
+    network: { ...network, missing: "approval", detail: hint },
+  };
+}
 
 export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
   const route = durableRoutes(getRuntime);
@@ -36,7 +84,7 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
       const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
       const registration = await requireRegistered(rt, tenant);
       const log = invocationLogger(context);
-      const finish = async (answer: VerifyResult) => {
+      const finish = async (answer: VerifyResult, network?: PrivatePathReport) => {
         // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
         const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
         const result = { ...answer, steps };
@@ -52,7 +100,8 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
           })
           .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
         log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-        return json(200, { tenant, ...result });
+        const report = network?.detail ? { ...network, detail: redactText(network.detail) } : network;
+        return json(200, { tenant, ...result, ...(report ? { network: report } : {}) });
       };
       // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
       try {
@@ -63,7 +112,21 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
           steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
         });
       }
-      // 2. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
+      // 2. A private tenant: does the namespace resolve to the Provider's private endpoint? If not, the
+      // round trip could only fail (or go out publicly), so the answer names the missing step now.
+      const before: VerifyStep[] = [{ step: "credential", ok: true }];
+      let network: PrivatePathReport | undefined;
+      if (registration.network === "private") {
+        network = await checkPrivateResolution(tenant, hostToResolve(rt, registration), rt.resolveHost);
+        if (!network.resolvesPrivate) {
+          return finish(
+            { ok: false, steps: [...before, { step: "dns", ok: false, detail: network.detail! }] },
+            network,
+          );
+        }
+        before.push({ step: "dns", ok: true });
+      }
+      // 3. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
       const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
       const instanceId = verifyInstanceId(tenant, pingId);
       const timeoutSeconds = body.timeoutSeconds ?? 30;
@@ -78,8 +141,11 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
       for (;;) {
         const status = await client.getStatus(instanceId);
         if (status.runtimeStatus === "Completed") {
-          const result = status.output as VerifyResult;
-          return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
+          const output = status.output as VerifyResult;
+          const result = { ...output, steps: [...before, ...output.steps] };
+          if (!network) return finish(result);
+          const annotated = withApproval(tenant, network, result);
+          return finish(annotated.result, annotated.network);
         }
         if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
           throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);

@@ -23,6 +23,7 @@ import {
 } from "./model";
 import { QueueTakenError } from "./claims";
 import { publicKeySet, type SigningKey } from "../signing/keys";
+import { PRIVATE_ENDPOINT_NAME_MAX, privateEndpointName } from "./network";
 import { onboardingInstructions } from "./onboarding";
 import { matchesSelector, parseSelector, SelectorError } from "./selector";
 import type { TenantHealthStore } from "./health";
@@ -88,6 +89,7 @@ export function registrationView(r: TenantRegistration) {
     labels: r.labels,
     maintenanceWindows: r.maintenanceWindows,
     ...(r.receiptKeys ? { receiptKeys: r.receiptKeys } : {}),
+    network: r.network,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -149,6 +151,14 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
           },
         ]);
       }
+      if (input.network === "private" && privateEndpointName(name).length > PRIVATE_ENDPOINT_NAME_MAX) {
+        throw validationProblem([
+          {
+            field: "network",
+            message: `a private tenant's name is at most ${PRIVATE_ENDPOINT_NAME_MAX - privateEndpointName("").length} characters: its private endpoint is named ${privateEndpointName("<tenant>")}, at most ${PRIVATE_ENDPOINT_NAME_MAX}`,
+          },
+        ]);
+      }
       const named = authSetting(input.auth);
       if (named && !tenantSettingAllowed(named.setting, settings.tenantSecretSettingPrefix)) {
         throw validationProblem([
@@ -164,6 +174,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
         directoryId: registration.directoryId,
         namespace: registration.serviceBus.namespace,
         authMode: registration.auth.mode,
+        network: registration.network,
       });
       const headers: Record<string, string> = { etag: registration.etag };
       if (created) headers.location = `/api/tenants/${name}`;
@@ -239,6 +250,7 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
           settings.appClientId,
           settings.authorityHost,
           keys && keys.length > 0 ? await publicKeySet(keys) : undefined,
+          settings.privateEndpointsResourceGroupId,
         ),
       );
     }, roleChecks),

@@ -9,6 +9,7 @@ import type { FieldError } from "../http/problem";
 import { receiptKeysSchema } from "../signing/receipts";
 import { labelsSchema } from "./labels";
 import { maintenanceWindowsSchema } from "./maintenance";
+import { DEFAULT_NETWORK_MODE, networkModeSchema } from "./network";
 
 export const TENANT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -141,6 +142,11 @@ export const registrationInputSchema = z
      * is recorded only when signed by one of them (lib/signing/receipts.ts). Absent: statuses unsigned.
      */
     receiptKeys: receiptKeysSchema.optional(),
+    /**
+     * How the Provider reaches the namespace: `public` (its public endpoint) or `private` (the Provider's
+     * private endpoint, approved by the customer; lib/tenants/network.ts). Absent: public.
+     */
+    network: networkModeSchema.default(DEFAULT_NETWORK_MODE),
   })
   .superRefine((r, ctx) => {
     // One queue for both directions would let the Provider read its own commands back as statuses.

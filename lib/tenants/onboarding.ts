@@ -1,10 +1,12 @@
 /**
  * What a customer's administrator runs to onboard: admin consent for the Provider's multi-tenant app
  * in their directory, then least-privilege data roles for its service principal: Data Sender on the
- * command queue only, Data Receiver on the status queue only (not namespace-wide Data Owner).
+ * command queue only, Data Receiver on the status queue only (not namespace-wide Data Owner). For a
+ * private tenant, also the approval of the Provider's private endpoint connection to their namespace.
  */
 import type { JSONWebKeySet } from "jose";
 import type { TenantRegistration } from "./model";
+import { type NetworkMode, privateEndpointName } from "./network";
 
 export const PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com";
 
@@ -20,10 +22,60 @@ export interface OnboardingInstructions {
    * `providerSigningKeys`): absent while the Provider signs nothing.
    */
   agentSettings?: { AGENT_TENANT: string; PROVIDER_SIGNING_KEYS: string };
+  network: NetworkMode;
+  /** A private tenant only: the Provider's private endpoint to the namespace and its approval. */
+  privateEndpoint?: PrivateEndpointApproval;
+}
+
+export interface PrivateEndpointApproval {
+  /** The endpoint's name in the Provider's resource group (infra/provider.bicep, `sb-<tenant>`). */
+  name: string;
+  /** Its full resource id, when the Provider's PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID is set. */
+  id?: string;
+  /**
+   * The customer administrator's `az` commands, run after the Provider has created the endpoint: find
+   * the namespace, show its connections, approve the pending one from this endpoint, check it.
+   */
+  approvalCommands: string[];
 }
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The approval of the Provider's endpoint `name` (resource id `id` when known) on the namespace: only a
+ * pending connection from that endpoint (by id, or by name within the Provider's subscription) is approved.
+ */
+export function privateEndpointApproval(
+  registration: TenantRegistration,
+  privateEndpointsResourceGroupId?: string,
+): PrivateEndpointApproval {
+  const namespaceName = registration.serviceBus.namespace.split(".")[0] as string;
+  const name = privateEndpointName(registration.name);
+  const id = privateEndpointsResourceGroupId
+    ? `${privateEndpointsResourceGroupId}/providers/Microsoft.Network/privateEndpoints/${name}`
+    : undefined;
+  const subscription = privateEndpointsResourceGroupId?.split("/")[2]?.toLowerCase();
+  // ARM may case an id's segments differently; the endpoint's name and subscription are compared as written.
+  const fromProvider = [
+    `ends_with(properties.privateEndpoint.id, '/privateEndpoints/${name}')`,
+    ...(subscription ? [`contains(properties.privateEndpoint.id, '/subscriptions/${subscription}/')`] : []),
+  ].join(" && ");
+  const pending = `properties.privateLinkServiceConnectionState.status=='Pending'`;
+  return {
+    name,
+    ...(id ? { id } : {}),
+    approvalCommands: [
+      `az login --tenant ${registration.directoryId}`,
+      `RESOURCE_GROUP=<resource group of ${namespaceName}>`,
+      `NAMESPACE_ID=$(az servicebus namespace show --resource-group "$RESOURCE_GROUP" --name ${shellQuote(namespaceName)} --query id -o tsv)`,
+      `az network private-endpoint-connection list --id "$NAMESPACE_ID" --query "[].{connection:name, status:properties.privateLinkServiceConnectionState.status, endpoint:properties.privateEndpoint.id, request:properties.privateLinkServiceConnectionState.description}" -o table`,
+      `CONNECTION_ID=$(az network private-endpoint-connection list --id "$NAMESPACE_ID" --query "[?${fromProvider} && ${pending}].id | [0]" -o tsv)`,
+      `az network private-endpoint-connection approve --id "$CONNECTION_ID" --description ${shellQuote(`Provider private endpoint for tenant ${registration.name}`)}`,
+      `az network private-endpoint-connection show --id "$CONNECTION_ID" --query properties.privateLinkServiceConnectionState.status -o tsv`,
+    ],
+  };
 }
 
 export function onboardingInstructions(
@@ -31,6 +83,7 @@ export function onboardingInstructions(
   appClientId: string,
   authorityHost: string = PUBLIC_AUTHORITY_HOST,
   signingKeys?: JSONWebKeySet,
+  privateEndpointsResourceGroupId?: string,
 ): OnboardingInstructions {
   const { namespace, commandQueue, statusQueue } = registration.serviceBus;
   const namespaceName = namespace.split(".")[0] as string;
@@ -67,6 +120,10 @@ export function onboardingInstructions(
             PROVIDER_SIGNING_KEYS: JSON.stringify(signingKeys),
           },
         }
+      : {}),
+    network: registration.network,
+    ...(registration.network === "private"
+      ? { privateEndpoint: privateEndpointApproval(registration, privateEndpointsResourceGroupId) }
       : {}),
   };
 }

@@ -12,6 +12,7 @@ import type { ReceiptKeys } from "../signing/receipts";
 import type { Labels } from "./labels";
 import type { MaintenanceWindow } from "./maintenance";
 import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
+import { DEFAULT_NETWORK_MODE, type NetworkMode } from "./network";
 import { matchesSelector, type Selector } from "./selector";
 
 export const TENANTS_TABLE = "tenants";
@@ -67,6 +68,8 @@ interface TenantEntity {
   maintenanceWindows?: string;
   /** JSON (a JWKS); absent when the tenant registered no receipt keys, and on older rows. */
   receiptKeys?: string;
+  /** `public` or `private`; absent on rows written by 0.3.0 and earlier, which are public. */
+  network?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -121,9 +124,18 @@ function toEntity(
     labels: JSON.stringify(input.labels),
     maintenanceWindows: JSON.stringify(input.maintenanceWindows),
     ...(input.receiptKeys ? { receiptKeys: JSON.stringify(input.receiptKeys) } : {}),
+    network: input.network,
     createdAt,
     updatedAt,
   };
+}
+
+/**
+ * A row's network mode: absent (written before the column existed) is public, and so is a value this
+ * release does not know (a newer release's): the mode changes what verify checks, never the connection.
+ */
+function networkOf(column: string | undefined): NetworkMode {
+  return column === "private" ? "private" : DEFAULT_NETWORK_MODE;
 }
 
 /**
@@ -156,6 +168,7 @@ function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRe
     labels,
     maintenanceWindows,
     ...(receiptKeys ? { receiptKeys } : {}),
+    network: networkOf(e.network),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     etag: e.etag,

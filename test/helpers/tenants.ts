@@ -16,6 +16,7 @@ export function testRegistration(
     state: "active",
     labels: {},
     maintenanceWindows: [],
+    network: "public",
     createdAt: "",
     updatedAt: "",
     etag: "",

@@ -5,6 +5,11 @@ import path from "node:path";
 import { AGENT_SETTINGS } from "../../customer/agent/settings";
 import { SETTING_NAMES } from "../../lib/config/settings";
 import { ROLES } from "../../lib/http/auth";
+import {
+  PRIVATE_ENDPOINT_NAME_MAX,
+  privateEndpointName,
+  SERVICE_BUS_PRIVATE_DNS_ZONE,
+} from "../../lib/tenants/network";
 
 // Bicep cannot be compiled on this machine, so these checks read the templates as text.
 const infra = path.join(__dirname, "..", "..", "..", "infra");
@@ -27,9 +32,11 @@ const PLATFORM =
   /^(FUNCTIONS_|WEBSITE_|APPLICATIONINSIGHTS_|AzureWebJobsStorage__|AzureWebJobsSecretStorage)/;
 /** Settings the code reads that App Service sets itself; an app setting must never fake them. */
 const PLATFORM_PROVIDED = new Set<string>([SETTING_NAMES.platformAuthEnabled]);
+/** The Provider template's app settings list (`var appSettings = [...]`, which the site sets). */
+const appSettingsBlock = (bicep: string) => /^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "";
 /** The Provider template's app settings by name. */
 const providerAppSettings = (bicep: string) => {
-  const block = /appSettings:\s*\[([\s\S]*?)\n\s*\]/.exec(bicep)?.[1] ?? "";
+  const block = appSettingsBlock(bicep);
   return new Map(
     [...block.matchAll(/\{\s*name:\s*'([A-Za-z0-9_]+)',\s*value:\s*(.*?)\s*\}\s*$/gm)].map(
       (m) => [m[1] as string, m[2] as string] as const,
@@ -46,7 +53,7 @@ const resources = (bicep: string) =>
 
 test("the Provider template sets every app setting the code reads, and nothing the code does not read", () => {
   const bicep = read("provider.bicep");
-  const block = /appSettings:\s*\[([\s\S]*?)\n\s*\]/.exec(bicep)?.[1] ?? "";
+  const block = appSettingsBlock(bicep);
   const set = new Set([...block.matchAll(/name:\s*'([A-Za-z0-9_]+)'/g)].map((m) => m[1] as string));
   const read_ = Object.values(SETTING_NAMES).filter((n) => !LOCAL_ONLY.has(n) && !PLATFORM_PROVIDED.has(n));
   // A connection the code reads is set when its identity-based `<name>__<part>` settings are.
@@ -238,4 +245,201 @@ test("commands are signed with a Key Vault key the app can sign with but not exp
   const customer = read("customer.bicep");
   assert.match(customer, /PROVIDER_SIGNING_KEYS: providerSigningKeys/);
   assert.match(customer, /AGENT_TENANT: providerTenantName/);
+});
+
+/** Every `resource` and `module` block, conditional or not, by symbol: its type, its condition and its body. */
+const blocks = (bicep: string) =>
+  new Map(
+    [
+      ...bicep.matchAll(
+        /^(?:resource|module) (\w+) '([^'@]+)(?:@[^']+)?'(?: existing)? = (?:\[\s*for [^:]+:\s*)?(?:if \((.*)\) )?\{([\s\S]*?)^\}/gm,
+      ),
+    ].map(
+      (m) => [m[1] as string, { type: m[2] as string, condition: m[3] ?? "", body: m[4] as string }] as const,
+    ),
+  );
+const param = (bicep: string, name: string) =>
+  new RegExp(`^(?:@[^\\n]*\\n)*param ${name} (\\w+)(?: = (.*))?$`, "m").exec(bicep);
+const allowed = (bicep: string, name: string) =>
+  new RegExp(`@allowed\\(\\[([^\\]]*)\\]\\)\\nparam ${name} `).exec(bicep)?.[1];
+
+test("the Customer template's network mode: public by default, private is a Premium namespace closed to the internet with no IP rules", () => {
+  const bicep = read("customer.bicep");
+  assert.equal(param(bicep, "networkMode")?.[2], "'public'");
+  assert.equal(allowed(bicep, "networkMode"), "'public', 'private'");
+  assert.match(bicep, /^var isPrivate = networkMode == 'private'$/m);
+  const ns = blocks(bicep).get("namespace");
+  assert.equal(ns?.condition, "", "the namespace is there in both modes");
+  // Public mode is what it was: Standard, local auth off, TLS 1.2, public access on.
+  assert.match(
+    ns!.body,
+    /sku: isPrivate \? \{ name: 'Premium', tier: 'Premium', capacity: premiumMessagingUnits \} : \{ name: 'Standard', tier: 'Standard' \}/,
+  );
+  assert.match(ns!.body, /disableLocalAuth: true/);
+  assert.match(ns!.body, /minimumTlsVersion: '1\.2'/);
+  assert.match(ns!.body, /publicNetworkAccess: isPrivate \? 'Disabled' : 'Enabled'/);
+  const rules = blocks(bicep).get("namespaceNetwork");
+  assert.equal(rules?.type, "Microsoft.ServiceBus/namespaces/networkRuleSets");
+  assert.equal(rules?.condition, "isPrivate");
+  assert.match(rules!.body, /parent: namespace/);
+  assert.match(rules!.body, /publicNetworkAccess: 'Disabled'/);
+  assert.match(rules!.body, /defaultAction: 'Deny'/);
+  assert.match(rules!.body, /ipRules: \[\]/);
+  assert.match(rules!.body, /virtualNetworkRules: \[\]/);
+  assert.match(rules!.body, /trustedServiceAccessEnabled: false/);
+  assert.doesNotMatch(bicep, /ipMask/, "no IP rule anywhere");
+  // What the Provider creates its endpoint from.
+  assert.match(bicep, /^output namespaceResourceId string = namespace\.id$/m);
+});
+
+test("the Customer template's agent reaches a private namespace through its own endpoint, approved at creation", () => {
+  const bicep = read("customer.bicep");
+  assert.equal(param(bicep, "agentPrivateEndpointSubnetId")?.[2], "''");
+  assert.match(bicep, /^var agentEndpointWanted = isPrivate && !empty\(agentPrivateEndpointSubnetId\)$/m);
+  const endpoint = blocks(bicep).get("agentEndpoint");
+  assert.equal(endpoint?.type, "Microsoft.Network/privateEndpoints");
+  assert.equal(endpoint?.condition, "agentEndpointWanted");
+  // The customer's own endpoint: an automatic connection, not a manual request.
+  assert.match(endpoint!.body, /privateLinkServiceConnections: \[/);
+  assert.doesNotMatch(endpoint!.body, /manualPrivateLinkServiceConnections/);
+  assert.match(endpoint!.body, /privateLinkServiceId: namespace\.id, groupIds: \['namespace'\]/);
+  const dns = blocks(bicep).get("agentEndpointDns");
+  assert.equal(dns?.type, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups");
+  assert.match(dns!.condition, /agentEndpointWanted && !empty\(agentPrivateDnsZoneId\)/);
+  assert.match(dns!.body, /privateDnsZoneId: agentPrivateDnsZoneId/);
+});
+
+test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Consumption by default or Elastic Premium in private mode", () => {
+  const bicep = read("provider.bicep");
+  assert.equal(param(bicep, "networkMode")?.[2], "'public'");
+  assert.equal(allowed(bicep, "networkMode"), "'public', 'private'");
+  assert.equal(param(bicep, "privatePlan")?.[2], "'FlexConsumption'");
+  assert.equal(allowed(bicep, "privatePlan"), "'FlexConsumption', 'ElasticPremium'");
+  assert.match(bicep, /^var isFlex = isPrivate && privatePlan == 'FlexConsumption'$/m);
+  assert.match(bicep, /^var isElastic = isPrivate && privatePlan == 'ElasticPremium'$/m);
+  const plan = blocks(bicep).get("plan");
+  assert.match(
+    plan!.body,
+    /sku: isFlex \? \{ name: 'FC1', tier: 'FlexConsumption' \} : \(isElastic \? \{ name: 'EP1', tier: 'ElasticPremium' \} : \{ name: 'Y1', tier: 'Dynamic' \}\)/,
+  );
+  assert.match(plan!.body, /reserved: true/, "Linux in every mode");
+  const app = blocks(bicep).get("functionApp");
+  assert.match(app!.body, /linuxFxVersion: isFlex \? null : 'Node\|20'/);
+  // Flex Consumption: the runtime and the identity-based package storage in functionAppConfig, and the
+  // two settings it refuses left out of the app settings.
+  assert.match(app!.body, /functionAppConfig: isFlex \? \{/);
+  assert.match(app!.body, /runtime: \{ name: 'node', version: '20' \}/);
+  assert.match(
+    app!.body,
+    /authentication: \{ type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity\.id \}/,
+  );
+  assert.match(
+    bicep,
+    /^var flexManagedSettings = \['FUNCTIONS_EXTENSION_VERSION', 'FUNCTIONS_WORKER_RUNTIME'\]$/m,
+  );
+  assert.match(
+    app!.body,
+    /appSettings: isFlex \? filter\(appSettings, setting => !contains\(flexManagedSettings, setting\.name\)\) : appSettings/,
+  );
+  assert.equal(blocks(bicep).get("packageContainer")?.condition, "isFlex");
+  // The identity already holds Storage Blob Data Owner on that account (the role assignment test).
+  assert.match(app!.body, /value: '\$\{storage\.properties\.primaryEndpoints\.blob\}app-package'/);
+});
+
+test("the Provider's private network: integration and private-endpoint subnets, the app integrated with all traffic routed", () => {
+  const bicep = read("provider.bicep");
+  const vnet = blocks(bicep).get("vnet");
+  assert.equal(vnet?.type, "Microsoft.Network/virtualNetworks");
+  assert.equal(vnet?.condition, "isPrivate");
+  assert.match(vnet!.body, /name: integrationSubnetName[\s\S]*?addressPrefix: integrationSubnetPrefix/);
+  assert.match(
+    vnet!.body,
+    /serviceName: isFlex \? 'Microsoft\.App\/environments' : 'Microsoft\.Web\/serverFarms'/,
+    "the integration subnet is delegated to the plan's platform",
+  );
+  assert.match(
+    vnet!.body,
+    /name: privateEndpointSubnetName[\s\S]*?addressPrefix: privateEndpointSubnetPrefix/,
+  );
+  // Outbound that is not a private endpoint (Entra ID, storage, public namespaces) leaves through a NAT
+  // gateway: a new subnet has no default outbound access.
+  assert.match(vnet!.body, /name: integrationSubnetName[\s\S]*?natGateway: \{ id: nat\.id \}/);
+  const nat = blocks(bicep).get("nat");
+  assert.equal(nat?.type, "Microsoft.Network/natGateways");
+  assert.equal(nat?.condition, "isPrivate");
+  assert.match(nat!.body, /publicIpAddresses: \[\{ id: natAddress\.id \}\]/);
+  assert.equal(blocks(bicep).get("natAddress")?.condition, "isPrivate");
+  const app = blocks(bicep).get("functionApp");
+  assert.match(
+    app!.body,
+    /virtualNetworkSubnetId: isPrivate \? resourceId\('Microsoft\.Network\/virtualNetworks\/subnets', vnetName, integrationSubnetName\) : null/,
+  );
+  assert.match(app!.body, /vnetRouteAllEnabled: isPrivate \? true : null/);
+  assert.match(app!.body, /dependsOn: \[vnet, packageContainer\]/);
+});
+
+test("the Provider's private DNS zone is privatelink.servicebus.windows.net, linked to its network", () => {
+  const bicep = read("provider.bicep");
+  assert.match(
+    bicep,
+    new RegExp(
+      `^var serviceBusPrivateDnsZone = '${SERVICE_BUS_PRIVATE_DNS_ZONE.replace(/\./g, "\\.")}'$`,
+      "m",
+    ),
+  );
+  const zone = blocks(bicep).get("serviceBusZone");
+  assert.equal(zone?.type, "Microsoft.Network/privateDnsZones");
+  assert.equal(zone?.condition, "isPrivate");
+  assert.match(zone!.body, /name: serviceBusPrivateDnsZone/);
+  assert.match(zone!.body, /location: 'global'/);
+  const link = blocks(bicep).get("serviceBusZoneLink");
+  assert.equal(link?.type, "Microsoft.Network/privateDnsZones/virtualNetworkLinks");
+  assert.equal(link?.condition, "isPrivate");
+  assert.match(link!.body, /parent: serviceBusZone/);
+  assert.match(link!.body, /virtualNetwork: \{ id: vnet\.id \}/);
+  assert.match(link!.body, /registrationEnabled: false/);
+});
+
+test("the Provider creates one pending private endpoint per private customer, named as the code expects", () => {
+  const bicep = read("provider.bicep");
+  assert.equal(param(bicep, "privateCustomers")?.[1], "array");
+  assert.equal(param(bicep, "privateCustomers")?.[2], "[]");
+  assert.match(
+    bicep,
+    /^module customerEndpoints 'modules\/customer-private-endpoint\.bicep' = \[\n\s*for customer in \(isPrivate \? privateCustomers : \[\]\): \{/m,
+  );
+  const call = /^module customerEndpoints[\s\S]*?^\]/m.exec(bicep)?.[0] ?? "";
+  assert.match(call, /tenant: customer\.tenant/);
+  assert.match(call, /namespaceId: customer\.namespaceId/);
+  assert.match(
+    call,
+    /subnetId: resourceId\('Microsoft\.Network\/virtualNetworks\/subnets', vnetName, privateEndpointSubnetName\)/,
+  );
+  assert.match(call, /privateDnsZoneId: serviceBusZone\.id/);
+  assert.match(call, /dependsOn: \[serviceBusZoneLink\]/);
+
+  const module = read(path.join("modules", "customer-private-endpoint.bicep"));
+  const endpoint = blocks(module).get("endpoint");
+  assert.equal(endpoint?.type, "Microsoft.Network/privateEndpoints");
+  // The name the onboarding commands and verify look for (lib/tenants/network.ts).
+  assert.match(endpoint!.body, /name: 'sb-\$\{tenant\}'/);
+  assert.equal(privateEndpointName("t"), "sb-t");
+  const maxTenant = Number(/@maxLength\((\d+)\)\nparam tenant string/.exec(module)?.[1]);
+  assert.equal(privateEndpointName("x".repeat(maxTenant)).length, PRIVATE_ENDPOINT_NAME_MAX);
+  // Cross-tenant: a manual request the customer approves, never an automatic connection.
+  assert.match(endpoint!.body, /manualPrivateLinkServiceConnections: \[/);
+  assert.doesNotMatch(module, /\bprivateLinkServiceConnections:/);
+  assert.match(endpoint!.body, /privateLinkServiceId: namespaceId/);
+  assert.match(endpoint!.body, /groupIds: \['namespace'\]/);
+  assert.match(endpoint!.body, /requestMessage: requestMessage/);
+  assert.match(endpoint!.body, /subnet: \{ id: subnetId \}/);
+  const dns = blocks(module).get("endpointDns");
+  assert.equal(dns?.type, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups");
+  assert.match(dns!.body, /parent: endpoint/);
+  assert.match(dns!.body, /privateDnsZoneId: privateDnsZoneId/);
+  // Onboarding names the exact endpoint: its resource group comes from the template.
+  assert.equal(
+    providerAppSettings(bicep).get(SETTING_NAMES.privateEndpointsResourceGroupId),
+    "resourceGroup().id",
+  );
 });

@@ -227,3 +227,26 @@ test("role checks: WEBSITE_AUTH_ENABLED=True (set by App Service) says App Servi
   assert.equal(s.requireRoles, true);
   assert.equal(s.platformAuthEnabled, false);
 });
+
+test("PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID: optional; a resource group's id, else an error naming the setting but not its value", () => {
+  assert.equal(loadSettings({ AzureWebJobsStorage: AZURITE }).privateEndpointsResourceGroupId, undefined);
+  const id = "/subscriptions/0b0b0b0b-1111-4222-8333-444444444444/resourceGroups/provider-rg";
+  assert.equal(
+    loadSettings({ AzureWebJobsStorage: AZURITE, PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID: id })
+      .privateEndpointsResourceGroupId,
+    id,
+  );
+  for (const bad of [
+    "provider-rg",
+    "/subscriptions/x/resourceGroups/rg",
+    `${id}/providers/Microsoft.Network`,
+  ]) {
+    assert.throws(
+      () => loadSettings({ AzureWebJobsStorage: AZURITE, PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID: bad }),
+      (error: Error) =>
+        error instanceof ConfigurationError &&
+        /PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID/.test(error.message) &&
+        !error.message.includes(bad),
+    );
+  }
+});

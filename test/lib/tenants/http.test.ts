@@ -328,6 +328,15 @@ describe("validation: every rule names its field", () => {
       field: "serviceBus.namespace",
     },
     { name: "serviceBus missing", body: { directoryId: DIRECTORY }, field: "serviceBus" },
+    { name: "network not a mode", body: { ...validBody(), network: "vpn" }, field: "network" },
+    { name: "network not a string", body: { ...validBody(), network: true }, field: "network" },
+    {
+      // Its private endpoint is named sb-<tenant>, and a private endpoint's name has at most 64 characters.
+      name: "a private tenant's name longer than 61 characters",
+      tenant: "p".repeat(62),
+      body: { ...validBody(), network: "private" },
+      field: "network",
+    },
     {
       name: "queue name with a space",
       body: { ...validBody(), serviceBus: { ...validBody().serviceBus, commandQueue: "my queue" } },
@@ -666,6 +675,31 @@ describe("role checks without App Service Authentication", () => {
   });
 });
 
+describe("network mode", () => {
+  before(() => {
+    deps = freshDeps();
+    handlers = createTenantHandlers(() => deps);
+  });
+
+  test("absent is public; private is stored and shown by PUT, GET and the list", async () => {
+    const plain = await put("plainco", validBody());
+    assert.equal(plain.status, 201);
+    assert.equal((plain.body as { network: string }).network, "public");
+    const priv = await put("privco", { ...validBody(), network: "private" });
+    assert.equal(priv.status, 201, JSON.stringify(priv.body));
+    assert.equal((priv.body as { network: string }).network, "private");
+    const got = await call(handlers.get, { params: { tenant: "privco" } });
+    assert.equal((got.body as { network: string }).network, "private");
+    const list = (await call(handlers.list, {})).body as { items: { name: string; network: string }[] };
+    assert.deepEqual(
+      list.items.map((t) => `${t.name} ${t.network}`),
+      ["plainco public", "privco private"],
+    );
+    // A 61-character name is the longest a private tenant may have.
+    assert.equal((await put("p".repeat(61), { ...validBody(), network: "private" })).status, 201);
+  });
+});
+
 describe("onboarding instructions", () => {
   test("503 without the Provider app id, then the consent URL and least-privilege az commands", async () => {
     deps = freshDeps();
@@ -725,5 +759,77 @@ describe("onboarding instructions", () => {
     assert.equal(pinned.agentSettings.AGENT_TENANT, "onboard");
     assert.deepEqual(JSON.parse(pinned.agentSettings.PROVIDER_SIGNING_KEYS), await publicKeySet([key]));
     assertProblem(await call(handlers.onboarding, { params: { tenant: "missing" } }), 404);
+    assert.equal((res.body as { network: string }).network, "public");
+    assert.equal(
+      (res.body as { privateEndpoint?: unknown }).privateEndpoint,
+      undefined,
+      "public: no approval",
+    );
+  });
+
+  test("a private tenant's onboarding names the Provider's private endpoint and the az commands that approve it", async () => {
+    const appId = "11111111-2222-3333-4444-555555555555";
+    const subscription = "0b0b0b0b-1111-4222-8333-444444444444";
+    const group = `/subscriptions/${subscription}/resourceGroups/provider-rg`;
+    deps = {
+      ...freshDeps(),
+      settings: loadSettings({
+        AzureWebJobsStorage: AZURITE,
+        PROVIDER_APP_CLIENT_ID: appId,
+        PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID: group,
+      }),
+    };
+    handlers = createTenantHandlers(() => deps);
+    const registered = await call(handlers.put, {
+      method: "PUT",
+      params: { tenant: "privco" },
+      body: { ...validBody(), network: "private" },
+    });
+    assert.equal(registered.status, 201);
+    const body = (await call(handlers.onboarding, { params: { tenant: "privco" } })).body as {
+      network: string;
+      commands: string[];
+      privateEndpoint: { name: string; id?: string; approvalCommands: string[] };
+    };
+    assert.equal(body.network, "private");
+    assert.equal(body.privateEndpoint.name, "sb-privco");
+    assert.equal(body.privateEndpoint.id, `${group}/providers/Microsoft.Network/privateEndpoints/sb-privco`);
+    // The role assignments are the same as a public tenant's.
+    assert.match(body.commands.join("\n"), /--role 'Azure Service Bus Data Sender'/);
+    const script = body.privateEndpoint.approvalCommands.join("\n");
+    assert.match(script, new RegExp(`^az login --tenant ${DIRECTORY}$`, "m"));
+    assert.match(
+      script,
+      /NAMESPACE_ID=\$\(az servicebus namespace show --resource-group "\$RESOURCE_GROUP" --name 'contoso-deploy' --query id -o tsv\)/,
+    );
+    assert.match(script, /az network private-endpoint-connection list --id "\$NAMESPACE_ID"/);
+    // Only a pending connection from this Provider's endpoint (its name, its subscription) is approved.
+    const pick = body.privateEndpoint.approvalCommands.find((c) => c.startsWith("CONNECTION_ID="));
+    assert.ok(pick);
+    assert.match(pick, /ends_with\(properties\.privateEndpoint\.id, '\/privateEndpoints\/sb-privco'\)/);
+    assert.match(
+      pick,
+      new RegExp(`contains\\(properties\\.privateEndpoint\\.id, '/subscriptions/${subscription}/'\\)`),
+    );
+    assert.match(pick, /status=='Pending'/);
+    assert.match(
+      script,
+      /az network private-endpoint-connection approve --id "\$CONNECTION_ID" --description '[^']+'/,
+    );
+    assert.match(
+      script,
+      /private-endpoint-connection show --id "\$CONNECTION_ID" --query properties\.privateLinkServiceConnectionState\.status/,
+    );
+
+    // Without the Provider's resource group configured, the endpoint is named (no id) and matched by name.
+    deps = {
+      ...deps,
+      settings: loadSettings({ AzureWebJobsStorage: AZURITE, PROVIDER_APP_CLIENT_ID: appId }),
+    };
+    const unnamed = (await call(handlers.onboarding, { params: { tenant: "privco" } })).body as {
+      privateEndpoint: { id?: string; approvalCommands: string[] };
+    };
+    assert.equal(unnamed.privateEndpoint.id, undefined);
+    assert.doesNotMatch(unnamed.privateEndpoint.approvalCommands.join("\n"), /subscriptions/);
   });
 });

@@ -6,6 +6,7 @@ import { createTableClient } from "../../../lib/storage/tables";
 import { parseSelector } from "../../../lib/tenants/selector";
 import { TenantStore } from "../../../lib/tenants/store";
 import { OLD_AT, writeOldTenant } from "../../helpers/rows-0.1.0";
+import { AT_0_3_0, writeTenant030 } from "../../helpers/rows-0.3.0";
 
 // The tenant registry's rows across releases: what 0.1.0 wrote reads back; broken JSON is a typed error.
 let azurite: RunningAzurite;
@@ -68,4 +69,23 @@ test("corrupted labels or maintenance windows are a StoredRowError naming the ro
       return true;
     });
   }
+});
+
+test("a registration as 0.3.0 (or 0.1.0) wrote it, without `network`, reads as public; private round-trips", async () => {
+  const { client, store } = table();
+  await writeTenant030(client, "threeco");
+  await writeOldTenant(client, "oldco");
+  const three = await store.require("threeco");
+  assert.equal(three.network, "public");
+  assert.equal(three.createdAt, AT_0_3_0);
+  assert.equal((await store.require("oldco")).network, "public");
+  // A value this release does not know (a newer release's) reads as public: never a refused row.
+  await writeTenant030(client, "newerco", { network: "somethingNew" });
+  assert.equal((await store.require("newerco")).network, "public");
+  // Written by today's code: the column is set, and a private registration reads back private.
+  const { name: _n, etag: _e, createdAt: _c, updatedAt: _u, ...input } = three;
+  await store.put("threeco", { ...input, network: "private" });
+  assert.equal((await store.require("threeco")).network, "private");
+  const row = await client.getEntity<{ network?: string }>("tenant", "threeco");
+  assert.equal(row.network, "private");
 });
