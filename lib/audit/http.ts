@@ -15,8 +15,8 @@ export const auditQuerySchema = z.strictObject({
   target: z
     .string()
     .regex(
-      /^(deployment|rollout|tenant):[A-Za-z0-9._-]{1,64}$/,
-      "must be deployment:<id>, rollout:<id> or tenant:<name>",
+      /^(deployment|rollout|tenant|release):[A-Za-z0-9._-]{1,64}$/,
+      "must be deployment:<id>, rollout:<id>, tenant:<name> or release:<version>",
     )
     .optional(),
   actor: z.string().min(1).max(256).optional(),

@@ -81,6 +81,12 @@ export const AUDITED_ROUTES: Record<MutatingRoute, AuditSpec> = {
   tenantsDelete: { action: "tenant.delete", target: tenant },
   tenantsVerify: { action: "tenant.verify", target: tenant },
   tenantsResume: { action: "tenant.resume", target: tenant },
+  // 201 created, 200 the same release again (the status tells them apart); a refused create: `release:-`.
+  releasesCreate: {
+    action: "release.create",
+    target: (_request, answer) =>
+      `release:${String((answer.body as { version?: unknown } | undefined)?.version ?? "-")}`,
+  },
 };
 
 export interface AuditSink {

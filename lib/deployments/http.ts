@@ -22,17 +22,26 @@ import { requestCancel } from "./cancel";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
 import { instanceState, reconcile } from "./reconcile";
-import { deploymentRequestFields, requireActiveTenant, requireSameRequest, startAttempt } from "./start";
+import {
+  deploymentRequestFields,
+  requireActiveTenant,
+  requireSameRequest,
+  resolveSpec,
+  specOrRelease,
+  startAttempt,
+} from "./start";
 import { timeoutOrderError } from "../tenants/model";
 import { compactReceipt } from "../signing/receipts";
 import type { ProviderRuntime } from "./runtime";
 import { DeploymentInput, EVENTS } from "./contract";
 import { durableRoutes, requireRegistered } from "./route";
 
-const startSchema = z.strictObject({
-  deploymentId: deploymentIdSchema.optional(),
-  ...deploymentRequestFields,
-});
+const startSchema = z
+  .strictObject({
+    deploymentId: deploymentIdSchema.optional(),
+    ...deploymentRequestFields,
+  })
+  .superRefine(specOrRelease);
 
 const listQuerySchema = z.strictObject({
   status: z.enum(STATUS_FILTERS as [string, ...string[]]).optional(),
@@ -70,6 +79,8 @@ export function deploymentView(r: DeploymentRecord, options: { timeline?: boolea
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
     ...(r.rollout ? { rolloutId: r.rollout.id } : {}),
+    ...(r.release !== undefined ? { release: r.release } : {}),
+    specDigest: r.specDigest,
     ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
@@ -190,7 +201,9 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       const timeoutError = timeoutOrderError(body, registered.limits, "the tenant's default");
       if (timeoutError) throw validationProblem([timeoutError]);
       const registration = await requireActiveTenant(rt, client, tenant);
-      const record = await startAttempt(rt, client, registration, id, 1, body.spec, {
+      const { spec, release } = await resolveSpec(rt, body);
+      const record = await startAttempt(rt, client, registration, id, 1, spec, {
+        ...(release !== undefined ? { release: { version: release } } : {}),
         acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: body.completionTimeoutSeconds,
         idempotent: !!idempotencyKey,
@@ -238,6 +251,9 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           previousAttempt: previous.attempt,
           ignoreMaintenanceWindow: input.ignoreMaintenanceWindow,
           requestedBy: actorOf(request),
+          ...(previous.release !== undefined
+            ? { release: { version: previous.release, rendered: true } }
+            : {}),
         },
       );
       invocationLogger(context).info("deployment retried", {

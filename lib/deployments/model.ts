@@ -106,6 +106,11 @@ export interface DeploymentRecord {
    * 0.2.0 or earlier and on a rollout's deployments (the rollout records its starter).
    */
   requestedBy?: Actor;
+  /**
+   * The release this attempt deploys (its spec rendered with the tenant's parameters; `specDigest` is the
+   * digest of what was sent). Absent for a raw spec and on rows written before releases existed (0.4.0).
+   */
+  release?: string;
   /** Who terminated it through the API (outcome Terminated by a user). Absent otherwise and on older rows. */
   terminatedBy?: Actor;
   requestedAt: string;

@@ -10,6 +10,7 @@ import { appIdentityCredential } from "../credentials/app-identity";
 import { CustomerConnections } from "../identity/connection";
 import { ServiceBusPool } from "../messaging/channel";
 import { createTableClient } from "../storage/tables";
+import { RELEASES_TABLE, ReleaseStore } from "../releases/store";
 import type { TenantRegistration } from "../tenants/model";
 import { TENANT_HEALTH_TABLE, TenantHealthStore } from "../tenants/health";
 import { type HostResolver, systemResolver } from "../tenants/network";
@@ -27,6 +28,7 @@ export interface ProviderRuntime {
   pool: ServiceBusPool;
   /** Resolves a host name to its addresses (verify's private-path check); the system resolver by default. */
   resolveHost: HostResolver;
+  releases: ReleaseStore;
 }
 
 export function createRuntime(
@@ -51,6 +53,7 @@ export function createRuntime(
     connections: new CustomerConnections(settings, env),
     pool: new ServiceBusPool(),
     resolveHost: systemResolver,
+    releases: new ReleaseStore(createTableClient(settings.storage, RELEASES_TABLE)),
   };
 }
 

@@ -7,7 +7,8 @@
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { deploymentSpec } from "../messaging/contracts";
-import { ProblemError } from "../http/problem";
+import { ProblemError, validationProblem } from "../http/problem";
+import { releaseVersion, renderSpec } from "../releases/model";
 import type { TenantRegistration } from "../tenants/model";
 import { quarantineMessage } from "../tenants/quarantine";
 import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
@@ -17,9 +18,14 @@ import { inFlight, instanceState } from "./reconcile";
 import { requireRegistered } from "./route";
 import type { ProviderRuntime } from "./runtime";
 
-/** What a start request says about the deployment, the same for one tenant (the API) and many (rollouts). */
+/**
+ * What a start request says about the deployment, the same for one tenant (the API) and many (rollouts):
+ * a raw `spec` or the `release` whose spec each tenant gets with its parameters (exactly one of them,
+ * `specOrRelease`).
+ */
 export const deploymentRequestFields = {
-  spec: deploymentSpec,
+  spec: deploymentSpec.optional(),
+  release: releaseVersion.optional(),
   acceptanceTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   completionTimeoutSeconds: z
     .number()
@@ -30,6 +36,31 @@ export const deploymentRequestFields = {
   /** Deploy now even if the tenant's maintenance window is closed (an emergency fix). */
   ignoreMaintenanceWindow: z.boolean().optional(),
 };
+
+/** The refinement every schema with deploymentRequestFields adds: exactly one of `spec` and `release`. */
+export function specOrRelease(body: { spec?: unknown; release?: unknown }, ctx: z.RefinementCtx): void {
+  if ((body.spec === undefined) === (body.release === undefined))
+    ctx.addIssue({
+      code: "custom",
+      path: [body.spec === undefined ? "spec" : "release"],
+      message: "give either spec or release (exactly one)",
+    });
+}
+
+/**
+ * What a tenant is sent for a request: the raw spec, or the named release's spec rendered with the
+ * tenant's parameters (renderSpec, the one rule). A release that does not exist is the caller's mistake.
+ */
+export async function resolveSpec(
+  rt: Pick<ProviderRuntime, "releases">,
+  request: { spec?: Record<string, unknown>; release?: string },
+): Promise<{ spec: Record<string, unknown>; release?: string }> {
+  if (request.release === undefined) return { spec: request.spec ?? {} };
+  const release = await rt.releases.get(request.release);
+  if (!release)
+    throw validationProblem([{ field: "release", message: `release ${request.release} was not found` }]);
+  return { spec: release.spec, release: release.version };
+}
 
 /**
  * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old
@@ -78,11 +109,17 @@ export async function startAttempt(
     ignoreMaintenanceWindow?: boolean;
     /** Who asked (the API's start and retry); a rollout's deployments leave it out. */
     requestedBy?: DeploymentRecord["requestedBy"];
+    /**
+     * The release `spec` is (unrendered): the tenant's parameters are merged in here and the record keeps
+     * the version. A retry passes its attempt's spec as sent, already rendered: `rendered: true`.
+     */
+    release?: { version: string; rendered?: boolean };
   },
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
   const now = new Date().toISOString();
   const instanceId = deploymentInstanceId(tenant, id, attempt);
+  if (options.release && !options.release.rendered) spec = renderSpec(spec, registration.parameters);
   const digest = specDigest(spec);
   let record: DeploymentRecord;
   try {
@@ -100,6 +137,7 @@ export async function startAttempt(
       ...(options.previousAttempt !== undefined ? { previousAttempt: options.previousAttempt } : {}),
       ...(options.rollout ? { rollout: options.rollout } : {}),
       ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+      ...(options.release ? { release: options.release.version } : {}),
     });
   } catch (error) {
     // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the

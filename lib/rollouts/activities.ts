@@ -162,6 +162,7 @@ export async function advanceBatchActivity(
         requestDigest: rollout.requestDigest,
         rollout: { id: rollout.id, notify: input.batchInstanceId },
         ...(rollout.options.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
+        ...(rollout.release !== undefined ? { release: { version: rollout.release } } : {}),
       });
       started.push({ tenant, id: record.id, attempt: record.attempt });
       log.info("rollout deployment started", { rolloutId: rollout.id, tenant, deploymentId: record.id });

@@ -14,6 +14,7 @@ import { EVENTS } from "../deployments/contract";
 import { specDigest } from "../deployments/model";
 import { instanceState } from "../deployments/reconcile";
 import { durableRoutes } from "../deployments/route";
+import { resolveSpec } from "../deployments/start";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { actorOf, ROLES, type Actor } from "../http/auth";
 import { json } from "../http/handler";
@@ -242,11 +243,13 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
           : {}),
         ...(body.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
       };
+      const { spec, release } = await resolveSpec(rt, body);
       const now = new Date().toISOString();
       const record: RolloutRecord = {
         id,
         state: "Running",
-        spec: body.spec,
+        spec,
+        ...(release !== undefined ? { release } : {}),
         options,
         waves: plan.waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
         currentWave: 0,

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { deploymentId as deploymentIdSchema } from "../messaging/contracts";
-import { deploymentRequestFields } from "../deployments/start";
+import { deploymentRequestFields, specOrRelease } from "../deployments/start";
 import type { Outcome } from "../deployments/model";
 import type { Actor } from "../http/auth";
 import type { FieldError } from "../http/problem";
@@ -113,6 +113,7 @@ export const startRolloutSchema = z
     approval: z.enum(["none", "afterEachWave"]).optional(),
   })
   .superRefine((body, ctx) => {
+    specOrRelease(body, ctx);
     const names = new Set<string>();
     body.waves?.forEach((w, i) => {
       if (names.has(w.name))
@@ -164,7 +165,10 @@ export const MAX_CONTROL_ENTRIES = 50;
 export interface RolloutRecord {
   id: string;
   state: RolloutState;
+  /** The raw spec, or the release's spec (unrendered: each tenant's parameters are merged at its start). */
   spec: Record<string, unknown>;
+  /** The release the rollout ships; absent for a raw spec and on rollouts started before 0.4.0. */
+  release?: string;
   options: RolloutOptions;
   /** Wave names and sizes, in order; the tenants are in the tenant rows. */
   waves: { name: string; size: number; state: WaveState }[];

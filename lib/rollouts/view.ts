@@ -83,6 +83,7 @@ export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]
   return {
     id: r.id,
     state: shownState(r),
+    ...(r.release !== undefined ? { release: r.release } : {}),
     waves,
     ...(tenants ? { errors: tenants.filter((t) => isFailure(t.outcome)).length } : {}),
     maxErrors: r.options.maxErrors,

@@ -90,6 +90,7 @@ export function registrationView(r: TenantRegistration) {
     maintenanceWindows: r.maintenanceWindows,
     ...(r.receiptKeys ? { receiptKeys: r.receiptKeys } : {}),
     network: r.network,
+    ...(r.parameters ? { parameters: r.parameters } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

@@ -10,6 +10,7 @@ import { receiptKeysSchema } from "../signing/receipts";
 import { labelsSchema } from "./labels";
 import { maintenanceWindowsSchema } from "./maintenance";
 import { DEFAULT_NETWORK_MODE, networkModeSchema } from "./network";
+import { parametersSchema } from "./parameters";
 
 export const TENANT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -147,6 +148,8 @@ export const registrationInputSchema = z
      * private endpoint, approved by the customer; lib/tenants/network.ts). Absent: public.
      */
     network: networkModeSchema.default(DEFAULT_NETWORK_MODE),
+    /** Merged into a release's `spec.parameters` when this tenant gets the release (./parameters.ts). */
+    parameters: parametersSchema.optional(),
   })
   .superRefine((r, ctx) => {
     // One queue for both directions would let the Provider read its own commands back as statuses.

@@ -10,6 +10,7 @@ import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import { claimKey, QueueClaims, QueueRef, queuesOf } from "./claims";
 import type { ReceiptKeys } from "../signing/receipts";
 import type { Labels } from "./labels";
+import type { Parameters } from "./parameters";
 import type { MaintenanceWindow } from "./maintenance";
 import { AuthConfig, RegistrationInput, TenantRegistration } from "./model";
 import { DEFAULT_NETWORK_MODE, type NetworkMode } from "./network";
@@ -70,6 +71,8 @@ interface TenantEntity {
   receiptKeys?: string;
   /** `public` or `private`; absent on rows written by 0.3.0 and earlier, which are public. */
   network?: string;
+  /** JSON; absent when the tenant has no parameters, and on rows written before 0.4.0. */
+  parameters?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -125,6 +128,7 @@ function toEntity(
     maintenanceWindows: JSON.stringify(input.maintenanceWindows),
     ...(input.receiptKeys ? { receiptKeys: JSON.stringify(input.receiptKeys) } : {}),
     network: input.network,
+    ...(input.parameters ? { parameters: JSON.stringify(input.parameters) } : {}),
     createdAt,
     updatedAt,
   };
@@ -153,6 +157,10 @@ function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRe
   const receiptKeys = e.receiptKeys
     ? readJsonColumn<ReceiptKeys>(table, e, "receiptKeys", { valid: isJsonObject })
     : undefined;
+  // Unparsable parameters are an error, never "none": that would deploy a release without its settings.
+  const parameters = e.parameters
+    ? readJsonColumn<Parameters>(table, e, "parameters", { valid: isJsonObject })
+    : undefined;
   return {
     name: e.rowKey as string,
     directoryId: e.directoryId,
@@ -169,6 +177,7 @@ function fromEntity(table: string, e: TableEntityResult<TenantEntity>): TenantRe
     maintenanceWindows,
     ...(receiptKeys ? { receiptKeys } : {}),
     network: networkOf(e.network),
+    ...(parameters ? { parameters } : {}),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     etag: e.etag,
