@@ -8,6 +8,7 @@ import { auditRoutes } from "../lib/audit/routes";
 import { auditStore } from "../lib/audit/store";
 import { inFlight } from "../lib/deployments/reconcile";
 import { ProviderRuntime, runtime } from "../lib/deployments/runtime";
+import { fleetInventory } from "../lib/inventory/http";
 import { createTenantHandlers, TenantApiDeps } from "../lib/tenants/http";
 import { routeOptions } from "../lib/http/routes";
 
@@ -17,7 +18,16 @@ function tenantApiDeps(): TenantApiDeps {
   const rt = runtime();
   let deps = depsOf.get(rt);
   if (!deps) {
-    deps = { ...rt, inFlight: async (client, tenant) => (await inFlight(rt, client, tenant)).length };
+    deps = {
+      ...rt,
+      inFlight: async (client, tenant) => (await inFlight(rt, client, tenant)).length,
+      currentReleases: async () =>
+        new Map(
+          (await fleetInventory(rt)).flatMap((i) =>
+            i.current ? [[i.tenant, i.current.release] as const] : [],
+          ),
+        ),
+    };
     depsOf.set(rt, deps);
   }
   return deps;

@@ -50,7 +50,9 @@ export const STATUS_FILTERS: readonly StatusFilter[] = ["active", ...PHASES, ...
 
 /**
  * An attempt's row (schema version 1; 0.1.0 wrote the same columns without `schemaVersion`). `json` is the
- * whole record; `phase` and `outcome` are copies for queries.
+ * whole record; `phase` and `outcome` are copies for queries, and so are `release`, `requestedAt` and
+ * `completedAt` on an attempt that deploys a release (the inventory's query; absent on other rows and on
+ * rows written before releases existed).
  */
 interface Row {
   partitionKey: string;
@@ -61,6 +63,21 @@ interface Row {
   receipt?: string;
   phase: Phase;
   outcome?: string;
+  release?: string;
+  requestedAt?: string;
+  completedAt?: string;
+}
+
+/** What the inventory reads of an attempt that deploys a release (ReleaseAttempt rows, few columns). */
+export interface ReleaseAttempt {
+  tenant: string;
+  id: string;
+  attempt: number;
+  release: string;
+  phase: Phase;
+  outcome?: Outcome;
+  requestedAt: string;
+  completedAt?: string;
 }
 
 function rowKey(id: string, attempt: number): string {
@@ -77,6 +94,13 @@ function toRow(record: DeploymentRecord): Row {
     ...(receipt ? { receipt: JSON.stringify(receipt) } : {}),
     phase: record.phase,
     ...(record.outcome ? { outcome: record.outcome } : {}),
+    ...(record.release !== undefined
+      ? {
+          release: record.release,
+          requestedAt: record.requestedAt,
+          ...(record.completedAt ? { completedAt: record.completedAt } : {}),
+        }
+      : {}),
   };
 }
 
@@ -520,6 +544,33 @@ export class DeploymentLedger {
     else if (status) filter += ` and outcome eq ${odataString(status)}`;
     const page = await queryPage<Row>(this.client, filter, options.top ?? 50, options.continuationToken);
     return { ...page, items: page.items.map((row) => fromRow(this.client.tableName, row)) };
+  }
+
+  /**
+   * Every attempt of every tenant that deploys a release, as the inventory needs it: one query across
+   * partitions for the rows that carry a `release` column, reading only the columns it needs.
+   */
+  async releaseAttempts(): Promise<ReleaseAttempt[]> {
+    await this.ensureTable();
+    const out: ReleaseAttempt[] = [];
+    const select = ["PartitionKey", "RowKey", "release", "phase", "outcome", "requestedAt", "completedAt"];
+    for await (const row of this.client.listEntities<Row>({
+      queryOptions: { filter: "release ne ''", select },
+    })) {
+      const split = row.rowKey.lastIndexOf("~");
+      if (!row.release || split < 0) continue;
+      out.push({
+        tenant: row.partitionKey,
+        id: row.rowKey.slice(0, split),
+        attempt: Number(row.rowKey.slice(split + 1)),
+        release: row.release,
+        phase: row.phase,
+        ...(row.outcome ? { outcome: row.outcome as Outcome } : {}),
+        requestedAt: row.requestedAt ?? "",
+        ...(row.completedAt ? { completedAt: row.completedAt } : {}),
+      });
+    }
+    return out;
   }
 
   /** Attempts of a tenant not yet completed (for the concurrency limit, the pump and tenant deletion). */

@@ -39,6 +39,7 @@ export const API_ROUTES = {
   releasesCreate: { route: "releases", methods: ["POST"] },
   releasesList: { route: "releases", methods: ["GET"] },
   releasesGet: { route: "releases/{version}", methods: ["GET"] },
+  inventoryGet: { route: "inventory", methods: ["GET"] },
   auditList: { route: "audit", methods: ["GET"] },
   dashboard: { route: "dashboard", methods: ["GET"] },
   jwks: { route: ".well-known/jwks.json", methods: ["GET"] },

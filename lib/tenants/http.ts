@@ -25,7 +25,8 @@ import { QueueTakenError } from "./claims";
 import { publicKeySet, type SigningKey } from "../signing/keys";
 import { PRIVATE_ENDPOINT_NAME_MAX, privateEndpointName } from "./network";
 import { onboardingInstructions } from "./onboarding";
-import { matchesSelector, parseSelector, SelectorError } from "./selector";
+import { matchesSelector, selectorParam } from "./selector";
+import { releaseVersion } from "../releases/model";
 import type { TenantHealthStore } from "./health";
 import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions } from "./store";
 
@@ -48,6 +49,8 @@ export interface TenantApiDeps {
    * reconciled with its instance. Without it, the ledger's count is used as is.
    */
   inFlight?: (client: DurableClient, tenant: string) => Promise<number>;
+  /** Each tenant's current release (lib/inventory), for `?release=`; the list refuses it without one. */
+  currentReleases?: () => Promise<Map<string, string>>;
   /** Operational records (last verify) go with the registration. */
   health?: TenantHealthStore;
   /** The Provider's command-signing keys: onboarding hands their public part to the customer to pin. */
@@ -112,18 +115,9 @@ function mapStoreError(error: unknown): never {
 const listQuerySchema = z.strictObject({
   top: z.coerce.number().int().min(1).max(1000).optional(),
   continuationToken: continuationTokenParam.optional(),
-  selector: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return parseSelector(text);
-      } catch (error) {
-        if (!(error instanceof SelectorError)) throw error;
-        ctx.addIssue({ code: "custom", message: `is not a label selector: ${error.message}` });
-        return z.NEVER;
-      }
-    })
-    .optional(),
+  selector: selectorParam.optional(),
+  /** Only the tenants whose current release (lib/inventory) is this version. */
+  release: releaseVersion.optional(),
 });
 
 export function createTenantHandlers(getDeps: () => TenantApiDeps) {
@@ -199,10 +193,18 @@ export function createTenantHandlers(getDeps: () => TenantApiDeps) {
     list: apiHandler(async (request) => {
       const { store, settings } = getDeps();
       requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
-      const { selector, ...paging } = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
+      const { selector, release, ...paging } = parseWith(
+        listQuerySchema,
+        Object.fromEntries(request.query.entries()),
+      );
       const page = await store.list(paging).catch(rejectInvalidContinuationToken);
-      // The selector filters each page, so a page may hold fewer than `top` (even none) and still go on.
-      const items = selector ? page.items.filter((t) => matchesSelector(selector, t.labels)) : page.items;
+      // The filters apply to each page, so a page may hold fewer than `top` (even none) and still go on.
+      let items = selector ? page.items.filter((t) => matchesSelector(selector, t.labels)) : page.items;
+      if (release !== undefined) {
+        const current = await getDeps().currentReleases?.();
+        if (!current) throw new ProblemError(501, "This host cannot filter tenants by release.");
+        items = items.filter((t) => current.get(t.name) === release);
+      }
       return json(200, {
         items: items.map(registrationView),
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),

@@ -10,6 +10,7 @@
  * As in Kubernetes, `!=` and `notin` also match tenants without the label, and an empty selector
  * matches every tenant.
  */
+import { z } from "zod";
 import { isLabelKey, isLabelValue } from "./labels";
 
 export type Requirement =
@@ -195,3 +196,14 @@ export function formatSelector(selector: Selector): string {
     })
     .join(",");
 }
+
+/** A query parameter holding a selector: parsed, or an issue naming it (`?selector=` of lists). */
+export const selectorParam = z.string().transform((text, ctx) => {
+  try {
+    return parseSelector(text);
+  } catch (error) {
+    if (!(error instanceof SelectorError)) throw error;
+    ctx.addIssue({ code: "custom", message: `is not a label selector: ${error.message}` });
+    return z.NEVER;
+  }
+});

@@ -280,3 +280,75 @@ describe("tenant parameters", () => {
     );
   });
 });
+
+describe("inventory", () => {
+  test("each tenant's current, previous and in-flight release, counts by version and label, drift and filters", async () => {
+    await registerLocalTenant(host!.url, "northwind", "c0000000-0000-4000-8000-000000000003", {
+      labels: { ring: "late" },
+    });
+    interface Item {
+      tenant: string;
+      current?: { release: string };
+      previous?: { release: string };
+      inFlight?: { release: string };
+    }
+    const inventory = (await (await api("inventory")).json()) as {
+      items: Item[];
+      counts: {
+        byVersion: Record<string, number>;
+        byLabel: Record<string, Record<string, Record<string, number>>>;
+      };
+    };
+    const of = (tenant: string) => inventory.items.find((i) => i.tenant === tenant);
+    // contoso: 2.4.0, then 3.0.0-fail failed twice (not installed), then 2.10.0 through the rollout.
+    assert.equal(of("contoso")?.current?.release, "2.10.0");
+    assert.equal(of("contoso")?.previous?.release, "2.4.0");
+    assert.equal(of("fabrikam")?.current?.release, "2.10.0");
+    assert.equal(of("northwind")?.current, undefined);
+    assert.ok(
+      inventory.items.every((i) => i.inFlight === undefined),
+      "nothing in flight",
+    );
+    assert.deepEqual(inventory.counts.byVersion, { "2.10.0": 2, none: 1 });
+    assert.deepEqual(inventory.counts.byLabel.ring, { all: { "2.10.0": 2 }, late: { none: 1 } });
+
+    const names = async (p: string) =>
+      ((await (await api(p)).json()) as { items: { tenant?: string; name?: string }[] }).items
+        .map((i) => i.tenant ?? i.name)
+        .sort();
+    assert.deepEqual(await names("inventory?behind=2.10.0"), ["northwind"]);
+    assert.deepEqual(await names("inventory?behind=3.0.0"), ["contoso", "fabrikam", "northwind"]);
+    assert.deepEqual(await names("inventory?release=2.10.0&selector=ring%3Dall"), ["contoso", "fabrikam"]);
+    assert.deepEqual(await names("tenants?release=2.10.0"), ["contoso", "fabrikam"]);
+    await expectProblem(await api("inventory?behind=latest"), 400, "behind");
+    await expectProblem(await api("inventory?selector=ring%20in"), 400, "selector");
+    await expectProblem(await api("tenants?release=x"), 400, "release");
+  });
+
+  test("a deployment of a release in flight shows as inFlight until it ends; what failed is not installed", async () => {
+    const stall = { demo: { outcome: "stall" } };
+    await api("releases", { method: "POST", body: { version: "4.0.0-stall", spec: stall } });
+    const res = await api("tenants/fabrikam/deployments", {
+      method: "POST",
+      body: { release: "4.0.0-stall" },
+    });
+    const { id } = (await res.json()) as { id: string };
+    interface Item {
+      current?: { release: string };
+      inFlight?: { release: string };
+    }
+    const item = async () =>
+      (
+        (await (await api("inventory?selector=ring%3Dall")).json()) as {
+          items: (Item & { tenant: string })[];
+        }
+      ).items.find((i) => i.tenant === "fabrikam");
+    assert.equal((await item())?.inFlight?.release, "4.0.0-stall");
+    assert.equal((await item())?.current?.release, "2.10.0");
+    assert.equal((await api(`deployments/${id}/cancel`, { method: "POST" })).status, 202);
+    assert.equal((await finished(id)).outcome, "Cancelled");
+    assert.equal((await item())?.inFlight, undefined);
+    assert.equal((await item())?.current?.release, "2.10.0", "a cancelled release is not installed");
+    await assertOneTruth(host!.url, id);
+  });
+});

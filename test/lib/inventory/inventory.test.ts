@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { ReleaseAttempt } from "../../../lib/deployments/ledger";
+import { countInventory, inventoryOf, isBehind } from "../../../lib/inventory/inventory";
+
+const attempt = (
+  over: Partial<ReleaseAttempt> & Pick<ReleaseAttempt, "tenant" | "release">,
+): ReleaseAttempt => ({
+  id: `d-${over.release}`,
+  attempt: 1,
+  phase: "Completed",
+  requestedAt: "2026-01-01T00:00:00.000Z",
+  ...over,
+});
+
+test("current is the latest success, previous the latest success of another release, inFlight the newest open attempt", () => {
+  const attempts = [
+    attempt({ tenant: "a", release: "1.0.0", outcome: "Succeeded", completedAt: "2026-01-01T01:00:00Z" }),
+    attempt({ tenant: "a", release: "1.1.0", outcome: "Succeeded", completedAt: "2026-01-02T01:00:00Z" }),
+    // A redeploy of the same release: previous stays the release before it.
+    attempt({
+      tenant: "a",
+      id: "again",
+      release: "1.1.0",
+      outcome: "Succeeded",
+      completedAt: "2026-01-03T01:00:00Z",
+    }),
+    // Failed and cancelled releases are not installed.
+    attempt({ tenant: "a", release: "2.0.0", outcome: "Failed", completedAt: "2026-01-04T01:00:00Z" }),
+    attempt({
+      tenant: "a",
+      id: "open",
+      release: "2.0.1",
+      phase: "InProgress",
+      requestedAt: "2026-01-05T00:00:00Z",
+    }),
+    attempt({ tenant: "b", release: "1.0.0", outcome: "Cancelled", completedAt: "2026-01-01T01:00:00Z" }),
+  ];
+  const [a, b, c] = inventoryOf(
+    [
+      { name: "a", labels: { ring: "canary" } },
+      { name: "b", labels: { ring: "prod" } },
+      { name: "c", labels: {} },
+    ],
+    attempts,
+  );
+  assert.equal(a?.current?.release, "1.1.0");
+  assert.equal(a?.current?.deploymentId, "again");
+  assert.equal(a?.previous?.release, "1.0.0");
+  assert.equal(a?.inFlight?.release, "2.0.1");
+  assert.equal(b?.current, undefined);
+  assert.equal(c?.current, undefined);
+  const counts = countInventory([a!, b!, c!]);
+  assert.deepEqual(counts.byVersion, { "1.1.0": 1, none: 2 });
+  assert.deepEqual(counts.byLabel, { ring: { canary: { "1.1.0": 1 }, prod: { none: 1 } } });
+  assert.equal(isBehind(a!, "1.1.0"), false);
+  assert.equal(isBehind(a!, "1.2.0-rc.1"), true);
+  assert.equal(isBehind(c!, "0.0.1"), true, "no release is behind every version");
+});

@@ -1,0 +1,9 @@
+/** Registers `GET /api/inventory`; logic lives in lib/inventory. */
+import { app } from "@azure/functions";
+import { runtime } from "../lib/deployments/runtime";
+import { routeOptions } from "../lib/http/routes";
+import { createInventoryHandlers } from "../lib/inventory/http";
+
+const handlers = createInventoryHandlers(runtime);
+
+app.http("inventoryGet", { ...routeOptions("inventoryGet"), authLevel: "function", handler: handlers.get });
