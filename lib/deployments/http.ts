@@ -3,12 +3,12 @@
  * terminate. Registered by `triggers/deployments.ts`; the durable client comes from the trigger's input
  * binding, the role check and the problem+json answers from `route` (./route.ts).
  */
-import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { actorOf, actorView, holdsRole, ROLES } from "../http/auth";
 import { json } from "../http/handler";
+import { idempotencyKeyOf, resourceId } from "../http/idempotency";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
@@ -162,17 +162,10 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
   return {
     start: route(WRITE, async ({ request, client, context, rt }) => {
       const tenant = tenantParam(request);
-      const idempotencyKey = request.headers.get("idempotency-key") ?? undefined;
-      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
-        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
-      }
+      const idempotencyKey = idempotencyKeyOf(request);
       const body = parseWith(startSchema, await readJson(request));
       const registered = await requireRegistered(rt, tenant);
-      const id =
-        body.deploymentId ??
-        (idempotencyKey
-          ? `d-${createHash("sha256").update(`${tenant}\n${idempotencyKey}`).digest("hex").slice(0, 24)}`
-          : `d-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      const id = body.deploymentId ?? resourceId("d", idempotencyKey, tenant);
       const requestDigest = specDigest(body);
       const existing = await rt.ledger.find(id);
       if (existing) {
@@ -187,7 +180,10 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       }
       // A timeout the request leaves out comes from the tenant's limits, so the order is checked here, after
       // a repeat has been answered as the original was.
-      const timeoutError = timeoutOrderError(body, registered.limits, "the tenant's default");
+      const timeoutError = timeoutOrderError(body, {
+        timeouts: registered.limits,
+        label: "the tenant's default",
+      });
       if (timeoutError) throw validationProblem([timeoutError]);
       const registration = await requireActiveTenant(rt, client, tenant);
       const record = await startAttempt(rt, client, registration, id, 1, body.spec, {

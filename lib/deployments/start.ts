@@ -7,6 +7,7 @@
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { deploymentSpec } from "../messaging/contracts";
+import { keyReusedProblem } from "../http/idempotency";
 import { ProblemError } from "../http/problem";
 import type { TenantRegistration } from "../tenants/model";
 import { quarantineMessage } from "../tenants/quarantine";
@@ -44,13 +45,7 @@ export function requireSameRequest(
     original.requestDigest !== undefined && digests.requestDigest !== undefined
       ? original.requestDigest === digests.requestDigest
       : original.specDigest === digests.specDigest;
-  if (!same) {
-    throw new ProblemError(
-      422,
-      "The Idempotency-Key was already used with a different request; use a new key for a new request.",
-      [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
-    );
-  }
+  if (!same) throw keyReusedProblem();
 }
 
 /** Records an attempt in the ledger and starts its orchestration. */

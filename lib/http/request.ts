@@ -86,11 +86,3 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, detail
   if (!result.success) throw validationProblem(fieldErrors(result.error), detail);
   return result.data;
 }
-
-export async function readValidatedJson<S extends z.ZodType>(
-  request: HttpRequest,
-  schema: S,
-  options: ReadJsonOptions = {},
-): Promise<z.infer<S>> {
-  return parseWith(schema, await readJson(request, options));
-}

@@ -5,7 +5,6 @@
  * orchestration with a `rolloutControl` event, so a lost event only delays a control: repeating the
  * request is always safe.
  */
-import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
@@ -17,6 +16,7 @@ import { durableRoutes } from "../deployments/route";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { actorOf, ROLES, type Actor } from "../http/auth";
 import { json } from "../http/handler";
+import { idempotencyKeyOf, keyReusedProblem, resourceId } from "../http/idempotency";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
@@ -34,6 +34,7 @@ import {
   type RolloutRecord,
   type RolloutTenant,
 } from "./model";
+import { timeoutOrderError } from "../tenants/model";
 import { selfApprovalRefusal } from "./four-eyes";
 import { reconcileRollout } from "./reconcile";
 import { rolloutStore } from "./runtime";
@@ -190,34 +191,19 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
 
   return {
     start: route(WRITE, async ({ request, client, context, rt }) => {
-      const idempotencyKey = request.headers.get("idempotency-key") ?? undefined;
-      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128))
-        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
+      const idempotencyKey = idempotencyKeyOf(request);
       const body = parseWith(startRolloutSchema, await readJson(request, { maxBytes: MAX_BODY_BYTES }));
-      if (
-        body.acceptanceTimeoutSeconds !== undefined &&
-        body.completionTimeoutSeconds !== undefined &&
-        body.acceptanceTimeoutSeconds > body.completionTimeoutSeconds
-      )
-        throw validationProblem([
-          { field: "acceptanceTimeoutSeconds", message: "must not exceed completionTimeoutSeconds" },
-        ]);
-      const id =
-        body.rolloutId ??
-        (idempotencyKey
-          ? `r-${createHash("sha256").update(idempotencyKey).digest("hex").slice(0, 24)}`
-          : `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      // Each tenant fills in a timeout left out from its own limits; two given ones must be in order.
+      const timeoutError = timeoutOrderError(body);
+      if (timeoutError) throw validationProblem([timeoutError]);
+      // The key alone names the rollout (no scope), as it always has: stored ids depend on it.
+      const id = body.rolloutId ?? resourceId("r", idempotencyKey);
       const requestDigest = specDigest(body);
       const store = rolloutStore(rt);
       const existing = await store.get(id);
       if (existing) {
         if (existing.requestDigest !== requestDigest) {
-          if (idempotencyKey)
-            throw new ProblemError(
-              422,
-              "The Idempotency-Key was already used with a different request; use a new key for a new request.",
-              [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
-            );
+          if (idempotencyKey) throw keyReusedProblem();
           throw new ProblemError(409, `Rollout "${id}" already exists.`);
         }
         return repeated(rt, client, request, existing);
@@ -355,12 +341,8 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
         .map((w, i) => ({ name: w.name, tenants: again.filter((t) => t.wave === i).map((t) => t.tenant) }))
         .filter((w) => w.tenants.length > 0);
       // With an Idempotency-Key a repeated retry finds the rollout the first one started.
-      const key = request.headers.get("idempotency-key") ?? undefined;
-      if (key !== undefined && (key.length === 0 || key.length > 128))
-        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
-      const id = key
-        ? `r-${createHash("sha256").update(`${previous.id}\n${key}`).digest("hex").slice(0, 24)}`
-        : `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+      const key = idempotencyKeyOf(request);
+      const id = resourceId("r", key, previous.id);
       const earlier = key ? await rolloutStore(rt).get(id) : undefined;
       if (earlier) return repeated(rt, client, request, earlier);
       const now = new Date().toISOString();

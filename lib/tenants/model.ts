@@ -66,20 +66,20 @@ export interface Timeouts {
 /**
  * Both deadlines of an attempt count from its start, so an acceptance timeout above the completion
  * timeout only keeps the workflow waiting for an acceptance that would come too late: the attempt is out
- * of time the moment it is accepted. A timeout left out is taken from `defaults` (named by `defaultsLabel`
- * in the message). The error names a field the caller sent, the acceptance timeout when both were;
- * defaults out of order are not the caller's mistake.
+ * of time the moment it is accepted. A timeout left out is taken from `defaults.timeouts` (named by
+ * `defaults.label` in the message); without `defaults` (a rollout: each tenant fills in its own) only two
+ * given timeouts are compared. The error names a field the caller sent, the acceptance timeout when both
+ * were; defaults out of order are not the caller's mistake.
  */
 export function timeoutOrderError(
   given: Partial<Timeouts>,
-  defaults: Timeouts,
-  defaultsLabel: string,
+  defaults?: { timeouts: Timeouts; label: string },
 ): FieldError | undefined {
-  const acceptance = given.acceptanceTimeoutSeconds ?? defaults.acceptanceTimeoutSeconds;
-  const completion = given.completionTimeoutSeconds ?? defaults.completionTimeoutSeconds;
-  if (acceptance <= completion) return undefined;
+  const acceptance = given.acceptanceTimeoutSeconds ?? defaults?.timeouts.acceptanceTimeoutSeconds;
+  const completion = given.completionTimeoutSeconds ?? defaults?.timeouts.completionTimeoutSeconds;
+  if (acceptance === undefined || completion === undefined || acceptance <= completion) return undefined;
   if (given.acceptanceTimeoutSeconds !== undefined) {
-    const source = given.completionTimeoutSeconds !== undefined ? "" : `, ${defaultsLabel}`;
+    const source = given.completionTimeoutSeconds !== undefined ? "" : `, ${defaults?.label}`;
     return {
       field: "acceptanceTimeoutSeconds",
       message: `must not exceed completionTimeoutSeconds (${completion}${source})`,
@@ -88,7 +88,7 @@ export function timeoutOrderError(
   if (given.completionTimeoutSeconds !== undefined) {
     return {
       field: "completionTimeoutSeconds",
-      message: `must be at least acceptanceTimeoutSeconds (${acceptance}, ${defaultsLabel})`,
+      message: `must be at least acceptanceTimeoutSeconds (${acceptance}, ${defaults?.label})`,
     };
   }
   return undefined;
@@ -107,7 +107,7 @@ const limitsSchema = z
       .optional(),
   })
   .superRefine((given, ctx) => {
-    const error = timeoutOrderError(given, DEFAULT_LIMITS, "the default");
+    const error = timeoutOrderError(given, { timeouts: DEFAULT_LIMITS, label: "the default" });
     if (error) ctx.addIssue({ code: "custom", path: [error.field], message: error.message });
   })
   .transform((given) => ({
