@@ -11,7 +11,7 @@ import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/
 import { parseWith } from "../http/request";
 import type { AuditEntry, AuditStore } from "./store";
 
-export const auditQuerySchema = z.strictObject({
+const auditQuerySchema = z.strictObject({
   target: z
     .string()
     .regex(
@@ -25,7 +25,7 @@ export const auditQuerySchema = z.strictObject({
   continuationToken: continuationTokenParam.optional(),
 });
 
-export interface AuditApiDeps {
+interface AuditApiDeps {
   settings: Pick<ProviderSettings, "requireRoles">;
   audit: AuditStore;
 }
@@ -35,7 +35,7 @@ export interface AuditApiDeps {
  * invocation id as `requestId` (the correlation id a 500 carries), the caller's own `x-ms-request-id`
  * as `clientRequestId`.
  */
-export function auditView(e: AuditEntry) {
+function auditView(e: AuditEntry) {
   return {
     at: e.at,
     actor: actorView(e.actor),

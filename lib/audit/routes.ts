@@ -23,18 +23,18 @@ import { invocationLogger } from "../logging/logger";
 import type { AuditEntry } from "./store";
 
 /** What the wrapper learns of the answer: its status and, for JSON, its body (a start's new id). */
-export interface AuditAnswer {
+interface AuditAnswer {
   status: number;
   body?: unknown;
 }
 
-export interface AuditSpec {
+interface AuditSpec {
   action: string | ((request: HttpRequest, answer: AuditAnswer) => string);
   target: (request: HttpRequest, answer: AuditAnswer) => string;
 }
 
 /** Routes of API_ROUTES that take a method other than GET: each must be audited. */
-export type MutatingRoute = {
+type MutatingRoute = {
   [K in RouteName]: Exclude<(typeof API_ROUTES)[K]["methods"][number], "GET"> extends never ? never : K;
 }[RouteName];
 
@@ -83,7 +83,7 @@ export const AUDITED_ROUTES: Record<MutatingRoute, AuditSpec> = {
   tenantsResume: { action: "tenant.resume", target: tenant },
 };
 
-export interface AuditSink {
+interface AuditSink {
   append(entry: AuditEntry): Promise<void>;
 }
 

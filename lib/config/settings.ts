@@ -51,7 +51,7 @@ export const SETTING_NAMES = {
  * `auth.secretSetting`) must start with, so a registration can never point at the Provider's own settings
  * (`AzureWebJobsStorage`, ...).
  */
-export const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
+const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
 const SETTING_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9_]*_$/;
 /** Prefixes of the platform's own settings (App Service, Functions host, managed identity). */
 const PLATFORM_PREFIXES =
@@ -62,18 +62,18 @@ const PLATFORM_PREFIXES =
  * the tenant has work; `timerPoll`, the seed's design kept as a measurable baseline: a timer polls every
  * registered tenant's status queue on `STATUS_POLL_SCHEDULE`, one message per tenant per tick.
  */
-export const STATUS_DELIVERY_MODES = ["pump", "timerPoll"] as const;
+const STATUS_DELIVERY_MODES = ["pump", "timerPoll"] as const;
 export type StatusDelivery = (typeof STATUS_DELIVERY_MODES)[number];
-export const DEFAULT_STATUS_POLL_SCHEDULE = "*/10 * * * * *";
+const DEFAULT_STATUS_POLL_SCHEDULE = "*/10 * * * * *";
 
-export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
+const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
 
 /**
  * The identity-based form of `AzureWebJobsStorage`, as the Functions host reads it: `<name>__<part>`.
  * The host and the Durable extension use `__accountName` (or the service URIs), `__credential` and
  * `__clientId`; our tables read `__tableServiceUri`, else derive it from `__accountName`.
  */
-export const STORAGE_IDENTITY_PARTS = {
+const STORAGE_IDENTITY_PARTS = {
   tableServiceUri: "tableServiceUri",
   accountName: "accountName",
   clientId: "clientId",
@@ -81,7 +81,7 @@ export const STORAGE_IDENTITY_PARTS = {
 } as const;
 
 /** `AzureWebJobsStorage__<part>`. */
-export const storageSetting = (part: keyof typeof STORAGE_IDENTITY_PARTS) =>
+const storageSetting = (part: keyof typeof STORAGE_IDENTITY_PARTS) =>
   `${SETTING_NAMES.storage}__${STORAGE_IDENTITY_PARTS[part]}`;
 
 /**

@@ -125,10 +125,10 @@ function eventOf(s: Status): Status {
 }
 
 /** How a received status is settled on its queue (the receiver that took it). */
-export type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
+type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
 
 /** What routing a status did: `bad` names the dead-letter reason of a status the Provider refused. */
-export interface Routed {
+interface Routed {
   bad?: string;
 }
 
@@ -230,7 +230,7 @@ export async function routeStatus(
 }
 
 /** The bad messages of a routed batch: how many, the reason of the last, and which (settled as bad). */
-export interface BadCount {
+interface BadCount {
   bad: number;
   lastReason?: string;
   refused: Set<ReceivedStatus>;
@@ -241,7 +241,7 @@ export interface BadCount {
  * contract is dead-lettered first, all at once: settlements of one reason and description share the
  * receiver's flushes (SettlementGate), so a batch of garbage costs a few round trips, not one each.
  */
-export async function routeBatch(
+async function routeBatch(
   rt: ProviderRuntime,
   client: DurableClient,
   tenant: string,

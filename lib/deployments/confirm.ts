@@ -11,7 +11,7 @@ import type { StatusState } from "../messaging/contracts";
 import { PHASES, type DeploymentRecord } from "./model";
 import type { ProviderRuntime } from "./runtime";
 
-export interface ReportRef {
+interface ReportRef {
   sequence: number;
   state: StatusState;
 }
@@ -27,7 +27,7 @@ export interface ConfirmEventsInput {
 }
 
 /** A report as the ledger holds it: what the orchestration acts on, never the event's own fields. */
-export interface ConfirmedReport extends ReportRef {
+interface ConfirmedReport extends ReportRef {
   progress?: number;
   message?: string;
 }

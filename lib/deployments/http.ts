@@ -41,7 +41,7 @@ const listQuerySchema = z.strictObject({
 });
 
 /** The API shape of an attempt; lists leave the timeline out to stay small. */
-export function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
+function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
   // Rows written by 0.2.0 or earlier have no actors: the fields are left out.
   const requestedBy = storedActor(r.requestedBy);
   const terminatedBy = storedActor(r.terminatedBy);

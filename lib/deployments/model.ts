@@ -24,7 +24,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** Outcomes a user may retry. */
 export const RETRYABLE_OUTCOMES: readonly Outcome[] = ["Failed", "TimedOut", "Cancelled", "Terminated"];
 
-export interface LastStatus {
+interface LastStatus {
   state: StatusState;
   progress: number;
   message?: string;
@@ -40,7 +40,7 @@ export interface CancelRequested {
 }
 
 /** One event of an attempt's history, as the dashboard and `GET /api/deployments/{id}` show it. */
-export interface TimelineEntry {
+interface TimelineEntry {
   /** When the Provider recorded it. */
   at: string;
   source: "provider" | "agent";

@@ -19,7 +19,7 @@ export type DurableHandler = (
 ) => Promise<HttpResponseInit>;
 
 /** What a route's body gets once the caller holds one of its roles. */
-export interface RouteCall {
+interface RouteCall {
   request: HttpRequest;
   client: DurableClient;
   context: InvocationContext;

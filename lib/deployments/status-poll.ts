@@ -14,11 +14,11 @@ import { routeStatus } from "./activities";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 
 /** A tick must end before the next one, so each receive waits briefly rather than long-polling. */
-export const TIMER_RECEIVE_WAIT_MS = 1000;
+const TIMER_RECEIVE_WAIT_MS = 1000;
 /** Tenants polled at once within a tick (bounded so thousands of tenants do not open thousands of links). */
 const TENANT_CONCURRENCY = 32;
 
-export interface PollTickResult {
+interface PollTickResult {
   tenants: number;
   received: number;
   failed: number;

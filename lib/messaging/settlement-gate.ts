@@ -15,7 +15,7 @@
  * the broker has acknowledged it (the client's settle promise resolves only then, so its disposition has
  * been flushed). Waiters are served in order, so a stream of completes never starves a dead-letter.
  */
-export type SettlementKind = "complete" | "exclusive" | `same:${string}`;
+type SettlementKind = "complete" | "exclusive" | `same:${string}`;
 
 /** The kind of settlements that all carry the outcome `key` names, and so may be issued together. */
 export function sameOutcome(key: string): SettlementKind {

@@ -16,7 +16,7 @@ export const TENANT_HEALTH_TABLE = "tenanthealth";
 const PARTITION = "verify";
 const BAD_MESSAGES = "badMessages";
 
-export interface VerifyRecord {
+interface VerifyRecord {
   at: string;
   ok: boolean;
   latencyMs?: number;

@@ -18,14 +18,11 @@ const FQDN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-
 // with a letter or digit; at most 260 characters.
 const QUEUE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/;
 
-export const AUTH_MODES = ["federatedManagedIdentity", "certificate", "clientSecret", "sas"] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
-
 const settingName = z
   .string()
   .regex(SETTING_NAME, "must be the name of an app setting (letters, digits, underscores)");
 
-export const authConfigSchema = z.discriminatedUnion("mode", [
+const authConfigSchema = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("federatedManagedIdentity") }),
   z.strictObject({ mode: z.literal("certificate"), certificateSetting: settingName }),
   z.strictObject({ mode: z.literal("clientSecret"), secretSetting: settingName }),
@@ -52,13 +49,13 @@ const queueName = z
   .regex(QUEUE_NAME, "must be a valid Service Bus queue name")
   .refine((v) => !v.includes("//"), "must not contain empty path segments");
 
-export const DEFAULT_LIMITS = {
+const DEFAULT_LIMITS = {
   maxConcurrentDeployments: 10,
   acceptanceTimeoutSeconds: 120,
   completionTimeoutSeconds: 3600,
 } as const;
 
-export interface Timeouts {
+interface Timeouts {
   acceptanceTimeoutSeconds: number;
   completionTimeoutSeconds: number;
 }
