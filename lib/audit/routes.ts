@@ -16,7 +16,7 @@
  * missed. A handler that throws (apiHandler answers every error, so only a bug) is recorded as 500.
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import type { DurableHandler } from "../deployments/route";
+import type { DurableHandler } from "../deployments/authorized";
 import { actorOf, type Actor } from "../http/auth";
 import type { API_ROUTES, RouteName } from "../http/routes";
 import { invocationLogger } from "../logging/logger";

@@ -59,7 +59,7 @@ const PLATFORM_PREFIXES =
 
 /**
  * How statuses reach the Provider: `pump` (default), a per-tenant durable long-poll that runs only while
- * the tenant has work; `timerPoll`, the seed's design kept as a measurable baseline: a timer polls every
+ * the tenant has work; `timerPoll`, the baseline the pump is measured against: a timer polls every
  * registered tenant's status queue on `STATUS_POLL_SCHEDULE`, one message per tenant per tick.
  */
 const STATUS_DELIVERY_MODES = ["pump", "timerPoll"] as const;

@@ -1,7 +1,7 @@
 /**
  * HTTP handlers of the deployments API: start (with Idempotency-Key), read, list by tenant, cancel, retry,
  * terminate. Registered by `triggers/deployments.ts`; the durable client comes from the trigger's input
- * binding, the role check and the problem+json answers from `route` (./route.ts).
+ * binding, the role check and the problem+json answers from `authorized` (./authorized.ts).
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
@@ -27,7 +27,7 @@ import { timeoutOrderError } from "../tenants/model";
 import { compactReceipt } from "../signing/receipts";
 import type { ProviderRuntime } from "./runtime";
 import { DeploymentInput, EVENTS } from "./contract";
-import { durableRoutes, requireRegistered } from "./route";
+import { authorizedHandlers, requireRegistered } from "./authorized";
 
 const startSchema = z.strictObject({
   deploymentId: deploymentIdSchema.optional(),
@@ -129,7 +129,7 @@ function deploymentParam(request: HttpRequest): string {
 }
 
 /**
- * The latest attempt of the deployment named in the route (reconciled with its orchestration instance,
+ * The latest attempt of the deployment named in the path (reconciled with its orchestration instance,
  * which the Durable API may have changed behind the product's back), or a 404.
  */
 async function requireDeployment(
@@ -158,9 +158,9 @@ const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
 const WRITE = [ROLES.deploymentsWrite];
 
 export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
-  const route = durableRoutes(getRuntime);
+  const authorized = authorizedHandlers(getRuntime);
   return {
-    start: route(WRITE, async ({ request, client, context, rt }) => {
+    start: authorized(WRITE, async ({ request, client, context, rt }) => {
       const tenant = tenantParam(request);
       const idempotencyKey = idempotencyKeyOf(request);
       const body = parseWith(startSchema, await readJson(request));
@@ -203,7 +203,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return accepted(request, record, client, rt);
     }),
 
-    retry: route(WRITE, async ({ request, client, context, rt }) => {
+    retry: authorized(WRITE, async ({ request, client, context, rt }) => {
       const previous = await requireDeployment(rt, client, request);
       if (!previous.outcome || !RETRYABLE_OUTCOMES.includes(previous.outcome)) {
         throw new ProblemError(
@@ -244,7 +244,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return accepted(request, record, client, rt);
     }),
 
-    terminate: route(WRITE, async ({ request, client, context, rt }) => {
+    terminate: authorized(WRITE, async ({ request, client, context, rt }) => {
       const log = invocationLogger(context);
       const record = await requireRunning(rt, client, request);
       const by = actorOf(request);
@@ -270,7 +270,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),
 
-    get: route(READ, async ({ request, client, rt }) => {
+    get: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireDeployment(rt, client, request);
       return json(200, deploymentView(record));
     }),
@@ -280,7 +280,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
      * detached JWS, its key id and the compact JWS to verify as is; 404 when the latest attempt has none
      * (its tenant registered no receipt keys, or the agent has not reported its end).
      */
-    receipt: route(READ, async ({ request, client, rt }) => {
+    receipt: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireDeployment(rt, client, request);
       if (!record.receipt)
         throw new ProblemError(
@@ -299,7 +299,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       });
     }),
 
-    list: route(READ, async ({ request, client, rt }) => {
+    list: authorized(READ, async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       await requireRegistered(rt, tenant);
@@ -316,7 +316,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     // A deployment whose orchestration failed on our side (recorded Failed, the agent not cancelled) is
     // rewound as the Durable extension rewinds (failed tasks run again) and its record reopened, so it
     // finishes with its real outcome. Anything else is 409: there is nothing of ours to repair.
-    rewind: route(WRITE, async ({ request, client, context, rt }) => {
+    rewind: authorized(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireDeployment(rt, client, request);
       // A repeat after a reopen (a crash or an error half-way) only hands the agent's report over again.
       const reopenedBefore =
@@ -345,7 +345,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           attempt: record.attempt,
           ...last,
         } satisfies Status);
-      // The reopened record is in flight again: the tenant's pump must route its statuses.
+      // The reopened record is in flight again: the tenant's pump must dispatch its statuses.
       await ensureStatusPumpActivity(rt, client, record.tenant);
       invocationLogger(context).info("deployment rewound", {
         tenant: record.tenant,
@@ -356,7 +356,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return json(202, deploymentView(reopened), { location: deploymentUrl(request, record) });
     }),
 
-    cancel: route(WRITE, async ({ request, client, context, rt }) => {
+    cancel: authorized(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireRunning(rt, client, request);
       const by = actorOf(request).name;
       const recorded = await requestCancel(rt, client, record, { reason: "cancelled by user", by });

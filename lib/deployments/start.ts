@@ -15,7 +15,7 @@ import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./co
 import { DeploymentExistsError } from "./ledger";
 import { type DeploymentRecord, isTerminal, specDigest } from "./model";
 import { inFlight, instanceState } from "./reconcile";
-import { requireRegistered } from "./route";
+import { requireRegistered } from "./authorized";
 import type { ProviderRuntime } from "./runtime";
 
 /** What a start request says about the deployment, the same for one tenant (the API) and many (rollouts). */

@@ -22,73 +22,76 @@ import {
 } from "./contract";
 import { ensureStatusPumpActivity } from "./activities";
 import { inFlight } from "./reconcile";
-import { durableRoutes, requireRegistered } from "./route";
+import { authorizedHandlers, requireRegistered } from "./authorized";
 import type { ProviderRuntime } from "./runtime";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
 export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
-  const route = durableRoutes(getRuntime);
+  const authorized = authorizedHandlers(getRuntime);
   return {
-    verify: route([ROLES.tenantsAdmin, ROLES.deploymentsWrite], async ({ request, client, context, rt }) => {
-      const tenant = tenantParam(request);
-      const raw = await request.clone().text();
-      const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
-      const registration = await requireRegistered(rt, tenant);
-      const log = invocationLogger(context);
-      const finish = async (answer: VerifyResult) => {
-        // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
-        const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
-        const result = { ...answer, steps };
-        const failed = result.steps.find((s) => !s.ok);
-        await rt.health
-          .recordVerify(tenant, {
-            at: new Date().toISOString(),
-            ok: result.ok,
-            ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
-            ...(failed
-              ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
-              : {}),
-          })
-          .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
-        log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-        return json(200, { tenant, ...result });
-      };
-      // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
-      try {
-        rt.connections.resolve(registration);
-      } catch (error) {
-        return finish({
-          ok: false,
-          steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
-        });
-      }
-      // 2. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
-      const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
-      const instanceId = verifyInstanceId(tenant, pingId);
-      const timeoutSeconds = body.timeoutSeconds ?? 30;
-      const input: VerifyInput = {
-        tenant,
-        pingId,
-        timeoutSeconds,
-        pumpReensureSeconds: rt.settings.pumpReensureSeconds,
-      };
-      await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
-      const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
-      for (;;) {
-        const status = await client.getStatus(instanceId);
-        if (status.runtimeStatus === "Completed") {
-          const result = status.output as VerifyResult;
-          return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
+    verify: authorized(
+      [ROLES.tenantsAdmin, ROLES.deploymentsWrite],
+      async ({ request, client, context, rt }) => {
+        const tenant = tenantParam(request);
+        const raw = await request.clone().text();
+        const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
+        const registration = await requireRegistered(rt, tenant);
+        const log = invocationLogger(context);
+        const finish = async (answer: VerifyResult) => {
+          // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
+          const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
+          const result = { ...answer, steps };
+          const failed = result.steps.find((s) => !s.ok);
+          await rt.health
+            .recordVerify(tenant, {
+              at: new Date().toISOString(),
+              ok: result.ok,
+              ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
+              ...(failed
+                ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
+                : {}),
+            })
+            .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
+          log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
+          return json(200, { tenant, ...result });
+        };
+        // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
+        try {
+          rt.connections.resolve(registration);
+        } catch (error) {
+          return finish({
+            ok: false,
+            steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
+          });
         }
-        if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
-          throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+        // 2. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
+        const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
+        const instanceId = verifyInstanceId(tenant, pingId);
+        const timeoutSeconds = body.timeoutSeconds ?? 30;
+        const input: VerifyInput = {
+          tenant,
+          pingId,
+          timeoutSeconds,
+          pumpReensureSeconds: rt.settings.pumpReensureSeconds,
+        };
+        await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
+        const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
+        for (;;) {
+          const status = await client.getStatus(instanceId);
+          if (status.runtimeStatus === "Completed") {
+            const result = status.output as VerifyResult;
+            return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
+          }
+          if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
+            throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }),
+      },
+    ),
 
-    health: route([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
+    health: authorized([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
       const registration = await requireRegistered(rt, tenant);
       const [pump, activeDeployments, lastVerify, quarantine] = await Promise.all([
@@ -120,7 +123,7 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
      * idle poll if nothing is in flight). Statuses still queued are received again: a queue still full of
      * bad messages quarantines the tenant again after QUARANTINE_BAD_MESSAGES more.
      */
-    resume: route([ROLES.tenantsAdmin], async ({ request, client, context, rt }) => {
+    resume: authorized([ROLES.tenantsAdmin], async ({ request, client, context, rt }) => {
       const tenant = tenantParam(request);
       await requireRegistered(rt, tenant);
       const lifted = await rt.health.resume(tenant);

@@ -121,7 +121,7 @@ export interface StatusBatch {
   items: ReceivedStatus[];
   /** The next batch on the same receiver (no new link or authorisation), waiting as `receiveStatuses` does. */
   next(options: { maxMessages: number; maxWaitTimeInMs: number }): Promise<ReceivedStatus[]>;
-  /** Completes a message once its status has been routed and recorded. */
+  /** Completes a message once its status has been dispatched and recorded. */
   complete(message: ServiceBusReceivedMessage): Promise<void>;
   /**
    * Dead-letters a message the Provider refuses, with a reason operators can filter on. Dead-letters with

@@ -12,7 +12,7 @@ import { requestCancel } from "../deployments/cancel";
 import { EVENTS } from "../deployments/contract";
 import { specDigest } from "../deployments/model";
 import { instanceState } from "../deployments/reconcile";
-import { durableRoutes } from "../deployments/route";
+import { authorizedHandlers } from "../deployments/authorized";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { actorOf, ROLES, type Actor } from "../http/auth";
 import { json } from "../http/handler";
@@ -116,7 +116,7 @@ async function ensureStarted(
   }
 }
 
-/** The rollout named in the route, reconciled with its orchestration, or a 404. */
+/** The rollout named in the path, reconciled with its orchestration, or a 404. */
 async function requireRollout(
   rt: ProviderRuntime,
   client: DurableClient,
@@ -139,7 +139,7 @@ async function announce(client: DurableClient, id: string, action: string): Prom
 }
 
 export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
-  const route = durableRoutes(getRuntime);
+  const authorized = authorizedHandlers(getRuntime);
 
   /**
    * A control: `change` answers the header to write (or the refusal), and the control is added to the
@@ -154,7 +154,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       after?: (rt: ProviderRuntime, client: DurableClient, r: RolloutRecord) => Promise<void>;
     } = {},
   ) =>
-    route(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
+    authorized(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
       const by = actorOf(request);
       const current = await requireRollout(rt, client, request);
       requireNotEnded(current);
@@ -190,7 +190,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
     });
 
   return {
-    start: route(WRITE, async ({ request, client, context, rt }) => {
+    start: authorized(WRITE, async ({ request, client, context, rt }) => {
       const idempotencyKey = idempotencyKeyOf(request);
       const body = parseWith(startRolloutSchema, await readJson(request, { maxBytes: MAX_BODY_BYTES }));
       // Each tenant fills in a timeout left out from its own limits; two given ones must be in order.
@@ -264,13 +264,13 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       );
     }),
 
-    get: route(READ, async ({ request, client, rt }) => {
+    get: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireRollout(rt, client, request);
       const tenants = await rolloutStore(rt).tenants(record.id);
       return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
     }),
 
-    list: route(READ, async ({ request, client, rt }) => {
+    list: authorized(READ, async ({ request, client, rt }) => {
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       const stored = await rolloutStore(rt).list(query.top ?? 50);
       // Reconciled like a read by id (one instance read per rollout not yet ended), so a rollout ended
@@ -325,7 +325,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       },
     }),
 
-    retry: route(WRITE, async ({ request, client, context, rt }) => {
+    retry: authorized(WRITE, async ({ request, client, context, rt }) => {
       const previous = await requireRollout(rt, client, request);
       if (!TERMINAL_ROLLOUT_STATES.includes(previous.state))
         throw new ProblemError(
