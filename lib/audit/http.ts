@@ -1,7 +1,8 @@
 /**
  * `GET /api/audit?target=&actor=&since=&top=&continuationToken=`: the audit trail, newest first, for
  * callers holding `Audit.Read` (when role checks are on). Registered by `triggers/audit.ts`; the records
- * are written by the route wrapper (./routes.ts) and stored by ./store.ts.
+ * are written by the audit wrapper around each audited route's handler (./routes.ts) and stored by
+ * ./store.ts.
  */
 import { z } from "zod";
 import type { ProviderSettings } from "../config/settings";
