@@ -55,13 +55,20 @@ test("the fixture marks each kind of violation", () => {
   }
 });
 
+/**
+ * Where orchestration code lives: a new file in each folder (a probe, never on disk), and each single
+ * file the config names, as long as it exists (a module that moves takes its config entry with it).
+ */
+const ORCHESTRATION_CODE = [
+  "orchestrators/determinism-probe.ts",
+  "lib/durable/determinism-probe.ts",
+  ...["customer/agent/orchestration.ts", "lib/deployments/orchestration.ts"].filter((file) =>
+    fs.existsSync(path.join(root, file)),
+  ),
+];
+
 test("every violation is reported in orchestration code, and nothing else", async () => {
-  for (const file of [
-    "orchestrators/determinism-probe.ts",
-    "lib/durable/determinism-probe.ts",
-    "customer/agent/orchestration.ts",
-    "lib/deployments/orchestration.ts",
-  ]) {
+  for (const file of ORCHESTRATION_CODE) {
     assert.deepEqual(await reported(file), expected, file);
   }
 });
