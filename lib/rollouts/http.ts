@@ -20,6 +20,7 @@ import { idempotencyKeyOf, keyReusedProblem, resourceId } from "../http/idempote
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
+import { timeoutOrderError } from "../tenants/model";
 import { ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
 import {
   DEFAULTS,
@@ -34,7 +35,6 @@ import {
   type RolloutRecord,
   type RolloutTenant,
 } from "./model";
-import { timeoutOrderError } from "../tenants/model";
 import { selfApprovalRefusal } from "./four-eyes";
 import { reconcileRollout } from "./reconcile";
 import { rolloutStore } from "./runtime";
@@ -196,7 +196,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       // Each tenant fills in a timeout left out from its own limits; two given ones must be in order.
       const timeoutError = timeoutOrderError(body);
       if (timeoutError) throw validationProblem([timeoutError]);
-      // The key alone names the rollout (no scope), as it always has: stored ids depend on it.
+      // A start's key names the rollout unscoped (a retry's is scoped by the retried rollout).
       const id = body.rolloutId ?? resourceId("r", idempotencyKey);
       const requestDigest = specDigest(body);
       const store = rolloutStore(rt);
