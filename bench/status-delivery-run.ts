@@ -42,7 +42,7 @@ export const PLANS: Record<StatusDelivery, PhasePlan> = {
     throughputWindowSeconds: 40,
     idleSeconds: 30,
   },
-  // The seed's 10 s tick drains one status per tenant per tick: fewer deployments, fixed windows.
+  // The timer poll's 10 s tick drains one status per tenant per tick: fewer deployments, fixed windows.
   timerPoll: {
     unloaded: 2,
     latencyTenants: 5,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the status pump (STATUS_DELIVERY=pump) against the seed's timer poll
+ * `npm run bench`: the status pump (STATUS_DELIVERY=pump) against the baseline timer poll
  * (STATUS_DELIVERY=timerPoll, every 10 s, one status per tenant per tick) on the local stack, in one run.
  * Each mode runs in a fresh process with its own stack (bench/status-delivery-run.ts); this script
  * collects their results and writes bench/RESULTS.md.

@@ -7,48 +7,27 @@ import { auditRoutes } from "../lib/audit/routes";
 import { auditStore } from "../lib/audit/store";
 import { createDeploymentHandlers } from "../lib/deployments/http";
 import { runtime } from "../lib/deployments/runtime";
-import { routeOptions } from "../lib/http/routes";
+import { routeOptions, type RouteName } from "../lib/http/routes";
 
 const handlers = createDeploymentHandlers(runtime);
 const audit = auditRoutes(() => auditStore(runtime()));
 
-df.app.client.http("deploymentsStart", {
-  ...routeOptions("deploymentsStart"),
-  authLevel: "function",
-  handler: audit.durable("deploymentsStart", handlers.start),
-});
-df.app.client.http("deploymentsCancel", {
-  ...routeOptions("deploymentsCancel"),
-  authLevel: "function",
-  handler: audit.durable("deploymentsCancel", handlers.cancel),
-});
-df.app.client.http("deploymentsGet", {
-  ...routeOptions("deploymentsGet"),
-  authLevel: "function",
-  handler: handlers.get,
-});
-df.app.client.http("deploymentsReceipt", {
-  ...routeOptions("deploymentsReceipt"),
-  authLevel: "function",
-  handler: handlers.receipt,
-});
-df.app.client.http("deploymentsList", {
-  ...routeOptions("deploymentsList"),
-  authLevel: "function",
-  handler: handlers.list,
-});
-df.app.client.http("deploymentsRetry", {
-  ...routeOptions("deploymentsRetry"),
-  authLevel: "function",
-  handler: audit.durable("deploymentsRetry", handlers.retry),
-});
-df.app.client.http("deploymentsRewind", {
-  ...routeOptions("deploymentsRewind"),
-  authLevel: "function",
-  handler: audit.durable("deploymentsRewind", handlers.rewind),
-});
-df.app.client.http("deploymentsTerminate", {
-  ...routeOptions("deploymentsTerminate"),
-  authLevel: "function",
-  handler: audit.durable("deploymentsTerminate", handlers.terminate),
-});
+// Every route goes through the audit wrapper, which wraps the state-changing ones and returns the others
+// unchanged (lib/audit/routes.ts).
+const ROUTES: [RouteName, keyof typeof handlers][] = [
+  ["deploymentsStart", "start"],
+  ["deploymentsCancel", "cancel"],
+  ["deploymentsGet", "get"],
+  ["deploymentsReceipt", "receipt"],
+  ["deploymentsList", "list"],
+  ["deploymentsRetry", "retry"],
+  ["deploymentsRewind", "rewind"],
+  ["deploymentsTerminate", "terminate"],
+];
+
+for (const [name, handler] of ROUTES)
+  df.app.client.http(name, {
+    ...routeOptions(name),
+    authLevel: "function",
+    handler: audit.durable(name, handlers[handler]),
+  });

@@ -7,23 +7,21 @@ import { auditRoutes } from "../lib/audit/routes";
 import { auditStore } from "../lib/audit/store";
 import { createVerifyHandlers } from "../lib/deployments/verify-http";
 import { runtime } from "../lib/deployments/runtime";
-import { routeOptions } from "../lib/http/routes";
+import { routeOptions, type RouteName } from "../lib/http/routes";
 
 const handlers = createVerifyHandlers(runtime);
 const audit = auditRoutes(() => auditStore(runtime()));
 
-df.app.client.http("tenantsVerify", {
-  ...routeOptions("tenantsVerify"),
-  authLevel: "function",
-  handler: audit.durable("tenantsVerify", handlers.verify),
-});
-df.app.client.http("tenantsHealth", {
-  ...routeOptions("tenantsHealth"),
-  authLevel: "function",
-  handler: handlers.health,
-});
-df.app.client.http("tenantsResume", {
-  ...routeOptions("tenantsResume"),
-  authLevel: "function",
-  handler: audit.durable("tenantsResume", handlers.resume),
-});
+// The audit wrapper wraps the state-changing routes and returns the others unchanged (lib/audit/routes.ts).
+const ROUTES: [RouteName, keyof typeof handlers][] = [
+  ["tenantsVerify", "verify"],
+  ["tenantsHealth", "health"],
+  ["tenantsResume", "resume"],
+];
+
+for (const [name, handler] of ROUTES)
+  df.app.client.http(name, {
+    ...routeOptions(name),
+    authLevel: "function",
+    handler: audit.durable(name, handlers[handler]),
+  });

@@ -25,7 +25,7 @@ export type StepResult =
   | { kind: "succeeded"; message?: string; detail?: unknown }
   | { kind: "failed"; message: string; progress?: number; detail?: unknown };
 
-export interface StepContext {
+interface StepContext {
   /** 1-based. */
   step: number;
   steps: number;

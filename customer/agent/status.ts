@@ -11,7 +11,7 @@ import {
 import type { MessageSigner } from "../../lib/signing/jws";
 import { isReceiptState } from "../../lib/signing/receipts";
 
-export interface Report {
+interface Report {
   state: StatusState;
   progress: number;
   sequence: number;

@@ -1,7 +1,8 @@
 /**
  * `GET /api/audit?target=&actor=&since=&top=&continuationToken=`: the audit trail, newest first, for
  * callers holding `Audit.Read` (when role checks are on). Registered by `triggers/audit.ts`; the records
- * are written by the route wrapper (./routes.ts) and stored by ./store.ts.
+ * are written by the audit wrapper around each audited route's handler (./routes.ts) and stored by
+ * ./store.ts.
  */
 import { z } from "zod";
 import type { ProviderSettings } from "../config/settings";
@@ -11,7 +12,7 @@ import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/
 import { parseWith } from "../http/request";
 import type { AuditEntry, AuditStore } from "./store";
 
-export const auditQuerySchema = z.strictObject({
+const auditQuerySchema = z.strictObject({
   target: z
     .string()
     .regex(
@@ -25,7 +26,7 @@ export const auditQuerySchema = z.strictObject({
   continuationToken: continuationTokenParam.optional(),
 });
 
-export interface AuditApiDeps {
+interface AuditApiDeps {
   settings: Pick<ProviderSettings, "requireRoles">;
   audit: AuditStore;
 }
@@ -35,7 +36,7 @@ export interface AuditApiDeps {
  * invocation id as `requestId` (the correlation id a 500 carries), the caller's own `x-ms-request-id`
  * as `clientRequestId`.
  */
-export function auditView(e: AuditEntry) {
+function auditView(e: AuditEntry) {
   return {
     at: e.at,
     actor: actorView(e.actor),

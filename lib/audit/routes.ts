@@ -16,25 +16,25 @@
  * missed. A handler that throws (apiHandler answers every error, so only a bug) is recorded as 500.
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import type { DurableHandler } from "../deployments/route";
+import type { DurableHandler } from "../deployments/authorized";
 import { actorOf, type Actor } from "../http/auth";
 import type { API_ROUTES, RouteName } from "../http/routes";
 import { invocationLogger } from "../logging/logger";
 import type { AuditEntry } from "./store";
 
 /** What the wrapper learns of the answer: its status and, for JSON, its body (a start's new id). */
-export interface AuditAnswer {
+interface AuditAnswer {
   status: number;
   body?: unknown;
 }
 
-export interface AuditSpec {
+interface AuditSpec {
   action: string | ((request: HttpRequest, answer: AuditAnswer) => string);
   target: (request: HttpRequest, answer: AuditAnswer) => string;
 }
 
 /** Routes of API_ROUTES that take a method other than GET: each must be audited. */
-export type MutatingRoute = {
+type MutatingRoute = {
   [K in RouteName]: Exclude<(typeof API_ROUTES)[K]["methods"][number], "GET"> extends never ? never : K;
 }[RouteName];
 
@@ -89,7 +89,7 @@ export const AUDITED_ROUTES: Record<MutatingRoute, AuditSpec> = {
   },
 };
 
-export interface AuditSink {
+interface AuditSink {
   append(entry: AuditEntry): Promise<void>;
 }
 

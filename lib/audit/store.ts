@@ -24,7 +24,7 @@ import type { StorageAccess } from "../config/settings";
 import { schemaVersionColumn } from "../storage/rows";
 import { createTableClient, queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 
-export const AUDIT_TABLE = "audit";
+const AUDIT_TABLE = "audit";
 
 /** One state-changing request: who asked what of which target, and what the API answered. */
 export interface AuditEntry {
@@ -105,7 +105,7 @@ function fromRow(row: AuditRow): AuditEntry {
   };
 }
 
-export interface AuditQuery {
+interface AuditQuery {
   target?: string;
   /** An actor's name or object id. */
   actor?: string;

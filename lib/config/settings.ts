@@ -56,7 +56,7 @@ export const SETTING_NAMES = {
  * `auth.secretSetting`) must start with, so a registration can never point at the Provider's own settings
  * (`AzureWebJobsStorage`, ...).
  */
-export const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
+const DEFAULT_REGISTRATION_SETTING_PREFIX = "TENANT_";
 const SETTING_PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9_]*_$/;
 /** Prefixes of the platform's own settings (App Service, Functions host, managed identity). */
 const PLATFORM_PREFIXES =
@@ -64,21 +64,21 @@ const PLATFORM_PREFIXES =
 
 /**
  * How statuses reach the Provider: `pump` (default), a per-tenant durable long-poll that runs only while
- * the tenant has work; `timerPoll`, the seed's design kept as a measurable baseline: a timer polls every
+ * the tenant has work; `timerPoll`, the baseline the pump is measured against: a timer polls every
  * registered tenant's status queue on `STATUS_POLL_SCHEDULE`, one message per tenant per tick.
  */
-export const STATUS_DELIVERY_MODES = ["pump", "timerPoll"] as const;
+const STATUS_DELIVERY_MODES = ["pump", "timerPoll"] as const;
 export type StatusDelivery = (typeof STATUS_DELIVERY_MODES)[number];
-export const DEFAULT_STATUS_POLL_SCHEDULE = "*/10 * * * * *";
+const DEFAULT_STATUS_POLL_SCHEDULE = "*/10 * * * * *";
 
-export const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
+const DEFAULT_ALLOWED_NAMESPACE_SUFFIXES = [".servicebus.windows.net"];
 
 /**
  * The identity-based form of `AzureWebJobsStorage`, as the Functions host reads it: `<name>__<part>`.
  * The host and the Durable extension use `__accountName` (or the service URIs), `__credential` and
  * `__clientId`; our tables read `__tableServiceUri`, else derive it from `__accountName`.
  */
-export const STORAGE_IDENTITY_PARTS = {
+const STORAGE_IDENTITY_PARTS = {
   tableServiceUri: "tableServiceUri",
   accountName: "accountName",
   clientId: "clientId",
@@ -86,7 +86,7 @@ export const STORAGE_IDENTITY_PARTS = {
 } as const;
 
 /** `AzureWebJobsStorage__<part>`. */
-export const storageSetting = (part: keyof typeof STORAGE_IDENTITY_PARTS) =>
+const storageSetting = (part: keyof typeof STORAGE_IDENTITY_PARTS) =>
   `${SETTING_NAMES.storage}__${STORAGE_IDENTITY_PARTS[part]}`;
 
 /**
@@ -176,6 +176,25 @@ function privateEndpointsResourceGroup(
   }
   return { privateEndpointsResourceGroupId: value };
 }
+
+/**
+ * The value of each numeric setting left unset: the one place the defaults are written (docs and the
+ * infra templates name them; an orchestration input written before a setting existed keeps its own
+ * fallback in the orchestrator, which replay fixes and a change here must not move).
+ */
+export const SETTING_DEFAULTS = {
+  statusPollWaitMs: 20_000,
+  statusPollBatch: 50,
+  pumpReensureSeconds: 60,
+  cancelGraceSeconds: 30,
+  commandSendAttempts: 5,
+  commandRetrySeconds: 2,
+  rolloutBatchSize: 100,
+  rolloutLaneConcurrency: 25,
+  rolloutSweepSeconds: 30,
+  quarantineBadMessages: 100,
+  quarantineWindowSeconds: 600,
+} as const satisfies Partial<Record<keyof ProviderSettings, number>>;
 
 /**
  * Whether a registration may name `setting`: it starts with the prefix (and is longer), and it is none of
@@ -378,20 +397,80 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     managedIdentityClientId: optional(env, SETTING_NAMES.managedIdentityClientId),
     authorityHost: optional(env, SETTING_NAMES.authorityHost),
     ...loadRoleChecks(env),
-    statusPollWaitMs: integer(env, SETTING_NAMES.statusPollWaitMs, 20_000, 100, 60_000),
-    statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, 50, 1, 500),
-    pumpReensureSeconds: integer(env, SETTING_NAMES.pumpReensureSeconds, 60, 1, 3600),
-    cancelGraceSeconds: integer(env, SETTING_NAMES.cancelGraceSeconds, 30, 1, 3600),
-    commandSendAttempts: integer(env, SETTING_NAMES.commandSendAttempts, 5, 1, 20),
-    commandRetrySeconds: integer(env, SETTING_NAMES.commandRetrySeconds, 2, 1, 300),
-    rolloutBatchSize: integer(env, SETTING_NAMES.rolloutBatchSize, 100, 1, 1000),
-    rolloutLaneConcurrency: integer(env, SETTING_NAMES.rolloutLaneConcurrency, 25, 1, 1000),
-    rolloutSweepSeconds: integer(env, SETTING_NAMES.rolloutSweepSeconds, 30, 1, 3600),
+    statusPollWaitMs: integer(
+      env,
+      SETTING_NAMES.statusPollWaitMs,
+      SETTING_DEFAULTS.statusPollWaitMs,
+      100,
+      60_000,
+    ),
+    statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, SETTING_DEFAULTS.statusPollBatch, 1, 500),
+    pumpReensureSeconds: integer(
+      env,
+      SETTING_NAMES.pumpReensureSeconds,
+      SETTING_DEFAULTS.pumpReensureSeconds,
+      1,
+      3600,
+    ),
+    cancelGraceSeconds: integer(
+      env,
+      SETTING_NAMES.cancelGraceSeconds,
+      SETTING_DEFAULTS.cancelGraceSeconds,
+      1,
+      3600,
+    ),
+    commandSendAttempts: integer(
+      env,
+      SETTING_NAMES.commandSendAttempts,
+      SETTING_DEFAULTS.commandSendAttempts,
+      1,
+      20,
+    ),
+    commandRetrySeconds: integer(
+      env,
+      SETTING_NAMES.commandRetrySeconds,
+      SETTING_DEFAULTS.commandRetrySeconds,
+      1,
+      300,
+    ),
+    rolloutBatchSize: integer(
+      env,
+      SETTING_NAMES.rolloutBatchSize,
+      SETTING_DEFAULTS.rolloutBatchSize,
+      1,
+      1000,
+    ),
+    rolloutLaneConcurrency: integer(
+      env,
+      SETTING_NAMES.rolloutLaneConcurrency,
+      SETTING_DEFAULTS.rolloutLaneConcurrency,
+      1,
+      1000,
+    ),
+    rolloutSweepSeconds: integer(
+      env,
+      SETTING_NAMES.rolloutSweepSeconds,
+      SETTING_DEFAULTS.rolloutSweepSeconds,
+      1,
+      3600,
+    ),
     ...loadStatusDelivery(env),
     tenantSecretSettingPrefix: tenantSecretSettingPrefix(env),
     allowSelfApproval: isTrue(env[SETTING_NAMES.allowSelfApproval]),
-    quarantineBadMessages: integer(env, SETTING_NAMES.quarantineBadMessages, 100, 0, 1_000_000),
-    quarantineWindowSeconds: integer(env, SETTING_NAMES.quarantineWindowSeconds, 600, 10, 86_400),
+    quarantineBadMessages: integer(
+      env,
+      SETTING_NAMES.quarantineBadMessages,
+      SETTING_DEFAULTS.quarantineBadMessages,
+      0,
+      1_000_000,
+    ),
+    quarantineWindowSeconds: integer(
+      env,
+      SETTING_NAMES.quarantineWindowSeconds,
+      SETTING_DEFAULTS.quarantineWindowSeconds,
+      10,
+      86_400,
+    ),
     ...(env[SETTING_NAMES.commandSigningKeys]?.trim()
       ? { commandSigningKeys: env[SETTING_NAMES.commandSigningKeys]!.trim() }
       : {}),

@@ -19,7 +19,7 @@ const INLINE = /<(script|style) nonce="__CSP_NONCE__" data-inline="([a-z][a-z0-9
 
 let template: string | undefined;
 
-export function contentSecurityPolicy(nonce: string): string {
+function contentSecurityPolicy(nonce: string): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${nonce}'`,

@@ -1,7 +1,7 @@
 /**
  * The workflow's I/O, one function per activity; `activities/deployment.ts` registers them. Each is
  * idempotent: command message ids make resends duplicates, ledger updates are monotonic, and a status is
- * completed on the queue only after it has been recorded and routed.
+ * completed on the queue only after it has been recorded and dispatched.
  */
 import type { DurableClient } from "durable-functions";
 import { notifyFinished } from "./notify";
@@ -125,10 +125,10 @@ function eventOf(s: Status): Status {
 }
 
 /** How a received status is settled on its queue (the receiver that took it). */
-export type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
+type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
 
-/** What routing a status did: `bad` names the dead-letter reason of a status the Provider refused. */
-export interface Routed {
+/** What dispatching a status did: `bad` names the dead-letter reason of a status the Provider refused. */
+interface Dispatched {
   bad?: string;
 }
 
@@ -164,7 +164,7 @@ async function checkReceipt(
  * the customer did not sign; a verified one is recorded with its receipt. Without them (a tenant that
  * registered none), statuses are recorded unsigned, as before receipts existed.
  */
-export async function routeStatus(
+export async function dispatchStatus(
   rt: ProviderRuntime,
   client: DurableClient,
   tenant: string,
@@ -172,7 +172,7 @@ export async function routeStatus(
   settle: StatusSettlement,
   log: Logger,
   receiptKeys?: JSONWebKeySet,
-): Promise<Routed> {
+): Promise<Dispatched> {
   if (!item.ok) {
     log.warn("status dead-lettered", { tenant, reason: item.reason, messageId: item.message.messageId });
     await settle.deadLetter(item.message, item.reason, item.description);
@@ -181,7 +181,7 @@ export async function routeStatus(
   const s = item.status;
   if (s.state === "Pong") {
     await client.raiseEvent(verifyInstanceId(tenant, s.deploymentId), EVENTS.pong, s).catch(() => {
-      // No verification waits for this Pong any more (timed out): nothing to route it to.
+      // No verification waits for this Pong any more (timed out): nothing to dispatch it to.
     });
     await settle.complete(item.message);
     return {};
@@ -229,8 +229,8 @@ export async function routeStatus(
   return {};
 }
 
-/** The bad messages of a routed batch: how many, the reason of the last, and which (settled as bad). */
-export interface BadCount {
+/** The bad messages of a dispatched batch: how many, the reason of the last, and which (settled as bad). */
+interface BadCount {
   bad: number;
   lastReason?: string;
   refused: Set<ReceivedStatus>;
@@ -241,7 +241,7 @@ export interface BadCount {
  * contract is dead-lettered first, all at once: settlements of one reason and description share the
  * receiver's flushes (SettlementGate), so a batch of garbage costs a few round trips, not one each.
  */
-export async function routeBatch(
+async function dispatchBatch(
   rt: ProviderRuntime,
   client: DurableClient,
   tenant: string,
@@ -251,27 +251,27 @@ export async function routeBatch(
   receiptKeys?: JSONWebKeySet,
 ): Promise<BadCount> {
   const count: BadCount = { bad: 0, refused: new Set() };
-  const route = async (item: ReceivedStatus) => {
-    const r = await routeStatus(rt, client, tenant, item, settle, log, receiptKeys);
+  const dispatch = async (item: ReceivedStatus) => {
+    const r = await dispatchStatus(rt, client, tenant, item, settle, log, receiptKeys);
     if (r.bad === undefined) return;
     count.bad++;
     count.lastReason = r.bad;
     count.refused.add(item);
   };
   const refused = items.filter((item) => !item.ok);
-  const deadLettered = await Promise.allSettled(refused.map(route));
+  const deadLettered = await Promise.allSettled(refused.map(dispatch));
   const byDeployment = new Map<string, ReceivedStatus[]>();
   for (const item of items) {
     if (!item.ok) continue;
     const key = `${item.status.deploymentId}:${item.status.attempt}`;
     byDeployment.set(key, [...(byDeployment.get(key) ?? []), item]);
   }
-  const routed = await Promise.allSettled(
+  const dispatched = await Promise.allSettled(
     [...byDeployment.values()].map(async (group) => {
-      for (const item of group) await route(item);
+      for (const item of group) await dispatch(item);
     }),
   );
-  const failed = [...deadLettered, ...routed].find(
+  const failed = [...deadLettered, ...dispatched].find(
     (r): r is PromiseRejectedResult => r.status === "rejected",
   );
   if (failed) throw failed.reason; // unsettled statuses come back after their lock expires
@@ -279,7 +279,7 @@ export async function routeBatch(
 }
 
 /**
- * Whether the tenant has attempts in flight besides those whose outcome was just routed (`finished`:
+ * Whether the tenant has attempts in flight besides those whose outcome was just dispatched (`finished`:
  * their orchestrations have the terminal status and will write the outcome; the ledger does not say so
  * yet). Reconciled like `inFlight`, so a record behind a finished instance does not count.
  */
@@ -296,12 +296,12 @@ async function othersInFlight(
 }
 
 /**
- * One pump cycle: long-poll the tenant's status queue and route each status (`routeStatus`); while
+ * One pump cycle: long-poll the tenant's status queue and route each status (`dispatchStatus`); while
  * statuses keep coming, keep receiving on the same link for up to `statusPollWaitMs` in all, so a busy
- * tenant's statuses are routed as they arrive rather than one orchestration turn per batch. The result
+ * tenant's statuses are dispatched as they arrive rather than one orchestration turn per batch. The result
  * tells the pump whether the tenant is idle (`active: 0`).
  *
- * A cycle that routed an outcome and finds nothing else in flight ends at once, idle: the pump holds an
+ * A cycle that dispatched an outcome and finds nothing else in flight ends at once, idle: the pump holds an
  * activity slot and a receiver while it polls, so a pump that polled on for its whole wait, and then for
  * one more empty cycle, after a tenant's last deployment would hold them about 40 s per finished tenant
  * (a rollout over a thousand tenants ran out of the host's activity slots that way, bench/RESULTS.md). A
@@ -338,7 +338,7 @@ export async function pumpStatusesActivity(
     for (let items = batch.items; items.length > 0;) {
       received += items.length;
       const keys = registration.receiptKeys ? receiptKeySet(registration.receiptKeys) : undefined;
-      const { bad, lastReason, refused } = await routeBatch(rt, client, tenant, items, batch, log, keys);
+      const { bad, lastReason, refused } = await dispatchBatch(rt, client, tenant, items, batch, log, keys);
       // One write per batch that held a bad message, none for good ones; the count is in Table Storage,
       // so it survives a Provider restart.
       if (bad > 0 && policy.badMessages > 0) {

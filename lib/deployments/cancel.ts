@@ -12,7 +12,7 @@ import type { CancelRequested, DeploymentRecord } from "./model";
 import { isTerminal } from "./model";
 import type { ProviderRuntime } from "./runtime";
 
-export interface CancelTarget {
+interface CancelTarget {
   tenant: string;
   id: string;
   attempt: number;

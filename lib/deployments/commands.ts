@@ -70,7 +70,7 @@ const PERMANENT_CODES = new Set([
  * orchestration's retries are bounded anyway. Final: a tenant no longer registered, a namespace or
  * credential the configuration forbids, an entity Service Bus says is missing, disabled or too small.
  */
-export function isRetryable(error: unknown): boolean {
+function isRetryable(error: unknown): boolean {
   if (
     error instanceof TenantNotFoundError ||
     error instanceof NamespaceNotAllowedError ||

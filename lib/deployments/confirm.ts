@@ -1,8 +1,8 @@
 /**
  * Outcomes come only from the channel (docs/security.md). An event raised into a deployment instance
- * can come from our status router or cancel API, or from anyone holding the Durable management API's
+ * can come from our status dispatcher or cancel API, or from anyone holding the Durable management API's
  * links (they carry the task hub's system key). So since release 0.3.0 the deployment orchestration
- * acts on a received status or cancel only once the ledger confirms it: the status router records an
+ * acts on a received status or cancel only once the ledger confirms it: the status dispatcher records an
  * agent's report before it raises it, and the cancel API records the request before it raises it
  * (./cancel.ts). What the ledger does not hold is ignored and logged as forged.
  */
@@ -11,7 +11,7 @@ import type { StatusState } from "../messaging/contracts";
 import { PHASES, type DeploymentRecord } from "./model";
 import type { ProviderRuntime } from "./runtime";
 
-export interface ReportRef {
+interface ReportRef {
   sequence: number;
   state: StatusState;
 }
@@ -27,7 +27,7 @@ export interface ConfirmEventsInput {
 }
 
 /** A report as the ledger holds it: what the orchestration acts on, never the event's own fields. */
-export interface ConfirmedReport extends ReportRef {
+interface ConfirmedReport extends ReportRef {
   progress?: number;
   message?: string;
 }

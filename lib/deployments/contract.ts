@@ -10,7 +10,7 @@
 import type { Command, Status, StatusState } from "../messaging/contracts";
 import type { MaintenanceWindow } from "../tenants/maintenance";
 import type { ConfirmedEvents, ConfirmEventsInput } from "./confirm";
-import type { Outcome } from "./model";
+import type { Outcome, Phase } from "./model";
 
 /** An activity's name, with its input and result types riding along (never read at run time). */
 export interface ActivityDef<I, O> {
@@ -104,7 +104,7 @@ export interface DeploymentInput {
 }
 
 export interface DeploymentCustomStatus {
-  phase: string;
+  phase: Phase;
   progress: number;
   attempt?: number;
   message?: string;
@@ -139,8 +139,9 @@ export interface PumpInput {
 export interface PumpResult {
   received: number;
   /**
-   * Deployments in flight; counted only when nothing was received or an outcome was (a busy pump goes
-   * on regardless). 0 ends the pump.
+   * How many deployments of the tenant are in flight (a count, not a flag); counted only when nothing
+   * was received or an outcome was (a busy pump goes on regardless), absent otherwise. 0 ends the pump.
+   * The name is part of the activity's recorded output, which pump histories replay: it stays.
    */
   active?: number;
 }

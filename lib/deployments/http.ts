@@ -1,14 +1,14 @@
 /**
  * HTTP handlers of the deployments API: start (with Idempotency-Key), read, list by tenant, cancel, retry,
  * terminate. Registered by `triggers/deployments.ts`; the durable client comes from the trigger's input
- * binding, the role check and the problem+json answers from `route` (./route.ts).
+ * binding, the role check and the problem+json answers from `authorized` (./authorized.ts).
  */
-import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { actorOf, actorView, holdsRole, ROLES } from "../http/auth";
 import { json } from "../http/handler";
+import { idempotencyKeyOf, resourceId } from "../http/idempotency";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
@@ -34,7 +34,7 @@ import { timeoutOrderError } from "../tenants/model";
 import { compactReceipt } from "../signing/receipts";
 import type { ProviderRuntime } from "./runtime";
 import { DeploymentInput, EVENTS } from "./contract";
-import { durableRoutes, requireRegistered } from "./route";
+import { authorizedHandlers, requireRegistered } from "./authorized";
 
 const startSchema = z
   .strictObject({
@@ -50,7 +50,7 @@ const listQuerySchema = z.strictObject({
 });
 
 /** The API shape of an attempt; lists leave the timeline out to stay small. */
-export function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
+function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {}) {
   // Rows written by 0.2.0 or earlier have no actors: the fields are left out.
   const requestedBy = storedActor(r.requestedBy);
   const terminatedBy = storedActor(r.terminatedBy);
@@ -140,7 +140,7 @@ function deploymentParam(request: HttpRequest): string {
 }
 
 /**
- * The latest attempt of the deployment named in the route (reconciled with its orchestration instance,
+ * The latest attempt of the deployment named in the path (reconciled with its orchestration instance,
  * which the Durable API may have changed behind the product's back), or a 404.
  */
 async function requireDeployment(
@@ -169,21 +169,14 @@ const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
 const WRITE = [ROLES.deploymentsWrite];
 
 export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
-  const route = durableRoutes(getRuntime);
+  const authorized = authorizedHandlers(getRuntime);
   return {
-    start: route(WRITE, async ({ request, client, context, rt }) => {
+    start: authorized(WRITE, async ({ request, client, context, rt }) => {
       const tenant = tenantParam(request);
-      const idempotencyKey = request.headers.get("idempotency-key") ?? undefined;
-      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128)) {
-        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
-      }
+      const idempotencyKey = idempotencyKeyOf(request);
       const body = parseWith(startSchema, await readJson(request));
       const registered = await requireRegistered(rt, tenant);
-      const id =
-        body.deploymentId ??
-        (idempotencyKey
-          ? `d-${createHash("sha256").update(`${tenant}\n${idempotencyKey}`).digest("hex").slice(0, 24)}`
-          : `d-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      const id = body.deploymentId ?? resourceId("d", idempotencyKey, tenant);
       const requestDigest = specDigest(body);
       const existing = await rt.ledger.find(id);
       if (existing) {
@@ -198,7 +191,10 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       }
       // A timeout the request leaves out comes from the tenant's limits, so the order is checked here, after
       // a repeat has been answered as the original was.
-      const timeoutError = timeoutOrderError(body, registered.limits, "the tenant's default");
+      const timeoutError = timeoutOrderError(body, {
+        timeouts: registered.limits,
+        label: "the tenant's default",
+      });
       if (timeoutError) throw validationProblem([timeoutError]);
       const registration = await requireActiveTenant(rt, client, tenant);
       const { spec, release } = await resolveSpec(rt, body);
@@ -220,7 +216,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return accepted(request, record, client, rt);
     }),
 
-    retry: route(WRITE, async ({ request, client, context, rt }) => {
+    retry: authorized(WRITE, async ({ request, client, context, rt }) => {
       const previous = await requireDeployment(rt, client, request);
       if (!previous.outcome || !RETRYABLE_OUTCOMES.includes(previous.outcome)) {
         throw new ProblemError(
@@ -264,7 +260,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return accepted(request, record, client, rt);
     }),
 
-    terminate: route(WRITE, async ({ request, client, context, rt }) => {
+    terminate: authorized(WRITE, async ({ request, client, context, rt }) => {
       const log = invocationLogger(context);
       const record = await requireRunning(rt, client, request);
       const by = actorOf(request);
@@ -290,7 +286,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),
 
-    get: route(READ, async ({ request, client, rt }) => {
+    get: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireDeployment(rt, client, request);
       return json(200, deploymentView(record));
     }),
@@ -300,7 +296,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
      * detached JWS, its key id and the compact JWS to verify as is; 404 when the latest attempt has none
      * (its tenant registered no receipt keys, or the agent has not reported its end).
      */
-    receipt: route(READ, async ({ request, client, rt }) => {
+    receipt: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireDeployment(rt, client, request);
       if (!record.receipt)
         throw new ProblemError(
@@ -319,7 +315,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       });
     }),
 
-    list: route(READ, async ({ request, client, rt }) => {
+    list: authorized(READ, async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       await requireRegistered(rt, tenant);
@@ -336,7 +332,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
     // A deployment whose orchestration failed on our side (recorded Failed, the agent not cancelled) is
     // rewound as the Durable extension rewinds (failed tasks run again) and its record reopened, so it
     // finishes with its real outcome. Anything else is 409: there is nothing of ours to repair.
-    rewind: route(WRITE, async ({ request, client, context, rt }) => {
+    rewind: authorized(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireDeployment(rt, client, request);
       // A repeat after a reopen (a crash or an error half-way) only hands the agent's report over again.
       const reopenedBefore =
@@ -365,7 +361,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
           attempt: record.attempt,
           ...last,
         } satisfies Status);
-      // The reopened record is in flight again: the tenant's pump must route its statuses.
+      // The reopened record is in flight again: the tenant's pump must dispatch its statuses.
       await ensureStatusPumpActivity(rt, client, record.tenant);
       invocationLogger(context).info("deployment rewound", {
         tenant: record.tenant,
@@ -376,7 +372,7 @@ export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
       return json(202, deploymentView(reopened), { location: deploymentUrl(request, record) });
     }),
 
-    cancel: route(WRITE, async ({ request, client, context, rt }) => {
+    cancel: authorized(WRITE, async ({ request, client, context, rt }) => {
       const record = await requireRunning(rt, client, request);
       const by = actorOf(request).name;
       const recorded = await requestCancel(rt, client, record, { reason: "cancelled by user", by });

@@ -37,7 +37,7 @@ export class DeploymentExistsError extends Error {
   }
 }
 
-export class DeploymentNotFoundError extends Error {
+class DeploymentNotFoundError extends Error {
   constructor(readonly deploymentId: string) {
     super(`Deployment "${deploymentId}" was not found.`);
     this.name = "DeploymentNotFoundError";
@@ -45,7 +45,7 @@ export class DeploymentNotFoundError extends Error {
 }
 
 /** `active` (not completed), a phase, or an outcome. */
-export type StatusFilter = "active" | Phase | Outcome;
+type StatusFilter = "active" | Phase | Outcome;
 export const STATUS_FILTERS: readonly StatusFilter[] = ["active", ...PHASES, ...OUTCOMES];
 
 /**
@@ -137,7 +137,7 @@ export interface StatusReport {
 }
 
 /** A report for no attempt of the reporting tenant's: `owner` is the tenant the deployment id belongs to, if any. */
-export interface NotRecorded {
+interface NotRecorded {
   missing: true;
   owner?: string;
 }

@@ -24,7 +24,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** Outcomes a user may retry. */
 export const RETRYABLE_OUTCOMES: readonly Outcome[] = ["Failed", "TimedOut", "Cancelled", "Terminated"];
 
-export interface LastStatus {
+interface LastStatus {
   state: StatusState;
   progress: number;
   message?: string;
@@ -40,7 +40,7 @@ export interface CancelRequested {
 }
 
 /** One event of an attempt's history, as the dashboard and `GET /api/deployments/{id}` show it. */
-export interface TimelineEntry {
+interface TimelineEntry {
   /** When the Provider recorded it. */
   at: string;
   source: "provider" | "agent";
@@ -74,7 +74,7 @@ export interface DeploymentRecord {
   id: string;
   tenant: string;
   attempt: number;
-  /** The orchestration instance that runs this attempt; status routing uses it. */
+  /** The orchestration instance that runs this attempt; status dispatching uses it. */
   instanceId: string;
   /**
    * Which execution of that instance claimed the attempt (`<instanceId>@<start time>`): a Durable restart
@@ -184,7 +184,7 @@ export function applyStatus(
   receipt?: Receipt,
 ): DeploymentRecord | undefined {
   const applied = applyReport(record, status, now);
-  // A receipt comes only with a verified terminal status (the router's check); the first one is kept.
+  // A receipt comes only with a verified terminal status (the dispatcher's check); the first one is kept.
   return applied && receipt && !record.receipt && AGENT_ENDS.has(status.state)
     ? { ...applied, receipt }
     : applied;

@@ -56,7 +56,7 @@ export function reasonText(output: unknown, fallback: string): string {
  * What a finished instance stands for: the outcome and whether the agent should stop (`cancelAgent`:
  * only when a person ended the instance or it is gone; never for a failure of the Provider's own).
  */
-export type Verdict = { outcome: Outcome; message: string; cancelAgent: boolean };
+type Verdict = { outcome: Outcome; message: string; cancelAgent: boolean };
 
 /** The outcome a finished instance stands for, or "running"/"suspended" while it may still write one itself. */
 export function verdict(

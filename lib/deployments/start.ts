@@ -7,6 +7,7 @@
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { deploymentSpec } from "../messaging/contracts";
+import { keyReusedProblem } from "../http/idempotency";
 import { ProblemError, validationProblem } from "../http/problem";
 import { releaseVersion, renderSpec } from "../releases/model";
 import type { TenantRegistration } from "../tenants/model";
@@ -15,7 +16,7 @@ import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./co
 import { DeploymentExistsError } from "./ledger";
 import { type DeploymentRecord, isTerminal, specDigest } from "./model";
 import { inFlight, instanceState } from "./reconcile";
-import { requireRegistered } from "./route";
+import { requireRegistered } from "./authorized";
 import type { ProviderRuntime } from "./runtime";
 
 /**
@@ -75,13 +76,7 @@ export function requireSameRequest(
     original.requestDigest !== undefined && digests.requestDigest !== undefined
       ? original.requestDigest === digests.requestDigest
       : original.specDigest === digests.specDigest;
-  if (!same) {
-    throw new ProblemError(
-      422,
-      "The Idempotency-Key was already used with a different request; use a new key for a new request.",
-      [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
-    );
-  }
+  if (!same) throw keyReusedProblem();
 }
 
 /** Records an attempt in the ledger and starts its orchestration. */

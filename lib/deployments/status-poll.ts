@@ -1,8 +1,8 @@
 /**
- * The baseline status delivery (`STATUS_DELIVERY=timerPoll`): the seed's design, kept in the product so
+ * The baseline status delivery (`STATUS_DELIVERY=timerPoll`), in the product so that
  * the status pump can be measured against it. On every timer tick it takes ONE message from EVERY
- * registered tenant's status queue, busy or idle, and routes it exactly as the pump does
- * (`routeStatus`). An idle tenant costs a receive per tick; a busy one drains one status per tick.
+ * registered tenant's status queue, busy or idle, and dispatches it exactly as the pump does
+ * (`dispatchStatus`). An idle tenant costs a receive per tick; a busy one drains one status per tick.
  */
 import type { DurableClient } from "durable-functions";
 import { forEachLimited } from "../concurrency/limited";
@@ -10,15 +10,15 @@ import type { Logger } from "../logging/logger";
 import { receiveStatuses } from "../messaging/channel";
 import type { TenantRegistration } from "../tenants/model";
 import { receiptKeySet } from "../signing/receipts";
-import { routeStatus } from "./activities";
+import { dispatchStatus } from "./activities";
 import { ProviderRuntime, serviceBusFor } from "./runtime";
 
 /** A tick must end before the next one, so each receive waits briefly rather than long-polling. */
-export const TIMER_RECEIVE_WAIT_MS = 1000;
+const TIMER_RECEIVE_WAIT_MS = 1000;
 /** Tenants polled at once within a tick (bounded so thousands of tenants do not open thousands of links). */
 const TENANT_CONCURRENCY = 32;
 
-export interface PollTickResult {
+interface PollTickResult {
   tenants: number;
   received: number;
   failed: number;
@@ -54,7 +54,7 @@ export async function pollStatusesOnce(
       try {
         const keys = registration.receiptKeys ? receiptKeySet(registration.receiptKeys) : undefined;
         for (const item of batch.items) {
-          await routeStatus(rt, client, registration.name, item, batch, log, keys);
+          await dispatchStatus(rt, client, registration.name, item, batch, log, keys);
           result.received++;
         }
       } finally {

@@ -32,7 +32,7 @@ import {
 } from "./contract";
 import { ensureStatusPumpActivity } from "./activities";
 import { inFlight } from "./reconcile";
-import { durableRoutes, requireRegistered } from "./route";
+import { authorizedHandlers, requireRegistered } from "./authorized";
 import type { ProviderRuntime } from "./runtime";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
@@ -76,85 +76,88 @@ function withApproval(
 }
 
 export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
-  const route = durableRoutes(getRuntime);
+  const authorized = authorizedHandlers(getRuntime);
   return {
-    verify: route([ROLES.tenantsAdmin, ROLES.deploymentsWrite], async ({ request, client, context, rt }) => {
-      const tenant = tenantParam(request);
-      const raw = await request.clone().text();
-      const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
-      const registration = await requireRegistered(rt, tenant);
-      const log = invocationLogger(context);
-      const finish = async (answer: VerifyResult, network?: PrivatePathReport) => {
-        // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
-        const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
-        const result = { ...answer, steps };
-        const failed = result.steps.find((s) => !s.ok);
-        await rt.health
-          .recordVerify(tenant, {
-            at: new Date().toISOString(),
-            ok: result.ok,
-            ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
-            ...(failed
-              ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
-              : {}),
-          })
-          .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
-        log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-        const report = network?.detail ? { ...network, detail: redactText(network.detail) } : network;
-        return json(200, { tenant, ...result, ...(report ? { network: report } : {}) });
-      };
-      // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
-      try {
-        rt.connections.resolve(registration);
-      } catch (error) {
-        return finish({
-          ok: false,
-          steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
-        });
-      }
-      // 2. A private tenant: does the namespace resolve to the Provider's private endpoint? If not, the
-      // round trip could only fail (or go out publicly), so the answer names the missing step now.
-      const before: VerifyStep[] = [{ step: "credential", ok: true }];
-      let network: PrivatePathReport | undefined;
-      if (registration.network === "private") {
-        network = await checkPrivateResolution(tenant, hostToResolve(rt, registration), rt.resolveHost);
-        if (!network.resolvesPrivate) {
-          return finish(
-            { ok: false, steps: [...before, { step: "dns", ok: false, detail: network.detail! }] },
-            network,
-          );
+    verify: authorized(
+      [ROLES.tenantsAdmin, ROLES.deploymentsWrite],
+      async ({ request, client, context, rt }) => {
+        const tenant = tenantParam(request);
+        const raw = await request.clone().text();
+        const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
+        const registration = await requireRegistered(rt, tenant);
+        const log = invocationLogger(context);
+        const finish = async (answer: VerifyResult, network?: PrivatePathReport) => {
+          // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
+          const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
+          const result = { ...answer, steps };
+          const failed = result.steps.find((s) => !s.ok);
+          await rt.health
+            .recordVerify(tenant, {
+              at: new Date().toISOString(),
+              ok: result.ok,
+              ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
+              ...(failed
+                ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
+                : {}),
+            })
+            .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
+          log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
+          const report = network?.detail ? { ...network, detail: redactText(network.detail) } : network;
+          return json(200, { tenant, ...result, ...(report ? { network: report } : {}) });
+        };
+        // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
+        try {
+          rt.connections.resolve(registration);
+        } catch (error) {
+          return finish({
+            ok: false,
+            steps: [{ step: "credential", ok: false, detail: (error as Error).message }],
+          });
         }
-        before.push({ step: "dns", ok: true });
-      }
-      // 3. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
-      const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
-      const instanceId = verifyInstanceId(tenant, pingId);
-      const timeoutSeconds = body.timeoutSeconds ?? 30;
-      const input: VerifyInput = {
-        tenant,
-        pingId,
-        timeoutSeconds,
-        pumpReensureSeconds: rt.settings.pumpReensureSeconds,
-      };
-      await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
-      const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
-      for (;;) {
-        const status = await client.getStatus(instanceId);
-        if (status.runtimeStatus === "Completed") {
-          const output = status.output as VerifyResult;
-          const result = { ...output, steps: [...before, ...output.steps] };
-          if (!network) return finish(result);
-          const annotated = withApproval(tenant, network, result);
-          return finish(annotated.result, annotated.network);
+        // 2. A private tenant: does the namespace resolve to the Provider's private endpoint? If not, the
+        // round trip could only fail (or go out publicly), so the answer names the missing step now.
+        const before: VerifyStep[] = [{ step: "credential", ok: true }];
+        let network: PrivatePathReport | undefined;
+        if (registration.network === "private") {
+          network = await checkPrivateResolution(tenant, hostToResolve(rt, registration), rt.resolveHost);
+          if (!network.resolvesPrivate) {
+            return finish(
+              { ok: false, steps: [...before, { step: "dns", ok: false, detail: network.detail! }] },
+              network,
+            );
+          }
+          before.push({ step: "dns", ok: true });
         }
-        if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
-          throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+        // 3. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
+        const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
+        const instanceId = verifyInstanceId(tenant, pingId);
+        const timeoutSeconds = body.timeoutSeconds ?? 30;
+        const input: VerifyInput = {
+          tenant,
+          pingId,
+          timeoutSeconds,
+          pumpReensureSeconds: rt.settings.pumpReensureSeconds,
+        };
+        await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
+        const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
+        for (;;) {
+          const status = await client.getStatus(instanceId);
+          if (status.runtimeStatus === "Completed") {
+            const output = status.output as VerifyResult;
+            const result = { ...output, steps: [...before, ...output.steps] };
+            if (!network) return finish(result);
+            const annotated = withApproval(tenant, network, result);
+            return finish(annotated.result, annotated.network);
+          }
+          if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
+            throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }),
+      },
+    ),
 
-    health: route([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
+    health: authorized([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
       const tenant = tenantParam(request);
       const registration = await requireRegistered(rt, tenant);
       const [pump, activeDeployments, lastVerify, quarantine] = await Promise.all([
@@ -186,7 +189,7 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
      * idle poll if nothing is in flight). Statuses still queued are received again: a queue still full of
      * bad messages quarantines the tenant again after QUARANTINE_BAD_MESSAGES more.
      */
-    resume: route([ROLES.tenantsAdmin], async ({ request, client, context, rt }) => {
+    resume: authorized([ROLES.tenantsAdmin], async ({ request, client, context, rt }) => {
       const tenant = tenantParam(request);
       await requireRegistered(rt, tenant);
       const lifted = await rt.health.resume(tenant);

@@ -19,7 +19,7 @@ export const ROLES = {
   durableAdmin: "Durable.Admin",
 } as const;
 
-export interface ClientPrincipal {
+interface ClientPrincipal {
   userId?: string;
   /** The principal's display name (the claim `name_typ` names, else `name` / `preferred_username`). */
   name?: string;

@@ -12,7 +12,7 @@ import { requireSameOrigin } from "./origin";
 import { requirePlatformAuth, RoleCheckSettings } from "./platform-auth";
 import { ProblemError, problemResponse } from "./problem";
 
-export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
 /**
  * `roleChecks` gives the settings the handler's own role checks use (its injected settings); by default

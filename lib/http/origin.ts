@@ -19,7 +19,7 @@
 import type { HttpRequest } from "@azure/functions";
 import { ProblemError } from "./problem";
 
-export const STATE_CHANGING_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const STATE_CHANGING_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 const ALLOWED_FETCH_SITES: ReadonlySet<string> = new Set(["same-origin", "none"]);
 
@@ -29,7 +29,7 @@ function hostOf(url: URL): string {
 }
 
 /** Whether `origin` (an Origin header's value) is the origin of `requestUrl`. */
-export function isOwnOrigin(origin: string, requestUrl: string): boolean {
+function isOwnOrigin(origin: string, requestUrl: string): boolean {
   let theirs: URL;
   let ours: URL;
   try {
@@ -49,7 +49,7 @@ export function isOwnOrigin(origin: string, requestUrl: string): boolean {
 }
 
 /** Why a request is refused as cross-site, or undefined when it may go on. */
-export function crossSiteReason(request: HttpRequest): string | undefined {
+function crossSiteReason(request: HttpRequest): string | undefined {
   if (!STATE_CHANGING_METHODS.has(request.method.toUpperCase())) return undefined;
   const fetchSite = request.headers.get("sec-fetch-site")?.trim().toLowerCase();
   if (fetchSite !== undefined && fetchSite !== "" && !ALLOWED_FETCH_SITES.has(fetchSite)) {

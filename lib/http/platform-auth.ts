@@ -12,9 +12,9 @@ import { ProblemError } from "./problem";
 
 export type RoleCheckSettings = Pick<ProviderSettings, "requireRoles" | "platformAuthEnabled">;
 
-export const PLATFORM_AUTH_TITLE = "Role checks are on but App Service Authentication is not enabled";
+const PLATFORM_AUTH_TITLE = "Role checks are on but App Service Authentication is not enabled";
 
-export const PLATFORM_AUTH_DETAIL =
+const PLATFORM_AUTH_DETAIL =
   `${SETTING_NAMES.requireRoles} is true, but App Service Authentication is not enabled in front of this ` +
   `app (the platform did not set ${SETTING_NAMES.platformAuthEnabled}=True), so the caller's principal ` +
   `header cannot be trusted and the API serves nothing. Enable App Service Authentication ` +

@@ -11,7 +11,7 @@ export interface FieldError {
   message: string;
 }
 
-export interface ProblemDetails {
+interface ProblemDetails {
   type: string;
   title: string;
   status: number;
@@ -37,7 +37,7 @@ const TITLES: Record<number, string> = {
   503: "Service Unavailable",
 };
 
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 export class ProblemError extends Error {
   constructor(

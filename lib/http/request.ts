@@ -7,9 +7,9 @@ import type { z } from "zod";
 import { ProblemError, validationProblem } from "./problem";
 import { fieldErrors } from "./validation";
 
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 /** Deeper bodies are refused before parsing, so validators never recurse without bound. */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 function jsonDepth(text: string): number {
   let depth = 0;
@@ -27,7 +27,7 @@ function jsonDepth(text: string): number {
   return max;
 }
 
-export interface ReadJsonOptions {
+interface ReadJsonOptions {
   maxBytes?: number;
 }
 
@@ -85,12 +85,4 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, detail
   const result = schema.safeParse(value);
   if (!result.success) throw validationProblem(fieldErrors(result.error), detail);
   return result.data;
-}
-
-export async function readValidatedJson<S extends z.ZodType>(
-  request: HttpRequest,
-  schema: S,
-  options: ReadJsonOptions = {},
-): Promise<z.infer<S>> {
-  return parseWith(schema, await readJson(request, options));
 }

@@ -22,7 +22,7 @@ import {
 import type { NamespaceConnection } from "../messaging/channel";
 import { namespaceAllowed, type TenantRegistration } from "../tenants/model";
 
-export const TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default";
+const TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default";
 
 export class NamespaceNotAllowedError extends Error {
   constructor(
@@ -83,7 +83,7 @@ export function directoryBound(
   };
 }
 
-export interface ResolvedConnection {
+interface ResolvedConnection {
   /** Pool key: namespace and identity, never a secret. */
   key: string;
   connect: () => NamespaceConnection;

@@ -12,11 +12,11 @@
  *   (which stays JSON, see `invocationLogger`) rather than stdout.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFormat = "text" | "json";
+type LogFormat = "text" | "json";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+const DEFAULT_LOG_LEVEL: LogLevel = "info";
 
 /** The level a setting names (case-insensitive; `warning` counts as warn); anything else is the default. */
 export function parseLogLevel(value: string | undefined, fallback: LogLevel = DEFAULT_LOG_LEVEL): LogLevel {

@@ -23,7 +23,7 @@ export interface Logger {
   with(props: LogProps): Logger;
 }
 
-export type LogSink = (level: LogLevel, entry: LogProps) => void;
+type LogSink = (level: LogLevel, entry: LogProps) => void;
 
 const SECRET_KEY =
   /(secret|password|pwd|token|signature|sharedaccesskey|accountkey|connectionstring|^key$|^sig$)/i;

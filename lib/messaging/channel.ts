@@ -121,7 +121,7 @@ export interface StatusBatch {
   items: ReceivedStatus[];
   /** The next batch on the same receiver (no new link or authorisation), waiting as `receiveStatuses` does. */
   next(options: { maxMessages: number; maxWaitTimeInMs: number }): Promise<ReceivedStatus[]>;
-  /** Completes a message once its status has been routed and recorded. */
+  /** Completes a message once its status has been dispatched and recorded. */
   complete(message: ServiceBusReceivedMessage): Promise<void>;
   /**
    * Dead-letters a message the Provider refuses, with a reason operators can filter on. Dead-letters with
@@ -150,10 +150,10 @@ export interface StatusBatch {
 export const BATCH_BYTE_BUDGET = 4 * 1024 * 1024;
 
 /** How long a receive may take beyond its wait (link setup, the broker's answer) before it is given up. */
-export const RECEIVE_SETUP_MARGIN_MS = 5000;
+const RECEIVE_SETUP_MARGIN_MS = 5000;
 
 /** How long the follow-up receive waits for more once a first status has arrived. */
-export const BATCH_GRACE_MS = 10;
+const BATCH_GRACE_MS = 10;
 
 /**
  * Checks a message against the contract (size first, on the body as received). A refused message's body

@@ -15,7 +15,7 @@ import { type Command, type RawMessage, SIGNATURE_PROPERTY } from "./contracts";
 
 export type CommandRefusal = SignatureProblem | "WrongTenant" | "Expired" | "Replayed";
 
-export type TrustCheck = { ok: true } | { ok: false; reason: CommandRefusal; description: string };
+type TrustCheck = { ok: true } | { ok: false; reason: CommandRefusal; description: string };
 
 /** What an agent trusts: the Provider's pinned public keys, and its own tenant name at the Provider. */
 export interface ProviderTrust {
@@ -34,7 +34,7 @@ function signedBytes(body: unknown): Buffer {
 }
 
 /** A message whose signature verified: the key, the signed bytes and the detached JWS. */
-export interface VerifiedMessage {
+interface VerifiedMessage {
   ok: true;
   kid: string;
   payload: Buffer;

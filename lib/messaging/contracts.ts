@@ -12,10 +12,10 @@ import { z } from "zod";
 import { fieldErrors } from "../http/validation";
 import { canonicalBytes, type MessageSigner, signDetached } from "../signing/jws";
 
-export const COMMAND_SCHEMA = "deploy.command.v1";
-export const STATUS_SCHEMA = "deploy.status.v1";
-export const SCHEMA_PROPERTY = "schema";
-export const JSON_CONTENT_TYPE = "application/json";
+const COMMAND_SCHEMA = "deploy.command.v1";
+const STATUS_SCHEMA = "deploy.status.v1";
+const SCHEMA_PROPERTY = "schema";
+const JSON_CONTENT_TYPE = "application/json";
 
 export const LIMITS = {
   /** Whole message body, UTF-8 bytes. Well under Service Bus Standard's 256 KB. */
@@ -25,7 +25,7 @@ export const LIMITS = {
   detailBytes: 8 * 1024,
 } as const;
 
-export const DEPLOYMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DEPLOYMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TENANT_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
 
 const utf8Bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
@@ -41,10 +41,9 @@ export const deploymentSpec = z
   .record(z.string(), z.unknown())
   .refine((v) => utf8Bytes(v) <= LIMITS.specBytes, `must be at most ${LIMITS.specBytes} bytes as JSON`);
 
-export const COMMAND_TYPES = ["Deploy", "Cancel", "Ping"] as const;
-export type CommandType = (typeof COMMAND_TYPES)[number];
+const COMMAND_TYPES = ["Deploy", "Cancel", "Ping"] as const;
 
-export const commandSchema = z
+const commandSchema = z
   .strictObject({
     schemaVersion: z.literal(1),
     type: z.enum(COMMAND_TYPES),
@@ -63,7 +62,7 @@ export const commandSchema = z
   });
 export type Command = z.infer<typeof commandSchema>;
 
-export const STATUS_STATES = [
+const STATUS_STATES = [
   "Accepted",
   "InProgress",
   "Succeeded",
@@ -74,7 +73,7 @@ export const STATUS_STATES = [
 ] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 
-export const statusSchema = z.strictObject({
+const statusSchema = z.strictObject({
   schemaVersion: z.literal(1),
   deploymentId,
   attempt,
@@ -100,7 +99,7 @@ export interface RawMessage {
   applicationProperties?: Record<string, unknown>;
 }
 
-export type ContractResult<T> =
+type ContractResult<T> =
   { ok: true; value: T } | { ok: false; reason: ContractViolation; description: string };
 
 /** Dead-letter reasons; stable strings that operators can filter on. */

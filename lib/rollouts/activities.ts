@@ -10,7 +10,7 @@ import { requestCancel } from "../deployments/cancel";
 import { isTerminal } from "../deployments/model";
 import { reconcile } from "../deployments/reconcile";
 import type { ProviderRuntime } from "../deployments/runtime";
-import { requireRegistered } from "../deployments/route";
+import { requireRegistered } from "../deployments/authorized";
 import { requireActiveTenant, startAttempt } from "../deployments/start";
 import { forEachLimited } from "../concurrency/limited";
 import { ProblemError } from "../http/problem";

@@ -5,7 +5,6 @@
  * orchestration with a `rolloutControl` event, so a lost event only delays a control: repeating the
  * request is always safe.
  */
-import { createHash, randomUUID } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
@@ -13,14 +12,16 @@ import { requestCancel } from "../deployments/cancel";
 import { EVENTS } from "../deployments/contract";
 import { specDigest } from "../deployments/model";
 import { instanceState } from "../deployments/reconcile";
-import { durableRoutes } from "../deployments/route";
+import { authorizedHandlers } from "../deployments/authorized";
 import { resolveSpec } from "../deployments/start";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { actorOf, ROLES, type Actor } from "../http/auth";
 import { json } from "../http/handler";
+import { idempotencyKeyOf, keyReusedProblem, resourceId } from "../http/idempotency";
 import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
+import { timeoutOrderError } from "../tenants/model";
 import { ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
 import {
   DEFAULTS,
@@ -116,7 +117,7 @@ async function ensureStarted(
   }
 }
 
-/** The rollout named in the route, reconciled with its orchestration, or a 404. */
+/** The rollout named in the path, reconciled with its orchestration, or a 404. */
 async function requireRollout(
   rt: ProviderRuntime,
   client: DurableClient,
@@ -139,7 +140,7 @@ async function announce(client: DurableClient, id: string, action: string): Prom
 }
 
 export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
-  const route = durableRoutes(getRuntime);
+  const authorized = authorizedHandlers(getRuntime);
 
   /**
    * A control: `change` answers the header to write (or the refusal), and the control is added to the
@@ -154,7 +155,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       after?: (rt: ProviderRuntime, client: DurableClient, r: RolloutRecord) => Promise<void>;
     } = {},
   ) =>
-    route(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
+    authorized(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
       const by = actorOf(request);
       const current = await requireRollout(rt, client, request);
       requireNotEnded(current);
@@ -190,35 +191,20 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
     });
 
   return {
-    start: route(WRITE, async ({ request, client, context, rt }) => {
-      const idempotencyKey = request.headers.get("idempotency-key") ?? undefined;
-      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 128))
-        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
+    start: authorized(WRITE, async ({ request, client, context, rt }) => {
+      const idempotencyKey = idempotencyKeyOf(request);
       const body = parseWith(startRolloutSchema, await readJson(request, { maxBytes: MAX_BODY_BYTES }));
-      if (
-        body.acceptanceTimeoutSeconds !== undefined &&
-        body.completionTimeoutSeconds !== undefined &&
-        body.acceptanceTimeoutSeconds > body.completionTimeoutSeconds
-      )
-        throw validationProblem([
-          { field: "acceptanceTimeoutSeconds", message: "must not exceed completionTimeoutSeconds" },
-        ]);
-      const id =
-        body.rolloutId ??
-        (idempotencyKey
-          ? `r-${createHash("sha256").update(idempotencyKey).digest("hex").slice(0, 24)}`
-          : `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`);
+      // Each tenant fills in a timeout left out from its own limits; two given ones must be in order.
+      const timeoutError = timeoutOrderError(body);
+      if (timeoutError) throw validationProblem([timeoutError]);
+      // A start's key names the rollout unscoped (a retry's is scoped by the retried rollout).
+      const id = body.rolloutId ?? resourceId("r", idempotencyKey);
       const requestDigest = specDigest(body);
       const store = rolloutStore(rt);
       const existing = await store.get(id);
       if (existing) {
         if (existing.requestDigest !== requestDigest) {
-          if (idempotencyKey)
-            throw new ProblemError(
-              422,
-              "The Idempotency-Key was already used with a different request; use a new key for a new request.",
-              [{ field: "Idempotency-Key", message: "was already used with a different request body" }],
-            );
+          if (idempotencyKey) throw keyReusedProblem();
           throw new ProblemError(409, `Rollout "${id}" already exists.`);
         }
         return repeated(rt, client, request, existing);
@@ -281,13 +267,13 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       );
     }),
 
-    get: route(READ, async ({ request, client, rt }) => {
+    get: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireRollout(rt, client, request);
       const tenants = await rolloutStore(rt).tenants(record.id);
       return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
     }),
 
-    list: route(READ, async ({ request, client, rt }) => {
+    list: authorized(READ, async ({ request, client, rt }) => {
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
       const stored = await rolloutStore(rt).list(query.top ?? 50);
       // Reconciled like a read by id (one instance read per rollout not yet ended), so a rollout ended
@@ -342,7 +328,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       },
     }),
 
-    retry: route(WRITE, async ({ request, client, context, rt }) => {
+    retry: authorized(WRITE, async ({ request, client, context, rt }) => {
       const previous = await requireRollout(rt, client, request);
       if (!TERMINAL_ROLLOUT_STATES.includes(previous.state))
         throw new ProblemError(
@@ -358,12 +344,8 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
         .map((w, i) => ({ name: w.name, tenants: again.filter((t) => t.wave === i).map((t) => t.tenant) }))
         .filter((w) => w.tenants.length > 0);
       // With an Idempotency-Key a repeated retry finds the rollout the first one started.
-      const key = request.headers.get("idempotency-key") ?? undefined;
-      if (key !== undefined && (key.length === 0 || key.length > 128))
-        throw validationProblem([{ field: "Idempotency-Key", message: "must be 1-128 characters" }]);
-      const id = key
-        ? `r-${createHash("sha256").update(`${previous.id}\n${key}`).digest("hex").slice(0, 24)}`
-        : `r-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+      const key = idempotencyKeyOf(request);
+      const id = resourceId("r", key, previous.id);
       const earlier = key ? await rolloutStore(rt).get(id) : undefined;
       if (earlier) return repeated(rt, client, request, earlier);
       const now = new Date().toISOString();

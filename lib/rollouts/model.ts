@@ -13,37 +13,21 @@ import type { Actor } from "../http/auth";
 import type { FieldError } from "../http/problem";
 import { matchesSelector, parseSelector, SelectorError, type Selector } from "../tenants/selector";
 
-export const ROLLOUT_STATES = [
-  "Running",
-  "Baking",
-  "WaitingForApproval",
-  "Paused",
-  "Succeeded",
-  "Halted",
-  "Aborted",
-] as const;
-export type RolloutState = (typeof ROLLOUT_STATES)[number];
+export type RolloutState =
+  "Running" | "Baking" | "WaitingForApproval" | "Paused" | "Succeeded" | "Halted" | "Aborted";
 export const TERMINAL_ROLLOUT_STATES: readonly RolloutState[] = ["Succeeded", "Halted", "Aborted"];
 
-export const WAVE_STATES = [
-  "Pending",
-  "Running",
-  "Baking",
-  "WaitingForApproval",
-  "Completed",
-  "Skipped",
-] as const;
-export type WaveState = (typeof WAVE_STATES)[number];
+export type WaveState = "Pending" | "Running" | "Baking" | "WaitingForApproval" | "Completed" | "Skipped";
 
 /** Outcomes that spend the error budget (a cancel, by abort or by a user, does not). */
-export const FAILED_OUTCOMES: readonly Outcome[] = ["Failed", "TimedOut", "Rejected", "Terminated"];
+const FAILED_OUTCOMES: readonly Outcome[] = ["Failed", "TimedOut", "Rejected", "Terminated"];
 
 /** A tenant's place in a rollout: Pending → Running (a deployment) → its outcome, or Skipped. */
 export type TenantPhase = "Pending" | "Running" | "Completed" | "Skipped";
 
 export const DEFAULTS = { maxConcurrency: 10, maxErrors: 0, bakeSeconds: 0 } as const;
 /** Targets one rollout may name; the plan rides in the orchestration's input. */
-export const MAX_TARGETS = 10_000;
+const MAX_TARGETS = 10_000;
 
 const ROLLOUT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 const TENANT = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
@@ -121,7 +105,7 @@ export const startRolloutSchema = z
       names.add(w.name);
     });
   });
-export type StartRolloutRequest = z.infer<typeof startRolloutSchema>;
+type StartRolloutRequest = z.infer<typeof startRolloutSchema>;
 
 /** One wave as planned: its tenants in the order they start. */
 export interface PlannedWave {

@@ -52,7 +52,7 @@ export class RolloutExistsError extends Error {
   }
 }
 
-export class RolloutNotFoundError extends Error {
+class RolloutNotFoundError extends Error {
   constructor(readonly rolloutId: string) {
     super(`Rollout "${rolloutId}" was not found.`);
     this.name = "RolloutNotFoundError";

@@ -12,7 +12,7 @@
 import canonicalize from "canonicalize";
 import { createLocalJWKSet, errors, flattenedVerify, type JSONWebKeySet } from "jose";
 
-export const SIGNATURE_ALGORITHM = "ES256";
+const SIGNATURE_ALGORITHM = "ES256";
 
 /** What signs: a key id and an ES256 signature (IEEE P1363 r||s, 64 bytes) over the JWS signing input. */
 export interface MessageSigner {
@@ -39,8 +39,7 @@ export async function signDetached(payload: Buffer, signer: MessageSigner): Prom
 /** Why a signature is refused; stable strings (dead-letter reasons). */
 export type SignatureProblem = "InvalidSignature" | "UnknownKey";
 
-export type Verification =
-  { ok: true; kid: string } | { ok: false; reason: SignatureProblem; description: string };
+type Verification = { ok: true; kid: string } | { ok: false; reason: SignatureProblem; description: string };
 
 /** Verifies a detached JWS over `payload` against `keys`; never throws for a bad signature. */
 export async function verifyDetached(

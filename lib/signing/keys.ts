@@ -54,7 +54,7 @@ export async function localSigningKey(pem: string, setting: string): Promise<Sig
 }
 
 /** An EC P-256 key in Azure Key Vault; signs with the vault's sign operation (`keys/sign` permission). */
-export function keyVaultSigningKey(keyId: string, credential: TokenCredential, setting: string): SigningKey {
+function keyVaultSigningKey(keyId: string, credential: TokenCredential, setting: string): SigningKey {
   let parsed: ReturnType<typeof parseKeyVaultKeyIdentifier>;
   try {
     parsed = parseKeyVaultKeyIdentifier(keyId);

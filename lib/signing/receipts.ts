@@ -18,7 +18,7 @@ import { z } from "zod";
  * The agent states a receipt is signed for: the ones that end the agent's run (status states of
  * lib/messaging/contracts.ts, named here so lib/signing does not import lib/messaging).
  */
-export const RECEIPT_STATES: ReadonlySet<string> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
+const RECEIPT_STATES: ReadonlySet<string> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
 
 export const isReceiptState = (state: string): boolean => RECEIPT_STATES.has(state);
 
@@ -26,7 +26,7 @@ export const isReceiptState = (state: string): boolean => RECEIPT_STATES.has(sta
  * Bounds of what is kept. A terminal status within the contract (message ≤ 1024 characters, detail ≤ 8 KB)
  * is under 16 KiB as canonical JSON, so every valid receipt fits; the record keeps it in its own column.
  */
-export const RECEIPT_LIMITS = { payloadBytes: 16 * 1024, signatureChars: 2048, kidChars: 512 } as const;
+const RECEIPT_LIMITS = { payloadBytes: 16 * 1024, signatureChars: 2048, kidChars: 512 } as const;
 
 /** A verified terminal status as the Provider keeps it. */
 export interface Receipt {

@@ -13,7 +13,7 @@
  */
 
 /** The column every row carries. */
-export const SCHEMA_VERSION_COLUMN = "schemaVersion";
+const SCHEMA_VERSION_COLUMN = "schemaVersion";
 
 /** The version of the row shapes this code writes. Bump only with a documented shape change. */
 export const CURRENT_SCHEMA_VERSION = 1;
@@ -48,7 +48,7 @@ interface RowKeys {
   rowKey?: string;
 }
 
-export interface JsonColumnOptions<T> {
+interface JsonColumnOptions<T> {
   /** What a missing or unparsable value reads as; without it, either is a StoredRowError. */
   default?: () => T;
   /** A shape check of the parsed value (the JSON may be valid and still not this column's shape). */

@@ -14,7 +14,7 @@ import type { TableClient } from "@azure/data-tables";
 import { statusCodeOf } from "../storage/tables";
 import type { TenantRegistration } from "./model";
 
-export const CLAIM_PARTITION = "queueClaim";
+const CLAIM_PARTITION = "queueClaim";
 export const STALE_CLAIM_MS = 60_000;
 
 export interface QueueRef {

@@ -34,7 +34,7 @@ import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions 
  * What the registry needs to know of deployments. lib/deployments imports lib/tenants, so the registry
  * never imports lib/deployments back: the trigger (triggers/tenants.ts) passes these in.
  */
-export interface TenantDeploymentsView {
+interface TenantDeploymentsView {
   /** Deployments the ledger records as in flight (the deployment ledger satisfies this). */
   countActive(tenant: string): Promise<number>;
 }
@@ -80,7 +80,7 @@ function conditions(request: HttpRequest): WriteConditions {
   return { ifMatch, ifNoneMatch };
 }
 
-export function registrationView(r: TenantRegistration) {
+function registrationView(r: TenantRegistration) {
   return {
     name: r.name,
     directoryId: r.directoryId,

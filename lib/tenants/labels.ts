@@ -23,9 +23,9 @@ export function isLabelValue(value: string): boolean {
   return value === "" || (value.length <= 63 && NAME.test(value));
 }
 
-export const LABEL_KEY_RULE =
+const LABEL_KEY_RULE =
   "must be a label key: an optional DNS subdomain prefix (at most 253 characters) and '/', then a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
-export const LABEL_VALUE_RULE =
+const LABEL_VALUE_RULE =
   "must be empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
 
 export const labelsSchema = z

@@ -15,9 +15,9 @@ export interface MaintenanceWindow {
   timeZone: string;
 }
 
-export const MAX_MAINTENANCE_WINDOWS = 16;
+const MAX_MAINTENANCE_WINDOWS = 16;
 /** A week: any longer and a weekly cron would leave the window open for good. */
-export const MAX_WINDOW_MINUTES = 7 * 24 * 60;
+const MAX_WINDOW_MINUTES = 7 * 24 * 60;
 
 /** Stands for "never": every window's cron has no future occurrence. */
 export const NEVER = new Date(8.64e15);
@@ -26,7 +26,7 @@ function cronOf(w: Pick<MaintenanceWindow, "cron" | "timeZone">): Cron {
   return new Cron(w.cron, { timezone: w.timeZone, mode: "5-part", paused: true });
 }
 
-export function isTimeZone(name: string): boolean {
+function isTimeZone(name: string): boolean {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: name });
     return true;
@@ -47,7 +47,7 @@ export function cronError(cron: string): string | undefined {
   }
 }
 
-export const maintenanceWindowSchema = z
+const maintenanceWindowSchema = z
   .strictObject({
     cron: z.string().max(256),
     durationMinutes: z.number().int().min(1).max(MAX_WINDOW_MINUTES),

@@ -20,14 +20,11 @@ const FQDN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-
 // with a letter or digit; at most 260 characters.
 const QUEUE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/;
 
-export const AUTH_MODES = ["federatedManagedIdentity", "certificate", "clientSecret", "sas"] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
-
 const settingName = z
   .string()
   .regex(SETTING_NAME, "must be the name of an app setting (letters, digits, underscores)");
 
-export const authConfigSchema = z.discriminatedUnion("mode", [
+const authConfigSchema = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("federatedManagedIdentity") }),
   z.strictObject({ mode: z.literal("certificate"), certificateSetting: settingName }),
   z.strictObject({ mode: z.literal("clientSecret"), secretSetting: settingName }),
@@ -54,13 +51,13 @@ const queueName = z
   .regex(QUEUE_NAME, "must be a valid Service Bus queue name")
   .refine((v) => !v.includes("//"), "must not contain empty path segments");
 
-export const DEFAULT_LIMITS = {
+const DEFAULT_LIMITS = {
   maxConcurrentDeployments: 10,
   acceptanceTimeoutSeconds: 120,
   completionTimeoutSeconds: 3600,
 } as const;
 
-export interface Timeouts {
+interface Timeouts {
   acceptanceTimeoutSeconds: number;
   completionTimeoutSeconds: number;
 }
@@ -68,20 +65,20 @@ export interface Timeouts {
 /**
  * Both deadlines of an attempt count from its start, so an acceptance timeout above the completion
  * timeout only keeps the workflow waiting for an acceptance that would come too late: the attempt is out
- * of time the moment it is accepted. A timeout left out is taken from `defaults` (named by `defaultsLabel`
- * in the message). The error names a field the caller sent, the acceptance timeout when both were;
- * defaults out of order are not the caller's mistake.
+ * of time the moment it is accepted. A timeout left out is taken from `defaults.timeouts` (named by
+ * `defaults.label` in the message); without `defaults` (a rollout: each tenant fills in its own) only two
+ * given timeouts are compared. The error names a field the caller sent, the acceptance timeout when both
+ * were; defaults out of order are not the caller's mistake.
  */
 export function timeoutOrderError(
   given: Partial<Timeouts>,
-  defaults: Timeouts,
-  defaultsLabel: string,
+  defaults?: { timeouts: Timeouts; label: string },
 ): FieldError | undefined {
-  const acceptance = given.acceptanceTimeoutSeconds ?? defaults.acceptanceTimeoutSeconds;
-  const completion = given.completionTimeoutSeconds ?? defaults.completionTimeoutSeconds;
-  if (acceptance <= completion) return undefined;
+  const acceptance = given.acceptanceTimeoutSeconds ?? defaults?.timeouts.acceptanceTimeoutSeconds;
+  const completion = given.completionTimeoutSeconds ?? defaults?.timeouts.completionTimeoutSeconds;
+  if (acceptance === undefined || completion === undefined || acceptance <= completion) return undefined;
   if (given.acceptanceTimeoutSeconds !== undefined) {
-    const source = given.completionTimeoutSeconds !== undefined ? "" : `, ${defaultsLabel}`;
+    const source = given.completionTimeoutSeconds !== undefined ? "" : `, ${defaults?.label}`;
     return {
       field: "acceptanceTimeoutSeconds",
       message: `must not exceed completionTimeoutSeconds (${completion}${source})`,
@@ -90,7 +87,7 @@ export function timeoutOrderError(
   if (given.completionTimeoutSeconds !== undefined) {
     return {
       field: "completionTimeoutSeconds",
-      message: `must be at least acceptanceTimeoutSeconds (${acceptance}, ${defaultsLabel})`,
+      message: `must be at least acceptanceTimeoutSeconds (${acceptance}, ${defaults?.label})`,
     };
   }
   return undefined;
@@ -109,7 +106,7 @@ const limitsSchema = z
       .optional(),
   })
   .superRefine((given, ctx) => {
-    const error = timeoutOrderError(given, DEFAULT_LIMITS, "the default");
+    const error = timeoutOrderError(given, { timeouts: DEFAULT_LIMITS, label: "the default" });
     if (error) ctx.addIssue({ code: "custom", path: [error.field], message: error.message });
   })
   .transform((given) => ({

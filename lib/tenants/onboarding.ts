@@ -8,9 +8,9 @@ import type { JSONWebKeySet } from "jose";
 import type { TenantRegistration } from "./model";
 import { type NetworkMode, privateEndpointName } from "./network";
 
-export const PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com";
+const PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com";
 
-export interface OnboardingInstructions {
+interface OnboardingInstructions {
   tenant: string;
   directoryId: string;
   appClientId: string;

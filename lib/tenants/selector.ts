@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { isLabelKey, isLabelValue } from "./labels";
 
-export type Requirement =
+type Requirement =
   | { key: string; op: "=" | "!="; value: string }
   | { key: string; op: "in" | "notin"; values: string[] }
   | { key: string; op: "exists" | "!exists" };

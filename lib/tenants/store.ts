@@ -42,7 +42,7 @@ export interface WriteConditions {
   ifNoneMatch?: string;
 }
 
-export interface TenantPage {
+interface TenantPage {
   items: TenantRegistration[];
   continuationToken?: string;
 }

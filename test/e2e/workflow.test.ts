@@ -52,7 +52,7 @@ before(async () => {
     // A customer whose namespace answers nothing: a closed port (connection refused on every send).
     DEV_SERVICEBUS_ENDPOINTS: `${base.DEV_SERVICEBUS_ENDPOINTS},nowhere.servicebus.localhost=sb://127.0.0.1:1`,
     TENANT_NOWHERE_SAS: "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
-    // Issue 18: a tenant setting that holds the Provider's storage connection string by mistake.
+    // A tenant setting that holds the Provider's storage connection string by mistake.
     PROVIDER_APP_CLIENT_ID: "0a000000-0000-4000-8000-0000000000a0",
     TENANT_LEAKY_CERT: azurite.connectionString,
   });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { AGENT_SETTINGS } from "../../customer/agent/settings";
-import { SETTING_NAMES } from "../../lib/config/settings";
+import { SETTING_DEFAULTS, SETTING_NAMES } from "../../lib/config/settings";
 import { ROLES } from "../../lib/http/auth";
 import {
   PRIVATE_ENDPOINT_NAME_MAX,
@@ -50,6 +50,14 @@ const resources = (bicep: string) =>
       (m) => [m[1] as string, { type: m[2] as string, body: m[4] as string }] as const,
     ),
   );
+
+test("the Provider template sets each numeric setting to the code's default (SETTING_DEFAULTS)", () => {
+  const settings = providerAppSettings(read("provider.bicep"));
+  for (const [key, value] of Object.entries(SETTING_DEFAULTS)) {
+    const name = SETTING_NAMES[key as keyof typeof SETTING_DEFAULTS];
+    assert.equal(settings.get(name), `'${value}'`, name);
+  }
+});
 
 test("the Provider template sets every app setting the code reads, and nothing the code does not read", () => {
   const bicep = read("provider.bicep");

@@ -1,5 +1,5 @@
 /**
- * No import cycles between folders of lib/ (issue 12): each folder (lib/tenants, lib/deployments, ...)
+ * No import cycles between folders of lib/: each folder (lib/tenants, lib/deployments, ...)
  * may depend on others only one way, so a folder can be read, tested and changed from its dependencies
  * up. ESLint has no cycle rule built in; this reads every lib/**\/*.ts with TypeScript's own import
  * scanner (type-only imports count too) and fails on any cycle in the folder graph, naming it.

@@ -1,5 +1,5 @@
 /**
- * No source file in lib/, orchestrators/, activities/, triggers/ or dev/ is over 600 lines (issue 12):
+ * No source file in lib/, orchestrators/, activities/, triggers/ or dev/ is over 600 lines:
  * a file that grows past that is doing more than one job and is split by job, as the durable engine and
  * the Service Bus emulator were.
  */

@@ -5,6 +5,7 @@ import {
   loadRoleChecks,
   loadSettings,
   loadStorageAccess,
+  SETTING_DEFAULTS,
   tenantSettingAllowed,
 } from "../../../lib/config/settings";
 
@@ -68,6 +69,8 @@ test("malformed settings name the setting", () => {
 
 test("workflow timings have defaults and are range-checked", () => {
   const s = loadSettings({ AzureWebJobsStorage: AZURITE });
+  for (const [name, value] of Object.entries(SETTING_DEFAULTS))
+    assert.equal(s[name as keyof typeof SETTING_DEFAULTS], value, name);
   assert.equal(s.statusPollWaitMs, 20_000);
   assert.equal(s.pumpReensureSeconds, 60);
   assert.equal(

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
-import { ensureStatusPumpActivity, routeStatus } from "../../../lib/deployments/activities";
+import { ensureStatusPumpActivity, dispatchStatus } from "../../../lib/deployments/activities";
 import type { ProviderRuntime } from "../../../lib/deployments/runtime";
 import { createLogger, type LogLevel } from "../../../lib/logging/logger";
 import type { ReceivedStatus } from "../../../lib/messaging/channel";
@@ -54,7 +54,7 @@ const status = (state: "Pong" | "Succeeded") => ({
   reportedAt: "2026-01-02T12:00:00.000Z",
 });
 
-test("routeStatus: a late Pong for a verification that timed out, a repeated status for a finished deployment", async (t) => {
+test("dispatchStatus: a late Pong for a verification that timed out, a repeated status for a finished deployment", async (t) => {
   const loud = quietConsole(t);
   const settled: string[] = [];
   const settle = {
@@ -77,7 +77,7 @@ test("routeStatus: a late Pong for a verification that timed out, a repeated sta
   } as unknown as ProviderRuntime;
   const { levels, log } = recorder();
 
-  await routeStatus(
+  await dispatchStatus(
     rt,
     client,
     "contoso",
@@ -85,7 +85,7 @@ test("routeStatus: a late Pong for a verification that timed out, a repeated sta
     settle,
     log,
   );
-  await routeStatus(
+  await dispatchStatus(
     rt,
     client,
     "contoso",

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { TableClient } from "@azure/data-tables";
 import type { DurableClient } from "durable-functions";
 import { startAzurite, RunningAzurite } from "../../../dev/azurite";
-import { routeStatus } from "../../../lib/deployments/activities";
+import { dispatchStatus } from "../../../lib/deployments/activities";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import type { ProviderRuntime } from "../../../lib/deployments/runtime";
@@ -89,7 +89,7 @@ test("unknown, foreign and made-up attempts: one point read each, and the right 
     counts.clear();
     const settled: string[] = [];
     const item = { ok: true, status: s, message: { messageId: "m" }, bytes: 100 } as ReceivedStatus;
-    await routeStatus(
+    await dispatchStatus(
       rt,
       durable,
       "contoso",
@@ -113,10 +113,10 @@ test("unknown, foreign and made-up attempts: one point read each, and the right 
   };
   const item = (s: Status) =>
     ({ ok: true, status: s, message: { messageId: "m" }, bytes: 1 }) as ReceivedStatus;
-  await routeStatus(rt, durable, "contoso", item(status("con-1", 1)), settle, log);
+  await dispatchStatus(rt, durable, "contoso", item(status("con-1", 1)), settle, log);
   assert.equal((await ledger.get("contoso", "con-1", 1))?.phase, "Accepted");
   counts.clear();
-  await routeStatus(
+  await dispatchStatus(
     rt,
     durable,
     "contoso",

@@ -8,7 +8,7 @@ import { localProviderSettings } from "../../helpers/provider";
 import { registerLocalTenant } from "../../helpers/tenants";
 import { namespaceConfig, startEmulator } from "../../helpers/servicebus";
 
-// No cross-site requests (issue 18, item 6): through the Provider app on the dev host, a state-changing
+// No cross-site requests: through the Provider app on the dev host, a state-changing
 // request a browser marks as from another site is a 403 and changes nothing; CLI-style requests (no
 // Origin) and the app's own origin work.
 const root = path.join(__dirname, "..", "..", "..", "..");

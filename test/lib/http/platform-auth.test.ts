@@ -5,7 +5,7 @@ import { apiHandler } from "../../../lib/http/handler";
 import { platformAuthProblem, reportPlatformAuthAtStart } from "../../../lib/http/platform-auth";
 import { createLogger } from "../../../lib/logging/logger";
 
-// Role checks on without App Service Authentication in front (issue 18, item 4): the principal header is
+// Role checks on without App Service Authentication in front: the principal header is
 // forgeable, so the API refuses to serve. Every setting is given here explicitly (process.env included),
 // so no variable from the machine decides an outcome.
 const saved = { roles: process.env.AUTH_REQUIRE_ROLES, auth: process.env.WEBSITE_AUTH_ENABLED };

@@ -162,7 +162,7 @@ test("a token for another directory than the tenant's is refused before it can b
   );
 });
 
-// Issue 18: a setting's value never appears in an error (errors reach the verify answer, the health row,
+// A setting's value never appears in an error (errors reach the verify answer, the health row,
 // a deployment's outcome message and the logs).
 const STORAGE_KEY = "c2VjcmV0LXN0b3JhZ2Uta2V5LXZhbHVlLTEyMzQ1Njc4OTA=";
 const STORAGE = `DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=${STORAGE_KEY};TableEndpoint=http://127.0.0.1:1/dev;`;

@@ -35,7 +35,7 @@ test("errors are logged by name and message only", () => {
   assert.deepEqual(entries[0]?.error, { name: "TypeError", message: "boom" });
 });
 
-// Issue 18: each kind of secret is masked where it stands in any string (a message, an error's text, a
+// Each kind of secret is masked where it stands in any string (a message, an error's text, a
 // field under an innocent name); the rest of the line stays readable.
 function logged(text: string): string {
   const entries: LogProps[] = [];

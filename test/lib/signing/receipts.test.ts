@@ -11,7 +11,7 @@ import { compactVerify, createLocalJWKSet } from "jose";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
 import { sendStatusActivity } from "../../../customer/agent/activities";
 import { agentStatus, statusSender } from "../../../customer/agent/status";
-import { routeStatus } from "../../../lib/deployments/activities";
+import { dispatchStatus } from "../../../lib/deployments/activities";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import type { ProviderRuntime } from "../../../lib/deployments/runtime";
@@ -154,7 +154,7 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
     }) as unknown as ReceivedStatus;
   const route = async (tenant: string, key: SigningKey | undefined, s: Status, withKeys: boolean) => {
     const settled: string[] = [];
-    await routeStatus(
+    await dispatchStatus(
       rt,
       durable,
       tenant,
@@ -196,7 +196,7 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
     body: Buffer.from((real.body as Buffer).toString("utf8").replace('"Failed"', '"Succeeded"')),
   };
   const settled: string[] = [];
-  await routeStatus(
+  await dispatchStatus(
     rt,
     durable,
     "contoso",

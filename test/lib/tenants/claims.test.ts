@@ -14,7 +14,7 @@ import { makeContext, makeRequest, readResponse, RequestSpec } from "../../helpe
 /** Table Storage for settings that need one (Azurite's well-known form). */
 const AZURITE = "UseDevelopmentStorage=true";
 
-// One registration per Service Bus namespace and queue (issue 18, item 7), through the registry's
+// One registration per Service Bus namespace and queue, through the registry's
 // real handlers against Azurite.
 const DIRECTORY = "6f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";
 const OTHER_DIRECTORY = "7f1c2b7e-3d4a-4c5b-9e8f-0a1b2c3d4e5f";

@@ -368,7 +368,7 @@ describe("validation: every rule names its field", () => {
       body: { ...validBody(), auth: { mode: "certificate" } },
       field: "auth.certificateSetting",
     },
-    // Issue 18: a registration may name only settings with the tenant prefix (REGISTRATION_SETTING_PREFIX).
+    // A registration may name only settings with the tenant prefix (REGISTRATION_SETTING_PREFIX).
     {
       name: "certificate setting naming the Provider's storage (outside the prefix)",
       body: { ...validBody(), auth: { mode: "certificate", certificateSetting: "AzureWebJobsStorage" } },

@@ -1,7 +1,8 @@
 /**
  * The opening every Provider HTTP handler that needs the Durable client shares: problem+json for any
  * error (`apiHandler`), the process runtime, and the role check; and the one "tenant not registered" 404.
- * Used by ./http.ts (deployments) and ./verify-http.ts (tenant verify and health).
+ * Used by ./http.ts (deployments), ./verify-http.ts (tenant verify and health) and the rollouts API. A
+ * "route" is an entry of the route table (lib/http/routes.ts); what this file makes is its handler.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
@@ -18,17 +19,20 @@ export type DurableHandler = (
   context: InvocationContext,
 ) => Promise<HttpResponseInit>;
 
-/** What a route's body gets once the caller holds one of its roles. */
-export interface RouteCall {
+/** What a handler's body gets once the caller holds one of its roles. */
+interface AuthorizedCall {
   request: HttpRequest;
   client: DurableClient;
   context: InvocationContext;
   rt: ProviderRuntime;
 }
 
-/** `route(roles, body)`: a DurableHandler that checks the caller holds one of `roles`, then runs `body`. */
-export function durableRoutes(getRuntime: () => ProviderRuntime) {
-  return (roles: readonly string[], body: (call: RouteCall) => Promise<HttpResponseInit>): DurableHandler =>
+/** `authorized(roles, body)`: a DurableHandler that checks the caller holds one of `roles`, then runs `body`. */
+export function authorizedHandlers(getRuntime: () => ProviderRuntime) {
+  return (
+      roles: readonly string[],
+      body: (call: AuthorizedCall) => Promise<HttpResponseInit>,
+    ): DurableHandler =>
     (request, client, context) =>
       apiHandler(
         async (req, ctx) => {
