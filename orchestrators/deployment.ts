@@ -11,7 +11,7 @@
  * continueAsNew, so `Task.any` and `continueAsNew` are never combined (an upstream SDK issue).
  */
 import * as durable from "durable-functions";
-import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
+import type { OrchestrationContext, Task } from "durable-functions";
 import type { Command, Status } from "../lib/messaging/contracts";
 import {
   ACTIVITIES,
@@ -23,11 +23,14 @@ import {
   type DeploymentCustomStatus,
   type DeploymentInput,
   type DeploymentResult,
+  type EventPayloads,
 } from "../lib/deployments/contract";
 import type { Outcome } from "../lib/deployments/model";
 import { sinceVersion } from "../lib/durable/version";
 import { windowOpensAt } from "../lib/tenants/maintenance";
-import { call, EventInbox, type Received } from "../lib/deployments/orchestration";
+import { call } from "../lib/durable/activities";
+import { EventInbox, type Received } from "../lib/durable/events";
+import { STORAGE_RETRY } from "../lib/durable/retry";
 
 const MAX_SEND_BACKOFF_MS = 60_000;
 /**
@@ -46,15 +49,6 @@ const REENSURE_BACKOFF_SINCE = "0.2.0";
  * their events.
  */
 const CONFIRM_EVENTS_SINCE = "0.3.0";
-
-/**
- * The ledger activities ride out a Table Storage hiccup (about a minute and a half in all) instead of
- * failing the orchestration; if storage stays away longer the instance fails and reconciliation records it.
- */
-const LEDGER_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
-  backoffCoefficient: 2,
-  maxRetryIntervalInMilliseconds: 30_000,
-});
 
 export function* deploymentOrchestrator(
   context: OrchestrationContext,
@@ -84,7 +78,7 @@ export function* deploymentOrchestrator(
       spec: input.spec,
       ...(opensAt ? { windowOpensAt: opensAt.toISOString() } : {}),
     },
-    LEDGER_RETRY,
+    STORAGE_RETRY,
   );
   if ("error" in claim) {
     status.phase = "Completed";
@@ -100,7 +94,7 @@ export function* deploymentOrchestrator(
       df,
       ACTIVITIES.completeDeployment,
       { tenant: input.tenant, id: input.id, attempt, outcome, message },
-      LEDGER_RETRY,
+      STORAGE_RETRY,
     );
     df.setCustomStatus({
       ...status,
@@ -127,7 +121,7 @@ export function* deploymentOrchestrator(
 
   // Created before any wait, so a cancel raised while the deployment waits for its window is kept. It
   // yields nothing until its first wait.
-  const inbox = new EventInbox(df, [EVENTS.status, EVENTS.cancel]);
+  const inbox = new EventInbox<EventPayloads, "status" | "cancel">(df, [EVENTS.status, EVENTS.cancel]);
 
   /**
    * What of the received events this attempt acts on: its own statuses after `after` (in sequence order)
@@ -136,7 +130,7 @@ export function* deploymentOrchestrator(
    */
   const confirms = sinceVersion(df.version, CONFIRM_EVENTS_SINCE);
   const confirmed = function* (
-    received: Received<"status" | "cancel">[],
+    received: Received<EventPayloads, "status" | "cancel">[],
     after = -1,
   ): Generator<Task, { statuses: Status[]; cancel?: string }, unknown> {
     let statuses = received
@@ -158,7 +152,7 @@ export function* deploymentOrchestrator(
         statuses: statuses.map((s) => ({ sequence: s.sequence, state: s.state })),
         cancel: event !== undefined,
       },
-      LEDGER_RETRY,
+      STORAGE_RETRY,
     );
     // Each confirmed report once, as the ledger holds it (its state, progress and message, not the event's).
     statuses = known.statuses.map((c) => {

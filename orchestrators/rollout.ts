@@ -16,9 +16,11 @@
  * (each wait yielded once); sub-orchestrations only in Task.all (each yielded once); no continueAsNew.
  */
 import * as durable from "durable-functions";
-import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
-import { EVENTS, type ActivityDef } from "../lib/deployments/contract";
-import { call, EventInbox } from "../lib/deployments/orchestration";
+import type { OrchestrationContext, Task } from "durable-functions";
+import { EVENTS, type EventPayloads } from "../lib/deployments/contract";
+import { call, type ActivityDef, type DurableApi } from "../lib/durable/activities";
+import { EventInbox } from "../lib/durable/events";
+import { STORAGE_RETRY } from "../lib/durable/retry";
 import {
   ROLLOUT_ACTIVITIES,
   ROLLOUT_ORCHESTRATIONS,
@@ -35,11 +37,6 @@ import {
 } from "../lib/rollouts/contract";
 import type { RolloutControl, RolloutState } from "../lib/rollouts/model";
 
-/** Storage hiccups are ridden out (about a minute and a half) rather than failing the rollout. */
-const STORE_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
-  backoffCoefficient: 2,
-  maxRetryIntervalInMilliseconds: 30_000,
-});
 const MAX_SWEEP_MS = 10 * 60_000;
 /** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
 const GATE_RECHECK_MS = 5 * 60_000;
@@ -47,8 +44,6 @@ const STORE_OUTAGE_WAIT_MS = 60_000;
 const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 const ABORTED = "aborted by user";
 const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
-
-type DurableApi = OrchestrationContext["df"];
 
 /**
  * A rollout-store activity that rides out a storage outage longer than its retries: wait, then the same
@@ -59,7 +54,7 @@ type DurableApi = OrchestrationContext["df"];
 function* rideOut<I, O>(df: DurableApi, activity: ActivityDef<I, O>, input: I): Generator<Task, O, unknown> {
   for (;;) {
     try {
-      return yield* call(df, activity, input, STORE_RETRY);
+      return yield* call(df, activity, input, STORAGE_RETRY);
     } catch {
       yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + STORE_OUTAGE_WAIT_MS));
     }
@@ -92,7 +87,7 @@ export function* rolloutOrchestrator(context: OrchestrationContext): Generator<T
   const df = context.df;
   const input = df.getInput() as RolloutInput;
   const id = input.rolloutId;
-  const inbox = new EventInbox(df, [EVENTS.rolloutControl]);
+  const inbox = new EventInbox<EventPayloads, "rolloutControl">(df, [EVENTS.rolloutControl]);
   const end = function* (state: RolloutState, message?: string): Generator<Task, RolloutState, unknown> {
     yield* update(
       df,
@@ -190,7 +185,7 @@ export function* rolloutBatchOrchestrator(
 ): Generator<Task, BatchResult, unknown> {
   const df = context.df;
   const input = df.getInput() as BatchInput;
-  const inbox = new EventInbox(df, [EVENTS.deploymentFinished]);
+  const inbox = new EventInbox<EventPayloads, "deploymentFinished">(df, [EVENTS.deploymentFinished]);
   let pending = [...input.tenants];
   const inFlight = new Map<string, InFlightDeployment>();
   let stop: BatchStop | undefined;

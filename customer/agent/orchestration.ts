@@ -6,23 +6,20 @@
  * every status through an idempotent, retried activity with a sequence decided here (so a replayed or
  * retried send carries the same message id, `<id>:<attempt>:s<sequence>`).
  *
- * Deterministic: time is `currentUtcDateTime`, all I/O is in activities. A task is yielded inside at
- * most one Task.any (docs/durable-engine.md, "Yield each task once"); the `cancel` event wait is reused,
- * which is safe for event waits.
+ * Deterministic: time is `currentUtcDateTime`, all I/O is in activities (called by their typed
+ * definitions, lib/durable/activities.ts). A task is yielded inside at most one Task.any
+ * (docs/durable-engine.md, "Yield each task once"); the `cancel` event comes through an EventInbox
+ * (lib/durable/events.ts).
  */
 import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
-import { timerStop } from "../../lib/deployments/orchestration";
+import { activity, call, resultOf, schedule } from "../../lib/durable/activities";
+import { EventInbox, type Received } from "../../lib/durable/events";
 import { createLogger, type Logger, type LogProps } from "../../lib/logging/logger";
-import type { Command, StatusState } from "../../lib/messaging/contracts";
+import type { Command, Status, StatusState } from "../../lib/messaging/contracts";
 import type { Plan, StepResult } from "./deployer";
 import { agentStatus } from "./status";
 
 export const AGENT_ORCHESTRATION = "agentDeployment";
-export const AGENT_ACTIVITIES = {
-  plan: "agentPlan",
-  step: "agentStep",
-  sendStatus: "agentSendStatus",
-} as const;
 export const AGENT_EVENTS = { cancel: "cancel" } as const;
 
 export function agentInstanceId(deploymentId: string, attempt: number): string {
@@ -38,6 +35,11 @@ export interface CancelEvent {
   reason?: string;
 }
 
+/** What each of the agent orchestration's events carries. */
+export interface AgentEventPayloads {
+  cancel: CancelEvent | undefined;
+}
+
 export interface PlanInput {
   command: Command;
   instanceId: string;
@@ -47,6 +49,12 @@ export interface StepInput extends PlanInput {
   step: number;
   steps: number;
 }
+
+export const AGENT_ACTIVITIES = {
+  plan: activity<PlanInput, Plan>("agentPlan"),
+  step: activity<StepInput, StepResult>("agentStep"),
+  sendStatus: activity<Status, void>("agentSendStatus"),
+} as const;
 
 export type AgentOutcome =
   | "Succeeded"
@@ -137,7 +145,7 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
       message,
       detail,
     });
-    return df.callActivityWithRetry(AGENT_ACTIVITIES.sendStatus, STATUS_RETRY, status);
+    return schedule(df, AGENT_ACTIVITIES.sendStatus, status, STATUS_RETRY);
   };
   // A status that could not be sent through all its retries does not stop the deployment: the Provider
   // ignores gaps in the sequence, and its own deadline decides whether a missing report matters.
@@ -174,17 +182,22 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
 
   let plan: Plan;
   try {
-    plan = (yield df.callActivity(AGENT_ACTIVITIES.plan, { command, instanceId })) as Plan;
+    plan = yield* call(df, AGENT_ACTIVITIES.plan, { command, instanceId });
   } catch (error) {
     return yield* finish("Failed", { state: "Failed", progress: 0, message: errorText(error) });
   }
   if (plan.kind === "reject")
     return yield* finish("Rejected", { state: "Rejected", progress: 0, message: plan.message });
-  // Created once and reused: a cancel raised at any point completes it, and it stays completed (a second
-  // Cancel may overwrite the first in it, which changes nothing).
-  const cancel = df.waitForExternalEvent(AGENT_EVENTS.cancel);
+  // The Cancel, through an inbox (each wait yielded once, none lost while something else is awaited).
+  // The reason reported is the latest Cancel's: of several taken at once, the first (see EventInbox).
+  const inbox = new EventInbox<AgentEventPayloads>(df, [AGENT_EVENTS.cancel]);
+  let latestCancel: CancelEvent | undefined;
+  const heard = (events: Received<AgentEventPayloads>[]) => {
+    if (events.length > 0) latestCancel = events[0]!.value;
+  };
   const because = () => {
-    const reason = (cancel.result as CancelEvent | undefined)?.reason;
+    heard(inbox.take());
+    const reason = latestCancel?.reason;
     return reason ? ` (${reason})` : "";
   };
   if (plan.kind === "silent") {
@@ -193,30 +206,17 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
     // timeout) is still acknowledged, as for any deployment that has not ended.
     // Each timer reaches at most MAX_TIMER_MS ahead (timerStop): a longer one is split by the SDK and
     // hangs the instance once cancelled. A deadline within that reach yields the one timer it always did.
-    while (!cancel.isCompleted) {
-      const stop = deadline !== undefined ? timerStop(df, new Date(deadline)) : undefined;
-      const timer = stop ? df.createTimer(stop) : undefined;
-      const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
-      if (winner === cancel) timer?.cancel();
-      // Ended by the clock, not by which timer fired: a 0.1.0 instance's recorded long-timer pieces each
-      // complete one of these timers (see MAX_TIMER_MS).
-      else if (deadline !== undefined && df.currentUtcDateTime.getTime() >= new Date(deadline).getTime())
-        return yield* finish("Silent");
-    }
+    // The wait ends by the clock, not by which timer fired: a 0.1.0 instance's recorded long-timer
+    // pieces each complete one of its timers (see MAX_TIMER_MS).
+    const received = yield* inbox.next(deadline !== undefined ? new Date(deadline) : undefined);
+    if (received.length === 0) return yield* finish("Silent");
+    heard(received);
     log.info("cancel honoured", { silent: true });
     return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });
   }
 
   const steps = plan.steps;
   const share = (step: number) => Math.round((step / steps) * 100);
-  // A Task.any built with a child that already completed never resolves through it (the SDK's WhenAny
-  // only reacts to completions after it exists): a cancel that came while something else was awaited
-  // would never win. So a cancel already received wins at once.
-  const cancelWins = function* (task: Task): Generator<Task, boolean, unknown> {
-    if (cancel.isCompleted) return true;
-    const winner = (yield df.Task.any([task, cancel])) as Task;
-    return winner === cancel;
-  };
   const cancelled = (step: number) => {
     log.info("cancel honoured", { beforeStep: step });
     return finish("Cancelled", {
@@ -229,7 +229,7 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
   let report = sendStatus("Accepted", 0, plan.message ?? "accepted");
   for (let step = 1; step <= steps; step++) {
     // A cancel that arrives while the previous report is sent stops the deployment before this step.
-    const cancelledMeanwhile = yield* cancelWins(report);
+    const cancelledMeanwhile = yield* inbox.before(report);
     yield* settle(report);
     if (cancelledMeanwhile) {
       update({ cancelRequested: true });
@@ -242,13 +242,13 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
         message: `the deadline ${command.deadline} passed before step ${step}`,
       });
     update({ phase: "Running", step, steps });
-    const work = df.callActivity(AGENT_ACTIVITIES.step, { command, instanceId, step, steps });
+    const work = schedule(df, AGENT_ACTIVITIES.step, { command, instanceId, step, steps });
     // A running step is never abandoned: a cancel that arrives meanwhile is honoured once it ends.
-    const cancelledDuringStep = yield* cancelWins(work);
+    const cancelledDuringStep = yield* inbox.before(work);
     if (cancelledDuringStep) update({ cancelRequested: true });
     let result: StepResult;
     try {
-      result = (yield work) as StepResult;
+      result = yield* resultOf(work);
     } catch (error) {
       return yield* finish("Failed", {
         state: "Failed",

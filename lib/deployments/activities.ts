@@ -4,6 +4,7 @@
  * completed on the queue only after it has been recorded and routed.
  */
 import type { DurableClient } from "durable-functions";
+import { ACTIVE_STATUSES } from "../durable/instances";
 import { notifyFinished } from "./notify";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
@@ -28,8 +29,6 @@ import {
   TERMINAL_STATES,
   verifyInstanceId,
 } from "./contract";
-
-const RUNNING = new Set(["Running", "Pending", "ContinuedAsNew", "Suspended"]);
 
 /** Claims the attempt this execution runs (see DeploymentLedger.claim); a Durable restart gets a new one. */
 export async function beginAttemptActivity(
@@ -97,7 +96,7 @@ export async function ensureStatusPumpActivity(
   if (await rt.health.quarantine(tenant)) return false;
   const instanceId = statusPumpInstanceId(tenant);
   const status = await client.getStatus(instanceId).catch(() => undefined);
-  if (status && RUNNING.has(String(status.runtimeStatus))) return false;
+  if (status && ACTIVE_STATUSES.has(String(status.runtimeStatus))) return false;
   try {
     await client.startNew(ORCHESTRATIONS.statusPump, { instanceId, input: { tenant } });
     return true;

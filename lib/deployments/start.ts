@@ -13,7 +13,8 @@ import { quarantineMessage } from "../tenants/quarantine";
 import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
 import { DeploymentExistsError } from "./ledger";
 import { type DeploymentRecord, isTerminal, specDigest } from "./model";
-import { inFlight, instanceState } from "./reconcile";
+import { instanceState } from "../durable/instances";
+import { inFlight } from "./reconcile";
 import { requireRegistered } from "./route";
 import type { ProviderRuntime } from "./runtime";
 

@@ -1,9 +1,9 @@
 /**
  * The rollout workflow's typed contract: its orchestrations, instance ids, inputs and activities (called
- * through `call` in lib/deployments/orchestration.ts, registered by activities/rollout.ts). Names and
+ * through `call`, lib/durable/activities.ts, registered by activities/rollout.ts). Names and
  * payload shapes are part of the durable history: renaming one breaks in-flight rollouts.
  */
-import { activity } from "../deployments/contract";
+import { activity } from "../durable/activities";
 import type { Outcome } from "../deployments/model";
 import type { PlannedWave, RolloutControl, RolloutState, WaveState } from "./model";
 

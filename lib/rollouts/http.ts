@@ -12,7 +12,7 @@ import { z } from "zod";
 import { requestCancel } from "../deployments/cancel";
 import { EVENTS } from "../deployments/contract";
 import { specDigest } from "../deployments/model";
-import { instanceState } from "../deployments/reconcile";
+import { instanceState } from "../durable/instances";
 import { durableRoutes } from "../deployments/route";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { actorOf, ROLES, type Actor } from "../http/auth";

@@ -8,7 +8,7 @@
  * deployments in flight finish with their real outcomes; nobody's work is cancelled.
  */
 import type { DurableClient } from "durable-functions";
-import { instanceState, reasonText, START_GRACE_MS } from "../deployments/reconcile";
+import { ENDED_STATUSES, instanceState, reasonText, START_GRACE_MS } from "../durable/instances";
 import type { ProviderRuntime } from "../deployments/runtime";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
@@ -24,7 +24,7 @@ export async function reconcileRollout(
   if (!state) return record;
   // As for a deployment: a rollout whose instance is still being started is not lost yet.
   const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
-  const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
+  const ended = state.found && ENDED_STATUSES.has(state.runtimeStatus);
   if (!lost && !ended) return record;
   const ours = state.found && state.runtimeStatus === "Failed";
   const why = !state.found

@@ -30,7 +30,7 @@ import {
 } from "../../../lib/deployments/contract";
 import type { MaintenanceWindow } from "../../../lib/tenants/maintenance";
 import { recordHistories } from "../../replay/recorder";
-import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
+import { MAX_TIMER_MS } from "../../../lib/durable/timers";
 import { confirmedBy, type ConfirmedEvents, type ConfirmEventsInput } from "../../../lib/deployments/confirm";
 import type { DeploymentRecord } from "../../../lib/deployments/model";
 
@@ -531,7 +531,7 @@ describe("deployment orchestration (time skipping)", () => {
 
   // Events that arrive while the orchestrator awaits an activity, or together before the first wait:
   // the SDK's Task.any never resolves through a child completed before it existed, so these were lost
-  // until the orchestrators waited through an EventInbox (lib/deployments/orchestration.ts).
+  // until the orchestrators waited through an EventInbox (lib/durable/events.ts).
   test("a cancel raised during the pump re-ensure is not lost", async () => {
     const id = newId();
     scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });

@@ -24,7 +24,7 @@ import {
 } from "../../../lib/rollouts/contract";
 import type { RolloutControl } from "../../../lib/rollouts/model";
 import { recordHistories } from "../../replay/recorder";
-import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
+import { MAX_TIMER_MS } from "../../../lib/durable/timers";
 
 const DAY_S = 24 * 3600;
 
