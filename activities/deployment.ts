@@ -15,7 +15,7 @@ import { sendCommandActivity } from "../lib/deployments/commands";
 import { confirmEventsActivity } from "../lib/deployments/confirm";
 import { ACTIVITIES } from "../lib/deployments/contract";
 import type { ActivityInput, ActivityResult } from "../lib/durable/activities";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { invocationLogger } from "../lib/logging/logger";
 
 type Activities = typeof ACTIVITIES;

@@ -17,12 +17,12 @@
  */
 import * as durable from "durable-functions";
 import type { OrchestrationContext, Task } from "durable-functions";
-import { EVENTS, type EventPayloads } from "../lib/deployments/contract";
 import { call, type ActivityDef, type DurableApi } from "../lib/durable/activities";
 import { EventInbox } from "../lib/durable/events";
 import { STORAGE_RETRY } from "../lib/durable/retry";
 import {
   ROLLOUT_ACTIVITIES,
+  ROLLOUT_EVENTS,
   ROLLOUT_ORCHESTRATIONS,
   rolloutBatchInstanceId,
   type BatchInput,
@@ -33,6 +33,7 @@ import {
   type FinishedDeployment,
   type InFlightDeployment,
   type RolloutInput,
+  type RolloutEventPayloads,
   type UpdateRolloutInput,
 } from "../lib/rollouts/contract";
 import type { RolloutControl, RolloutState } from "../lib/rollouts/model";
@@ -87,7 +88,7 @@ export function* rolloutOrchestrator(context: OrchestrationContext): Generator<T
   const df = context.df;
   const input = df.getInput() as RolloutInput;
   const id = input.rolloutId;
-  const inbox = new EventInbox<EventPayloads, "rolloutControl">(df, [EVENTS.rolloutControl]);
+  const inbox = new EventInbox<RolloutEventPayloads, "rolloutControl">(df, [ROLLOUT_EVENTS.rolloutControl]);
   const end = function* (state: RolloutState, message?: string): Generator<Task, RolloutState, unknown> {
     yield* update(
       df,
@@ -185,7 +186,9 @@ export function* rolloutBatchOrchestrator(
 ): Generator<Task, BatchResult, unknown> {
   const df = context.df;
   const input = df.getInput() as BatchInput;
-  const inbox = new EventInbox<EventPayloads, "deploymentFinished">(df, [EVENTS.deploymentFinished]);
+  const inbox = new EventInbox<RolloutEventPayloads, "deploymentFinished">(df, [
+    ROLLOUT_EVENTS.deploymentFinished,
+  ]);
   let pending = [...input.tenants];
   const inFlight = new Map<string, InFlightDeployment>();
   let stop: BatchStop | undefined;

@@ -8,7 +8,7 @@ import { ACTIVE_STATUSES } from "../durable/instances";
 import { notifyFinished } from "./notify";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
-import { ProviderRuntime, serviceBusFor } from "./runtime";
+import { DeploymentDeps, serviceBusFor } from "./deps";
 import type { StatusReport } from "./ledger";
 import { isTerminal, PHASES, specDigest } from "./model";
 import type { JSONWebKeySet } from "jose";
@@ -32,7 +32,7 @@ import {
 
 /** Claims the attempt this execution runs (see DeploymentLedger.claim); a Durable restart gets a new one. */
 export async function beginAttemptActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   input: BeginAttemptInput,
   log: Logger = createLogger(),
 ): Promise<AttemptClaim> {
@@ -55,7 +55,7 @@ export async function beginAttemptActivity(
 
 /** Writes the outcome the orchestration decided; answers the outcome the ledger holds (the first wins). */
 export async function completeDeploymentActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   input: CompleteDeploymentInput,
   log: Logger = createLogger(),
@@ -87,7 +87,7 @@ export async function completeDeploymentActivity(
  * timer delivers statuses instead, so there is never a pump to start.
  */
 export async function ensureStatusPumpActivity(
-  rt: Pick<ProviderRuntime, "settings" | "health">,
+  rt: Pick<DeploymentDeps, "settings" | "health">,
   client: DurableClient,
   tenant: string,
 ): Promise<boolean> {
@@ -164,7 +164,7 @@ async function checkReceipt(
  * registered none), statuses are recorded unsigned, as before receipts existed.
  */
 export async function routeStatus(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   item: ReceivedStatus,
@@ -241,7 +241,7 @@ export interface BadCount {
  * receiver's flushes (SettlementGate), so a batch of garbage costs a few round trips, not one each.
  */
 export async function routeBatch(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   items: ReceivedStatus[],
@@ -283,7 +283,7 @@ export async function routeBatch(
  * yet). Reconciled like `inFlight`, so a record behind a finished instance does not count.
  */
 async function othersInFlight(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   finished: ReadonlySet<string>,
@@ -308,7 +308,7 @@ async function othersInFlight(
  * as after any idle end (docs/workflow.md).
  */
 export async function pumpStatusesActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   input: PumpStatusesInput,
   log: Logger = createLogger(),

@@ -23,8 +23,8 @@ export const EVENTS = {
   status: "status",
   cancel: "cancel",
   pong: "pong",
+  /** Raised to whoever a deployment reports to (`rollout.notify`) once its outcome is written. */
   deploymentFinished: "deploymentFinished",
-  rolloutControl: "rolloutControl",
 } as const;
 
 /** What each event carries. */
@@ -33,7 +33,6 @@ export interface EventPayloads {
   cancel: CancelRequest | undefined;
   pong: Status;
   deploymentFinished: DeploymentFinished;
-  rolloutControl: { action: string };
 }
 
 /** Raised to a deployment's `rollout.notify` instance once its outcome is written. */

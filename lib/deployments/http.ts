@@ -26,7 +26,7 @@ import { reconcile } from "./reconcile";
 import { deploymentRequestFields, requireActiveTenant, requireSameRequest, startAttempt } from "./start";
 import { timeoutOrderError } from "../tenants/model";
 import { compactReceipt } from "../signing/receipts";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 import { DeploymentInput, EVENTS } from "./contract";
 import { durableRoutes, requireRegistered } from "./route";
 
@@ -98,7 +98,7 @@ function accepted(
   request: HttpRequest,
   record: DeploymentRecord,
   client: DurableClient,
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   status = 202,
 ): HttpResponseInit {
   const admin = holdsRole(request, rt.settings.requireRoles, ROLES.durableAdmin);
@@ -134,7 +134,7 @@ function deploymentParam(request: HttpRequest): string {
  * which the Durable API may have changed behind the product's back), or a 404.
  */
 async function requireDeployment(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   request: HttpRequest,
 ): Promise<DeploymentRecord> {
@@ -145,7 +145,7 @@ async function requireDeployment(
 
 /** As requireDeployment, and still in flight (409 once it has an outcome). */
 async function requireRunning(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   request: HttpRequest,
 ): Promise<DeploymentRecord> {
@@ -158,7 +158,7 @@ async function requireRunning(
 const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
 const WRITE = [ROLES.deploymentsWrite];
 
-export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
+export function createDeploymentHandlers(getRuntime: () => DeploymentDeps) {
   const route = durableRoutes(getRuntime);
   return {
     start: route(WRITE, async ({ request, client, context, rt }) => {

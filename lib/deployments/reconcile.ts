@@ -15,7 +15,7 @@ import { createLogger, Logger } from "../logging/logger";
 import { notifyFinished } from "./notify";
 import { sendCancel } from "./commands";
 import { isTerminal, type DeploymentRecord, type Outcome, OUTCOMES } from "./model";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 import type { DeploymentCustomStatus, DeploymentResult } from "./contract";
 import { instanceState, reasonText, START_GRACE_MS, type InstanceState } from "../durable/instances";
 
@@ -88,7 +88,7 @@ export function verdict(
  * best-effort Cancel; a suspended instance shows as `suspended` until it resumes.
  */
 export async function reconcile(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   record: DeploymentRecord,
   log: Logger = createLogger(),
@@ -122,7 +122,7 @@ export async function reconcile(
 
 /** The tenant's attempts really in flight, after reconciling each with its instance. */
 export async function inFlight(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   log?: Logger,

@@ -1,6 +1,6 @@
 /**
  * The opening every Provider HTTP handler that needs the Durable client shares: problem+json for any
- * error (`apiHandler`), the process runtime, and the role check; and the one "tenant not registered" 404.
+ * error (`apiHandler`), the dependencies, and the role check; and the one "tenant not registered" 404.
  * Used by ./http.ts (deployments) and ./verify-http.ts (tenant verify and health).
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
@@ -9,7 +9,7 @@ import { requireRole } from "../http/auth";
 import { apiHandler } from "../http/handler";
 import { ProblemError } from "../http/problem";
 import type { TenantRegistration } from "../tenants/model";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 /** A durable-client HTTP handler, as `df.app.client.http` registers it. */
 export type DurableHandler = (
@@ -19,16 +19,19 @@ export type DurableHandler = (
 ) => Promise<HttpResponseInit>;
 
 /** What a route's body gets once the caller holds one of its roles. */
-export interface RouteCall {
+export interface RouteCall<D = DeploymentDeps> {
   request: HttpRequest;
   client: DurableClient;
   context: InvocationContext;
-  rt: ProviderRuntime;
+  rt: D;
 }
 
 /** `route(roles, body)`: a DurableHandler that checks the caller holds one of `roles`, then runs `body`. */
-export function durableRoutes(getRuntime: () => ProviderRuntime) {
-  return (roles: readonly string[], body: (call: RouteCall) => Promise<HttpResponseInit>): DurableHandler =>
+export function durableRoutes<D extends Pick<DeploymentDeps, "settings">>(getRuntime: () => D) {
+  return (
+      roles: readonly string[],
+      body: (call: RouteCall<D>) => Promise<HttpResponseInit>,
+    ): DurableHandler =>
     (request, client, context) =>
       apiHandler(
         async (req, ctx) => {
@@ -42,7 +45,7 @@ export function durableRoutes(getRuntime: () => ProviderRuntime) {
 
 /** The tenant's registration, or the API's 404. */
 export async function requireRegistered(
-  rt: Pick<ProviderRuntime, "store">,
+  rt: Pick<DeploymentDeps, "store">,
   tenant: string,
 ): Promise<TenantRegistration> {
   const registration = await rt.store.get(tenant);

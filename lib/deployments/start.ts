@@ -16,7 +16,7 @@ import { type DeploymentRecord, isTerminal, specDigest } from "./model";
 import { instanceState } from "../durable/instances";
 import { inFlight } from "./reconcile";
 import { requireRegistered } from "./route";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 /** What a start request says about the deployment, the same for one tenant (the API) and many (rollouts). */
 export const deploymentRequestFields = {
@@ -56,7 +56,7 @@ export function requireSameRequest(
 
 /** Records an attempt in the ledger and starts its orchestration. */
 export async function startAttempt(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   registration: TenantRegistration,
   id: string,
@@ -145,7 +145,7 @@ export async function startAttempt(
 }
 
 export async function requireActiveTenant(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
 ): Promise<TenantRegistration> {

@@ -23,11 +23,11 @@ import {
 import { ensureStatusPumpActivity } from "./activities";
 import { inFlight } from "./reconcile";
 import { durableRoutes, requireRegistered } from "./route";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
-export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
+export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
   const route = durableRoutes(getRuntime);
   return {
     verify: route([ROLES.tenantsAdmin, ROLES.deploymentsWrite], async ({ request, client, context, rt }) => {

@@ -9,7 +9,7 @@ import type { DurableClient } from "durable-functions";
 import { requestCancel } from "../deployments/cancel";
 import { isTerminal } from "../deployments/model";
 import { reconcile } from "../deployments/reconcile";
-import type { ProviderRuntime } from "../deployments/runtime";
+import type { RolloutDeps } from "./deps";
 import { requireRegistered } from "../deployments/route";
 import { requireActiveTenant, startAttempt } from "../deployments/start";
 import { forEachLimited } from "../concurrency/limited";
@@ -26,13 +26,12 @@ import type {
 } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from "./model";
 import { reconcileRollout } from "./reconcile";
-import { rolloutStore } from "./runtime";
 
 /** Records read at once by a sweep. */
 const SWEEP_READS = 16;
 
 async function sweep(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   inFlight: readonly InFlightDeployment[],
   log: Logger,
@@ -59,7 +58,7 @@ async function sweep(
  * ended is ignored, logged as forged, and the deployment stays in flight.
  */
 async function confirmFinished(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   rolloutId: string,
   reported: readonly FinishedDeployment[],
   log: Logger,
@@ -91,15 +90,15 @@ async function confirmFinished(
 }
 
 /** Whether the rollout's failures (plus `extra` not yet recorded) exceed its maxErrors. */
-async function overBudget(rt: ProviderRuntime, rollout: RolloutRecord, extra = 0): Promise<boolean> {
+async function overBudget(rt: RolloutDeps, rollout: RolloutRecord, extra = 0): Promise<boolean> {
   const budget = rollout.options.maxErrors;
-  const failed = await rolloutStore(rt).tenants(rollout.id, { failed: true, top: budget + 1 });
+  const failed = await rt.rollouts.tenants(rollout.id, { failed: true, top: budget + 1 });
   return failed.length + extra > budget;
 }
 
 /** Whether the rollout may start more deployments, and if not why. */
 async function stopReason(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   rollout: RolloutRecord,
   extraFailures: number,
 ): Promise<BatchStop | undefined> {
@@ -113,12 +112,12 @@ async function stopReason(
 }
 
 export async function advanceBatchActivity(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   input: AdvanceBatchInput,
   log: Logger = createLogger(),
 ): Promise<AdvanceBatchResult> {
-  const store = rolloutStore(rt);
+  const store = rt.rollouts;
   const swept = input.sweep ? await sweep(rt, client, input.inFlight, log) : [];
   const { confirmed, unconfirmed } = await confirmFinished(rt, input.rolloutId, input.finished, log);
   const finished = [...confirmed, ...swept.filter((s) => !confirmed.some((f) => f.tenant === s.tenant))];
@@ -201,7 +200,7 @@ export async function advanceBatchActivity(
 
 /** Abort: every in-flight deployment of the batch gets a graceful cancel (repeating one is harmless). */
 async function cancelInFlight(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   rolloutId: string,
   inFlight: readonly InFlightDeployment[],
@@ -220,10 +219,10 @@ async function cancelInFlight(
 }
 
 export async function updateRolloutActivity(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   input: UpdateRolloutInput,
 ): Promise<UpdateRolloutResult> {
-  const store = rolloutStore(rt);
+  const store = rt.rollouts;
   if (input.skipPending) await store.skipPending(input.rolloutId);
   const updated = await store.update(input.rolloutId, (current) => {
     if (TERMINAL_ROLLOUT_STATES.includes(current.state)) return undefined;

@@ -9,13 +9,12 @@
  */
 import type { DurableClient } from "durable-functions";
 import { ENDED_STATUSES, instanceState, reasonText, START_GRACE_MS } from "../durable/instances";
-import type { ProviderRuntime } from "../deployments/runtime";
+import type { RolloutDeps } from "./deps";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
-import { rolloutStore } from "./runtime";
 
 export async function reconcileRollout(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   record: RolloutRecord,
 ): Promise<RolloutRecord> {
@@ -32,7 +31,7 @@ export async function reconcileRollout(
     : ours
       ? `the rollout's orchestration failed (deployments in flight finish; nothing was cancelled): ${reasonText(state.output, "no reason given")}`
       : `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`;
-  const store = rolloutStore(rt);
+  const store = rt.rollouts;
   await store.skipPending(record.id);
   return store.update(record.id, (current) =>
     TERMINAL_ROLLOUT_STATES.includes(current.state)
