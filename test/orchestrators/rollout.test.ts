@@ -9,9 +9,9 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { appVersioning, startHarness, waitFor, type Harness } from "../../dev/durable/harness";
-import { EVENTS, type DeploymentFinished } from "../../../lib/deployments/contract";
-import type { Outcome } from "../../../lib/deployments/model";
+import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
+import { EVENTS, type DeploymentFinished } from "../../lib/deployments/contract";
+import type { Outcome } from "../../lib/deployments/model";
 import {
   ROLLOUT_ACTIVITIES,
   ROLLOUT_EVENTS,
@@ -22,10 +22,10 @@ import {
   type RolloutInput,
   type UpdateRolloutInput,
   type UpdateRolloutResult,
-} from "../../../lib/rollouts/contract";
-import type { RolloutControl } from "../../../lib/rollouts/model";
-import { recordHistories } from "../../replay/recorder";
-import { MAX_TIMER_MS } from "../../../lib/durable/timers";
+} from "../../lib/rollouts/contract";
+import type { RolloutControl } from "../../lib/rollouts/model";
+import { recordHistories } from "../replay/recorder";
+import { MAX_TIMER_MS } from "../../lib/durable/timers";
 
 const DAY_S = 24 * 3600;
 
@@ -58,7 +58,7 @@ before(async () => {
   h = await startHarness(
     () => {
       /* eslint-disable @typescript-eslint/no-require-imports -- registration must happen inside the capture */
-      require("../../../orchestrators/rollout");
+      require("../../orchestrators/rollout");
       /* eslint-enable @typescript-eslint/no-require-imports */
       df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
         handler: async (input: AdvanceBatchInput): Promise<AdvanceBatchResult> => {
