@@ -54,6 +54,26 @@ export function requireSameRequest(
   }
 }
 
+/** How an attempt starts: its deadlines, idempotency and the rollout it belongs to. */
+export interface StartOptions {
+  acceptanceTimeoutSeconds?: number;
+  completionTimeoutSeconds?: number;
+  previousAttempt?: number;
+  idempotent?: boolean;
+  /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
+  requestDigest?: string;
+  /** The rollout this deployment belongs to, and the instance told when its outcome is written. */
+  rollout?: DeploymentRecord["rollout"];
+  /**
+   * A repeat finding the attempt recorded but its instance missing (the first try died between the two
+   * writes) starts the instance. Only for callers whose repeat carries the same request (rollouts).
+   */
+  startIfMissing?: boolean;
+  ignoreMaintenanceWindow?: boolean;
+  /** Who asked (the API's start and retry); a rollout's deployments leave it out. */
+  requestedBy?: DeploymentRecord["requestedBy"];
+}
+
 /** Records an attempt in the ledger and starts its orchestration. */
 export async function startAttempt(
   rt: DeploymentDeps,
@@ -62,24 +82,7 @@ export async function startAttempt(
   id: string,
   attempt: number,
   spec: Record<string, unknown>,
-  options: {
-    acceptanceTimeoutSeconds?: number;
-    completionTimeoutSeconds?: number;
-    previousAttempt?: number;
-    idempotent?: boolean;
-    /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
-    requestDigest?: string;
-    /** The rollout this deployment belongs to, and the instance told when its outcome is written. */
-    rollout?: DeploymentRecord["rollout"];
-    /**
-     * A repeat finding the attempt recorded but its instance missing (the first try died between the two
-     * writes) starts the instance. Only for callers whose repeat carries the same request (rollouts).
-     */
-    startIfMissing?: boolean;
-    ignoreMaintenanceWindow?: boolean;
-    /** Who asked (the API's start and retry); a rollout's deployments leave it out. */
-    requestedBy?: DeploymentRecord["requestedBy"];
-  },
+  options: StartOptions,
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
   const now = new Date().toISOString();
@@ -169,4 +172,24 @@ export async function requireActiveTenant(
     );
   }
   return registration;
+}
+
+/**
+ * Attempt 1 of deployment `id` at `tenant`, for another workflow (a rollout's step): started as the API
+ * starts one, or found when the caller's step runs again (a crash, a retry), since admitting it again
+ * would count it against the tenant's own limit and refuse it. A refusal is a ProblemError, as for the API.
+ */
+export async function startFirstAttempt(
+  rt: DeploymentDeps,
+  client: DurableClient,
+  tenant: string,
+  id: string,
+  spec: Record<string, unknown>,
+  options: StartOptions,
+): Promise<DeploymentRecord> {
+  const already = await rt.ledger.get(tenant, id, 1);
+  const registration = already
+    ? await requireRegistered(rt, tenant)
+    : await requireActiveTenant(rt, client, tenant);
+  return startAttempt(rt, client, registration, id, 1, spec, options);
 }

@@ -7,11 +7,9 @@
  */
 import type { DurableClient } from "durable-functions";
 import { requestCancel } from "../deployments/cancel";
-import { isTerminal } from "../deployments/model";
-import { reconcile } from "../deployments/reconcile";
+import { recordedOutcome, settledOutcome } from "../deployments/outcomes";
+import { startFirstAttempt } from "../deployments/start";
 import type { RolloutDeps } from "./deps";
-import { requireRegistered } from "../deployments/route";
-import { requireActiveTenant, startAttempt } from "../deployments/start";
 import { forEachLimited } from "../concurrency/limited";
 import { ProblemError } from "../http/problem";
 import { createLogger, type Logger } from "../logging/logger";
@@ -38,15 +36,8 @@ async function sweep(
 ): Promise<FinishedDeployment[]> {
   const found: FinishedDeployment[] = [];
   await forEachLimited(inFlight, SWEEP_READS, async (d) => {
-    const record = await rt.ledger.get(d.tenant, d.id, d.attempt);
-    if (!record) return;
-    const now = await reconcile(rt, client, record, log);
-    if (isTerminal(now) && now.outcome)
-      found.push({
-        ...d,
-        outcome: now.outcome,
-        ...(now.message !== undefined ? { message: now.message } : {}),
-      });
+    const settled = await settledOutcome(rt, client, d, log);
+    if (settled) found.push({ ...d, ...settled });
   });
   return found;
 }
@@ -66,15 +57,9 @@ async function confirmFinished(
   const confirmed: FinishedDeployment[] = [];
   const unconfirmed: InFlightDeployment[] = [];
   await forEachLimited(reported, SWEEP_READS, async (f) => {
-    const record = await rt.ledger.get(f.tenant, f.id, f.attempt);
-    if (record && isTerminal(record) && record.outcome) {
-      confirmed.push({
-        tenant: f.tenant,
-        id: f.id,
-        attempt: f.attempt,
-        outcome: record.outcome,
-        ...(record.message !== undefined ? { message: record.message } : {}),
-      });
+    const recorded = await recordedOutcome(rt, f);
+    if (recorded) {
+      confirmed.push({ tenant: f.tenant, id: f.id, attempt: f.attempt, ...recorded });
       return;
     }
     unconfirmed.push({ tenant: f.tenant, id: f.id, attempt: f.attempt });
@@ -147,13 +132,8 @@ export async function advanceBatchActivity(
   for (const tenant of stop ? [] : starts) {
     const id = rolloutDeploymentId(rollout.id, tenant);
     try {
-      // A re-run of this step (a crash, a retry) finds the deployment it already started: admitting it
-      // again would count that deployment against the tenant's own limit and refuse it.
-      const already = await rt.ledger.get(tenant, id, 1);
-      const registration = already
-        ? await requireRegistered(rt, tenant)
-        : await requireActiveTenant(rt, client, tenant);
-      const record = await startAttempt(rt, client, registration, id, 1, rollout.spec, {
+      // A re-run of this step (a crash, a retry) finds the deployment it already started.
+      const record = await startFirstAttempt(rt, client, tenant, id, rollout.spec, {
         acceptanceTimeoutSeconds: rollout.options.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: rollout.options.completionTimeoutSeconds,
         idempotent: true,
