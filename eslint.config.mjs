@@ -44,7 +44,6 @@ export default tseslint.config(
     files: ["lib/**/*.ts", "activities/**/*.ts", "triggers/**/*.ts", "customer/**/*.ts"],
     ignores: [
       "lib/deployments/http.ts",
-      "lib/deployments/verify-http.ts",
       "lib/rollouts/http.ts",
       "lib/tenants/http.ts",
       "customer/agent/commands.ts",

@@ -7,11 +7,13 @@
  * Registered by `triggers/verify.ts`.
  */
 import { randomUUID } from "node:crypto";
+import type { HttpResponseInit } from "@azure/functions";
+import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { ROLES } from "../http/auth";
 import { json } from "../http/handler";
 import { parseWith, readJson } from "../http/request";
-import { invocationLogger, redactText } from "../logging/logger";
+import { invocationLogger, redactText, type Logger } from "../logging/logger";
 import { tenantParam } from "../tenants/http";
 import {
   ORCHESTRATIONS,
@@ -27,6 +29,45 @@ import type { DeploymentDeps } from "./deps";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
+/** The verification's answer once its instance completed (polled); throws when it failed or `deadline` passed. */
+async function verification(
+  client: DurableClient,
+  instanceId: string,
+  deadline: number,
+): Promise<VerifyResult> {
+  for (;;) {
+    const status = await client.getStatus(instanceId);
+    if (status.runtimeStatus === "Completed") return status.output as VerifyResult;
+    if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
+      throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Records a verification's result with the tenant's health and answers it (redacted). */
+async function answerVerify(
+  rt: Pick<DeploymentDeps, "health">,
+  tenant: string,
+  answer: VerifyResult,
+  log: Logger,
+): Promise<HttpResponseInit> {
+  // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
+  const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
+  const result = { ...answer, steps };
+  const failed = result.steps.find((s) => !s.ok);
+  await rt.health
+    .recordVerify(tenant, {
+      at: new Date().toISOString(),
+      ok: result.ok,
+      ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
+      ...(failed ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) } : {}),
+    })
+    .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
+  log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
+  return json(200, { tenant, ...result });
+}
+
 export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
   const route = durableRoutes(getRuntime);
   return {
@@ -35,25 +76,7 @@ export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
       const raw = await request.clone().text();
       const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
       const registration = await requireRegistered(rt, tenant);
-      const log = invocationLogger(context);
-      const finish = async (answer: VerifyResult) => {
-        // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
-        const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
-        const result = { ...answer, steps };
-        const failed = result.steps.find((s) => !s.ok);
-        await rt.health
-          .recordVerify(tenant, {
-            at: new Date().toISOString(),
-            ok: result.ok,
-            ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
-            ...(failed
-              ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
-              : {}),
-          })
-          .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
-        log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-        return json(200, { tenant, ...result });
-      };
+      const finish = (answer: VerifyResult) => answerVerify(rt, tenant, answer, invocationLogger(context));
       // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
       try {
         rt.connections.resolve(registration);
@@ -74,18 +97,8 @@ export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
         pumpReensureSeconds: rt.settings.pumpReensureSeconds,
       };
       await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
-      const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
-      for (;;) {
-        const status = await client.getStatus(instanceId);
-        if (status.runtimeStatus === "Completed") {
-          const result = status.output as VerifyResult;
-          return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
-        }
-        if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
-          throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const result = await verification(client, instanceId, Date.now() + (timeoutSeconds + 15) * 1000);
+      return finish({ ...result, steps: [{ step: "credential", ok: true }, ...result.steps] });
     }),
 
     health: route([ROLES.deploymentsRead, ROLES.deploymentsWrite], async ({ request, client, rt }) => {
