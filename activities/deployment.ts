@@ -13,8 +13,9 @@ import {
 } from "../lib/deployments/activities";
 import { sendCommandActivity } from "../lib/deployments/commands";
 import { confirmEventsActivity } from "../lib/deployments/confirm";
-import { ACTIVITIES, type ActivityInput, type ActivityResult } from "../lib/deployments/contract";
-import { runtime } from "../lib/deployments/runtime";
+import { ACTIVITIES } from "../lib/deployments/contract";
+import type { ActivityInput, ActivityResult } from "../lib/durable/activities";
+import { runtime } from "../lib/app/runtime";
 import { invocationLogger } from "../lib/logging/logger";
 
 type Activities = typeof ACTIVITIES;

@@ -3,7 +3,7 @@
  * logic is in lib/rollouts/activities.ts.
  */
 import * as df from "durable-functions";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { invocationLogger } from "../lib/logging/logger";
 import { advanceBatchActivity, updateRolloutActivity } from "../lib/rollouts/activities";
 import {

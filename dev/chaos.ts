@@ -195,7 +195,7 @@ class Chaos {
     const starts = history.filter((e) => e.EventType === "ExecutionStarted").length;
     if (starts > 1) return `the agent's instance started ${starts} times`;
     const scheduled = history.filter(
-      (e) => e.EventType === "TaskScheduled" && e.FunctionName === AGENT_ACTIVITIES.step,
+      (e) => e.EventType === "TaskScheduled" && e.FunctionName === AGENT_ACTIVITIES.step.name,
     ).length;
     return scheduled > steps ? `the agent scheduled ${scheduled} steps of ${steps}` : undefined;
   }

@@ -12,15 +12,20 @@
  * start the activity checks abort, the error budget and pause (SSM semantics: beyond the budget nothing
  * new starts and what is in flight finishes).
  *
+ * `rollout` reads as its numbered steps: each is a named phase below (a generator it delegates to with
+ * `yield*`, adding no yield of its own), sharing one execution's state (`RolloutRun`).
+ *
  * Deterministic (all I/O in activities, time from `df.currentUtcDateTime`); events through EventInbox
  * (each wait yielded once); sub-orchestrations only in Task.all (each yielded once); no continueAsNew.
  */
 import * as durable from "durable-functions";
-import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
-import { EVENTS, type ActivityDef } from "../lib/deployments/contract";
-import { call, EventInbox } from "../lib/deployments/orchestration";
+import type { OrchestrationContext, Task } from "durable-functions";
+import { call, type ActivityDef, type DurableApi } from "../lib/durable/activities";
+import { EventInbox } from "../lib/durable/events";
+import { STORAGE_RETRY } from "../lib/durable/retry";
 import {
   ROLLOUT_ACTIVITIES,
+  ROLLOUT_EVENTS,
   ROLLOUT_ORCHESTRATIONS,
   rolloutBatchInstanceId,
   type BatchInput,
@@ -31,15 +36,11 @@ import {
   type FinishedDeployment,
   type InFlightDeployment,
   type RolloutInput,
+  type RolloutEventPayloads,
   type UpdateRolloutInput,
 } from "../lib/rollouts/contract";
 import type { RolloutControl, RolloutState } from "../lib/rollouts/model";
 
-/** Storage hiccups are ridden out (about a minute and a half) rather than failing the rollout. */
-const STORE_RETRY: RetryOptions = Object.assign(new RetryOptions(1000, 8), {
-  backoffCoefficient: 2,
-  maxRetryIntervalInMilliseconds: 30_000,
-});
 const MAX_SWEEP_MS = 10 * 60_000;
 /** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
 const GATE_RECHECK_MS = 5 * 60_000;
@@ -47,8 +48,6 @@ const STORE_OUTAGE_WAIT_MS = 60_000;
 const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 const ABORTED = "aborted by user";
 const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
-
-type DurableApi = OrchestrationContext["df"];
 
 /**
  * A rollout-store activity that rides out a storage outage longer than its retries: wait, then the same
@@ -59,7 +58,7 @@ type DurableApi = OrchestrationContext["df"];
 function* rideOut<I, O>(df: DurableApi, activity: ActivityDef<I, O>, input: I): Generator<Task, O, unknown> {
   for (;;) {
     try {
-      return yield* call(df, activity, input, STORE_RETRY);
+      return yield* call(df, activity, input, STORAGE_RETRY);
     } catch {
       yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + STORE_OUTAGE_WAIT_MS));
     }
@@ -91,98 +90,171 @@ function lanes(
 export function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, RolloutState, unknown> {
   const df = context.df;
   const input = df.getInput() as RolloutInput;
-  const id = input.rolloutId;
-  const inbox = new EventInbox(df, [EVENTS.rolloutControl]);
-  const end = function* (state: RolloutState, message?: string): Generator<Task, RolloutState, unknown> {
-    yield* update(
-      df,
-      { state, skipPending: state !== "Succeeded", completed: true, ...(message ? { message } : {}) },
-      id,
-    );
-    df.setCustomStatus({ state });
-    return state;
+  const run: RolloutRun = {
+    df,
+    input,
+    id: input.rolloutId,
+    inbox: new EventInbox(df, [ROLLOUT_EVENTS.rolloutControl]),
+    round: 0,
   };
-  /** Waits (on events, re-reading the rollout on each) until `open` says the gate is open or abort is asked. */
-  const gate = function* (state: RolloutState, wave: number, open: (c: RolloutControl) => boolean) {
-    let { control } = yield* update(
-      df,
-      { state, wave: { index: wave, state: state === "Paused" ? "Running" : "WaitingForApproval" } },
-      id,
-    );
-    df.setCustomStatus({ state, wave });
-    while (!control.aborted && !open(control)) {
-      yield* inbox.next(new Date(df.currentUtcDateTime.getTime() + GATE_RECHECK_MS));
-      ({ control } = yield* update(df, {}, id));
-    }
-    return control;
-  };
-  let round = 0;
   for (let w = 0; w < input.waves.length; w++) {
-    let { control } = yield* update(df, { state: "Running", wave: { index: w, state: "Running" } }, id);
-    df.setCustomStatus({ state: "Running", wave: w });
-    let pending = input.waves[w]!.tenants;
-    while (pending.length > 0) {
-      if (control.aborted) return yield* end("Aborted", ABORTED);
-      if (control.paused) {
-        control = yield* gate("Paused", w, (c) => !c.paused);
-        if (control.aborted) return yield* end("Aborted", ABORTED);
-        yield* update(df, { state: "Running" }, id);
-        df.setCustomStatus({ state: "Running", wave: w });
-      }
-      // 1. One round: as many batches as the concurrency asks, each at most batchSize tenants.
-      round++;
-      const count = Math.ceil(input.maxConcurrency / input.laneConcurrency);
-      const taken = pending.slice(0, count * input.batchSize);
-      const batches = lanes(taken, count, input.maxConcurrency);
-      const results = (yield df.Task.all(
-        batches.map((b, i) =>
-          df.callSubOrchestrator(
-            ROLLOUT_ORCHESTRATIONS.batch,
-            {
-              rolloutId: id,
-              wave: w,
-              tenants: b.tenants,
-              concurrency: b.share,
-              sweepSeconds: input.sweepSeconds,
-            } satisfies BatchInput,
-            rolloutBatchInstanceId(id, w, round, i),
-          ),
-        ),
-      )) as BatchResult[];
-      pending = [...results.flatMap((r) => r.notStarted), ...pending.slice(taken.length)];
-      const stops = new Set(results.map((r) => r.stop));
-      // 2. Budget spent: nothing new starts; what was in flight has finished with the batches.
-      if (stops.has("abort")) return yield* end("Aborted", ABORTED);
-      if (stops.has("halt")) return yield* end("Halted", OVER_BUDGET);
-      ({ control } = yield* update(df, {}, id));
-    }
-    // A wave ends only when its tenants have; the budget and an abort are checked once more here, so
-    // neither a pause that drained a batch nor an abort after the last start can end it Succeeded.
-    const done = yield* update(df, { wave: { index: w, state: "Completed" }, checkBudget: true }, id);
-    if (done.control.aborted) return yield* end("Aborted", ABORTED);
-    if (done.overBudget) return yield* end("Halted", OVER_BUDGET);
+    // 1. and 2. The wave's tenants, round by round, within the error budget.
+    const stopped = (yield* runWave(run, w)) ?? (yield* closeWave(run, w));
+    if (stopped) return stopped;
     if (w === input.waves.length - 1) break;
     // 3. Bake: a quiet period before the next wave (abort still ends it at once).
     if (input.bakeSeconds > 0) {
-      yield* update(df, { state: "Baking", wave: { index: w, state: "Baking" } }, id);
-      df.setCustomStatus({ state: "Baking", wave: w });
-      const bakeEnd = new Date(df.currentUtcDateTime.getTime() + input.bakeSeconds * 1000);
-      while (df.currentUtcDateTime < bakeEnd) {
-        const got = yield* inbox.next(bakeEnd);
-        if (got.length === 0) break;
-        const { control } = yield* update(df, {}, id);
-        if (control.aborted) return yield* end("Aborted", ABORTED);
-      }
-      yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+      const aborted = yield* bake(run, w);
+      if (aborted) return aborted;
     }
     // 4. Approval gate: the Provider approves the wave before the next one starts.
     if (input.approval === "afterEachWave") {
-      const control = yield* gate("WaitingForApproval", w, (c) => (c.approved ?? []).includes(w));
-      if (control.aborted) return yield* end("Aborted", ABORTED);
-      yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+      const aborted = yield* approve(run, w);
+      if (aborted) return aborted;
     }
   }
-  return yield* end("Succeeded");
+  return yield* end(run, "Succeeded");
+}
+
+/** One execution of the `rollout` orchestration: what its phases share. */
+interface RolloutRun {
+  df: DurableApi;
+  input: RolloutInput;
+  id: string;
+  inbox: EventInbox<RolloutEventPayloads, "rolloutControl">;
+  /** Rounds launched so far, across waves (batch instance ids carry it). */
+  round: number;
+}
+
+/**
+ * Runs wave `w` until its tenants have all been through a batch: pauses at the gate when paused, one
+ * round of batches at a time. Answers the rollout's end state when it ended (abort, spent budget).
+ */
+function* runWave(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
+  const { df, input, id } = run;
+  let { control } = yield* update(df, { state: "Running", wave: { index: w, state: "Running" } }, id);
+  df.setCustomStatus({ state: "Running", wave: w });
+  let pending = input.waves[w]!.tenants;
+  while (pending.length > 0) {
+    if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+    if (control.paused) {
+      control = yield* gate(run, "Paused", w, (c) => !c.paused);
+      if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+      yield* update(df, { state: "Running" }, id);
+      df.setCustomStatus({ state: "Running", wave: w });
+    }
+    const { taken, results } = yield* launchRound(run, w, pending);
+    pending = [...results.flatMap((r) => r.notStarted), ...pending.slice(taken)];
+    const stops = new Set(results.map((r) => r.stop));
+    // 2. Budget spent: nothing new starts; what was in flight has finished with the batches.
+    if (stops.has("abort")) return yield* end(run, "Aborted", ABORTED);
+    if (stops.has("halt")) return yield* end(run, "Halted", OVER_BUDGET);
+    ({ control } = yield* update(df, {}, id));
+  }
+  return undefined;
+}
+
+/**
+ * 1. One round: as many batches as the concurrency asks, each at most batchSize tenants, as
+ *    sub-orchestrations in one Task.all. Answers how many pending tenants it took and the batches' results.
+ */
+function* launchRound(
+  run: RolloutRun,
+  w: number,
+  pending: string[],
+): Generator<Task, { taken: number; results: BatchResult[] }, unknown> {
+  const { df, input, id } = run;
+  const round = ++run.round;
+  const count = Math.ceil(input.maxConcurrency / input.laneConcurrency);
+  const taken = pending.slice(0, count * input.batchSize);
+  const batches = lanes(taken, count, input.maxConcurrency);
+  const results = (yield df.Task.all(
+    batches.map((b, i) =>
+      df.callSubOrchestrator(
+        ROLLOUT_ORCHESTRATIONS.batch,
+        {
+          rolloutId: id,
+          wave: w,
+          tenants: b.tenants,
+          concurrency: b.share,
+          sweepSeconds: input.sweepSeconds,
+        } satisfies BatchInput,
+        rolloutBatchInstanceId(id, w, round, i),
+      ),
+    ),
+  )) as BatchResult[];
+  return { taken: taken.length, results };
+}
+
+/**
+ * A wave ends only when its tenants have; the budget and an abort are checked once more here, so neither
+ * a pause that drained a batch nor an abort after the last start can end it Succeeded.
+ */
+function* closeWave(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
+  const done = yield* update(run.df, { wave: { index: w, state: "Completed" }, checkBudget: true }, run.id);
+  if (done.control.aborted) return yield* end(run, "Aborted", ABORTED);
+  if (done.overBudget) return yield* end(run, "Halted", OVER_BUDGET);
+  return undefined;
+}
+
+/** 3. Bakes wave `w` for bakeSeconds; an abort ends the rollout at once (answered). */
+function* bake(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
+  const { df, input, id } = run;
+  yield* update(df, { state: "Baking", wave: { index: w, state: "Baking" } }, id);
+  df.setCustomStatus({ state: "Baking", wave: w });
+  const bakeEnd = new Date(df.currentUtcDateTime.getTime() + input.bakeSeconds * 1000);
+  while (df.currentUtcDateTime < bakeEnd) {
+    const got = yield* run.inbox.next(bakeEnd);
+    if (got.length === 0) break;
+    const { control } = yield* update(df, {}, id);
+    if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+  }
+  yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+  return undefined;
+}
+
+/** 4. Waits for wave `w`'s approval; an abort ends the rollout (answered). */
+function* approve(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
+  const control = yield* gate(run, "WaitingForApproval", w, (c) => (c.approved ?? []).includes(w));
+  if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+  yield* update(run.df, { wave: { index: w, state: "Completed" } }, run.id);
+  return undefined;
+}
+
+/** Waits (on events, re-reading the rollout on each) until `open` says the gate is open or abort is asked. */
+function* gate(
+  run: RolloutRun,
+  state: RolloutState,
+  wave: number,
+  open: (c: RolloutControl) => boolean,
+): Generator<Task, RolloutControl, unknown> {
+  const { df, id } = run;
+  let { control } = yield* update(
+    df,
+    { state, wave: { index: wave, state: state === "Paused" ? "Running" : "WaitingForApproval" } },
+    id,
+  );
+  df.setCustomStatus({ state, wave });
+  while (!control.aborted && !open(control)) {
+    yield* run.inbox.next(new Date(df.currentUtcDateTime.getTime() + GATE_RECHECK_MS));
+    ({ control } = yield* update(df, {}, id));
+  }
+  return control;
+}
+
+/** Ends the rollout in `state`: the record says so (tenants still Pending are Skipped unless it succeeded). */
+function* end(
+  run: RolloutRun,
+  state: RolloutState,
+  message?: string,
+): Generator<Task, RolloutState, unknown> {
+  yield* update(
+    run.df,
+    { state, skipPending: state !== "Succeeded", completed: true, ...(message ? { message } : {}) },
+    run.id,
+  );
+  run.df.setCustomStatus({ state });
+  return state;
 }
 
 export function* rolloutBatchOrchestrator(
@@ -190,7 +262,9 @@ export function* rolloutBatchOrchestrator(
 ): Generator<Task, BatchResult, unknown> {
   const df = context.df;
   const input = df.getInput() as BatchInput;
-  const inbox = new EventInbox(df, [EVENTS.deploymentFinished]);
+  const inbox = new EventInbox<RolloutEventPayloads, "deploymentFinished">(df, [
+    ROLLOUT_EVENTS.deploymentFinished,
+  ]);
   let pending = [...input.tenants];
   const inFlight = new Map<string, InFlightDeployment>();
   let stop: BatchStop | undefined;

@@ -19,7 +19,7 @@ import {
   type PumpInput,
   type PumpResult,
 } from "../lib/deployments/contract";
-import { call } from "../lib/deployments/orchestration";
+import { call } from "../lib/durable/activities";
 
 export function* statusPumpOrchestrator(
   context: OrchestrationContext,

@@ -13,8 +13,10 @@ import {
   type VerifyInput,
   type VerifyResult,
   type VerifyStep,
+  type EventPayloads,
 } from "../lib/deployments/contract";
-import { call, EventInbox } from "../lib/deployments/orchestration";
+import { call } from "../lib/durable/activities";
+import { EventInbox } from "../lib/durable/events";
 
 export function* verifyOrchestrator(context: OrchestrationContext): Generator<Task, VerifyResult, unknown> {
   const df = context.df;
@@ -37,7 +39,7 @@ export function* verifyOrchestrator(context: OrchestrationContext): Generator<Ta
   const steps: VerifyStep[] = [{ step: "send", ok: true }];
   // 2. Make sure the tenant's status pump runs, then wait for the Pong, re-ensuring the pump on the way.
   yield* call(df, ACTIVITIES.ensureStatusPump, input.tenant);
-  const inbox = new EventInbox(df, [EVENTS.pong]);
+  const inbox = new EventInbox<EventPayloads, "pong">(df, [EVENTS.pong]);
   for (;;) {
     const now = df.currentUtcDateTime;
     if (now >= deadline) {

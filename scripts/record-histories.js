@@ -26,8 +26,8 @@ const result = spawnSync(
   process.execPath,
   [
     path.join(root, "scripts", "run-tests.js"),
-    "lib/deployments/orchestrations",
-    "lib/rollouts/orchestrations",
+    "test/orchestrators/deployment.test",
+    "test/orchestrators/rollout.test",
     "customer/agent.test",
   ],
   { stdio: "inherit", env },

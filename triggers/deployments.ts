@@ -4,13 +4,12 @@
  */
 import * as df from "durable-functions";
 import { auditRoutes } from "../lib/audit/routes";
-import { auditStore } from "../lib/audit/store";
 import { createDeploymentHandlers } from "../lib/deployments/http";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { routeOptions, type RouteName } from "../lib/http/routes";
 
 const handlers = createDeploymentHandlers(runtime);
-const audit = auditRoutes(() => auditStore(runtime()));
+const audit = auditRoutes(() => runtime().audit);
 
 // Every route goes through the audit wrapper, which wraps the state-changing ones and returns the others
 // unchanged (lib/audit/routes.ts).

@@ -1,6 +1,6 @@
 /** Registers `GET /api/inventory`; logic lives in lib/inventory. */
 import { app } from "@azure/functions";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { routeOptions } from "../lib/http/routes";
 import { createInventoryHandlers } from "../lib/inventory/http";
 

@@ -6,7 +6,7 @@
  */
 import { app } from "@azure/functions";
 import { loadRoleChecks } from "../lib/config/settings";
-import { closeRuntime } from "../lib/deployments/runtime";
+import { closeRuntime } from "../lib/app/runtime";
 import { reportPlatformAuthAtStart } from "../lib/http/platform-auth";
 import { createLogger } from "../lib/logging/logger";
 

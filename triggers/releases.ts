@@ -4,13 +4,12 @@
  */
 import { app } from "@azure/functions";
 import { auditRoutes } from "../lib/audit/routes";
-import { auditStore } from "../lib/audit/store";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { routeOptions } from "../lib/http/routes";
 import { createReleaseHandlers } from "../lib/releases/http";
 
 const handlers = createReleaseHandlers(runtime);
-const audit = auditRoutes(() => auditStore(runtime()));
+const audit = auditRoutes(() => runtime().audit);
 
 app.http("releasesCreate", {
   ...routeOptions("releasesCreate"),

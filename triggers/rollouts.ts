@@ -4,13 +4,12 @@
  */
 import * as df from "durable-functions";
 import { auditRoutes } from "../lib/audit/routes";
-import { auditStore } from "../lib/audit/store";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { routeOptions, type RouteName } from "../lib/http/routes";
 import { createRolloutHandlers } from "../lib/rollouts/http";
 
 const handlers = createRolloutHandlers(runtime);
-const audit = auditRoutes(() => auditStore(runtime()));
+const audit = auditRoutes(() => runtime().audit);
 
 const ROUTES: [RouteName, keyof typeof handlers][] = [
   ["rolloutsStart", "start"],

@@ -4,7 +4,7 @@
  */
 import * as df from "durable-functions";
 import { loadStatusDelivery } from "../lib/config/settings";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { pollStatusesOnce } from "../lib/deployments/status-poll";
 import { invocationLogger } from "../lib/logging/logger";
 

@@ -5,36 +5,12 @@
 import { app, type HttpResponseInit } from "@azure/functions";
 import * as df from "durable-functions";
 import { auditRoutes } from "../lib/audit/routes";
-import { auditStore } from "../lib/audit/store";
-import { inFlight } from "../lib/deployments/reconcile";
-import { ProviderRuntime, runtime } from "../lib/deployments/runtime";
-import { fleetInventory } from "../lib/inventory/http";
-import { createTenantHandlers, TenantApiDeps } from "../lib/tenants/http";
+import { runtime } from "../lib/app/runtime";
+import { createTenantHandlers } from "../lib/tenants/http";
 import { routeOptions } from "../lib/http/routes";
 
-// The registry takes what it needs of deployments from here, so lib/tenants never imports lib/deployments.
-const depsOf = new WeakMap<ProviderRuntime, TenantApiDeps>();
-function tenantApiDeps(): TenantApiDeps {
-  const rt = runtime();
-  let deps = depsOf.get(rt);
-  if (!deps) {
-    deps = {
-      ...rt,
-      inFlight: async (client, tenant) => (await inFlight(rt, client, tenant)).length,
-      currentReleases: async () =>
-        new Map(
-          (await fleetInventory(rt)).flatMap((i) =>
-            i.current ? [[i.tenant, i.current.release] as const] : [],
-          ),
-        ),
-    };
-    depsOf.set(rt, deps);
-  }
-  return deps;
-}
-
-const handlers = createTenantHandlers(tenantApiDeps);
-const audit = auditRoutes(() => auditStore(runtime()));
+const handlers = createTenantHandlers(() => runtime().tenantApi);
+const audit = auditRoutes(() => runtime().audit);
 
 app.http("tenantsList", {
   ...routeOptions("tenantsList"),

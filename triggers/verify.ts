@@ -4,13 +4,12 @@
  */
 import * as df from "durable-functions";
 import { auditRoutes } from "../lib/audit/routes";
-import { auditStore } from "../lib/audit/store";
 import { createVerifyHandlers } from "../lib/deployments/verify-http";
-import { runtime } from "../lib/deployments/runtime";
+import { runtime } from "../lib/app/runtime";
 import { routeOptions, type RouteName } from "../lib/http/routes";
 
 const handlers = createVerifyHandlers(runtime);
-const audit = auditRoutes(() => auditStore(runtime()));
+const audit = auditRoutes(() => runtime().audit);
 
 // The audit wrapper wraps the state-changing routes and returns the others unchanged (lib/audit/routes.ts).
 const ROUTES: [RouteName, keyof typeof handlers][] = [

@@ -6,23 +6,30 @@
  * every status through an idempotent, retried activity with a sequence decided here (so a replayed or
  * retried send carries the same message id, `<id>:<attempt>:s<sequence>`).
  *
- * Deterministic: time is `currentUtcDateTime`, all I/O is in activities. A task is yielded inside at
- * most one Task.any (docs/durable-engine.md, "Yield each task once"); the `cancel` event wait is reused,
- * which is safe for event waits.
+ * The orchestrator reads as that flow: each phase is a named generator below (delegated to with `yield*`,
+ * adding no yield of its own), sharing one execution's state (`AgentRun`).
+ *
+ * Deterministic: time is `currentUtcDateTime`, all I/O is in activities (called by their typed
+ * definitions, lib/durable/activities.ts). A task is yielded inside at most one Task.any
+ * (docs/durable-engine.md, "Yield each task once"); the `cancel` event comes through an EventInbox
+ * (lib/durable/events.ts).
  */
 import { RetryOptions, type OrchestrationContext, type Task } from "durable-functions";
-import { timerStop } from "../../lib/deployments/orchestration";
+import {
+  activity,
+  call,
+  resultOf,
+  schedule,
+  type DurableApi,
+  type TypedTask,
+} from "../../lib/durable/activities";
+import { EventInbox, type Received } from "../../lib/durable/events";
 import { createLogger, type Logger, type LogProps } from "../../lib/logging/logger";
-import type { Command, StatusState } from "../../lib/messaging/contracts";
+import type { Command, Status, StatusState } from "../../lib/messaging/contracts";
 import type { Plan, StepResult } from "./deployer";
 import { agentStatus } from "./status";
 
 export const AGENT_ORCHESTRATION = "agentDeployment";
-export const AGENT_ACTIVITIES = {
-  plan: "agentPlan",
-  step: "agentStep",
-  sendStatus: "agentSendStatus",
-} as const;
 export const AGENT_EVENTS = { cancel: "cancel" } as const;
 
 export function agentInstanceId(deploymentId: string, attempt: number): string {
@@ -38,6 +45,11 @@ export interface CancelEvent {
   reason?: string;
 }
 
+/** What each of the agent orchestration's events carries. */
+export interface AgentEventPayloads {
+  cancel: CancelEvent | undefined;
+}
+
 export interface PlanInput {
   command: Command;
   instanceId: string;
@@ -47,6 +59,12 @@ export interface StepInput extends PlanInput {
   step: number;
   steps: number;
 }
+
+export const AGENT_ACTIVITIES = {
+  plan: activity<PlanInput, Plan>("agentPlan"),
+  step: activity<StepInput, StepResult>("agentStep"),
+  sendStatus: activity<Status, void>("agentSendStatus"),
+} as const;
 
 export type AgentOutcome =
   | "Succeeded"
@@ -109,177 +127,258 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 export function* agentOrchestrator(context: OrchestrationContext): Generator<Task, AgentResult, unknown> {
   const df = context.df;
   const { command } = df.getInput() as AgentInput;
-  const instanceId = df.instanceId;
-  const log = replaySafeLogger(context, {
-    deploymentId: command.deploymentId,
-    attempt: command.attempt,
-    tenant: command.tenant,
-    instanceId,
-  });
-  const deadline = command.deadline ? Date.parse(command.deadline) : undefined;
-  const custom: AgentCustomStatus = { phase: "Planning", sequence: 0 };
-  let sequence = 0;
-  let undelivered = 0;
-  let done = 0;
-
-  const update = (changes: Partial<AgentCustomStatus>) => {
-    Object.assign(custom, changes, { sequence });
-    df.setCustomStatus(custom);
-  };
-  const sendStatus = (state: StatusState, progress: number, message?: string, detail?: unknown): Task => {
-    sequence += 1;
-    const now = df.currentUtcDateTime;
-    const status = agentStatus(command, {
-      state,
-      progress,
-      sequence,
-      reportedAt: now.toISOString(),
-      message,
-      detail,
-    });
-    return df.callActivityWithRetry(AGENT_ACTIVITIES.sendStatus, STATUS_RETRY, status);
-  };
-  // A status that could not be sent through all its retries does not stop the deployment: the Provider
-  // ignores gaps in the sequence, and its own deadline decides whether a missing report matters.
-  const settle = function* (send: Task): Generator<Task, void, unknown> {
-    try {
-      yield send;
-    } catch (error) {
-      undelivered += 1;
-      log.error("status not delivered", { sequence, error: errorText(error) });
-    }
-  };
-  const finish = function* (
-    outcome: AgentOutcome,
-    report?: { state: StatusState; progress: number; message: string; detail?: unknown },
-  ): Generator<Task, AgentResult, unknown> {
-    if (report) yield* settle(sendStatus(report.state, report.progress, report.message, report.detail));
-    update({ phase: "Completed", outcome });
-    log.info("deployment finished", { outcome, steps: done, sequence, undelivered });
-    return { outcome, ...(report ? { message: report.message } : {}), steps: done, sequence, undelivered };
-  };
+  const run = startRun(context, command);
 
   if (command.type === "Cancel") {
     // The Cancel overtook its Deploy: this instance now stands for the attempt, so the Deploy finds it
     // and runs nothing. The Cancelled report lets a Provider waiting for the acknowledgement conclude.
     const message = `cancelled before it started${command.reason ? ` (${command.reason})` : ""}`;
-    log.info("cancel arrived before its deploy", {});
-    return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message });
+    run.log.info("cancel arrived before its deploy", {});
+    return yield* finish(run, "Cancelled", { state: "Cancelled", progress: 0, message });
   }
-  if (deadline !== undefined && df.currentUtcDateTime.getTime() >= deadline) {
-    log.warn("deadline passed before the deployment began", { deadline: command.deadline });
-    return yield* finish("Expired");
+  if (run.deadline !== undefined && df.currentUtcDateTime.getTime() >= run.deadline) {
+    run.log.warn("deadline passed before the deployment began", { deadline: command.deadline });
+    return yield* finish(run, "Expired");
   }
-  update({});
+  update(run, {});
 
+  // Plan the Deploy, then run it step by step, or stay silent as the plan says.
   let plan: Plan;
   try {
-    plan = (yield df.callActivity(AGENT_ACTIVITIES.plan, { command, instanceId })) as Plan;
+    plan = yield* call(df, AGENT_ACTIVITIES.plan, { command, instanceId: run.instanceId });
   } catch (error) {
-    return yield* finish("Failed", { state: "Failed", progress: 0, message: errorText(error) });
+    return yield* finish(run, "Failed", { state: "Failed", progress: 0, message: errorText(error) });
   }
   if (plan.kind === "reject")
-    return yield* finish("Rejected", { state: "Rejected", progress: 0, message: plan.message });
-  // Created once and reused: a cancel raised at any point completes it, and it stays completed (a second
-  // Cancel may overwrite the first in it, which changes nothing).
-  const cancel = df.waitForExternalEvent(AGENT_EVENTS.cancel);
-  const because = () => {
-    const reason = (cancel.result as CancelEvent | undefined)?.reason;
-    return reason ? ` (${reason})` : "";
-  };
-  if (plan.kind === "silent") {
-    if (plan.afterAccept) yield* settle(sendStatus("Accepted", 0, plan.message ?? "accepted"));
-    // Silent, yet in flight until the deadline: a Cancel (the user's, or the Provider's after its
-    // timeout) is still acknowledged, as for any deployment that has not ended.
-    // Each timer reaches at most MAX_TIMER_MS ahead (timerStop): a longer one is split by the SDK and
-    // hangs the instance once cancelled. A deadline within that reach yields the one timer it always did.
-    while (!cancel.isCompleted) {
-      const stop = deadline !== undefined ? timerStop(df, new Date(deadline)) : undefined;
-      const timer = stop ? df.createTimer(stop) : undefined;
-      const winner = (yield df.Task.any(timer ? [cancel, timer] : [cancel])) as Task;
-      if (winner === cancel) timer?.cancel();
-      // Ended by the clock, not by which timer fired: a 0.1.0 instance's recorded long-timer pieces each
-      // complete one of these timers (see MAX_TIMER_MS).
-      else if (deadline !== undefined && df.currentUtcDateTime.getTime() >= new Date(deadline).getTime())
-        return yield* finish("Silent");
-    }
-    log.info("cancel honoured", { silent: true });
-    return yield* finish("Cancelled", { state: "Cancelled", progress: 0, message: `cancelled${because()}` });
-  }
+    return yield* finish(run, "Rejected", { state: "Rejected", progress: 0, message: plan.message });
+  if (plan.kind === "silent") return yield* staySilent(run, plan);
+  return yield* runSteps(run, plan);
+}
 
+/** One execution of the orchestration: what its phases share. */
+interface AgentRun {
+  df: DurableApi;
+  command: Command;
+  instanceId: string;
+  log: Logger;
+  /** The command's deadline (epoch ms), if it has one. */
+  deadline?: number;
+  custom: AgentCustomStatus;
+  /** The last status sequence used. */
+  sequence: number;
+  undelivered: number;
+  /** Steps the deployer completed. */
+  done: number;
+  /** The Cancel, through an inbox (each wait yielded once, none lost while something else is awaited). */
+  inbox: EventInbox<AgentEventPayloads>;
+  /** The latest Cancel taken from the inbox. */
+  latestCancel?: CancelEvent;
+}
+
+function startRun(context: OrchestrationContext, command: Command): AgentRun {
+  const df = context.df;
+  return {
+    df,
+    command,
+    instanceId: df.instanceId,
+    log: replaySafeLogger(context, {
+      deploymentId: command.deploymentId,
+      attempt: command.attempt,
+      tenant: command.tenant,
+      instanceId: df.instanceId,
+    }),
+    ...(command.deadline ? { deadline: Date.parse(command.deadline) } : {}),
+    custom: { phase: "Planning", sequence: 0 },
+    sequence: 0,
+    undelivered: 0,
+    done: 0,
+    inbox: new EventInbox(df, [AGENT_EVENTS.cancel]),
+  };
+}
+
+/**
+ * A silent plan: nothing more is reported (but Accepted when the plan says so), yet the attempt is in
+ * flight until the deadline: a Cancel (the user's, or the Provider's after its timeout) is still
+ * acknowledged, as for any deployment that has not ended. The wait ends by the clock, not by which timer
+ * fired: a 0.1.0 instance's recorded long-timer pieces each complete one of its timers (MAX_TIMER_MS).
+ */
+function* staySilent(
+  run: AgentRun,
+  plan: Extract<Plan, { kind: "silent" }>,
+): Generator<Task, AgentResult, unknown> {
+  if (plan.afterAccept) yield* settle(run, sendStatus(run, "Accepted", 0, plan.message ?? "accepted"));
+  const received = yield* run.inbox.next(run.deadline !== undefined ? new Date(run.deadline) : undefined);
+  if (received.length === 0) return yield* finish(run, "Silent");
+  heard(run, received);
+  run.log.info("cancel honoured", { silent: true });
+  return yield* finish(run, "Cancelled", {
+    state: "Cancelled",
+    progress: 0,
+    message: `cancelled${because(run)}`,
+  });
+}
+
+/**
+ * A plan of steps: Accepted, then each step as its own activity, InProgress after each, until the
+ * deployer ends it, the last step is done, a Cancel is honoured between steps or the deadline passes.
+ */
+function* runSteps(
+  run: AgentRun,
+  plan: Extract<Plan, { kind: "run" }>,
+): Generator<Task, AgentResult, unknown> {
+  const { df, command } = run;
   const steps = plan.steps;
-  const share = (step: number) => Math.round((step / steps) * 100);
-  // A Task.any built with a child that already completed never resolves through it (the SDK's WhenAny
-  // only reacts to completions after it exists): a cancel that came while something else was awaited
-  // would never win. So a cancel already received wins at once.
-  const cancelWins = function* (task: Task): Generator<Task, boolean, unknown> {
-    if (cancel.isCompleted) return true;
-    const winner = (yield df.Task.any([task, cancel])) as Task;
-    return winner === cancel;
-  };
-  const cancelled = (step: number) => {
-    log.info("cancel honoured", { beforeStep: step });
-    return finish("Cancelled", {
-      state: "Cancelled",
-      progress: share(step - 1),
-      message: `cancelled before step ${step}${because()}`,
-    });
-  };
-
-  let report = sendStatus("Accepted", 0, plan.message ?? "accepted");
+  let report = sendStatus(run, "Accepted", 0, plan.message ?? "accepted");
   for (let step = 1; step <= steps; step++) {
     // A cancel that arrives while the previous report is sent stops the deployment before this step.
-    const cancelledMeanwhile = yield* cancelWins(report);
-    yield* settle(report);
+    const cancelledMeanwhile = yield* run.inbox.before(report);
+    yield* settle(run, report);
     if (cancelledMeanwhile) {
-      update({ cancelRequested: true });
-      return yield* cancelled(step);
+      update(run, { cancelRequested: true });
+      return yield* cancelled(run, step, steps);
     }
-    if (deadline !== undefined && df.currentUtcDateTime.getTime() >= deadline)
-      return yield* finish("Cancelled", {
+    if (run.deadline !== undefined && df.currentUtcDateTime.getTime() >= run.deadline)
+      return yield* finish(run, "Cancelled", {
         state: "Cancelled",
-        progress: share(step - 1),
+        progress: share(step - 1, steps),
         message: `the deadline ${command.deadline} passed before step ${step}`,
       });
-    update({ phase: "Running", step, steps });
-    const work = df.callActivity(AGENT_ACTIVITIES.step, { command, instanceId, step, steps });
-    // A running step is never abandoned: a cancel that arrives meanwhile is honoured once it ends.
-    const cancelledDuringStep = yield* cancelWins(work);
-    if (cancelledDuringStep) update({ cancelRequested: true });
-    let result: StepResult;
-    try {
-      result = (yield work) as StepResult;
-    } catch (error) {
-      return yield* finish("Failed", {
+    update(run, { phase: "Running", step, steps });
+    const next = yield* runStep(run, step, steps);
+    if ("ended" in next) return next.ended;
+    report = next.report;
+  }
+  // A plan without steps: accepted, and nothing left to do.
+  yield* settle(run, report);
+  return yield* finish(run, "Succeeded", { state: "Succeeded", progress: 100, message: "nothing to do" });
+}
+
+/**
+ * One deployer step, never abandoned: a Cancel that arrives meanwhile is honoured once it ends. Answers
+ * the attempt's result when the step ended it, else the InProgress report it sends.
+ */
+function* runStep(
+  run: AgentRun,
+  step: number,
+  steps: number,
+): Generator<Task, { ended: AgentResult } | { report: TypedTask<void> }, unknown> {
+  const work = schedule(run.df, AGENT_ACTIVITIES.step, {
+    command: run.command,
+    instanceId: run.instanceId,
+    step,
+    steps,
+  });
+  const cancelledDuringStep = yield* run.inbox.before(work);
+  if (cancelledDuringStep) update(run, { cancelRequested: true });
+  let result: StepResult;
+  try {
+    result = yield* resultOf(work);
+  } catch (error) {
+    const message = `step ${step} of ${steps} failed: ${errorText(error)}`;
+    return {
+      ended: yield* finish(run, "Failed", { state: "Failed", progress: share(step - 1, steps), message }),
+    };
+  }
+  run.done = step;
+  if (result.kind === "failed")
+    return {
+      ended: yield* finish(run, "Failed", {
         state: "Failed",
-        progress: share(step - 1),
-        message: `step ${step} of ${steps} failed: ${errorText(error)}`,
-      });
-    }
-    done = step;
-    if (result.kind === "failed")
-      return yield* finish("Failed", {
-        state: "Failed",
-        progress: result.progress ?? share(step),
+        progress: result.progress ?? share(step, steps),
         message: result.message,
         detail: result.detail,
-      });
-    if (result.kind === "succeeded" || step === steps)
-      return yield* finish("Succeeded", {
+      }),
+    };
+  if (result.kind === "succeeded" || step === steps)
+    return {
+      ended: yield* finish(run, "Succeeded", {
         state: "Succeeded",
         progress: 100,
         message: (result.kind === "succeeded" ? result.message : undefined) ?? `all ${steps} steps done`,
         detail: result.detail,
-      });
-    if (cancelledDuringStep) return yield* cancelled(step + 1);
-    report = sendStatus(
-      "InProgress",
-      result.progress ?? share(step),
-      result.message ?? `step ${step} of ${steps}`,
-      result.detail,
-    );
+      }),
+    };
+  if (cancelledDuringStep) return { ended: yield* cancelled(run, step + 1, steps) };
+  const message = result.message ?? `step ${step} of ${steps}`;
+  return {
+    report: sendStatus(run, "InProgress", result.progress ?? share(step, steps), message, result.detail),
+  };
+}
+
+/** The attempt's progress after `step` of `steps`, in percent. */
+const share = (step: number, steps: number) => Math.round((step / steps) * 100);
+
+function update(run: AgentRun, changes: Partial<AgentCustomStatus>): void {
+  Object.assign(run.custom, changes, { sequence: run.sequence });
+  run.df.setCustomStatus(run.custom);
+}
+
+/** Schedules the next status report (its sequence decided here, so a replayed send carries the same id). */
+function sendStatus(
+  run: AgentRun,
+  state: StatusState,
+  progress: number,
+  message?: string,
+  detail?: unknown,
+): TypedTask<void> {
+  run.sequence += 1;
+  const now = run.df.currentUtcDateTime;
+  const status = agentStatus(run.command, {
+    state,
+    progress,
+    sequence: run.sequence,
+    reportedAt: now.toISOString(),
+    message,
+    detail,
+  });
+  return schedule(run.df, AGENT_ACTIVITIES.sendStatus, status, STATUS_RETRY);
+}
+
+/**
+ * Awaits a status report. One that could not be sent through all its retries does not stop the
+ * deployment: the Provider ignores gaps in the sequence, and its own deadline decides whether a missing
+ * report matters.
+ */
+function* settle(run: AgentRun, send: Task): Generator<Task, void, unknown> {
+  try {
+    yield send;
+  } catch (error) {
+    run.undelivered += 1;
+    run.log.error("status not delivered", { sequence: run.sequence, error: errorText(error) });
   }
-  // A plan without steps: accepted, and nothing left to do.
-  yield* settle(report);
-  return yield* finish("Succeeded", { state: "Succeeded", progress: 100, message: "nothing to do" });
+}
+
+function* finish(
+  run: AgentRun,
+  outcome: AgentOutcome,
+  report?: { state: StatusState; progress: number; message: string; detail?: unknown },
+): Generator<Task, AgentResult, unknown> {
+  if (report)
+    yield* settle(run, sendStatus(run, report.state, report.progress, report.message, report.detail));
+  update(run, { phase: "Completed", outcome });
+  const { done, sequence, undelivered } = run;
+  run.log.info("deployment finished", { outcome, steps: done, sequence, undelivered });
+  return { outcome, ...(report ? { message: report.message } : {}), steps: done, sequence, undelivered };
+}
+
+/** Ends the attempt Cancelled before `step` (the Cancel was heard). */
+function cancelled(run: AgentRun, step: number, steps: number): Generator<Task, AgentResult, unknown> {
+  run.log.info("cancel honoured", { beforeStep: step });
+  return finish(run, "Cancelled", {
+    state: "Cancelled",
+    progress: share(step - 1, steps),
+    message: `cancelled before step ${step}${because(run)}`,
+  });
+}
+
+/** Keeps the latest of the Cancels taken: of several taken at once, the first (see EventInbox). */
+function heard(run: AgentRun, events: Received<AgentEventPayloads>[]): void {
+  if (events.length > 0) run.latestCancel = events[0]!.value;
+}
+
+/** The latest Cancel's reason, for a report: " (reason)", or nothing. */
+function because(run: AgentRun): string {
+  heard(run, run.inbox.take());
+  const reason = run.latestCancel?.reason;
+  return reason ? ` (${reason})` : "";
 }

@@ -112,17 +112,17 @@ app.timer("agentCommands", {
 
 df.app.orchestration(AGENT_ORCHESTRATION, agentOrchestrator);
 
-df.app.activity(AGENT_ACTIVITIES.plan, {
+df.app.activity(AGENT_ACTIVITIES.plan.name, {
   handler: (input: PlanInput, context: InvocationContext) =>
     planActivity(deployer, input, invocationLogger(context)),
 });
 
-df.app.activity(AGENT_ACTIVITIES.step, {
+df.app.activity(AGENT_ACTIVITIES.step.name, {
   handler: (input: StepInput, context: InvocationContext) =>
     stepActivity(deployer, input, invocationLogger(context)),
 });
 
-df.app.activity(AGENT_ACTIVITIES.sendStatus, {
+df.app.activity(AGENT_ACTIVITIES.sendStatus.name, {
   handler: (status: Status, context: InvocationContext) =>
     sendStatusActivity(sendStatus, status, invocationLogger(context)),
 });

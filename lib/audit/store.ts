@@ -20,11 +20,10 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { Actor } from "../http/auth";
-import type { StorageAccess } from "../config/settings";
 import { schemaVersionColumn } from "../storage/rows";
-import { createTableClient, queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 
-const AUDIT_TABLE = "audit";
+export const AUDIT_TABLE = "audit";
 
 /** One state-changing request: who asked what of which target, and what the API answered. */
 export interface AuditEntry {
@@ -165,16 +164,4 @@ export class AuditStore {
       ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
     };
   }
-}
-
-const stores = new WeakMap<object, AuditStore>();
-
-/** The audit store of a Provider runtime (anything holding the settings): one per runtime, made on first use. */
-export function auditStore(rt: { settings: { storage: StorageAccess } }): AuditStore {
-  let store = stores.get(rt);
-  if (!store) {
-    store = new AuditStore(createTableClient(rt.settings.storage, AUDIT_TABLE));
-    stores.set(rt, store);
-  }
-  return store;
 }

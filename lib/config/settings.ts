@@ -359,6 +359,30 @@ export function loadRoleChecks(
   };
 }
 
+/** The bounds of each integer setting (its default is SETTING_DEFAULTS'); out of bounds is a ConfigurationError. */
+const INTEGER_BOUNDS: { [K in keyof typeof SETTING_DEFAULTS]: readonly [min: number, max: number] } = {
+  statusPollWaitMs: [100, 60_000],
+  statusPollBatch: [1, 500],
+  pumpReensureSeconds: [1, 3600],
+  cancelGraceSeconds: [1, 3600],
+  commandSendAttempts: [1, 20],
+  commandRetrySeconds: [1, 300],
+  rolloutBatchSize: [1, 1000],
+  rolloutLaneConcurrency: [1, 1000],
+  rolloutSweepSeconds: [1, 3600],
+  quarantineBadMessages: [0, 1_000_000],
+  quarantineWindowSeconds: [10, 86_400],
+};
+
+function loadIntegers(env: NodeJS.ProcessEnv): { -readonly [K in keyof typeof SETTING_DEFAULTS]: number } {
+  const out = {} as { -readonly [K in keyof typeof SETTING_DEFAULTS]: number };
+  for (const key of Object.keys(INTEGER_BOUNDS) as (keyof typeof SETTING_DEFAULTS)[]) {
+    const [min, max] = INTEGER_BOUNDS[key];
+    out[key] = integer(env, SETTING_NAMES[key], SETTING_DEFAULTS[key], min, max);
+  }
+  return out;
+}
+
 /** Reads and validates the settings; throws ConfigurationError naming the setting at fault. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSettings {
   const localMode = isTrue(env[SETTING_NAMES.localMode]);
@@ -397,80 +421,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
     managedIdentityClientId: optional(env, SETTING_NAMES.managedIdentityClientId),
     authorityHost: optional(env, SETTING_NAMES.authorityHost),
     ...loadRoleChecks(env),
-    statusPollWaitMs: integer(
-      env,
-      SETTING_NAMES.statusPollWaitMs,
-      SETTING_DEFAULTS.statusPollWaitMs,
-      100,
-      60_000,
-    ),
-    statusPollBatch: integer(env, SETTING_NAMES.statusPollBatch, SETTING_DEFAULTS.statusPollBatch, 1, 500),
-    pumpReensureSeconds: integer(
-      env,
-      SETTING_NAMES.pumpReensureSeconds,
-      SETTING_DEFAULTS.pumpReensureSeconds,
-      1,
-      3600,
-    ),
-    cancelGraceSeconds: integer(
-      env,
-      SETTING_NAMES.cancelGraceSeconds,
-      SETTING_DEFAULTS.cancelGraceSeconds,
-      1,
-      3600,
-    ),
-    commandSendAttempts: integer(
-      env,
-      SETTING_NAMES.commandSendAttempts,
-      SETTING_DEFAULTS.commandSendAttempts,
-      1,
-      20,
-    ),
-    commandRetrySeconds: integer(
-      env,
-      SETTING_NAMES.commandRetrySeconds,
-      SETTING_DEFAULTS.commandRetrySeconds,
-      1,
-      300,
-    ),
-    rolloutBatchSize: integer(
-      env,
-      SETTING_NAMES.rolloutBatchSize,
-      SETTING_DEFAULTS.rolloutBatchSize,
-      1,
-      1000,
-    ),
-    rolloutLaneConcurrency: integer(
-      env,
-      SETTING_NAMES.rolloutLaneConcurrency,
-      SETTING_DEFAULTS.rolloutLaneConcurrency,
-      1,
-      1000,
-    ),
-    rolloutSweepSeconds: integer(
-      env,
-      SETTING_NAMES.rolloutSweepSeconds,
-      SETTING_DEFAULTS.rolloutSweepSeconds,
-      1,
-      3600,
-    ),
+    ...loadIntegers(env),
     ...loadStatusDelivery(env),
     tenantSecretSettingPrefix: tenantSecretSettingPrefix(env),
     allowSelfApproval: isTrue(env[SETTING_NAMES.allowSelfApproval]),
-    quarantineBadMessages: integer(
-      env,
-      SETTING_NAMES.quarantineBadMessages,
-      SETTING_DEFAULTS.quarantineBadMessages,
-      0,
-      1_000_000,
-    ),
-    quarantineWindowSeconds: integer(
-      env,
-      SETTING_NAMES.quarantineWindowSeconds,
-      SETTING_DEFAULTS.quarantineWindowSeconds,
-      10,
-      86_400,
-    ),
     ...(env[SETTING_NAMES.commandSigningKeys]?.trim()
       ? { commandSigningKeys: env[SETTING_NAMES.commandSigningKeys]!.trim() }
       : {}),

@@ -4,10 +4,11 @@
  * completed on the queue only after it has been recorded and dispatched.
  */
 import type { DurableClient } from "durable-functions";
+import { ACTIVE_STATUSES } from "../durable/instances";
 import { notifyFinished } from "./notify";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
-import { ProviderRuntime, serviceBusFor } from "./runtime";
+import { DeploymentDeps, serviceBusFor } from "./deps";
 import type { StatusReport } from "./ledger";
 import { isTerminal, PHASES, specDigest } from "./model";
 import type { JSONWebKeySet } from "jose";
@@ -29,11 +30,9 @@ import {
   verifyInstanceId,
 } from "./contract";
 
-const RUNNING = new Set(["Running", "Pending", "ContinuedAsNew", "Suspended"]);
-
 /** Claims the attempt this execution runs (see DeploymentLedger.claim); a Durable restart gets a new one. */
 export async function beginAttemptActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   input: BeginAttemptInput,
   log: Logger = createLogger(),
 ): Promise<AttemptClaim> {
@@ -56,7 +55,7 @@ export async function beginAttemptActivity(
 
 /** Writes the outcome the orchestration decided; answers the outcome the ledger holds (the first wins). */
 export async function completeDeploymentActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   input: CompleteDeploymentInput,
   log: Logger = createLogger(),
@@ -88,7 +87,7 @@ export async function completeDeploymentActivity(
  * timer delivers statuses instead, so there is never a pump to start.
  */
 export async function ensureStatusPumpActivity(
-  rt: Pick<ProviderRuntime, "settings" | "health">,
+  rt: Pick<DeploymentDeps, "settings" | "health">,
   client: DurableClient,
   tenant: string,
 ): Promise<boolean> {
@@ -97,7 +96,7 @@ export async function ensureStatusPumpActivity(
   if (await rt.health.quarantine(tenant)) return false;
   const instanceId = statusPumpInstanceId(tenant);
   const status = await client.getStatus(instanceId).catch(() => undefined);
-  if (status && RUNNING.has(String(status.runtimeStatus))) return false;
+  if (status && ACTIVE_STATUSES.has(String(status.runtimeStatus))) return false;
   try {
     await client.startNew(ORCHESTRATIONS.statusPump, { instanceId, input: { tenant } });
     return true;
@@ -165,7 +164,7 @@ async function checkReceipt(
  * registered none), statuses are recorded unsigned, as before receipts existed.
  */
 export async function dispatchStatus(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   item: ReceivedStatus,
@@ -241,8 +240,8 @@ interface BadCount {
  * contract is dead-lettered first, all at once: settlements of one reason and description share the
  * receiver's flushes (SettlementGate), so a batch of garbage costs a few round trips, not one each.
  */
-async function dispatchBatch(
-  rt: ProviderRuntime,
+export async function dispatchBatch(
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   items: ReceivedStatus[],
@@ -284,7 +283,7 @@ async function dispatchBatch(
  * yet). Reconciled like `inFlight`, so a record behind a finished instance does not count.
  */
 async function othersInFlight(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   finished: ReadonlySet<string>,
@@ -309,7 +308,7 @@ async function othersInFlight(
  * as after any idle end (docs/workflow.md).
  */
 export async function pumpStatusesActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   input: PumpStatusesInput,
   log: Logger = createLogger(),

@@ -1,6 +1,6 @@
 /**
  * The opening every Provider HTTP handler that needs the Durable client shares: problem+json for any
- * error (`apiHandler`), the process runtime, and the role check; and the one "tenant not registered" 404.
+ * error (`apiHandler`), the dependencies, and the role check; and the one "tenant not registered" 404.
  * Used by ./http.ts (deployments), ./verify-http.ts (tenant verify and health) and the rollouts API. A
  * "route" is an entry of the route table (lib/http/routes.ts); what this file makes is its handler.
  */
@@ -10,7 +10,7 @@ import { requireRole } from "../http/auth";
 import { apiHandler } from "../http/handler";
 import { ProblemError } from "../http/problem";
 import type { TenantRegistration } from "../tenants/model";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 /** A durable-client HTTP handler, as `df.app.client.http` registers it. */
 export type DurableHandler = (
@@ -20,18 +20,18 @@ export type DurableHandler = (
 ) => Promise<HttpResponseInit>;
 
 /** What a handler's body gets once the caller holds one of its roles. */
-interface AuthorizedCall {
+export interface AuthorizedCall<D = DeploymentDeps> {
   request: HttpRequest;
   client: DurableClient;
   context: InvocationContext;
-  rt: ProviderRuntime;
+  rt: D;
 }
 
 /** `authorized(roles, body)`: a DurableHandler that checks the caller holds one of `roles`, then runs `body`. */
-export function authorizedHandlers(getRuntime: () => ProviderRuntime) {
+export function authorizedHandlers<D extends Pick<DeploymentDeps, "settings">>(getRuntime: () => D) {
   return (
       roles: readonly string[],
-      body: (call: AuthorizedCall) => Promise<HttpResponseInit>,
+      body: (call: AuthorizedCall<D>) => Promise<HttpResponseInit>,
     ): DurableHandler =>
     (request, client, context) =>
       apiHandler(
@@ -46,7 +46,7 @@ export function authorizedHandlers(getRuntime: () => ProviderRuntime) {
 
 /** The tenant's registration, or the API's 404. */
 export async function requireRegistered(
-  rt: Pick<ProviderRuntime, "store">,
+  rt: Pick<DeploymentDeps, "store">,
   tenant: string,
 ): Promise<TenantRegistration> {
   const registration = await rt.store.get(tenant);

@@ -10,7 +10,7 @@ import type { DurableClient } from "durable-functions";
 import { EVENTS } from "./contract";
 import type { CancelRequested, DeploymentRecord } from "./model";
 import { isTerminal } from "./model";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 interface CancelTarget {
   tenant: string;
@@ -24,7 +24,7 @@ interface CancelTarget {
  * the request stays recorded and can be repeated.
  */
 export async function requestCancel(
-  rt: Pick<ProviderRuntime, "ledger">,
+  rt: Pick<DeploymentDeps, "ledger">,
   client: Pick<DurableClient, "raiseEvent">,
   target: CancelTarget,
   request: Omit<CancelRequested, "at">,

@@ -9,7 +9,7 @@ import { NamespaceNotAllowedError } from "../identity/connection";
 import { SigningKeyError } from "../signing/keys";
 import { TenantNotFoundError } from "../tenants/store";
 import type { DeploymentRecord } from "./model";
-import { ProviderRuntime, serviceBusFor } from "./runtime";
+import { DeploymentDeps, serviceBusFor } from "./deps";
 import { buildCommand, type SendCommandInput, type SendResult } from "./contract";
 
 /**
@@ -17,7 +17,7 @@ import { buildCommand, type SendCommandInput, type SendResult } from "./contract
  * orchestration decides (retry with backoff, or end Failed with the cause) and never fails itself.
  */
 export async function sendCommandActivity(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   input: SendCommandInput,
   log: Logger = createLogger(),
 ): Promise<SendResult> {
@@ -87,7 +87,7 @@ function isRetryable(error: unknown): boolean {
  * (the outcome is already recorded, a failure is logged).
  */
 export async function sendCancel(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   record: Pick<DeploymentRecord, "tenant" | "id" | "attempt">,
   reason: string,
   log: Logger = createLogger(),

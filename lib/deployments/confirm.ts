@@ -9,7 +9,7 @@
 import type { Logger } from "../logging/logger";
 import type { StatusState } from "../messaging/contracts";
 import { PHASES, type DeploymentRecord } from "./model";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 interface ReportRef {
   sequence: number;
@@ -97,7 +97,7 @@ export function confirmedBy(
 
 /** The `confirmEvents` activity: reads the attempt's record and logs every event it does not confirm. */
 export async function confirmEventsActivity(
-  rt: Pick<ProviderRuntime, "ledger">,
+  rt: Pick<DeploymentDeps, "ledger">,
   input: ConfirmEventsInput,
   log: Logger,
 ): Promise<ConfirmedEvents> {

@@ -2,28 +2,16 @@
  * The deployment workflow's typed contract, in one place: the names of its orchestrations, activities and
  * events, what each activity takes and answers, the instance ids, the one command builder and the one
  * map from an agent's state to an outcome. The orchestrations (`orchestrators/*.ts`) call activities
- * through these definitions (`call` in ./orchestration.ts) and `activities/deployment.ts` registers one
+ * through these definitions (`call`, lib/durable/activities.ts) and `activities/deployment.ts` registers one
  * handler per definition, so no call site names an activity by string or casts its result.
  *
  * Names and payload shapes are part of the durable history: renaming one breaks in-flight instances.
  */
+import { activity } from "../durable/activities";
 import type { Command, Status, StatusState } from "../messaging/contracts";
 import type { MaintenanceWindow } from "../tenants/maintenance";
 import type { ConfirmedEvents, ConfirmEventsInput } from "./confirm";
 import type { Outcome, Phase } from "./model";
-
-/** An activity's name, with its input and result types riding along (never read at run time). */
-export interface ActivityDef<I, O> {
-  readonly name: string;
-  /** Type carrier only: `ActivityInput` / `ActivityResult` read it. */
-  readonly types?: { input: I; result: O };
-}
-export type ActivityInput<A> = A extends ActivityDef<infer I, unknown> ? I : never;
-export type ActivityResult<A> = A extends ActivityDef<unknown, infer O> ? O : never;
-
-export function activity<I, O>(name: string): ActivityDef<I, O> {
-  return { name };
-}
 
 export const ORCHESTRATIONS = {
   deployment: "deployment",
@@ -35,8 +23,8 @@ export const EVENTS = {
   status: "status",
   cancel: "cancel",
   pong: "pong",
+  /** Raised to whoever a deployment reports to (`rollout.notify`) once its outcome is written. */
   deploymentFinished: "deploymentFinished",
-  rolloutControl: "rolloutControl",
 } as const;
 
 /** What each event carries. */
@@ -45,7 +33,6 @@ export interface EventPayloads {
   cancel: CancelRequest | undefined;
   pong: Status;
   deploymentFinished: DeploymentFinished;
-  rolloutControl: { action: string };
 }
 
 /** Raised to a deployment's `rollout.notify` instance once its outcome is written. */

@@ -21,7 +21,8 @@ import { ensureStatusPumpActivity } from "./activities";
 import { requestCancel } from "./cancel";
 import { sendCancel } from "./commands";
 import { notifyFinished } from "./notify";
-import { instanceState, reconcile } from "./reconcile";
+import { instanceState } from "../durable/instances";
+import { reconcile } from "./reconcile";
 import {
   deploymentRequestFields,
   requireActiveTenant,
@@ -32,7 +33,7 @@ import {
 } from "./start";
 import { timeoutOrderError } from "../tenants/model";
 import { compactReceipt } from "../signing/receipts";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 import { DeploymentInput, EVENTS } from "./contract";
 import { authorizedHandlers, requireRegistered } from "./authorized";
 
@@ -108,7 +109,7 @@ function accepted(
   request: HttpRequest,
   record: DeploymentRecord,
   client: DurableClient,
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   status = 202,
 ): HttpResponseInit {
   const admin = holdsRole(request, rt.settings.requireRoles, ROLES.durableAdmin);
@@ -144,7 +145,7 @@ function deploymentParam(request: HttpRequest): string {
  * which the Durable API may have changed behind the product's back), or a 404.
  */
 async function requireDeployment(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   request: HttpRequest,
 ): Promise<DeploymentRecord> {
@@ -155,7 +156,7 @@ async function requireDeployment(
 
 /** As requireDeployment, and still in flight (409 once it has an outcome). */
 async function requireRunning(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   request: HttpRequest,
 ): Promise<DeploymentRecord> {
@@ -168,7 +169,7 @@ async function requireRunning(
 const READ = [ROLES.deploymentsRead, ROLES.deploymentsWrite];
 const WRITE = [ROLES.deploymentsWrite];
 
-export function createDeploymentHandlers(getRuntime: () => ProviderRuntime) {
+export function createDeploymentHandlers(getRuntime: () => DeploymentDeps) {
   const authorized = authorizedHandlers(getRuntime);
   return {
     start: authorized(WRITE, async ({ request, client, context, rt }) => {

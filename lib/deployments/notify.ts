@@ -10,9 +10,7 @@ import type { DurableClient } from "durable-functions";
 import type { Logger } from "../logging/logger";
 import { EVENTS, type DeploymentFinished } from "./contract";
 import type { DeploymentRecord } from "./model";
-import { instanceState } from "./reconcile";
-
-const ENDED = new Set(["Completed", "Failed", "Terminated"]);
+import { ENDED_STATUSES, instanceState } from "../durable/instances";
 
 export async function notifyFinished(
   client: DurableClient,
@@ -33,7 +31,7 @@ export async function notifyFinished(
   } catch (error) {
     // A batch that has ended (the rollout is over, or it learnt the outcome by its sweep) needs nothing.
     const state = await instanceState(client, target);
-    if (state && (!state.found || ENDED.has(state.runtimeStatus))) return;
+    if (state && (!state.found || ENDED_STATUSES.has(state.runtimeStatus))) return;
     log.warn("rollout batch not notified; its sweep will find the outcome", {
       tenant: record.tenant,
       deploymentId: record.id,

@@ -15,42 +15,9 @@ import { createLogger, Logger } from "../logging/logger";
 import { notifyFinished } from "./notify";
 import { sendCancel } from "./commands";
 import { isTerminal, type DeploymentRecord, type Outcome, OUTCOMES } from "./model";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 import type { DeploymentCustomStatus, DeploymentResult } from "./contract";
-
-/** How long a record may wait for its instance to appear before it counts as never started. */
-export const START_GRACE_MS = 60_000;
-
-export type InstanceState =
-  { found: false } | { found: true; runtimeStatus: string; output: unknown; customStatus: unknown };
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && /HTTP 404/.test(error.message);
-}
-
-/** The instance's state; `{ found: false }` when it does not exist, undefined when the store cannot tell. */
-export async function instanceState(
-  client: DurableClient,
-  instanceId: string,
-): Promise<InstanceState | undefined> {
-  try {
-    const s = await client.getStatus(instanceId);
-    return {
-      found: true,
-      runtimeStatus: String(s.runtimeStatus),
-      output: s.output,
-      customStatus: s.customStatus,
-    };
-  } catch (error) {
-    if (isNotFound(error)) return { found: false };
-    return undefined; // the Durable store is unreachable: decide nothing now
-  }
-}
-
-/** A finished instance's output as the reason it ended, or `fallback` when it gives none. */
-export function reasonText(output: unknown, fallback: string): string {
-  return typeof output === "string" && output.trim() !== "" ? output : fallback;
-}
+import { instanceState, reasonText, START_GRACE_MS, type InstanceState } from "../durable/instances";
 
 /**
  * What a finished instance stands for: the outcome and whether the agent should stop (`cancelAgent`:
@@ -121,7 +88,7 @@ export function verdict(
  * best-effort Cancel; a suspended instance shows as `suspended` until it resumes.
  */
 export async function reconcile(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   record: DeploymentRecord,
   log: Logger = createLogger(),
@@ -155,7 +122,7 @@ export async function reconcile(
 
 /** The tenant's attempts really in flight, after reconciling each with its instance. */
 export async function inFlight(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
   log?: Logger,

@@ -15,9 +15,10 @@ import { quarantineMessage } from "../tenants/quarantine";
 import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
 import { DeploymentExistsError } from "./ledger";
 import { type DeploymentRecord, isTerminal, specDigest } from "./model";
-import { inFlight, instanceState } from "./reconcile";
+import { instanceState } from "../durable/instances";
+import { inFlight } from "./reconcile";
 import { requireRegistered } from "./authorized";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 /**
  * What a start request says about the deployment, the same for one tenant (the API) and many (rollouts):
@@ -53,7 +54,7 @@ export function specOrRelease(body: { spec?: unknown; release?: unknown }, ctx: 
  * tenant's parameters (renderSpec, the one rule). A release that does not exist is the caller's mistake.
  */
 export async function resolveSpec(
-  rt: Pick<ProviderRuntime, "releases">,
+  rt: Pick<DeploymentDeps, "releases">,
   request: { spec?: Record<string, unknown>; release?: string },
 ): Promise<{ spec: Record<string, unknown>; release?: string }> {
   if (request.release === undefined) return { spec: request.spec ?? {} };
@@ -79,37 +80,40 @@ export function requireSameRequest(
   if (!same) throw keyReusedProblem();
 }
 
+/** How an attempt starts: its deadlines, idempotency and the rollout it belongs to. */
+export interface StartOptions {
+  acceptanceTimeoutSeconds?: number;
+  completionTimeoutSeconds?: number;
+  previousAttempt?: number;
+  idempotent?: boolean;
+  /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
+  requestDigest?: string;
+  /** The rollout this deployment belongs to, and the instance told when its outcome is written. */
+  rollout?: DeploymentRecord["rollout"];
+  /**
+   * A repeat finding the attempt recorded but its instance missing (the first try died between the two
+   * writes) starts the instance. Only for callers whose repeat carries the same request (rollouts).
+   */
+  startIfMissing?: boolean;
+  ignoreMaintenanceWindow?: boolean;
+  /** Who asked (the API's start and retry); a rollout's deployments leave it out. */
+  requestedBy?: DeploymentRecord["requestedBy"];
+  /**
+   * The release `spec` is (unrendered): the tenant's parameters are merged in here and the record keeps
+   * the version. A retry passes its attempt's spec as sent, already rendered: `rendered: true`.
+   */
+  release?: { version: string; rendered?: boolean };
+}
+
 /** Records an attempt in the ledger and starts its orchestration. */
 export async function startAttempt(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   registration: TenantRegistration,
   id: string,
   attempt: number,
   spec: Record<string, unknown>,
-  options: {
-    acceptanceTimeoutSeconds?: number;
-    completionTimeoutSeconds?: number;
-    previousAttempt?: number;
-    idempotent?: boolean;
-    /** The canonical digest of the start request's body; see DeploymentRecord.requestDigest. */
-    requestDigest?: string;
-    /** The rollout this deployment belongs to, and the instance told when its outcome is written. */
-    rollout?: DeploymentRecord["rollout"];
-    /**
-     * A repeat finding the attempt recorded but its instance missing (the first try died between the two
-     * writes) starts the instance. Only for callers whose repeat carries the same request (rollouts).
-     */
-    startIfMissing?: boolean;
-    ignoreMaintenanceWindow?: boolean;
-    /** Who asked (the API's start and retry); a rollout's deployments leave it out. */
-    requestedBy?: DeploymentRecord["requestedBy"];
-    /**
-     * The release `spec` is (unrendered): the tenant's parameters are merged in here and the record keeps
-     * the version. A retry passes its attempt's spec as sent, already rendered: `rendered: true`.
-     */
-    release?: { version: string; rendered?: boolean };
-  },
+  options: StartOptions,
 ): Promise<DeploymentRecord> {
   const tenant = registration.name;
   const now = new Date().toISOString();
@@ -177,7 +181,7 @@ export async function startAttempt(
 }
 
 export async function requireActiveTenant(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   tenant: string,
 ): Promise<TenantRegistration> {
@@ -201,4 +205,24 @@ export async function requireActiveTenant(
     );
   }
   return registration;
+}
+
+/**
+ * Attempt 1 of deployment `id` at `tenant`, for another workflow (a rollout's step): started as the API
+ * starts one, or found when the caller's step runs again (a crash, a retry), since admitting it again
+ * would count it against the tenant's own limit and refuse it. A refusal is a ProblemError, as for the API.
+ */
+export async function startFirstAttempt(
+  rt: DeploymentDeps,
+  client: DurableClient,
+  tenant: string,
+  id: string,
+  spec: Record<string, unknown>,
+  options: StartOptions,
+): Promise<DeploymentRecord> {
+  const already = await rt.ledger.get(tenant, id, 1);
+  const registration = already
+    ? await requireRegistered(rt, tenant)
+    : await requireActiveTenant(rt, client, tenant);
+  return startAttempt(rt, client, registration, id, 1, spec, options);
 }

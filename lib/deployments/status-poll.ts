@@ -11,7 +11,7 @@ import { receiveStatuses } from "../messaging/channel";
 import type { TenantRegistration } from "../tenants/model";
 import { receiptKeySet } from "../signing/receipts";
 import { dispatchStatus } from "./activities";
-import { ProviderRuntime, serviceBusFor } from "./runtime";
+import { DeploymentDeps, serviceBusFor } from "./deps";
 
 /** A tick must end before the next one, so each receive waits briefly rather than long-polling. */
 const TIMER_RECEIVE_WAIT_MS = 1000;
@@ -24,7 +24,7 @@ interface PollTickResult {
   failed: number;
 }
 
-async function allTenants(rt: ProviderRuntime): Promise<TenantRegistration[]> {
+async function allTenants(rt: DeploymentDeps): Promise<TenantRegistration[]> {
   const out: TenantRegistration[] = [];
   let continuationToken: string | undefined;
   do {
@@ -37,7 +37,7 @@ async function allTenants(rt: ProviderRuntime): Promise<TenantRegistration[]> {
 
 /** One tick: every registered tenant, one status each. A failing tenant never stops the others. */
 export async function pollStatusesOnce(
-  rt: ProviderRuntime,
+  rt: DeploymentDeps,
   client: DurableClient,
   log: Logger,
 ): Promise<PollTickResult> {

@@ -9,11 +9,13 @@
  * Registered by `triggers/verify.ts`.
  */
 import { randomUUID } from "node:crypto";
+import type { HttpResponseInit } from "@azure/functions";
+import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { ROLES } from "../http/auth";
 import { json } from "../http/handler";
 import { parseWith, readJson } from "../http/request";
-import { invocationLogger, redactText } from "../logging/logger";
+import { invocationLogger, redactText, type Logger } from "../logging/logger";
 import { tenantParam } from "../tenants/http";
 import type { TenantRegistration } from "../tenants/model";
 import {
@@ -33,7 +35,7 @@ import {
 import { ensureStatusPumpActivity } from "./activities";
 import { inFlight } from "./reconcile";
 import { authorizedHandlers, requireRegistered } from "./authorized";
-import type { ProviderRuntime } from "./runtime";
+import type { DeploymentDeps } from "./deps";
 
 const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).max(300).optional() });
 
@@ -41,7 +43,7 @@ const verifySchema = z.strictObject({ timeoutSeconds: z.number().int().min(1).ma
  * The host name whose resolution decides a private tenant's path: the namespace's, or in local mode the
  * emulator endpoint it is mapped to (where the Provider connects).
  */
-function hostToResolve(rt: ProviderRuntime, registration: TenantRegistration): string {
+function hostToResolve(rt: DeploymentDeps, registration: TenantRegistration): string {
   const { namespace } = registration.serviceBus;
   const local = rt.settings.localMode ? rt.settings.localEndpoints[namespace] : undefined;
   if (!local) return namespace;
@@ -50,6 +52,24 @@ function hostToResolve(rt: ProviderRuntime, registration: TenantRegistration): s
   } catch {
     return namespace;
   }
+}
+
+/** The steps before the round trip (credential, and a private tenant's `dns`) and its network report. */
+async function privatePath(
+  rt: DeploymentDeps,
+  registration: TenantRegistration,
+): Promise<{ before: VerifyStep[]; network?: PrivatePathReport }> {
+  const before: VerifyStep[] = [{ step: "credential", ok: true }];
+  if (registration.network !== "private") return { before };
+  const network = await checkPrivateResolution(
+    registration.name,
+    hostToResolve(rt, registration),
+    rt.resolveHost,
+  );
+  before.push(
+    network.resolvesPrivate ? { step: "dns", ok: true } : { step: "dns", ok: false, detail: network.detail },
+  );
+  return { before, network };
 }
 
 /**
@@ -75,7 +95,48 @@ function withApproval(
   };
 }
 
-export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
+/** The verification's answer once its instance completed (polled); throws when it failed or `deadline` passed. */
+async function verification(
+  client: DurableClient,
+  instanceId: string,
+  deadline: number,
+): Promise<VerifyResult> {
+  for (;;) {
+    const status = await client.getStatus(instanceId);
+    if (status.runtimeStatus === "Completed") return status.output as VerifyResult;
+    if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
+      throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Records a verification's result with the tenant's health and answers it (redacted). */
+async function answerVerify(
+  rt: Pick<DeploymentDeps, "health">,
+  tenant: string,
+  answer: VerifyResult,
+  log: Logger,
+  network?: PrivatePathReport,
+): Promise<HttpResponseInit> {
+  // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
+  const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
+  const result = { ...answer, steps };
+  const failed = result.steps.find((s) => !s.ok);
+  await rt.health
+    .recordVerify(tenant, {
+      at: new Date().toISOString(),
+      ok: result.ok,
+      ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
+      ...(failed ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) } : {}),
+    })
+    .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
+  log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
+  const report = network?.detail ? { ...network, detail: redactText(network.detail) } : network;
+  return json(200, { tenant, ...result, ...(report ? { network: report } : {}) });
+}
+
+export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
   const authorized = authorizedHandlers(getRuntime);
   return {
     verify: authorized(
@@ -85,26 +146,8 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
         const raw = await request.clone().text();
         const body = raw.trim() === "" ? {} : parseWith(verifySchema, await readJson(request));
         const registration = await requireRegistered(rt, tenant);
-        const log = invocationLogger(context);
-        const finish = async (answer: VerifyResult, network?: PrivatePathReport) => {
-          // A step's detail is an error's text: whatever produced it, no credential-shaped part leaves.
-          const steps = answer.steps.map((s) => (s.detail ? { ...s, detail: redactText(s.detail) } : s));
-          const result = { ...answer, steps };
-          const failed = result.steps.find((s) => !s.ok);
-          await rt.health
-            .recordVerify(tenant, {
-              at: new Date().toISOString(),
-              ok: result.ok,
-              ...(result.latencyMs !== undefined ? { latencyMs: result.latencyMs } : {}),
-              ...(failed
-                ? { failedStep: failed.step, ...(failed.detail ? { detail: failed.detail } : {}) }
-                : {}),
-            })
-            .catch((error: unknown) => log.warn("verify result not recorded", { tenant, error }));
-          log.info("tenant verified", { tenant, ok: result.ok, latencyMs: result.latencyMs });
-          const report = network?.detail ? { ...network, detail: redactText(network.detail) } : network;
-          return json(200, { tenant, ...result, ...(report ? { network: report } : {}) });
-        };
+        const finish = (answer: VerifyResult, network?: PrivatePathReport) =>
+          answerVerify(rt, tenant, answer, invocationLogger(context), network);
         // 1. The credential: can the Provider build a connection to the tenant's namespace at all?
         try {
           rt.connections.resolve(registration);
@@ -116,18 +159,8 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
         }
         // 2. A private tenant: does the namespace resolve to the Provider's private endpoint? If not, the
         // round trip could only fail (or go out publicly), so the answer names the missing step now.
-        const before: VerifyStep[] = [{ step: "credential", ok: true }];
-        let network: PrivatePathReport | undefined;
-        if (registration.network === "private") {
-          network = await checkPrivateResolution(tenant, hostToResolve(rt, registration), rt.resolveHost);
-          if (!network.resolvesPrivate) {
-            return finish(
-              { ok: false, steps: [...before, { step: "dns", ok: false, detail: network.detail! }] },
-              network,
-            );
-          }
-          before.push({ step: "dns", ok: true });
-        }
+        const { before, network } = await privatePath(rt, registration);
+        if (network && !network.resolvesPrivate) return finish({ ok: false, steps: before }, network);
         // 3. The round trip, in the `verifyTenant` orchestration; this request waits for its answer.
         const pingId = `ping-${randomUUID().replace(/-/g, "").slice(0, 20)}`;
         const instanceId = verifyInstanceId(tenant, pingId);
@@ -139,21 +172,11 @@ export function createVerifyHandlers(getRuntime: () => ProviderRuntime) {
           pumpReensureSeconds: rt.settings.pumpReensureSeconds,
         };
         await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
-        const deadline = Date.now() + (timeoutSeconds + 15) * 1000;
-        for (;;) {
-          const status = await client.getStatus(instanceId);
-          if (status.runtimeStatus === "Completed") {
-            const output = status.output as VerifyResult;
-            const result = { ...output, steps: [...before, ...output.steps] };
-            if (!network) return finish(result);
-            const annotated = withApproval(tenant, network, result);
-            return finish(annotated.result, annotated.network);
-          }
-          if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
-            throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        const output = await verification(client, instanceId, Date.now() + (timeoutSeconds + 15) * 1000);
+        const result = { ...output, steps: [...before, ...output.steps] };
+        if (!network) return finish(result);
+        const annotated = withApproval(tenant, network, result);
+        return finish(annotated.result, annotated.network);
       },
     ),
 

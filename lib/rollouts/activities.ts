@@ -7,11 +7,9 @@
  */
 import type { DurableClient } from "durable-functions";
 import { requestCancel } from "../deployments/cancel";
-import { isTerminal } from "../deployments/model";
-import { reconcile } from "../deployments/reconcile";
-import type { ProviderRuntime } from "../deployments/runtime";
-import { requireRegistered } from "../deployments/authorized";
-import { requireActiveTenant, startAttempt } from "../deployments/start";
+import { recordedOutcome, settledOutcome } from "../deployments/outcomes";
+import { startFirstAttempt } from "../deployments/start";
+import type { RolloutDeps } from "./deps";
 import { forEachLimited } from "../concurrency/limited";
 import { ProblemError } from "../http/problem";
 import { createLogger, type Logger } from "../logging/logger";
@@ -26,28 +24,20 @@ import type {
 } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from "./model";
 import { reconcileRollout } from "./reconcile";
-import { rolloutStore } from "./runtime";
 
 /** Records read at once by a sweep. */
 const SWEEP_READS = 16;
 
 async function sweep(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   inFlight: readonly InFlightDeployment[],
   log: Logger,
 ): Promise<FinishedDeployment[]> {
   const found: FinishedDeployment[] = [];
   await forEachLimited(inFlight, SWEEP_READS, async (d) => {
-    const record = await rt.ledger.get(d.tenant, d.id, d.attempt);
-    if (!record) return;
-    const now = await reconcile(rt, client, record, log);
-    if (isTerminal(now) && now.outcome)
-      found.push({
-        ...d,
-        outcome: now.outcome,
-        ...(now.message !== undefined ? { message: now.message } : {}),
-      });
+    const settled = await settledOutcome(rt, client, d, log);
+    if (settled) found.push({ ...d, ...settled });
   });
   return found;
 }
@@ -59,7 +49,7 @@ async function sweep(
  * ended is ignored, logged as forged, and the deployment stays in flight.
  */
 async function confirmFinished(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   rolloutId: string,
   reported: readonly FinishedDeployment[],
   log: Logger,
@@ -67,15 +57,9 @@ async function confirmFinished(
   const confirmed: FinishedDeployment[] = [];
   const unconfirmed: InFlightDeployment[] = [];
   await forEachLimited(reported, SWEEP_READS, async (f) => {
-    const record = await rt.ledger.get(f.tenant, f.id, f.attempt);
-    if (record && isTerminal(record) && record.outcome) {
-      confirmed.push({
-        tenant: f.tenant,
-        id: f.id,
-        attempt: f.attempt,
-        outcome: record.outcome,
-        ...(record.message !== undefined ? { message: record.message } : {}),
-      });
+    const recorded = await recordedOutcome(rt, f);
+    if (recorded) {
+      confirmed.push({ tenant: f.tenant, id: f.id, attempt: f.attempt, ...recorded });
       return;
     }
     unconfirmed.push({ tenant: f.tenant, id: f.id, attempt: f.attempt });
@@ -91,15 +75,15 @@ async function confirmFinished(
 }
 
 /** Whether the rollout's failures (plus `extra` not yet recorded) exceed its maxErrors. */
-async function overBudget(rt: ProviderRuntime, rollout: RolloutRecord, extra = 0): Promise<boolean> {
+async function overBudget(rt: RolloutDeps, rollout: RolloutRecord, extra = 0): Promise<boolean> {
   const budget = rollout.options.maxErrors;
-  const failed = await rolloutStore(rt).tenants(rollout.id, { failed: true, top: budget + 1 });
+  const failed = await rt.rollouts.tenants(rollout.id, { failed: true, top: budget + 1 });
   return failed.length + extra > budget;
 }
 
 /** Whether the rollout may start more deployments, and if not why. */
 async function stopReason(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   rollout: RolloutRecord,
   extraFailures: number,
 ): Promise<BatchStop | undefined> {
@@ -113,12 +97,12 @@ async function stopReason(
 }
 
 export async function advanceBatchActivity(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   input: AdvanceBatchInput,
   log: Logger = createLogger(),
 ): Promise<AdvanceBatchResult> {
-  const store = rolloutStore(rt);
+  const store = rt.rollouts;
   const swept = input.sweep ? await sweep(rt, client, input.inFlight, log) : [];
   const { confirmed, unconfirmed } = await confirmFinished(rt, input.rolloutId, input.finished, log);
   const finished = [...confirmed, ...swept.filter((s) => !confirmed.some((f) => f.tenant === s.tenant))];
@@ -148,13 +132,8 @@ export async function advanceBatchActivity(
   for (const tenant of stop ? [] : starts) {
     const id = rolloutDeploymentId(rollout.id, tenant);
     try {
-      // A re-run of this step (a crash, a retry) finds the deployment it already started: admitting it
-      // again would count that deployment against the tenant's own limit and refuse it.
-      const already = await rt.ledger.get(tenant, id, 1);
-      const registration = already
-        ? await requireRegistered(rt, tenant)
-        : await requireActiveTenant(rt, client, tenant);
-      const record = await startAttempt(rt, client, registration, id, 1, rollout.spec, {
+      // A re-run of this step (a crash, a retry) finds the deployment it already started.
+      const record = await startFirstAttempt(rt, client, tenant, id, rollout.spec, {
         acceptanceTimeoutSeconds: rollout.options.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: rollout.options.completionTimeoutSeconds,
         idempotent: true,
@@ -202,7 +181,7 @@ export async function advanceBatchActivity(
 
 /** Abort: every in-flight deployment of the batch gets a graceful cancel (repeating one is harmless). */
 async function cancelInFlight(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   rolloutId: string,
   inFlight: readonly InFlightDeployment[],
@@ -221,10 +200,10 @@ async function cancelInFlight(
 }
 
 export async function updateRolloutActivity(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   input: UpdateRolloutInput,
 ): Promise<UpdateRolloutResult> {
-  const store = rolloutStore(rt);
+  const store = rt.rollouts;
   if (input.skipPending) await store.skipPending(input.rolloutId);
   const updated = await store.update(input.rolloutId, (current) => {
     if (TERMINAL_ROLLOUT_STATES.includes(current.state)) return undefined;

@@ -1,13 +1,26 @@
 /**
  * The rollout workflow's typed contract: its orchestrations, instance ids, inputs and activities (called
- * through `call` in lib/deployments/orchestration.ts, registered by activities/rollout.ts). Names and
+ * through `call`, lib/durable/activities.ts, registered by activities/rollout.ts). Names and
  * payload shapes are part of the durable history: renaming one breaks in-flight rollouts.
  */
-import { activity } from "../deployments/contract";
+import { activity } from "../durable/activities";
+import { EVENTS, type DeploymentFinished } from "../deployments/contract";
 import type { Outcome } from "../deployments/model";
 import type { PlannedWave, RolloutControl, RolloutState, WaveState } from "./model";
 
 export const ROLLOUT_ORCHESTRATIONS = { rollout: "rollout", batch: "rolloutBatch" } as const;
+
+/** The rollout's own event (a control was recorded: re-read the rollout), beside what a batch hears. */
+export const ROLLOUT_EVENTS = {
+  rolloutControl: "rolloutControl",
+  deploymentFinished: EVENTS.deploymentFinished,
+} as const;
+
+/** What each event a rollout orchestration waits for carries. */
+export interface RolloutEventPayloads {
+  rolloutControl: { action: string };
+  deploymentFinished: DeploymentFinished;
+}
 
 export function rolloutInstanceId(rolloutId: string): string {
   return `rollout:${rolloutId}`;

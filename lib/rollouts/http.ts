@@ -9,12 +9,11 @@ import type { HttpRequest } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { requestCancel } from "../deployments/cancel";
-import { EVENTS } from "../deployments/contract";
 import { specDigest } from "../deployments/model";
-import { instanceState } from "../deployments/reconcile";
+import { instanceState } from "../durable/instances";
 import { authorizedHandlers } from "../deployments/authorized";
 import { resolveSpec } from "../deployments/start";
-import type { ProviderRuntime } from "../deployments/runtime";
+import type { RolloutDeps } from "./deps";
 import { actorOf, ROLES, type Actor } from "../http/auth";
 import { json } from "../http/handler";
 import { idempotencyKeyOf, keyReusedProblem, resourceId } from "../http/idempotency";
@@ -22,7 +21,7 @@ import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
 import { timeoutOrderError } from "../tenants/model";
-import { ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
+import { ROLLOUT_EVENTS, ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
 import {
   DEFAULTS,
   planRollout,
@@ -38,7 +37,6 @@ import {
 } from "./model";
 import { selfApprovalRefusal } from "./four-eyes";
 import { reconcileRollout } from "./reconcile";
-import { rolloutStore } from "./runtime";
 import { RolloutExistsError } from "./store";
 import { links, rolloutUrl, rolloutView, shownState } from "./view";
 
@@ -52,7 +50,7 @@ const listQuerySchema = z.strictObject({ top: z.coerce.number().int().min(1).max
 
 /** Records a planned rollout and starts its orchestration; a repeat finds the record and starts what is missing. */
 async function launch(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   record: RolloutRecord,
   waves: readonly PlannedWave[],
@@ -60,14 +58,14 @@ async function launch(
   const rows: RolloutTenant[] = waves.flatMap((w, i) =>
     w.tenants.map((tenant) => ({ tenant, wave: i, phase: "Pending" as const })),
   );
-  const created = await rolloutStore(rt).create(record, rows);
+  const created = await rt.rollouts.create(record, rows);
   await ensureStarted(rt, client, created, async () => waves);
   return created;
 }
 
 /** The planned waves, read back from the tenant rows (a repeat of the start request needs them). */
-async function storedWaves(rt: ProviderRuntime, record: RolloutRecord): Promise<PlannedWave[]> {
-  const rows = await rolloutStore(rt).tenants(record.id);
+async function storedWaves(rt: RolloutDeps, record: RolloutRecord): Promise<PlannedWave[]> {
+  const rows = await rt.rollouts.tenants(record.id);
   return record.waves.map((w, i) => ({
     name: w.name,
     tenants: rows.filter((t) => t.wave === i).map((t) => t.tenant),
@@ -75,12 +73,7 @@ async function storedWaves(rt: ProviderRuntime, record: RolloutRecord): Promise<
 }
 
 /** A repeat of a start: the rollout is answered as it stands, and its orchestration started if missing. */
-async function repeated(
-  rt: ProviderRuntime,
-  client: DurableClient,
-  request: HttpRequest,
-  record: RolloutRecord,
-) {
+async function repeated(rt: RolloutDeps, client: DurableClient, request: HttpRequest, record: RolloutRecord) {
   if (!TERMINAL_ROLLOUT_STATES.includes(record.state))
     await ensureStarted(rt, client, record, () => storedWaves(rt, record));
   return json(
@@ -91,7 +84,7 @@ async function repeated(
 }
 
 async function ensureStarted(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   record: RolloutRecord,
   plan: () => Promise<readonly PlannedWave[]>,
@@ -119,12 +112,12 @@ async function ensureStarted(
 
 /** The rollout named in the path, reconciled with its orchestration, or a 404. */
 async function requireRollout(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   request: HttpRequest,
 ): Promise<RolloutRecord> {
   const id = request.params.id ?? "";
-  const record = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/.test(id) ? await rolloutStore(rt).get(id) : undefined;
+  const record = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/.test(id) ? await rt.rollouts.get(id) : undefined;
   if (!record) throw new ProblemError(404, `Rollout "${id}" was not found.`);
   return reconcileRollout(rt, client, record);
 }
@@ -136,10 +129,12 @@ function requireNotEnded(record: RolloutRecord): void {
 
 async function announce(client: DurableClient, id: string, action: string): Promise<void> {
   // The header already holds the control; the event only wakes the orchestration sooner.
-  await client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action }).catch(() => undefined);
+  await client
+    .raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action })
+    .catch(() => undefined);
 }
 
-export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
+export function createRolloutHandlers(getRuntime: () => RolloutDeps) {
   const authorized = authorizedHandlers(getRuntime);
 
   /**
@@ -149,10 +144,10 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
    */
   const control = (
     action: RolloutControlEntry["action"],
-    change: (r: RolloutRecord, by: Actor, rt: ProviderRuntime) => RolloutRecord | ProblemError,
+    change: (r: RolloutRecord, by: Actor, rt: RolloutDeps) => RolloutRecord | ProblemError,
     options: {
       roles?: readonly string[];
-      after?: (rt: ProviderRuntime, client: DurableClient, r: RolloutRecord) => Promise<void>;
+      after?: (rt: RolloutDeps, client: DurableClient, r: RolloutRecord) => Promise<void>;
     } = {},
   ) =>
     authorized(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
@@ -160,7 +155,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       const current = await requireRollout(rt, client, request);
       requireNotEnded(current);
       let refused: ProblemError | undefined;
-      const updated = await rolloutStore(rt).update(current.id, (r) => {
+      const updated = await rt.rollouts.update(current.id, (r) => {
         if (TERMINAL_ROLLOUT_STATES.includes(r.state)) {
           refused = new ProblemError(409, `Rollout "${r.id}" already ended (${r.state}).`);
           return undefined;
@@ -200,7 +195,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       // A start's key names the rollout unscoped (a retry's is scoped by the retried rollout).
       const id = body.rolloutId ?? resourceId("r", idempotencyKey);
       const requestDigest = specDigest(body);
-      const store = rolloutStore(rt);
+      const store = rt.rollouts;
       const existing = await store.get(id);
       if (existing) {
         if (existing.requestDigest !== requestDigest) {
@@ -269,13 +264,13 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
 
     get: authorized(READ, async ({ request, client, rt }) => {
       const record = await requireRollout(rt, client, request);
-      const tenants = await rolloutStore(rt).tenants(record.id);
+      const tenants = await rt.rollouts.tenants(record.id);
       return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
     }),
 
     list: authorized(READ, async ({ request, client, rt }) => {
       const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
-      const stored = await rolloutStore(rt).list(query.top ?? 50);
+      const stored = await rt.rollouts.list(query.top ?? 50);
       // Reconciled like a read by id (one instance read per rollout not yet ended), so a rollout ended
       // through the Durable API does not show Running in the list.
       const items = await Promise.all(stored.map((r) => reconcileRollout(rt, client, r)));
@@ -310,7 +305,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
     abort: control("abort", (r) => ({ ...r, control: { ...r.control, aborted: true } }), {
       after: async (rt, client, r) => {
         // Graceful: each in-flight deployment gets the normal cancel (the agent is told and acknowledges).
-        const running = await rolloutStore(rt).tenants(r.id, { phase: "Running" });
+        const running = await rt.rollouts.tenants(r.id, { phase: "Running" });
         await Promise.all(
           running
             .filter((t) => t.deploymentId && t.attempt)
@@ -335,7 +330,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
           409,
           `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
         );
-      const tenants = await rolloutStore(rt).tenants(previous.id);
+      const tenants = await rt.rollouts.tenants(previous.id);
       // A tenant still Running (its rollout was ended behind its back) is deploying: not again.
       const again = tenants.filter((t) => t.outcome !== "Succeeded" && t.phase !== "Running");
       if (again.length === 0)
@@ -346,7 +341,7 @@ export function createRolloutHandlers(getRuntime: () => ProviderRuntime) {
       // With an Idempotency-Key a repeated retry finds the rollout the first one started.
       const key = idempotencyKeyOf(request);
       const id = resourceId("r", key, previous.id);
-      const earlier = key ? await rolloutStore(rt).get(id) : undefined;
+      const earlier = key ? await rt.rollouts.get(id) : undefined;
       if (earlier) return repeated(rt, client, request, earlier);
       const now = new Date().toISOString();
       const record: RolloutRecord = {

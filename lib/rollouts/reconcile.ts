@@ -8,14 +8,13 @@
  * deployments in flight finish with their real outcomes; nobody's work is cancelled.
  */
 import type { DurableClient } from "durable-functions";
-import { instanceState, reasonText, START_GRACE_MS } from "../deployments/reconcile";
-import type { ProviderRuntime } from "../deployments/runtime";
+import { ENDED_STATUSES, instanceState, reasonText, START_GRACE_MS } from "../durable/instances";
+import type { RolloutDeps } from "./deps";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
-import { rolloutStore } from "./runtime";
 
 export async function reconcileRollout(
-  rt: ProviderRuntime,
+  rt: RolloutDeps,
   client: DurableClient,
   record: RolloutRecord,
 ): Promise<RolloutRecord> {
@@ -24,7 +23,7 @@ export async function reconcileRollout(
   if (!state) return record;
   // As for a deployment: a rollout whose instance is still being started is not lost yet.
   const lost = !state.found && Date.now() - Date.parse(record.createdAt) > START_GRACE_MS;
-  const ended = state.found && ["Terminated", "Failed", "Completed"].includes(state.runtimeStatus);
+  const ended = state.found && ENDED_STATUSES.has(state.runtimeStatus);
   if (!lost && !ended) return record;
   const ours = state.found && state.runtimeStatus === "Failed";
   const why = !state.found
@@ -32,7 +31,7 @@ export async function reconcileRollout(
     : ours
       ? `the rollout's orchestration failed (deployments in flight finish; nothing was cancelled): ${reasonText(state.output, "no reason given")}`
       : `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`;
-  const store = rolloutStore(rt);
+  const store = rt.rollouts;
   await store.skipPending(record.id);
   return store.update(record.id, (current) =>
     TERMINAL_ROLLOUT_STATES.includes(current.state)

@@ -32,7 +32,7 @@ import { TenantConflictError, TenantNotFoundError, TenantStore, WriteConditions 
 
 /**
  * What the registry needs to know of deployments. lib/deployments imports lib/tenants, so the registry
- * never imports lib/deployments back: the trigger (triggers/tenants.ts) passes these in.
+ * never imports lib/deployments back: the Provider's runtime (lib/app/runtime.ts) passes these in.
  */
 interface TenantDeploymentsView {
   /** Deployments the ledger records as in flight (the deployment ledger satisfies this). */

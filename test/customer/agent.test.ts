@@ -128,13 +128,13 @@ function register(): void {
     handler: (input: { instanceId: string; event: string; body: unknown }) =>
       raiseThrough?.(input.instanceId, input.event, input.body),
   });
-  df.app.activity(AGENT_ACTIVITIES.plan, {
+  df.app.activity(AGENT_ACTIVITIES.plan.name, {
     handler: (input: PlanInput) => planActivity(deployer, input, quiet),
   });
-  df.app.activity(AGENT_ACTIVITIES.step, {
+  df.app.activity(AGENT_ACTIVITIES.step.name, {
     handler: (input: StepInput) => stepActivity(deployer, input, quiet),
   });
-  df.app.activity(AGENT_ACTIVITIES.sendStatus, {
+  df.app.activity(AGENT_ACTIVITIES.sendStatus.name, {
     handler: (status: Status) => sendStatusActivity(send, status, quiet),
   });
 }

@@ -4,7 +4,7 @@
  * replays every action the SDK returns (CreateTimer for each one, in order), so Azure writes a second
  * TimerCreated with a new task id, exactly as this engine does; from there the SDK's task ids and the
  * host's disagree and results reach the wrong task. The fix is in the orchestrator: a fresh timer per
- * wait (lib/deployments/orchestration.ts `waitUntil`).
+ * wait (lib/durable/timers.ts `waitUntil`).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
 import { ensureStatusPumpActivity, dispatchStatus } from "../../../lib/deployments/activities";
-import type { ProviderRuntime } from "../../../lib/deployments/runtime";
+import type { DeploymentDeps } from "../../../lib/deployments/deps";
 import { createLogger, type LogLevel } from "../../../lib/logging/logger";
 import type { ReceivedStatus } from "../../../lib/messaging/channel";
 
@@ -74,7 +74,7 @@ test("dispatchStatus: a late Pong for a verification that timed out, a repeated 
   };
   const rt = {
     ledger: { report: () => Promise.resolve({ record: finished, before: finished, applied: false }) },
-  } as unknown as ProviderRuntime;
+  } as unknown as DeploymentDeps;
   const { levels, log } = recorder();
 
   await dispatchStatus(

@@ -5,7 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { verdict, type InstanceState } from "../../../lib/deployments/reconcile";
+import type { InstanceState } from "../../../lib/durable/instances";
+import { verdict } from "../../../lib/deployments/reconcile";
 
 const record = { attempt: 1, executionKey: "k", requestedAt: new Date(0).toISOString() };
 const found = (runtimeStatus: string, output: unknown = null): InstanceState => ({

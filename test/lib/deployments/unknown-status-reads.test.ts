@@ -11,7 +11,7 @@ import { startAzurite, RunningAzurite } from "../../../dev/azurite";
 import { dispatchStatus } from "../../../lib/deployments/activities";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
-import type { ProviderRuntime } from "../../../lib/deployments/runtime";
+import type { DeploymentDeps } from "../../../lib/deployments/deps";
 import { createLogger } from "../../../lib/logging/logger";
 import type { ReceivedStatus } from "../../../lib/messaging/channel";
 import type { Status } from "../../../lib/messaging/contracts";
@@ -77,7 +77,7 @@ test("unknown, foreign and made-up attempts: one point read each, and the right 
     requestedAt: now,
     updatedAt: now,
   });
-  const rt = { ledger } as unknown as ProviderRuntime;
+  const rt = { ledger } as unknown as DeploymentDeps;
   const durable = { raiseEvent: () => Promise.resolve() } as unknown as DurableClient;
   const log = createLogger(() => {});
   const cases: [Status, string][] = [

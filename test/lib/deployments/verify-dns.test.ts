@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
 import { loadSettings } from "../../../lib/config/settings";
 import type { VerifyResult } from "../../../lib/deployments/contract";
-import type { ProviderRuntime } from "../../../lib/deployments/runtime";
+import type { DeploymentDeps } from "../../../lib/deployments/deps";
 import { createVerifyHandlers } from "../../../lib/deployments/verify-http";
 import type { VerifyRecord } from "../../../lib/tenants/health";
 import type { TenantRegistration } from "../../../lib/tenants/model";
@@ -51,7 +51,7 @@ async function verify(setup: Setup) {
       if (setup.dns instanceof Error) throw setup.dns;
       return setup.dns ?? [];
     },
-  } as unknown as ProviderRuntime;
+  } as unknown as DeploymentDeps;
   const client = {
     startNew: async (_name: string, options: { instanceId: string }) => {
       started.push(options.instanceId);

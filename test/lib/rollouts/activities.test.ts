@@ -9,18 +9,18 @@ import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
-import type { ProviderRuntime } from "../../../lib/deployments/runtime";
+import type { RolloutDeps } from "../../../lib/rollouts/deps";
 import { createLogger } from "../../../lib/logging/logger";
 import { advanceBatchActivity } from "../../../lib/rollouts/activities";
 import type { AdvanceBatchInput } from "../../../lib/rollouts/contract";
-import { rolloutStore } from "../../../lib/rollouts/runtime";
+import { ROLLOUTS_TABLE, RolloutStore } from "../../../lib/rollouts/store";
 import { createTableClient } from "../../../lib/storage/tables";
 import { TenantHealthStore } from "../../../lib/tenants/health";
 import { registrationInputSchema } from "../../../lib/tenants/model";
 import { TenantStore } from "../../../lib/tenants/store";
 
 let azurite: RunningAzurite;
-let rt: ProviderRuntime;
+let rt: RolloutDeps;
 const started: string[] = [];
 const raised: string[] = [];
 /** Rollout instances that ended Failed (a failure of the Provider's own), with their output. */
@@ -57,7 +57,8 @@ before(async () => {
     ledger: new DeploymentLedger(createTableClient(cs, "deployments")),
     store: new TenantStore(createTableClient(cs, "tenants")),
     health: new TenantHealthStore(createTableClient(cs, "tenanthealth")),
-  } as unknown as ProviderRuntime;
+    rollouts: new RolloutStore(createTableClient(cs, ROLLOUTS_TABLE)),
+  } as unknown as RolloutDeps;
   const register = (name: string, state: "active" | "suspended", limit: number) =>
     rt.store.put(
       name,
@@ -79,7 +80,7 @@ after(async () => {
 
 async function rollout(id: string, tenants: string[], maxErrors: number) {
   const now = new Date().toISOString();
-  await rolloutStore(rt).create(
+  await rt.rollouts.create(
     {
       id,
       state: "Running",
@@ -117,7 +118,7 @@ test("a re-run of the step finds the deployment it started (even at the tenant's
     started.filter((i) => i.includes("r-rerun")),
     ["deploy:acme:r-rerun.acme:1"],
   );
-  const [row] = await rolloutStore(rt).tenants("r-rerun");
+  const [row] = await rt.rollouts.tenants("r-rerun");
   assert.equal(row?.phase, "Running");
   assert.equal((await rt.ledger.get("acme", "r-rerun.acme", 1))?.rollout?.id, "r-rerun");
 });
@@ -129,9 +130,9 @@ test("a tenant that cannot take its deployment is a failure: recorded, counted, 
   assert.equal(r.finished[0]?.outcome, "Failed");
   assert.match(r.finished[0]?.message ?? "", /not started: .*suspended/);
   assert.equal(r.stop, "halt");
-  const [row] = await rolloutStore(rt).tenants("r-refused");
+  const [row] = await rt.rollouts.tenants("r-refused");
   assert.equal(row?.outcome, "Failed");
-  assert.equal((await rolloutStore(rt).tenants("r-refused", { failed: true })).length, 1);
+  assert.equal((await rt.rollouts.tenants("r-refused", { failed: true })).length, 1);
 });
 
 test("a quarantined tenant is not started: a failure naming the quarantine, counted against the budget", async () => {
@@ -169,7 +170,7 @@ test("a rollout whose orchestration failed (ours, not the customers') halts: not
     [],
     "no deployment of the rollout is asked to cancel",
   );
-  const record = await rolloutStore(rt).get("r-ours");
+  const record = await rt.rollouts.get("r-ours");
   assert.equal(record?.state, "Halted");
   assert.match(record?.message ?? "", /orchestration failed .*nothing was cancelled.*Non-deterministic/);
 });
@@ -198,7 +199,7 @@ test("a deploymentFinished the ledger does not hold is ignored, and the outcome 
   assert.deepEqual(ignored.unconfirmed, [d], "still in flight");
   assert.deepEqual(ignored.started, [], "its slot is not free: nothing more starts");
   assert.equal(ignored.stop, undefined);
-  assert.equal((await rolloutStore(rt).tenants("r-forged"))[0]?.phase, "Running");
+  assert.equal((await rt.rollouts.tenants("r-forged"))[0]?.phase, "Running");
 
   // Its real end, and a (forged) event that claims otherwise: the ledger's outcome is what counts.
   await rt.ledger.complete(d.tenant, d.id, d.attempt, "Failed", "disk full");
@@ -210,7 +211,7 @@ test("a deploymentFinished the ledger does not hold is ignored, and the outcome 
   );
   assert.equal(counted.unconfirmed, undefined);
   assert.equal(counted.stop, "halt", "the failure is counted against a budget of 0");
-  const [row] = await rolloutStore(rt).tenants("r-forged");
+  const [row] = await rt.rollouts.tenants("r-forged");
   assert.equal(row?.outcome, "Failed");
   assert.equal(row?.message, "disk full");
 });

@@ -14,7 +14,7 @@ import { agentStatus, statusSender } from "../../../customer/agent/status";
 import { dispatchStatus } from "../../../lib/deployments/activities";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
 import { DeploymentLedger } from "../../../lib/deployments/ledger";
-import type { ProviderRuntime } from "../../../lib/deployments/runtime";
+import type { DeploymentDeps } from "../../../lib/deployments/deps";
 import { fieldErrors } from "../../../lib/http/validation";
 import { createLogger } from "../../../lib/logging/logger";
 import type { ReceivedStatus } from "../../../lib/messaging/channel";
@@ -111,7 +111,7 @@ after(async () => {
 
 test("the Provider records a verified receipt, dead-letters an unsigned or forged outcome of a tenant with keys, takes unsigned from one without", async () => {
   const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, "deploymentsreceipts"));
-  const rt = { ledger } as unknown as ProviderRuntime;
+  const rt = { ledger } as unknown as DeploymentDeps;
   const raised: string[] = [];
   const durable = {
     raiseEvent: (_i: string, _e: string, s: Status) => (
@@ -221,7 +221,7 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
 
   // GET /api/deployments/{id}/receipt: the receipt, verifiable offline with the customer's public keys.
   const handlers = createDeploymentHandlers(
-    () => ({ ledger, settings: { requireRoles: false } }) as unknown as ProviderRuntime,
+    () => ({ ledger, settings: { requireRoles: false } }) as unknown as DeploymentDeps,
   );
   const noInstance = { getStatus: () => Promise.resolve(undefined) } as unknown as DurableClient;
   const get = async (id: string) =>

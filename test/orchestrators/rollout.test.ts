@@ -9,11 +9,12 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { appVersioning, startHarness, waitFor, type Harness } from "../../dev/durable/harness";
-import { EVENTS, type DeploymentFinished } from "../../../lib/deployments/contract";
-import type { Outcome } from "../../../lib/deployments/model";
+import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
+import { EVENTS, type DeploymentFinished } from "../../lib/deployments/contract";
+import type { Outcome } from "../../lib/deployments/model";
 import {
   ROLLOUT_ACTIVITIES,
+  ROLLOUT_EVENTS,
   ROLLOUT_ORCHESTRATIONS,
   rolloutInstanceId,
   type AdvanceBatchInput,
@@ -21,10 +22,10 @@ import {
   type RolloutInput,
   type UpdateRolloutInput,
   type UpdateRolloutResult,
-} from "../../../lib/rollouts/contract";
-import type { RolloutControl } from "../../../lib/rollouts/model";
-import { recordHistories } from "../../replay/recorder";
-import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
+} from "../../lib/rollouts/contract";
+import type { RolloutControl } from "../../lib/rollouts/model";
+import { recordHistories } from "../replay/recorder";
+import { MAX_TIMER_MS } from "../../lib/durable/timers";
 
 const DAY_S = 24 * 3600;
 
@@ -57,7 +58,7 @@ before(async () => {
   h = await startHarness(
     () => {
       /* eslint-disable @typescript-eslint/no-require-imports -- registration must happen inside the capture */
-      require("../../../orchestrators/rollout");
+      require("../../orchestrators/rollout");
       /* eslint-enable @typescript-eslint/no-require-imports */
       df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
         handler: async (input: AdvanceBatchInput): Promise<AdvanceBatchResult> => {
@@ -252,7 +253,7 @@ test("a 7-day bake with pause, resume and approve during it ends after 7 days, o
   // extension's and the rollout hangs. The bake's timers are capped (MAX_TIMER_MS), so none is split.
   const [id, w] = world();
   const raise = (action: string) =>
-    h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action });
+    h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action });
   // Each event is raised by the store write that follows the previous one (as the API's write announces
   // it), so it reaches the rollout before its wait: pause at the start of the bake, then resume, approve.
   let during = 0;
@@ -316,7 +317,7 @@ test("the approval gate holds for days until approved; abort at a gate ends Abor
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(w.started, ["t0000"]);
   w.control = { approved: [0] };
-  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "approve" });
+  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "approve" });
   const s = await waitFor(h.client, rolloutInstanceId(id));
   assert.equal(s.output, "Succeeded");
   assert.deepEqual(w.started, ["t0000", "t0001"]);
@@ -332,7 +333,7 @@ test("the approval gate holds for days until approved; abort at a gate ends Abor
     (s) => (s.customStatus as { state?: string })?.state === "WaitingForApproval",
   );
   w2.control = { aborted: true };
-  await h.client.raiseEvent(rolloutInstanceId(id2), EVENTS.rolloutControl, { action: "abort" });
+  await h.client.raiseEvent(rolloutInstanceId(id2), ROLLOUT_EVENTS.rolloutControl, { action: "abort" });
   const s2 = await waitFor(h.client, rolloutInstanceId(id2));
   assert.equal(s2.output, "Aborted");
   assert.deepEqual(w2.started, ["t0000"]);
@@ -361,7 +362,7 @@ test("a control raised without the rollout record (through the Durable API alone
   w.onUpdate = async (u) => {
     if (!u.state && !u.wave) reread();
   };
-  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "approve" });
+  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "approve" });
   await woke;
   const held = await h.client.getStatus(rolloutInstanceId(id));
   assert.equal((held.customStatus as { state?: string }).state, "WaitingForApproval");
@@ -369,7 +370,7 @@ test("a control raised without the rollout record (through the Durable API alone
   // Ended the recorded way.
   w.onUpdate = undefined;
   w.control = { aborted: true };
-  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "abort" });
+  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "abort" });
   assert.equal((await waitFor(h.client, rolloutInstanceId(id))).output, "Aborted");
 });
 
@@ -386,7 +387,7 @@ test("a pause drains the batch and holds; resume starts the rest", async () => {
   );
   assert.deepEqual(w.started, []);
   w.control = {};
-  await h.client.raiseEvent(rolloutInstanceId(id), EVENTS.rolloutControl, { action: "resume" });
+  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "resume" });
   const s = await waitFor(h.client, rolloutInstanceId(id));
   assert.equal(s.output, "Succeeded");
   assert.equal(w.started.length, 6);

@@ -9,9 +9,9 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { appVersioning, startHarness, waitFor, type Harness } from "../../dev/durable/harness";
-import { VirtualClock } from "../../../dev/durable/clock";
-import type { Command, Status, StatusState } from "../../../lib/messaging/contracts";
+import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
+import { VirtualClock } from "../../dev/durable/clock";
+import type { Command, Status, StatusState } from "../../lib/messaging/contracts";
 import {
   ACTIVITIES,
   EVENTS,
@@ -27,12 +27,12 @@ import {
   type SendResult,
   type VerifyInput,
   type VerifyResult,
-} from "../../../lib/deployments/contract";
-import type { MaintenanceWindow } from "../../../lib/tenants/maintenance";
-import { recordHistories } from "../../replay/recorder";
-import { MAX_TIMER_MS } from "../../../lib/deployments/orchestration";
-import { confirmedBy, type ConfirmedEvents, type ConfirmEventsInput } from "../../../lib/deployments/confirm";
-import type { DeploymentRecord } from "../../../lib/deployments/model";
+} from "../../lib/deployments/contract";
+import type { MaintenanceWindow } from "../../lib/tenants/maintenance";
+import { recordHistories } from "../replay/recorder";
+import { MAX_TIMER_MS } from "../../lib/durable/timers";
+import { confirmedBy, type ConfirmedEvents, type ConfirmEventsInput } from "../../lib/deployments/confirm";
+import type { DeploymentRecord } from "../../lib/deployments/model";
 
 const DAY_S = 24 * 3600;
 
@@ -103,9 +103,9 @@ before(async () => {
       // The real modules, loaded as the host loads them: each registers its orchestration at load, and a
       // registration outside the harness's capture would switch @azure/functions to test mode.
       /* eslint-disable @typescript-eslint/no-require-imports -- registration must happen inside the capture */
-      require("../../../orchestrators/deployment");
-      require("../../../orchestrators/statusPump");
-      require("../../../orchestrators/verify");
+      require("../../orchestrators/deployment");
+      require("../../orchestrators/statusPump");
+      require("../../orchestrators/verify");
       /* eslint-enable @typescript-eslint/no-require-imports */
       // The agent's late answer: an activity of a helper orchestration raises the event after a real pause.
       // While it runs, time does not skip, so the deployment is already waiting when the event arrives.
@@ -531,7 +531,7 @@ describe("deployment orchestration (time skipping)", () => {
 
   // Events that arrive while the orchestrator awaits an activity, or together before the first wait:
   // the SDK's Task.any never resolves through a child completed before it existed, so these were lost
-  // until the orchestrators waited through an EventInbox (lib/deployments/orchestration.ts).
+  // until the orchestrators waited through an EventInbox (lib/durable/events.ts).
   test("a cancel raised during the pump re-ensure is not lost", async () => {
     const id = newId();
     scripts.set(id, { agent: answersDeploy([status(id, "Accepted", 1)]) });

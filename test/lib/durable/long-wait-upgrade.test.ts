@@ -12,8 +12,8 @@ import type { OrchestrationContext } from "durable-functions";
 import { checkDeterminism } from "../../../dev/durable/determinism";
 import { EventType, type HistoryEvent } from "../../../dev/durable/history";
 import { AZURE_STORAGE_TIMER_LIMITS, flatten, invokeOrchestrator } from "../../../dev/durable/protocol";
-import { EVENTS } from "../../../lib/deployments/contract";
-import { EventInbox } from "../../../lib/deployments/orchestration";
+import { EVENTS, type EventPayloads } from "../../../lib/deployments/contract";
+import { EventInbox } from "../../../lib/durable/events";
 import { startHarness, waitFor } from "../../dev/durable/harness";
 
 const DAY_MS = 24 * 3_600_000;
@@ -29,7 +29,7 @@ function register(): void {
   // Today's shape: the same wait through EventInbox.
   df.app.orchestration("longWaitNew", function* (ctx: OrchestrationContext) {
     const until = new Date(ctx.df.currentUtcDateTime.getTime() + 7 * DAY_MS);
-    const got = yield* new EventInbox(ctx.df, [EVENTS.cancel]).next(until);
+    const got = yield* new EventInbox<EventPayloads, "cancel">(ctx.df, [EVENTS.cancel]).next(until);
     return (yield ctx.df.callActivity("afterWait", got.length)) as string;
   });
 }

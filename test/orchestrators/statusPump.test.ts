@@ -6,8 +6,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { startHarness, waitFor, type Harness } from "../../dev/durable/harness";
-import { ACTIVITIES, ORCHESTRATIONS, PUMP_RETRY, type PumpResult } from "../../../lib/deployments/contract";
+import { startHarness, waitFor, type Harness } from "../dev/durable/harness";
+import { ACTIVITIES, ORCHESTRATIONS, PUMP_RETRY, type PumpResult } from "../../lib/deployments/contract";
 
 /** Per tenant, what each successive cycle does: throw, or answer a result. */
 const scripts = new Map<string, (Error | PumpResult)[]>();
@@ -18,7 +18,7 @@ before(async () => {
   h = await startHarness(() => {
     // The real module, loaded as the host loads it: it registers `statusPump` at module load.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- registration must happen inside the capture
-    require("../../../orchestrators/statusPump");
+    require("../../orchestrators/statusPump");
     df.app.activity(ACTIVITIES.pumpStatuses.name, {
       handler: (input: { tenant: string }) => {
         calls.set(input.tenant, (calls.get(input.tenant) ?? 0) + 1);
