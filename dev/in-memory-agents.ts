@@ -17,6 +17,7 @@ import {
   createLogger,
   demoDeployer,
   commandSettler,
+  RECEIVER_OPTIONS,
   type Status,
   type StatusState,
   statusMessage,
@@ -122,9 +123,10 @@ function startAgent(client: ServiceBusClient, customer: InMemoryAgentCustomer): 
   const send = async (status: Status) => sender.sendMessages(statusMessage(status));
   const agent = createCommandHandler({ sendStatus: send });
   const instances = inMemoryInstances(send);
-  const receiver: ServiceBusReceiver = client.createReceiver(customer.commandQueue ?? "commands", {
-    receiveMode: "peekLock",
-  });
+  const receiver: ServiceBusReceiver = client.createReceiver(
+    customer.commandQueue ?? "commands",
+    RECEIVER_OPTIONS,
+  );
   // Closing: no message is taken any more, and the handlers in flight finish first, each settling through
   // the live receive link. A settlement after the link closed goes through a management link instead, and
   // one opened while the client closes leaves its token-renewal timer behind (@azure/service-bus), which

@@ -44,7 +44,7 @@ export { compareVersions } from "../lib/durable/version";
  * so they answer exactly as the real agent would, without a task hub each.
  */
 export { createCommandHandler, type AgentInstances } from "../customer/agent/commands";
-export { commandSettler } from "../customer/agent/command-receiver";
+export { commandSettler, RECEIVER_OPTIONS } from "../customer/agent/command-receiver";
 export { demoDeployer } from "../customer/agent/deployer";
 export type { AgentInput } from "../customer/agent/orchestration";
 export { agentStatus } from "../customer/agent/status";

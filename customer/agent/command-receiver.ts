@@ -6,10 +6,15 @@
  * - refused (InvalidCommandError) → dead-lettered with the refusal's reason (`InvalidSignature`,
  *   `UnknownKey`, `WrongTenant`, `Expired`, `Replayed`, or the contract's `SchemaViolation`, ...) and its
  *   description;
- * - anything else (storage or broker down) → abandoned: the broker delivers it again, and dead-letters it
- *   with `MaxDeliveryCountExceeded` only when the failure outlasts the queue's delivery limit.
- * A process that dies before settling leaves the message locked until its lock expires, then it is
- * delivered again; the handler is idempotent per attempt (the orchestration instance id is the record).
+ * - anything else (storage or broker down) → left locked, not settled: the broker delivers it again when
+ *   its lock expires, so the queue's LockDuration is the back-off between deliveries and its
+ *   MaxDeliveryCount bounds how long a failure may last (1 minute × 5 with infra/customer.bicep) before the
+ *   message is dead-lettered `MaxDeliveryCountExceeded`. An abandon would make it available at once and
+ *   spend every delivery within seconds of a short outage.
+ * Receivers are created without automatic lock renewal (`RECEIVER_OPTIONS`), so a message left unsettled
+ * does come back after one lock duration; a command's handling is a few storage calls, well inside it. A
+ * process that dies before settling leaves the message locked the same way; the handler is idempotent per
+ * attempt (the orchestration instance id is the record).
  *
  * The Function App runs `receiveCommandsFor` from a timer (customer/functions/agent.ts) because a Node
  * Service Bus trigger cannot settle its message; the in-memory agents settle each message of their
@@ -21,19 +26,24 @@ import { SettlementGate, type SettlementKind } from "../../lib/messaging/settlem
 import { type IncomingCommand, InvalidCommandError } from "./commands";
 
 /**
- * The Function App's receive runs: one every 10 s (six-field NCRONTAB), each receiving for 9 s so it ends
- * before the next is due (a timer function never overlaps itself); up to 16 commands at once, as the
- * Service Bus trigger's maxConcurrentCalls did.
+ * The Function App's receive runs: one every 5 s (six-field NCRONTAB). A run receives until the queue is
+ * empty (a receive that waited `maxWaitMs` for nothing) or `runMs` has passed, so an idle run costs about a
+ * second of execution and a command waits at most about 5 s for a run (docs/customer-agent.md, the cost).
+ * A timer function runs on one instance at a time and never overlaps itself: up to `maxMessages` commands
+ * are handled at once, for the whole app.
  */
 export const COMMAND_RECEIVE = {
-  schedule: "*/10 * * * * *",
-  runMs: 9000,
+  schedule: "*/5 * * * * *",
+  runMs: 4000,
   maxMessages: 16,
-  maxWaitMs: 2000,
+  maxWaitMs: 1000,
 } as const;
 
-/** How a message ended: what the receiver told the broker. */
-export type CommandSettlement = "completed" | "deadLettered" | "abandoned";
+/** Peek-lock without automatic lock renewal: an unsettled message comes back after one lock duration. */
+export const RECEIVER_OPTIONS = { receiveMode: "peekLock", maxAutoLockRenewalDurationInMs: 0 } as const;
+
+/** How a message ended: what the receiver told the broker (`retried`: nothing; its lock runs out). */
+export type CommandSettlement = "completed" | "deadLettered" | "retried";
 
 /** The handler the receiver runs for each message (the command handler bound to its instances). */
 export type HandleCommand = (message: IncomingCommand) => Promise<unknown>;
@@ -81,11 +91,11 @@ export function commandSettler(receiver: ServiceBusReceiver, handle: HandleComma
             deadLetterErrorDescription: error.description,
           }),
         );
-      log.warn("command not handled: it will be delivered again", {
+      log.warn("command not handled: it will be delivered again when its lock expires", {
         ...ids,
         error: error instanceof Error ? error.message : String(error),
       });
-      return settle("abandoned", "exclusive", () => receiver.abandonMessage(message));
+      return "retried";
     }
     return settle("completed", "complete", () => receiver.completeMessage(message));
   };
@@ -96,7 +106,7 @@ export interface ReceiveOptions {
   until: number;
   /** Messages per receive: they are handled concurrently (the handler serializes one attempt's). */
   maxMessages: number;
-  /** The longest wait of one receive for a first message. */
+  /** The longest wait of one receive for a first message; a receive that gets none ends the run. */
   maxWaitMs: number;
   /** Whether to stop now (the app is shutting down). */
   stopping?: () => boolean;
@@ -107,12 +117,12 @@ export interface ReceiveSummary {
   received: number;
   completed: number;
   deadLettered: number;
-  abandoned: number;
+  retried: number;
 }
 
 /**
- * Receives, handles and settles commands until `until`: long-polling receives, so a command that
- * arrives while it runs is taken at once. Receive errors end the run (the next run opens again).
+ * Receives, handles and settles commands until the queue is empty or `until` has passed. Receive errors
+ * end the run (the next run opens again).
  */
 export async function receiveCommandsFor(
   receiver: ServiceBusReceiver,
@@ -122,13 +132,14 @@ export async function receiveCommandsFor(
 ): Promise<ReceiveSummary> {
   const now = options.now ?? Date.now;
   const settle = commandSettler(receiver, handle, log);
-  const summary: ReceiveSummary = { received: 0, completed: 0, deadLettered: 0, abandoned: 0 };
+  const summary: ReceiveSummary = { received: 0, completed: 0, deadLettered: 0, retried: 0 };
   for (;;) {
     const remaining = options.until - now();
     if (remaining <= 0 || options.stopping?.()) return summary;
     const batch = await receiver.receiveMessages(options.maxMessages, {
       maxWaitTimeInMs: Math.min(options.maxWaitMs, remaining),
     });
+    if (batch.length === 0) return summary;
     summary.received += batch.length;
     const settled = await Promise.all(batch.map(settle));
     for (const s of settled) summary[s]++;

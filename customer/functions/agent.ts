@@ -8,8 +8,7 @@
  *
  * The receiver runs from a timer, not a Service Bus trigger: a Node Service Bus trigger can only complete
  * its message or fail the invocation, so a refusal would reach the dead-letter queue as
- * `MaxDeliveryCountExceeded` after every redelivery. Each run long-polls the queue for most of the
- * timer's period (COMMAND_RECEIVE), so a command waits for a run at most the short gap between two.
+ * `MaxDeliveryCountExceeded` after every redelivery. A run every 5 s drains the queue (COMMAND_RECEIVE).
  */
 import { app, InvocationContext, type Timer } from "@azure/functions";
 import type { ServiceBusClient, ServiceBusReceiver, ServiceBusSender } from "@azure/service-bus";
@@ -21,7 +20,7 @@ import { type ProviderTrust, trustFromSettings } from "../../lib/messaging/comma
 import type { Status } from "../../lib/messaging/contracts";
 import { type SigningKey, signingKeysFrom } from "../../lib/signing/keys";
 import { planActivity, sendStatusActivity, stepActivity } from "../agent/activities";
-import { COMMAND_RECEIVE, receiveCommandsFor } from "../agent/command-receiver";
+import { COMMAND_RECEIVE, RECEIVER_OPTIONS, receiveCommandsFor } from "../agent/command-receiver";
 import { createCommandHandler } from "../agent/commands";
 import { demoDeployer } from "../agent/deployer";
 import { durableInstances } from "../agent/instances";
@@ -82,7 +81,9 @@ let receiving: Promise<unknown> | undefined;
 
 app.timer("agentCommands", {
   schedule: COMMAND_RECEIVE.schedule,
-  // At start-up too: a fresh or restarted instance takes commands at once, not at the next occurrence.
+  // At start-up too, so a restarted agent takes commands at once. Azure advises against runOnStartup where
+  // an extra run costs something; here a run is idempotent and ends as soon as the queue is empty, and only
+  // the instance holding the timer's lock runs it.
   runOnStartup: true,
   extraInputs: [df.input.durableClient()],
   handler: async (_timer: Timer, context: InvocationContext) => {
@@ -90,9 +91,10 @@ app.timer("agentCommands", {
     const log = invocationLogger(context);
     const instances = durableInstances(df.getClient(context));
     client ??= serviceBusClientFromSetting(AGENT_SETTINGS.serviceBus);
-    receiver ??= client.createReceiver(process.env[AGENT_SETTINGS.commandQueue] || "commands", {
-      receiveMode: "peekLock",
-    });
+    receiver ??= client.createReceiver(
+      process.env[AGENT_SETTINGS.commandQueue] || "commands",
+      RECEIVER_OPTIONS,
+    );
     const run = receiveCommandsFor(
       receiver,
       (message) => commands.handle(message, instances, log),

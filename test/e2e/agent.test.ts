@@ -50,7 +50,7 @@ before(async () => {
     port: 0,
     quiet: true,
     log: () => {},
-    settings: localProviderSettings(azurite.connectionString, [ns], { CANCEL_GRACE_SECONDS: "3" }),
+    settings: localProviderSettings(azurite.connectionString, [ns], { CANCEL_GRACE_SECONDS: "12" }),
   });
   const res = await fetch(`${provider.url}/api/tenants/contoso`, {
     method: "PUT",
@@ -190,7 +190,7 @@ test("an ignoring agent and a stalling one time out; an invalid command is repor
   // The stalling agent must accept first: its acceptance bound is generous for a loaded machine.
   const stalled = await deploy(
     { demo: { outcome: "stall" } },
-    { acceptanceTimeoutSeconds: 6, completionTimeoutSeconds: 6 },
+    { acceptanceTimeoutSeconds: 15, completionTimeoutSeconds: 15 },
   );
   const ignored = await until(id, (x) => x.phase === "Completed");
   assert.equal(ignored.outcome, "TimedOut");

@@ -1,7 +1,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ServiceBusClient } from "@azure/service-bus";
-import { commandSettler, receiveCommandsFor } from "../../../customer/agent/command-receiver";
+import {
+  commandSettler,
+  RECEIVER_OPTIONS,
+  receiveCommandsFor,
+} from "../../../customer/agent/command-receiver";
 import { type IncomingCommand, InvalidCommandError } from "../../../customer/agent/commands";
 import type { RunningEmulator } from "../../../dev/servicebus-emulator";
 import { createLogger } from "../../../lib/logging/logger";
@@ -29,38 +33,42 @@ after(async () => {
   await emulator.stop();
 });
 
-/** Sends the bodies, runs the receiver over them with `handle`, and answers what reached each sub-queue. */
-async function receiveWith(
-  queue: string,
-  bodies: string[],
-  handle: (m: IncomingCommand) => Promise<unknown>,
-) {
-  await client.createSender(queue).sendMessages(bodies.map((b) => ({ body: b, messageId: b })));
-  const receiver = client.createReceiver(queue, { receiveMode: "peekLock" });
+/** One run of the receiver over the queue with `handle`, as the agent's timer runs it. */
+async function run(handle: (m: IncomingCommand) => Promise<unknown>) {
+  const receiver = client.createReceiver("commands", RECEIVER_OPTIONS);
   try {
-    const summary = await receiveCommandsFor(
+    return await receiveCommandsFor(
       receiver,
       handle,
       { until: Date.now() + 3000, maxMessages: 16, maxWaitMs: 500 },
       log,
     );
-    return summary;
   } finally {
     await receiver.close();
   }
 }
 
-test("handled → completed; refused → dead-lettered at once with the refusal's reason and description; failed → delivered again", async () => {
+test("handled → completed; refused → dead-lettered at once with the refusal's reason and description; failed → left to come back after its lock", async () => {
+  await client
+    .createSender("commands")
+    .sendMessages(["ok", "forged", "flaky"].map((b) => ({ body: b, messageId: b })));
   const failedOnce = new Set<string>();
-  const summary = await receiveWith("commands", ["ok", "forged", "flaky"], async (m) => {
+  const handle = async (m: IncomingCommand) => {
     if (m.body === "forged") throw new InvalidCommandError("InvalidSignature", "no signature");
     if (m.body === "flaky" && !failedOnce.has("flaky")) {
       failedOnce.add("flaky");
       throw new Error("storage unavailable");
     }
     return "started";
-  });
-  assert.deepEqual(summary, { received: 4, completed: 2, deadLettered: 1, abandoned: 1 });
+  };
+  const started = Date.now();
+  assert.deepEqual(await run(handle), { received: 3, completed: 1, deadLettered: 1, retried: 1 });
+  // The failed one is not abandoned (it would come back at once and spend its deliveries in seconds):
+  // it comes back when its 2 s lock runs out, and the next run handles it.
+  let again = await run(handle);
+  while (again.received === 0 && Date.now() - started < 10_000) again = await run(handle);
+  assert.deepEqual(again, { received: 1, completed: 1, deadLettered: 0, retried: 0 });
+  assert.ok(Date.now() - started >= 1500, "not before its lock ran out");
 
   const dlq = client.createReceiver("commands", {
     subQueueType: "deadLetter",
@@ -74,15 +82,14 @@ test("handled → completed; refused → dead-lettered at once with the refusal'
   );
   const left = await client.createReceiver("commands").peekMessages(10);
   assert.equal(left.length, 0, "the others were completed");
-  assert.ok(lines.some((l) => /command not handled: it will be delivered again/.test(l)));
+  assert.ok(
+    lines.some((l) => /command not handled: it will be delivered again when its lock expires/.test(l)),
+  );
 });
 
 test("a message whose lock was lost is not settled twice: the failed settlement is logged, and the next delivery settles it", async () => {
   await client.createSender("commands").sendMessages({ body: "slow", messageId: "slow" });
-  const receiver = client.createReceiver("commands", {
-    receiveMode: "peekLock",
-    maxAutoLockRenewalDurationInMs: 0,
-  });
+  const receiver = client.createReceiver("commands", RECEIVER_OPTIONS);
   const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2000 });
   assert.ok(message);
   // Handled past its 2 s lock: the broker has already made it available again.
@@ -101,8 +108,9 @@ test("a message whose lock was lost is not settled twice: the failed settlement 
   assert.equal((await client.createReceiver("commands").peekMessages(10)).length, 0);
 });
 
-test("a run ends at its time, or at once when the app stops, with nothing received", async () => {
-  const receiver = client.createReceiver("commands", { receiveMode: "peekLock" });
+test("a run ends when the queue is empty, at its time while commands keep coming, or at once when the app stops", async () => {
+  const receiver = client.createReceiver("commands", RECEIVER_OPTIONS);
+  const sender = client.createSender("commands");
   try {
     const stopped = await receiveCommandsFor(
       receiver,
@@ -111,15 +119,34 @@ test("a run ends at its time, or at once when the app stops, with nothing receiv
       log,
     );
     assert.equal(stopped.received, 0);
+    const idle = Date.now();
+    const empty = await receiveCommandsFor(
+      receiver,
+      async () => assert.fail("nothing to handle"),
+      { until: Date.now() + 60_000, maxMessages: 1, maxWaitMs: 200 },
+      log,
+    );
+    assert.equal(empty.received, 0);
+    assert.ok(Date.now() - idle < 10_000, "an empty queue ends the run after one wait");
+    // Commands keep coming: the run ends at its time (a virtual clock), the rest wait for the next run.
+    await sender.sendMessages(["a", "b", "c"].map((b) => ({ body: b, messageId: b })));
     let now = 0;
     const timed = await receiveCommandsFor(
       receiver,
-      async () => assert.fail("nothing to handle"),
-      { until: 1000, maxMessages: 1, maxWaitMs: 200, now: () => (now += 400) },
+      async () => "started",
+      { until: 1000, maxMessages: 1, maxWaitMs: 500, now: () => (now += 400) },
       log,
     );
-    assert.equal(timed.received, 0);
+    assert.equal(timed.received, 2, "two receives fit before its time");
+    const rest = await receiveCommandsFor(
+      receiver,
+      async () => "started",
+      { until: Date.now() + 5000, maxMessages: 16, maxWaitMs: 500 },
+      log,
+    );
+    assert.equal(rest.completed, 1);
   } finally {
+    await sender.close();
     await receiver.close();
   }
 });
