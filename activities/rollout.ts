@@ -19,5 +19,7 @@ df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
 });
 
 df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
-  handler: (input: UpdateRolloutInput) => updateRolloutActivity(runtime(), input),
+  extraInputs: [df.input.durableClient()],
+  handler: (input: UpdateRolloutInput, context) =>
+    updateRolloutActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
 });

@@ -21,6 +21,8 @@ param appClientId string
 param appObjectUniqueName string
 @description('Comma-separated host suffixes a customer namespace must end with.')
 param allowedNamespaceSuffixes string = '.servicebus.windows.net'
+@description('Hosts webhook subscriptions may target: host names or .suffixes, comma-separated (docs/notifications.md). Empty: none.')
+param webhookAllowedHosts string = ''
 @description('uniqueName of the Provider API\'s own app registration (single-tenant; App Service Authentication and the app roles).')
 param apiAppUniqueName string = '${name}-provider-api'
 @description('public: Linux Consumption, customers\' namespaces over their public endpoints. private: a plan with virtual network integration, the virtual network, the Service Bus private DNS zone and one private endpoint per private customer.')
@@ -275,6 +277,7 @@ var appSettings = [
   { name: 'ROLLOUT_LANE_CONCURRENCY', value: '25' }
   { name: 'ROLLOUT_SWEEP_SECONDS', value: '30' }
   { name: 'ROLLOUTS_ALLOW_SELF_APPROVAL', value: 'false' }
+  { name: 'WEBHOOK_ALLOWED_HOSTS', value: webhookAllowedHosts }
   // The versioned key id: the first listed signs, every listed key is published in the JWKS.
   { name: 'COMMAND_SIGNING_KEYS', value: commandSigningKey.properties.keyUriWithVersion }
   { name: 'STATUS_DELIVERY', value: 'pump' }

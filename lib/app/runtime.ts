@@ -22,8 +22,16 @@ import { TENANTS_TABLE, TenantStore } from "../tenants/store";
 import { systemResolver } from "../tenants/network";
 import { RELEASES_TABLE, ReleaseStore } from "../releases/store";
 import { fleetInventory } from "../inventory/http";
+import type { NotificationApiDeps } from "../notifications/http";
+import { eventPublisher } from "../notifications/publish";
+import {
+  DELIVERIES_TABLE,
+  DeliveryLog,
+  SUBSCRIPTIONS_TABLE,
+  SubscriptionStore,
+} from "../notifications/store";
 
-export interface ProviderRuntime extends DeploymentDeps, RolloutDeps {
+export interface ProviderRuntime extends DeploymentDeps, RolloutDeps, Omit<NotificationApiDeps, "settings"> {
   audit: AuditStore;
   /** The tenant registry's view: what it needs of deployments, so lib/tenants never imports lib/deployments. */
   tenantApi: TenantApiDeps;
@@ -35,6 +43,7 @@ export function createRuntime(
 ): ProviderRuntime {
   let keys: Promise<SigningKey[]> | undefined;
   const table = (name: string) => createTableClient(settings.storage, name);
+  const subscriptions = new SubscriptionStore(table(SUBSCRIPTIONS_TABLE));
   const deps: DeploymentDeps = {
     settings,
     signingKeys: () =>
@@ -53,10 +62,13 @@ export function createRuntime(
     pool: new ServiceBusPool(),
     releases: new ReleaseStore(table(RELEASES_TABLE)),
     resolveHost: systemResolver,
+    events: eventPublisher(subscriptions),
   };
   return {
     ...deps,
     rollouts: new RolloutStore(table(ROLLOUTS_TABLE)),
+    subscriptions,
+    deliveries: new DeliveryLog(table(DELIVERIES_TABLE)),
     audit: new AuditStore(table(AUDIT_TABLE)),
     tenantApi: {
       ...deps,

@@ -16,8 +16,8 @@ const auditQuerySchema = z.strictObject({
   target: z
     .string()
     .regex(
-      /^(deployment|rollout|tenant|release):[A-Za-z0-9._-]{1,64}$/,
-      "must be deployment:<id>, rollout:<id>, tenant:<name> or release:<version>",
+      /^(deployment|rollout|tenant|release|subscription):[A-Za-z0-9._-]{1,64}$/,
+      "must be deployment:<id>, rollout:<id>, tenant:<name>, release:<version> or subscription:<id>",
     )
     .optional(),
   actor: z.string().min(1).max(256).optional(),

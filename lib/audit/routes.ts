@@ -81,6 +81,15 @@ export const AUDITED_ROUTES: Record<MutatingRoute, AuditSpec> = {
   tenantsDelete: { action: "tenant.delete", target: tenant },
   tenantsVerify: { action: "tenant.verify", target: tenant },
   tenantsResume: { action: "tenant.resume", target: tenant },
+  // A refused create made no subscription: `subscription:-`.
+  subscriptionsCreate: {
+    action: "subscription.create",
+    target: (_request, answer) => `subscription:${(answer.status < 300 ? idOf(answer) : undefined) ?? "-"}`,
+  },
+  subscriptionsDelete: {
+    action: "subscription.delete",
+    target: (request) => `subscription:${param(request, "id")}`,
+  },
   // 201 created, 200 the same release again (the status tells them apart); a refused create: `release:-`.
   releasesCreate: {
     action: "release.create",

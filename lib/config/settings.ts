@@ -49,6 +49,7 @@ export const SETTING_NAMES = {
    * namespaces (infra/provider.bicep): onboarding names the exact endpoint a customer approves.
    */
   privateEndpointsResourceGroupId: "PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID",
+  webhookAllowedHosts: "WEBHOOK_ALLOWED_HOSTS",
 } as const;
 
 /**
@@ -159,6 +160,30 @@ export interface ProviderSettings {
   commandSigningKeys?: string;
   /** `/subscriptions/<id>/resourceGroups/<name>` of the Provider's private endpoints; absent: not known. */
   privateEndpointsResourceGroupId?: string;
+  /**
+   * Hosts webhook subscriptions may target (lib/notifications/targets.ts): exact host names, or suffixes
+   * starting with a dot (`.example.com`). Empty: none (in local mode, loopback receivers only).
+   */
+  webhookAllowedHosts: string[];
+}
+
+const WEBHOOK_HOST =
+  /^\.?(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function webhookAllowedHosts(env: NodeJS.ProcessEnv): string[] {
+  const raw = env[SETTING_NAMES.webhookAllowedHosts]?.trim();
+  if (!raw) return [];
+  const hosts = raw
+    .split(",")
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== "");
+  for (const host of hosts)
+    if (!WEBHOOK_HOST.test(host))
+      throw new ConfigurationError(
+        SETTING_NAMES.webhookAllowedHosts,
+        "must be host names or .suffixes, separated by commas (hooks.example.com,.example.net)",
+      );
+  return hosts;
 }
 
 const RESOURCE_GROUP_ID = /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w._()]{1,90}$/i;
@@ -429,5 +454,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): ProviderSett
       ? { commandSigningKeys: env[SETTING_NAMES.commandSigningKeys]!.trim() }
       : {}),
     ...privateEndpointsResourceGroup(env),
+    webhookAllowedHosts: webhookAllowedHosts(env),
   };
 }

@@ -6,6 +6,8 @@
 import type { DurableClient } from "durable-functions";
 import { ACTIVE_STATUSES } from "../durable/instances";
 import { notifyFinished } from "./notify";
+import { cloudEvent, type CloudEvent } from "../notifications/model";
+import type { Quarantine } from "../tenants/quarantine";
 import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { DeploymentDeps, serviceBusFor } from "./deps";
@@ -31,6 +33,17 @@ import {
 } from "./contract";
 
 /** Claims the attempt this execution runs (see DeploymentLedger.claim); a Durable restart gets a new one. */
+/** The `tenant.quarantined` webhook event (one per quarantine: its start names it). */
+function quarantinedEvent(tenant: string, quarantine: Quarantine): CloudEvent {
+  return cloudEvent(
+    "tenant.quarantined",
+    `/tenants/${tenant}`,
+    `${tenant}:${quarantine.at}`,
+    { tenant, ...quarantine },
+    quarantine.at,
+  );
+}
+
 export async function beginAttemptActivity(
   rt: DeploymentDeps,
   input: BeginAttemptInput,
@@ -71,7 +84,7 @@ export async function completeDeploymentActivity(
   );
   const outcome = record.outcome ?? input.outcome;
   const message = record.message;
-  await notifyFinished(client, record, log);
+  await notifyFinished(rt, client, record, log);
   log[outcome === "Failed" || outcome === "TimedOut" ? "warn" : "info"]("deployment finished", {
     tenant: input.tenant,
     deploymentId: input.id,
@@ -344,6 +357,7 @@ export async function pumpStatusesActivity(
         const quarantine = await rt.health.recordBadMessages(tenant, bad, lastReason ?? "", policy);
         if (quarantine) {
           log.warn("tenant quarantined", { tenant, ...quarantine });
+          await rt.events.publish(client, quarantinedEvent(tenant, quarantine), log);
           return { received, active: 0 };
         }
       }

@@ -14,6 +14,7 @@ import type { TenantRegistration } from "../tenants/model";
 import type { TenantStore } from "../tenants/store";
 import type { HostResolver } from "../tenants/network";
 import type { ReleaseStore } from "../releases/store";
+import type { EventPublisher } from "../notifications/publish";
 import type { DeploymentLedger } from "./ledger";
 
 export interface DeploymentDeps {
@@ -26,6 +27,8 @@ export interface DeploymentDeps {
   connections: CustomerConnections;
   pool: ServiceBusPool;
   releases: ReleaseStore;
+  /** Webhook notifications (lib/notifications): publishing an event never throws. */
+  events: EventPublisher;
   /** Resolves a host name to its addresses (verify's private-path check); the system resolver by default. */
   resolveHost: HostResolver;
 }

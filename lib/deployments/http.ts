@@ -282,7 +282,7 @@ export function createDeploymentHandlers(getRuntime: () => DeploymentDeps) {
         log.warn("instance not terminated", { instanceId: record.instanceId, error });
       });
       await sendCancel(rt, record, "terminated by user", log);
-      await notifyFinished(client, updated, log);
+      await notifyFinished(rt, client, updated, log);
       log.info("deployment terminated", { tenant: record.tenant, deploymentId: record.id, by: by.name });
       return json(202, deploymentView(updated), { location: deploymentUrl(request, record) });
     }),

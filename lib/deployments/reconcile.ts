@@ -116,7 +116,7 @@ export async function reconcile(
   });
   if (v.cancelAgent && v.outcome !== "Succeeded" && v.outcome !== "Cancelled")
     await sendCancel(rt, record, v.message, log);
-  await notifyFinished(client, updated, log);
+  await notifyFinished(rt, client, updated, log);
   return updated;
 }
 
