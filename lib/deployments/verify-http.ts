@@ -65,6 +65,8 @@ async function privatePath(
     registration.name,
     hostToResolve(rt, registration),
     rt.resolveHost,
+    // Loopback is the local stack's emulator; in Azure it is never the private endpoint.
+    rt.settings.localMode,
   );
   before.push(
     network.resolvesPrivate ? { step: "dns", ok: true } : { step: "dns", ok: false, detail: network.detail },

@@ -179,3 +179,12 @@ test("in local mode the host checked is the namespace's local endpoint, where th
   assert.equal(body.ok, true);
   assert.equal(body.network?.resolvesPrivate, true, "loopback is not public");
 });
+
+test("outside local mode a loopback answer fails the dns step: no Ping is sent", async () => {
+  const { body, started } = await verify({ network: "private", dns: ["127.0.0.1"] });
+  assert.equal(started.length, 0);
+  assert.deepEqual(steps(body), ["credential ok", "dns failed"]);
+  assert.equal(body.network?.resolvesPrivate, false);
+  assert.equal(body.network?.missing, "privateDnsZone");
+  assert.match(body.steps[1]?.detail ?? "", /loopback address\(es\) 127\.0\.0\.1/);
+});
