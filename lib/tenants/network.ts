@@ -85,9 +85,10 @@ export interface PrivatePathReport {
   resolvesPrivate: boolean;
   /**
    * The onboarding step that is missing, when one is: `privateDnsZone` (the name does not resolve to the
-   * private endpoint: no endpoint yet, or the zone, its record or its link to the Provider's network is
-   * missing) or `approval` (it resolves privately but the namespace cannot be reached: the customer has
-   * not approved the endpoint's connection yet).
+   * private endpoint: most likely the connection is still pending approval, since a manual connection's
+   * record may be written to the zone only once approved; else no endpoint yet, or the zone, its record
+   * or its link to the Provider's network is missing) or `approval` (it resolves privately but the
+   * namespace does not answer: the customer has not approved the endpoint's connection yet).
    */
   missing?: "privateDnsZone" | "approval";
   /** Why, naming what to do; absent when nothing is missing. */
@@ -96,6 +97,15 @@ export interface PrivatePathReport {
 
 function zoneHint(tenant: string): string {
   return `the Provider's private endpoint ${privateEndpointName(tenant)} (infra/provider.bicep privateCustomers) with its record in the ${SERVICE_BUS_PRIVATE_DNS_ZONE} private DNS zone, and that zone linked to the virtual network the Provider's app is integrated with`;
+}
+
+/**
+ * Why a private tenant's name does not resolve to its endpoint, most likely cause first: a connection
+ * still pending approval (the endpoint's record may be written to the zone only once the customer
+ * approves it, and until then the name resolves publicly or not at all), then the Provider's side.
+ */
+function dnsCauses(tenant: string): string {
+  return `most likely the customer has not approved the private endpoint connection from ${privateEndpointName(tenant)} yet (its record may be written to the ${SERVICE_BUS_PRIVATE_DNS_ZONE} zone only once approved; the approval commands are in GET /api/tenants/${tenant}/onboarding, privateEndpoint.approvalCommands); otherwise check ${zoneHint(tenant)}`;
 }
 
 /**
@@ -122,7 +132,7 @@ export async function checkPrivateResolution(
       addresses: [],
       resolvesPrivate: false,
       missing: "privateDnsZone",
-      detail: `${host} does not resolve from the Provider (${typeof code === "string" ? code : (error as Error).message}): check ${zoneHint(tenant)}`,
+      detail: `${host} does not resolve from the Provider (${typeof code === "string" ? code : (error as Error).message}): ${dnsCauses(tenant)}`,
     };
   }
   const kinds = addresses.map((a) => [a, addressKind(a)] as const);
@@ -139,9 +149,9 @@ export async function checkPrivateResolution(
     missing: "privateDnsZone",
     detail:
       addresses.length === 0
-        ? `${host} resolves to no address from the Provider: check ${zoneHint(tenant)}`
+        ? `${host} resolves to no address from the Provider: ${dnsCauses(tenant)}`
         : publicOnes.length > 0
-          ? `${host} resolves to public address(es) ${publicOnes.join(", ")} from the Provider, not to its private endpoint: check ${zoneHint(tenant)}`
+          ? `${host} resolves to public address(es) ${publicOnes.join(", ")} from the Provider, not to its private endpoint: ${dnsCauses(tenant)}`
           : `${host} resolves to loopback address(es) ${loopbacks.join(", ")} from the Provider (a sinkhole or a hosts entry, not its private endpoint): check ${zoneHint(tenant)}`,
   };
 }
