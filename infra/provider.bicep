@@ -162,17 +162,23 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
 
 // The app resolves customers' namespaces through this zone: each private endpoint writes its namespace's
 // A record here, so `<namespace>.servicebus.windows.net` answers the endpoint's private address.
-resource serviceBusZone 'Microsoft.Network/privateDnsZones@2020-06-01' = if (isPrivate) {
+resource serviceBusZone 'Microsoft.Network/privateDnsZones@2024-06-01' = if (isPrivate) {
   name: serviceBusPrivateDnsZone
   location: 'global'
 }
 
-resource serviceBusZoneLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = if (isPrivate) {
+// NxDomainRedirect (fallback to internet, API 2024-06-01 on): a namespace with any private endpoint, even
+// another party's, CNAMEs into privatelink.servicebus.windows.net; with no record for it in this zone (a
+// public customer's namespace, or a private one whose connection is not approved yet) the answer would be
+// NXDOMAIN from this network. With the fallback it resolves publicly instead, so public customers keep
+// working and verify sees a public address rather than no answer.
+resource serviceBusZoneLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (isPrivate) {
   parent: serviceBusZone
   name: vnetName
   location: 'global'
   properties: {
     registrationEnabled: false
+    resolutionPolicy: 'NxDomainRedirect'
     virtualNetwork: { id: vnet.id }
   }
 }

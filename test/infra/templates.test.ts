@@ -402,6 +402,16 @@ test("the Provider's private DNS zone is privatelink.servicebus.windows.net, lin
   assert.match(zone!.body, /location: 'global'/);
   const link = blocks(bicep).get("serviceBusZoneLink");
   assert.equal(link?.type, "Microsoft.Network/privateDnsZones/virtualNetworkLinks");
+  // Fallback to internet: a public customer's namespace that has any private endpoint CNAMEs into the
+  // zone, and without its record here would be NXDOMAIN from the Provider. resolutionPolicy exists from
+  // API 2024-06-01 on (an older API version would drop it).
+  assert.match(
+    bicep,
+    /^resource serviceBusZoneLink 'Microsoft\.Network\/privateDnsZones\/virtualNetworkLinks@(\d{4}-\d{2}-\d{2})'/m,
+  );
+  const linkVersion = /virtualNetworkLinks@(\d{4}-\d{2}-\d{2})'/.exec(bicep)?.[1] ?? "";
+  assert.ok(linkVersion >= "2024-06-01", `virtualNetworkLinks API ${linkVersion} has no resolutionPolicy`);
+  assert.match(link!.body, /resolutionPolicy: 'NxDomainRedirect'/);
   assert.equal(link?.condition, "isPrivate");
   assert.match(link!.body, /parent: serviceBusZone/);
   assert.match(link!.body, /virtualNetwork: \{ id: vnet\.id \}/);
