@@ -317,26 +317,28 @@ test("the Customer template's agent reaches a private namespace through its own 
   assert.match(dns!.body, /privateDnsZoneId: agentPrivateDnsZoneId/);
 });
 
-test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Consumption by default or Elastic Premium in private mode", () => {
+test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Consumption in private mode, never Elastic Premium", () => {
   const bicep = read("provider.bicep");
   assert.equal(param(bicep, "networkMode")?.[2], "'public'");
   assert.equal(allowed(bicep, "networkMode"), "'public', 'private'");
-  assert.equal(param(bicep, "privatePlan")?.[2], "'FlexConsumption'");
-  assert.equal(allowed(bicep, "privatePlan"), "'FlexConsumption', 'ElasticPremium'");
-  assert.match(bicep, /^var isFlex = isPrivate && privatePlan == 'FlexConsumption'$/m);
-  assert.match(bicep, /^var isElastic = isPrivate && privatePlan == 'ElasticPremium'$/m);
+  // Elastic Premium on Linux needs an Azure Files content share, which takes the account key this
+  // storage account does not have (allowSharedKeyAccess: false): not offered, no switch to pick it.
+  assert.equal(param(bicep, "privatePlan"), null);
+  assert.doesNotMatch(bicep, /ElasticPremium|'EP1'|'elastic'|WEBSITE_CONTENTAZUREFILECONNECTIONSTRING/);
+  assert.match(bicep, /^var isFlex = isPrivate$/m);
   const plan = blocks(bicep).get("plan");
   assert.match(
     plan!.body,
-    /sku: isFlex \? \{ name: 'FC1', tier: 'FlexConsumption' \} : \(isElastic \? \{ name: 'EP1', tier: 'ElasticPremium' \} : \{ name: 'Y1', tier: 'Dynamic' \}\)/,
+    /sku: isFlex \? \{ name: 'FC1', tier: 'FlexConsumption' \} : \{ name: 'Y1', tier: 'Dynamic' \}/,
   );
   assert.match(plan!.body, /reserved: true/, "Linux in every mode");
   const app = blocks(bicep).get("functionApp");
   assert.match(app!.body, /linuxFxVersion: isFlex \? null : 'Node\|20'/);
   // Flex Consumption: the runtime and the identity-based package storage in functionAppConfig, and the
-  // two settings it refuses left out of the app settings.
+  // two settings it refuses left out of the app settings. Node 22 LTS: Flex's Node 20 is past its end
+  // of life (2026-04-30); the package's engines (>=20.10) admit 22.
   assert.match(app!.body, /functionAppConfig: isFlex \? \{/);
-  assert.match(app!.body, /runtime: \{ name: 'node', version: '20' \}/);
+  assert.match(app!.body, /runtime: \{ name: 'node', version: '22' \}/);
   assert.match(
     app!.body,
     /authentication: \{ type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity\.id \}/,
@@ -354,7 +356,7 @@ test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Co
   assert.match(app!.body, /value: '\$\{storage\.properties\.primaryEndpoints\.blob\}app-package'/);
 });
 
-test("the Provider's private network: integration and private-endpoint subnets, the app integrated with all traffic routed", () => {
+test("the Provider's private network: integration and private-endpoint subnets, the app integrated (Flex routes all its traffic there)", () => {
   const bicep = read("provider.bicep");
   const vnet = blocks(bicep).get("vnet");
   assert.equal(vnet?.type, "Microsoft.Network/virtualNetworks");
@@ -362,8 +364,8 @@ test("the Provider's private network: integration and private-endpoint subnets, 
   assert.match(vnet!.body, /name: integrationSubnetName[\s\S]*?addressPrefix: integrationSubnetPrefix/);
   assert.match(
     vnet!.body,
-    /serviceName: isFlex \? 'Microsoft\.App\/environments' : 'Microsoft\.Web\/serverFarms'/,
-    "the integration subnet is delegated to the plan's platform",
+    /serviceName: 'Microsoft\.App\/environments'/,
+    "the integration subnet is delegated to Flex Consumption's platform",
   );
   assert.match(
     vnet!.body,
@@ -382,7 +384,8 @@ test("the Provider's private network: integration and private-endpoint subnets, 
     app!.body,
     /virtualNetworkSubnetId: isPrivate \? resourceId\('Microsoft\.Network\/virtualNetworks\/subnets', vnetName, integrationSubnetName\) : null/,
   );
-  assert.match(app!.body, /vnetRouteAllEnabled: isPrivate \? true : null/);
+  // Flex Consumption routes all outbound traffic through the integrated network: no route-all switch.
+  assert.doesNotMatch(bicep, /vnetRouteAllEnabled/);
   assert.match(app!.body, /dependsOn: \[vnet, packageContainer\]/);
 });
 
