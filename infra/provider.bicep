@@ -285,9 +285,15 @@ var appSettings = [
   { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
   // A registration may name only app settings with this prefix (its SAS, secret or certificate).
   { name: 'REGISTRATION_SETTING_PREFIX', value: 'TENANT_' }
-  // The resource group of the private endpoints to private customers: onboarding names each one exactly.
-  { name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup().id }
 ]
+
+// Private mode only: the resource group of the private endpoints to private customers, so onboarding names
+// each one's exact id. A public Provider has no private network and no endpoint: the setting is absent,
+// and onboarding says so for a private tenant rather than name an endpoint that does not exist.
+var privateAppSettings = isPrivate ? [
+  { name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup().id }
+] : []
+var siteAppSettings = concat(appSettings, privateAppSettings)
 
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   name: '${name}-provider-${suffix}'
@@ -322,7 +328,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
       linuxFxVersion: isFlex ? null : 'Node|20'
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: isFlex ? filter(appSettings, setting => !contains(flexManagedSettings, setting.name)) : appSettings
+      appSettings: isFlex ? filter(siteAppSettings, setting => !contains(flexManagedSettings, setting.name)) : siteAppSettings
     }
   }
 }

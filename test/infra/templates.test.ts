@@ -32,8 +32,14 @@ const PLATFORM =
   /^(FUNCTIONS_|WEBSITE_|APPLICATIONINSIGHTS_|AzureWebJobsStorage__|AzureWebJobsSecretStorage)/;
 /** Settings the code reads that App Service sets itself; an app setting must never fake them. */
 const PLATFORM_PROVIDED = new Set<string>([SETTING_NAMES.platformAuthEnabled]);
-/** The Provider template's app settings list (`var appSettings = [...]`, which the site sets). */
-const appSettingsBlock = (bicep: string) => /^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "";
+/**
+ * The Provider template's app settings lists, which the site sets: `var appSettings = [...]` (every mode)
+ * and `var privateAppSettings = isPrivate ? [...] : []` (private mode only).
+ */
+const appSettingsBlock = (bicep: string) =>
+  (/^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "") + privateAppSettingsBlock(bicep);
+const privateAppSettingsBlock = (bicep: string) =>
+  /^var privateAppSettings = isPrivate \? \[([\s\S]*?)^\] : \[\]$/m.exec(bicep)?.[1] ?? "";
 /** The Provider template's app settings by name. */
 const providerAppSettings = (bicep: string) => {
   const block = appSettingsBlock(bicep);
@@ -349,7 +355,7 @@ test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Co
   );
   assert.match(
     app!.body,
-    /appSettings: isFlex \? filter\(appSettings, setting => !contains\(flexManagedSettings, setting\.name\)\) : appSettings/,
+    /appSettings: isFlex \? filter\(siteAppSettings, setting => !contains\(flexManagedSettings, setting\.name\)\) : siteAppSettings/,
   );
   assert.equal(blocks(bicep).get("packageContainer")?.condition, "isFlex");
   // The identity already holds Storage Blob Data Owner on that account (the role assignment test).
@@ -458,9 +464,17 @@ test("the Provider creates one pending private endpoint per private customer, na
   assert.equal(dns?.type, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups");
   assert.match(dns!.body, /parent: endpoint/);
   assert.match(dns!.body, /privateDnsZoneId: privateDnsZoneId/);
-  // Onboarding names the exact endpoint: its resource group comes from the template.
+  // Onboarding names the exact endpoint: its resource group comes from the template, in private mode
+  // only (a public Provider has no endpoint, and onboarding says so rather than name one).
   assert.equal(
     providerAppSettings(bicep).get(SETTING_NAMES.privateEndpointsResourceGroupId),
     "resourceGroup().id",
   );
+  assert.match(
+    privateAppSettingsBlock(bicep),
+    /^\s*\{ name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup\(\)\.id \}\s*$/,
+  );
+  const everyMode = /^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "";
+  assert.doesNotMatch(everyMode, /PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID/, "not set in public mode");
+  assert.match(bicep, /^var siteAppSettings = concat\(appSettings, privateAppSettings\)$/m);
 });
