@@ -128,13 +128,15 @@ async function verification(
  * the Pong ends `timeoutSeconds` after it starts, 15 s before this deadline): typically a send to a
  * private endpoint still pending approval, whose traffic is dropped while the Service Bus client
  * retries (lib/messaging/channel.ts CLIENT_OPTIONS: 4 tries of 10 s) for about as long as this request
- * waits. Pending means it never started (the Provider's task hub). The instance ends on its own.
+ * waits. Pending means it never started (the Provider's task hub). The instance ends on its own. The
+ * detail names the Ping, not the instance id, which holds the tenant's name: the detail's text is then
+ * searched for an authorization refusal (pendingApprovalSuspected), which a name may look like.
  */
-function unfinished(instanceId: string, runtimeStatus: string, waitedSeconds: number): VerifyResult {
+function unfinished(pingId: string, runtimeStatus: string, waitedSeconds: number): VerifyResult {
   const detail =
     runtimeStatus === "Pending"
-      ? `the round trip had not started after ${waitedSeconds} s (verification ${instanceId} is Pending): is the Provider's task hub running?`
-      : `the Ping's send had not completed after ${waitedSeconds} s (verification ${instanceId} is ${runtimeStatus}): the namespace does not answer the Provider`;
+      ? `the round trip had not started after ${waitedSeconds} s (Ping ${pingId}'s verification is Pending): is the Provider's task hub running?`
+      : `the Ping's send had not completed after ${waitedSeconds} s (Ping ${pingId}'s verification is ${runtimeStatus}): the namespace does not answer the Provider`;
   return { ok: false, steps: [{ step: "send", ok: false, detail }] };
 }
 
@@ -201,7 +203,7 @@ export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
         await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
         const waitSeconds = timeoutSeconds + 15;
         const outcome = await verification(client, instanceId, Date.now() + waitSeconds * 1000);
-        const output = outcome.output ?? unfinished(instanceId, outcome.runtimeStatus, waitSeconds);
+        const output = outcome.output ?? unfinished(pingId, outcome.runtimeStatus, waitSeconds);
         const result = { ...output, steps: [...before, ...output.steps] };
         // A round trip that never started says nothing about the path: no approval is suspected.
         if (!network || outcome.runtimeStatus === "Pending") return finish(result, network);

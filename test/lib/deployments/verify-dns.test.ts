@@ -234,6 +234,7 @@ test("a private tenant whose round trip has not finished by the deadline (the se
   assert.equal(body.network?.missing, "approval");
   assert.match(body.network?.detail ?? "", /approvalCommands/);
   assert.equal(recorded[0]?.failedStep, "send");
+  assert.doesNotMatch(body.steps[2]?.detail ?? "", /verify:contoso/, "the Ping is named, not the tenant");
 });
 
 test("a public tenant whose round trip has not finished by the deadline: 200 with a failed send step, no approval", async () => {
