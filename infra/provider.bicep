@@ -6,9 +6,8 @@
 // declared here), and the app's role checks are always on.
 // Deploy: az deployment group create -g <rg> -f infra/provider.bicep -p appClientId=<multi-tenant app id> appObjectUniqueName=<app uniqueName>
 // Network: `networkMode=public` (default) runs on Linux Consumption (Y1), with no virtual network.
-// `networkMode=private` runs on a plan with virtual network integration that hosts Durable Functions
-// (`privatePlan`: Flex Consumption, default, or Elastic Premium), in a virtual network with an integration
-// subnet and a private-endpoint subnet, the privatelink.servicebus.windows.net zone linked to it, and one
+// `networkMode=private` runs on Flex Consumption (FC1: virtual network integration, Durable Functions, and
+// identity-based package storage), in a virtual network with an integration subnet and a private-endpoint subnet, the privatelink.servicebus.windows.net zone linked to it, and one
 // private endpoint per private customer (`privateCustomers`), each pending until the customer approves it.
 extension microsoftGraphV1
 
@@ -28,9 +27,6 @@ param apiAppUniqueName string = '${name}-provider-api'
 @description('public: Linux Consumption, customers\' namespaces over their public endpoints. private: a plan with virtual network integration, the virtual network, the Service Bus private DNS zone and one private endpoint per private customer.')
 @allowed(['public', 'private'])
 param networkMode string = 'public'
-@description('private only: the plan. FlexConsumption (FC1) or ElasticPremium (EP1); both run Durable Functions with virtual network integration.')
-@allowed(['FlexConsumption', 'ElasticPremium'])
-param privatePlan string = 'FlexConsumption'
 @description('private only: the virtual network\'s address space and its two subnets.')
 param vnetAddressPrefix string = '10.40.0.0/16'
 param integrationSubnetPrefix string = '10.40.0.0/24'
@@ -40,8 +36,10 @@ param privateCustomers array = []
 
 var suffix = uniqueString(resourceGroup().id)
 var isPrivate = networkMode == 'private'
-var isFlex = isPrivate && privatePlan == 'FlexConsumption'
-var isElastic = isPrivate && privatePlan == 'ElasticPremium'
+// The private mode's plan is Flex Consumption. Elastic Premium is not offered: on Linux it keeps its
+// content on an Azure Files share that takes the account key, and this storage account has none
+// (docs/deploy-to-azure.md, "Private network").
+var isFlex = isPrivate
 var vnetName = '${name}-vnet'
 var integrationSubnetName = 'integration'
 var privateEndpointSubnetName = 'private-endpoints'
@@ -105,15 +103,15 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
   location: location
 }
 
-// Public: Linux Consumption (Y1), which cannot join a virtual network. Private: Flex Consumption (FC1) or
-// Elastic Premium (EP1), Linux, both with virtual network integration and Durable Functions. A plan does
-// not change between these families in place: a private Provider is a new deployment (docs/deploy-to-azure.md).
+// Public: Linux Consumption (Y1), which cannot join a virtual network. Private: Flex Consumption (FC1),
+// Linux, with virtual network integration and Durable Functions. A plan does not change between these
+// families in place: a private Provider is a new deployment (docs/deploy-to-azure.md).
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: '${name}-plan'
   location: location
-  sku: isFlex ? { name: 'FC1', tier: 'FlexConsumption' } : (isElastic ? { name: 'EP1', tier: 'ElasticPremium' } : { name: 'Y1', tier: 'Dynamic' })
-  kind: isFlex ? 'functionapp' : (isElastic ? 'elastic' : null)
-  properties: isElastic ? { reserved: true, maximumElasticWorkerCount: 20 } : { reserved: true }
+  sku: isFlex ? { name: 'FC1', tier: 'FlexConsumption' } : { name: 'Y1', tier: 'Dynamic' }
+  kind: isFlex ? 'functionapp' : null
+  properties: { reserved: true }
 }
 
 // Private mode: everything the app calls that is not a private endpoint (Entra ID, its storage, Key Vault,
@@ -133,8 +131,8 @@ resource nat 'Microsoft.Network/natGateways@2023-11-01' = if (isPrivate) {
   properties: { publicIpAddresses: [{ id: natAddress.id }] }
 }
 
-// Private mode: the app's outbound traffic leaves through `integration` (delegated to the plan's
-// platform), and the private endpoints to customers' namespaces sit in `private-endpoints`.
+// Private mode: the app's outbound traffic leaves through `integration` (delegated to Flex Consumption's
+// platform, Microsoft.App/environments), and the private endpoints to customers' namespaces sit in `private-endpoints`.
 resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
   name: vnetName
   location: location
@@ -149,7 +147,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
           delegations: [
             {
               name: 'functions'
-              properties: { serviceName: isFlex ? 'Microsoft.App/environments' : 'Microsoft.Web/serverFarms' }
+              properties: { serviceName: 'Microsoft.App/environments' }
             }
           ]
         }
@@ -164,17 +162,23 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (isPrivate) {
 
 // The app resolves customers' namespaces through this zone: each private endpoint writes its namespace's
 // A record here, so `<namespace>.servicebus.windows.net` answers the endpoint's private address.
-resource serviceBusZone 'Microsoft.Network/privateDnsZones@2020-06-01' = if (isPrivate) {
+resource serviceBusZone 'Microsoft.Network/privateDnsZones@2024-06-01' = if (isPrivate) {
   name: serviceBusPrivateDnsZone
   location: 'global'
 }
 
-resource serviceBusZoneLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = if (isPrivate) {
+// NxDomainRedirect (fallback to internet, API 2024-06-01 on): a namespace with any private endpoint, even
+// another party's, CNAMEs into privatelink.servicebus.windows.net; with no record for it in this zone (a
+// public customer's namespace, or a private one whose connection is not approved yet) the answer would be
+// NXDOMAIN from this network. With the fallback it resolves publicly instead, so public customers keep
+// working and verify sees a public address rather than no answer.
+resource serviceBusZoneLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = if (isPrivate) {
   parent: serviceBusZone
   name: vnetName
   location: 'global'
   properties: {
     registrationEnabled: false
+    resolutionPolicy: 'NxDomainRedirect'
     virtualNetwork: { id: vnet.id }
   }
 }
@@ -284,9 +288,15 @@ var appSettings = [
   { name: 'STATUS_POLL_SCHEDULE', value: '*/10 * * * * *' }
   // A registration may name only app settings with this prefix (its SAS, secret or certificate).
   { name: 'REGISTRATION_SETTING_PREFIX', value: 'TENANT_' }
-  // The resource group of the private endpoints to private customers: onboarding names each one exactly.
-  { name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup().id }
 ]
+
+// Private mode only: the resource group of the private endpoints to private customers, so onboarding names
+// each one's exact id. A public Provider has no private network and no endpoint: the setting is absent,
+// and onboarding says so for a private tenant rather than name an endpoint that does not exist.
+var privateAppSettings = isPrivate ? [
+  { name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup().id }
+] : []
+var siteAppSettings = concat(appSettings, privateAppSettings)
 
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   name: '${name}-provider-${suffix}'
@@ -301,10 +311,10 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    // Private mode: all outbound traffic through the virtual network, so customers' namespaces resolve
-    // through the private DNS zone and are reached over their private endpoints.
+    // Private mode: the app joins the integration subnet. On Flex Consumption all its outbound traffic
+    // goes through the virtual network (there is no route-all switch to set), so customers' namespaces
+    // resolve through the private DNS zone and are reached over their private endpoints.
     virtualNetworkSubnetId: isPrivate ? resourceId('Microsoft.Network/virtualNetworks/subnets', vnetName, integrationSubnetName) : null
-    vnetRouteAllEnabled: isPrivate ? true : null
     functionAppConfig: isFlex ? {
       deployment: {
         storage: {
@@ -314,13 +324,14 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
         }
       }
       scaleAndConcurrency: { maximumInstanceCount: 100, instanceMemoryMB: 2048 }
-      runtime: { name: 'node', version: '20' }
+      // Node 22 LTS: Flex Consumption's Node 20 reached its end of life on 2026-04-30.
+      runtime: { name: 'node', version: '22' }
     } : null
     siteConfig: {
       linuxFxVersion: isFlex ? null : 'Node|20'
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: isFlex ? filter(appSettings, setting => !contains(flexManagedSettings, setting.name)) : appSettings
+      appSettings: isFlex ? filter(siteAppSettings, setting => !contains(flexManagedSettings, setting.name)) : siteAppSettings
     }
   }
 }

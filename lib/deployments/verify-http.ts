@@ -65,6 +65,8 @@ async function privatePath(
     registration.name,
     hostToResolve(rt, registration),
     rt.resolveHost,
+    // Loopback is the local stack's emulator; in Azure it is never the private endpoint.
+    rt.settings.localMode,
   );
   before.push(
     network.resolvesPrivate ? { step: "dns", ok: true } : { step: "dns", ok: false, detail: network.detail },
@@ -95,20 +97,47 @@ function withApproval(
   };
 }
 
-/** The verification's answer once its instance completed (polled); throws when it failed or `deadline` passed. */
+/** Instance states after which a verification never completes: an error, not an answer. */
+const ENDED_WITHOUT_ANSWER = new Set(["Failed", "Terminated", "Canceled"]);
+
+/**
+ * The verification's output once its instance completed (polled every 100 ms), or no output and the
+ * instance's last state when `deadline` passed first (still Pending or Running). Throws only when the
+ * instance ended without completing (failed, terminated, canceled).
+ */
 async function verification(
   client: DurableClient,
   instanceId: string,
   deadline: number,
-): Promise<VerifyResult> {
+): Promise<{ output?: VerifyResult; runtimeStatus: string }> {
   for (;;) {
     const status = await client.getStatus(instanceId);
-    if (status.runtimeStatus === "Completed") return status.output as VerifyResult;
-    if (status.runtimeStatus === "Failed" || Date.now() > deadline) {
-      throw new Error(`verification ${instanceId} ended ${status.runtimeStatus}`);
+    const runtimeStatus = String(status.runtimeStatus);
+    if (runtimeStatus === "Completed") return { output: status.output as VerifyResult, runtimeStatus };
+    if (ENDED_WITHOUT_ANSWER.has(runtimeStatus)) {
+      throw new Error(`verification ${instanceId} ended ${runtimeStatus}`);
     }
+    if (Date.now() > deadline) return { runtimeStatus };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The round trip's answer when it had not finished after `waitedSeconds`: a failed `send` step, never
+ * an error. Running that long means the Ping's send had not returned (the orchestration's own wait for
+ * the Pong ends `timeoutSeconds` after it starts, 15 s before this deadline): typically a send to a
+ * private endpoint still pending approval, whose traffic is dropped while the Service Bus client
+ * retries (lib/messaging/channel.ts CLIENT_OPTIONS: 4 tries of 10 s) for about as long as this request
+ * waits. Pending means it never started (the Provider's task hub). The instance ends on its own. The
+ * detail names the Ping, not the instance id, which holds the tenant's name: the detail's text is then
+ * searched for an authorization refusal (pendingApprovalSuspected), which a name may look like.
+ */
+function unfinished(pingId: string, runtimeStatus: string, waitedSeconds: number): VerifyResult {
+  const detail =
+    runtimeStatus === "Pending"
+      ? `the round trip had not started after ${waitedSeconds} s (Ping ${pingId}'s verification is Pending): is the Provider's task hub running?`
+      : `the Ping's send had not completed after ${waitedSeconds} s (Ping ${pingId}'s verification is ${runtimeStatus}): the namespace does not answer the Provider`;
+  return { ok: false, steps: [{ step: "send", ok: false, detail }] };
 }
 
 /** Records a verification's result with the tenant's health and answers it (redacted). */
@@ -172,9 +201,12 @@ export function createVerifyHandlers(getRuntime: () => DeploymentDeps) {
           pumpReensureSeconds: rt.settings.pumpReensureSeconds,
         };
         await client.startNew(ORCHESTRATIONS.verify, { instanceId, input });
-        const output = await verification(client, instanceId, Date.now() + (timeoutSeconds + 15) * 1000);
+        const waitSeconds = timeoutSeconds + 15;
+        const outcome = await verification(client, instanceId, Date.now() + waitSeconds * 1000);
+        const output = outcome.output ?? unfinished(pingId, outcome.runtimeStatus, waitSeconds);
         const result = { ...output, steps: [...before, ...output.steps] };
-        if (!network) return finish(result);
+        // A round trip that never started says nothing about the path: no approval is suspected.
+        if (!network || outcome.runtimeStatus === "Pending") return finish(result, network);
         const annotated = withApproval(tenant, network, result);
         return finish(annotated.result, annotated.network);
       },

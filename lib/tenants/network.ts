@@ -48,8 +48,10 @@ function ipv4Octets(address: string): number[] | undefined {
 
 /**
  * Private: RFC 1918 (10/8, 172.16/12, 192.168/16), RFC 6598 shared space (100.64/10, which Azure
- * virtual networks may use), IPv6 unique local (fc00::/7); loopback (127/8, ::1) counts as not public too
- * (the local stack's emulator). Anything else, and anything that is not an IP address, is public.
+ * virtual networks may use), IPv6 unique local (fc00::/7: a first group of four hex digits fcXX or fdXX,
+ * so `fc::1` = 00fc::1 is not one). Loopback (127/8, ::1) is a kind of its own: a private path only in
+ * the local stack (its emulator), never in Azure (checkPrivateResolution). Anything else, and anything
+ * that is not an IP address, is public.
  */
 export function addressKind(address: string): AddressKind {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
@@ -67,7 +69,7 @@ export function addressKind(address: string): AddressKind {
   if (family === 6) {
     const lower = text.toLowerCase();
     if (lower === "::1") return "loopback";
-    if (/^f[cd][0-9a-f]{0,2}:/.test(lower)) return "private";
+    if (/^f[cd][0-9a-f]{2}:/.test(lower)) return "private";
     return "public";
   }
   return "public";
@@ -83,9 +85,10 @@ export interface PrivatePathReport {
   resolvesPrivate: boolean;
   /**
    * The onboarding step that is missing, when one is: `privateDnsZone` (the name does not resolve to the
-   * private endpoint: no endpoint yet, or the zone, its record or its link to the Provider's network is
-   * missing) or `approval` (it resolves privately but the namespace cannot be reached: the customer has
-   * not approved the endpoint's connection yet).
+   * private endpoint: most likely the connection is still pending approval, since a manual connection's
+   * record may be written to the zone only once approved; else no endpoint yet, or the zone, its record
+   * or its link to the Provider's network is missing) or `approval` (it resolves privately but the
+   * namespace does not answer: the customer has not approved the endpoint's connection yet).
    */
   missing?: "privateDnsZone" | "approval";
   /** Why, naming what to do; absent when nothing is missing. */
@@ -97,13 +100,26 @@ function zoneHint(tenant: string): string {
 }
 
 /**
- * Resolves the namespace's host name with `resolve` and says whether it reaches the private endpoint.
- * Never throws: a resolver failure is a report (the name does not resolve).
+ * Why a private tenant's name does not resolve to its endpoint, most likely cause first: a connection
+ * still pending approval (the endpoint's record may be written to the zone only once the customer
+ * approves it, and until then the name resolves publicly or not at all), then the Provider's side.
+ */
+function dnsCauses(tenant: string): string {
+  return `most likely the customer has not approved the private endpoint connection from ${privateEndpointName(tenant)} yet (its record may be written to the ${SERVICE_BUS_PRIVATE_DNS_ZONE} zone only once approved; the approval commands are in GET /api/tenants/${tenant}/onboarding, privateEndpoint.approvalCommands); otherwise check ${zoneHint(tenant)}`;
+}
+
+/**
+ * Resolves the namespace's host name with `resolve` and says whether it reaches the private endpoint:
+ * every address private, and at least one. A loopback answer passes only with `acceptLoopback` (the
+ * local stack, whose emulator listens there); in Azure it is a sinkhole or a hosts entry, not the
+ * endpoint, and fails the step like a public one. Never throws: a resolver failure is a report (the
+ * name does not resolve).
  */
 export async function checkPrivateResolution(
   tenant: string,
   host: string,
   resolve: HostResolver,
+  acceptLoopback = false,
 ): Promise<PrivatePathReport> {
   let addresses: string[];
   try {
@@ -116,11 +132,13 @@ export async function checkPrivateResolution(
       addresses: [],
       resolvesPrivate: false,
       missing: "privateDnsZone",
-      detail: `${host} does not resolve from the Provider (${typeof code === "string" ? code : (error as Error).message}): check ${zoneHint(tenant)}`,
+      detail: `${host} does not resolve from the Provider (${typeof code === "string" ? code : (error as Error).message}): ${dnsCauses(tenant)}`,
     };
   }
-  const publicOnes = addresses.filter((a) => addressKind(a) === "public");
-  if (addresses.length > 0 && publicOnes.length === 0) {
+  const kinds = addresses.map((a) => [a, addressKind(a)] as const);
+  const publicOnes = kinds.filter(([, k]) => k === "public").map(([a]) => a);
+  const loopbacks = acceptLoopback ? [] : kinds.filter(([, k]) => k === "loopback").map(([a]) => a);
+  if (addresses.length > 0 && publicOnes.length === 0 && loopbacks.length === 0) {
     return { mode: "private", host, addresses, resolvesPrivate: true };
   }
   return {
@@ -131,8 +149,10 @@ export async function checkPrivateResolution(
     missing: "privateDnsZone",
     detail:
       addresses.length === 0
-        ? `${host} resolves to no address from the Provider: check ${zoneHint(tenant)}`
-        : `${host} resolves to public address(es) ${publicOnes.join(", ")} from the Provider, not to its private endpoint: check ${zoneHint(tenant)}`,
+        ? `${host} resolves to no address from the Provider: ${dnsCauses(tenant)}`
+        : publicOnes.length > 0
+          ? `${host} resolves to public address(es) ${publicOnes.join(", ")} from the Provider, not to its private endpoint: ${dnsCauses(tenant)}`
+          : `${host} resolves to loopback address(es) ${loopbacks.join(", ")} from the Provider (a sinkhole or a hosts entry, not its private endpoint): check ${zoneHint(tenant)}`,
   };
 }
 

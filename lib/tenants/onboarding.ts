@@ -5,6 +5,7 @@
  * private tenant, also the approval of the Provider's private endpoint connection to their namespace.
  */
 import type { JSONWebKeySet } from "jose";
+import { SETTING_NAMES } from "../config/settings";
 import type { TenantRegistration } from "./model";
 import { type NetworkMode, privateEndpointName } from "./network";
 
@@ -30,11 +31,20 @@ interface OnboardingInstructions {
 export interface PrivateEndpointApproval {
   /** The endpoint's name in the Provider's resource group (infra/provider.bicep, `sb-<tenant>`). */
   name: string;
-  /** Its full resource id, when the Provider's PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID is set. */
+  /**
+   * Its full resource id, when the Provider has a private network (PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID
+   * set, which the template does in private mode only); never made up otherwise.
+   */
   id?: string;
   /**
-   * The customer administrator's `az` commands, run after the Provider has created the endpoint: find
-   * the namespace, show its connections, approve the pending one from this endpoint, check it.
+   * Present when the Provider has no private network (the setting absent: a public-mode Provider), so
+   * no endpoint exists to approve: says so, and what the Provider must do first.
+   */
+  unavailable?: string;
+  /**
+   * The customer administrator's `az` commands, run as a script after the Provider has created the
+   * endpoint: select the namespace's subscription, find the namespace, show its connections, pick the
+   * pending one from this endpoint (stopping when there is none), approve it, check it.
    */
   approvalCommands: string[];
 }
@@ -45,7 +55,10 @@ function shellQuote(value: string): string {
 
 /**
  * The approval of the Provider's endpoint `name` (resource id `id` when known) on the namespace: only a
- * pending connection from that endpoint (by id, or by name within the Provider's subscription) is approved.
+ * pending connection from that endpoint (its name, and the Provider's subscription when known) is
+ * approved. JMESPath compares text case-sensitively and ARM may case an id's type segments either way
+ * (`privateEndpoints`, `privateendpoints`), so only parts known to be lowercase are matched: the
+ * endpoint's name (tenant names are lowercase) as the id's last segment, and the subscription id.
  */
 export function privateEndpointApproval(
   registration: TenantRegistration,
@@ -57,21 +70,27 @@ export function privateEndpointApproval(
     ? `${privateEndpointsResourceGroupId}/providers/Microsoft.Network/privateEndpoints/${name}`
     : undefined;
   const subscription = privateEndpointsResourceGroupId?.split("/")[2]?.toLowerCase();
-  // ARM may case an id's segments differently; the endpoint's name and subscription are compared as written.
   const fromProvider = [
-    `ends_with(properties.privateEndpoint.id, '/privateEndpoints/${name}')`,
-    ...(subscription ? [`contains(properties.privateEndpoint.id, '/subscriptions/${subscription}/')`] : []),
+    `ends_with(properties.privateEndpoint.id, '/${name}')`,
+    ...(subscription ? [`contains(properties.privateEndpoint.id, '/${subscription}/')`] : []),
   ].join(" && ");
   const pending = `properties.privateLinkServiceConnectionState.status=='Pending'`;
   return {
     name,
-    ...(id ? { id } : {}),
+    ...(id
+      ? { id }
+      : {
+          unavailable: `The Provider has no private network (its ${SETTING_NAMES.privateEndpointsResourceGroupId} is not set: it runs with networkMode=public), so no private endpoint ${name} exists for this tenant and there is nothing to approve yet. The Provider must first deploy infra/provider.bicep with networkMode=private and this tenant in privateCustomers (docs/onboarding.md, "Private network"); the approval commands below apply once it has.`,
+        }),
     approvalCommands: [
       `az login --tenant ${registration.directoryId}`,
+      `SUBSCRIPTION=<subscription id of ${namespaceName}>`,
+      `az account set --subscription "$SUBSCRIPTION"`,
       `RESOURCE_GROUP=<resource group of ${namespaceName}>`,
       `NAMESPACE_ID=$(az servicebus namespace show --resource-group "$RESOURCE_GROUP" --name ${shellQuote(namespaceName)} --query id -o tsv)`,
       `az network private-endpoint-connection list --id "$NAMESPACE_ID" --query "[].{connection:name, status:properties.privateLinkServiceConnectionState.status, endpoint:properties.privateEndpoint.id, request:properties.privateLinkServiceConnectionState.description}" -o table`,
       `CONNECTION_ID=$(az network private-endpoint-connection list --id "$NAMESPACE_ID" --query "[?${fromProvider} && ${pending}].id | [0]" -o tsv)`,
+      `[ -n "$CONNECTION_ID" ] || { echo ${shellQuote(`no pending connection from ${name}`)}; exit 1; }`,
       `az network private-endpoint-connection approve --id "$CONNECTION_ID" --description ${shellQuote(`Provider private endpoint for tenant ${registration.name}`)}`,
       `az network private-endpoint-connection show --id "$CONNECTION_ID" --query properties.privateLinkServiceConnectionState.status -o tsv`,
     ],

@@ -32,8 +32,14 @@ const PLATFORM =
   /^(FUNCTIONS_|WEBSITE_|APPLICATIONINSIGHTS_|AzureWebJobsStorage__|AzureWebJobsSecretStorage)/;
 /** Settings the code reads that App Service sets itself; an app setting must never fake them. */
 const PLATFORM_PROVIDED = new Set<string>([SETTING_NAMES.platformAuthEnabled]);
-/** The Provider template's app settings list (`var appSettings = [...]`, which the site sets). */
-const appSettingsBlock = (bicep: string) => /^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "";
+/**
+ * The Provider template's app settings lists, which the site sets: `var appSettings = [...]` (every mode)
+ * and `var privateAppSettings = isPrivate ? [...] : []` (private mode only).
+ */
+const appSettingsBlock = (bicep: string) =>
+  (/^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "") + privateAppSettingsBlock(bicep);
+const privateAppSettingsBlock = (bicep: string) =>
+  /^var privateAppSettings = isPrivate \? \[([\s\S]*?)^\] : \[\]$/m.exec(bicep)?.[1] ?? "";
 /** The Provider template's app settings by name. */
 const providerAppSettings = (bicep: string) => {
   const block = appSettingsBlock(bicep);
@@ -317,26 +323,28 @@ test("the Customer template's agent reaches a private namespace through its own 
   assert.match(dns!.body, /privateDnsZoneId: agentPrivateDnsZoneId/);
 });
 
-test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Consumption by default or Elastic Premium in private mode", () => {
+test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Consumption in private mode, never Elastic Premium", () => {
   const bicep = read("provider.bicep");
   assert.equal(param(bicep, "networkMode")?.[2], "'public'");
   assert.equal(allowed(bicep, "networkMode"), "'public', 'private'");
-  assert.equal(param(bicep, "privatePlan")?.[2], "'FlexConsumption'");
-  assert.equal(allowed(bicep, "privatePlan"), "'FlexConsumption', 'ElasticPremium'");
-  assert.match(bicep, /^var isFlex = isPrivate && privatePlan == 'FlexConsumption'$/m);
-  assert.match(bicep, /^var isElastic = isPrivate && privatePlan == 'ElasticPremium'$/m);
+  // Elastic Premium on Linux needs an Azure Files content share, which takes the account key this
+  // storage account does not have (allowSharedKeyAccess: false): not offered, no switch to pick it.
+  assert.equal(param(bicep, "privatePlan"), null);
+  assert.doesNotMatch(bicep, /ElasticPremium|'EP1'|'elastic'|WEBSITE_CONTENTAZUREFILECONNECTIONSTRING/);
+  assert.match(bicep, /^var isFlex = isPrivate$/m);
   const plan = blocks(bicep).get("plan");
   assert.match(
     plan!.body,
-    /sku: isFlex \? \{ name: 'FC1', tier: 'FlexConsumption' \} : \(isElastic \? \{ name: 'EP1', tier: 'ElasticPremium' \} : \{ name: 'Y1', tier: 'Dynamic' \}\)/,
+    /sku: isFlex \? \{ name: 'FC1', tier: 'FlexConsumption' \} : \{ name: 'Y1', tier: 'Dynamic' \}/,
   );
   assert.match(plan!.body, /reserved: true/, "Linux in every mode");
   const app = blocks(bicep).get("functionApp");
   assert.match(app!.body, /linuxFxVersion: isFlex \? null : 'Node\|20'/);
   // Flex Consumption: the runtime and the identity-based package storage in functionAppConfig, and the
-  // two settings it refuses left out of the app settings.
+  // two settings it refuses left out of the app settings. Node 22 LTS: Flex's Node 20 is past its end
+  // of life (2026-04-30); the package's engines (>=20.10) admit 22.
   assert.match(app!.body, /functionAppConfig: isFlex \? \{/);
-  assert.match(app!.body, /runtime: \{ name: 'node', version: '20' \}/);
+  assert.match(app!.body, /runtime: \{ name: 'node', version: '22' \}/);
   assert.match(
     app!.body,
     /authentication: \{ type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity\.id \}/,
@@ -347,14 +355,14 @@ test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Co
   );
   assert.match(
     app!.body,
-    /appSettings: isFlex \? filter\(appSettings, setting => !contains\(flexManagedSettings, setting\.name\)\) : appSettings/,
+    /appSettings: isFlex \? filter\(siteAppSettings, setting => !contains\(flexManagedSettings, setting\.name\)\) : siteAppSettings/,
   );
   assert.equal(blocks(bicep).get("packageContainer")?.condition, "isFlex");
   // The identity already holds Storage Blob Data Owner on that account (the role assignment test).
   assert.match(app!.body, /value: '\$\{storage\.properties\.primaryEndpoints\.blob\}app-package'/);
 });
 
-test("the Provider's private network: integration and private-endpoint subnets, the app integrated with all traffic routed", () => {
+test("the Provider's private network: integration and private-endpoint subnets, the app integrated (Flex routes all its traffic there)", () => {
   const bicep = read("provider.bicep");
   const vnet = blocks(bicep).get("vnet");
   assert.equal(vnet?.type, "Microsoft.Network/virtualNetworks");
@@ -362,8 +370,8 @@ test("the Provider's private network: integration and private-endpoint subnets, 
   assert.match(vnet!.body, /name: integrationSubnetName[\s\S]*?addressPrefix: integrationSubnetPrefix/);
   assert.match(
     vnet!.body,
-    /serviceName: isFlex \? 'Microsoft\.App\/environments' : 'Microsoft\.Web\/serverFarms'/,
-    "the integration subnet is delegated to the plan's platform",
+    /serviceName: 'Microsoft\.App\/environments'/,
+    "the integration subnet is delegated to Flex Consumption's platform",
   );
   assert.match(
     vnet!.body,
@@ -382,7 +390,8 @@ test("the Provider's private network: integration and private-endpoint subnets, 
     app!.body,
     /virtualNetworkSubnetId: isPrivate \? resourceId\('Microsoft\.Network\/virtualNetworks\/subnets', vnetName, integrationSubnetName\) : null/,
   );
-  assert.match(app!.body, /vnetRouteAllEnabled: isPrivate \? true : null/);
+  // Flex Consumption routes all outbound traffic through the integrated network: no route-all switch.
+  assert.doesNotMatch(bicep, /vnetRouteAllEnabled/);
   assert.match(app!.body, /dependsOn: \[vnet, packageContainer\]/);
 });
 
@@ -402,6 +411,16 @@ test("the Provider's private DNS zone is privatelink.servicebus.windows.net, lin
   assert.match(zone!.body, /location: 'global'/);
   const link = blocks(bicep).get("serviceBusZoneLink");
   assert.equal(link?.type, "Microsoft.Network/privateDnsZones/virtualNetworkLinks");
+  // Fallback to internet: a public customer's namespace that has any private endpoint CNAMEs into the
+  // zone, and without its record here would be NXDOMAIN from the Provider. resolutionPolicy exists from
+  // API 2024-06-01 on (an older API version would drop it).
+  assert.match(
+    bicep,
+    /^resource serviceBusZoneLink 'Microsoft\.Network\/privateDnsZones\/virtualNetworkLinks@(\d{4}-\d{2}-\d{2})'/m,
+  );
+  const linkVersion = /virtualNetworkLinks@(\d{4}-\d{2}-\d{2})'/.exec(bicep)?.[1] ?? "";
+  assert.ok(linkVersion >= "2024-06-01", `virtualNetworkLinks API ${linkVersion} has no resolutionPolicy`);
+  assert.match(link!.body, /resolutionPolicy: 'NxDomainRedirect'/);
   assert.equal(link?.condition, "isPrivate");
   assert.match(link!.body, /parent: serviceBusZone/);
   assert.match(link!.body, /virtualNetwork: \{ id: vnet\.id \}/);
@@ -445,9 +464,17 @@ test("the Provider creates one pending private endpoint per private customer, na
   assert.equal(dns?.type, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups");
   assert.match(dns!.body, /parent: endpoint/);
   assert.match(dns!.body, /privateDnsZoneId: privateDnsZoneId/);
-  // Onboarding names the exact endpoint: its resource group comes from the template.
+  // Onboarding names the exact endpoint: its resource group comes from the template, in private mode
+  // only (a public Provider has no endpoint, and onboarding says so rather than name one).
   assert.equal(
     providerAppSettings(bicep).get(SETTING_NAMES.privateEndpointsResourceGroupId),
     "resourceGroup().id",
   );
+  assert.match(
+    privateAppSettingsBlock(bicep),
+    /^\s*\{ name: 'PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID', value: resourceGroup\(\)\.id \}\s*$/,
+  );
+  const everyMode = /^var appSettings = \[([\s\S]*?)^\]/m.exec(bicep)?.[1] ?? "";
+  assert.doesNotMatch(everyMode, /PRIVATE_ENDPOINTS_RESOURCE_GROUP_ID/, "not set in public mode");
+  assert.match(bicep, /^var siteAppSettings = concat\(appSettings, privateAppSettings\)$/m);
 });

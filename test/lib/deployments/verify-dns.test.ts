@@ -2,7 +2,7 @@
  * Verify's private-path report, on the API handler with its dependencies faked: the resolver answers from
  * a table (no real DNS), the Durable client answers the round trip's outcome, nothing leaves the process.
  */
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
 import { loadSettings } from "../../../lib/config/settings";
@@ -26,6 +26,14 @@ interface Setup {
   dns?: string[] | Error;
   /** The round trip's outcome, as the verifyTenant orchestration returns it. */
   roundTrip?: VerifyResult;
+  /**
+   * The instance's state on every poll (default `Completed`, with `roundTrip` as its output). Any other
+   * state runs on a fake clock that moves 10 s per reading, so the request's deadline passes at once,
+   * as it does when the Ping's send hangs (a pending endpoint drops the traffic while the client retries).
+   */
+  runtimeStatus?: string;
+  /** The answer's HTTP status (default 200). */
+  expectStatus?: number;
 }
 
 async function verify(setup: Setup) {
@@ -57,16 +65,19 @@ async function verify(setup: Setup) {
       started.push(options.instanceId);
       return options.instanceId;
     },
-    getStatus: async () => ({ runtimeStatus: "Completed", output: setup.roundTrip }),
+    getStatus: async () => ({
+      runtimeStatus: setup.runtimeStatus ?? "Completed",
+      output: setup.runtimeStatus ? undefined : setup.roundTrip,
+    }),
   } as unknown as DurableClient;
   const handlers = createVerifyHandlers(() => rt);
-  const response = await handlers.verify(
-    makeRequest({ method: "POST", params: { tenant: "contoso" } }),
-    client,
-    makeContext(),
-  );
+  let clock = Date.now();
+  const now = setup.runtimeStatus ? mock.method(Date, "now", () => (clock += 10_000)) : undefined;
+  const response = await handlers
+    .verify(makeRequest({ method: "POST", params: { tenant: "contoso" } }), client, makeContext())
+    .finally(() => now?.mock.restore());
   const res = readResponse(response);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.status, setup.expectStatus ?? 200, JSON.stringify(res.body));
   const body = res.body as VerifyResult & { tenant: string; network?: PrivatePathReport };
   return { body, resolved, started, recorded };
 }
@@ -178,4 +189,71 @@ test("in local mode the host checked is the namespace's local endpoint, where th
   assert.deepEqual(resolved, ["127.0.0.1"]);
   assert.equal(body.ok, true);
   assert.equal(body.network?.resolvesPrivate, true, "loopback is not public");
+});
+
+test("outside local mode a loopback answer fails the dns step: no Ping is sent", async () => {
+  const { body, started } = await verify({ network: "private", dns: ["127.0.0.1"] });
+  assert.equal(started.length, 0);
+  assert.deepEqual(steps(body), ["credential ok", "dns failed"]);
+  assert.equal(body.network?.resolvesPrivate, false);
+  assert.equal(body.network?.missing, "privateDnsZone");
+  assert.match(body.steps[1]?.detail ?? "", /loopback address\(es\) 127\.0\.0\.1/);
+});
+
+test("a private tenant whose name resolves to no endpoint: the detail names the pending approval first, then the DNS zone", async () => {
+  for (const dns of [["40.112.1.1"], [], Object.assign(new Error("ENOTFOUND"), { code: "ENOTFOUND" })]) {
+    const { body } = await verify({ network: "private", dns });
+    assert.equal(body.network?.missing, "privateDnsZone");
+    const detail = body.steps[1]?.detail ?? "";
+    // A manual connection's record may appear in the zone only once approved: pending shows up here.
+    assert.match(
+      detail,
+      /most likely the customer has not approved the private endpoint connection from sb-contoso/,
+    );
+    assert.match(detail, /GET \/api\/tenants\/contoso\/onboarding/);
+    assert.ok(
+      detail.indexOf("not approved") < detail.indexOf("otherwise check"),
+      "the approval comes first, the Provider's side after",
+    );
+    assert.match(detail, /otherwise check .*privatelink\.servicebus\.windows\.net/);
+  }
+});
+
+test("a private tenant whose round trip has not finished by the deadline (the send to a pending endpoint hangs): 200, the send failed, the approval named", async () => {
+  const { body, started, recorded } = await verify({
+    network: "private",
+    dns: ["10.40.1.4"],
+    runtimeStatus: "Running",
+  });
+  assert.equal(started.length, 1);
+  assert.equal(body.ok, false);
+  assert.deepEqual(steps(body), ["credential ok", "dns ok", "send failed"]);
+  assert.match(body.steps[2]?.detail ?? "", /send had not completed after 45 s/);
+  assert.match(body.steps[2]?.detail ?? "", /not approved the private endpoint connection from sb-contoso/);
+  assert.equal(body.network?.resolvesPrivate, true);
+  assert.equal(body.network?.missing, "approval");
+  assert.match(body.network?.detail ?? "", /approvalCommands/);
+  assert.equal(recorded[0]?.failedStep, "send");
+  assert.doesNotMatch(body.steps[2]?.detail ?? "", /verify:contoso/, "the Ping is named, not the tenant");
+});
+
+test("a public tenant whose round trip has not finished by the deadline: 200 with a failed send step, no approval", async () => {
+  const { body, recorded } = await verify({ network: "public", runtimeStatus: "Running" });
+  assert.equal(body.ok, false);
+  assert.deepEqual(steps(body), ["credential ok", "send failed"]);
+  assert.match(
+    body.steps[1]?.detail ?? "",
+    /send had not completed after 45 s.*does not answer the Provider/,
+  );
+  assert.doesNotMatch(body.steps[1]?.detail ?? "", /approv/);
+  assert.equal(body.network, undefined);
+  assert.equal(recorded[0]?.failedStep, "send");
+});
+
+test("a round trip that never started (Pending) is a failed send naming the task hub, not the approval; a failed instance is still an error", async () => {
+  const { body } = await verify({ network: "private", dns: ["10.40.1.4"], runtimeStatus: "Pending" });
+  assert.deepEqual(steps(body), ["credential ok", "dns ok", "send failed"]);
+  assert.match(body.steps[2]?.detail ?? "", /had not started after 45 s.*task hub/);
+  assert.equal(body.network?.missing, undefined);
+  await verify({ network: "public", runtimeStatus: "Failed", expectStatus: 500 });
 });

@@ -30,6 +30,8 @@ test("private ranges: RFC 1918, RFC 6598 shared space and IPv6 unique local; loo
     "100.127.255.255",
     "fd12:3456::4",
     "fc00::1",
+    "fdff::1",
+    "FD00:ab::1",
     "::ffff:10.1.2.3",
   ])
     assert.equal(addressKind(a), "private", a);
@@ -43,6 +45,11 @@ test("private ranges: RFC 1918, RFC 6598 shared space and IPv6 unique local; loo
     "100.128.0.1",
     "11.0.0.1",
     "2603:1030::1",
+    // Not unique local: a first group shorter than four digits is zero-padded (00fc::, 00fd::, 0fc1::).
+    "fc::1",
+    "fd::1",
+    "fc1::1",
+    "fd1:2::3",
     "::ffff:40.1.2.3",
     "not-an-ip",
     "",
@@ -82,6 +89,27 @@ test("a name that does not resolve (the zone linked, no record) or resolves to n
   const empty = await checkPrivateResolution("contoso", HOST, answers({}));
   assert.equal(empty.missing, "privateDnsZone");
   assert.match(empty.detail ?? "", /resolves to no address/);
+});
+
+test("loopback is a private path only in the local stack: in Azure it is a sinkhole or a hosts entry, not the endpoint", async () => {
+  for (const loopback of [["127.0.0.1"], ["::1"], ["10.40.1.4", "127.0.0.1"]]) {
+    const azure = await checkPrivateResolution("contoso", HOST, answers({ [HOST]: loopback }));
+    assert.equal(azure.resolvesPrivate, false, loopback.join());
+    assert.equal(azure.missing, "privateDnsZone");
+    assert.match(azure.detail ?? "", /loopback address\(es\) (127\.0\.0\.1|::1) .*sinkhole/);
+    assert.doesNotMatch(azure.detail ?? "", /10\.40\.1\.4/);
+    const local = await checkPrivateResolution("contoso", HOST, answers({ [HOST]: loopback }), true);
+    assert.equal(local.resolvesPrivate, true, `local: ${loopback.join()}`);
+  }
+  // A public address is never accepted, local stack or not.
+  const mixed = await checkPrivateResolution(
+    "contoso",
+    HOST,
+    answers({ [HOST]: ["127.0.0.1", "40.112.1.1"] }),
+    true,
+  );
+  assert.equal(mixed.resolvesPrivate, false);
+  assert.match(mixed.detail ?? "", /public address\(es\) 40\.112\.1\.1/);
 });
 
 test("a failed send with a private answer suspects the pending approval, unless the namespace refused the identity", () => {
