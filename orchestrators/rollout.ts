@@ -87,7 +87,7 @@ function batches(
   return out;
 }
 
-export function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, RolloutState, unknown> {
+function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, RolloutState, unknown> {
   const df = context.df;
   const input = df.getInput() as RolloutInput;
   const run: RolloutRun = {
@@ -257,9 +257,7 @@ function* end(
   return state;
 }
 
-export function* rolloutBatchOrchestrator(
-  context: OrchestrationContext,
-): Generator<Task, BatchResult, unknown> {
+function* rolloutBatchOrchestrator(context: OrchestrationContext): Generator<Task, BatchResult, unknown> {
   const df = context.df;
   const input = df.getInput() as BatchInput;
   const inbox = new EventInbox<RolloutEventPayloads, "deploymentFinished">(df, [

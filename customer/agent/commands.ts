@@ -53,10 +53,10 @@ export interface IncomingCommand extends RawMessage {
   deliveryCount?: number;
 }
 
-export type CommandOutcome =
+type CommandOutcome =
   "started" | "duplicate" | "cancelRaised" | "cancelledBeforeStart" | "cancelIgnored" | "expired" | "pong";
 
-export interface CommandHandlerOptions {
+interface CommandHandlerOptions {
   sendStatus(status: Status): Promise<void>;
   now?: () => Date;
   /**

@@ -23,16 +23,13 @@ import { systemResolver } from "../tenants/network";
 import { RELEASES_TABLE, ReleaseStore } from "../releases/store";
 import { fleetInventory } from "../inventory/http";
 
-export interface ProviderRuntime extends DeploymentDeps, RolloutDeps {
+interface ProviderRuntime extends DeploymentDeps, RolloutDeps {
   audit: AuditStore;
   /** The tenant registry's view: what it needs of deployments, so lib/tenants never imports lib/deployments. */
   tenantApi: TenantApiDeps;
 }
 
-export function createRuntime(
-  settings: ProviderSettings,
-  env: NodeJS.ProcessEnv = process.env,
-): ProviderRuntime {
+function createRuntime(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): ProviderRuntime {
   let keys: Promise<SigningKey[]> | undefined;
   const table = (name: string) => createTableClient(settings.storage, name);
   const deps: DeploymentDeps = {
