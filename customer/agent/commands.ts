@@ -133,6 +133,7 @@ interface Handling {
   now: () => Date;
 }
 
+/** Whether the command's deadline has passed. */
 function expired(h: Handling, c: Command): boolean {
   return c.deadline !== undefined && Date.parse(c.deadline) <= h.now().getTime();
 }
@@ -152,6 +153,7 @@ async function startOnce(
   }
 }
 
+/** Deploy: starts the attempt's instance unless one exists (in any state); past its deadline, ignored. */
 async function deploy(
   h: Handling,
   instances: AgentInstances,
@@ -170,6 +172,7 @@ async function deploy(
   return outcome;
 }
 
+/** Cancel: raised to the instance in flight, ignored once it ended, or the instance started cancelled. */
 async function cancel(
   h: Handling,
   instances: AgentInstances,
@@ -250,6 +253,7 @@ async function requireTrusted(
     );
 }
 
+/** Ping: answered Pong at once. */
 async function pong(h: Handling, command: Command, log: Logger): Promise<CommandOutcome> {
   await h.options.sendStatus(
     agentStatus(command, {
