@@ -39,6 +39,14 @@ import { STORAGE_RETRY } from "../lib/durable/retry";
 
 const MAX_SEND_BACKOFF_MS = 60_000;
 /**
+ * The send attempts and first retry delay that inputs without `commandSendAttempts` /
+ * `commandRetrySeconds` imply: the values the releases that wrote such inputs used. In-flight instances
+ * replay with them, so they are fixed here and must never follow a later change of the settings'
+ * defaults (SETTING_DEFAULTS in lib/config/settings.ts).
+ */
+const LEGACY_COMMAND_SEND_ATTEMPTS = 5;
+const LEGACY_COMMAND_RETRY_SECONDS = 2;
+/**
  * Since release 0.2.0 a quiet deployment re-ensures its pump less and less often (doubling from
  * PUMP_REENSURE_SECONDS up to this), and again at the base interval after any event: the first re-check
  * still catches a lost start race within the base interval, and a week of silence adds about a thousand
@@ -198,8 +206,8 @@ function* waitForWindow(run: Run, opensAt: Date): Generator<Task, DeploymentResu
  */
 function* sendDeploy(run: Run): Generator<Task, DeploymentResult | undefined, unknown> {
   const { df, input, status } = run;
-  const attempts = input.commandSendAttempts ?? 5;
-  let backoffMs = (input.commandRetrySeconds ?? 2) * 1000;
+  const attempts = input.commandSendAttempts ?? LEGACY_COMMAND_SEND_ATTEMPTS;
+  let backoffMs = (input.commandRetrySeconds ?? LEGACY_COMMAND_RETRY_SECONDS) * 1000;
   for (let i = 1; ; i++) {
     const sent = yield* send(run, "Deploy");
     if (!("error" in sent)) return undefined;

@@ -69,8 +69,8 @@ function* update(df: DurableApi, input: Omit<UpdateRolloutInput, "rolloutId">, r
   return yield* rideOut(df, ROLLOUT_ACTIVITIES.update, { rolloutId, ...input });
 }
 
-/** Splits `tenants` into `lanes` batches of near-equal size and `concurrency` into their shares. */
-function lanes(
+/** Splits `tenants` into `count` batches of near-equal size and `concurrency` into their shares. */
+function batches(
   tenants: string[],
   count: number,
   concurrency: number,
@@ -87,7 +87,7 @@ function lanes(
   return out;
 }
 
-export function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, RolloutState, unknown> {
+function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, RolloutState, unknown> {
   const df = context.df;
   const input = df.getInput() as RolloutInput;
   const run: RolloutRun = {
@@ -167,9 +167,9 @@ function* launchRound(
   const round = ++run.round;
   const count = Math.ceil(input.maxConcurrency / input.laneConcurrency);
   const taken = pending.slice(0, count * input.batchSize);
-  const batches = lanes(taken, count, input.maxConcurrency);
+  const launched = batches(taken, count, input.maxConcurrency);
   const results = (yield df.Task.all(
-    batches.map((b, i) =>
+    launched.map((b, i) =>
       df.callSubOrchestrator(
         ROLLOUT_ORCHESTRATIONS.batch,
         {
@@ -257,9 +257,7 @@ function* end(
   return state;
 }
 
-export function* rolloutBatchOrchestrator(
-  context: OrchestrationContext,
-): Generator<Task, BatchResult, unknown> {
+function* rolloutBatchOrchestrator(context: OrchestrationContext): Generator<Task, BatchResult, unknown> {
   const df = context.df;
   const input = df.getInput() as BatchInput;
   const inbox = new EventInbox<RolloutEventPayloads, "deploymentFinished">(df, [

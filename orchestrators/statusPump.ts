@@ -21,7 +21,7 @@ import {
 } from "../lib/deployments/contract";
 import { call } from "../lib/durable/activities";
 
-export function* statusPumpOrchestrator(
+function* statusPumpOrchestrator(
   context: OrchestrationContext,
 ): Generator<Task, PumpResult | undefined, unknown> {
   const df = context.df;

@@ -18,7 +18,7 @@ import {
 import { call } from "../lib/durable/activities";
 import { EventInbox } from "../lib/durable/events";
 
-export function* verifyOrchestrator(context: OrchestrationContext): Generator<Task, VerifyResult, unknown> {
+function* verifyOrchestrator(context: OrchestrationContext): Generator<Task, VerifyResult, unknown> {
   const df = context.df;
   const input = df.getInput() as VerifyInput;
   const started = df.currentUtcDateTime;

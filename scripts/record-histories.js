@@ -28,7 +28,7 @@ const result = spawnSync(
     path.join(root, "scripts", "run-tests.js"),
     "test/orchestrators/deployment.test",
     "test/orchestrators/rollout.test",
-    "customer/agent.test",
+    "test/customer/agent/orchestration.test",
   ],
   { stdio: "inherit", env },
 );

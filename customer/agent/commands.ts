@@ -53,10 +53,10 @@ export interface IncomingCommand extends RawMessage {
   deliveryCount?: number;
 }
 
-export type CommandOutcome =
+type CommandOutcome =
   "started" | "duplicate" | "cancelRaised" | "cancelledBeforeStart" | "cancelIgnored" | "expired" | "pong";
 
-export interface CommandHandlerOptions {
+interface CommandHandlerOptions {
   sendStatus(status: Status): Promise<void>;
   now?: () => Date;
   /**
@@ -127,72 +127,150 @@ function warnUnverified(log: Logger): void {
   log.warn("commands are not verified: no Provider signing keys are pinned (PROVIDER_SIGNING_KEYS)", {});
 }
 
-export function createCommandHandler(options: CommandHandlerOptions) {
-  const now = options.now ?? (() => new Date());
-  const serialized = serializedByKey();
-  const expired = (c: Command) => c.deadline !== undefined && Date.parse(c.deadline) <= now().getTime();
+/** What the steps of one command's handling share: the handler's options and its clock. */
+interface Handling {
+  options: CommandHandlerOptions;
+  now: () => Date;
+}
 
-  /** Starts the instance; a start that lost a race to another delivery counts as a duplicate. */
-  async function startOnce(
-    instances: AgentInstances,
-    instanceId: string,
-    input: AgentInput,
-  ): Promise<"started" | "duplicate"> {
-    try {
-      await instances.start(instanceId, input);
-      return "started";
-    } catch (error) {
-      if ((await instances.status(instanceId)) !== undefined) return "duplicate";
-      throw error;
-    }
+/** Whether the command's deadline has passed. */
+function expired(h: Handling, c: Command): boolean {
+  return c.deadline !== undefined && Date.parse(c.deadline) <= h.now().getTime();
+}
+
+/** Starts the instance; a start that lost a race to another delivery counts as a duplicate. */
+async function startOnce(
+  instances: AgentInstances,
+  instanceId: string,
+  input: AgentInput,
+): Promise<"started" | "duplicate"> {
+  try {
+    await instances.start(instanceId, input);
+    return "started";
+  } catch (error) {
+    if ((await instances.status(instanceId)) !== undefined) return "duplicate";
+    throw error;
   }
+}
 
-  async function deploy(
-    instances: AgentInstances,
-    command: Command,
-    instanceId: string,
-    log: Logger,
-  ): Promise<CommandOutcome> {
-    if (expired(command)) {
-      log.warn("expired deploy ignored", { deadline: command.deadline });
+/** Deploy: starts the attempt's instance unless one exists (in any state); past its deadline, ignored. */
+async function deploy(
+  h: Handling,
+  instances: AgentInstances,
+  command: Command,
+  instanceId: string,
+  log: Logger,
+): Promise<CommandOutcome> {
+  if (expired(h, command)) {
+    log.warn("expired deploy ignored", { deadline: command.deadline });
+    return "expired";
+  }
+  const existing = await instances.status(instanceId);
+  const outcome = existing === undefined ? await startOnce(instances, instanceId, { command }) : "duplicate";
+  if (outcome === "duplicate") log.info("duplicate deploy ignored", { runtimeStatus: existing });
+  else log.info("deployment started", {});
+  return outcome;
+}
+
+/** Cancel: raised to the instance in flight, ignored once it ended, or the instance started cancelled. */
+async function cancel(
+  h: Handling,
+  instances: AgentInstances,
+  command: Command,
+  instanceId: string,
+  log: Logger,
+): Promise<CommandOutcome> {
+  const existing = await instances.status(instanceId);
+  if (existing === undefined) {
+    if (expired(h, command)) {
+      log.warn("expired cancel ignored", { deadline: command.deadline });
       return "expired";
     }
-    const existing = await instances.status(instanceId);
-    const outcome =
-      existing === undefined ? await startOnce(instances, instanceId, { command }) : "duplicate";
-    if (outcome === "duplicate") log.info("duplicate deploy ignored", { runtimeStatus: existing });
-    else log.info("deployment started", {});
-    return outcome;
+    // The Cancel overtook its Deploy (concurrent deliveries, or a Deploy redelivered late): this
+    // instance claims the attempt, reports Cancelled and ends; the Deploy then finds it and runs nothing.
+    const outcome = await startOnce(instances, instanceId, { command });
+    if (outcome === "duplicate") return cancel(h, instances, command, instanceId, log);
+    log.info("cancel arrived before its deploy: attempt closed", {});
+    return "cancelledBeforeStart";
   }
-
-  async function cancel(
-    instances: AgentInstances,
-    command: Command,
-    instanceId: string,
-    log: Logger,
-  ): Promise<CommandOutcome> {
-    const existing = await instances.status(instanceId);
-    if (existing === undefined) {
-      if (expired(command)) {
-        log.warn("expired cancel ignored", { deadline: command.deadline });
-        return "expired";
-      }
-      // The Cancel overtook its Deploy (concurrent deliveries, or a Deploy redelivered late): this
-      // instance claims the attempt, reports Cancelled and ends; the Deploy then finds it and runs nothing.
-      const outcome = await startOnce(instances, instanceId, { command });
-      if (outcome === "duplicate") return cancel(instances, command, instanceId, log);
-      log.info("cancel arrived before its deploy: attempt closed", {});
-      return "cancelledBeforeStart";
-    }
-    if (!ACTIVE.has(existing)) {
-      log.info("cancel for a finished deployment ignored", { runtimeStatus: existing });
-      return "cancelIgnored";
-    }
-    await instances.raiseCancel(instanceId, command.reason ? { reason: command.reason } : {});
-    log.info("cancel raised", { runtimeStatus: existing });
-    return "cancelRaised";
+  if (!ACTIVE.has(existing)) {
+    log.info("cancel for a finished deployment ignored", { runtimeStatus: existing });
+    return "cancelIgnored";
   }
+  await instances.raiseCancel(instanceId, command.reason ? { reason: command.reason } : {});
+  log.info("cancel raised", { runtimeStatus: existing });
+  return "cancelRaised";
+}
 
+/**
+ * The command the message holds, checked against the contract; one that breaks it throws
+ * InvalidCommandError, after a Rejected report when its deployment is readable.
+ */
+async function parsed(h: Handling, message: IncomingCommand, log: Logger): Promise<Command> {
+  const result = parseCommand(message);
+  if (result.ok) return result.value;
+  const target = refusedDeployment(message.body);
+  log.warn("command refused", {
+    reason: result.reason,
+    description: result.description,
+    messageId: message.messageId,
+    deliveryCount: message.deliveryCount,
+    ...target,
+  });
+  if (target)
+    await h.options.sendStatus(
+      agentStatus(target, {
+        state: "Rejected",
+        progress: 0,
+        sequence: 1,
+        reportedAt: h.now().toISOString(),
+        message: `${result.reason}: ${result.description}`,
+      }),
+    );
+  throw new InvalidCommandError(result.reason, result.description);
+}
+
+/** With pinned keys: the command's claims hold, and a Deploy is no older than an attempt already run. */
+async function requireTrusted(
+  h: Handling,
+  trust: ProviderTrust,
+  command: Command,
+  message: IncomingCommand,
+  instances: AgentInstances,
+  log: Logger,
+): Promise<void> {
+  const claims = checkClaims(command, trust, h.now());
+  if (!claims.ok) return refuse(claims, message, log, command);
+  if (command.type === "Deploy" && (await ranLaterAttempt(instances, command)))
+    return refuse(
+      {
+        reason: "Replayed",
+        description: `attempt ${command.attempt} is older than one this agent has already run`,
+      },
+      message,
+      log,
+      command,
+    );
+}
+
+/** Ping: answered Pong at once. */
+async function pong(h: Handling, command: Command, log: Logger): Promise<CommandOutcome> {
+  await h.options.sendStatus(
+    agentStatus(command, {
+      state: "Pong",
+      progress: 100,
+      sequence: 0,
+      reportedAt: h.now().toISOString(),
+      message: "pong",
+    }),
+  );
+  log.info("pong sent", {});
+  return "pong";
+}
+
+export function createCommandHandler(options: CommandHandlerOptions) {
+  const h: Handling = { options, now: options.now ?? (() => new Date()) };
+  const serialized = serializedByKey();
   return {
     /** Handles one command message; throws InvalidCommandError for a message that breaks the contract. */
     async handle(message: IncomingCommand, instances: AgentInstances, log: Logger): Promise<CommandOutcome> {
@@ -204,43 +282,8 @@ export function createCommandHandler(options: CommandHandlerOptions) {
         const signed = await checkSignature(message, trust);
         if (!signed.ok) return refuse(signed, message, log);
       }
-      const parsed = parseCommand(message);
-      if (!parsed.ok) {
-        const target = refusedDeployment(message.body);
-        log.warn("command refused", {
-          reason: parsed.reason,
-          description: parsed.description,
-          messageId: message.messageId,
-          deliveryCount: message.deliveryCount,
-          ...target,
-        });
-        if (target)
-          await options.sendStatus(
-            agentStatus(target, {
-              state: "Rejected",
-              progress: 0,
-              sequence: 1,
-              reportedAt: now().toISOString(),
-              message: `${parsed.reason}: ${parsed.description}`,
-            }),
-          );
-        throw new InvalidCommandError(parsed.reason, parsed.description);
-      }
-      const command = parsed.value;
-      if (trust) {
-        const claims = checkClaims(command, trust, now());
-        if (!claims.ok) return refuse(claims, message, log, command);
-        if (command.type === "Deploy" && (await ranLaterAttempt(instances, command)))
-          return refuse(
-            {
-              reason: "Replayed",
-              description: `attempt ${command.attempt} is older than one this agent has already run`,
-            },
-            message,
-            log,
-            command,
-          );
-      }
+      const command = await parsed(h, message, log);
+      if (trust) await requireTrusted(h, trust, command, message, instances, log);
       const instanceId = agentInstanceId(command.deploymentId, command.attempt);
       const scoped = log.with({
         deploymentId: command.deploymentId,
@@ -252,21 +295,11 @@ export function createCommandHandler(options: CommandHandlerOptions) {
       });
       switch (command.type) {
         case "Ping":
-          await options.sendStatus(
-            agentStatus(command, {
-              state: "Pong",
-              progress: 100,
-              sequence: 0,
-              reportedAt: now().toISOString(),
-              message: "pong",
-            }),
-          );
-          scoped.info("pong sent", {});
-          return "pong";
+          return pong(h, command, scoped);
         case "Deploy":
-          return serialized(instanceId, () => deploy(instances, command, instanceId, scoped));
+          return serialized(instanceId, () => deploy(h, instances, command, instanceId, scoped));
         case "Cancel":
-          return serialized(instanceId, () => cancel(instances, command, instanceId, scoped));
+          return serialized(instanceId, () => cancel(h, instances, command, instanceId, scoped));
       }
     },
   };

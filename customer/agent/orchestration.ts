@@ -46,7 +46,7 @@ export interface CancelEvent {
 }
 
 /** What each of the agent orchestration's events carries. */
-export interface AgentEventPayloads {
+interface AgentEventPayloads {
   cancel: CancelEvent | undefined;
 }
 
@@ -66,7 +66,7 @@ export const AGENT_ACTIVITIES = {
   sendStatus: activity<Status, void>("agentSendStatus"),
 } as const;
 
-export type AgentOutcome =
+type AgentOutcome =
   | "Succeeded"
   | "Failed"
   | "Cancelled"
@@ -90,7 +90,7 @@ export interface AgentResult {
   undelivered: number;
 }
 
-export interface AgentCustomStatus {
+interface AgentCustomStatus {
   phase: "Planning" | "Running" | "Completed";
   step?: number;
   steps?: number;

@@ -31,16 +31,13 @@ import {
   SubscriptionStore,
 } from "../notifications/store";
 
-export interface ProviderRuntime extends DeploymentDeps, RolloutDeps, Omit<NotificationApiDeps, "settings"> {
+interface ProviderRuntime extends DeploymentDeps, RolloutDeps, Omit<NotificationApiDeps, "settings"> {
   audit: AuditStore;
   /** The tenant registry's view: what it needs of deployments, so lib/tenants never imports lib/deployments. */
   tenantApi: TenantApiDeps;
 }
 
-export function createRuntime(
-  settings: ProviderSettings,
-  env: NodeJS.ProcessEnv = process.env,
-): ProviderRuntime {
+function createRuntime(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): ProviderRuntime {
   let keys: Promise<SigningKey[]> | undefined;
   const table = (name: string) => createTableClient(settings.storage, name);
   const subscriptions = new SubscriptionStore(table(SUBSCRIPTIONS_TABLE));

@@ -10,13 +10,13 @@ import { type DeploymentRecord, isTerminal, type Outcome } from "./model";
 import { reconcile } from "./reconcile";
 
 /** Identifies one attempt of a deployment. */
-export interface AttemptRef {
+interface AttemptRef {
   tenant: string;
   id: string;
   attempt: number;
 }
 
-export interface AttemptOutcome {
+interface AttemptOutcome {
   outcome: Outcome;
   message?: string;
 }

@@ -81,7 +81,7 @@ export function requireSameRequest(
 }
 
 /** How an attempt starts: its deadlines, idempotency and the rollout it belongs to. */
-export interface StartOptions {
+interface StartOptions {
   acceptanceTimeoutSeconds?: number;
   completionTimeoutSeconds?: number;
   previousAttempt?: number;

@@ -7,7 +7,7 @@ import type { DurableApi, TypedTask } from "./activities";
 import { timerStop, waitUntil } from "./timers";
 
 /** Waits for an event by name, typed with what it carries. */
-export function waitForEvent<P, K extends keyof P & string>(df: DurableApi, name: K): TypedTask<P[K]> {
+function waitForEvent<P, K extends keyof P & string>(df: DurableApi, name: K): TypedTask<P[K]> {
   return df.waitForExternalEvent(name) as TypedTask<P[K]>;
 }
 

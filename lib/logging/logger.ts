@@ -69,7 +69,7 @@ export function redactText(text: string): string {
   );
 }
 
-export function redact(value: unknown, depth = 0): unknown {
+function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return "[depth]";
   if (typeof value === "string") return redactText(value);
   if (value instanceof Error) return { name: value.name, message: redact(value.message, depth + 1) };

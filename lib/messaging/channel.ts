@@ -147,7 +147,7 @@ export interface StatusBatch {
  * (≤ BATCH_BYTE_BUDGET / LIMITS.bodyBytes messages) in before the first is seen. 4 MiB leaves room for a
  * full batch of 50 statuses at the 64 KB limit (3.2 MB), so honest traffic is never slowed by the budget.
  */
-export const BATCH_BYTE_BUDGET = 4 * 1024 * 1024;
+const BATCH_BYTE_BUDGET = 4 * 1024 * 1024;
 
 /** How long a receive may take beyond its wait (link setup, the broker's answer) before it is given up. */
 const RECEIVE_SETUP_MARGIN_MS = 5000;

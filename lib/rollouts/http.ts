@@ -5,13 +5,13 @@
  * orchestration with a `rolloutControl` event, so a lost event only delays a control: repeating the
  * request is always safe.
  */
-import type { HttpRequest } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { requestCancel } from "../deployments/cancel";
 import { specDigest } from "../deployments/model";
 import { instanceState } from "../durable/instances";
-import { authorizedHandlers } from "../deployments/authorized";
+import { authorizedHandlers, type AuthorizedCall } from "../deployments/authorized";
 import { resolveSpec } from "../deployments/start";
 import type { RolloutDeps } from "./deps";
 import { actorOf, ROLES, type Actor } from "../http/auth";
@@ -47,6 +47,9 @@ const APPROVE = [ROLES.rolloutsApprove];
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const listQuerySchema = z.strictObject({ top: z.coerce.number().int().min(1).max(1000).optional() });
+
+/** What each handler below gets once the caller holds one of its roles (lib/deployments/authorized.ts). */
+type Call = AuthorizedCall<RolloutDeps>;
 
 /** Records a planned rollout and starts its orchestration; a repeat finds the record and starts what is missing. */
 async function launch(
@@ -134,245 +137,248 @@ async function announce(client: DurableClient, id: string, action: string): Prom
     .catch(() => undefined);
 }
 
+/** A start request's options, with the defaults and the budgets resolved for `total` tenants. */
+function rolloutOptions(body: z.infer<typeof startRolloutSchema>, total: number): RolloutOptions {
+  return {
+    maxConcurrency: resolveBudget(body.maxConcurrency, total, DEFAULTS.maxConcurrency, "concurrency"),
+    maxErrors: resolveBudget(body.maxErrors, total, DEFAULTS.maxErrors, "errors"),
+    bakeSeconds: body.bakeSeconds ?? DEFAULTS.bakeSeconds,
+    approval: body.approval ?? "none",
+    ...(body.acceptanceTimeoutSeconds !== undefined
+      ? { acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds }
+      : {}),
+    ...(body.completionTimeoutSeconds !== undefined
+      ? { completionTimeoutSeconds: body.completionTimeoutSeconds }
+      : {}),
+    ...(body.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
+  };
+}
+
+async function startRollout({ request, client, context, rt }: Call): Promise<HttpResponseInit> {
+  const idempotencyKey = idempotencyKeyOf(request);
+  const body = parseWith(startRolloutSchema, await readJson(request, { maxBytes: MAX_BODY_BYTES }));
+  // Each tenant fills in a timeout left out from its own limits; two given ones must be in order.
+  const timeoutError = timeoutOrderError(body);
+  if (timeoutError) throw validationProblem([timeoutError]);
+  // A start's key names the rollout unscoped (a retry's is scoped by the retried rollout).
+  const id = body.rolloutId ?? resourceId("r", idempotencyKey);
+  const requestDigest = specDigest(body);
+  const store = rt.rollouts;
+  const existing = await store.get(id);
+  if (existing) {
+    if (existing.requestDigest !== requestDigest) {
+      if (idempotencyKey) throw keyReusedProblem();
+      throw new ProblemError(409, `Rollout "${id}" already exists.`);
+    }
+    return repeated(rt, client, request, existing);
+  }
+  const registered = await rt.store.listAll();
+  const plan = planRollout(
+    body,
+    registered.map((t) => ({ name: t.name, labels: t.labels ?? {}, state: t.state })),
+  );
+  if ("errors" in plan) throw validationProblem(plan.errors);
+  const total = plan.waves.reduce((n, w) => n + w.tenants.length, 0);
+  const options = rolloutOptions(body, total);
+  const { spec, release } = await resolveSpec(rt, body);
+  const now = new Date().toISOString();
+  const record: RolloutRecord = {
+    id,
+    state: "Running",
+    spec,
+    ...(release !== undefined ? { release } : {}),
+    options,
+    waves: plan.waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
+    currentWave: 0,
+    control: {},
+    requestDigest,
+    startedBy: actorOf(request),
+    createdAt: now,
+    updatedAt: now,
+  };
+  let created: RolloutRecord;
+  try {
+    created = await launch(rt, client, record, plan.waves);
+  } catch (error) {
+    if (!(error instanceof RolloutExistsError)) throw error;
+    const winner = (await store.get(id)) as RolloutRecord;
+    if (winner.requestDigest !== requestDigest)
+      throw new ProblemError(409, `Rollout "${id}" already exists.`);
+    return repeated(rt, client, request, winner);
+  }
+  invocationLogger(context).info("rollout started", {
+    rolloutId: id,
+    tenants: total,
+    waves: plan.waves.length,
+  });
+  return json(202, { ...rolloutView(created), ...links(request, id) }, { location: rolloutUrl(request, id) });
+}
+
+async function getRollout({ request, client, rt }: Call): Promise<HttpResponseInit> {
+  const record = await requireRollout(rt, client, request);
+  const tenants = await rt.rollouts.tenants(record.id);
+  return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
+}
+
+async function listRollouts({ request, client, rt }: Call): Promise<HttpResponseInit> {
+  const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
+  const stored = await rt.rollouts.list(query.top ?? 50);
+  // Reconciled like a read by id (one instance read per rollout not yet ended), so a rollout ended
+  // through the Durable API does not show Running in the list.
+  const items = await Promise.all(stored.map((r) => reconcileRollout(rt, client, r)));
+  return json(200, { items: items.map((r) => rolloutView(r)) });
+}
+
+async function retryRollout({ request, client, context, rt }: Call): Promise<HttpResponseInit> {
+  const previous = await requireRollout(rt, client, request);
+  if (!TERMINAL_ROLLOUT_STATES.includes(previous.state))
+    throw new ProblemError(
+      409,
+      `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
+    );
+  const tenants = await rt.rollouts.tenants(previous.id);
+  // A tenant still Running (its rollout was ended behind its back) is deploying: not again.
+  const again = tenants.filter((t) => t.outcome !== "Succeeded" && t.phase !== "Running");
+  if (again.length === 0)
+    throw new ProblemError(409, `Every tenant of rollout "${previous.id}" succeeded; nothing to retry.`);
+  const waves: PlannedWave[] = previous.waves
+    .map((w, i) => ({ name: w.name, tenants: again.filter((t) => t.wave === i).map((t) => t.tenant) }))
+    .filter((w) => w.tenants.length > 0);
+  // With an Idempotency-Key a repeated retry finds the rollout the first one started.
+  const key = idempotencyKeyOf(request);
+  const id = resourceId("r", key, previous.id);
+  const earlier = key ? await rt.rollouts.get(id) : undefined;
+  if (earlier) return repeated(rt, client, request, earlier);
+  const now = new Date().toISOString();
+  const record: RolloutRecord = {
+    ...previous,
+    id,
+    state: "Running",
+    waves: waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
+    currentWave: 0,
+    control: {},
+    requestDigest: specDigest({ retryOf: previous.id, at: now }),
+    retryOf: previous.id,
+    // The retry is a new rollout: its starter is whoever retried, and no control of the old one carries over.
+    startedBy: actorOf(request),
+    createdAt: now,
+    updatedAt: now,
+  };
+  delete record.completedAt;
+  delete record.message;
+  delete record.controls;
+  delete record.etag;
+  const created = await launch(rt, client, record, waves);
+  invocationLogger(context).info("rollout retried", {
+    rolloutId: id,
+    retryOf: previous.id,
+    tenants: again.length,
+  });
+  return json(202, { ...rolloutView(created), ...links(request, id) }, { location: rolloutUrl(request, id) });
+}
+
+/**
+ * A control: `change` answers the header to write (or the refusal), and the control is added to the
+ * header's `controls` with who gave it, in the same write. A repeat of a pause or resume adds an entry
+ * again (someone asked again); approve names the wave it passed.
+ */
+function control(
+  action: RolloutControlEntry["action"],
+  change: (r: RolloutRecord, by: Actor, rt: RolloutDeps) => RolloutRecord | ProblemError,
+  after?: (rt: RolloutDeps, client: DurableClient, r: RolloutRecord) => Promise<void>,
+) {
+  return async ({ request, client, context, rt }: Call): Promise<HttpResponseInit> => {
+    const by = actorOf(request);
+    const current = await requireRollout(rt, client, request);
+    requireNotEnded(current);
+    let refused: ProblemError | undefined;
+    const updated = await rt.rollouts.update(current.id, (r) => {
+      if (TERMINAL_ROLLOUT_STATES.includes(r.state)) {
+        refused = new ProblemError(409, `Rollout "${r.id}" already ended (${r.state}).`);
+        return undefined;
+      }
+      const next = change(r, by, rt);
+      if (next instanceof ProblemError) {
+        refused = next;
+        return undefined;
+      }
+      refused = undefined;
+      const entry: RolloutControlEntry = {
+        action,
+        by,
+        at: new Date().toISOString(),
+        ...(action === "approve" ? { wave: r.currentWave } : {}),
+      };
+      return { ...next, controls: [...(r.controls ?? []), entry].slice(-MAX_CONTROL_ENTRIES) };
+    });
+    if (refused) throw refused;
+    await after?.(rt, client, updated);
+    await announce(client, updated.id, action);
+    invocationLogger(context).info(`rollout ${action}`, { rolloutId: updated.id, by: by.name });
+    return json(
+      202,
+      { ...rolloutView(updated), ...links(request, updated.id) },
+      { location: rolloutUrl(request, updated.id) },
+    );
+  };
+}
+
+/** Approve passes the current wave; only while it waits for approval, and not by its starter unless allowed. */
+function approved(r: RolloutRecord, by: Actor, rt: RolloutDeps): RolloutRecord | ProblemError {
+  if (r.state !== "WaitingForApproval")
+    return new ProblemError(409, `Rollout "${r.id}" is ${shownState(r)}, not waiting for approval.`);
+  const selfApproval = selfApprovalRefusal(r.id, r.startedBy, by, rt.settings.allowSelfApproval);
+  if (selfApproval) return selfApproval;
+  return {
+    ...r,
+    control: { ...r.control, approved: [...new Set([...(r.control.approved ?? []), r.currentWave])] },
+  };
+}
+
+/** After an abort is recorded: each in-flight deployment gets the normal cancel (the agent is told and acknowledges). */
+async function cancelRunning(rt: RolloutDeps, client: DurableClient, r: RolloutRecord): Promise<void> {
+  const running = await rt.rollouts.tenants(r.id, { phase: "Running" });
+  await Promise.all(
+    running
+      .filter((t) => t.deploymentId && t.attempt)
+      .map((t) =>
+        requestCancel(
+          rt,
+          client,
+          { tenant: t.tenant, id: t.deploymentId!, attempt: t.attempt! },
+          { reason: "rollout aborted", by: `rollout:${r.id}` },
+          // A raise that fails here is done again by each batch once it sees the abort
+          // (advanceBatch, cancelInFlight), which logs a failure of its own.
+        ).catch(() => undefined),
+      ),
+  );
+}
+
 export function createRolloutHandlers(getRuntime: () => RolloutDeps) {
   const authorized = authorizedHandlers(getRuntime);
-
-  /**
-   * A control: `change` answers the header to write (or the refusal), and the control is added to the
-   * header's `controls` with who gave it, in the same write. A repeat of a pause or resume adds an entry
-   * again (someone asked again); approve names the wave it passed.
-   */
-  const control = (
-    action: RolloutControlEntry["action"],
-    change: (r: RolloutRecord, by: Actor, rt: RolloutDeps) => RolloutRecord | ProblemError,
-    options: {
-      roles?: readonly string[];
-      after?: (rt: RolloutDeps, client: DurableClient, r: RolloutRecord) => Promise<void>;
-    } = {},
-  ) =>
-    authorized(options.roles ?? WRITE, async ({ request, client, context, rt }) => {
-      const by = actorOf(request);
-      const current = await requireRollout(rt, client, request);
-      requireNotEnded(current);
-      let refused: ProblemError | undefined;
-      const updated = await rt.rollouts.update(current.id, (r) => {
-        if (TERMINAL_ROLLOUT_STATES.includes(r.state)) {
-          refused = new ProblemError(409, `Rollout "${r.id}" already ended (${r.state}).`);
-          return undefined;
-        }
-        const next = change(r, by, rt);
-        if (next instanceof ProblemError) {
-          refused = next;
-          return undefined;
-        }
-        refused = undefined;
-        const entry: RolloutControlEntry = {
-          action,
-          by,
-          at: new Date().toISOString(),
-          ...(action === "approve" ? { wave: r.currentWave } : {}),
-        };
-        return { ...next, controls: [...(r.controls ?? []), entry].slice(-MAX_CONTROL_ENTRIES) };
-      });
-      if (refused) throw refused;
-      await options.after?.(rt, client, updated);
-      await announce(client, updated.id, action);
-      invocationLogger(context).info(`rollout ${action}`, { rolloutId: updated.id, by: by.name });
-      return json(
-        202,
-        { ...rolloutView(updated), ...links(request, updated.id) },
-        { location: rolloutUrl(request, updated.id) },
-      );
-    });
-
   return {
-    start: authorized(WRITE, async ({ request, client, context, rt }) => {
-      const idempotencyKey = idempotencyKeyOf(request);
-      const body = parseWith(startRolloutSchema, await readJson(request, { maxBytes: MAX_BODY_BYTES }));
-      // Each tenant fills in a timeout left out from its own limits; two given ones must be in order.
-      const timeoutError = timeoutOrderError(body);
-      if (timeoutError) throw validationProblem([timeoutError]);
-      // A start's key names the rollout unscoped (a retry's is scoped by the retried rollout).
-      const id = body.rolloutId ?? resourceId("r", idempotencyKey);
-      const requestDigest = specDigest(body);
-      const store = rt.rollouts;
-      const existing = await store.get(id);
-      if (existing) {
-        if (existing.requestDigest !== requestDigest) {
-          if (idempotencyKey) throw keyReusedProblem();
-          throw new ProblemError(409, `Rollout "${id}" already exists.`);
-        }
-        return repeated(rt, client, request, existing);
-      }
-      const registered = await rt.store.listAll();
-      const plan = planRollout(
-        body,
-        registered.map((t) => ({ name: t.name, labels: t.labels ?? {}, state: t.state })),
-      );
-      if ("errors" in plan) throw validationProblem(plan.errors);
-      const total = plan.waves.reduce((n, w) => n + w.tenants.length, 0);
-      const options: RolloutOptions = {
-        maxConcurrency: resolveBudget(body.maxConcurrency, total, DEFAULTS.maxConcurrency, "concurrency"),
-        maxErrors: resolveBudget(body.maxErrors, total, DEFAULTS.maxErrors, "errors"),
-        bakeSeconds: body.bakeSeconds ?? DEFAULTS.bakeSeconds,
-        approval: body.approval ?? "none",
-        ...(body.acceptanceTimeoutSeconds !== undefined
-          ? { acceptanceTimeoutSeconds: body.acceptanceTimeoutSeconds }
-          : {}),
-        ...(body.completionTimeoutSeconds !== undefined
-          ? { completionTimeoutSeconds: body.completionTimeoutSeconds }
-          : {}),
-        ...(body.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
-      };
-      const { spec, release } = await resolveSpec(rt, body);
-      const now = new Date().toISOString();
-      const record: RolloutRecord = {
-        id,
-        state: "Running",
-        spec,
-        ...(release !== undefined ? { release } : {}),
-        options,
-        waves: plan.waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
-        currentWave: 0,
-        control: {},
-        requestDigest,
-        startedBy: actorOf(request),
-        createdAt: now,
-        updatedAt: now,
-      };
-      let created: RolloutRecord;
-      try {
-        created = await launch(rt, client, record, plan.waves);
-      } catch (error) {
-        if (!(error instanceof RolloutExistsError)) throw error;
-        const winner = (await store.get(id)) as RolloutRecord;
-        if (winner.requestDigest !== requestDigest)
-          throw new ProblemError(409, `Rollout "${id}" already exists.`);
-        return repeated(rt, client, request, winner);
-      }
-      invocationLogger(context).info("rollout started", {
-        rolloutId: id,
-        tenants: total,
-        waves: plan.waves.length,
-      });
-      return json(
-        202,
-        { ...rolloutView(created), ...links(request, id) },
-        { location: rolloutUrl(request, id) },
-      );
-    }),
-
-    get: authorized(READ, async ({ request, client, rt }) => {
-      const record = await requireRollout(rt, client, request);
-      const tenants = await rt.rollouts.tenants(record.id);
-      return json(200, { ...rolloutView(record, tenants), ...links(request, record.id) });
-    }),
-
-    list: authorized(READ, async ({ request, client, rt }) => {
-      const query = parseWith(listQuerySchema, Object.fromEntries(request.query.entries()));
-      const stored = await rt.rollouts.list(query.top ?? 50);
-      // Reconciled like a read by id (one instance read per rollout not yet ended), so a rollout ended
-      // through the Durable API does not show Running in the list.
-      const items = await Promise.all(stored.map((r) => reconcileRollout(rt, client, r)));
-      return json(200, { items: items.map((r) => rolloutView(r)) });
-    }),
-
-    approve: control(
-      "approve",
-      (r, by, rt) => {
-        if (r.state !== "WaitingForApproval")
-          return new ProblemError(409, `Rollout "${r.id}" is ${shownState(r)}, not waiting for approval.`);
-        const selfApproval = selfApprovalRefusal(r.id, r.startedBy, by, rt.settings.allowSelfApproval);
-        if (selfApproval) return selfApproval;
-        return {
-          ...r,
-          control: { ...r.control, approved: [...new Set([...(r.control.approved ?? []), r.currentWave])] },
-        };
-      },
-      { roles: APPROVE },
-    ),
-
+    start: authorized(WRITE, startRollout),
+    get: authorized(READ, getRollout),
+    list: authorized(READ, listRollouts),
+    approve: authorized(APPROVE, control("approve", approved)),
     // Repeating pause, or a resume the orchestration has not acted on yet (still Paused), is answered and
     // announced again: a lost announcement is mended by asking again.
-    pause: control("pause", (r) => ({ ...r, control: { ...r.control, paused: true } })),
-
-    resume: control("resume", (r) =>
-      r.control.paused || r.state === "Paused"
-        ? { ...r, control: { ...r.control, paused: false } }
-        : new ProblemError(409, `Rollout "${r.id}" is not paused.`),
+    pause: authorized(
+      WRITE,
+      control("pause", (r) => ({ ...r, control: { ...r.control, paused: true } })),
     ),
-
-    abort: control("abort", (r) => ({ ...r, control: { ...r.control, aborted: true } }), {
-      after: async (rt, client, r) => {
-        // Graceful: each in-flight deployment gets the normal cancel (the agent is told and acknowledges).
-        const running = await rt.rollouts.tenants(r.id, { phase: "Running" });
-        await Promise.all(
-          running
-            .filter((t) => t.deploymentId && t.attempt)
-            .map((t) =>
-              requestCancel(
-                rt,
-                client,
-                { tenant: t.tenant, id: t.deploymentId!, attempt: t.attempt! },
-                { reason: "rollout aborted", by: `rollout:${r.id}` },
-                // A raise that fails here is done again by each batch once it sees the abort
-                // (advanceBatch, cancelInFlight), which logs a failure of its own.
-              ).catch(() => undefined),
-            ),
-        );
-      },
-    }),
-
-    retry: authorized(WRITE, async ({ request, client, context, rt }) => {
-      const previous = await requireRollout(rt, client, request);
-      if (!TERMINAL_ROLLOUT_STATES.includes(previous.state))
-        throw new ProblemError(
-          409,
-          `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
-        );
-      const tenants = await rt.rollouts.tenants(previous.id);
-      // A tenant still Running (its rollout was ended behind its back) is deploying: not again.
-      const again = tenants.filter((t) => t.outcome !== "Succeeded" && t.phase !== "Running");
-      if (again.length === 0)
-        throw new ProblemError(409, `Every tenant of rollout "${previous.id}" succeeded; nothing to retry.`);
-      const waves: PlannedWave[] = previous.waves
-        .map((w, i) => ({ name: w.name, tenants: again.filter((t) => t.wave === i).map((t) => t.tenant) }))
-        .filter((w) => w.tenants.length > 0);
-      // With an Idempotency-Key a repeated retry finds the rollout the first one started.
-      const key = idempotencyKeyOf(request);
-      const id = resourceId("r", key, previous.id);
-      const earlier = key ? await rt.rollouts.get(id) : undefined;
-      if (earlier) return repeated(rt, client, request, earlier);
-      const now = new Date().toISOString();
-      const record: RolloutRecord = {
-        ...previous,
-        id,
-        state: "Running",
-        waves: waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
-        currentWave: 0,
-        control: {},
-        requestDigest: specDigest({ retryOf: previous.id, at: now }),
-        retryOf: previous.id,
-        // The retry is a new rollout: its starter is whoever retried, and no control of the old one carries over.
-        startedBy: actorOf(request),
-        createdAt: now,
-        updatedAt: now,
-      };
-      delete record.completedAt;
-      delete record.message;
-      delete record.controls;
-      delete record.etag;
-      const created = await launch(rt, client, record, waves);
-      invocationLogger(context).info("rollout retried", {
-        rolloutId: id,
-        retryOf: previous.id,
-        tenants: again.length,
-      });
-      return json(
-        202,
-        { ...rolloutView(created), ...links(request, id) },
-        { location: rolloutUrl(request, id) },
-      );
-    }),
+    resume: authorized(
+      WRITE,
+      control("resume", (r) =>
+        r.control.paused || r.state === "Paused"
+          ? { ...r, control: { ...r.control, paused: false } }
+          : new ProblemError(409, `Rollout "${r.id}" is not paused.`),
+      ),
+    ),
+    abort: authorized(
+      WRITE,
+      control("abort", (r) => ({ ...r, control: { ...r.control, aborted: true } }), cancelRunning),
+    ),
+    retry: authorized(WRITE, retryRollout),
   };
 }

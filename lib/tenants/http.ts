@@ -3,7 +3,7 @@
  * as functions by `triggers/tenants.ts`; built from injected dependencies so tests drive them against
  * a real Azurite with real HttpRequest/InvocationContext objects.
  */
-import type { HttpRequest, InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { ProviderSettings, SETTING_NAMES, tenantSettingAllowed } from "../config/settings";
@@ -120,142 +120,161 @@ const listQuerySchema = z.strictObject({
   release: releaseVersion.optional(),
 });
 
+/** PUT: registers the tenant or updates its registration (If-Match / If-None-Match: "*"). */
+async function putTenant(
+  getDeps: () => TenantApiDeps,
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const { store, settings } = getDeps();
+  requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
+  const name = tenantParam(request);
+  const cond = conditions(request);
+  const body = await readJson(request);
+  const secrets = findSecrets(body);
+  if (secrets.length > 0) {
+    throw validationProblem(secrets, "The registration carries a secret. Secrets never go in the registry.");
+  }
+  const input = parseWith(registrationInputSchema, body);
+  if (!namespaceAllowed(input.serviceBus.namespace, settings.allowedNamespaceSuffixes)) {
+    throw validationProblem([
+      {
+        field: "serviceBus.namespace",
+        message: `must end with one of: ${settings.allowedNamespaceSuffixes.join(", ")} (${SETTING_NAMES.allowedNamespaceSuffixes})`,
+      },
+    ]);
+  }
+  if (input.network === "private" && privateEndpointName(name).length > PRIVATE_ENDPOINT_NAME_MAX) {
+    throw validationProblem([
+      {
+        field: "network",
+        message: `a private tenant's name is at most ${PRIVATE_ENDPOINT_NAME_MAX - privateEndpointName("").length} characters: its private endpoint is named ${privateEndpointName("<tenant>")}, at most ${PRIVATE_ENDPOINT_NAME_MAX}`,
+      },
+    ]);
+  }
+  const named = authSetting(input.auth);
+  if (named && !tenantSettingAllowed(named.setting, settings.tenantSecretSettingPrefix)) {
+    throw validationProblem([
+      {
+        field: named.field,
+        message: `must name an app setting that starts with ${settings.tenantSecretSettingPrefix} (${SETTING_NAMES.tenantSecretSettingPrefix}) and is not one of the Provider's own settings`,
+      },
+    ]);
+  }
+  const { created, registration } = await store.put(name, input, cond).catch(mapStoreError);
+  invocationLogger(context).info(created ? "tenant registered" : "tenant updated", {
+    tenant: name,
+    directoryId: registration.directoryId,
+    namespace: registration.serviceBus.namespace,
+    authMode: registration.auth.mode,
+    network: registration.network,
+  });
+  const headers: Record<string, string> = { etag: registration.etag };
+  if (created) headers.location = `/api/tenants/${name}`;
+  return json(created ? 201 : 200, registrationView(registration), headers);
+}
+
+/** GET: the registration, with its ETag and any quarantine. */
+async function getTenant(getDeps: () => TenantApiDeps, request: HttpRequest): Promise<HttpResponseInit> {
+  const { store, settings, health } = getDeps();
+  requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+  const registration = await store.require(tenantParam(request)).catch(mapStoreError);
+  // An operational fact beside the registration (it does not change its ETag): see ./quarantine.ts.
+  const quarantine = await health?.quarantine(registration.name);
+  return json(
+    200,
+    { ...registrationView(registration), ...(quarantine ? { quarantine } : {}) },
+    { etag: registration.etag },
+  );
+}
+
+/** GET: a page of registrations, filtered by `selector` and `release` on each page. */
+async function listTenants(getDeps: () => TenantApiDeps, request: HttpRequest): Promise<HttpResponseInit> {
+  const { store, settings } = getDeps();
+  requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+  const { selector, release, ...paging } = parseWith(
+    listQuerySchema,
+    Object.fromEntries(request.query.entries()),
+  );
+  const page = await store.list(paging).catch(rejectInvalidContinuationToken);
+  // The filters apply to each page, so a page may hold fewer than `top` (even none) and still go on.
+  let items = selector ? page.items.filter((t) => matchesSelector(selector, t.labels)) : page.items;
+  if (release !== undefined) {
+    const current = await getDeps().currentReleases?.();
+    if (!current) throw new ProblemError(501, "This host cannot filter tenants by release.");
+    items = items.filter((t) => current.get(t.name) === release);
+  }
+  return json(200, {
+    items: items.map(registrationView),
+    ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+  });
+}
+
+/** DELETE: removes the registration; refused while the tenant has deployments in flight. */
+async function deleteTenant(
+  getDeps: () => TenantApiDeps,
+  request: HttpRequest,
+  context: InvocationContext,
+  client?: DurableClient,
+): Promise<HttpResponseInit> {
+  const deps = getDeps();
+  const { store, settings } = deps;
+  requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
+  const name = tenantParam(request);
+  const inFlightCount =
+    client && deps.inFlight ? await deps.inFlight(client, name) : await deps.ledger.countActive(name);
+  if (inFlightCount > 0) {
+    throw new ProblemError(
+      409,
+      `Tenant "${name}" has ${inFlightCount} deployment(s) in flight; cancel or wait for them before deleting it.`,
+    );
+  }
+  await store.delete(name, conditions(request)).catch(mapStoreError);
+  await deps.health?.forget(name);
+  invocationLogger(context).info("tenant deleted", { tenant: name });
+  return { status: 204 };
+}
+
+/** GET .../onboarding: what the customer runs to connect the tenant. */
+async function getOnboarding(getDeps: () => TenantApiDeps, request: HttpRequest): Promise<HttpResponseInit> {
+  const { store, settings } = getDeps();
+  requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
+  const registration = await store.require(tenantParam(request)).catch(mapStoreError);
+  if (!settings.appClientId) {
+    throw new ProblemError(
+      503,
+      `The Provider app's client id is not configured (app setting ${SETTING_NAMES.appClientId}); onboarding instructions need it.`,
+    );
+  }
+  const keys = await getDeps().signingKeys?.();
+  return json(
+    200,
+    onboardingInstructions(
+      registration,
+      settings.appClientId,
+      settings.authorityHost,
+      keys && keys.length > 0 ? await publicKeySet(keys) : undefined,
+      settings.privateEndpointsResourceGroupId,
+    ),
+  );
+}
+
 export function createTenantHandlers(getDeps: () => TenantApiDeps) {
   // The platform check (503 without App Service Authentication) reads the same settings as the role checks.
   const roleChecks = () => getDeps().settings;
   return {
-    put: apiHandler(async (request, context) => {
-      const { store, settings } = getDeps();
-      requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
-      const name = tenantParam(request);
-      const cond = conditions(request);
-      const body = await readJson(request);
-      const secrets = findSecrets(body);
-      if (secrets.length > 0) {
-        throw validationProblem(
-          secrets,
-          "The registration carries a secret. Secrets never go in the registry.",
-        );
-      }
-      const input = parseWith(registrationInputSchema, body);
-      if (!namespaceAllowed(input.serviceBus.namespace, settings.allowedNamespaceSuffixes)) {
-        throw validationProblem([
-          {
-            field: "serviceBus.namespace",
-            message: `must end with one of: ${settings.allowedNamespaceSuffixes.join(", ")} (${SETTING_NAMES.allowedNamespaceSuffixes})`,
-          },
-        ]);
-      }
-      if (input.network === "private" && privateEndpointName(name).length > PRIVATE_ENDPOINT_NAME_MAX) {
-        throw validationProblem([
-          {
-            field: "network",
-            message: `a private tenant's name is at most ${PRIVATE_ENDPOINT_NAME_MAX - privateEndpointName("").length} characters: its private endpoint is named ${privateEndpointName("<tenant>")}, at most ${PRIVATE_ENDPOINT_NAME_MAX}`,
-          },
-        ]);
-      }
-      const named = authSetting(input.auth);
-      if (named && !tenantSettingAllowed(named.setting, settings.tenantSecretSettingPrefix)) {
-        throw validationProblem([
-          {
-            field: named.field,
-            message: `must name an app setting that starts with ${settings.tenantSecretSettingPrefix} (${SETTING_NAMES.tenantSecretSettingPrefix}) and is not one of the Provider's own settings`,
-          },
-        ]);
-      }
-      const { created, registration } = await store.put(name, input, cond).catch(mapStoreError);
-      invocationLogger(context).info(created ? "tenant registered" : "tenant updated", {
-        tenant: name,
-        directoryId: registration.directoryId,
-        namespace: registration.serviceBus.namespace,
-        authMode: registration.auth.mode,
-        network: registration.network,
-      });
-      const headers: Record<string, string> = { etag: registration.etag };
-      if (created) headers.location = `/api/tenants/${name}`;
-      return json(created ? 201 : 200, registrationView(registration), headers);
-    }, roleChecks),
-
-    get: apiHandler(async (request) => {
-      const { store, settings } = getDeps();
-      requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
-      const { store: _s, health } = getDeps();
-      const registration = await store.require(tenantParam(request)).catch(mapStoreError);
-      // An operational fact beside the registration (it does not change its ETag): see ./quarantine.ts.
-      const quarantine = await health?.quarantine(registration.name);
-      return json(
-        200,
-        { ...registrationView(registration), ...(quarantine ? { quarantine } : {}) },
-        { etag: registration.etag },
-      );
-    }, roleChecks),
-
-    list: apiHandler(async (request) => {
-      const { store, settings } = getDeps();
-      requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
-      const { selector, release, ...paging } = parseWith(
-        listQuerySchema,
-        Object.fromEntries(request.query.entries()),
-      );
-      const page = await store.list(paging).catch(rejectInvalidContinuationToken);
-      // The filters apply to each page, so a page may hold fewer than `top` (even none) and still go on.
-      let items = selector ? page.items.filter((t) => matchesSelector(selector, t.labels)) : page.items;
-      if (release !== undefined) {
-        const current = await getDeps().currentReleases?.();
-        if (!current) throw new ProblemError(501, "This host cannot filter tenants by release.");
-        items = items.filter((t) => current.get(t.name) === release);
-      }
-      return json(200, {
-        items: items.map(registrationView),
-        ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
-      });
-    }, roleChecks),
-
+    put: apiHandler((request, context) => putTenant(getDeps, request, context), roleChecks),
+    get: apiHandler((request) => getTenant(getDeps, request), roleChecks),
+    list: apiHandler((request) => listTenants(getDeps, request), roleChecks),
     /**
      * With the trigger's durable client, records in flight are first reconciled with their instances, so
      * a record left behind a terminated or purged instance never blocks the delete.
      */
     delete: (request: HttpRequest, context: InvocationContext, client?: DurableClient) =>
-      apiHandler(async (request, context) => {
-        const deps = getDeps();
-        const { store, settings } = deps;
-        requireRole(request, settings.requireRoles, [ROLES.tenantsAdmin]);
-        const name = tenantParam(request);
-        const inFlightCount =
-          client && deps.inFlight ? await deps.inFlight(client, name) : await deps.ledger.countActive(name);
-        if (inFlightCount > 0) {
-          throw new ProblemError(
-            409,
-            `Tenant "${name}" has ${inFlightCount} deployment(s) in flight; cancel or wait for them before deleting it.`,
-          );
-        }
-        await store.delete(name, conditions(request)).catch(mapStoreError);
-        await deps.health?.forget(name);
-        invocationLogger(context).info("tenant deleted", { tenant: name });
-        return { status: 204 };
-      }, roleChecks)(request, context),
-
-    onboarding: apiHandler(async (request) => {
-      const { store, settings } = getDeps();
-      requireRole(request, settings.requireRoles, [ROLES.tenantsRead, ROLES.tenantsAdmin]);
-      const registration = await store.require(tenantParam(request)).catch(mapStoreError);
-      if (!settings.appClientId) {
-        throw new ProblemError(
-          503,
-          `The Provider app's client id is not configured (app setting ${SETTING_NAMES.appClientId}); onboarding instructions need it.`,
-        );
-      }
-      const keys = await getDeps().signingKeys?.();
-      return json(
-        200,
-        onboardingInstructions(
-          registration,
-          settings.appClientId,
-          settings.authorityHost,
-          keys && keys.length > 0 ? await publicKeySet(keys) : undefined,
-          settings.privateEndpointsResourceGroupId,
-        ),
-      );
-    }, roleChecks),
+      apiHandler((request, context) => deleteTenant(getDeps, request, context, client), roleChecks)(
+        request,
+        context,
+      ),
+    onboarding: apiHandler((request) => getOnboarding(getDeps, request), roleChecks),
   };
 }

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 
-export const PARAMETER_LIMITS = { count: 64, valueChars: 1024, bytes: 8 * 1024 } as const;
+const PARAMETER_LIMITS = { count: 64, valueChars: 1024, bytes: 8 * 1024 } as const;
 const KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 

@@ -1,10 +1,10 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { planActivity, sendStatusActivity, stepActivity } from "../../customer/agent/activities";
-import { createCommandHandler, InvalidCommandError } from "../../customer/agent/commands";
-import type { Deployer } from "../../customer/agent/deployer";
-import { durableInstances } from "../../customer/agent/instances";
+import { planActivity, sendStatusActivity, stepActivity } from "../../../customer/agent/activities";
+import { createCommandHandler, InvalidCommandError } from "../../../customer/agent/commands";
+import type { Deployer } from "../../../customer/agent/deployer";
+import { durableInstances } from "../../../customer/agent/instances";
 import {
   AGENT_ACTIVITIES,
   AGENT_EVENTS,
@@ -14,8 +14,8 @@ import {
   type AgentResult,
   type PlanInput,
   type StepInput,
-} from "../../customer/agent/orchestration";
-import { createLogger } from "../../lib/logging/logger";
+} from "../../../customer/agent/orchestration";
+import { createLogger } from "../../../lib/logging/logger";
 import { generateKeyPairSync } from "node:crypto";
 import {
   type Command,
@@ -23,11 +23,11 @@ import {
   type OutgoingMessage,
   signedCommandMessage,
   type Status,
-} from "../../lib/messaging/contracts";
-import { localSigningKey, publicKeySet, type SigningKey } from "../../lib/signing/keys";
-import { appVersioning, startHarness, waitFor, type Harness } from "../dev/durable/harness";
-import { recordHistories } from "../replay/recorder";
-import { VirtualClock } from "../../dev/durable/clock";
+} from "../../../lib/messaging/contracts";
+import { localSigningKey, publicKeySet, type SigningKey } from "../../../lib/signing/keys";
+import { appVersioning, startHarness, waitFor, type Harness } from "../../dev/durable/harness";
+import { recordHistories } from "../../replay/recorder";
+import { VirtualClock } from "../../../dev/durable/clock";
 
 // The agent's orchestration and command handling on the real durable-functions SDK replay (the project's
 // durable engine, Azurite state, a real DurableClient). The deployer and the status sink are the test's,

@@ -4,9 +4,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PartSpec, Supervisor } from "../../../dev/supervisor";
+import { PartSpec, Supervisor } from "../../dev/supervisor";
 
-const fixture = path.join(__dirname, "part-fixture.js");
+const fixture = path.join(__dirname, "supervisor", "part-fixture.js");
 
 function part(name: string, env: Record<string, string> = {}): PartSpec {
   return { name, command: () => ({ args: [fixture], env }) };
@@ -155,7 +155,7 @@ test("stop: the last stage first, SIGTERM, and SIGKILL after the grace period fo
 });
 
 async function supervisorProcess() {
-  const child = spawn(process.execPath, [path.join(__dirname, "supervisor-fixture.js")], {
+  const child = spawn(process.execPath, [path.join(__dirname, "supervisor", "supervisor-fixture.js")], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const pids = await new Promise<number[]>((resolve, reject) => {
