@@ -13,7 +13,17 @@ const forced = process.argv[2];
 const env = { ...process.env, HISTORIES_RECORD: "1", ...(forced ? { HISTORIES_VERSION: forced } : {}) };
 
 const runs = [
-  { app: "provider", orchestrators: ["deployment", "statusPump", "verifyTenant", "rollout", "rolloutBatch"] },
+  {
+    app: "provider",
+    orchestrators: [
+      "deployment",
+      "statusPump",
+      "verifyTenant",
+      "rollout",
+      "rolloutBatch",
+      "notificationDelivery",
+    ],
+  },
   { app: "customer", orchestrators: ["agentDeployment"] },
 ];
 for (const { app, orchestrators } of runs) {
@@ -28,6 +38,7 @@ const result = spawnSync(
     path.join(root, "scripts", "run-tests.js"),
     "test/orchestrators/deployment.test",
     "test/orchestrators/rollout.test",
+    "test/orchestrators/notificationDelivery.test",
     "test/customer/agent/orchestration.test",
   ],
   { stdio: "inherit", env },

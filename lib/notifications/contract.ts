@@ -11,7 +11,7 @@ import type { CloudEvent } from "./model";
 
 export const NOTIFICATION_ORCHESTRATION = "notificationDelivery";
 
-/** Back-off between attempts: 10 s, doubling, at most an hour between two; 8 attempts (about 40 minutes). */
+/** Back-off between attempts: 10 s, doubling, at most an hour between two; 8 attempts over about 21 minutes. */
 export const DELIVERY_RETRY = { attempts: 8, firstSeconds: 10, maxSeconds: 3600 } as const;
 
 export interface DeliveryInput {
