@@ -328,7 +328,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
       runtime: { name: 'node', version: '22' }
     } : null
     siteConfig: {
-      linuxFxVersion: isFlex ? null : 'Node|20'
+      linuxFxVersion: isFlex ? null : 'Node|22'
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       appSettings: isFlex ? filter(siteAppSettings, setting => !contains(flexManagedSettings, setting.name)) : siteAppSettings
