@@ -6,7 +6,7 @@
  */
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { deploymentSpec } from "../messaging/contracts";
+import { deploymentSpec, LIMITS } from "../messaging/contracts";
 import { keyReusedProblem } from "../http/idempotency";
 import { ProblemError, validationProblem } from "../http/problem";
 import { releaseVersion, renderSpec } from "../releases/model";
@@ -65,6 +65,27 @@ export async function resolveSpec(
 }
 
 /**
+ * The release's spec with the tenant's parameters (renderSpec); a result over the spec size limit is the
+ * caller's mistake (a 400 naming `release`; for a rollout, a refused tenant), never a command that fails
+ * to send.
+ */
+function renderedSpec(
+  spec: Record<string, unknown>,
+  registration: TenantRegistration,
+  version: string,
+): Record<string, unknown> {
+  const rendered = renderSpec(spec, registration.parameters);
+  if (!deploymentSpec.safeParse(rendered).success)
+    throw validationProblem([
+      {
+        field: "release",
+        message: `release ${version} with tenant "${registration.name}"'s parameters is over ${LIMITS.specBytes} bytes as JSON`,
+      },
+    ]);
+  return rendered;
+}
+
+/**
  * A repeated Idempotency-Key must carry the request that created the deployment; replaying the old
  * deployment for a different body would silently drop the new request. Rows written before
  * requestDigest existed can only be compared by spec.
@@ -118,7 +139,8 @@ export async function startAttempt(
   const tenant = registration.name;
   const now = new Date().toISOString();
   const instanceId = deploymentInstanceId(tenant, id, attempt);
-  if (options.release && !options.release.rendered) spec = renderSpec(spec, registration.parameters);
+  if (options.release && !options.release.rendered)
+    spec = renderedSpec(spec, registration, options.release.version);
   const digest = specDigest(spec);
   let record: DeploymentRecord;
   try {

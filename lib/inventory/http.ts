@@ -47,6 +47,7 @@ export function createInventoryHandlers(getDeps: () => InventoryApiDeps) {
         ROLES.tenantsRead,
         ROLES.tenantsAdmin,
         ROLES.deploymentsRead,
+        ROLES.deploymentsWrite,
       ]);
       const query = parseWith(querySchema, Object.fromEntries(request.query.entries()));
       let items = await fleetInventory(deps, query.selector);

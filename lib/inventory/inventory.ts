@@ -42,6 +42,12 @@ const installed = (a: ReleaseAttempt, at: string): InstalledRelease => ({
   at,
 });
 
+/** Newest first by `at`; ties (two attempts ending in the same millisecond) by request time, then attempt. */
+function newestFirst(at: (a: ReleaseAttempt) => string) {
+  return (a: ReleaseAttempt, b: ReleaseAttempt) =>
+    at(b).localeCompare(at(a)) || b.requestedAt.localeCompare(a.requestedAt) || b.attempt - a.attempt;
+}
+
 /** Each tenant's inventory, in the order of `tenants`. */
 export function inventoryOf(
   tenants: readonly { name: string; labels: Labels }[],
@@ -57,12 +63,10 @@ export function inventoryOf(
     const own = byTenant.get(t.name) ?? [];
     const succeeded = own
       .filter((a) => a.outcome === "Succeeded" && a.completedAt)
-      .sort((a, b) => (b.completedAt as string).localeCompare(a.completedAt as string));
+      .sort(newestFirst((a) => a.completedAt as string));
     const current = succeeded[0];
     const previous = current && succeeded.find((a) => a.release !== current.release);
-    const inFlight = own
-      .filter((a) => a.phase !== "Completed")
-      .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt))[0];
+    const inFlight = own.filter((a) => a.phase !== "Completed").sort(newestFirst((a) => a.requestedAt))[0];
     return {
       tenant: t.name,
       labels: t.labels,
@@ -73,15 +77,18 @@ export function inventoryOf(
   });
 }
 
+/** A record with no prototype: label keys and values are user data (`constructor`, `toString`, ...). */
+const record = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 export function countInventory(items: readonly TenantInventory[]): InventoryCounts {
-  const byVersion: Record<string, number> = {};
-  const byLabel: InventoryCounts["byLabel"] = {};
+  const byVersion = record<number>();
+  const byLabel = record<Record<string, Record<string, number>>>();
   for (const item of items) {
     const version = item.current?.release ?? NO_RELEASE;
     byVersion[version] = (byVersion[version] ?? 0) + 1;
     for (const [key, value] of Object.entries(item.labels)) {
-      const values = (byLabel[key] ??= {});
-      const versions = (values[value] ??= {});
+      const values = (byLabel[key] ??= record());
+      const versions = (values[value] ??= record());
       versions[version] = (versions[version] ?? 0) + 1;
     }
   }

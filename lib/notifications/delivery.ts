@@ -40,18 +40,22 @@ function checkedLookup(url: URL, deps: Pick<DeliveryDeps, "resolve" | "policy">)
   return (hostname, options, callback) => {
     void (async () => {
       const addresses = await deps.resolve(hostname);
-      const address = addresses[0];
-      if (!address) throw new Error(`${hostname} does not resolve`);
+      if (addresses.length === 0) throw new Error(`${hostname} does not resolve`);
       if (!addresses.every((a) => addressAllowed(a, deps.policy)))
         throw new RefusedTarget(`${url.hostname} resolves to an internal address`);
-      const family = address.includes(":") ? 6 : 4;
-      if (options.all) callback(null, [{ address, family }]);
-      else callback(null, address, family);
+      const entries = addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+      const [first] = entries as [{ address: string; family: number }];
+      if (options.all) callback(null, entries);
+      else callback(null, first.address, first.family);
     })().catch((error: unknown) => callback(error as NodeJS.ErrnoException, "", 4));
   };
 }
 
-/** POSTs the body; answers the status code, or throws on a network failure, a timeout or a refused target. */
+/**
+ * POSTs the body; answers the status code, or throws on a network failure, the deadline (the whole
+ * attempt, not an idle socket) or a refused target. The answer's body is never read: the connection is
+ * closed once its status is known. No pooled connection is reused, so every connection passes the lookup.
+ */
 function post(url: URL, headers: Record<string, string>, body: string, deps: DeliveryDeps): Promise<number> {
   const send = url.protocol === "https:" ? https.request : http.request;
   return new Promise((resolve, reject) => {
@@ -61,28 +65,52 @@ function post(url: URL, headers: Record<string, string>, body: string, deps: Del
         method: "POST",
         headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
         lookup: checkedLookup(url, deps),
-        timeout: deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        agent: false,
       },
       (response) => {
-        // The answer's body is not read beyond draining it: it is the receiver's, not the log's.
-        response.resume();
-        response.on("end", () => resolve(response.statusCode ?? 0));
-        response.on("error", reject);
+        clearTimeout(deadline);
+        resolve(response.statusCode ?? 0);
+        response.destroy();
       },
     );
-    request.on("timeout", () => request.destroy(new Error("timed out")));
-    request.on("error", reject);
+    const deadline = setTimeout(
+      () => request.destroy(new Error("timed out")),
+      deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    );
+    request.on("error", (error) => {
+      clearTimeout(deadline);
+      reject(error);
+    });
     request.end(body);
   });
 }
 
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
+/**
+ * One attempt; never throws (a failing store is an attempt to repeat, so the orchestration never fails and
+ * the occurrence is never lost to a Failed instance). A log row that cannot be written is logged instead.
+ */
 export async function deliverAttempt(
   deps: DeliveryDeps,
   input: AttemptInput,
   log: Logger,
 ): Promise<AttemptResult> {
+  try {
+    return await attempt(deps, input, log);
+  } catch (error) {
+    const reason = `the Provider could not attempt it: ${error instanceof Error ? error.message : String(error)}`;
+    log.warn("notification not delivered", {
+      subscriptionId: input.subscriptionId,
+      eventId: input.event.id,
+      attempt: input.attempt,
+      reason,
+    });
+    return { delivered: false, retry: true, reason };
+  }
+}
+
+async function attempt(deps: DeliveryDeps, input: AttemptInput, log: Logger): Promise<AttemptResult> {
   const now = deps.now ?? (() => new Date());
   const started = now();
   const ids = { subscriptionId: input.subscriptionId, eventId: input.event.id, attempt: input.attempt };
@@ -99,7 +127,9 @@ export async function deliverAttempt(
       at: started.toISOString(),
       durationMs: now().getTime() - started.getTime(),
     };
-    await deps.deliveries.record(entry);
+    await deps.deliveries
+      .record(entry)
+      .catch((error: unknown) => log.warn("delivery not recorded", { ...ids, result: entry.result, error }));
     if (failed)
       log.warn("notification not delivered", { ...ids, result: entry.result, reason: result.reason });
     else log.info("notification delivered", { ...ids, status });

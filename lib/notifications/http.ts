@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { HttpRequest } from "@azure/functions";
 import { z } from "zod";
 import type { ProviderSettings } from "../config/settings";
-import { actorOf, actorView, requireRole, ROLES } from "../http/auth";
+import { actorOf, actorView, holdsRole, requireRole, ROLES } from "../http/auth";
 import { apiHandler, json } from "../http/handler";
 import { continuationTokenParam, rejectInvalidContinuationToken } from "../http/paging";
 import { ProblemError, validationProblem } from "../http/problem";
@@ -35,10 +35,14 @@ const deliveriesQuery = z.strictObject({
   continuationToken: continuationTokenParam.optional(),
 });
 
-function subscriptionView(s: Subscription) {
+/**
+ * A subscription as the API answers it. A webhook URL often carries a token in its path or query (chat
+ * webhooks do): only callers who may change subscriptions see it whole; readers see its origin.
+ */
+function subscriptionView(s: Subscription, fullUrl: boolean) {
   return {
     id: s.id,
-    url: s.url,
+    url: fullUrl ? s.url : `${new URL(s.url).origin}/…`,
     events: s.events,
     secretSetting: s.secretSetting,
     ...(s.description !== undefined ? { description: s.description } : {}),
@@ -91,19 +95,21 @@ export function createNotificationHandlers(getDeps: () => NotificationApiDeps) {
         events: subscription.events,
       });
       const location = new URL(`/api/subscriptions/${subscription.id}`, request.url).href;
-      return json(201, subscriptionView(subscription), { location });
+      return json(201, subscriptionView(subscription, true), { location });
     }),
 
     list: apiHandler(async (request) => {
       const deps = getDeps();
       requireRole(request, deps.settings.requireRoles, READ);
-      return json(200, { items: (await deps.subscriptions.list()).map(subscriptionView) });
+      const full = holdsRole(request, deps.settings.requireRoles, ROLES.tenantsAdmin);
+      return json(200, { items: (await deps.subscriptions.list()).map((s) => subscriptionView(s, full)) });
     }),
 
     get: apiHandler(async (request) => {
       const deps = getDeps();
       requireRole(request, deps.settings.requireRoles, READ);
-      return json(200, subscriptionView(await requireSubscription(deps, request)));
+      const full = holdsRole(request, deps.settings.requireRoles, ROLES.tenantsAdmin);
+      return json(200, subscriptionView(await requireSubscription(deps, request), full));
     }),
 
     delete: apiHandler(async (request, context) => {

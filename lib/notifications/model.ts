@@ -29,8 +29,8 @@ export const subscriptionRequestSchema = z.strictObject({
   secretSetting: z
     .string()
     .regex(
-      /^[A-Za-z_][A-Za-z0-9_]{0,127}$/,
-      "must be the name of an app setting that holds the signing secret",
+      /^WEBHOOK_SECRET_[A-Za-z0-9_]{1,112}$/,
+      "must be the name of an app setting WEBHOOK_SECRET_<name> that holds the signing secret",
     ),
   description: z.string().max(500).optional(),
 });
@@ -78,8 +78,19 @@ export function cloudEvent(
   };
 }
 
+/**
+ * The HMAC key of a secret: a Standard Webhooks secret (`whsec_<base64>`) is its decoded bytes, as every
+ * Standard Webhooks library reads it; any other value is used as its UTF-8 bytes.
+ */
+function signingKey(secret: string): Buffer {
+  return secret.startsWith(SECRET_PREFIX)
+    ? Buffer.from(secret.slice(SECRET_PREFIX.length), "base64")
+    : Buffer.from(secret, "utf8");
+}
+const SECRET_PREFIX = "whsec_";
+
 /** The Standard Webhooks signature header value of one delivery. */
 export function webhookSignature(secret: string, id: string, timestamp: number, body: string): string {
-  const mac = createHmac("sha256", secret).update(`${id}.${timestamp}.${body}`).digest("base64");
+  const mac = createHmac("sha256", signingKey(secret)).update(`${id}.${timestamp}.${body}`).digest("base64");
   return `v1,${mac}`;
 }

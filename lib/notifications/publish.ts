@@ -13,27 +13,50 @@ import {
   deliveryInstanceId,
   NOTIFICATION_ORCHESTRATION,
 } from "./contract";
-import type { CloudEvent } from "./model";
+import type { CloudEvent, Subscription } from "./model";
 import type { SubscriptionStore } from "./store";
 
 export interface EventPublisher {
   publish(client: DurableClient, event: CloudEvent, log: Logger): Promise<void>;
 }
 
+/**
+ * Starts the delivery unless it exists: a running or finished one is this occurrence's (dedupe); a
+ * Failed or Terminated one (its store failed it, or an operator stopped it) is started again.
+ */
+async function startDelivery(
+  client: DurableClient,
+  subscriptionId: string,
+  event: CloudEvent,
+  log: Logger,
+): Promise<void> {
+  const instanceId = deliveryInstanceId(subscriptionId, event.id);
+  try {
+    const status = await runtimeStatus(client, instanceId);
+    if (status !== undefined && !RESTARTABLE.has(status)) return;
+    const input: DeliveryInput = { subscriptionId, event, ...DELIVERY_RETRY };
+    await client.startNew(NOTIFICATION_ORCHESTRATION, { instanceId, input });
+  } catch (error) {
+    // A concurrent publication of the same occurrence may have started it first: that is the delivery.
+    if ((await runtimeStatus(client, instanceId).catch(() => undefined)) !== undefined) return;
+    log.warn("notification not published", { eventId: event.id, type: event.type, subscriptionId, error });
+  }
+}
+
+const RESTARTABLE = new Set(["Failed", "Terminated"]);
+
 export function eventPublisher(subscriptions: Pick<SubscriptionStore, "list">): EventPublisher {
   return {
     async publish(client, event, log) {
+      let targets: Subscription[];
       try {
-        const targets = (await subscriptions.list()).filter((s) => s.events.includes(event.type));
-        for (const s of targets) {
-          const instanceId = deliveryInstanceId(s.id, event.id);
-          if ((await runtimeStatus(client, instanceId)) !== undefined) continue;
-          const input: DeliveryInput = { subscriptionId: s.id, event, ...DELIVERY_RETRY };
-          await client.startNew(NOTIFICATION_ORCHESTRATION, { instanceId, input });
-        }
+        targets = (await subscriptions.list()).filter((s) => s.events.includes(event.type));
       } catch (error) {
         log.warn("notification not published", { eventId: event.id, type: event.type, error });
+        return;
       }
+      // Each subscription on its own: one that cannot be started does not cost the others their event.
+      await Promise.all(targets.map((s) => startDelivery(client, s.id, event, log)));
     },
   };
 }

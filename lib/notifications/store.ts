@@ -132,7 +132,7 @@ export class DeliveryLog {
     this.ensureTable = tableInitializer(client);
   }
 
-  /** Records an attempt; a repeat of the same attempt (an activity run twice) replaces its row. */
+  /** Records an attempt (an activity that runs twice records its two runs, each with its own time). */
   async record(d: Delivery): Promise<void> {
     await this.ensureTable();
     const inverted = String(MAX_TIME - Date.parse(d.at)).padStart(16, "0");

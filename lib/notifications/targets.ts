@@ -10,7 +10,6 @@
  *   then (DNS rebinding). An IP literal is never looked up, so the first rule refuses an internal one.
  */
 import { isIP } from "node:net";
-import { addressKind } from "../tenants/network";
 
 export interface TargetPolicy {
   allowedHosts: readonly string[];
@@ -19,24 +18,64 @@ export interface TargetPolicy {
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
-/**
- * Not reachable from the internet: private and loopback (addressKind), and also link-local (169.254/16,
- * where cloud metadata endpoints answer; fe80::/10), "this network" (0/8, ::), multicast and reserved
- * (224/3), which addressKind counts as public.
- */
-function internal(address: string): "loopback" | "internal" | undefined {
-  const kind = addressKind(address);
-  if (kind === "loopback") return "loopback";
-  if (kind === "private") return "internal";
-  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.\d+\.\d+$/i.exec(address);
-  if (v4) {
-    const a = Number(v4[1]);
-    const b = Number(v4[2]);
-    if (a === 0 || a >= 224 || (a === 169 && b === 254)) return "internal";
+type Internal = "loopback" | "internal" | undefined;
+
+/** An IPv4 address's kind: loopback, internal (not reachable from the internet, or the platform's), or public. */
+function internalV4(octets: number[]): Internal {
+  const [a = 0, b = 0, c = 0, d = 0] = octets;
+  if (a === 127) return "loopback";
+  if (
+    a === 0 || // "this network"
+    a === 10 ||
+    (a === 100 && b >= 64 && b <= 127) || // shared address space
+    (a === 169 && b === 254) || // link-local: cloud metadata endpoints answer here
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 0 && c === 0) || // IETF protocol assignments
+    (a === 192 && b === 168) ||
+    (a === 198 && (b === 18 || b === 19)) || // benchmarking
+    a >= 224 || // multicast, reserved, broadcast
+    (a === 168 && b === 63 && c === 129 && d === 16) // Azure's platform address (DNS, health, metadata)
+  )
+    return "internal";
+  return undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 address (any textual form, IPv4 tail included), or undefined. */
+function ipv6Groups(address: string): number[] | undefined {
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address}]`).hostname.slice(1, -1);
+  } catch {
     return undefined;
   }
-  const lower = address.toLowerCase();
-  if (lower === "::" || /^fe[89ab][0-9a-f]?:/.test(lower) || lower.startsWith("ff")) return "internal";
+  const [head = "", tail] = canonical.split("::");
+  const part = (text: string | undefined) => (text ? text.split(":").map((g) => parseInt(g, 16)) : []);
+  const left = part(head);
+  const right = part(tail);
+  if (tail === undefined) return left.length === 8 ? left : undefined;
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+const v4Of = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
+
+/**
+ * Whether an address is reachable from the internet: loopback, internal, or (undefined) public. IPv6 forms
+ * that carry an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96, 6to4 2002::/16) are
+ * judged by that address; unique-local, site-local, link-local and multicast IPv6 are internal.
+ */
+function internal(address: string): Internal {
+  if (isIP(address) === 4) return internalV4(address.split(".").map(Number));
+  const g = ipv6Groups(address);
+  if (!g) return "internal";
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
+  const zeroPrefix = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
+  if (zeroPrefix && g5 === 0 && g6 === 0) return g7 === 1 ? "loopback" : "internal"; // ::1, ::
+  if (zeroPrefix && (g5 === 0xffff || g5 === 0)) return internalV4(v4Of(g6, g7)); // mapped, compatible
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
+    return internalV4(v4Of(g6, g7)); // NAT64
+  if (g0 === 0x2002) return internalV4(v4Of(g1, g2)); // 6to4
+  if ((g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80 || (g0 & 0xffc0) === 0xfec0 || g0 >= 0xff00)
+    return "internal";
   return undefined;
 }
 

@@ -22,8 +22,8 @@ import type {
   UpdateRolloutInput,
   UpdateRolloutResult,
 } from "./contract";
-import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord, type RolloutState } from "./model";
-import { cloudEvent, type CloudEvent } from "../notifications/model";
+import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from "./model";
+import { rolloutEvent } from "./events";
 import { reconcileRollout } from "./reconcile";
 
 /** Records read at once by a sweep. */
@@ -198,40 +198,6 @@ async function cancelInFlight(
         ),
       ),
   );
-}
-
-/**
- * The webhook event of a rollout's move into `state`, if that move is one subscribers are told of: a gate
- * waiting for approval (once per wave), a halt, and the end (Succeeded or Aborted).
- */
-function rolloutEvent(rollout: RolloutRecord, state: RolloutState): CloudEvent | undefined {
-  const data = {
-    rolloutId: rollout.id,
-    state,
-    ...(rollout.release !== undefined ? { release: rollout.release } : {}),
-    ...(rollout.message !== undefined ? { message: rollout.message } : {}),
-  };
-  const source = `/rollouts/${rollout.id}`;
-  const at = rollout.updatedAt;
-  switch (state) {
-    case "WaitingForApproval": {
-      const wave = rollout.waves[rollout.currentWave];
-      return cloudEvent(
-        "rollout.waitingForApproval",
-        source,
-        `${rollout.id}:${rollout.currentWave}`,
-        { ...data, wave: { index: rollout.currentWave, name: wave?.name } },
-        at,
-      );
-    }
-    case "Halted":
-      return cloudEvent("rollout.halted", source, rollout.id, data, at);
-    case "Succeeded":
-    case "Aborted":
-      return cloudEvent("rollout.finished", source, rollout.id, data, at);
-    default:
-      return undefined;
-  }
 }
 
 export async function updateRolloutActivity(

@@ -12,6 +12,8 @@ import { ENDED_STATUSES, instanceState, reasonText, START_GRACE_MS } from "../du
 import type { RolloutDeps } from "./deps";
 import { rolloutInstanceId } from "./contract";
 import { TERMINAL_ROLLOUT_STATES, type RolloutRecord } from "./model";
+import { createLogger } from "../logging/logger";
+import { rolloutEvent } from "./events";
 
 export async function reconcileRollout(
   rt: RolloutDeps,
@@ -33,7 +35,7 @@ export async function reconcileRollout(
       : `the rollout's orchestration ${state.runtimeStatus.toLowerCase()}`;
   const store = rt.rollouts;
   await store.skipPending(record.id);
-  return store.update(record.id, (current) =>
+  const updated = await store.update(record.id, (current) =>
     TERMINAL_ROLLOUT_STATES.includes(current.state)
       ? undefined
       : {
@@ -43,4 +45,8 @@ export async function reconcileRollout(
           completedAt: new Date().toISOString(),
         },
   );
+  // Subscribers hear of this end as of any other (a repeat publishes the same occurrence: delivered once).
+  const event = rolloutEvent(updated, updated.state);
+  if (event) await rt.events.publish(client, event, createLogger().with({ rolloutId: record.id }));
+  return updated;
 }

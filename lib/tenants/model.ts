@@ -204,11 +204,61 @@ export function findSecrets(value: unknown, path = ""): FieldError[] {
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => found.push(...findSecrets(item, `${path}[${i}]`)));
   } else if (value && typeof value === "object") {
+    if (path === "parameters") return [...found, ...findSecretParameters(value, message)];
     for (const [k, v] of Object.entries(value)) {
       const field = path ? `${path}.${k}` : k;
       if (SECRET_FIELDS.has(k.toLowerCase())) found.push({ field, message });
       else found.push(...findSecrets(v, field));
     }
+  }
+  return found;
+}
+
+/** Words in a parameter name that say it holds a secret (`dbPassword`, `api_token`, `storage-key`, ...). */
+const SECRET_WORDS = [
+  "password",
+  "passwd",
+  "secret",
+  "token",
+  "apikey",
+  "accesskey",
+  "accountkey",
+  "privatekey",
+  "sharedkey",
+  "signingkey",
+  "storagekey",
+  "credential",
+  "connectionstring",
+  "certificate",
+];
+const secretParameterName = (name: string) => {
+  const words = name.toLowerCase().replace(/[^a-z0-9]/g, "");
+  return (
+    SECRET_WORDS.some((w) => words.includes(w)) ||
+    words.endsWith("key") ||
+    words.startsWith("sas") ||
+    words.endsWith("sas")
+  );
+};
+
+/**
+ * Tenant parameters (./parameters.ts): a parameter whose name says it is a secret must name a setting
+ * (`{ "setting": "DB_PASSWORD" }`, resolved by the customer's agent), never carry a value; a value of any
+ * parameter must not look like a secret either.
+ */
+function findSecretParameters(parameters: object, message: string): FieldError[] {
+  const found: FieldError[] = [];
+  for (const [name, value] of Object.entries(parameters)) {
+    const field = `parameters.${name}`;
+    const isSetting =
+      value !== null && typeof value === "object" && !Array.isArray(value) && "setting" in value;
+    if (isSetting) continue;
+    if (secretParameterName(name))
+      found.push({
+        field,
+        message: `${message}: a secret parameter is { "setting": "<name>" }, which the customer's agent resolves`,
+      });
+    else found.push(...findSecrets(value, field));
   }
   return found;
 }

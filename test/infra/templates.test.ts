@@ -339,7 +339,7 @@ test("the Provider's plan: Linux Consumption in public mode (unchanged); Flex Co
   );
   assert.match(plan!.body, /reserved: true/, "Linux in every mode");
   const app = blocks(bicep).get("functionApp");
-  assert.match(app!.body, /linuxFxVersion: isFlex \? null : 'Node\|20'/);
+  assert.match(app!.body, /linuxFxVersion: isFlex \? null : 'Node\|22'/, "Node 22 LTS on Y1 too");
   // Flex Consumption: the runtime and the identity-based package storage in functionAppConfig, and the
   // two settings it refuses left out of the app settings. Node 22 LTS: Flex's Node 20 is past its end
   // of life (2026-04-30); the package's engines (>=20.10) admit 22.

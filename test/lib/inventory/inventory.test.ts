@@ -50,10 +50,25 @@ test("current is the latest success, previous the latest success of another rele
   assert.equal(a?.inFlight?.release, "2.0.1");
   assert.equal(b?.current, undefined);
   assert.equal(c?.current, undefined);
-  const counts = countInventory([a!, b!, c!]);
+  // As the API answers it (the counts are prototype-less records: label keys are user data).
+  const counts = JSON.parse(JSON.stringify(countInventory([a!, b!, c!]))) as ReturnType<
+    typeof countInventory
+  >;
   assert.deepEqual(counts.byVersion, { "1.1.0": 1, none: 2 });
   assert.deepEqual(counts.byLabel, { ring: { canary: { "1.1.0": 1 }, prod: { none: 1 } } });
   assert.equal(isBehind(a!, "1.1.0"), false);
   assert.equal(isBehind(a!, "1.2.0-rc.1"), true);
   assert.equal(isBehind(c!, "0.0.1"), true, "no release is behind every version");
+});
+
+test("label keys and values that name Object's own members are counted, and pollute nothing", () => {
+  const [t] = inventoryOf(
+    [{ name: "t", labels: { constructor: "prototype", toString: "x", __proto__x: "y" } }],
+    [attempt({ tenant: "t", release: "2.4.0", outcome: "Succeeded", completedAt: "2026-01-01T00:00:00Z" })],
+  );
+  const counts = countInventory([t!]);
+  assert.equal(counts.byLabel.constructor?.prototype?.["2.4.0"], 1);
+  assert.equal(counts.byLabel["toString"]?.["x"]?.["2.4.0"], 1);
+  assert.equal(({} as Record<string, unknown>)["2.4.0"], undefined, "Object.prototype is untouched");
+  assert.equal(typeof Object.prototype.toString, "function");
 });

@@ -45,11 +45,38 @@ test("at delivery, a name resolving inside the network is refused (rebinding); l
     assert.equal(addressAllowed(address, azure), false, address);
   assert.equal(addressAllowed("127.0.0.1", azure), false);
   assert.equal(addressAllowed("127.0.0.1", local), true);
+  for (const address of [
+    "::ffff:7f00:1",
+    "0:0:0:0:0:ffff:10.0.0.1",
+    "::10.0.0.1",
+    "64:ff9b::a00:1",
+    "2002:a00:1::1",
+    "fec0::1",
+    "ff02::1",
+    "::",
+    "168.63.129.16",
+    "192.0.0.8",
+    "198.18.0.1",
+    "0.1.2.3",
+  ])
+    assert.equal(addressAllowed(address, azure), false, address);
+  assert.equal(addressAllowed("::ffff:14.1.2.3", azure), true, "a mapped public address is public");
   assert.equal(addressAllowed("20.42.1.7", azure), true);
   assert.equal(addressAllowed("2603:1030::7", azure), true);
 });
 
 test("the signature is Standard Webhooks v1: base64 HMAC-SHA256 of id.timestamp.body", () => {
+  // The reference vector of the Standard Webhooks specification (a `whsec_` secret is base64 bytes).
+  assert.equal(
+    webhookSignature(
+      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      1614265330,
+      '{"test": 2432232314}',
+    ),
+    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+  );
+  // Any other secret is its UTF-8 bytes.
   const mac = createHmac("sha256", "k").update("id-1.1700000000.{}").digest("base64");
   assert.equal(webhookSignature("k", "id-1", 1_700_000_000, "{}"), `v1,${mac}`);
 });

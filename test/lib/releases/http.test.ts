@@ -271,6 +271,12 @@ describe("tenant parameters", () => {
       "parameters.db",
     );
     await expectProblem(await put({ password: "hunter2" }), 400, "parameters.password");
+    for (const name of ["dbPassword", "api_token", "storage-key", "clientSecretValue", "sasUrl"])
+      await expectProblem(await put({ [name]: "hunter2" }), 400, `parameters.${name}`);
+    // The documented form of a secret: the name of a setting the agent resolves, under any name.
+    const named = await put({ password: { setting: "DB_PASSWORD" }, bypassCache: true, region: "x" });
+    assert.equal(named.status, 201, await named.text());
+    assert.equal((await api("tenants/wingtip", { method: "DELETE" })).status, 204);
     await expectProblem(await put({ "9lives": 1 }), 400, "parameters.9lives");
     await expectProblem(await put({ nested: { a: 1 } }), 400, "parameters.nested");
     await expectProblem(

@@ -58,6 +58,7 @@ before(async () => {
     store: new TenantStore(createTableClient(cs, "tenants")),
     health: new TenantHealthStore(createTableClient(cs, "tenanthealth")),
     rollouts: new RolloutStore(createTableClient(cs, ROLLOUTS_TABLE)),
+    events: { publish: async () => {} },
   } as unknown as RolloutDeps;
   const register = (name: string, state: "active" | "suspended", limit: number) =>
     rt.store.put(
