@@ -1,8 +1,8 @@
 /**
  * The `rollout` and `rolloutBatch` orchestrations (docs/rollouts.md).
  *
- * `rollout` runs the waves in order. A wave's tenants are split into batches (`rolloutBatch`
- * sub-orchestrations, at most `batchSize` tenants each, so no history grows with the fleet); as many
+ * `rollout` waits while Scheduled (only with `notBefore`), then runs the waves in order. A wave's
+ * tenants are split into batches (`rolloutBatch` sub-orchestrations, at most `batchSize` tenants each, so no history grows with the fleet); as many
  * batches run at once as `maxConcurrency / laneConcurrency` asks, and their shares of `maxConcurrency`
  * add up to it, so the cap holds across the rollout. After a wave: bake, then the approval gate.
  *
@@ -97,6 +97,11 @@ function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, Ro
     inbox: new EventInbox(df, [ROLLOUT_EVENTS.rolloutControl]),
     round: 0,
   };
+  // 0. Scheduled: only a rollout with notBefore waits (one without yields exactly as before it existed).
+  if (input.notBefore !== undefined) {
+    const aborted = yield* scheduled(run, new Date(input.notBefore));
+    if (aborted) return aborted;
+  }
   for (let w = 0; w < input.waves.length; w++) {
     // 1. and 2. The wave's tenants, round by round, within the error budget.
     const stopped = (yield* runWave(run, w)) ?? (yield* closeWave(run, w));
@@ -124,6 +129,26 @@ interface RolloutRun {
   inbox: EventInbox<RolloutEventPayloads, "rolloutControl">;
   /** Rounds launched so far, across waves (batch instance ids carry it). */
   round: number;
+}
+
+/**
+ * 0. Scheduled until `notBefore`: a durable timer (a series of timers of at most MAX_TIMER_MS, through
+ *    EventInbox.next) raced with the rollout's control events; each event re-reads the record, and an
+ *    abort ends the rollout Aborted at once, nothing started. A pause asked meanwhile is kept: the first
+ *    wave then holds at its gate. A notBefore already past waits for nothing. Answers the end state when
+ *    it ended.
+ */
+function* scheduled(run: RolloutRun, notBefore: Date): Generator<Task, RolloutState | undefined, unknown> {
+  const { df, id } = run;
+  let { control } = yield* update(df, { state: "Scheduled" }, id);
+  df.setCustomStatus({ state: "Scheduled", notBefore: notBefore.toISOString() });
+  while (!control.aborted && df.currentUtcDateTime < notBefore) {
+    const got = yield* run.inbox.next(notBefore);
+    if (got.length === 0) break;
+    ({ control } = yield* update(df, {}, id));
+  }
+  if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+  return undefined;
 }
 
 /**
