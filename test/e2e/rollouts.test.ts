@@ -518,4 +518,11 @@ test("a scheduled rollout shows Scheduled until notBefore; approve is refused, p
   );
   assert.equal(r.waves[0]?.state, "Skipped");
   assert.ok(r.completedAt);
+  // A retry runs now: the schedule stays with the rollout it retries.
+  const retry = await post(`/api/rollouts/${res.body.id}/retry`);
+  assert.equal(retry.status, 202);
+  started.add(retry.body.id);
+  assert.notEqual(retry.body.state, "Scheduled");
+  assert.equal(retry.body.notBefore, undefined);
+  await until(retry.body.id, (v) => v.state === "Succeeded");
 });
