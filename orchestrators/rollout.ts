@@ -45,6 +45,11 @@ const MAX_SWEEP_MS = 10 * 60_000;
 /** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
 const GATE_RECHECK_MS = 5 * 60_000;
 const STORE_OUTAGE_WAIT_MS = 60_000;
+/**
+ * A Scheduled rollout re-reads its record this often even if no event came (a lost announcement of an
+ * abort): a day bounds that delay while a 90-day wait stays a few hundred history events.
+ */
+const SCHEDULED_RECHECK_MS = 24 * 3_600_000;
 const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 const ABORTED = "aborted by user";
 const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
@@ -132,9 +137,9 @@ interface RolloutRun {
 }
 
 /**
- * 0. Scheduled until `notBefore`: a durable timer (a series of timers of at most MAX_TIMER_MS, through
- *    EventInbox.next) raced with the rollout's control events; each event re-reads the record, and an
- *    abort ends the rollout Aborted at once, nothing started. A pause asked meanwhile is kept: the first
+ * 0. Scheduled until `notBefore`: durable timers (each at most a day, SCHEDULED_RECHECK_MS, so under
+ *    MAX_TIMER_MS, through EventInbox.next) raced with the rollout's control events; each event and each
+ *    day re-reads the record, and an abort ends the rollout Aborted at once, nothing started. A pause asked meanwhile is kept: the first
  *    wave then holds at its gate. A notBefore already past waits for nothing. Answers the end state when
  *    it ended.
  */
@@ -143,8 +148,9 @@ function* scheduled(run: RolloutRun, notBefore: Date): Generator<Task, RolloutSt
   let { control } = yield* update(df, { state: "Scheduled" }, id);
   df.setCustomStatus({ state: "Scheduled", notBefore: notBefore.toISOString() });
   while (!control.aborted && df.currentUtcDateTime < notBefore) {
-    const got = yield* run.inbox.next(notBefore);
-    if (got.length === 0) break;
+    const recheck = df.currentUtcDateTime.getTime() + SCHEDULED_RECHECK_MS;
+    yield* run.inbox.next(new Date(Math.min(notBefore.getTime(), recheck)));
+    if (df.currentUtcDateTime >= notBefore) break;
     ({ control } = yield* update(df, {}, id));
   }
   if (control.aborted) return yield* end(run, "Aborted", ABORTED);
