@@ -1,6 +1,6 @@
 /**
  * `npm run demo`'s rollout scenarios (docs/rollouts.md): all succeed; the error budget halts; an approval
- * gate approved through the API; abort. They use whatever tenants the stack has registered (two or six),
+ * gate approved through the API; abort; a scheduled rollout aborted before it starts. They use whatever tenants the stack has registered (two or six),
  * in waves by their `ring` label when they carry one (canary, early, broad), else the first tenant alone
  * and then the rest. A scenario counts only if the rollout ended with one truth: its record final, its
  * orchestration Completed with that state, every deployment it started agreeing with it.
@@ -172,6 +172,23 @@ export async function rolloutScenarios(api: string, call: ApiCall): Promise<Demo
           id,
           (r) =>
             `${r.state}, ${count(r, (t) => t.outcome === "Cancelled")} cancelled, ${count(r, (t) => t.phase === "Skipped")} skipped`,
+        );
+      },
+    },
+    {
+      // A rollout scheduled for tomorrow shows Scheduled; abort ends it at once, nothing started.
+      name: "rollout scheduled",
+      expected: `Scheduled, then Aborted, 0 started, ${n} skipped`,
+      run: async () => {
+        const notBefore = new Date(Date.now() + 86_400_000).toISOString();
+        const id = await start({ spec: { demo: { steps: 1, stepMs: 100 } }, notBefore });
+        const scheduled = (await view(id)).state;
+        const res = await call("POST", `/rollouts/${id}/abort`);
+        if (res.status !== 202) return `abort refused: ${res.status}`;
+        return ended(
+          id,
+          (r) =>
+            `${scheduled}, then ${r.state}, ${count(r, (t) => t.deploymentId !== undefined)} started, ${count(r, (t) => t.phase === "Skipped")} skipped`,
         );
       },
     },

@@ -1,8 +1,8 @@
 /**
  * The `rollout` and `rolloutBatch` orchestrations (docs/rollouts.md).
  *
- * `rollout` runs the waves in order. A wave's tenants are split into batches (`rolloutBatch`
- * sub-orchestrations, at most `batchSize` tenants each, so no history grows with the fleet); as many
+ * `rollout` waits while Scheduled (only with `notBefore`), then runs the waves in order. A wave's
+ * tenants are split into batches (`rolloutBatch` sub-orchestrations, at most `batchSize` tenants each, so no history grows with the fleet); as many
  * batches run at once as `maxConcurrency / laneConcurrency` asks, and their shares of `maxConcurrency`
  * add up to it, so the cap holds across the rollout. After a wave: bake, then the approval gate.
  *
@@ -45,6 +45,11 @@ const MAX_SWEEP_MS = 10 * 60_000;
 /** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
 const GATE_RECHECK_MS = 5 * 60_000;
 const STORE_OUTAGE_WAIT_MS = 60_000;
+/**
+ * A Scheduled rollout re-reads its record this often even if no event came (a lost announcement of an
+ * abort): a day bounds that delay while a 90-day wait stays a few hundred history events.
+ */
+const SCHEDULED_RECHECK_MS = 24 * 3_600_000;
 const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 const ABORTED = "aborted by user";
 const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
@@ -97,6 +102,11 @@ function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, Ro
     inbox: new EventInbox(df, [ROLLOUT_EVENTS.rolloutControl]),
     round: 0,
   };
+  // 0. Scheduled: only a rollout with notBefore waits (one without yields exactly as before it existed).
+  if (input.notBefore !== undefined) {
+    const aborted = yield* scheduled(run, new Date(input.notBefore));
+    if (aborted) return aborted;
+  }
   for (let w = 0; w < input.waves.length; w++) {
     // 1. and 2. The wave's tenants, round by round, within the error budget.
     const stopped = (yield* runWave(run, w)) ?? (yield* closeWave(run, w));
@@ -124,6 +134,27 @@ interface RolloutRun {
   inbox: EventInbox<RolloutEventPayloads, "rolloutControl">;
   /** Rounds launched so far, across waves (batch instance ids carry it). */
   round: number;
+}
+
+/**
+ * 0. Scheduled until `notBefore`: durable timers (each at most a day, SCHEDULED_RECHECK_MS, so under
+ *    MAX_TIMER_MS, through EventInbox.next) raced with the rollout's control events; each event and each
+ *    day re-reads the record, and an abort ends the rollout Aborted at once, nothing started. A pause asked meanwhile is kept: the first
+ *    wave then holds at its gate. A notBefore already past waits for nothing. Answers the end state when
+ *    it ended.
+ */
+function* scheduled(run: RolloutRun, notBefore: Date): Generator<Task, RolloutState | undefined, unknown> {
+  const { df, id } = run;
+  let { control } = yield* update(df, { state: "Scheduled" }, id);
+  df.setCustomStatus({ state: "Scheduled", notBefore: notBefore.toISOString() });
+  while (!control.aborted && df.currentUtcDateTime < notBefore) {
+    const recheck = df.currentUtcDateTime.getTime() + SCHEDULED_RECHECK_MS;
+    yield* run.inbox.next(new Date(Math.min(notBefore.getTime(), recheck)));
+    if (df.currentUtcDateTime >= notBefore) break;
+    ({ control } = yield* update(df, {}, id));
+  }
+  if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+  return undefined;
 }
 
 /**

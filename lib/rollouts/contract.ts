@@ -48,6 +48,11 @@ export interface RolloutInput {
   laneConcurrency: number;
   /** How long a batch waits for a finished deployment before it sweeps its in-flight ones. */
   sweepSeconds: number;
+  /**
+   * Start no wave before this instant (ISO 8601): the rollout is Scheduled on a durable timer until then.
+   * Absent on every rollout started without it, and on all started before 0.4.0: those yield as before.
+   */
+  notBefore?: string;
 }
 
 export interface BatchInput {

@@ -24,6 +24,7 @@ import { timeoutOrderError } from "../tenants/model";
 import { ROLLOUT_EVENTS, ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
 import {
   DEFAULTS,
+  notBeforeError,
   planRollout,
   resolveBudget,
   startRolloutSchema,
@@ -105,6 +106,7 @@ async function ensureStarted(
     batchSize: rt.settings.rolloutBatchSize,
     laneConcurrency: rt.settings.rolloutLaneConcurrency,
     sweepSeconds: rt.settings.rolloutSweepSeconds,
+    ...(record.notBefore !== undefined ? { notBefore: record.notBefore } : {}),
   };
   try {
     await client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId, input });
@@ -172,6 +174,9 @@ async function startRollout({ request, client, context, rt }: Call): Promise<Htt
     }
     return repeated(rt, client, request, existing);
   }
+  // Against the clock only for a new rollout: a repeat after notBefore passed is still answered above.
+  const notBefore = notBeforeError(body.notBefore, Date.now());
+  if (notBefore) throw validationProblem([notBefore]);
   const registered = await rt.store.listAll();
   const plan = planRollout(
     body,
@@ -184,9 +189,10 @@ async function startRollout({ request, client, context, rt }: Call): Promise<Htt
   const now = new Date().toISOString();
   const record: RolloutRecord = {
     id,
-    state: "Running",
+    state: body.notBefore !== undefined ? "Scheduled" : "Running",
     spec,
     ...(release !== undefined ? { release } : {}),
+    ...(body.notBefore !== undefined ? { notBefore: body.notBefore } : {}),
     options,
     waves: plan.waves.map((w) => ({ name: w.name, size: w.tenants.length, state: "Pending" })),
     currentWave: 0,
@@ -264,6 +270,8 @@ async function retryRollout({ request, client, context, rt }: Call): Promise<Htt
     createdAt: now,
     updatedAt: now,
   };
+  // The retry runs now: a schedule the retried rollout had is behind it.
+  delete record.notBefore;
   delete record.completedAt;
   delete record.message;
   delete record.controls;

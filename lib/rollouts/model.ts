@@ -14,7 +14,7 @@ import type { FieldError } from "../http/problem";
 import { matchesSelector, parseSelector, SelectorError, type Selector } from "../tenants/selector";
 
 export type RolloutState =
-  "Running" | "Baking" | "WaitingForApproval" | "Paused" | "Succeeded" | "Halted" | "Aborted";
+  "Scheduled" | "Running" | "Baking" | "WaitingForApproval" | "Paused" | "Succeeded" | "Halted" | "Aborted";
 export const TERMINAL_ROLLOUT_STATES: readonly RolloutState[] = ["Succeeded", "Halted", "Aborted"];
 
 export type WaveState = "Pending" | "Running" | "Baking" | "WaitingForApproval" | "Completed" | "Skipped";
@@ -28,6 +28,9 @@ export type TenantPhase = "Pending" | "Running" | "Completed" | "Skipped";
 export const DEFAULTS = { maxConcurrency: 10, maxErrors: 0, bakeSeconds: 0 } as const;
 /** Targets one rollout may name; the plan rides in the orchestration's input. */
 const MAX_TARGETS = 10_000;
+
+/** How far ahead `notBefore` may be: a durable timer that long is a series of timers (lib/durable/timers.ts). */
+export const MAX_NOT_BEFORE_DAYS = 90;
 
 const ROLLOUT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 const TENANT = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
@@ -95,6 +98,10 @@ export const startRolloutSchema = z
       .max(7 * 86_400)
       .optional(),
     approval: z.enum(["none", "afterEachWave"]).optional(),
+    /** Start no wave before this instant (ISO 8601 with a zone); the window is checked by notBeforeError. */
+    notBefore: z.iso
+      .datetime({ offset: true, message: "must be an ISO 8601 timestamp with a zone" })
+      .optional(),
   })
   .superRefine((body, ctx) => {
     specOrRelease(body, ctx);
@@ -106,6 +113,19 @@ export const startRolloutSchema = z
     });
   });
 type StartRolloutRequest = z.infer<typeof startRolloutSchema>;
+
+/**
+ * `notBefore` against the clock: it must be after `now` and at most MAX_NOT_BEFORE_DAYS ahead. Checked
+ * when a rollout is created, not when a start is repeated (a repeat answers the rollout as it stands).
+ */
+export function notBeforeError(notBefore: string | undefined, now: number): FieldError | undefined {
+  if (notBefore === undefined) return undefined;
+  const at = Date.parse(notBefore);
+  if (at <= now) return { field: "notBefore", message: "must be in the future" };
+  if (at - now > MAX_NOT_BEFORE_DAYS * 86_400_000)
+    return { field: "notBefore", message: `must be at most ${MAX_NOT_BEFORE_DAYS} days ahead` };
+  return undefined;
+}
 
 /** One wave as planned: its tenants in the order they start. */
 export interface PlannedWave {
@@ -163,6 +183,8 @@ export interface RolloutRecord {
   requestDigest: string;
   /** The rollout this one retries, if any. */
   retryOf?: string;
+  /** Start no wave before this instant (ISO 8601, as given): the rollout is Scheduled until then. */
+  notBefore?: string;
   /** Who started it (start or retry). Absent on rollouts started by 0.2.0 or earlier. */
   startedBy?: Actor;
   /** Approve / pause / resume / abort as given, oldest first. Absent before the first (and on headers 0.2.0 or earlier wrote). */

@@ -30,9 +30,12 @@ export function links(request: HttpRequest, id: string) {
   };
 }
 
-/** The state the API shows: a pause asked of a running rollout shows at once (in-flight work finishes). */
+/**
+ * The state the API shows: a pause asked of a running rollout shows at once (in-flight work finishes).
+ * A Scheduled rollout shows Scheduled until notBefore, a pause asked meanwhile as `pauseRequested`.
+ */
 export function shownState(r: RolloutRecord) {
-  if (TERMINAL_ROLLOUT_STATES.includes(r.state)) return r.state;
+  if (TERMINAL_ROLLOUT_STATES.includes(r.state) || r.state === "Scheduled") return r.state;
   return r.control.paused && !r.control.aborted ? "Paused" : r.state;
 }
 
@@ -90,6 +93,7 @@ export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]
     maxConcurrency: r.options.maxConcurrency,
     bakeSeconds: r.options.bakeSeconds,
     approval: r.options.approval,
+    ...(r.notBefore !== undefined ? { notBefore: r.notBefore } : {}),
     currentWave: r.currentWave,
     ...(r.control.paused ? { pauseRequested: true } : {}),
     ...(r.control.aborted ? { abortRequested: true } : {}),

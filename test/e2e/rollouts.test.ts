@@ -162,6 +162,7 @@ function peakInFlight(records: readonly DeploymentRecordView[]): number {
 }
 
 const quick = { demo: { steps: 2, stepMs: 100 } };
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
 
 test("tenants are selected by label", async () => {
   const res = await fetch(
@@ -466,6 +467,9 @@ test("bad rollout requests get a 400 naming the field, and start nothing", async
     ],
     [{ spec: quick, targets: {} }, "targets"],
     [{ targets: { selector: "ring" } }, "spec"],
+    [{ spec: quick, targets: { selector: "ring" }, notBefore: "next tuesday" }, "notBefore"],
+    [{ spec: quick, targets: { selector: "ring" }, notBefore: "2020-01-01T00:00:00Z" }, "notBefore"],
+    [{ spec: quick, targets: { selector: "ring" }, notBefore: inDays(91) }, "notBefore"],
   ];
   const before = ((await (await fetch(`${host!.url}/api/rollouts?top=1000`)).json()) as { items: unknown[] })
     .items.length;
@@ -487,4 +491,38 @@ test("bad rollout requests get a 400 naming the field, and start nothing", async
     .items.length;
   assert.equal(after, before);
   assert.equal((await fetch(`${host!.url}/api/rollouts/nope`)).status, 404);
+});
+
+test("a scheduled rollout shows Scheduled until notBefore; approve is refused, pause is kept, abort ends it Aborted having started nothing", async () => {
+  const notBefore = inDays(30);
+  const res = await startRollout({ spec: quick, targets: { selector: "ring=canary" }, notBefore });
+  assert.equal(res.status, 202);
+  assert.deepEqual([res.body.state, res.body.notBefore], ["Scheduled", notBefore]);
+  const listed = (await (await fetch(`${host!.url}/api/rollouts?top=1000`)).json()) as {
+    items: { id: string; state: string; notBefore?: string }[];
+  };
+  const item = listed.items.find((i) => i.id === res.body.id);
+  assert.deepEqual([item?.state, item?.notBefore], ["Scheduled", notBefore]);
+  const approve = await post(`/api/rollouts/${res.body.id}/approve`);
+  assert.equal(approve.status, 409);
+  const pause = await post(`/api/rollouts/${res.body.id}/pause`);
+  assert.equal(pause.status, 202);
+  assert.deepEqual([pause.body.state, pause.body.pauseRequested], ["Scheduled", true]);
+  const abort = await post(`/api/rollouts/${res.body.id}/abort`);
+  assert.equal(abort.status, 202);
+  // The orchestration wakes for the abort: not 30 days, a moment.
+  const r = await until(res.body.id, (v) => v.state === "Aborted", 15_000);
+  assert.deepEqual(
+    r.tenants.map((t) => [t.tenant, t.phase, t.deploymentId]),
+    [["alpha", "Skipped", undefined]],
+  );
+  assert.equal(r.waves[0]?.state, "Skipped");
+  assert.ok(r.completedAt);
+  // A retry runs now: the schedule stays with the rollout it retries.
+  const retry = await post(`/api/rollouts/${res.body.id}/retry`);
+  assert.equal(retry.status, 202);
+  started.add(retry.body.id);
+  assert.notEqual(retry.body.state, "Scheduled");
+  assert.equal(retry.body.notBefore, undefined);
+  await until(retry.body.id, (v) => v.state === "Succeeded");
 });

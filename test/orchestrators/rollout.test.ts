@@ -26,6 +26,7 @@ import {
 import type { RolloutControl } from "../../lib/rollouts/model";
 import { recordHistories } from "../replay/recorder";
 import { MAX_TIMER_MS } from "../../lib/durable/timers";
+import type { Engine } from "../../dev/durable/engine";
 
 const DAY_S = 24 * 3600;
 
@@ -49,6 +50,8 @@ interface World {
   updateOutage?: number;
   /** Runs in each update (the rollout store's write), e.g. to raise control events during a bake. */
   onUpdate?: (input: UpdateRolloutInput) => Promise<void>;
+  /** Virtual time of the first deployment start. */
+  firstStartAt?: number;
 }
 
 const worlds = new Map<string, World>();
@@ -92,6 +95,7 @@ before(async () => {
           }));
           w.inFlight += started.length;
           w.peak = Math.max(w.peak, w.inFlight);
+          if (input.start.length > 0) w.firstStartAt ??= virtualNow();
           w.started.push(...input.start);
           for (const s of started) {
             if (w.manual) break;
@@ -134,6 +138,9 @@ afterEach((t) => record(t));
 after(async () => {
   await h.close();
 });
+
+/** The engine's (virtual) now: what a rollout's `notBefore` is measured against. */
+const virtualNow = () => (h.engine as Engine).clock.now();
 
 let seq = 0;
 function world(over: Partial<World> = {}): [string, World] {
@@ -439,4 +446,89 @@ test("slots of tenants that could not start are filled at once, not after a swee
   const virtualMs = Date.parse(String(status.lastUpdatedTime)) - Date.parse(String(status.createdTime));
   assert.ok(virtualMs < 30_000, `took ${virtualMs} virtual ms`);
   assert.ok((w.calls ?? 0) >= 6);
+});
+
+type TimerEvent = { EventType: string; Timestamp: string; FireAt?: string };
+
+test("a scheduled rollout is Scheduled until notBefore (40 days, on timers of under 6 days), then runs as before", async () => {
+  const [id, w] = world();
+  const notBefore = new Date(virtualNow() + 40 * DAY_S * 1000).toISOString();
+  const { status } = await run(id, { notBefore });
+  assert.equal(status.output, "Succeeded");
+  assert.deepEqual(w.states, ["Scheduled", "Running", "Succeeded"]);
+  assert.equal(w.started.length, 6);
+  assert.ok(w.firstStartAt! >= Date.parse(notBefore), "nothing started before notBefore");
+  const created = (status.history as TimerEvent[]).filter((e) => e.EventType === "TimerCreated");
+  assert.ok(created.length >= 40, `${created.length} timers for 40 days (one a day at most)`);
+  for (const t of created)
+    assert.ok(Date.parse(String(t.FireAt)) - Date.parse(t.Timestamp) <= MAX_TIMER_MS, JSON.stringify(t));
+  assert.deepEqual(
+    h.logs.filter((l) => /already yielded|longer than maximumShortTimerDuration/.test(l)),
+    [],
+  );
+});
+
+test("a notBefore already past when the orchestration runs waits for nothing", async () => {
+  const [id, w] = world();
+  const { status } = await run(id, { notBefore: new Date(virtualNow() - 1000).toISOString() });
+  assert.equal(status.output, "Succeeded");
+  assert.deepEqual(w.states, ["Scheduled", "Running", "Succeeded"]);
+  assert.equal((status.history as TimerEvent[]).filter((e) => e.EventType === "TimerCreated").length, 0);
+});
+
+test("abort while Scheduled wakes the rollout: Aborted at once, nothing started", async () => {
+  const [id, w] = world();
+  // The abort is announced as the rollout enters Scheduled and recorded by the time it re-reads.
+  w.onUpdate = async (u) => {
+    if (u.state === "Scheduled")
+      await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "abort" });
+    else if (!u.state && !u.wave) w.control = { aborted: true };
+  };
+  const { status } = await run(id, {
+    notBefore: new Date(virtualNow() + 80 * DAY_S * 1000).toISOString(),
+  });
+  assert.equal(status.output, "Aborted");
+  assert.deepEqual(w.started, []);
+  assert.deepEqual(w.states, ["Scheduled", "Aborted"]);
+  const virtualMs = Date.parse(String(status.lastUpdatedTime)) - Date.parse(String(status.createdTime));
+  assert.ok(virtualMs < DAY_S * 1000, `ended after ${virtualMs} virtual ms`);
+});
+
+test("a pause asked while Scheduled holds the first wave at notBefore; resume runs it", async () => {
+  const [id, w] = world();
+  w.onUpdate = async (u) => {
+    if (u.state !== "Scheduled") return;
+    w.control = { paused: true };
+    await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "pause" });
+  };
+  await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, {
+    instanceId: rolloutInstanceId(id),
+    input: input(id, { notBefore: new Date(virtualNow() + 10 * DAY_S * 1000).toISOString() }),
+  });
+  await waitFor(
+    h.client,
+    rolloutInstanceId(id),
+    (s) => (s.customStatus as { state?: string })?.state === "Paused",
+  );
+  assert.deepEqual(w.started, []);
+  w.control = {};
+  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "resume" });
+  const s = await waitFor(h.client, rolloutInstanceId(id));
+  assert.equal(s.output, "Succeeded");
+  assert.equal(w.started.length, 6);
+  assert.deepEqual(w.states, ["Scheduled", "Running", "Paused", "Running", "Succeeded"]);
+});
+
+test("an abort whose announcement was lost is seen at the next daily re-read, nothing started", async () => {
+  const [id, w] = world();
+  // Recorded right after the rollout entered Scheduled, never announced.
+  w.onUpdate = async (u) => {
+    if (u.state === "Scheduled") setImmediate(() => (w.control = { aborted: true }));
+  };
+  const { status } = await run(id, { notBefore: new Date(virtualNow() + 60 * DAY_S * 1000).toISOString() });
+  assert.equal(status.output, "Aborted");
+  assert.deepEqual(w.started, []);
+  assert.deepEqual(w.states, ["Scheduled", "Aborted"]);
+  const virtualMs = Date.parse(String(status.lastUpdatedTime)) - Date.parse(String(status.createdTime));
+  assert.ok(virtualMs <= 2 * DAY_S * 1000, `ended after ${virtualMs} virtual ms`);
 });

@@ -267,4 +267,23 @@ describe("delivery", () => {
     assert.deepEqual([event.data.rolloutId, event.data.state], [rollout, "Succeeded"]);
     await assertRolloutTruth(host!.url, rollout);
   });
+
+  test("a scheduled rollout aborted before it starts is delivered as rollout.finished, Aborted", async () => {
+    await subscribe("/scheduled", ["rollout.finished"]);
+    const notBefore = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    const res = await api("rollouts", {
+      method: "POST",
+      body: { spec: { demo: { steps: 1 } }, targets: { selector: "ring=all" }, notBefore },
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    const rollout = ((await res.json()) as { id: string }).id;
+    assert.equal((await api(`rollouts/${rollout}/abort`, { method: "POST" })).status, 202);
+    const hit = await until("the aborted rollout's webhook", async () =>
+      received.find((r) => r.path === "/scheduled" && r.body.includes(rollout)),
+    );
+    const event = JSON.parse(hit.body) as { type: string; data: { rolloutId: string; state: string } };
+    assert.equal(event.type, "rollout.finished");
+    assert.deepEqual([event.data.rolloutId, event.data.state], [rollout, "Aborted"]);
+    await assertRolloutTruth(host!.url, rollout);
+  });
 });

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  MAX_NOT_BEFORE_DAYS,
+  notBeforeError,
   planRollout,
   resolveBudget,
   rolloutDeploymentId,
@@ -126,4 +128,28 @@ test("wave counts sort each tenant into one bucket", () => {
     ]),
     { total: 6, succeeded: 1, failed: 1, cancelled: 1, running: 1, pending: 1, skipped: 1 },
   );
+});
+
+test("notBefore: an ISO 8601 timestamp with a zone, after now and at most 90 days ahead", () => {
+  const body = { spec: { a: 1 }, targets: { selector: "ring" } };
+  for (const notBefore of ["2026-12-24T08:00:00Z", "2026-12-24T08:00:00.5+01:00"])
+    assert.ok(startRolloutSchema.safeParse({ ...body, notBefore }).success, notBefore);
+  for (const notBefore of ["tomorrow", "2026-12-24", "2026-12-24T08:00:00", 1_800_000_000_000]) {
+    const parsed = startRolloutSchema.safeParse({ ...body, notBefore });
+    assert.ok(!parsed.success, String(notBefore));
+    assert.deepEqual(parsed.error.issues[0]?.path, ["notBefore"]);
+  }
+  const now = Date.parse("2026-12-08T00:00:00Z");
+  const day = 86_400_000;
+  assert.equal(notBeforeError(undefined, now), undefined);
+  assert.equal(notBeforeError(new Date(now + 60_000).toISOString(), now), undefined);
+  assert.equal(notBeforeError(new Date(now + MAX_NOT_BEFORE_DAYS * day).toISOString(), now), undefined);
+  assert.deepEqual(notBeforeError(new Date(now).toISOString(), now), {
+    field: "notBefore",
+    message: "must be in the future",
+  });
+  assert.deepEqual(notBeforeError(new Date(now + MAX_NOT_BEFORE_DAYS * day + 1).toISOString(), now), {
+    field: "notBefore",
+    message: "must be at most 90 days ahead",
+  });
 });
