@@ -119,9 +119,9 @@ test("the version matrix shows the inventory's counts by ring and release, and d
 });
 
 test("the Notifications view lists the subscription and its delivery log", { skip }, async () => {
-  const subscription = page.locator("#subscriptions [data-subscription]");
-  await subscription.filter({ hasText: SECRET_SETTING }).waitFor();
-  const rows = page.getByTestId("deliveries").locator("tr");
+  const subscription = page.locator("#subscriptions [data-subscription]").filter({ hasText: SECRET_SETTING });
+  await subscription.waitFor();
+  const rows = subscription.getByTestId("deliveries").locator("tr");
   await rows
     .filter({ hasText: "rollout.finished" })
     .getByTestId("delivery-result")
@@ -131,6 +131,24 @@ test("the Notifications view lists the subscription and its delivery log", { ski
   assert.ok(
     received.some((e) => e.type === "rollout.finished"),
     JSON.stringify(received),
+  );
+
+  // npm start's own receiver: subscribed to every event type under its secret setting; a Delivered row
+  // means it verified the signature (it answers 401 otherwise), and its loopback URL lists what it got.
+  const printed = await s!.stack.waitForOutput(/Webhook receiver\s+(\S+)\s.*what it got: (\S+);/);
+  const ours = page.locator("#subscriptions [data-subscription]").filter({ hasText: printed[1] });
+  await ours.filter({ hasText: "DEV_WEBHOOK_RECEIVER_SECRET" }).waitFor();
+  await ours
+    .getByTestId("deliveries")
+    .locator("tr")
+    .filter({ hasText: "rollout.finished" })
+    .getByTestId("delivery-result")
+    .filter({ hasText: "Delivered" })
+    .waitFor({ timeout: 60_000 });
+  const got = (await (await fetch(printed[2])).json()) as { items: { type: string }[] };
+  assert.ok(
+    got.items.some((e) => e.type === "rollout.finished"),
+    JSON.stringify(got),
   );
 
   assert.deepEqual(pageErrors, []);
