@@ -53,3 +53,9 @@ export { createLogger } from "../lib/logging/logger";
 
 // dev/signing-key.ts: `npm start`'s local command-signing key and the public keys the agents pin.
 export { localSigningKey, publicKeySet } from "../lib/signing/keys";
+
+/**
+ * `npm start` subscribes its local webhook receiver (dev/webhook-receiver.ts) to every event type the
+ * product publishes, from the product's own list, so a new event type is received without an edit here.
+ */
+export { EVENT_TYPES } from "../lib/notifications/model";

@@ -31,6 +31,7 @@ export function spawnStack(
       AZURITE_PORT: "0",
       SERVICEBUS_PORT: "0",
       ISSUER_PORT: "0",
+      WEBHOOK_RECEIVER_PORT: "0",
       WEBSITE_HOSTNAME: "",
     },
     stdio: ["ignore", "pipe", "pipe"],

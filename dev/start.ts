@@ -11,8 +11,10 @@
  * principal in Fabrikam's directory holds least-privilege roles on a namespace with local auth disabled.
  *
  * State lives under one data folder (`.data/` or DATA_DIR) and survives a restart of the stack or a crash
- * of any part. Ports can be moved with PORT, AZURITE_PORT, SERVICEBUS_PORT and ISSUER_PORT (0 = any free
- * port); the ports a part actually got are read from its ready line and kept for its restarts.
+ * of any part. Ports can be moved with PORT, AZURITE_PORT, SERVICEBUS_PORT, ISSUER_PORT and
+ * WEBHOOK_RECEIVER_PORT (0 = any free port); the ports a part actually got are read from its ready line
+ * and kept for its restarts. A local webhook receiver (dev/webhook-receiver.ts, in this process, on
+ * 127.0.0.1:7072) is subscribed to every event type and verifies and logs each delivery.
  */
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
@@ -22,6 +24,12 @@ import { agentStorageSettings } from "./agent-settings";
 import { ensureCommandSigningKey, ensureReceiptSigningKey, type LocalKey } from "./signing-key";
 import { ensureDevCertificate } from "./certs";
 import { PartSpec, Supervisor } from "./supervisor";
+import {
+  ensureReceiverSecret,
+  RECEIVER_SECRET_SETTING,
+  startWebhookReceiver,
+  subscribeReceiver,
+} from "./webhook-receiver";
 
 const LOCAL_SUFFIX = ".servicebus.localhost";
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -121,6 +129,8 @@ interface RunningCustomer extends SimulatedCustomer {
 /** The running stack, as the Provider and the agents are wired to it. */
 interface Stack {
   azurite: z.infer<typeof azuriteReady>;
+  /** The local webhook receiver's secret, the value of the Provider's setting RECEIVER_SECRET_SETTING. */
+  webhookSecret: string;
   issuer: z.infer<typeof issuerReady>;
   /** NODE_EXTRA_CA_CERTS for every process that calls the issuer or the emulator's TLS port. */
   caBundle: string;
@@ -158,6 +168,7 @@ function providerEnvironment(stack: Stack, appClientId: string): Record<string, 
     IDENTITY_HEADER: stack.issuer.identityHeader,
     NODE_EXTRA_CA_CERTS: stack.caBundle,
     COMMAND_SIGNING_KEYS: stack.commandKey.setting,
+    [RECEIVER_SECRET_SETTING]: stack.webhookSecret,
     ...Object.fromEntries(
       stack.customers.filter((c) => !c.entra).map((c) => [sasSettingOf(c.tenant), c.connectionString]),
     ),
@@ -351,6 +362,12 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     azurite: port("AZURITE_PORT", 10002),
     issuer: port("ISSUER_PORT", 7443),
   };
+  // The receiver runs in this process (it is tiny, and its secret must be known before the Provider starts).
+  const webhookSecret = ensureReceiverSecret(path.join(dataDir, "webhooks"));
+  const receiver = await startWebhookReceiver({
+    port: port("WEBHOOK_RECEIVER_PORT", 7072),
+    secret: webhookSecret,
+  });
   const sbBase = port("SERVICEBUS_PORT", 5672);
   const sbPorts = CUSTOMERS.map((_, i) => ({
     port: sbBase === 0 ? 0 : sbBase + i,
@@ -432,6 +449,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
     );
   const stack: Stack = {
     azurite,
+    webhookSecret,
     issuer,
     caBundle,
     customers,
@@ -491,6 +509,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
   ports.provider = portOf(provider.url);
   const api = `${provider.url}/api`;
   await register(api, customers, stack);
+  const subscription = await subscribeReceiver(api, receiver);
 
   const lines = [
     "",
@@ -503,6 +522,7 @@ async function startStack(supervisor: Supervisor, dataDir: string): Promise<void
       (c) =>
         `  Service Bus         ${c.fqdn} -> ${c.endpoint}   (${c.entra ? "Entra ID: federated managed identity" : "SAS"}, directory ${c.directoryId})`,
     ),
+    `  Webhook receiver    ${receiver.url}   (every event type, signatures verified; what it got: ${receiver.eventsUrl}; the delivery log: ${api}/subscriptions/${subscription}/deliveries and the dashboard's Notifications)`,
     `  Data folder         ${dataDir}`,
     `  Processes           ${supervisor
       .status()
