@@ -44,7 +44,9 @@ export function verifyWebhook(secret: string, headers: Headers, body: string, no
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "bad webhook-timestamp" };
   if (Math.abs(nowMs / 1000 - Number(timestamp)) > TOLERANCE_SECONDS)
     return { ok: false, reason: "webhook-timestamp outside the tolerance (a replay?)" };
-  const expected = createHmac("sha256", secret).update(`${id}.${timestamp}.${body}`).digest();
+  // A Standard Webhooks secret (whsec_<base64>) signs with its decoded bytes; any other with its text.
+  const key = secret.startsWith("whsec_") ? Buffer.from(secret.slice(6), "base64") : Buffer.from(secret);
+  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest();
   // The header may carry several space-separated signatures (key rotation); one valid v1 is enough.
   const valid = signature.split(" ").some((s) => {
     const [version, value] = s.split(",", 2);
@@ -58,9 +60,11 @@ export function verifyWebhook(secret: string, headers: Headers, body: string, no
 /** The receiver's secret, made once and kept in the data folder (readable by this user only). */
 export function ensureReceiverSecret(dir: string): string {
   const file = path.join(dir, "webhook-receiver-secret");
-  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
+  const kept = fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : "";
+  if (kept.startsWith("whsec_")) return kept;
   fs.mkdirSync(dir, { recursive: true });
-  const secret = randomBytes(32).toString("base64url");
+  // A Standard Webhooks secret: whsec_ and the base64 of 32 random bytes.
+  const secret = `whsec_${randomBytes(32).toString("base64")}`;
   fs.writeFileSync(file, secret, { mode: 0o600 });
   return secret;
 }
@@ -158,7 +162,7 @@ export async function startWebhookReceiver(options: ReceiverOptions): Promise<We
 }
 
 /** The app setting that holds the local webhook receiver's secret (the subscription names it). */
-export const RECEIVER_SECRET_SETTING = "DEV_WEBHOOK_RECEIVER_SECRET";
+export const RECEIVER_SECRET_SETTING = "WEBHOOK_SECRET_DEV_RECEIVER";
 
 /**
  * Subscribes the local receiver to every event type, once: a subscription with the receiver's secret

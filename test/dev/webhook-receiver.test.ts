@@ -13,7 +13,7 @@ import { cloudEvent, webhookSignature } from "../../lib/notifications/model";
 
 // `npm start`'s local webhook receiver: it takes a delivery only with a valid, fresh Standard Webhooks
 // signature (checked against the Provider's own signer), answers 401 otherwise, and keeps each event once.
-const SECRET = "receiver-test-secret";
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 let receiver: WebhookReceiver;
 const lines: string[] = [];
 

@@ -12,7 +12,7 @@ import { browserSkip, startBrowserStack, type BrowserStack } from "../helpers/br
 // following the inventory, and a subscription's delivery log. Every wait is for what the page shows.
 const SCREENSHOT = path.join(__dirname, "..", "..", "..", "test-results", "dashboard-fleet.png");
 const skip = browserSkip;
-const SECRET_SETTING = "DASHBOARD_FLEET_TEST_WEBHOOK_SECRET";
+const SECRET_SETTING = "WEBHOOK_SECRET_DASHBOARD_FLEET_TEST";
 const VERSION = "1.0.0";
 
 let s: BrowserStack | undefined;
@@ -137,7 +137,7 @@ test("the Notifications view lists the subscription and its delivery log", { ski
   // means it verified the signature (it answers 401 otherwise), and its loopback URL lists what it got.
   const printed = await s!.stack.waitForOutput(/Webhook receiver\s+(\S+)\s.*what it got: (\S+);/);
   const ours = page.locator("#subscriptions [data-subscription]").filter({ hasText: printed[1] });
-  await ours.filter({ hasText: "DEV_WEBHOOK_RECEIVER_SECRET" }).waitFor();
+  await ours.filter({ hasText: "WEBHOOK_SECRET_DEV_RECEIVER" }).waitFor();
   await ours
     .getByTestId("deliveries")
     .locator("tr")
