@@ -6,6 +6,7 @@ import { RunningHost, startHost } from "../../../dev/host";
 import { startInMemoryAgents } from "../../../dev/in-memory-agents";
 import type { RunningEmulator } from "../../../dev/servicebus-emulator";
 import { specDigest } from "../../../lib/deployments/model";
+import { apiClient, expectProblem } from "../../helpers/api";
 import { localProviderSettings } from "../../helpers/provider";
 import { assertOneTruth, assertRolloutTruth } from "../../helpers/one-truth";
 import { namespaceConfig, sleep, startEmulator } from "../../helpers/servicebus";
@@ -54,26 +55,7 @@ after(async () => {
   await azurite.stop();
 });
 
-const api = (p: string, init: { method?: string; body?: unknown } = {}) =>
-  fetch(`${host!.url}/api/${p}`, {
-    method: init.method ?? "GET",
-    ...(init.body !== undefined
-      ? { headers: { "content-type": "application/json" }, body: JSON.stringify(init.body) }
-      : {}),
-  });
-
-async function expectProblem(res: Response, status: number, field?: string): Promise<void> {
-  const text = await res.text();
-  assert.equal(res.status, status, text);
-  assert.equal(res.headers.get("content-type"), "application/problem+json");
-  if (field !== undefined) {
-    const errors = (JSON.parse(text) as { errors?: { field: string }[] }).errors ?? [];
-    assert.ok(
-      errors.some((e) => e.field === field),
-      `expected an error on ${field}: ${text}`,
-    );
-  }
-}
+const api = apiClient(() => host!.url);
 
 const SPEC = { demo: { steps: 1 }, image: "app:2.4.0", parameters: { replicas: 1, tier: "standard" } };
 
