@@ -17,12 +17,14 @@ test("the dashboard page gets a fresh CSP nonce per response and allows no inlin
   assert.match(headers["content-type"] as string, /^text\/html/);
   const body = a.body as string;
   assert.doesNotMatch(body, /__CSP_NONCE__/);
-  // The style and both scripts (the page's and the inlined rollouts view) carry the nonce; nothing else runs.
+  // The style and the three scripts (the page's and the inlined rollouts and fleet views) carry the nonce;
+  // nothing else runs.
   const tags = body.match(/<(script|style)\b[^>]*>/g) ?? [];
-  assert.equal(tags.length, 3);
+  assert.equal(tags.length, 4);
   for (const tag of tags) assert.ok(tag.includes(`nonce="${nonce}"`), tag);
   assert.doesNotMatch(body, /data-inline=/, "every included file is inlined");
   assert.match(body, /function refreshRollouts/);
+  assert.match(body, /fleet/i, "the fleet views are inlined");
   // Inline handlers and innerHTML would bypass the nonce or render API data as markup.
   assert.doesNotMatch(body, /\son[a-z]+="/);
   assert.doesNotMatch(body, /innerHTML|insertAdjacentHTML|document\.write/);
