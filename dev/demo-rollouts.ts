@@ -1,6 +1,7 @@
 /**
  * `npm run demo`'s rollout scenarios (docs/rollouts.md): all succeed; the error budget halts; an approval
- * gate approved through the API; abort; a scheduled rollout aborted before it starts. They use whatever tenants the stack has registered (two or six),
+ * gate approved through the API; abort; a release rolled out and found in the inventory; a scheduled
+ * rollout aborted before it starts. They use whatever tenants the stack has registered (two or six),
  * in waves by their `ring` label when they carry one (canary, early, broad), else the first tenant alone
  * and then the rest. A scenario counts only if the rollout ended with one truth: its record final, its
  * orchestration Completed with that state, every deployment it started agreeing with it.
@@ -173,6 +174,25 @@ export async function rolloutScenarios(api: string, call: ApiCall): Promise<Demo
           (r) =>
             `${r.state}, ${count(r, (t) => t.outcome === "Cancelled")} cancelled, ${count(r, (t) => t.phase === "Skipped")} skipped`,
         );
+      },
+    },
+    {
+      // A release (docs/releases.md) rolled out: every tenant gets it, and the inventory says so.
+      name: "rollout of a release",
+      expected: `Succeeded, ${n}/${n} run the release`,
+      run: async () => {
+        const version = `1.0.0-demo.${Date.now()}`;
+        const created = await call("POST", "/releases", {
+          version,
+          spec: { demo: { steps: 1, stepMs: 100 } },
+          description: "npm run demo",
+        });
+        if (created.status !== 201) return `release not created: ${created.status}`;
+        const id = await start({ release: version, maxConcurrency: 2 });
+        const state = await ended(id, (r) => r.state);
+        const inventory = await call("GET", `/inventory?release=${encodeURIComponent(version)}`);
+        if (inventory.status !== 200) return `inventory answered ${inventory.status}`;
+        return `${state}, ${(inventory.body.items as unknown[]).length}/${n} run the release`;
       },
     },
     {

@@ -19,6 +19,7 @@ test("npm run demo starts its own stack when none runs, runs every scenario (rol
     `rollout error-budget | Halted, 1 failed, ${n - 1} skipped |`,
     `rollout approval | Succeeded, ${n}/${n} succeeded after `,
     `rollout abort | Aborted, 1 cancelled, ${n - 1} skipped |`,
+    `rollout of a release | Succeeded, ${n}/${n} run the release |`,
     `rollout scheduled | Scheduled, then Aborted, 0 started, ${n} skipped |`,
   ])
     assert.ok(out.includes(`| ${line}`), line);
