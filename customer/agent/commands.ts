@@ -10,6 +10,7 @@
  * whose deployment is readable is reported Rejected first, so the Provider need not wait for its deadline
  * (once: the message is dead-lettered right after, unless that report failed and it comes again).
  */
+import { ACTIVE_STATUSES } from "../../lib/durable/instances";
 import type { Logger } from "../../lib/logging/logger";
 import {
   type Command,
@@ -65,8 +66,6 @@ interface CommandHandlerOptions {
    */
   trust?: () => ProviderTrust | undefined;
 }
-
-const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
 
 /**
  * Runs check-then-act steps for one key one at a time in this process: two deliveries of commands for
@@ -193,7 +192,7 @@ async function cancel(
     log.info("cancel arrived before its deploy: attempt closed", {});
     return "cancelledBeforeStart";
   }
-  if (!ACTIVE.has(existing)) {
+  if (!ACTIVE_STATUSES.has(existing)) {
     log.info("cancel for a finished deployment ignored", { runtimeStatus: existing });
     return "cancelIgnored";
   }

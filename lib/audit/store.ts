@@ -21,7 +21,7 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { Actor } from "../http/auth";
 import { schemaVersionColumn } from "../storage/rows";
-import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import { odataString, queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 
 export const AUDIT_TABLE = "audit";
 
@@ -68,8 +68,6 @@ const invertedDay = (ms: number) => String(MAX_DAY - Math.floor(ms / DAY_MS)).pa
 const invertedMs = (ms: number) => String(MAX_MS - ms).padStart(13, "0");
 const DAY_PREFIX = "d|";
 const TARGET_PREFIX = "t|";
-const odata = (v: string) => `'${v.replace(/'/g, "''")}'`;
-
 function toRows(entry: AuditEntry): [AuditRow, AuditRow] {
   const ms = Date.parse(entry.at);
   const rowKey = `${invertedMs(ms)}|${entry.invocationId}`;
@@ -139,7 +137,7 @@ export class AuditStore {
     const clauses: string[] = [];
     const since = query.since !== undefined ? Date.parse(query.since) : undefined;
     if (query.target !== undefined)
-      clauses.push(`PartitionKey eq ${odata(`${TARGET_PREFIX}${query.target}`)}`);
+      clauses.push(`PartitionKey eq ${odataString(`${TARGET_PREFIX}${query.target}`)}`);
     else {
       clauses.push(`PartitionKey ge '${DAY_PREFIX}'`);
       // Inverted: the days since `since` are the partitions up to its day's key.
@@ -152,7 +150,9 @@ export class AuditStore {
     // `~` sorts after every character of an invocation id, so the since millisecond itself is included.
     if (since !== undefined) clauses.push(`RowKey le '${invertedMs(since)}|~'`);
     if (query.actor !== undefined)
-      clauses.push(`(actorName eq ${odata(query.actor)} or actorObjectId eq ${odata(query.actor)})`);
+      clauses.push(
+        `(actorName eq ${odataString(query.actor)} or actorObjectId eq ${odataString(query.actor)})`,
+      );
     const page = await queryPage<AuditRow>(
       this.client,
       clauses.join(" and "),

@@ -6,7 +6,7 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
-import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import { odataString, queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { Actor } from "../http/auth";
 import type { Status } from "../messaging/contracts";
 import { type Receipt, storedReceipt } from "../signing/receipts";
@@ -123,10 +123,6 @@ function fromRow(table: string, row: TableEntityResult<Row>): DeploymentRecord {
     ? storedReceipt(readJsonColumn<unknown>(table, row, "receipt", { valid: isJsonObject }))
     : undefined;
   return { ...record, ...(receipt ? { receipt } : {}), etag: row.etag };
-}
-
-function odataString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 /** What applying an agent's report did to its attempt's record. */

@@ -6,7 +6,7 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
-import { queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
+import { odataString, queryPage, statusCodeOf, tableInitializer } from "../storage/tables";
 import type { EventType, Subscription } from "./model";
 
 export const SUBSCRIPTIONS_TABLE = "subscriptions";
@@ -24,8 +24,6 @@ interface SubscriptionRow {
   createdAt: string;
   createdBy: string;
 }
-
-const odata = (v: string) => `'${v.replace(/'/g, "''")}'`;
 
 function fromSubscriptionRow(table: string, row: TableEntityResult<SubscriptionRow>): Subscription {
   return {
@@ -82,7 +80,7 @@ export class SubscriptionStore {
     await this.ensureTable();
     const out: Subscription[] = [];
     for await (const row of this.client.listEntities<SubscriptionRow>({
-      queryOptions: { filter: `PartitionKey eq ${odata(PARTITION)}` },
+      queryOptions: { filter: `PartitionKey eq ${odataString(PARTITION)}` },
     }))
       out.push(fromSubscriptionRow(this.client.tableName, row));
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -157,7 +155,7 @@ export class DeliveryLog {
     await this.ensureTable();
     const page = await queryPage<DeliveryRow>(
       this.client,
-      `PartitionKey eq ${odata(subscriptionId)}`,
+      `PartitionKey eq ${odataString(subscriptionId)}`,
       options.top ?? 50,
       options.continuationToken,
     );

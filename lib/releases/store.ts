@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
-import { statusCodeOf, tableInitializer } from "../storage/tables";
+import { odataString, statusCodeOf, tableInitializer } from "../storage/tables";
 import { compareVersions, type Release } from "./model";
 
 export const RELEASES_TABLE = "releases";
@@ -98,7 +98,7 @@ export class ReleaseStore {
     await this.ensureTable();
     const out: Release[] = [];
     for await (const row of this.client.listEntities<ReleaseRow>({
-      queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
+      queryOptions: { filter: `PartitionKey eq ${odataString(PARTITION)}` },
     }))
       out.push(fromRow(this.client.tableName, row));
     return out.sort((a, b) => compareVersions(b.version, a.version));

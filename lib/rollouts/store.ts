@@ -6,7 +6,7 @@
  */
 import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
-import { statusCodeOf, tableInitializer } from "../storage/tables";
+import { odataString, statusCodeOf, tableInitializer } from "../storage/tables";
 import { isFailure, type RolloutRecord, type RolloutTenant, type TenantPhase } from "./model";
 import type { Outcome } from "../deployments/model";
 
@@ -115,8 +115,6 @@ function fromTenantRow(row: TenantRow): RolloutTenant {
     ...(row.updatedAt ? { updatedAt: row.updatedAt } : {}),
   };
 }
-
-const odata = (v: string) => `'${v.replace(/'/g, "''")}'`;
 
 export class RolloutStore {
   private readonly ensureTable: () => Promise<void>;
@@ -242,8 +240,8 @@ export class RolloutStore {
     filter?: { phase?: TenantPhase; failed?: boolean; top?: number },
   ): Promise<RolloutTenant[]> {
     await this.ensureTable();
-    const clauses = [`PartitionKey eq ${odata(id)}`, `RowKey gt 't|'`];
-    if (filter?.phase) clauses.push(`phase eq ${odata(filter.phase)}`);
+    const clauses = [`PartitionKey eq ${odataString(id)}`, `RowKey gt 't|'`];
+    if (filter?.phase) clauses.push(`phase eq ${odataString(filter.phase)}`);
     if (filter?.failed !== undefined) clauses.push(`failed eq ${filter.failed}`);
     const out: RolloutTenant[] = [];
     for await (const row of this.client.listEntities<TenantRow>({

@@ -36,6 +36,11 @@ export function tableInitializer(client: TableClient): () => Promise<void> {
   };
 }
 
+/** A string as an OData literal for a query filter: quoted, its quotes doubled. */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 export function statusCodeOf(error: unknown): number | undefined {
   return error instanceof RestError
     ? error.statusCode
