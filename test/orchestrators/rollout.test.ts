@@ -142,6 +142,21 @@ after(async () => {
 /** The engine's (virtual) now: what a rollout's `notBefore` is measured against. */
 const virtualNow = () => (h.engine as Engine).clock.now();
 
+/** The rollout holds Paused with nothing started; resumed, it succeeds with all six tenants. */
+async function heldPausedThenResumed(id: string, w: World): Promise<void> {
+  await waitFor(
+    h.client,
+    rolloutInstanceId(id),
+    (s) => (s.customStatus as { state?: string })?.state === "Paused",
+  );
+  assert.deepEqual(w.started, []);
+  w.control = {};
+  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "resume" });
+  const s = await waitFor(h.client, rolloutInstanceId(id));
+  assert.equal(s.output, "Succeeded");
+  assert.equal(w.started.length, 6);
+}
+
 let seq = 0;
 function world(over: Partial<World> = {}): [string, World] {
   const id = `r-orch-${++seq}`;
@@ -387,17 +402,7 @@ test("a pause drains the batch and holds; resume starts the rest", async () => {
     instanceId: rolloutInstanceId(id),
     input: input(id),
   });
-  await waitFor(
-    h.client,
-    rolloutInstanceId(id),
-    (s) => (s.customStatus as { state?: string })?.state === "Paused",
-  );
-  assert.deepEqual(w.started, []);
-  w.control = {};
-  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "resume" });
-  const s = await waitFor(h.client, rolloutInstanceId(id));
-  assert.equal(s.output, "Succeeded");
-  assert.equal(w.started.length, 6);
+  await heldPausedThenResumed(id, w);
 });
 
 /** Two tenants in flight; a pause is asked and the first finishes; `then` changes the world; the second fails. */
@@ -505,17 +510,7 @@ test("a pause asked while Scheduled holds the first wave at notBefore; resume ru
     instanceId: rolloutInstanceId(id),
     input: input(id, { notBefore: new Date(virtualNow() + 10 * DAY_S * 1000).toISOString() }),
   });
-  await waitFor(
-    h.client,
-    rolloutInstanceId(id),
-    (s) => (s.customStatus as { state?: string })?.state === "Paused",
-  );
-  assert.deepEqual(w.started, []);
-  w.control = {};
-  await h.client.raiseEvent(rolloutInstanceId(id), ROLLOUT_EVENTS.rolloutControl, { action: "resume" });
-  const s = await waitFor(h.client, rolloutInstanceId(id));
-  assert.equal(s.output, "Succeeded");
-  assert.equal(w.started.length, 6);
+  await heldPausedThenResumed(id, w);
   assert.deepEqual(w.states, ["Scheduled", "Running", "Paused", "Running", "Succeeded"]);
 });
 
