@@ -5,11 +5,12 @@
 import * as df from "durable-functions";
 import { runtime } from "../lib/app/runtime";
 import { invocationLogger } from "../lib/logging/logger";
-import { advanceBatchActivity, updateRolloutActivity } from "../lib/rollouts/activities";
+import { advanceBatchActivity, updateRolloutActivity, waveHealthActivity } from "../lib/rollouts/activities";
 import {
   ROLLOUT_ACTIVITIES,
   type AdvanceBatchInput,
   type UpdateRolloutInput,
+  type WaveHealthInput,
 } from "../lib/rollouts/contract";
 
 df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
@@ -22,4 +23,9 @@ df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
   extraInputs: [df.input.durableClient()],
   handler: (input: UpdateRolloutInput, context) =>
     updateRolloutActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
+});
+
+df.app.activity(ROLLOUT_ACTIVITIES.waveHealth.name, {
+  handler: (input: WaveHealthInput, context) =>
+    waveHealthActivity(runtime(), input, invocationLogger(context)),
 });

@@ -17,6 +17,8 @@ import {
   createLogger,
   demoDeployer,
   commandSettler,
+  healthCheckOf,
+  probeCount,
   RECEIVER_OPTIONS,
   type Status,
   type StatusState,
@@ -65,9 +67,30 @@ async function runInMemory(
     const result = await demoDeployer.runStep(command, { step, steps: plan.steps });
     const progress = Math.round((step / plan.steps) * 100);
     if (result.kind === "failed") return report("Failed", progress, result.message);
-    if (step === plan.steps) return report("Succeeded", 100, `all ${plan.steps} steps done`);
+    if (step === plan.steps) {
+      await report("Succeeded", 100, `all ${plan.steps} steps done`);
+      return watchHealth(command, report, stopped);
+    }
     await report("InProgress", progress, `step ${step} of ${plan.steps}`);
   }
+}
+
+/** The orchestration's health probes after a success (a spec with a health check), in memory. */
+async function watchHealth(
+  command: AgentInput["command"],
+  report: (state: StatusState, progress: number, message?: string) => Promise<void>,
+  stopped: () => boolean,
+): Promise<void> {
+  const check = healthCheckOf(command.spec);
+  if (!check) return;
+  const probes = probeCount(check);
+  for (let probe = 1; probe <= probes; probe++) {
+    await new Promise((resolve) => setTimeout(resolve, check.intervalSeconds * 1000));
+    if (stopped()) return;
+    const result = await demoDeployer.checkHealth(command, check.probe, { probe, probes });
+    if (!result.healthy) return report("Unhealthy", 100, result.message);
+  }
+  return report("Healthy", 100, `${probes} probes passed`);
 }
 
 /**

@@ -27,7 +27,7 @@ export { isContinuationToken } from "../lib/storage/tables";
  * the customer agent's instance histories (instance ids, step activity name), so it uses their contract
  * rather than a copy that could drift.
  */
-export { statusMessage } from "../lib/messaging/contracts";
+export { healthCheckOf, probeCount, statusMessage } from "../lib/messaging/contracts";
 export { AGENT_ACTIVITIES, agentInstanceId } from "../customer/agent/orchestration";
 
 /**

@@ -40,6 +40,7 @@ import {
   type UpdateRolloutInput,
 } from "../lib/rollouts/contract";
 import type { RolloutControl, RolloutState } from "../lib/rollouts/model";
+import { HEALTH_REPORT_GRACE_MS } from "../lib/deployments/model";
 
 const MAX_SWEEP_MS = 10 * 60_000;
 /** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
@@ -53,6 +54,9 @@ const SCHEDULED_RECHECK_MS = 24 * 3_600_000;
 const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 const ABORTED = "aborted by user";
 const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
+const UNHEALTHY = "the error budget (maxErrors) was exceeded: unhealthy tenants count against it";
+/** The health gate re-reads the verdicts every intervalSeconds, within these bounds. */
+const HEALTH_POLL_MS = { min: 5_000, max: 60_000 } as const;
 
 /**
  * A rollout-store activity that rides out a storage outage longer than its retries: wait, then the same
@@ -108,8 +112,9 @@ function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, Ro
     if (aborted) return aborted;
   }
   for (let w = 0; w < input.waves.length; w++) {
-    // 1. and 2. The wave's tenants, round by round, within the error budget.
-    const stopped = (yield* runWave(run, w)) ?? (yield* closeWave(run, w));
+    // 1. and 2. The wave's tenants, round by round, within the error budget; then, for a spec with a
+    // health check, their health verdicts (which spend the same budget).
+    const stopped = (yield* runWave(run, w)) ?? (yield* closeWave(run, w)) ?? (yield* healthGate(run, w));
     if (stopped) return stopped;
     if (w === input.waves.length - 1) break;
     // 3. Bake: a quiet period before the next wave (abort still ends it at once).
@@ -226,6 +231,36 @@ function* closeWave(run: RolloutRun, w: number): Generator<Task, RolloutState | 
   if (done.control.aborted) return yield* end(run, "Aborted", ABORTED);
   if (done.overBudget) return yield* end(run, "Halted", OVER_BUDGET);
   return undefined;
+}
+
+/**
+ * 2b. Health gate, only when the spec carries a health check (`input.healthGate`; every other input,
+ *     and every rollout 0.4.0 or older started, yields exactly as before): each succeeded tenant's agent
+ *     probes for the check's window after its deployment succeeded, so once the wave has closed the
+ *     rollout waits Baking until every verdict is in, or the window and a grace have passed (a tenant
+ *     still silent is Unknown, which spends nothing). Verdicts are re-read every intervalSeconds (within
+ *     HEALTH_POLL_MS); unhealthy tenants spend the error budget, and a spent budget halts the rollout. An
+ *     abort ends it at once. Answers the end state when it ended.
+ */
+function* healthGate(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
+  const { df, input, id } = run;
+  const gate = input.healthGate;
+  if (!gate) return undefined;
+  yield* update(df, { state: "Baking", wave: { index: w, state: "Baking" } }, id);
+  df.setCustomStatus({ state: "Baking", wave: w, health: "awaiting verdicts" });
+  const deadline = df.currentUtcDateTime.getTime() + gate.windowSeconds * 1000 + HEALTH_REPORT_GRACE_MS;
+  const poll = Math.min(Math.max(gate.intervalSeconds * 1000, HEALTH_POLL_MS.min), HEALTH_POLL_MS.max);
+  for (;;) {
+    const final = df.currentUtcDateTime.getTime() >= deadline;
+    const health = yield* rideOut(df, ROLLOUT_ACTIVITIES.waveHealth, { rolloutId: id, wave: w, final });
+    if (health.overBudget) return yield* end(run, "Halted", UNHEALTHY);
+    if (health.awaiting === 0 || final) return undefined;
+    const next = Math.min(deadline, df.currentUtcDateTime.getTime() + poll);
+    const got = yield* run.inbox.next(new Date(next));
+    if (got.length === 0) continue;
+    const { control } = yield* update(df, {}, id);
+    if (control.aborted) return yield* end(run, "Aborted", ABORTED);
+  }
 }
 
 /** 3. Bakes wave `w` for bakeSeconds; an abort ends the rollout at once (answered). */

@@ -7,7 +7,8 @@
  * `demoDeployer` simulates steps and obeys
  * `spec.demo = { outcome: "succeed" | "fail" | "ignore" | "stall", steps?, stepMs?, failTenants? }`;
  * `failTenants` makes the named tenants fail whatever `outcome` says, so one spec rolled out to many
- * tenants can show an error budget at work.
+ * tenants can show an error budget at work. Its health probe (a spec with a health check) obeys
+ * `spec.demo.health = "healthy" | "unhealthy"` and `spec.demo.unhealthyTenants`, the same way.
  */
 import type { Command } from "../../lib/messaging/contracts";
 
@@ -31,6 +32,18 @@ interface StepContext {
   steps: number;
 }
 
+/** Which probe of a health check's window this is (1-based), of how many. */
+export interface ProbeContext {
+  probe: number;
+  probes: number;
+}
+
+/** One health probe's answer. */
+export interface ProbeResult {
+  healthy: boolean;
+  message?: string;
+}
+
 export interface Deployer {
   /** Decides whether and how to run the Deploy. Changes nothing; may run again after a crash. */
   plan(command: Command): Promise<Plan>;
@@ -39,6 +52,11 @@ export interface Deployer {
    * step must be safe to repeat. Throwing ends the deployment Failed with the error's message.
    */
   runStep(command: Command, context: StepContext): Promise<StepResult>;
+  /**
+   * Probes the deployed release's health once, after the deployment succeeded (the command's spec carried
+   * a health check; `probe` is its opaque description). Changes nothing; throwing counts as unhealthy.
+   */
+  checkHealth(command: Command, probe: Record<string, unknown>, context: ProbeContext): Promise<ProbeResult>;
 }
 
 interface DemoSpec {
@@ -46,6 +64,8 @@ interface DemoSpec {
   steps?: number;
   stepMs?: number;
   failTenants?: unknown;
+  health?: "healthy" | "unhealthy";
+  unhealthyTenants?: unknown;
 }
 
 const OUTCOMES = ["succeed", "fail", "ignore", "stall"];
@@ -53,6 +73,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const demoOf = (command: Command) => ((command.spec ?? {}).demo ?? {}) as DemoSpec;
 const failsHere = (command: Command, demo: DemoSpec) =>
   demo.outcome === "fail" || (Array.isArray(demo.failTenants) && demo.failTenants.includes(command.tenant));
+const unhealthyHere = (command: Command, demo: DemoSpec) =>
+  demo.health === "unhealthy" ||
+  (Array.isArray(demo.unhealthyTenants) && demo.unhealthyTenants.includes(command.tenant));
 const clamp = (value: number | undefined, fallback: number, min: number, max: number) =>
   Math.min(Math.max(Math.floor(value ?? fallback), min), max);
 
@@ -78,5 +101,11 @@ export const demoDeployer: Deployer = {
     if (failsHere(command, demo) && step === Math.ceil(steps / 2))
       return { kind: "failed", message: `step ${step} of ${steps} failed (demo)` };
     return { kind: "continue" };
+  },
+
+  async checkHealth(command, _probe, { probe, probes }) {
+    return unhealthyHere(command, demoOf(command))
+      ? { healthy: false, message: `probe ${probe} of ${probes} failed (demo)` }
+      : { healthy: true, message: `probe ${probe} of ${probes} passed (demo)` };
   },
 };

@@ -25,8 +25,16 @@ import {
 } from "../../lib/durable/activities";
 import { EventInbox, type Received } from "../../lib/durable/events";
 import { createLogger, type Logger, type LogProps } from "../../lib/logging/logger";
-import type { Command, Status, StatusState } from "../../lib/messaging/contracts";
-import type { Plan, StepResult } from "./deployer";
+import { sinceVersion } from "../../lib/durable/version";
+import {
+  type Command,
+  type HealthCheck,
+  healthCheckOf,
+  probeCount,
+  type Status,
+  type StatusState,
+} from "../../lib/messaging/contracts";
+import type { Plan, ProbeResult, StepResult } from "./deployer";
 import { agentStatus } from "./status";
 
 export const AGENT_ORCHESTRATION = "agentDeployment";
@@ -60,9 +68,17 @@ export interface StepInput extends PlanInput {
   steps: number;
 }
 
+export interface ProbeInput extends PlanInput {
+  check: HealthCheck;
+  /** 1-based. */
+  probe: number;
+  probes: number;
+}
+
 export const AGENT_ACTIVITIES = {
   plan: activity<PlanInput, Plan>("agentPlan"),
   step: activity<StepInput, StepResult>("agentStep"),
+  probe: activity<ProbeInput, ProbeResult>("agentProbe"),
   sendStatus: activity<Status, void>("agentSendStatus"),
 } as const;
 
@@ -88,10 +104,12 @@ export interface AgentResult {
   sequence: number;
   /** Statuses that could not be sent within their retries. */
   undelivered: number;
+  /** The health verdict reported after success (the command's spec carried a health check). */
+  health?: "Healthy" | "Unhealthy";
 }
 
 interface AgentCustomStatus {
-  phase: "Planning" | "Running" | "Completed";
+  phase: "Planning" | "Running" | "Probing" | "Completed";
   step?: number;
   steps?: number;
   sequence: number;
@@ -152,7 +170,8 @@ export function* agentOrchestrator(context: OrchestrationContext): Generator<Tas
   if (plan.kind === "reject")
     return yield* finish(run, "Rejected", { state: "Rejected", progress: 0, message: plan.message });
   if (plan.kind === "silent") return yield* staySilent(run, plan);
-  return yield* runSteps(run, plan);
+  const result = yield* runSteps(run, plan);
+  return yield* watchHealth(run, result);
 }
 
 /** One execution of the orchestration: what its phases share. */
@@ -303,6 +322,38 @@ function* runStep(
   return {
     report: sendStatus(run, "InProgress", result.progress ?? share(step, steps), message, result.detail),
   };
+}
+
+/**
+ * After a success, when the command's spec carries a health check this agent reads (version 1): probe
+ * every intervalSeconds until windowSeconds have passed, each probe its own activity; report Unhealthy at
+ * the first failed probe, else Healthy after the last (a signed status, docs/messages.md "Health
+ * reports"). A Cancel now changes nothing: the deployment has ended. Only instances started by 0.5.0 or
+ * later probe; older ones replay as they ran (they ended with the success).
+ */
+function* watchHealth(run: AgentRun, result: AgentResult): Generator<Task, AgentResult, unknown> {
+  const { df } = run;
+  const check = healthCheckOf(run.command.spec);
+  if (result.outcome !== "Succeeded" || !check || !sinceVersion(df.version, "0.5.0")) return result;
+  const probes = probeCount(check);
+  update(run, { phase: "Probing" });
+  let verdict: ProbeResult = { healthy: true };
+  for (let probe = 1; probe <= probes && verdict.healthy; probe++) {
+    yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + check.intervalSeconds * 1000));
+    verdict = yield* call(df, AGENT_ACTIVITIES.probe, {
+      command: run.command,
+      instanceId: run.instanceId,
+      check,
+      probe,
+      probes,
+    });
+  }
+  const state = verdict.healthy ? "Healthy" : "Unhealthy";
+  const message = verdict.message ?? (verdict.healthy ? `${probes} probes passed` : "a probe failed");
+  yield* settle(run, sendStatus(run, state, 100, message));
+  update(run, { phase: "Completed" });
+  run.log.info("health reported", { health: state, probes });
+  return { ...result, sequence: run.sequence, undelivered: run.undelivered, health: state };
 }
 
 /** The attempt's progress after `step` of `steps`, in percent. */

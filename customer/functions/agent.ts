@@ -19,7 +19,7 @@ import { serviceBusClientFromSetting } from "../../lib/messaging/connection-sett
 import { type ProviderTrust, trustFromSettings } from "../../lib/messaging/command-trust";
 import type { Status } from "../../lib/messaging/contracts";
 import { type SigningKey, signingKeysFrom } from "../../lib/signing/keys";
-import { planActivity, sendStatusActivity, stepActivity } from "../agent/activities";
+import { planActivity, probeActivity, sendStatusActivity, stepActivity } from "../agent/activities";
 import { COMMAND_RECEIVE, RECEIVER_OPTIONS, receiveCommandsFor } from "../agent/command-receiver";
 import { createCommandHandler } from "../agent/commands";
 import { demoDeployer } from "../agent/deployer";
@@ -29,6 +29,7 @@ import {
   AGENT_ORCHESTRATION,
   agentOrchestrator,
   type PlanInput,
+  type ProbeInput,
   type StepInput,
 } from "../agent/orchestration";
 import { AGENT_SETTINGS } from "../agent/settings";
@@ -122,6 +123,11 @@ df.app.activity(AGENT_ACTIVITIES.plan.name, {
 df.app.activity(AGENT_ACTIVITIES.step.name, {
   handler: (input: StepInput, context: InvocationContext) =>
     stepActivity(deployer, input, invocationLogger(context)),
+});
+
+df.app.activity(AGENT_ACTIVITIES.probe.name, {
+  handler: (input: ProbeInput, context: InvocationContext) =>
+    probeActivity(deployer, input, invocationLogger(context)),
 });
 
 df.app.activity(AGENT_ACTIVITIES.sendStatus.name, {

@@ -12,7 +12,7 @@ import { createLogger, Logger } from "../logging/logger";
 import { ReceivedStatus, receiveStatuses, StatusBatch } from "../messaging/channel";
 import { DeploymentDeps, serviceBusFor } from "./deps";
 import type { StatusReport } from "./ledger";
-import { isTerminal, PHASES, specDigest } from "./model";
+import { type DeploymentRecord, isHealthState, isTerminal, PHASES, specDigest } from "./model";
 import type { JSONWebKeySet } from "jose";
 import { verifyMessage } from "../messaging/command-trust";
 import type { Status } from "../messaging/contracts";
@@ -120,11 +120,14 @@ export async function ensureStatusPumpActivity(
 
 /**
  * Whether the deployment orchestration acts on this report: the agent's acceptance (Accepted, or the
- * first InProgress of an agent that skipped it: the record was not yet accepted before it) and its end.
+ * first InProgress of an agent that skipped it: the record was not yet accepted before it) and its end,
+ * never a health verdict.
  * A report the ledger did not write (a duplicate or one out of order) is raised too: it may be the
  * redelivery of one whose raise a crash cut off, and a repeat changes nothing in the orchestration.
  */
 export function wakesDeployment(s: Status, report: Pick<StatusReport, "before" | "applied">): boolean {
+  // A health verdict comes after the agent's end: the ledger keeps it, a rollout's gate reads it there.
+  if (isHealthState(s.state)) return false;
   if (s.state !== "InProgress") return true;
   if (!report.applied) return true;
   return PHASES.indexOf(report.before.phase) < PHASES.indexOf("Accepted");
@@ -139,9 +142,13 @@ function eventOf(s: Status): Status {
 /** How a received status is settled on its queue (the receiver that took it). */
 type StatusSettlement = Pick<StatusBatch, "complete" | "deadLetter">;
 
-/** What dispatching a status did: `bad` names the dead-letter reason of a status the Provider refused. */
+/**
+ * What dispatching a status did: `bad` names the dead-letter reason of a status the Provider refused;
+ * `awaitsHealth`, that it was the agent's success on an attempt that owes a health verdict next.
+ */
 interface Dispatched {
   bad?: string;
+  awaitsHealth?: boolean;
 }
 
 type ReceiptOutcome = { ok: true; receipt?: Receipt } | { ok: false; reason: string; description: string };
@@ -238,14 +245,20 @@ export async function dispatchStatus(
       if (!isTerminal(reconciled)) throw error;
     });
   await settle.complete(item.message);
-  return {};
+  return s.state === "Succeeded" && healthDueAfterSuccess(record) ? { awaitsHealth: true } : {};
 }
+
+/** The attempt's spec carried a health check and no verdict is recorded yet. */
+const healthDueAfterSuccess = (record: DeploymentRecord) =>
+  record.healthWindowSeconds !== undefined && !record.health;
 
 /** The bad messages of a dispatched batch: how many, the reason of the last, and which (settled as bad). */
 interface BadCount {
   bad: number;
   lastReason?: string;
   refused: Set<ReceivedStatus>;
+  /** A success in the batch owes a health verdict: the tenant's statuses are not done yet. */
+  awaitsHealth: boolean;
 }
 
 /**
@@ -262,9 +275,10 @@ export async function dispatchBatch(
   log: Logger,
   receiptKeys?: JSONWebKeySet,
 ): Promise<BadCount> {
-  const count: BadCount = { bad: 0, refused: new Set() };
+  const count: BadCount = { bad: 0, refused: new Set(), awaitsHealth: false };
   const dispatch = async (item: ReceivedStatus) => {
     const r = await dispatchStatus(rt, client, tenant, item, settle, log, receiptKeys);
+    if (r.awaitsHealth) count.awaitsHealth = true;
     if (r.bad === undefined) return;
     count.bad++;
     count.lastReason = r.bad;
@@ -350,7 +364,8 @@ export async function pumpStatusesActivity(
     for (let items = batch.items; items.length > 0;) {
       received += items.length;
       const keys = registration.receiptKeys ? receiptKeySet(registration.receiptKeys) : undefined;
-      const { bad, lastReason, refused } = await dispatchBatch(rt, client, tenant, items, batch, log, keys);
+      const dispatched = await dispatchBatch(rt, client, tenant, items, batch, log, keys);
+      const { bad, lastReason, refused } = dispatched;
       // One write per batch that held a bad message, none for good ones; the count is in Table Storage,
       // so it survives a Provider restart.
       if (bad > 0 && policy.badMessages > 0) {
@@ -366,7 +381,12 @@ export async function pumpStatusesActivity(
         i.ok && TERMINAL_STATES[i.status.state] && !refused.has(i) ? [i.status] : [],
       );
       for (const s of outcomes) finished.add(`${s.deploymentId}:${s.attempt}`);
-      if (outcomes.length > 0 && !(await othersInFlight(rt, client, tenant, finished, log)))
+      // A success that owes a health verdict keeps the pump going: the verdict comes on this queue.
+      if (
+        outcomes.length > 0 &&
+        !dispatched.awaitsHealth &&
+        !(await othersInFlight(rt, client, tenant, finished, log))
+      )
         return { received, active: 0 };
       const left = until - Date.now();
       // The byte budget (BATCH_BYTE_BUDGET) ends the cycle; the next one starts with a one-message receive.
@@ -382,5 +402,7 @@ export async function pumpStatusesActivity(
   // pump itself once its Deploy is out, so it does not keep the pump polling for hours.
   if (received > 0) return { received };
   const active = (await inFlight(rt, client, tenant, log)).filter((r) => r.phase !== "WaitingForWindow");
-  return { received, active: active.length };
+  if (active.length > 0) return { received, active: active.length };
+  // Nothing in flight, but a success may still owe its health verdict (until its window and grace end).
+  return { received, active: (await rt.ledger.awaitingHealth(tenant, new Date())).length };
 }

@@ -85,6 +85,7 @@ function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {
     ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
     ...(r.suspended ? { suspended: true } : {}),
     ...(r.lastStatus ? { lastStatus: r.lastStatus } : {}),
+    ...(r.health ? { health: r.health } : {}),
     // Whether the agent's end is a verified receipt (GET .../receipt answers it).
     ...(r.receipt ? { receipt: { kid: r.receipt.kid } } : {}),
     ...(options.timeline === false

@@ -14,6 +14,7 @@ import {
   applyStatus,
   type CancelRequested,
   DeploymentRecord,
+  healthDueAt,
   isTerminal,
   Outcome,
   OUTCOMES,
@@ -66,6 +67,8 @@ interface Row {
   release?: string;
   requestedAt?: string;
   completedAt?: string;
+  /** While a health verdict is due (0.5.0): until when (ISO 8601, so it compares as text). */
+  healthDueAt?: string;
 }
 
 /** What the inventory reads of an attempt that deploys a release (ReleaseAttempt rows, few columns). */
@@ -86,6 +89,7 @@ function rowKey(id: string, attempt: number): string {
 
 function toRow(record: DeploymentRecord): Row {
   const { etag: _etag, receipt, ...rest } = record;
+  const due = healthDueAt(record);
   return {
     partitionKey: record.tenant,
     rowKey: rowKey(record.id, record.attempt),
@@ -94,6 +98,8 @@ function toRow(record: DeploymentRecord): Row {
     ...(receipt ? { receipt: JSON.stringify(receipt) } : {}),
     phase: record.phase,
     ...(record.outcome ? { outcome: record.outcome } : {}),
+    // Written while a health verdict is due, gone with the write that records it: the pump's query.
+    ...(due ? { healthDueAt: due } : {}),
     ...(record.release !== undefined
       ? {
           release: record.release,
@@ -517,6 +523,16 @@ export class DeploymentLedger {
   }
 
   /** Attempts of a tenant not yet completed, oldest first within each deployment. */
+  /** The tenant's attempts that succeeded and still owe a health verdict at `now` (healthDueAt). */
+  async awaitingHealth(tenant: string, now: Date): Promise<DeploymentRecord[]> {
+    await this.ensureTable();
+    const out: DeploymentRecord[] = [];
+    const filter = `PartitionKey eq ${odataString(tenant)} and healthDueAt ge ${odataString(now.toISOString())}`;
+    for await (const row of this.client.listEntities<Row>({ queryOptions: { filter } }))
+      out.push(fromRow(this.client.tableName, row));
+    return out;
+  }
+
   async active(tenant: string): Promise<DeploymentRecord[]> {
     await this.ensureTable();
     const out: DeploymentRecord[] = [];

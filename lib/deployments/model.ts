@@ -32,6 +32,35 @@ interface LastStatus {
   reportedAt: string;
 }
 
+/**
+ * How long after a health check's window its verdict may still arrive (the last probe, the send, the
+ * status queue, the pump): the rollout's gate and the pump wait this much longer than the window.
+ */
+export const HEALTH_REPORT_GRACE_MS = 60_000;
+
+/** Until when a verdict on this attempt is due, if one is (it succeeded with a health check, none came yet). */
+export function healthDueAt(record: DeploymentRecord): string | undefined {
+  if (record.healthWindowSeconds === undefined || record.health || record.outcome !== "Succeeded")
+    return undefined;
+  if (!record.completedAt) return undefined;
+  const due = Date.parse(record.completedAt) + record.healthWindowSeconds * 1000 + HEALTH_REPORT_GRACE_MS;
+  return new Date(due).toISOString();
+}
+
+/** An agent's health verdict on a deployment that succeeded. */
+export interface DeploymentHealth {
+  state: HealthState;
+  message?: string;
+  /** The agent's clock. */
+  reportedAt: string;
+}
+
+export type HealthState = Extract<StatusState, "Healthy" | "Unhealthy">;
+const HEALTH_STATES: ReadonlySet<StatusState> = new Set<StatusState>(["Healthy", "Unhealthy"]);
+
+/** Whether a report is a health verdict (it never moves the deployment, whose outcome is decided). */
+export const isHealthState = (state: StatusState): state is HealthState => HEALTH_STATES.has(state);
+
 export interface CancelRequested {
   at: string;
   reason: string;
@@ -126,6 +155,17 @@ export interface DeploymentRecord {
   windowOpensAt?: string;
   lastStatus?: LastStatus;
   /**
+   * The agent's health verdict after it succeeded (the command's spec carried a health check, docs/
+   * messages.md "Health reports"); the first one is kept. Absent otherwise and on rows before 0.5.0.
+   */
+  health?: DeploymentHealth;
+  /**
+   * The spec carried a health check of this window (seconds): once the attempt has succeeded, a verdict
+   * is due within the window and HEALTH_REPORT_GRACE_MS, and the tenant's status pump waits for it.
+   * Absent otherwise and on rows before 0.5.0.
+   */
+  healthWindowSeconds?: number;
+  /**
    * The agent's signed terminal status, verified with the tenant's receipt keys before it was recorded
    * (lib/signing/receipts.ts); the first verified one is kept. Absent for tenants without receipt keys and
    * on rows written before receipts existed. Stored in its own column (./ledger.ts).
@@ -194,6 +234,7 @@ function applyReport(record: DeploymentRecord, status: Status, now: string): Dep
   if (status.attempt !== record.attempt || status.deploymentId !== record.id) return undefined;
   if (record.lastStatus && status.sequence <= record.lastStatus.sequence) return undefined;
   if (status.state === "Pong") return undefined;
+  if (isHealthState(status.state)) return applyHealth(record, status, now);
   // After the outcome is decided only the agent's own end is kept, in the timeline: it never changes
   // the outcome, but a deployment our side failed (or timed out) still shows what the customer's
   // agent finally did.
@@ -212,6 +253,22 @@ function applyReport(record: DeploymentRecord, status: Status, now: string): Dep
     lastStatus: lastStatusOf(status),
   };
   return withTimeline(updated, agentEntry(status, now));
+}
+
+/**
+ * A health verdict is kept once the agent has said it succeeded (its Succeeded report, or the outcome
+ * that report decided): the first one wins, and it changes neither the phase, the outcome nor the last
+ * status, so the deployment's own workflow never sees it.
+ */
+function applyHealth(record: DeploymentRecord, status: Status, now: string): DeploymentRecord | undefined {
+  const succeeded = record.outcome === "Succeeded" || record.lastStatus?.state === "Succeeded";
+  if (!succeeded || record.health || !isHealthState(status.state)) return undefined;
+  const health: DeploymentHealth = {
+    state: status.state,
+    ...(status.message !== undefined ? { message: status.message } : {}),
+    reportedAt: status.reportedAt,
+  };
+  return withTimeline({ ...record, health, updatedAt: now }, agentEntry(status, now));
 }
 
 /** The agent states that end its run. */

@@ -6,10 +6,16 @@
  */
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
-import { deploymentSpec, LIMITS } from "../messaging/contracts";
+import {
+  deploymentSpec,
+  HEALTH_CHECK_KEY,
+  healthCheckOf,
+  healthCheckSchema,
+  LIMITS,
+} from "../messaging/contracts";
 import { keyReusedProblem } from "../http/idempotency";
 import { ProblemError, validationProblem } from "../http/problem";
-import { releaseVersion, renderSpec } from "../releases/model";
+import { releaseSpecOf, releaseVersion, renderSpec } from "../releases/model";
 import type { TenantRegistration } from "../tenants/model";
 import { quarantineMessage } from "../tenants/quarantine";
 import { deploymentInstanceId, type DeploymentInput, ORCHESTRATIONS } from "./contract";
@@ -26,7 +32,16 @@ import type { DeploymentDeps } from "./deps";
  * `specOrRelease`).
  */
 export const deploymentRequestFields = {
-  spec: deploymentSpec.optional(),
+  spec: deploymentSpec
+    .superRefine((spec, ctx) => {
+      // The reserved member asks the agent for a health check: a raw spec may carry one, but a valid one
+      // (an agent ignores a health check it cannot read, which would leave a rollout's gate guessing).
+      if (spec[HEALTH_CHECK_KEY] === undefined) return;
+      const parsed = healthCheckSchema.safeParse(spec[HEALTH_CHECK_KEY]);
+      for (const issue of parsed.error?.issues ?? [])
+        ctx.addIssue({ ...issue, code: "custom", path: [HEALTH_CHECK_KEY, ...issue.path] });
+    })
+    .optional(),
   release: releaseVersion.optional(),
   acceptanceTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   completionTimeoutSeconds: z
@@ -50,8 +65,9 @@ export function specOrRelease(body: { spec?: unknown; release?: unknown }, ctx: 
 }
 
 /**
- * What a tenant is sent for a request: the raw spec, or the named release's spec rendered with the
- * tenant's parameters (renderSpec, the one rule). A release that does not exist is the caller's mistake.
+ * What a tenant is sent for a request: the raw spec, or the named release's spec (with its health check,
+ * releaseSpecOf) rendered with the tenant's parameters (renderSpec, the one rule). A release that does not
+ * exist is the caller's mistake.
  */
 export async function resolveSpec(
   rt: Pick<DeploymentDeps, "releases">,
@@ -61,7 +77,7 @@ export async function resolveSpec(
   const release = await rt.releases.get(request.release);
   if (!release)
     throw validationProblem([{ field: "release", message: `release ${request.release} was not found` }]);
-  return { spec: release.spec, release: release.version };
+  return { spec: releaseSpecOf(release), release: release.version };
 }
 
 /**
@@ -126,6 +142,12 @@ interface StartOptions {
   release?: { version: string; rendered?: boolean };
 }
 
+/** A spec with a health check: the record says a verdict will follow the success (the pump waits for it). */
+function healthWindowOf(spec: Record<string, unknown>): Pick<DeploymentRecord, "healthWindowSeconds"> {
+  const check = healthCheckOf(spec);
+  return check ? { healthWindowSeconds: check.windowSeconds } : {};
+}
+
 /** Records an attempt in the ledger and starts its orchestration. */
 export async function startAttempt(
   rt: DeploymentDeps,
@@ -159,6 +181,7 @@ export async function startAttempt(
       ...(options.rollout ? { rollout: options.rollout } : {}),
       ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
       ...(options.release ? { release: options.release.version } : {}),
+      ...healthWindowOf(spec),
     });
   } catch (error) {
     // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the

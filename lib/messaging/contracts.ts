@@ -41,6 +41,64 @@ export const deploymentSpec = z
   .record(z.string(), z.unknown())
   .refine((v) => utf8Bytes(v) <= LIMITS.specBytes, `must be at most ${LIMITS.specBytes} bytes as JSON`);
 
+/**
+ * A health check, carried by a Deploy command as its spec's `healthCheck` member (the spec is opaque to
+ * the command's own schema, so agents of 0.4.0 and older, whose command schema is strict, read such a
+ * command unchanged and simply never report health). Versioned by its own `version`: an agent acts only
+ * on a version it knows, and reports nothing for any other. After the deployment succeeds the agent
+ * probes (`probe`, opaque to the Provider, read by the agent's deployer) every `intervalSeconds` for
+ * `windowSeconds` and reports `Unhealthy` at the first failed probe, else `Healthy` at the window's end.
+ */
+export const HEALTH_CHECK_KEY = "healthCheck";
+export const HEALTH_CHECK_LIMITS = {
+  windowSeconds: { min: 5, max: 86_400 },
+  intervalSeconds: { min: 1, max: 3_600 },
+  /** Probes in one window at most (window / interval): bounds the agent orchestration's history. */
+  probes: 100,
+  probeBytes: 4 * 1024,
+} as const;
+
+export const healthCheckSchema = z
+  .strictObject({
+    version: z.literal(1),
+    probe: z
+      .record(z.string(), z.unknown())
+      .refine(
+        (v) => utf8Bytes(v) <= HEALTH_CHECK_LIMITS.probeBytes,
+        `must be at most ${HEALTH_CHECK_LIMITS.probeBytes} bytes as JSON`,
+      ),
+    windowSeconds: z
+      .number()
+      .int()
+      .min(HEALTH_CHECK_LIMITS.windowSeconds.min)
+      .max(HEALTH_CHECK_LIMITS.windowSeconds.max),
+    intervalSeconds: z
+      .number()
+      .int()
+      .min(HEALTH_CHECK_LIMITS.intervalSeconds.min)
+      .max(HEALTH_CHECK_LIMITS.intervalSeconds.max),
+  })
+  .refine((h) => h.intervalSeconds <= h.windowSeconds, {
+    message: "must not be longer than windowSeconds",
+    path: ["intervalSeconds"],
+  })
+  .refine((h) => h.windowSeconds / h.intervalSeconds <= HEALTH_CHECK_LIMITS.probes, {
+    message: `gives more than ${HEALTH_CHECK_LIMITS.probes} probes per window (windowSeconds / intervalSeconds)`,
+    path: ["intervalSeconds"],
+  });
+export type HealthCheck = z.infer<typeof healthCheckSchema>;
+
+/** The health check a spec carries, if it carries one this version understands. */
+export function healthCheckOf(spec: Record<string, unknown> | undefined): HealthCheck | undefined {
+  const parsed = healthCheckSchema.safeParse(spec?.[HEALTH_CHECK_KEY]);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Probes one health check runs at most: one every interval until the window has passed. */
+export function probeCount(check: HealthCheck): number {
+  return Math.max(1, Math.floor(check.windowSeconds / check.intervalSeconds));
+}
+
 const COMMAND_TYPES = ["Deploy", "Cancel", "Ping"] as const;
 
 const commandSchema = z
@@ -70,6 +128,9 @@ const STATUS_STATES = [
   "Cancelled",
   "Rejected",
   "Pong",
+  /** After Succeeded, only when the command's spec carries a health check (HEALTH_CHECK_KEY). */
+  "Healthy",
+  "Unhealthy",
 ] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 

@@ -29,6 +29,7 @@ export function releaseView(r: Release, options: { spec?: boolean } = {}) {
     ...(r.description !== undefined ? { description: r.description } : {}),
     createdAt: r.createdAt,
     createdBy: actorView(r.createdBy),
+    ...(r.healthCheck !== undefined ? { healthCheck: r.healthCheck } : {}),
     ...(options.spec === false ? {} : { spec: r.spec }),
   };
 }
@@ -60,6 +61,7 @@ export function createReleaseHandlers(getDeps: () => ReleaseApiDeps) {
           version: body.version,
           spec: body.spec,
           ...(body.description !== undefined ? { description: body.description } : {}),
+          ...(body.healthCheck !== undefined ? { healthCheck: body.healthCheck } : {}),
           createdAt: new Date().toISOString(),
           createdBy: actorOf(request),
         });
@@ -69,7 +71,7 @@ export function createReleaseHandlers(getDeps: () => ReleaseApiDeps) {
       } catch (error) {
         if (error instanceof ReleaseConflictError)
           throw new ProblemError(409, error.message, [
-            { field: "version", message: "already exists with another spec or description" },
+            { field: "version", message: "already exists with another spec, description or health check" },
           ]);
         throw error;
       }

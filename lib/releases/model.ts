@@ -6,7 +6,12 @@
  */
 import { z } from "zod";
 import type { Actor } from "../http/auth";
-import { deploymentSpec } from "../messaging/contracts";
+import {
+  deploymentSpec,
+  HEALTH_CHECK_KEY,
+  healthCheckSchema,
+  type HealthCheck,
+} from "../messaging/contracts";
 
 /**
  * MAJOR.MINOR.PATCH with an optional pre-release (`-rc.1`); no build metadata (`+...` is a space in a
@@ -23,18 +28,53 @@ export const releaseVersion = z
   .max(64, "must be at most 64 characters")
   .regex(VERSION_PATTERN, "must be a semantic version (MAJOR.MINOR.PATCH, optionally -pre.release)");
 
-/** A release's spec: a deployment spec whose `parameters`, when present, is an object tenants add to. */
-const releaseSpec = deploymentSpec.refine(
-  (spec) =>
-    spec.parameters === undefined ||
-    (typeof spec.parameters === "object" && spec.parameters !== null && !Array.isArray(spec.parameters)),
-  { message: "parameters must be an object (tenants' parameters are merged into it)", path: ["parameters"] },
-);
+/**
+ * A release's spec: a deployment spec whose `parameters`, when present, is an object tenants add to, and
+ * without the health check member (the release's `healthCheck` is what puts one there).
+ */
+const releaseSpec = deploymentSpec
+  .refine(
+    (spec) =>
+      spec.parameters === undefined ||
+      (typeof spec.parameters === "object" && spec.parameters !== null && !Array.isArray(spec.parameters)),
+    {
+      message: "parameters must be an object (tenants' parameters are merged into it)",
+      path: ["parameters"],
+    },
+  )
+  .refine((spec) => spec[HEALTH_CHECK_KEY] === undefined, {
+    message: "is reserved for the release's health check: give it as the release's healthCheck",
+    path: [HEALTH_CHECK_KEY],
+  });
+
+/** Health check defaults: probe every 30 s for 5 minutes. */
+export const HEALTH_CHECK_DEFAULTS = { windowSeconds: 300, intervalSeconds: 30 } as const;
+
+/** A release's health check as requested: the wire form (contracts' healthCheckSchema) with defaults. */
+const releaseHealthCheck = z
+  .strictObject({
+    probe: z.record(z.string(), z.unknown()).optional(),
+    windowSeconds: z.number().optional(),
+    intervalSeconds: z.number().optional(),
+  })
+  .transform((h, ctx): HealthCheck => {
+    const parsed = healthCheckSchema.safeParse({
+      version: 1,
+      probe: h.probe ?? {},
+      windowSeconds: h.windowSeconds ?? HEALTH_CHECK_DEFAULTS.windowSeconds,
+      intervalSeconds: h.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds,
+    });
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: "custom" });
+    return z.NEVER;
+  });
 
 export const releaseRequestSchema = z.strictObject({
   version: releaseVersion,
   spec: releaseSpec,
   description: z.string().max(1000, "must be at most 1000 characters").optional(),
+  /** Probed by each tenant's agent after its deployment succeeds; a rollout of the release is health-gated. */
+  healthCheck: releaseHealthCheck.optional(),
 });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
 
@@ -42,6 +82,8 @@ export interface Release {
   version: string;
   spec: Record<string, unknown>;
   description?: string;
+  /** Absent when the release has none, and on releases created before 0.5.0. */
+  healthCheck?: HealthCheck;
   createdAt: string;
   createdBy: Actor;
 }
@@ -60,6 +102,14 @@ export function renderSpec(
   if (!parameters || Object.keys(parameters).length === 0) return spec;
   const base = (spec.parameters ?? {}) as Record<string, unknown>;
   return { ...spec, parameters: { ...base, ...parameters } };
+}
+
+/**
+ * What a deployment of the release sends before the tenant's parameters: its spec, with its health check
+ * (if any) as the spec's HEALTH_CHECK_KEY member, which asks the agent to probe after it succeeds.
+ */
+export function releaseSpecOf(release: Pick<Release, "spec" | "healthCheck">): Record<string, unknown> {
+  return release.healthCheck ? { ...release.spec, [HEALTH_CHECK_KEY]: release.healthCheck } : release.spec;
 }
 
 /** SemVer 2.0 precedence: negative when `a` comes before `b` (a pre-release before its release). */

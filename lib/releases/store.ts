@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
 import { odataString, statusCodeOf, tableInitializer } from "../storage/tables";
+import type { HealthCheck } from "../messaging/contracts";
 import { compareVersions, type Release } from "./model";
 
 export const RELEASES_TABLE = "releases";
@@ -19,6 +20,8 @@ interface ReleaseRow {
   schemaVersion?: number;
   spec: string;
   description?: string;
+  /** JSON of the health check; absent when there is none (and on rows before 0.5.0). */
+  healthCheck?: string;
   createdAt: string;
   /** JSON of the creator (`Actor`). */
   createdBy: string;
@@ -39,6 +42,7 @@ function toRow(r: Release): ReleaseRow {
     ...schemaVersionColumn(),
     spec: JSON.stringify(r.spec),
     ...(r.description !== undefined ? { description: r.description } : {}),
+    ...(r.healthCheck !== undefined ? { healthCheck: JSON.stringify(r.healthCheck) } : {}),
     createdAt: r.createdAt,
     createdBy: JSON.stringify(r.createdBy),
   };
@@ -49,6 +53,9 @@ function fromRow(table: string, row: TableEntityResult<ReleaseRow>): Release {
     version: row.rowKey,
     spec: readJsonColumn<Record<string, unknown>>(table, row, "spec", { valid: isJsonObject }),
     ...(row.description !== undefined ? { description: row.description } : {}),
+    ...(row.healthCheck !== undefined
+      ? { healthCheck: readJsonColumn<HealthCheck>(table, row, "healthCheck", { valid: isJsonObject }) }
+      : {}),
     createdAt: row.createdAt,
     createdBy: readJsonColumn(table, row, "createdBy", {
       valid: isJsonObject,
@@ -77,6 +84,7 @@ export class ReleaseStore {
     if (
       !existing ||
       !isDeepStrictEqual(existing.spec, release.spec) ||
+      !isDeepStrictEqual(existing.healthCheck, release.healthCheck) ||
       existing.description !== release.description
     )
       throw new ReleaseConflictError(release.version);

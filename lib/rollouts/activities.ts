@@ -21,8 +21,15 @@ import type {
   InFlightDeployment,
   UpdateRolloutInput,
   UpdateRolloutResult,
+  WaveHealthInput,
+  WaveHealthResult,
 } from "./contract";
-import { TERMINAL_ROLLOUT_STATES, rolloutDeploymentId, type RolloutRecord } from "./model";
+import {
+  TERMINAL_ROLLOUT_STATES,
+  rolloutDeploymentId,
+  type RolloutRecord,
+  type RolloutTenant,
+} from "./model";
 import { rolloutEvent } from "./events";
 import { reconcileRollout } from "./reconcile";
 
@@ -233,4 +240,57 @@ export async function updateRolloutActivity(
   if (event) await rt.events.publish(client, event, log);
   if (!input.checkBudget) return { control: updated.control };
   return { control: updated.control, overBudget: await overBudget(rt, updated) };
+}
+
+/** A tenant row's change when its verdict is learnt. */
+type Verdict = Pick<RolloutTenant, "tenant" | "health" | "healthMessage" | "updatedAt">;
+
+/**
+ * The health gate's step (docs/rollouts.md, "Health gates"): each of wave `wave`'s succeeded tenants still
+ * without a verdict is read from the ledger, where only a report from the tenant's status queue can put
+ * one (signed when the tenant has receipt keys); a verdict found is copied to the tenant's row, where an
+ * Unhealthy one spends the error budget. With `final`, a tenant still without one is recorded Unknown,
+ * which spends nothing. Idempotent: a verdict once on the row is not read again.
+ */
+export async function waveHealthActivity(
+  rt: RolloutDeps,
+  input: WaveHealthInput,
+  log: Logger,
+): Promise<WaveHealthResult> {
+  const rows = await rt.rollouts.tenants(input.rolloutId, { wave: input.wave });
+  const awaiting = rows.filter((r) => r.outcome === "Succeeded" && r.health === undefined);
+  const now = new Date().toISOString();
+  const verdicts: Verdict[] = [];
+  await forEachLimited(awaiting, SWEEP_READS, async (r) => {
+    const record =
+      r.deploymentId && r.attempt ? await rt.ledger.get(r.tenant, r.deploymentId, r.attempt) : undefined;
+    const health = record?.health;
+    if (health) {
+      verdicts.push({
+        tenant: r.tenant,
+        health: health.state,
+        healthMessage: health.message,
+        updatedAt: now,
+      });
+      if (health.state === "Unhealthy")
+        log.warn("rollout tenant unhealthy", {
+          rolloutId: input.rolloutId,
+          tenant: r.tenant,
+          deploymentId: r.deploymentId,
+          message: health.message,
+        });
+    } else if (input.final)
+      verdicts.push({
+        tenant: r.tenant,
+        health: "Unknown",
+        healthMessage: "no health report came before the gate's deadline",
+        updatedAt: now,
+      });
+  });
+  await rt.rollouts.updateTenants(input.rolloutId, verdicts);
+  const rollout = await rt.rollouts.get(input.rolloutId);
+  return {
+    awaiting: awaiting.length - verdicts.length,
+    overBudget: rollout !== undefined && (await overBudget(rt, rollout)),
+  };
 }

@@ -53,6 +53,12 @@ export interface RolloutInput {
    * Absent on every rollout started without it, and on all started before 0.4.0: those yield as before.
    */
   notBefore?: string;
+  /**
+   * The spec carries a health check (docs/rollouts.md, "Health gates"): after each wave's deployments
+   * end, the rollout waits for its tenants' health verdicts, and an unhealthy tenant counts against
+   * maxErrors. Absent otherwise, and on every rollout started before 0.5.0: those yield as before.
+   */
+  healthGate?: { windowSeconds: number; intervalSeconds: number };
 }
 
 export interface BatchInput {
@@ -127,7 +133,22 @@ export interface UpdateRolloutResult {
   overBudget?: boolean;
 }
 
+export interface WaveHealthInput {
+  rolloutId: string;
+  wave: number;
+  /** The gate's deadline has passed: a tenant still without a verdict is recorded Unknown. */
+  final: boolean;
+}
+
+export interface WaveHealthResult {
+  /** The wave's succeeded tenants still without a verdict. */
+  awaiting: number;
+  /** Failures and unhealthy tenants together exceed maxErrors. */
+  overBudget: boolean;
+}
+
 export const ROLLOUT_ACTIVITIES = {
   advanceBatch: activity<AdvanceBatchInput, AdvanceBatchResult>("rolloutAdvanceBatch"),
   update: activity<UpdateRolloutInput, UpdateRolloutResult>("rolloutUpdate"),
+  waveHealth: activity<WaveHealthInput, WaveHealthResult>("rolloutWaveHealth"),
 } as const;

@@ -21,6 +21,7 @@ import { ProblemError, validationProblem } from "../http/problem";
 import { parseWith, readJson } from "../http/request";
 import { invocationLogger } from "../logging/logger";
 import { timeoutOrderError } from "../tenants/model";
+import { healthCheckOf } from "../messaging/contracts";
 import { ROLLOUT_EVENTS, ROLLOUT_ORCHESTRATIONS, rolloutInstanceId, type RolloutInput } from "./contract";
 import {
   DEFAULTS,
@@ -87,6 +88,14 @@ async function repeated(rt: RolloutDeps, client: DurableClient, request: HttpReq
   );
 }
 
+/** A spec that asks for a health check (a release's, or a raw one) makes each wave wait for the verdicts. */
+function healthGateOf(spec: Record<string, unknown>): Pick<RolloutInput, "healthGate"> {
+  const check = healthCheckOf(spec);
+  return check
+    ? { healthGate: { windowSeconds: check.windowSeconds, intervalSeconds: check.intervalSeconds } }
+    : {};
+}
+
 async function ensureStarted(
   rt: RolloutDeps,
   client: DurableClient,
@@ -107,6 +116,7 @@ async function ensureStarted(
     laneConcurrency: rt.settings.rolloutLaneConcurrency,
     sweepSeconds: rt.settings.rolloutSweepSeconds,
     ...(record.notBefore !== undefined ? { notBefore: record.notBefore } : {}),
+    ...healthGateOf(record.spec),
   };
   try {
     await client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId, input });

@@ -196,6 +196,13 @@ export interface RolloutRecord {
   etag?: string;
 }
 
+/**
+ * A succeeded tenant's health under a health-gated rollout: the agent's verdict, or Unknown when none came
+ * by the gate's deadline (an agent of 0.4.0 or older never reports one). Only Unhealthy counts against
+ * maxErrors.
+ */
+export type TenantHealth = "Healthy" | "Unhealthy" | "Unknown";
+
 export interface RolloutTenant {
   tenant: string;
   wave: number;
@@ -204,11 +211,18 @@ export interface RolloutTenant {
   attempt?: number;
   outcome?: Outcome;
   message?: string;
+  health?: TenantHealth;
+  healthMessage?: string;
   updatedAt?: string;
 }
 
 export function isFailure(outcome: Outcome | undefined): boolean {
   return outcome !== undefined && FAILED_OUTCOMES.includes(outcome);
+}
+
+/** Whether a tenant row spends the error budget: a failed outcome, or a success found unhealthy. */
+export function spendsBudget(t: Pick<RolloutTenant, "outcome" | "health">): boolean {
+  return isFailure(t.outcome) || t.health === "Unhealthy";
 }
 
 /** A budget as a count: percentages of `total` round up for concurrency (at least 1), down for errors. */
@@ -316,13 +330,17 @@ export function waveCounts(rows: readonly RolloutTenant[]) {
     running: 0,
     pending: 0,
     skipped: 0,
+    /** Of the succeeded: found unhealthy by the health gate (they count against maxErrors). */
+    unhealthy: 0,
   };
   for (const r of rows) {
     if (r.phase === "Pending") counts.pending++;
     else if (r.phase === "Running") counts.running++;
     else if (r.phase === "Skipped") counts.skipped++;
-    else if (r.outcome === "Succeeded") counts.succeeded++;
-    else if (isFailure(r.outcome)) counts.failed++;
+    else if (r.outcome === "Succeeded") {
+      counts.succeeded++;
+      if (r.health === "Unhealthy") counts.unhealthy++;
+    } else if (isFailure(r.outcome)) counts.failed++;
     else counts.cancelled++;
   }
   return counts;

@@ -7,7 +7,14 @@
 import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
 import { odataString, statusCodeOf, tableInitializer } from "../storage/tables";
-import { isFailure, type RolloutRecord, type RolloutTenant, type TenantPhase } from "./model";
+import {
+  isFailure,
+  spendsBudget,
+  type RolloutRecord,
+  type RolloutTenant,
+  type TenantHealth,
+  type TenantPhase,
+} from "./model";
 import type { Outcome } from "../deployments/model";
 
 export const ROLLOUTS_TABLE = "rollouts";
@@ -41,7 +48,10 @@ interface TenantRow {
   attempt?: number;
   outcome?: string;
   message?: string;
+  /** Spends the error budget: a failed outcome, or (0.5.0) a succeeded tenant found Unhealthy. */
   failed: boolean;
+  health?: string;
+  healthMessage?: string;
   updatedAt?: string;
 }
 
@@ -98,7 +108,9 @@ function toTenantRow(rolloutId: string, t: RolloutTenant): TenantRow {
     ...(t.attempt !== undefined ? { attempt: t.attempt } : {}),
     ...(t.outcome !== undefined ? { outcome: t.outcome } : {}),
     ...(t.message !== undefined ? { message: t.message.slice(0, 500) } : {}),
-    failed: isFailure(t.outcome),
+    failed: spendsBudget(t),
+    ...(t.health !== undefined ? { health: t.health } : {}),
+    ...(t.healthMessage !== undefined ? { healthMessage: t.healthMessage.slice(0, 500) } : {}),
     ...(t.updatedAt !== undefined ? { updatedAt: t.updatedAt } : {}),
   };
 }
@@ -112,6 +124,8 @@ function fromTenantRow(row: TenantRow): RolloutTenant {
     ...(row.attempt ? { attempt: row.attempt } : {}),
     ...(row.outcome ? { outcome: row.outcome as Outcome } : {}),
     ...(row.message ? { message: row.message } : {}),
+    ...(row.health ? { health: row.health as TenantHealth } : {}),
+    ...(row.healthMessage ? { healthMessage: row.healthMessage } : {}),
     ...(row.updatedAt ? { updatedAt: row.updatedAt } : {}),
   };
 }
@@ -218,6 +232,9 @@ export class RolloutStore {
         for (const [k, v] of Object.entries(c))
           if (v !== undefined) entity[k] = k === "message" ? String(v).slice(0, 500) : v;
         if (c.outcome !== undefined || c.phase !== undefined) entity.failed = isFailure(c.outcome);
+        // A verdict comes only after the outcome Succeeded, so it alone decides the column then.
+        if (c.health !== undefined) entity.failed = c.health === "Unhealthy";
+        if (c.healthMessage !== undefined) entity.healthMessage = c.healthMessage.slice(0, 500);
         return ["upsert", entity, "Merge"];
       });
       await this.client.submitTransaction(actions);
@@ -237,12 +254,13 @@ export class RolloutStore {
   /** Every tenant row of a rollout, in tenant order. */
   async tenants(
     id: string,
-    filter?: { phase?: TenantPhase; failed?: boolean; top?: number },
+    filter?: { phase?: TenantPhase; failed?: boolean; wave?: number; top?: number },
   ): Promise<RolloutTenant[]> {
     await this.ensureTable();
     const clauses = [`PartitionKey eq ${odataString(id)}`, `RowKey gt 't|'`];
     if (filter?.phase) clauses.push(`phase eq ${odataString(filter.phase)}`);
     if (filter?.failed !== undefined) clauses.push(`failed eq ${filter.failed}`);
+    if (filter?.wave !== undefined) clauses.push(`wave eq ${Math.trunc(filter.wave)}`);
     const out: RolloutTenant[] = [];
     for await (const row of this.client.listEntities<TenantRow>({
       queryOptions: { filter: clauses.join(" and ") },

@@ -6,7 +6,7 @@ import type { HttpRequest } from "@azure/functions";
 import { storedActor } from "../deployments/model";
 import { actorView } from "../http/auth";
 import {
-  isFailure,
+  spendsBudget,
   TERMINAL_ROLLOUT_STATES,
   waveCounts,
   type RolloutControlEntry,
@@ -88,7 +88,8 @@ export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]
     state: shownState(r),
     ...(r.release !== undefined ? { release: r.release } : {}),
     waves,
-    ...(tenants ? { errors: tenants.filter((t) => isFailure(t.outcome)).length } : {}),
+    // What spends maxErrors: failed outcomes and tenants the health gate found unhealthy.
+    ...(tenants ? { errors: tenants.filter(spendsBudget).length } : {}),
     maxErrors: r.options.maxErrors,
     maxConcurrency: r.options.maxConcurrency,
     bakeSeconds: r.options.bakeSeconds,
@@ -111,6 +112,8 @@ export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]
             ...(t.attempt ? { attempt: t.attempt } : {}),
             ...(t.outcome ? { outcome: t.outcome } : {}),
             ...(t.message ? { message: t.message } : {}),
+            ...(t.health ? { health: t.health } : {}),
+            ...(t.healthMessage ? { healthMessage: t.healthMessage } : {}),
           })),
         }
       : {}),

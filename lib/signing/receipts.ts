@@ -7,6 +7,9 @@
  * verifies with one of them, and keeps what was signed as the attempt's receipt, which anyone holding the
  * customer's public keys can verify offline: the Provider cannot make one up.
  *
+ * A health verdict (Healthy, Unhealthy) is signed and checked the same way: it can halt a rollout. It is
+ * verified before it is recorded, not kept as the attempt's receipt.
+ *
  * Non-terminal statuses (Accepted, InProgress) and Pongs stay unsigned: they decide nothing the customer
  * would have to stand behind (progress is informational, and an outcome comes only from a terminal
  * status), and signing each would cost a Key Vault operation per progress report.
@@ -15,10 +18,18 @@ import type { JSONWebKeySet, JWK } from "jose";
 import { z } from "zod";
 
 /**
- * The agent states a receipt is signed for: the ones that end the agent's run (status states of
- * lib/messaging/contracts.ts, named here so lib/signing does not import lib/messaging).
+ * The agent states that are signed: the ones that end the agent's run, and its health verdicts (status
+ * states of lib/messaging/contracts.ts, named here so lib/signing does not import lib/messaging).
  */
-const RECEIPT_STATES: ReadonlySet<string> = new Set(["Succeeded", "Failed", "Cancelled", "Rejected"]);
+const RECEIPT_STATES: ReadonlySet<string> = new Set([
+  "Succeeded",
+  "Failed",
+  "Cancelled",
+  "Rejected",
+  // A health verdict can halt (and roll back) a rollout, so it is signed like an outcome.
+  "Healthy",
+  "Unhealthy",
+]);
 
 export const isReceiptState = (state: string): boolean => RECEIPT_STATES.has(state);
 

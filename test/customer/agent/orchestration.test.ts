@@ -1,7 +1,12 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as df from "durable-functions";
-import { planActivity, sendStatusActivity, stepActivity } from "../../../customer/agent/activities";
+import {
+  planActivity,
+  probeActivity,
+  sendStatusActivity,
+  stepActivity,
+} from "../../../customer/agent/activities";
 import { createCommandHandler, InvalidCommandError } from "../../../customer/agent/commands";
 import type { Deployer } from "../../../customer/agent/deployer";
 import { durableInstances } from "../../../customer/agent/instances";
@@ -13,6 +18,7 @@ import {
   agentOrchestrator,
   type AgentResult,
   type PlanInput,
+  type ProbeInput,
   type StepInput,
 } from "../../../customer/agent/orchestration";
 import { createLogger } from "../../../lib/logging/logger";
@@ -70,6 +76,10 @@ interface TestSpec {
   silent?: "ignore" | "stall";
   /** The Provider's Cancel comes this many (virtual) days after the plan (time-skipping tests). */
   cancelAfterDays?: number;
+  /** Health probes fail from this one on (1-based); `probeThrows` makes that probe throw instead. */
+  unhealthyAt?: number;
+  probeThrows?: boolean;
+  healthCheck?: unknown;
 }
 const specOf = (c: Command) => (c.spec ?? {}) as TestSpec;
 
@@ -92,7 +102,19 @@ const deployer: Deployer = {
     if (spec.throwAt === step) throw new Error("boom");
     return { kind: "continue" };
   },
+  async checkHealth(command, probe, context) {
+    const spec = specOf(command);
+    probed.push(`${command.deploymentId}:${context.probe}/${context.probes}:${JSON.stringify(probe)}`);
+    const failing = spec.unhealthyAt !== undefined && context.probe >= spec.unhealthyAt;
+    if (failing && spec.probeThrows) throw new Error("no route to the service");
+    return failing ? { healthy: false, message: "the service answers 503" } : { healthy: true };
+  },
 };
+
+/** Health probes run, as `<deploymentId>:<probe>/<probes>:<probe JSON>`. */
+const probed: string[] = [];
+const probesOf = (id: string) =>
+  probed.filter((p) => p.startsWith(`${id}:`)).map((p) => p.slice(id.length + 1));
 
 let raiseThrough: ((instanceId: string, event: string, body: unknown) => Promise<void>) | undefined;
 /** Set by the time-skipping tests: arranges a Cancel for the attempt at a virtual time. */
@@ -134,10 +156,21 @@ function register(): void {
   df.app.activity(AGENT_ACTIVITIES.step.name, {
     handler: (input: StepInput) => stepActivity(deployer, input, quiet),
   });
+  df.app.activity(AGENT_ACTIVITIES.probe.name, {
+    handler: (input: ProbeInput) => probeActivity(deployer, input, quiet),
+  });
   df.app.activity(AGENT_ACTIVITIES.sendStatus.name, {
     handler: (status: Status) => sendStatusActivity(send, status, quiet),
   });
 }
+
+/** A health check in the wire form (lib/messaging/contracts.ts). */
+const healthCheck = (windowSeconds: number, intervalSeconds: number, version = 1) => ({
+  version,
+  probe: { path: "/healthz" },
+  windowSeconds,
+  intervalSeconds,
+});
 
 let n = 0;
 function command(type: Command["type"], spec: TestSpec = {}, extra: Partial<Command> = {}): Command {
@@ -181,6 +214,15 @@ describe("the agent orchestration", () => {
     assert.equal(s.runtimeStatus, "Completed", JSON.stringify(s.output));
     return s.output as AgentResult;
   };
+
+  test("after a success with a health check, the agent probes and reports Healthy after the window", async () => {
+    const c = command("Deploy", { steps: 1, healthCheck: healthCheck(5, 5) });
+    const out = await result(await start(c));
+    assert.equal(out.outcome, "Succeeded");
+    assert.equal(out.health, "Healthy", JSON.stringify({ out, probed, sent: statusesOf(c.deploymentId) }));
+    assert.deepEqual(probesOf(c.deploymentId), ['1/1:{"path":"/healthz"}']);
+    assert.deepEqual(statusesOf(c.deploymentId), ["1 Accepted 0", "2 Succeeded 100", "3 Healthy 100"]);
+  });
 
   test("one step per activity, statuses in order with sequences fixed by the orchestration; a failed send is retried", async () => {
     const c = command("Deploy", { steps: 3 });
@@ -435,7 +477,7 @@ describe("the agent orchestration on the time-skipping clock (the Azure Storage 
   let h: Harness;
   const clock = new VirtualClock();
   before(async () => {
-    h = await startHarness(register, { timeSkipping: true, clock });
+    h = await startHarness(register, { timeSkipping: true, clock, versioning: appVersioning("customer") });
     raiseThrough = (instanceId, event, body) => h.client.raiseEvent(instanceId, event, body);
     cancelLater = async (c, days) => {
       const input = {
@@ -451,6 +493,8 @@ describe("the agent orchestration on the time-skipping clock (the Azure Storage 
     raiseThrough = cancelLater = undefined;
     await h.close();
   });
+  /** A deadline on the virtual clock, which earlier tests moved days ahead. */
+  const inAnHour = () => ({ deadline: new Date(clock.now() + 3_600_000).toISOString() });
   const run = async (c: Command) => {
     const instanceId = agentInstanceId(c.deploymentId, c.attempt);
     await h.client.startNew(AGENT_ORCHESTRATION, { instanceId, input: { command: c } });
@@ -489,5 +533,65 @@ describe("the agent orchestration on the time-skipping clock (the Azure Storage 
       if (t.EventType === "TimerCreated")
         assert.ok(Date.parse(String(t.FireAt)) - Date.parse(t.Timestamp) < 6 * 86_400_000, JSON.stringify(t));
     assert.ok(!h.logs.some((l) => /longer than maximumShortTimerDuration|Non-Deterministic/.test(l)));
+  });
+
+  test("a health check probes every interval for its window, each probe on its own timer, then Healthy", async () => {
+    const c = command("Deploy", { steps: 2, healthCheck: healthCheck(300, 60) }, inAnHour());
+    const out = await run(c);
+    assert.equal(out.health, "Healthy", JSON.stringify({ out, probed, sent: statusesOf(c.deploymentId) }));
+    assert.deepEqual(
+      probesOf(c.deploymentId).map((p) => p.split(":")[0]),
+      ["1/5", "2/5", "3/5", "4/5", "5/5"],
+    );
+    assert.deepEqual(statusesOf(c.deploymentId).slice(-2), ["3 Succeeded 100", "4 Healthy 100"]);
+    const s = await h.client.getStatus(agentInstanceId(c.deploymentId, c.attempt), { showHistory: true });
+    const timers = (s.history as { EventType: string; Timestamp: string; FireAt?: string }[]).filter(
+      (e) => e.EventType === "TimerCreated",
+    );
+    assert.equal(timers.length, 5);
+    // Each probe waits its interval (the event's timestamp is a moment after the orchestration's clock).
+    for (const t of timers) {
+      const wait = Date.parse(String(t.FireAt)) - Date.parse(t.Timestamp);
+      assert.ok(wait > 59_000 && wait <= 60_000, JSON.stringify(t));
+    }
+  });
+
+  test("the first failed probe reports Unhealthy with its message, and no probe runs after it", async () => {
+    const c = command("Deploy", { steps: 1, unhealthyAt: 2, healthCheck: healthCheck(300, 60) }, inAnHour());
+    const out = await run(c);
+    assert.equal(out.health, "Unhealthy");
+    assert.deepEqual(
+      probesOf(c.deploymentId).map((p) => p.split(":")[0]),
+      ["1/5", "2/5"],
+    );
+    const last = sent.filter((x) => x.deploymentId === c.deploymentId).at(-1);
+    assert.equal(last?.state, "Unhealthy");
+    assert.equal(last?.message, "the service answers 503");
+  });
+
+  test("a probe that throws is unhealthy; a health check of an unknown version, or a failed deployment, probes nothing", async () => {
+    const throwing = command(
+      "Deploy",
+      { steps: 1, unhealthyAt: 1, probeThrows: true, healthCheck: healthCheck(60, 30) },
+      inAnHour(),
+    );
+    const out = await run(throwing);
+    assert.equal(out.health, "Unhealthy");
+    assert.match(
+      String(sent.filter((x) => x.deploymentId === throwing.deploymentId).at(-1)?.message),
+      /^probe failed: no route/,
+    );
+
+    const future = command("Deploy", { steps: 1, healthCheck: healthCheck(60, 30, 2) }, inAnHour());
+    const unread = await run(future);
+    assert.equal(unread.outcome, "Succeeded");
+    assert.equal(unread.health, undefined);
+    assert.deepEqual(probesOf(future.deploymentId), []);
+    assert.deepEqual(statusesOf(future.deploymentId).at(-1), "2 Succeeded 100");
+
+    const failed = command("Deploy", { steps: 2, throwAt: 1, healthCheck: healthCheck(60, 30) }, inAnHour());
+    const ended = await run(failed);
+    assert.equal(ended.outcome, "Failed");
+    assert.deepEqual(probesOf(failed.deploymentId), []);
   });
 });

@@ -116,6 +116,36 @@ describe("releases", () => {
     assert.deepEqual(one.spec, SPEC);
   });
 
+  test("a health check is kept with its defaults and sent in the spec; a raw spec's must be valid", async () => {
+    const res = await api("releases", {
+      method: "POST",
+      body: { version: "2.5.0", spec: SPEC, healthCheck: { probe: { path: "/healthz" } } },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const check = { version: 1, probe: { path: "/healthz" }, windowSeconds: 300, intervalSeconds: 30 };
+    assert.deepEqual(
+      ((await (await api("releases/2.5.0")).json()) as { healthCheck: unknown }).healthCheck,
+      check,
+    );
+    await expectProblem(
+      await api("releases", { method: "POST", body: { version: "2.5.0", spec: SPEC } }),
+      409,
+      "version",
+    );
+    const started = await api("tenants/fabrikam/deployments", { method: "POST", body: { release: "2.5.0" } });
+    const { id, instanceId } = (await started.json()) as { id: string; instanceId: string };
+    assert.deepEqual(await sentSpec(instanceId), { ...SPEC, healthCheck: check });
+    assert.equal((await finished(id)).outcome, "Succeeded");
+    await expectProblem(
+      await api("tenants/fabrikam/deployments", {
+        method: "POST",
+        body: { spec: { healthCheck: { ...check, windowSeconds: 1 } } },
+      }),
+      400,
+      "spec.healthCheck.windowSeconds",
+    );
+  });
+
   test("bad input is a 400 naming the field; a missing release is 404", async () => {
     for (const [body, field] of [
       [{ version: "2.4", spec: SPEC }, "version"],
@@ -123,7 +153,13 @@ describe("releases", () => {
       [{ version: "1.2.3+build.5", spec: SPEC }, "version"],
       [{ version: "1.2.3", spec: { parameters: ["a"] } }, "spec.parameters"],
       [{ version: "1.2.3" }, "spec"],
-      [{ version: "1.2.3", spec: SPEC, healthCheck: {} }, "healthCheck"],
+      [{ version: "1.2.3", spec: SPEC, healthCheck: { windowSeconds: 2 } }, "healthCheck.windowSeconds"],
+      [
+        { version: "1.2.3", spec: SPEC, healthCheck: { windowSeconds: 600, intervalSeconds: 1 } },
+        "healthCheck.intervalSeconds",
+      ],
+      [{ version: "1.2.3", spec: SPEC, healthCheck: { url: "https://x" } }, "healthCheck.url"],
+      [{ version: "1.2.3", spec: { ...SPEC, healthCheck: { version: 1 } } }, "spec.healthCheck"],
     ] as const)
       await expectProblem(await api("releases", { method: "POST", body }), 400, field);
     await expectProblem(await api("releases/not-a-version"), 400, "version");
@@ -338,5 +374,84 @@ describe("inventory", () => {
     assert.equal((await item())?.inFlight, undefined);
     assert.equal((await item())?.current?.release, "2.10.0", "a cancelled release is not installed");
     await assertOneTruth(host!.url, id);
+  });
+});
+
+// Last: these releases (4.x) would change what the inventory above finds current.
+interface HealthRollout {
+  state: string;
+  errors: number;
+  message?: string;
+  tenants: { tenant: string; phase: string; deploymentId?: string; outcome?: string; health?: string }[];
+}
+
+/** Starts a rollout of `release` over both tenants (contoso first) and answers it once it has ended. */
+async function rolloutOf(
+  release: string,
+  extra: Record<string, unknown> = {},
+): Promise<HealthRollout & { id: string }> {
+  const res = await api("rollouts", {
+    method: "POST",
+    body: { release, targets: { selector: "ring=all" }, maxConcurrency: 1, ...extra },
+  });
+  assert.equal(res.status, 202, await res.clone().text());
+  const { id } = (await res.json()) as { id: string };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const r = (await (await api(`rollouts/${id}`)).json()) as HealthRollout;
+    if (["Succeeded", "Halted", "Aborted"].includes(r.state)) return { ...r, id };
+    if (Date.now() > deadline) assert.fail(`rollout did not end: ${JSON.stringify(r)}`);
+    await sleep(300);
+  }
+}
+
+describe("health-gated rollouts (a release's healthCheck)", () => {
+  const health = { probe: { path: "/healthz" }, windowSeconds: 5, intervalSeconds: 1 };
+
+  test("an unhealthy tenant spends the error budget: the rollout halts before the next wave", async () => {
+    const spec = { demo: { steps: 1, stepMs: 50, unhealthyTenants: ["contoso"] } };
+    const created = await api("releases", {
+      method: "POST",
+      body: { version: "4.0.0", spec, healthCheck: health },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const r = await rolloutOf("4.0.0", {
+      waves: [{ name: "first", tenants: ["contoso"] }, { name: "rest" }],
+    });
+    assert.equal(r.state, "Halted", JSON.stringify(r));
+    assert.match(String(r.message), /unhealthy/);
+    assert.equal(r.errors, 1);
+    const byTenant = Object.fromEntries(r.tenants.map((t) => [t.tenant, t]));
+    assert.equal(byTenant.contoso?.outcome, "Succeeded");
+    assert.equal(byTenant.contoso?.health, "Unhealthy");
+    assert.equal(byTenant.fabrikam?.phase, "Skipped");
+    const record = (await finished(byTenant.contoso!.deploymentId!)) as {
+      health?: { state: string; message?: string };
+    };
+    assert.equal(record.health?.state, "Unhealthy");
+    assert.match(String(record.health?.message), /probe 1 of 5 failed/);
+    await assertOneTruth(host!.url, byTenant.contoso!.deploymentId!);
+    await assertRolloutTruth(host!.url, r.id);
+  });
+
+  test("healthy tenants pass the gate and the rollout succeeds, each verdict on its record", async () => {
+    const spec = { demo: { steps: 1, stepMs: 50 } };
+    const check = { ...health, intervalSeconds: 5 };
+    const created = await api("releases", {
+      method: "POST",
+      body: { version: "4.1.0", spec, healthCheck: check },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const r = await rolloutOf("4.1.0", { maxConcurrency: 2 });
+    assert.equal(r.state, "Succeeded", JSON.stringify(r));
+    assert.deepEqual(
+      r.tenants.map((t) => [t.tenant, t.health]),
+      [
+        ["contoso", "Healthy"],
+        ["fabrikam", "Healthy"],
+      ],
+    );
+    for (const t of r.tenants) await assertOneTruth(host!.url, t.deploymentId!);
+    await assertRolloutTruth(host!.url, r.id);
   });
 });

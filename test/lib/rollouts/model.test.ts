@@ -125,8 +125,9 @@ test("wave counts sort each tenant into one bucket", () => {
       { tenant: "d", wave: 0, phase: "Running" },
       { tenant: "e", wave: 0, phase: "Pending" },
       { tenant: "f", wave: 0, phase: "Skipped" },
+      { tenant: "g", wave: 0, phase: "Completed", outcome: "Succeeded", health: "Unhealthy" },
     ]),
-    { total: 6, succeeded: 1, failed: 1, cancelled: 1, running: 1, pending: 1, skipped: 1 },
+    { total: 7, succeeded: 2, failed: 1, cancelled: 1, running: 1, pending: 1, skipped: 1, unhealthy: 1 },
   );
 });
 

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import type { DurableClient } from "durable-functions";
-import { compactVerify, createLocalJWKSet } from "jose";
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
 import { sendStatusActivity } from "../../../customer/agent/activities";
 import { agentStatus, statusSender } from "../../../customer/agent/status";
@@ -72,6 +72,39 @@ test("the agent signs its terminal statuses with its receipt key, and only those
   const noKey = await sent(undefined, status("d-1", "Succeeded", 3));
   assert.equal(noKey.applicationProperties[SIGNATURE_PROPERTY], undefined);
 });
+
+/** A received message as the Provider's receiver hands it over: the body's bytes as sent. */
+const received = (m: OutgoingMessage, s: Status) =>
+  ({
+    ok: true,
+    status: s,
+    message: {
+      messageId: m.messageId,
+      body: Buffer.isBuffer(m.body) ? m.body : Buffer.from(JSON.stringify(m.body)),
+      applicationProperties: m.applicationProperties,
+    },
+    bytes: 1,
+  }) as unknown as ReceivedStatus;
+
+/** Sends `s` as the agent would (signed with `key`) and routes it; answers how it was settled. */
+function router(rt: DeploymentDeps, durable: DurableClient, keys: JSONWebKeySet) {
+  return async (tenant: string, key: SigningKey | undefined, s: Status, withKeys: boolean) => {
+    const settled: string[] = [];
+    await dispatchStatus(
+      rt,
+      durable,
+      tenant,
+      received(await sent(key, s), s),
+      {
+        complete: () => (settled.push("complete"), Promise.resolve()),
+        deadLetter: (_m, reason) => (settled.push(reason), Promise.resolve()),
+      },
+      log,
+      withKeys ? keys : undefined,
+    );
+    return settled;
+  };
+}
 
 const registration = (receiptKeys: unknown) => ({
   directoryId: "00000000-0000-0000-0000-000000000001",
@@ -140,34 +173,7 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
   const customer = await localSigningKey(pem(), "customer");
   const forger = await localSigningKey(pem(), "forger");
   const keys = receiptKeySet(receiptKeysSchema.parse(await publicKeySet([customer])));
-  /** A received message as the Provider's receiver hands it over: the body's bytes as sent. */
-  const received = (m: OutgoingMessage, s: Status) =>
-    ({
-      ok: true,
-      status: s,
-      message: {
-        messageId: m.messageId,
-        body: Buffer.isBuffer(m.body) ? m.body : Buffer.from(JSON.stringify(m.body)),
-        applicationProperties: m.applicationProperties,
-      },
-      bytes: 1,
-    }) as unknown as ReceivedStatus;
-  const route = async (tenant: string, key: SigningKey | undefined, s: Status, withKeys: boolean) => {
-    const settled: string[] = [];
-    await dispatchStatus(
-      rt,
-      durable,
-      tenant,
-      received(await sent(key, s), s),
-      {
-        complete: () => (settled.push("complete"), Promise.resolve()),
-        deadLetter: (_m, reason) => (settled.push(reason), Promise.resolve()),
-      },
-      log,
-      withKeys ? keys : undefined,
-    );
-    return settled;
-  };
+  const route = router(rt, durable, keys);
 
   // Signed by the customer's key: recorded, raised, the receipt kept and verifiable offline.
   assert.deepEqual(await route("contoso", customer, status("c-1", "Succeeded", 5), true), ["complete"]);
@@ -244,4 +250,54 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
     assert.equal(missing.status, 404, id);
     assert.match(String(missing.headers["content-type"]), /problem\+json/);
   }
+});
+
+test("a health verdict is signed like an outcome, recorded once the success is known, first one kept, and never raised", async () => {
+  const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, "deploymentshealth"));
+  const rt = { ledger } as unknown as DeploymentDeps;
+  const raised: string[] = [];
+  const durable = {
+    raiseEvent: (_i: string, _e: string, s: Status) => (
+      raised.push(`${s.deploymentId}:${s.state}`),
+      Promise.resolve()
+    ),
+  } as unknown as DurableClient;
+  const now = new Date().toISOString();
+  for (const id of ["h-1", "h-2"])
+    await ledger.create({
+      id,
+      tenant: "contoso",
+      attempt: 1,
+      instanceId: deploymentInstanceId("contoso", id, 1),
+      phase: "InProgress",
+      progress: 10,
+      specDigest: "sha256:x",
+      healthWindowSeconds: 60,
+      requestedAt: now,
+      updatedAt: now,
+    });
+  const customer = await localSigningKey(pem(), "customer");
+  const forger = await localSigningKey(pem(), "forger");
+  const keys = receiptKeySet(receiptKeysSchema.parse(await publicKeySet([customer])));
+  const route = router(rt, durable, keys);
+  for (const state of ["Healthy", "Unhealthy"] as const)
+    assert.ok(Buffer.isBuffer((await sent(customer, status("h-0", state, 9))).body), `${state} is signed`);
+
+  // Before the agent's success a verdict is not kept.
+  assert.deepEqual(await route("contoso", customer, status("h-2", "Unhealthy", 4), true), ["complete"]);
+  assert.equal((await ledger.get("contoso", "h-2", 1))?.health, undefined);
+
+  assert.deepEqual(await route("contoso", customer, status("h-1", "Succeeded", 3), true), ["complete"]);
+  assert.deepEqual(await route("contoso", undefined, status("h-1", "Unhealthy", 4), true), [
+    "InvalidSignature",
+  ]);
+  assert.deepEqual(await route("contoso", forger, status("h-1", "Unhealthy", 4), true), ["UnknownKey"]);
+  assert.equal((await ledger.get("contoso", "h-1", 1))?.health, undefined, "no forged verdict is recorded");
+
+  assert.deepEqual(await route("contoso", customer, status("h-1", "Unhealthy", 4), true), ["complete"]);
+  assert.deepEqual(await route("contoso", customer, status("h-1", "Healthy", 5), true), ["complete"]);
+  const record = await ledger.get("contoso", "h-1", 1);
+  assert.equal(record?.health?.state, "Unhealthy", "the first verdict is kept");
+  assert.equal(record?.lastStatus?.state, "Succeeded", "a verdict does not move the last status");
+  assert.deepEqual(raised, ["h-1:Succeeded"], "a verdict never wakes the deployment");
 });
