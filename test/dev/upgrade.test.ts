@@ -18,6 +18,7 @@ import {
   type PreparedRelease,
 } from "../../dev/upgrade";
 import { spawnStack, type StackProcess } from "../../dev/stack-process";
+import { commandMessage } from "../../lib/messaging/contracts";
 import { assertOneTruth, assertRolloutTruth } from "../helpers/one-truth";
 
 interface Deployment {
@@ -272,6 +273,48 @@ test("upgrade in flight: work started on the previous release ends with its real
   } finally {
     await running?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    release.dispose();
+  }
+});
+
+test("the previous release's agent reads this release's Deploy with a health check, and deploys it as before", async (t) => {
+  // The health check rides in the spec because the command's schema refuses unknown fields
+  // (docs/messages.md, "Health reports"): the previous release's own parser and deployer are the judges.
+  const missing = releaseMissing(previousRelease());
+  if (missing && isShallowClone()) return t.skip(`shallow clone: ${missing}`);
+  const release = prepareRelease();
+  try {
+    const built = (module: string) => path.join(release.dir, "dist", ...module.split("/"));
+    /* eslint-disable @typescript-eslint/no-require-imports -- the previous release's build, by path */
+    const old = require(
+      built("lib/messaging/contracts.js"),
+    ) as typeof import("../../lib/messaging/contracts");
+    const oldAgent = require(
+      built("customer/agent/deployer.js"),
+    ) as typeof import("../../customer/agent/deployer");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const healthCheck = { version: 1, probe: { path: "/healthz" }, windowSeconds: 60, intervalSeconds: 30 };
+    const message = commandMessage(
+      {
+        schemaVersion: 1,
+        type: "Deploy",
+        deploymentId: "r-1.contoso",
+        attempt: 1,
+        tenant: "contoso",
+        spec: { demo: { steps: 1 }, healthCheck },
+        requestedAt: new Date().toISOString(),
+      },
+      new Date(),
+    );
+    const parsed = old.parseCommand({
+      body: Buffer.from(JSON.stringify(message.body), "utf8"),
+      contentType: message.contentType,
+      applicationProperties: message.applicationProperties,
+    });
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.deepEqual(parsed.value.spec?.healthCheck, healthCheck);
+    assert.equal((await oldAgent.demoDeployer.plan(parsed.value)).kind, "run");
+  } finally {
     release.dispose();
   }
 });

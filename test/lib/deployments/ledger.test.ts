@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { startAzurite, RunningAzurite } from "../../../dev/azurite";
 import { DeploymentExistsError, DeploymentLedger } from "../../../lib/deployments/ledger";
 import { deploymentInstanceId } from "../../../lib/deployments/contract";
-import { DeploymentRecord, TIMELINE_LIMITS } from "../../../lib/deployments/model";
+import { DeploymentRecord, HEALTH_REPORT_GRACE_MS, TIMELINE_LIMITS } from "../../../lib/deployments/model";
 import type { Status } from "../../../lib/messaging/contracts";
 import { StoredRowError } from "../../../lib/storage/rows";
 import { createTableClient } from "../../../lib/storage/tables";
@@ -121,6 +121,31 @@ test("a timed-out deployment whose agent then acknowledges the Cancel stays Time
   await l.create(record("contoso", "d-timeout2"));
   await l.reportStatus("contoso", status("d-timeout2", "Cancelled", 1));
   assert.equal((await l.complete("contoso", "d-timeout2", 1, "TimedOut")).outcome, "TimedOut");
+});
+
+test("a success with a health check owes a verdict until its window and grace end; the verdict settles it", async () => {
+  const l = ledger();
+  await l.create({ ...record("contoso", "d-health"), healthWindowSeconds: 60 });
+  await l.create(record("contoso", "d-plain"));
+  for (const id of ["d-health", "d-plain"]) {
+    await l.reportStatus("contoso", status(id, "Succeeded", 1, 100));
+    await l.complete("contoso", id, 1, "Succeeded");
+  }
+  const owed = async (at: Date) => (await l.awaitingHealth("contoso", at)).map((r) => r.id);
+  assert.deepEqual(await owed(new Date()), ["d-health"], "only the attempt with a health check owes one");
+  assert.deepEqual(
+    await owed(new Date(Date.now() + 60_000 + HEALTH_REPORT_GRACE_MS + 5_000)),
+    [],
+    "not after its due time",
+  );
+  await l.reportStatus("contoso", { ...status("d-health", "Healthy", 2, 100), message: "5 probes passed" });
+  const kept = await l.get("contoso", "d-health", 1);
+  assert.deepEqual(
+    { state: kept?.health?.state, message: kept?.health?.message, event: kept?.timeline?.at(-1)?.event },
+    { state: "Healthy", message: "5 probes passed", event: "Healthy" },
+  );
+  assert.equal(kept?.outcome, "Succeeded");
+  assert.deepEqual(await owed(new Date()), [], "a recorded verdict owes nothing more");
 });
 
 test("concurrent writers do not lose updates", async () => {
