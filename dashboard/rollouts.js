@@ -149,6 +149,18 @@ function rolloutTenantRow(t) {
         { class: t.outcome ? `badge ${t.outcome}` : "", "data-testid": "rollout-tenant-outcome" },
         t.outcome || "",
       ),
+      // A health-gated rollout's verdict on a succeeded tenant (Unhealthy spends the error budget).
+      t.health
+        ? el(
+            "span",
+            {
+              class: `badge ${t.health}`,
+              title: t.healthMessage || "",
+              "data-testid": "rollout-tenant-health",
+            },
+            t.health,
+          )
+        : "",
     ),
     el("td", {}, deployment),
     el("td", {}, t.message || ""),
