@@ -38,6 +38,7 @@ const result = spawnSync(
     path.join(root, "scripts", "run-tests.js"),
     "test/orchestrators/deployment.test",
     "test/orchestrators/rollout.test",
+    "test/orchestrators/rollout-health.test",
     "test/orchestrators/notificationDelivery.test",
     "test/customer/agent/orchestration.test",
   ],
