@@ -3,11 +3,13 @@
  * DEMO_API_URL, default http://localhost:$PORT/api with PORT defaulting to 7071, or a fresh one it
  * starts and stops itself) and ends with a table of outcomes and durations. A scenario counts only if the
  * deployment record and its orchestration instance agree and both ended (for a rollout: the rollout's
- * too, dev/demo-rollouts.ts). Exit code 1 if any is wrong.
+ * too, dev/demo-rollouts.ts; tenant parameters and notifications check what they show,
+ * dev/demo-features.ts). Exit code 1 if any is wrong.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { featureScenarios } from "./demo-features";
 import { rolloutScenarios } from "./demo-rollouts";
 import { checkOneTruth } from "./one-truth";
 import { spawnStack } from "./stack-process";
@@ -130,6 +132,9 @@ async function main(): Promise<void> {
       return v.ok ? "ok" : `failed: ${JSON.stringify(v.steps)}`;
     }),
     ...rollouts.map((r) => scenario(r.name, r.expected, r.run)),
+    ...featureScenarios({ api, call, outcomeOf: (id) => outcomeOf(id) }).map((f) =>
+      scenario(f.name, f.expected, f.run),
+    ),
   ]);
 
   console.log("\n| scenario | expected | actual | seconds |\n| --- | --- | --- | --- |");
