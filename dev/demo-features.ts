@@ -27,13 +27,13 @@ export interface FeatureDeps {
 }
 
 /** The release's defaults, and each of the two tenants' own parameters (the second's replace them). */
-const RELEASE_PARAMETERS = { region: "westeurope", replicas: 1, tier: "standard" };
-const TENANT_PARAMETERS = [
+export const RELEASE_PARAMETERS = { region: "westeurope", replicas: 1, tier: "standard" };
+export const TENANT_PARAMETERS = [
   { region: "westeurope", replicas: 3, dbPassword: { setting: "DB_PASSWORD" } },
   { region: "eastus2", replicas: 5, tier: "premium", dbPassword: { setting: "DB_PASSWORD_PREMIUM" } },
 ];
 /** A secret value offered to the registry, which must refuse it and never show it anywhere. */
-const SECRET_VALUE = "demo-plaintext-Pa55word";
+export const SECRET_VALUE = "demo-plaintext-Pa55word";
 
 export const PARAMETERS_EXPECTED = "2 tenants sent their own parameters, secrets by setting name only";
 export const NOTIFICATION_EXPECTED = "Delivered (204), signature verified by the receiver";
@@ -42,12 +42,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function featureScenarios(deps: FeatureDeps): DemoScenario[] {
   return [
-    { name: "tenant parameters", expected: PARAMETERS_EXPECTED, run: () => parametersScenario(deps) },
+    {
+      name: "tenant parameters",
+      expected: PARAMETERS_EXPECTED,
+      run: () => parametersScenario(deps),
+      // It deploys a release to two tenants: beside `rollout of a release`, it could become their current one.
+      alone: true,
+    },
     { name: "notification", expected: NOTIFICATION_EXPECTED, run: () => notificationScenario(deps) },
   ];
 }
 
-interface Sent {
+export interface Sent {
   tenant: string;
   record: Record<string, unknown>;
   spec: Record<string, unknown>;
@@ -132,7 +138,12 @@ async function deployRelease(deps: FeatureDeps, tenant: string, version: string)
  * record's release and the digest of what was sent, the two tenants' specs different, and the secret
  * value in nothing that was shown (`shown`: the JSON of every record, spec and registration).
  */
-function checkSent(deps: FeatureDeps, sent: Sent[], version: string, shown: string): string {
+export function checkSent(
+  deps: Pick<FeatureDeps, "log">,
+  sent: Sent[],
+  version: string,
+  shown: string,
+): string {
   const log = deps.log ?? ((line: string) => console.log(line));
   for (const [i, s] of sent.entries()) {
     log(
