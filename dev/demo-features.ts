@@ -59,35 +59,49 @@ export interface Sent {
   spec: Record<string, unknown>;
 }
 
+/**
+ * Gives two tenants their parameters, deploys one release to both and checks what each was sent; then
+ * puts their registrations back as found (a registration that cannot be is the scenario's failure).
+ */
 async function parametersScenario(deps: FeatureDeps): Promise<string> {
   const { call } = deps;
   const names = (await activeTenants(call)).map((t) => t.name).sort();
   if (names.length < 2) return `needs two tenants, the stack has ${names.length}`;
   const tenants = names.slice(0, 2);
   const originals = await Promise.all(tenants.map((t) => registrationOf(call, t)));
-  try {
-    const refused = await putRegistration(call, tenants[0]!, originals[0]!, { dbPassword: SECRET_VALUE });
-    if (refused.status !== 400 || !JSON.stringify(refused.body).includes("parameters.dbPassword"))
-      return `a secret value was not refused: ${refused.status}`;
-    for (const [i, t] of tenants.entries()) {
-      const put = await putRegistration(call, t, originals[i]!, TENANT_PARAMETERS[i]!);
-      if (put.status !== 200) return `registering ${t}'s parameters answered ${put.status}`;
-    }
-    const version = `1.1.0-demo.${Date.now()}`;
-    const created = await call("POST", "/releases", {
-      version,
-      spec: { parameters: RELEASE_PARAMETERS, demo: { steps: 1, stepMs: 100 } },
-      description: "npm run demo: tenant parameters",
-    });
-    if (created.status !== 201) return `release not created: ${created.status}`;
-    const sent = await Promise.all(tenants.map((t) => deployRelease(deps, t, version)));
-    const problem = sent.find((s): s is string => typeof s === "string");
-    if (problem) return problem;
-    const seen = [...(sent as Sent[]), ...(await Promise.all(tenants.map((t) => registrationOf(call, t))))];
-    return checkSent(deps, sent as Sent[], version, JSON.stringify(seen));
-  } finally {
-    await Promise.all(tenants.map((t, i) => putRegistration(call, t, originals[i]!)));
+  const result = await renderedForTwo(deps, tenants, originals).catch(
+    (error: unknown) => `error: ${(error as Error).message}`,
+  );
+  const restored = await Promise.all(tenants.map((t, i) => putRegistration(call, t, originals[i]!)));
+  const failed = restored.findIndex((r) => r.status !== 200);
+  return failed >= 0 ? `restoring ${tenants[failed]} answered ${restored[failed]!.status}` : result;
+}
+
+async function renderedForTwo(
+  deps: FeatureDeps,
+  tenants: string[],
+  originals: Record<string, unknown>[],
+): Promise<string> {
+  const { call } = deps;
+  const refused = await putRegistration(call, tenants[0]!, originals[0]!, { dbPassword: SECRET_VALUE });
+  if (refused.status !== 400 || !JSON.stringify(refused.body).includes("parameters.dbPassword"))
+    return `a secret value was not refused: ${refused.status}`;
+  for (const [i, t] of tenants.entries()) {
+    const put = await putRegistration(call, t, originals[i]!, TENANT_PARAMETERS[i]!);
+    if (put.status !== 200) return `registering ${t}'s parameters answered ${put.status}`;
   }
+  const version = `1.1.0-demo.${Date.now()}`;
+  const created = await call("POST", "/releases", {
+    version,
+    spec: { parameters: RELEASE_PARAMETERS, demo: { steps: 1, stepMs: 100 } },
+    description: "npm run demo: tenant parameters",
+  });
+  if (created.status !== 201) return `release not created: ${created.status}`;
+  const sent = await Promise.all(tenants.map((t) => deployRelease(deps, t, version)));
+  const problem = sent.find((s): s is string => typeof s === "string");
+  if (problem) return problem;
+  const seen = [...(sent as Sent[]), ...(await Promise.all(tenants.map((t) => registrationOf(call, t))))];
+  return checkSent(deps, sent as Sent[], version, JSON.stringify(seen));
 }
 
 /** A tenant's registration as `GET /tenants/{name}` answers it. */
