@@ -26,7 +26,7 @@ export interface FeatureDeps {
   log?: (line: string) => void;
 }
 
-/** The release's defaults, and each of the two tenants' own parameters (the second's replace them). */
+/** The release's defaults, and each of the two tenants' own parameters (a tenant's value replaces the release's). */
 export const RELEASE_PARAMETERS = { region: "westeurope", replicas: 1, tier: "standard" };
 export const TENANT_PARAMETERS = [
   { region: "westeurope", replicas: 3, dbPassword: { setting: "DB_PASSWORD" } },
