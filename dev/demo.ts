@@ -3,11 +3,13 @@
  * DEMO_API_URL, default http://localhost:$PORT/api with PORT defaulting to 7071, or a fresh one it
  * starts and stops itself) and ends with a table of outcomes and durations. A scenario counts only if the
  * deployment record and its orchestration instance agree and both ended (for a rollout: the rollout's
- * too, dev/demo-rollouts.ts). Exit code 1 if any is wrong.
+ * too, dev/demo-rollouts.ts; tenant parameters and notifications check what they show,
+ * dev/demo-features.ts). Exit code 1 if any is wrong.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { featureScenarios } from "./demo-features";
 import { rolloutScenarios } from "./demo-rollouts";
 import { checkOneTruth } from "./one-truth";
 import { spawnStack } from "./stack-process";
@@ -41,12 +43,8 @@ async function ownStack(): Promise<{ api: string; stop: () => Promise<void> }> {
   };
 }
 
-async function main(): Promise<void> {
-  const wanted = process.env.DEMO_API_URL ?? `http://localhost:${process.env.PORT || "7071"}/api`;
-  const stack = (await reachable(wanted)) ? { api: wanted, stop: async () => {} } : await ownStack();
-  const { api } = stack;
-  console.log(`Running scenarios against ${api}\n`);
-
+/** The demo's calls to the stack's API (`api`: its base, with `/api`) and its wait for a deployment. */
+function client(api: string) {
   const call = async (method: string, url: string, body?: unknown) => {
     const res = await fetch(`${api}${url}`, {
       method,
@@ -85,39 +83,50 @@ async function main(): Promise<void> {
     const check = await checkOneTruth(new URL(api).origin, id, 15_000);
     return check.ok ? String(check.record.outcome) : check.problem;
   };
-  const scenario = async (name: string, expected: string, run: () => Promise<string>): Promise<Result> => {
-    const started = Date.now();
-    let actual: string;
-    try {
-      actual = await run();
-    } catch (error) {
-      actual = `error: ${(error as Error).message}`;
-    }
-    const seconds = (Date.now() - started) / 1000;
-    console.log(
-      `  ${actual === expected ? "✔" : "✘"} ${name.padEnd(20)} ${actual} (${seconds.toFixed(1)} s)`,
-    );
-    return { scenario: name, expected, actual, seconds };
-  };
+  return { call, until, deploy, finished, outcomeOf };
+}
+
+/** Runs one scenario, prints its line and returns its row; a thrown error is its (wrong) result. */
+async function runScenario(name: string, expected: string, run: () => Promise<string>): Promise<Result> {
+  const started = Date.now();
+  let actual: string;
+  try {
+    actual = await run();
+  } catch (error) {
+    actual = `error: ${(error as Error).message}`;
+  }
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`  ${actual === expected ? "✔" : "✘"} ${name.padEnd(20)} ${actual} (${seconds.toFixed(1)} s)`);
+  return { scenario: name, expected, actual, seconds };
+}
+
+async function main(): Promise<void> {
+  const wanted = process.env.DEMO_API_URL ?? `http://localhost:${process.env.PORT || "7071"}/api`;
+  const stack = (await reachable(wanted)) ? { api: wanted, stop: async () => {} } : await ownStack();
+  const { api } = stack;
+  console.log(`Running scenarios against ${api}\n`);
+
+  const { call, until, deploy, finished, outcomeOf } = client(api);
 
   const rollouts = await rolloutScenarios(api, call);
+  const features = featureScenarios({ api, call, outcomeOf: (id) => outcomeOf(id) });
   const results = await Promise.all([
-    scenario("success", "Succeeded", async () =>
+    runScenario("success", "Succeeded", async () =>
       outcomeOf(await deploy("contoso", { outcome: "succeed", steps: 3, stepMs: 100 })),
     ),
-    scenario("failure", "Failed", async () =>
+    runScenario("failure", "Failed", async () =>
       outcomeOf(await deploy("fabrikam", { outcome: "fail", steps: 2, stepMs: 100 })),
     ),
-    scenario("timeout", "TimedOut", async () =>
+    runScenario("timeout", "TimedOut", async () =>
       outcomeOf(await deploy("contoso", { outcome: "ignore" }, { acceptanceTimeoutSeconds: 3 })),
     ),
-    scenario("cancel", "Cancelled", async () => {
+    runScenario("cancel", "Cancelled", async () => {
       const id = await deploy("fabrikam", { outcome: "succeed", steps: 40, stepMs: 200 });
       await until(id, (d) => d.phase === "InProgress" || finished(d));
       await call("POST", `/deployments/${id}/cancel`);
       return outcomeOf(id);
     }),
-    scenario("retry", "Failed (attempt 2)", async () => {
+    runScenario("retry", "Failed (attempt 2)", async () => {
       const id = await deploy("contoso", { outcome: "fail", steps: 1, stepMs: 50 });
       await outcomeOf(id);
       const retried = await call("POST", `/deployments/${id}/retry`);
@@ -125,12 +134,13 @@ async function main(): Promise<void> {
       const outcome = await outcomeOf(id, (x) => x.attempt === 2 && finished(x));
       return `${outcome} (attempt 2)`;
     }),
-    scenario("verify", "ok", async () => {
+    runScenario("verify", "ok", async () => {
       const v = (await call("POST", "/tenants/fabrikam/verify", { timeoutSeconds: 20 })).body;
       return v.ok ? "ok" : `failed: ${JSON.stringify(v.steps)}`;
     }),
-    ...rollouts.map((r) => scenario(r.name, r.expected, r.run)),
+    ...[...rollouts, ...features].filter((r) => !r.alone).map((r) => runScenario(r.name, r.expected, r.run)),
   ]);
+  for (const r of features.filter((f) => f.alone)) results.push(await runScenario(r.name, r.expected, r.run));
 
   console.log("\n| scenario | expected | actual | seconds |\n| --- | --- | --- | --- |");
   for (const r of results)

@@ -59,3 +59,9 @@ export { localSigningKey, publicKeySet } from "../lib/signing/keys";
  * product publishes, from the product's own list, so a new event type is received without an edit here.
  */
 export { EVENT_TYPES } from "../lib/notifications/model";
+
+/**
+ * `npm run demo`'s tenant-parameters scenario (dev/demo-features.ts) checks that a deployment record's
+ * `specDigest` is the digest of the spec its orchestration sent, by the product's own digest rule.
+ */
+export { specDigest } from "../lib/deployments/model";

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { NOTIFICATION_EXPECTED, PARAMETERS_EXPECTED, SECRET_VALUE } from "../../dev/demo-features";
 import { runDevScript } from "../helpers/script";
 
-test("npm run demo starts its own stack when none runs, runs every scenario (rollouts too) and exits 0", async () => {
+test("npm run demo starts its own stack when none runs, runs every scenario (rollouts, tenant parameters, a notification too) and exits 0", async () => {
   const { code, output: out } = await runDevScript("demo", {
     DEMO_API_URL: "http://127.0.0.1:9/api",
     WEBSITE_HOSTNAME: "",
@@ -23,5 +24,18 @@ test("npm run demo starts its own stack when none runs, runs every scenario (rol
     `rollout scheduled | Scheduled, then Aborted, 0 started, ${n} skipped |`,
   ])
     assert.ok(out.includes(`| ${line}`), line);
+  // Tenant parameters: two tenants, one release, each sent its own parameters; no secret value shown.
+  assert.ok(out.includes(`| tenant parameters | ${PARAMETERS_EXPECTED} | ${PARAMETERS_EXPECTED} |`), out);
+  const sent = [
+    ...out.matchAll(/\[tenant parameters\] (\S+) was sent release (\S+), (sha256:\w+), parameters (.*)$/gm),
+  ];
+  assert.equal(sent.length, 2, out);
+  assert.notEqual(sent[0]![3], sent[1]![3]);
+  assert.notEqual(sent[0]![4], sent[1]![4]);
+  for (const s of sent) assert.match(s[4]!, /"dbPassword":\{"setting":"DB_PASSWORD\w*"\}/);
+  assert.ok(!out.includes(SECRET_VALUE), "the secret value shows up in the demo's output");
+  // Notifications: the event delivered to npm start's receiver, its signature verified there.
+  assert.ok(out.includes(`| notification | ${NOTIFICATION_EXPECTED} | ${NOTIFICATION_EXPECTED} |`), out);
+  assert.match(out, /\[notification\] deployment\.finished:\S+:1 attempt \d+: Delivered 204/);
   assert.match(out, /All scenarios ended as expected/);
 });
