@@ -84,10 +84,12 @@ async function watchHealth(
   const check = healthCheckOf(command.spec);
   if (!check) return;
   const probes = probeCount(check);
+  const deadline = new Date(Date.now() + check.windowSeconds * 1000).toISOString();
   for (let probe = 1; probe <= probes; probe++) {
-    await new Promise((resolve) => setTimeout(resolve, check.intervalSeconds * 1000));
+    // Unref'd and checked after: a closed agent neither waits for it nor reports.
+    await new Promise((resolve) => setTimeout(resolve, check.intervalSeconds * 1000).unref());
     if (stopped()) return;
-    const result = await demoDeployer.checkHealth(command, check.probe, { probe, probes });
+    const result = await demoDeployer.checkHealth(command, check.probe, { probe, probes, deadline });
     if (!result.healthy) return report("Unhealthy", 100, result.message);
   }
   return report("Healthy", 100, `${probes} probes passed`);

@@ -40,7 +40,6 @@ import {
   type UpdateRolloutInput,
 } from "../lib/rollouts/contract";
 import type { RolloutControl, RolloutState } from "../lib/rollouts/model";
-import { HEALTH_REPORT_GRACE_MS } from "../lib/deployments/model";
 
 const MAX_SWEEP_MS = 10 * 60_000;
 /** A gate (pause, approval) re-reads the rollout this often even if no event came (a lost announcement). */
@@ -55,8 +54,11 @@ const STOP_RANK: Record<BatchStop, number> = { pause: 1, halt: 2, abort: 3 };
 const ABORTED = "aborted by user";
 const OVER_BUDGET = "the error budget (maxErrors) was exceeded";
 const UNHEALTHY = "the error budget (maxErrors) was exceeded: unhealthy tenants count against it";
-/** The health gate re-reads the verdicts every intervalSeconds, within these bounds. */
-const HEALTH_POLL_MS = { min: 5_000, max: 60_000 } as const;
+/**
+ * The health gate re-reads the verdicts every intervalSeconds or a twentieth of the window, whichever is
+ * longer, within these bounds: a day's window is a few hundred history events per wave, not thousands.
+ */
+const HEALTH_POLL_MS = { min: 5_000, max: 10 * 60_000 } as const;
 
 /**
  * A rollout-store activity that rides out a storage outage longer than its retries: wait, then the same
@@ -248,13 +250,18 @@ function* healthGate(run: RolloutRun, w: number): Generator<Task, RolloutState |
   if (!gate) return undefined;
   yield* update(df, { state: "Baking", wave: { index: w, state: "Baking" } }, id);
   df.setCustomStatus({ state: "Baking", wave: w, health: "awaiting verdicts" });
-  const deadline = df.currentUtcDateTime.getTime() + gate.windowSeconds * 1000 + HEALTH_REPORT_GRACE_MS;
-  const poll = Math.min(Math.max(gate.intervalSeconds * 1000, HEALTH_POLL_MS.min), HEALTH_POLL_MS.max);
+  // The grace rides in the input (decided at start), so a change of it never changes a replay.
+  const deadline = df.currentUtcDateTime.getTime() + (gate.windowSeconds + gate.graceSeconds) * 1000;
+  const every = Math.max(gate.intervalSeconds, gate.windowSeconds / 20) * 1000;
+  const poll = Math.min(Math.max(every, HEALTH_POLL_MS.min), HEALTH_POLL_MS.max);
   for (;;) {
     const final = df.currentUtcDateTime.getTime() >= deadline;
     const health = yield* rideOut(df, ROLLOUT_ACTIVITIES.waveHealth, { rolloutId: id, wave: w, final });
     if (health.overBudget) return yield* end(run, "Halted", UNHEALTHY);
-    if (health.awaiting === 0 || final) return undefined;
+    if (health.awaiting === 0 || final) {
+      yield* update(df, { wave: { index: w, state: "Completed" } }, id);
+      return undefined;
+    }
     const next = Math.min(deadline, df.currentUtcDateTime.getTime() + poll);
     const got = yield* run.inbox.next(new Date(next));
     if (got.length === 0) continue;

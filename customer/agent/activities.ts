@@ -44,6 +44,7 @@ export async function probeActivity(
     result = await deployer.checkHealth(input.command, input.check.probe, {
       probe: input.probe,
       probes: input.probes,
+      deadline: input.deadline,
     });
   } catch (error) {
     result = {

@@ -32,10 +32,12 @@ interface StepContext {
   steps: number;
 }
 
-/** Which probe of a health check's window this is (1-based), of how many. */
+/** Which probe of a health check's window this is (1-based), of how many, and when the window ends. */
 export interface ProbeContext {
   probe: number;
   probes: number;
+  /** ISO 8601: a probe still running then is too late for its verdict to count; answer before it. */
+  deadline: string;
 }
 
 /** One health probe's answer. */

@@ -73,6 +73,8 @@ export interface ProbeInput extends PlanInput {
   /** 1-based. */
   probe: number;
   probes: number;
+  /** The window's end (ISO 8601): the probe should answer by then. */
+  deadline: string;
 }
 
 export const AGENT_ACTIVITIES = {
@@ -326,8 +328,10 @@ function* runStep(
 
 /**
  * After a success, when the command's spec carries a health check this agent reads (version 1): probe
- * every intervalSeconds until windowSeconds have passed, each probe its own activity; report Unhealthy at
- * the first failed probe, else Healthy after the last (a signed status, docs/messages.md "Health
+ * every intervalSeconds, each probe its own activity after a durable timer, until windowSeconds have
+ * passed by the clock (a slow probe shortens the window's count, never lengthens it: the Provider waits
+ * only the window and a grace); report Unhealthy at the first failed probe (a probe that could not run
+ * at all counts as failed), else Healthy after the last (a signed status, docs/messages.md "Health
  * reports"). A Cancel now changes nothing: the deployment has ended. Only instances started by 0.5.0 or
  * later probe; older ones replay as they ran (they ended with the success).
  */
@@ -336,24 +340,39 @@ function* watchHealth(run: AgentRun, result: AgentResult): Generator<Task, Agent
   const check = healthCheckOf(run.command.spec);
   if (result.outcome !== "Succeeded" || !check || !sinceVersion(df.version, "0.5.0")) return result;
   const probes = probeCount(check);
+  const started = df.currentUtcDateTime.getTime();
+  const end = started + check.windowSeconds * 1000;
   update(run, { phase: "Probing" });
   let verdict: ProbeResult = { healthy: true };
-  for (let probe = 1; probe <= probes && verdict.healthy; probe++) {
-    yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + check.intervalSeconds * 1000));
-    verdict = yield* call(df, AGENT_ACTIVITIES.probe, {
-      command: run.command,
-      instanceId: run.instanceId,
-      check,
-      probe,
-      probes,
-    });
+  let probe = 0;
+  while (verdict.healthy && probe < probes && df.currentUtcDateTime.getTime() < end) {
+    probe++;
+    const at = Math.max(started + probe * check.intervalSeconds * 1000, df.currentUtcDateTime.getTime());
+    yield df.createTimer(new Date(Math.min(at, end)));
+    verdict = yield* probeOnce(run, check, probe, probes, new Date(end).toISOString());
   }
   const state = verdict.healthy ? "Healthy" : "Unhealthy";
-  const message = verdict.message ?? (verdict.healthy ? `${probes} probes passed` : "a probe failed");
+  const message = verdict.message ?? (verdict.healthy ? `${probe} probes passed` : "a probe failed");
   yield* settle(run, sendStatus(run, state, 100, message));
   update(run, { phase: "Completed" });
-  run.log.info("health reported", { health: state, probes });
+  run.log.info("health reported", { health: state, probes: probe });
   return { ...result, sequence: run.sequence, undelivered: run.undelivered, health: state };
+}
+
+/** One probe; an activity that could not run at all (a host timeout, a crash loop) is a failed probe. */
+function* probeOnce(
+  run: AgentRun,
+  check: HealthCheck,
+  probe: number,
+  probes: number,
+  deadline: string,
+): Generator<Task, ProbeResult, unknown> {
+  const input = { command: run.command, instanceId: run.instanceId, check, probe, probes, deadline };
+  try {
+    return yield* call(run.df, AGENT_ACTIVITIES.probe, input);
+  } catch (error) {
+    return { healthy: false, message: `probe ${probe} could not run: ${errorText(error)}` };
+  }
 }
 
 /** The attempt's progress after `step` of `steps`, in percent. */

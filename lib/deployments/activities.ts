@@ -25,6 +25,7 @@ import {
   EVENTS,
   ORCHESTRATIONS,
   type PumpResult,
+  PUMP_HEALTH_IDLE,
   type PumpStatusesInput,
   type RecordedOutcome,
   statusPumpInstanceId,
@@ -233,6 +234,17 @@ export async function dispatchStatus(
     return { bad: reason };
   }
   const { record } = report;
+  if (isHealthState(s.state) && verdictTooEarly(record, report.applied)) {
+    // Its Succeeded is not recorded yet (a failed dispatch of it is still locked): leave the verdict
+    // unsettled so it comes back after its lock, rather than complete it unrecorded.
+    log.warn("health verdict before its success: left for redelivery", {
+      tenant,
+      deploymentId: s.deploymentId,
+      attempt: s.attempt,
+      state: s.state,
+    });
+    throw new VerdictBeforeSuccessError(tenant, s.deploymentId, s.attempt);
+  }
   // Progress is the ledger's: the orchestration is woken only for what it acts on, so its history and
   // replay cost do not grow with the reports (docs/workflow.md, "What wakes a deployment").
   if (wakesDeployment(s, report))
@@ -246,6 +258,24 @@ export async function dispatchStatus(
     });
   await settle.complete(item.message);
   return s.state === "Succeeded" && healthDueAfterSuccess(record) ? { awaitsHealth: true } : {};
+}
+
+/** A verdict the ledger did not keep because the agent's success is not recorded yet (never a duplicate). */
+const verdictTooEarly = (record: DeploymentRecord, applied: boolean) =>
+  !applied && !record.health && !isTerminal(record) && record.lastStatus?.state !== "Succeeded";
+
+/** A health verdict came before the success it judges was recorded; it is received again later. */
+export class VerdictBeforeSuccessError extends Error {
+  constructor(
+    readonly tenant: string,
+    readonly deploymentId: string,
+    readonly attempt: number,
+  ) {
+    super(
+      `Tenant "${tenant}": the health verdict on deployment ${deploymentId} attempt ${attempt} came before its success was recorded.`,
+    );
+    this.name = "VerdictBeforeSuccessError";
+  }
 }
 
 /** The attempt's spec carried a health check and no verdict is recorded yet. */
@@ -352,11 +382,12 @@ export async function pumpStatusesActivity(
     badMessages: rt.settings.quarantineBadMessages,
     windowSeconds: rt.settings.quarantineWindowSeconds,
   };
-  const until = Date.now() + rt.settings.statusPollWaitMs;
+  const waitMs = input.healthOnly ? PUMP_HEALTH_IDLE.receiveMs : rt.settings.statusPollWaitMs;
+  const until = Date.now() + waitMs;
   const maxMessages = rt.settings.statusPollBatch;
   const batch = await receiveStatuses(serviceBusFor(rt, registration), registration.serviceBus.statusQueue, {
     maxMessages,
-    maxWaitTimeInMs: rt.settings.statusPollWaitMs,
+    maxWaitTimeInMs: waitMs,
   });
   let received = 0;
   const finished = new Set<string>();
@@ -382,10 +413,12 @@ export async function pumpStatusesActivity(
       );
       for (const s of outcomes) finished.add(`${s.deploymentId}:${s.attempt}`);
       // A success that owes a health verdict keeps the pump going: the verdict comes on this queue.
+      // So does an earlier success whose verdict is still due (another deployment ending meanwhile).
       if (
         outcomes.length > 0 &&
         !dispatched.awaitsHealth &&
-        !(await othersInFlight(rt, client, tenant, finished, log))
+        !(await othersInFlight(rt, client, tenant, finished, log)) &&
+        (await rt.ledger.awaitingHealth(tenant, new Date())).length === 0
       )
         return { received, active: 0 };
       const left = until - Date.now();
@@ -404,5 +437,6 @@ export async function pumpStatusesActivity(
   const active = (await inFlight(rt, client, tenant, log)).filter((r) => r.phase !== "WaitingForWindow");
   if (active.length > 0) return { received, active: active.length };
   // Nothing in flight, but a success may still owe its health verdict (until its window and grace end).
-  return { received, active: (await rt.ledger.awaitingHealth(tenant, new Date())).length };
+  const due = (await rt.ledger.awaitingHealth(tenant, new Date())).length;
+  return due > 0 ? { received, active: due, awaitingHealth: due } : { received, active: 0 };
 }

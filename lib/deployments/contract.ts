@@ -121,6 +121,8 @@ export interface PumpInput {
   tenant: string;
   /** Consecutive failed cycles so far (the backoff grows with it); absent after a good cycle. */
   failures?: number;
+  /** Nothing is in flight, only health verdicts are due: the cycle receives briefly (PUMP_HEALTH_IDLE). */
+  healthOnly?: boolean;
 }
 
 export interface PumpResult {
@@ -131,7 +133,15 @@ export interface PumpResult {
    * The name is part of the activity's recorded output, which pump histories replay: it stays.
    */
   active?: number;
+  /**
+   * Nothing is in flight but this many successes still owe a health verdict (0.5.0): the pump waits on a
+   * durable timer between brief receives instead of long-polling, so it holds no activity slot meanwhile.
+   */
+  awaitingHealth?: number;
 }
+
+/** While only health verdicts are due: a brief receive, then a durable timer before the next. */
+export const PUMP_HEALTH_IDLE = { receiveMs: 1_000, waitMs: 10_000 } as const;
 
 /** The pump's retry policy for its own failures (a broker outage, a storage hiccup, a token error). */
 export const PUMP_RETRY = { firstMs: 1000, maxMs: 60_000, maxFailures: 12 } as const;
@@ -201,6 +211,8 @@ export type RecordedOutcome = { outcome: Outcome; message?: string };
 
 export interface PumpStatusesInput {
   tenant: string;
+  /** Receive briefly (only health verdicts are due); absent in every history before 0.5.0. */
+  healthOnly?: boolean;
 }
 
 export const ACTIVITIES = {

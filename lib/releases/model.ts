@@ -53,6 +53,8 @@ export const HEALTH_CHECK_DEFAULTS = { windowSeconds: 300, intervalSeconds: 30 }
 /** A release's health check as requested: the wire form (contracts' healthCheckSchema) with defaults. */
 const releaseHealthCheck = z
   .strictObject({
+    /** What GET answers carries: accepted, so a release read back posts again as the same one. */
+    version: z.literal(1).optional(),
     probe: z.record(z.string(), z.unknown()).optional(),
     windowSeconds: z.number().optional(),
     intervalSeconds: z.number().optional(),
@@ -69,13 +71,23 @@ const releaseHealthCheck = z
     return z.NEVER;
   });
 
-export const releaseRequestSchema = z.strictObject({
-  version: releaseVersion,
-  spec: releaseSpec,
-  description: z.string().max(1000, "must be at most 1000 characters").optional(),
-  /** Probed by each tenant's agent after its deployment succeeds; a rollout of the release is health-gated. */
-  healthCheck: releaseHealthCheck.optional(),
-});
+export const releaseRequestSchema = z
+  .strictObject({
+    version: releaseVersion,
+    spec: releaseSpec,
+    description: z.string().max(1000, "must be at most 1000 characters").optional(),
+    /** Probed by each tenant's agent after its deployment succeeds; a rollout of the release is health-gated. */
+    healthCheck: releaseHealthCheck.optional(),
+  })
+  .superRefine((body, ctx) => {
+    // What is sent is the spec with the check in it: over the limit, every tenant would be refused later.
+    if (body.healthCheck && !deploymentSpec.safeParse(releaseSpecOf(body)).success)
+      ctx.addIssue({
+        code: "custom",
+        path: ["healthCheck"],
+        message: "makes the spec sent to tenants larger than its limit (32 KB as JSON)",
+      });
+  });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
 
 export interface Release {

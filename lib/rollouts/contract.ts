@@ -58,7 +58,12 @@ export interface RolloutInput {
    * end, the rollout waits for its tenants' health verdicts, and an unhealthy tenant counts against
    * maxErrors. Absent otherwise, and on every rollout started before 0.5.0: those yield as before.
    */
-  healthGate?: { windowSeconds: number; intervalSeconds: number };
+  healthGate?: {
+    windowSeconds: number;
+    intervalSeconds: number;
+    /** How long after the window a verdict may still come (HEALTH_REPORT_GRACE_MS when started). */
+    graceSeconds: number;
+  };
 }
 
 export interface BatchInput {

@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
 import { z } from "zod";
 import { requestCancel } from "../deployments/cancel";
-import { specDigest } from "../deployments/model";
+import { HEALTH_REPORT_GRACE_MS, specDigest } from "../deployments/model";
 import { instanceState } from "../durable/instances";
 import { authorizedHandlers, type AuthorizedCall } from "../deployments/authorized";
 import { resolveSpec } from "../deployments/start";
@@ -92,7 +92,13 @@ async function repeated(rt: RolloutDeps, client: DurableClient, request: HttpReq
 function healthGateOf(spec: Record<string, unknown>): Pick<RolloutInput, "healthGate"> {
   const check = healthCheckOf(spec);
   return check
-    ? { healthGate: { windowSeconds: check.windowSeconds, intervalSeconds: check.intervalSeconds } }
+    ? {
+        healthGate: {
+          windowSeconds: check.windowSeconds,
+          intervalSeconds: check.intervalSeconds,
+          graceSeconds: HEALTH_REPORT_GRACE_MS / 1000,
+        },
+      }
     : {};
 }
 

@@ -39,6 +39,8 @@ interface World {
   /** "start:<tenant>", "health:<wave>:<final>@<virtual s since start>", in order. */
   log: string[];
   states: string[];
+  /** "<wave>:<state>" of each wave move, in order. */
+  waveStates: string[];
   calls: Map<number, number>;
   judged: Set<string>;
   startedAt: number;
@@ -77,6 +79,7 @@ function register(): void {
     handler: async (input: UpdateRolloutInput): Promise<UpdateRolloutResult> => {
       const w = worlds.get(input.rolloutId)!;
       if (input.state) w.states.push(input.state);
+      if (input.wave) w.waveStates.push(`${input.wave.index}:${input.wave.state}`);
       return {
         control: w.control,
         ...(input.checkBudget ? { overBudget: w.failures > w.maxErrors } : {}),
@@ -133,6 +136,7 @@ function world(over: Partial<World> = {}): [string, World] {
     failures: 0,
     log: [],
     states: [],
+    waveStates: [],
     calls: new Map(),
     judged: new Set(),
     startedAt: virtualNow(),
@@ -152,7 +156,7 @@ async function run(id: string, w: World, over: Partial<RolloutInput> = {}) {
     batchSize: 250,
     laneConcurrency: 50,
     sweepSeconds: 30,
-    healthGate: { windowSeconds: 300, intervalSeconds: 30 },
+    healthGate: { windowSeconds: 300, intervalSeconds: 30, graceSeconds: 60 },
     ...over,
   };
   await h.client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId: rolloutInstanceId(id), input });
@@ -183,6 +187,17 @@ test("each wave, the last too, waits Baking for its verdicts, re-read every inte
   const at = w.log.filter((l) => l.startsWith("health:0")).map((l) => Number(l.split("@")[1]));
   assert.deepEqual([at[1]! - at[0]!, at[2]! - at[1]!], [30, 30]);
   assert.deepEqual(w.states, ["Running", "Baking", "Running", "Baking", "Succeeded"]);
+  // Each wave ends Completed once its gate opens (the last one too: no bake or approval follows it).
+  assert.deepEqual(w.waveStates, [
+    "0:Running",
+    "0:Completed",
+    "0:Baking",
+    "0:Completed",
+    "1:Running",
+    "1:Completed",
+    "1:Baking",
+    "1:Completed",
+  ]);
 });
 
 test("an unhealthy tenant spends the error budget: the rollout halts at the gate and the next wave never starts", async () => {
@@ -205,7 +220,9 @@ test("within the budget an unhealthy tenant is counted and the rollout goes on",
 
 test("a tenant that never answers is Unknown after the window and a grace, and spends nothing", async () => {
   const [id, w] = world({ silent: new Set(["t0000"]), waves: [["t0000", "t0001"]] });
-  const status = await run(id, w, { healthGate: { windowSeconds: 600, intervalSeconds: 60 } });
+  const status = await run(id, w, {
+    healthGate: { windowSeconds: 600, intervalSeconds: 60, graceSeconds: 60 },
+  });
   assert.equal(status.output, "Succeeded");
   const last = w.log.at(-1)!;
   assert.match(last, /^health:0:true@/);

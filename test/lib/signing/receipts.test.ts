@@ -283,8 +283,8 @@ test("a health verdict is signed like an outcome, recorded once the success is k
   for (const state of ["Healthy", "Unhealthy"] as const)
     assert.ok(Buffer.isBuffer((await sent(customer, status("h-0", state, 9))).body), `${state} is signed`);
 
-  // Before the agent's success a verdict is not kept.
-  assert.deepEqual(await route("contoso", customer, status("h-2", "Unhealthy", 4), true), ["complete"]);
+  // Before the agent's success is recorded a verdict is not kept, nor settled: it is received again later.
+  await assert.rejects(route("contoso", customer, status("h-2", "Unhealthy", 4), true), /before its success/);
   assert.equal((await ledger.get("contoso", "h-2", 1))?.health, undefined);
 
   assert.deepEqual(await route("contoso", customer, status("h-1", "Succeeded", 3), true), ["complete"]);
