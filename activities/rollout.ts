@@ -9,8 +9,10 @@ import { advanceBatchActivity, updateRolloutActivity } from "../lib/rollouts/act
 import {
   ROLLOUT_ACTIVITIES,
   type AdvanceBatchInput,
+  type PlanRollbackInput,
   type UpdateRolloutInput,
 } from "../lib/rollouts/contract";
+import { planRollbackActivity } from "../lib/rollouts/rollback";
 
 df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
   extraInputs: [df.input.durableClient()],
@@ -22,4 +24,9 @@ df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
   extraInputs: [df.input.durableClient()],
   handler: (input: UpdateRolloutInput, context) =>
     updateRolloutActivity(runtime(), df.getClient(context), input, invocationLogger(context)),
+});
+
+df.app.activity(ROLLOUT_ACTIVITIES.planRollback.name, {
+  handler: (input: PlanRollbackInput, context) =>
+    planRollbackActivity(runtime(), input, invocationLogger(context)),
 });

@@ -124,6 +124,8 @@ interface StartOptions {
    * the version. A retry passes its attempt's spec as sent, already rendered: `rendered: true`.
    */
   release?: { version: string; rendered?: boolean };
+  /** A rollout's rollback: the deployment whose release this one takes back (DeploymentRecord.rollbackOf). */
+  rollbackOf?: string;
 }
 
 /** Records an attempt in the ledger and starts its orchestration. */
@@ -159,6 +161,7 @@ export async function startAttempt(
       ...(options.rollout ? { rollout: options.rollout } : {}),
       ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
       ...(options.release ? { release: options.release.version } : {}),
+      ...(options.rollbackOf !== undefined ? { rollbackOf: options.rollbackOf } : {}),
     });
   } catch (error) {
     // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the

@@ -6,7 +6,7 @@
 import { activity } from "../durable/activities";
 import { EVENTS, type DeploymentFinished } from "../deployments/contract";
 import type { Outcome } from "../deployments/model";
-import type { PlannedWave, RolloutControl, RolloutState, WaveState } from "./model";
+import type { PlannedWave, RolloutControl, RolloutState, RollbackSummary, WaveState } from "./model";
 
 export const ROLLOUT_ORCHESTRATIONS = { rollout: "rollout", batch: "rolloutBatch" } as const;
 
@@ -36,6 +36,11 @@ export function rolloutBatchInstanceId(
   return `rollout:${rolloutId}:w${wave}:r${round}:b${batch}`;
 }
 
+/** A batch of a rollback (onHalt "rollback"); `round` counts on from the waves' rounds. */
+export function rollbackBatchInstanceId(rolloutId: string, round: number, batch: number): string {
+  return `rollout:${rolloutId}:rollback:r${round}:b${batch}`;
+}
+
 export interface RolloutInput {
   rolloutId: string;
   waves: PlannedWave[];
@@ -53,6 +58,11 @@ export interface RolloutInput {
    * Absent on every rollout started without it, and on all started before 0.4.0: those yield as before.
    */
   notBefore?: string;
+  /**
+   * "rollback": a halt rolls back the tenants that got the release (the `halt` phase). Present only when
+   * asked (0.5.0 and later): every input without it halts, and yields, exactly as before.
+   */
+  onHalt?: "rollback";
 }
 
 export interface BatchInput {
@@ -62,6 +72,8 @@ export interface BatchInput {
   /** This batch's share of the rollout's maxConcurrency. */
   concurrency: number;
   sweepSeconds: number;
+  /** A rollback batch: its tenants are rolled back to their previous release (passed to advanceBatch). */
+  rollback?: true;
 }
 
 /** Why a batch stopped starting deployments. */
@@ -97,6 +109,11 @@ export interface AdvanceBatchInput {
   start: string[];
   /** The batch saw this stop before (so in-flight deployments were already cancelled on abort). */
   stopped?: BatchStop;
+  /**
+   * Rollback mode: `start` tenants are rolled back (their row's rollbackRelease, `rollbackOf` their
+   * deployment), outcomes go to the rollback columns, and only an abort stops it.
+   */
+  rollback?: true;
 }
 
 export interface AdvanceBatchResult {
@@ -119,6 +136,11 @@ export interface UpdateRolloutInput {
   message?: string;
   /** Answer whether the failures exceed maxErrors. */
   checkBudget?: boolean;
+  /**
+   * The rollback's state: the header's `rollback` summary is (re)counted from the tenant rows; with
+   * "Completed" the message gains what the rollback did; with "Aborted" rollbacks not started are Skipped.
+   */
+  rollback?: RollbackSummary["state"];
 }
 
 export interface UpdateRolloutResult {
@@ -127,7 +149,17 @@ export interface UpdateRolloutResult {
   overBudget?: boolean;
 }
 
+export interface PlanRollbackInput {
+  rolloutId: string;
+}
+
+export interface PlanRollbackResult {
+  /** The tenants to roll back (each row marked with its previous release), in tenant order. */
+  tenants: string[];
+}
+
 export const ROLLOUT_ACTIVITIES = {
   advanceBatch: activity<AdvanceBatchInput, AdvanceBatchResult>("rolloutAdvanceBatch"),
   update: activity<UpdateRolloutInput, UpdateRolloutResult>("rolloutUpdate"),
+  planRollback: activity<PlanRollbackInput, PlanRollbackResult>("rolloutPlanRollback"),
 } as const;

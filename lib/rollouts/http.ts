@@ -107,6 +107,8 @@ async function ensureStarted(
     laneConcurrency: rt.settings.rolloutLaneConcurrency,
     sweepSeconds: rt.settings.rolloutSweepSeconds,
     ...(record.notBefore !== undefined ? { notBefore: record.notBefore } : {}),
+    // Only when asked: an input without it halts (and yields) as every rollout before 0.5.0.
+    ...(record.options.onHalt === "rollback" ? { onHalt: "rollback" as const } : {}),
   };
   try {
     await client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId, input });
@@ -153,6 +155,7 @@ function rolloutOptions(body: z.infer<typeof startRolloutSchema>, total: number)
       ? { completionTimeoutSeconds: body.completionTimeoutSeconds }
       : {}),
     ...(body.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
+    ...(body.onHalt !== undefined ? { onHalt: body.onHalt } : {}),
   };
 }
 
@@ -275,6 +278,7 @@ async function retryRollout({ request, client, context, rt }: Call): Promise<Htt
   delete record.completedAt;
   delete record.message;
   delete record.controls;
+  delete record.rollback;
   delete record.etag;
   const created = await launch(rt, client, record, waves);
   invocationLogger(context).info("rollout retried", {
@@ -345,20 +349,30 @@ function approved(r: RolloutRecord, by: Actor, rt: RolloutDeps): RolloutRecord |
 
 /** After an abort is recorded: each in-flight deployment gets the normal cancel (the agent is told and acknowledges). */
 async function cancelRunning(rt: RolloutDeps, client: DurableClient, r: RolloutRecord): Promise<void> {
-  const running = await rt.rollouts.tenants(r.id, { phase: "Running" });
+  const [running, rollingBack] = await Promise.all([
+    rt.rollouts.tenants(r.id, { phase: "Running" }),
+    rt.rollouts.tenants(r.id, { rollback: "Running" }),
+  ]);
+  // A rollback deployment is always its id's attempt 1 (advanceBatch starts it with startFirstAttempt).
+  const inFlight = [
+    ...running.flatMap((t) =>
+      t.deploymentId && t.attempt ? [{ tenant: t.tenant, id: t.deploymentId, attempt: t.attempt }] : [],
+    ),
+    ...rollingBack.flatMap((t) =>
+      t.rollbackDeploymentId ? [{ tenant: t.tenant, id: t.rollbackDeploymentId, attempt: 1 }] : [],
+    ),
+  ];
   await Promise.all(
-    running
-      .filter((t) => t.deploymentId && t.attempt)
-      .map((t) =>
-        requestCancel(
-          rt,
-          client,
-          { tenant: t.tenant, id: t.deploymentId!, attempt: t.attempt! },
-          { reason: "rollout aborted", by: `rollout:${r.id}` },
-          // A raise that fails here is done again by each batch once it sees the abort
-          // (advanceBatch, cancelInFlight), which logs a failure of its own.
-        ).catch(() => undefined),
-      ),
+    inFlight.map((d) =>
+      requestCancel(
+        rt,
+        client,
+        d,
+        { reason: "rollout aborted", by: `rollout:${r.id}` },
+        // A raise that fails here is done again by each batch once it sees the abort
+        // (advanceBatch, cancelInFlight), which logs a failure of its own.
+      ).catch(() => undefined),
+    ),
   );
 }
 
@@ -373,7 +387,14 @@ export function createRolloutHandlers(getRuntime: () => RolloutDeps) {
     // announced again: a lost announcement is mended by asking again.
     pause: authorized(
       WRITE,
-      control("pause", (r) => ({ ...r, control: { ...r.control, paused: true } })),
+      control("pause", (r) =>
+        r.state === "RollingBack"
+          ? new ProblemError(
+              409,
+              `Rollout "${r.id}" is RollingBack: a rollback is not paused (abort stops it).`,
+            )
+          : { ...r, control: { ...r.control, paused: true } },
+      ),
     ),
     resume: authorized(
       WRITE,

@@ -7,7 +7,13 @@
 import type { TableClient, TableEntityResult, TransactionAction } from "@azure/data-tables";
 import { isJsonObject, readJsonColumn, schemaVersionColumn } from "../storage/rows";
 import { odataString, statusCodeOf, tableInitializer } from "../storage/tables";
-import { isFailure, type RolloutRecord, type RolloutTenant, type TenantPhase } from "./model";
+import {
+  isFailure,
+  type RolloutRecord,
+  type RolloutTenant,
+  type TenantPhase,
+  type TenantRollback,
+} from "./model";
 import type { Outcome } from "../deployments/model";
 
 export const ROLLOUTS_TABLE = "rollouts";
@@ -43,6 +49,12 @@ interface TenantRow {
   message?: string;
   failed: boolean;
   updatedAt?: string;
+  /** The tenant's rollback (0.5.0): absent on rows before it and on tenants not rolled back. */
+  rollback?: TenantRollback;
+  rollbackRelease?: string;
+  rollbackDeploymentId?: string;
+  rollbackOutcome?: string;
+  rollbackMessage?: string;
 }
 
 export class RolloutExistsError extends Error {
@@ -113,6 +125,11 @@ function fromTenantRow(row: TenantRow): RolloutTenant {
     ...(row.outcome ? { outcome: row.outcome as Outcome } : {}),
     ...(row.message ? { message: row.message } : {}),
     ...(row.updatedAt ? { updatedAt: row.updatedAt } : {}),
+    ...(row.rollback ? { rollback: row.rollback } : {}),
+    ...(row.rollbackRelease ? { rollbackRelease: row.rollbackRelease } : {}),
+    ...(row.rollbackDeploymentId ? { rollbackDeploymentId: row.rollbackDeploymentId } : {}),
+    ...(row.rollbackOutcome ? { rollbackOutcome: row.rollbackOutcome as Outcome } : {}),
+    ...(row.rollbackMessage ? { rollbackMessage: row.rollbackMessage } : {}),
   };
 }
 
@@ -216,7 +233,8 @@ export class RolloutStore {
           ...schemaVersionColumn(),
         };
         for (const [k, v] of Object.entries(c))
-          if (v !== undefined) entity[k] = k === "message" ? String(v).slice(0, 500) : v;
+          if (v !== undefined)
+            entity[k] = k === "message" || k === "rollbackMessage" ? String(v).slice(0, 500) : v;
         if (c.outcome !== undefined || c.phase !== undefined) entity.failed = isFailure(c.outcome);
         return ["upsert", entity, "Merge"];
       });
@@ -234,14 +252,26 @@ export class RolloutStore {
     );
   }
 
+  /** One tenant row of a rollout, or undefined. */
+  async tenant(id: string, tenant: string): Promise<RolloutTenant | undefined> {
+    await this.ensureTable();
+    try {
+      return fromTenantRow(await this.client.getEntity<TenantRow>(id, tenantKey(tenant)));
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Every tenant row of a rollout, in tenant order. */
   async tenants(
     id: string,
-    filter?: { phase?: TenantPhase; failed?: boolean; top?: number },
+    filter?: { phase?: TenantPhase; failed?: boolean; rollback?: TenantRollback; top?: number },
   ): Promise<RolloutTenant[]> {
     await this.ensureTable();
     const clauses = [`PartitionKey eq ${odataString(id)}`, `RowKey gt 't|'`];
     if (filter?.phase) clauses.push(`phase eq ${odataString(filter.phase)}`);
+    if (filter?.rollback) clauses.push(`rollback eq ${odataString(filter.rollback)}`);
     if (filter?.failed !== undefined) clauses.push(`failed eq ${filter.failed}`);
     const out: RolloutTenant[] = [];
     for await (const row of this.client.listEntities<TenantRow>({
