@@ -8,18 +8,13 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
-import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import type { DeploymentRecord } from "../../../lib/deployments/model";
 import { createLogger } from "../../../lib/logging/logger";
-import { ReleaseStore, RELEASES_TABLE } from "../../../lib/releases/store";
 import { advanceBatchActivity } from "../../../lib/rollouts/activities";
 import type { RolloutDeps } from "../../../lib/rollouts/deps";
 import { planRollbackActivity } from "../../../lib/rollouts/rollback";
-import { ROLLOUTS_TABLE, RolloutStore } from "../../../lib/rollouts/store";
-import { createTableClient } from "../../../lib/storage/tables";
-import { TenantHealthStore } from "../../../lib/tenants/health";
+import { rolloutDepsOn } from "../../helpers/rollout-deps";
 import { registrationInputSchema } from "../../../lib/tenants/model";
-import { TenantStore } from "../../../lib/tenants/store";
 
 let azurite: RunningAzurite;
 let rt: RolloutDeps;
@@ -60,22 +55,7 @@ async function deployed(tenant: string, id: string, release: string, day: number
 
 before(async () => {
   azurite = await startAzurite();
-  const cs = azurite.connectionString;
-  rt = {
-    settings: {
-      storage: { kind: "connectionString", connectionString: cs },
-      pumpReensureSeconds: 60,
-      cancelGraceSeconds: 30,
-      commandSendAttempts: 3,
-      commandRetrySeconds: 2,
-    },
-    ledger: new DeploymentLedger(createTableClient(cs, "deployments")),
-    store: new TenantStore(createTableClient(cs, "tenants")),
-    health: new TenantHealthStore(createTableClient(cs, "tenanthealth")),
-    releases: new ReleaseStore(createTableClient(cs, RELEASES_TABLE)),
-    rollouts: new RolloutStore(createTableClient(cs, ROLLOUTS_TABLE)),
-    events: { publish: async () => {} },
-  } as unknown as RolloutDeps;
+  rt = rolloutDepsOn(azurite.connectionString);
   for (const name of TENANTS)
     await rt.store.put(
       name,
