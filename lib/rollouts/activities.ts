@@ -25,6 +25,7 @@ import type {
 import {
   TERMINAL_ROLLOUT_STATES,
   rollbackCounts,
+  rollbackDeploymentId,
   rolloutDeploymentId,
   type RollbackSummary,
   type RolloutRecord,
@@ -175,7 +176,8 @@ export async function advanceBatchActivity(
   // holds its slot, so as many fewer start (forged reports cannot lift the concurrency cap).
   const starts = input.start.slice(0, Math.max(0, input.start.length - unconfirmed.length));
   for (const tenant of stop ? [] : starts) {
-    let id = rolloutDeploymentId(rollout.id, tenant);
+    // The id a refusal is recorded under (the request names it once it is known).
+    let id = (input.rollback ? rollbackDeploymentId : rolloutDeploymentId)(rollout.id, tenant);
     try {
       const request = await mode.request(rollout, tenant);
       id = request.id;
