@@ -317,7 +317,8 @@ function* rollBack(run: RolloutRun, message: string): Generator<Task, RolloutSta
     if (!stop) ({ control } = yield* update(df, {}, id));
     if (control.aborted) stop = "abort";
   }
-  if (stop === "abort") return yield* end(run, "Aborted", `${ABORTED} while rolling back`, "Aborted");
+  if (stop === "abort")
+    return yield* end(run, "Aborted", `${message}; ${ABORTED} while rolling back`, "Aborted");
   return yield* end(run, "Halted", message, "Completed");
 }
 
