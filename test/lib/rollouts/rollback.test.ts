@@ -10,7 +10,7 @@ import type { DurableClient } from "durable-functions";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
 import type { DeploymentRecord } from "../../../lib/deployments/model";
 import { createLogger } from "../../../lib/logging/logger";
-import { advanceBatchActivity } from "../../../lib/rollouts/activities";
+import { advanceBatchActivity, updateRolloutActivity } from "../../../lib/rollouts/activities";
 import type { RolloutDeps } from "../../../lib/rollouts/deps";
 import { planRollbackActivity } from "../../../lib/rollouts/rollback";
 import { rolloutDepsOn } from "../../helpers/rollout-deps";
@@ -162,4 +162,49 @@ test("a rollback step starts the previous release as a normal deployment with ro
     1,
     "the budget count is unchanged",
   );
+});
+
+test("abort during the rollback: the rollback in flight is cancelled, the rest Skipped, the summary Aborted", async () => {
+  // A tenant whose rollback had not started yet (its plan said Pending).
+  await rt.rollouts.updateTenants("r-rb", [
+    { tenant: "fresh", rollback: "Pending", rollbackRelease: "1.0.0" },
+  ]);
+  await rt.rollouts.update("r-rb", (r) => ({ ...r, control: { ...r.control, aborted: true } }));
+  const r = await advanceBatchActivity(
+    rt,
+    client,
+    {
+      rolloutId: "r-rb",
+      batchInstanceId: "rollout:r-rb:rollback:r2:b0",
+      finished: [],
+      sweep: false,
+      inFlight: [{ tenant: "old", id: "r-rb.old.rollback", attempt: 1 }],
+      start: ["fresh"],
+      rollback: true,
+    },
+    quiet,
+  );
+  assert.equal(r.stop, "abort");
+  assert.deepEqual(r.started, []);
+  const cancelled = await rt.ledger.get("old", "r-rb.old.rollback", 1);
+  assert.equal(cancelled?.cancelRequested?.by, "rollout:r-rb");
+  const input = {
+    rolloutId: "r-rb",
+    state: "Aborted" as const,
+    completed: true,
+    rollback: "Aborted" as const,
+  };
+  const ended = await updateRolloutActivity(rt, client, { ...input, skipPending: true, message: "m" }, quiet);
+  assert.equal(ended.control.aborted, true);
+  const header = await rt.rollouts.get("r-rb");
+  assert.equal(header?.state, "Aborted");
+  assert.deepEqual(header?.rollback, {
+    state: "Aborted",
+    tenants: 3,
+    succeeded: 0,
+    failed: 0,
+    notPossible: 1,
+  });
+  const fresh = (await rt.rollouts.tenants("r-rb")).find((t) => t.tenant === "fresh");
+  assert.equal(fresh?.rollback, "Skipped");
 });
