@@ -246,8 +246,14 @@ async function retryRollout({ request, client, context, rt }: Call): Promise<Htt
       `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
     );
   const tenants = await rt.rollouts.tenants(previous.id);
-  // A tenant still Running (its rollout was ended behind its back) is deploying: not again.
-  const again = tenants.filter((t) => t.outcome !== "Succeeded" && t.phase !== "Running");
+  // A tenant still Running (its rollout was ended behind its back) is deploying: not again. One rolled
+  // back to its previous release (onHalt "rollback") no longer runs the release: it is retried.
+  const again = tenants.filter(
+    (t) =>
+      (t.outcome !== "Succeeded" || t.rollbackOutcome === "Succeeded") &&
+      t.phase !== "Running" &&
+      t.rollback !== "Running",
+  );
   if (again.length === 0)
     throw new ProblemError(409, `Every tenant of rollout "${previous.id}" succeeded; nothing to retry.`);
   const waves: PlannedWave[] = previous.waves

@@ -584,4 +584,9 @@ test("onHalt rollback: a halted rollout redeploys the tenants that got its relea
     assert.equal(current[tenant], "1.0.0", `${tenant} runs 1.0.0 again`);
   }
   assert.equal(current.alpha, "2.0.0", "a tenant without a previous release is not touched");
+  // A retry takes the tenants that do not run 2.0.0: the rolled-back ones and the failed one.
+  const retry = await post(`/api/rollouts/${b.body.id}/retry`);
+  started.add(retry.body.id);
+  const again = (await rollout(retry.body.id)).tenants.map((t) => t.tenant);
+  assert.deepEqual(again.sort(), ["bravo", "charlie", "delta"]);
 });
