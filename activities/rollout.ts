@@ -9,9 +9,11 @@ import { advanceBatchActivity, updateRolloutActivity, waveHealthActivity } from 
 import {
   ROLLOUT_ACTIVITIES,
   type AdvanceBatchInput,
+  type PlanRollbackInput,
   type UpdateRolloutInput,
   type WaveHealthInput,
 } from "../lib/rollouts/contract";
+import { planRollbackActivity } from "../lib/rollouts/rollback";
 
 df.app.activity(ROLLOUT_ACTIVITIES.advanceBatch.name, {
   extraInputs: [df.input.durableClient()],
@@ -28,4 +30,9 @@ df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
 df.app.activity(ROLLOUT_ACTIVITIES.waveHealth.name, {
   handler: (input: WaveHealthInput, context) =>
     waveHealthActivity(runtime(), input, invocationLogger(context)),
+});
+
+df.app.activity(ROLLOUT_ACTIVITIES.planRollback.name, {
+  handler: (input: PlanRollbackInput, context) =>
+    planRollbackActivity(runtime(), input, invocationLogger(context)),
 });

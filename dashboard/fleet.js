@@ -19,6 +19,7 @@ const ROLLOUT_FIELDS = [
   "maxErrors",
   "bakeSeconds",
   "approval",
+  "onHalt",
 ];
 const DELIVERIES_SHOWN = 10;
 
@@ -75,6 +76,8 @@ function rolloutRequest(f) {
   const bake = String(f.get("bakeSeconds") || "").trim();
   if (bake) body.bakeSeconds = Number(bake);
   body.approval = f.get("approval") || "none";
+  // "stop" is the default: left out, so a raw-spec rollout's body stays as before.
+  if (f.get("onHalt") === "rollback") body.onHalt = "rollback";
   return body;
 }
 

@@ -164,7 +164,23 @@ function rolloutTenantRow(t) {
     ),
     el("td", {}, deployment),
     el("td", {}, t.message || ""),
+    el("td", { "data-testid": "rollout-tenant-rollback" }, rollbackText(t.rollback)),
   );
+}
+
+/** A tenant's rollback (onHalt "rollback") in one line: its state, release, outcome or why not. */
+function rollbackText(rb) {
+  if (!rb) return "";
+  const to = rb.release ? ` to ${rb.release}` : "";
+  const how = rb.outcome || rb.message || "";
+  return `${rb.state}${to}${how ? `: ${how}` : ""}`;
+}
+
+/** The rollout's rollback summary: state and counts (empty when it rolled nothing back). */
+function rollbackSummaryText(r) {
+  const rb = r.rollback;
+  if (!rb) return r.onHalt === "rollback" ? "on halt: roll back" : "";
+  return `rollback ${rb.state}: ${rb.succeeded} of ${rb.tenants} back, ${rb.failed} failed, ${rb.notPossible} not possible`;
 }
 
 function renderRolloutDetail() {
@@ -179,6 +195,7 @@ function renderRolloutDetail() {
   const errors = document.getElementById("rollout-errors");
   errors.textContent = `errors ${r.errors ?? 0} of max ${r.maxErrors}`;
   errors.className = (r.errors ?? 0) > r.maxErrors ? "bad" : "";
+  document.getElementById("rollout-rollback").textContent = rollbackSummaryText(r);
   document.getElementById("rollout-message").textContent = [
     live && r.pauseRequested && r.state !== "Paused" ? "pause requested" : "",
     live && r.abortRequested ? "abort requested" : "",

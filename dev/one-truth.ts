@@ -100,7 +100,15 @@ export interface RolloutView {
     failed?: number;
     running?: number;
   }[];
-  tenants?: { tenant: string; phase: string; deploymentId?: string; outcome?: string; message?: string }[];
+  tenants?: {
+    tenant: string;
+    phase: string;
+    deploymentId?: string;
+    outcome?: string;
+    message?: string;
+    /** The tenant's rollback (onHalt "rollback"), if it was rolled back. */
+    rollback?: { state: string; deploymentId?: string; outcome?: string; message?: string };
+  }[];
   createdAt: string;
   completedAt?: string;
 }
@@ -152,5 +160,30 @@ export async function checkRolloutTruth(
         problem: `${where}: tenant ${t.tenant} is ${t.outcome} in the rollout, ${check.record.outcome} in its deployment`,
       };
   }
-  return { ok: true, rollout };
+  const rollbacks = await checkRollbacks(origin, rollout, where, waitMs);
+  return rollbacks ? { ok: false, problem: rollbacks } : { ok: true, rollout };
+}
+
+/**
+ * A rollback started by the rollout has one truth too: no tenant's rollback is left Pending or Running,
+ * and each rollback deployment's outcome is the rollout's. Answers the problem, if any.
+ */
+async function checkRollbacks(
+  origin: string,
+  rollout: RolloutView,
+  where: string,
+  waitMs: number,
+): Promise<string | undefined> {
+  for (const t of rollout.tenants ?? []) {
+    const rb = t.rollback;
+    if (!rb) continue;
+    if (rb.state === "Pending" || rb.state === "Running")
+      return `${where}: tenant ${t.tenant}'s rollback not ended (${rb.state})`;
+    if (!rb.deploymentId || rb.message?.startsWith("not started")) continue;
+    const check = await checkOneTruth(origin, rb.deploymentId, waitMs);
+    if (!check.ok) return check.problem;
+    if (check.record.outcome !== rb.outcome)
+      return `${where}: tenant ${t.tenant}'s rollback is ${rb.outcome} in the rollout, ${check.record.outcome} in its deployment`;
+  }
+  return undefined;
 }

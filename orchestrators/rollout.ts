@@ -12,6 +12,10 @@
  * start the activity checks abort, the error budget and pause (SSM semantics: beyond the budget nothing
  * new starts and what is in flight finishes).
  *
+ * A halt (the spent budget) goes through one phase, `halt`: with `onHalt: "rollback"` the rollout rolls
+ * back the tenants that got its release (rollback batches, the same `rolloutBatch` in rollback mode)
+ * before it ends Halted.
+ *
  * `rollout` reads as its numbered steps: each is a named phase below (a generator it delegates to with
  * `yield*`, adding no yield of its own), sharing one execution's state (`RolloutRun`).
  *
@@ -27,6 +31,7 @@ import {
   ROLLOUT_ACTIVITIES,
   ROLLOUT_EVENTS,
   ROLLOUT_ORCHESTRATIONS,
+  rollbackBatchInstanceId,
   rolloutBatchInstanceId,
   type BatchInput,
   type BatchResult,
@@ -107,6 +112,7 @@ function* rolloutOrchestrator(context: OrchestrationContext): Generator<Task, Ro
     id: input.rolloutId,
     inbox: new EventInbox(df, [ROLLOUT_EVENTS.rolloutControl]),
     round: 0,
+    wave: 0,
   };
   // 0. Scheduled: only a rollout with notBefore waits (one without yields exactly as before it existed).
   if (input.notBefore !== undefined) {
@@ -139,8 +145,10 @@ interface RolloutRun {
   input: RolloutInput;
   id: string;
   inbox: EventInbox<RolloutEventPayloads, "rolloutControl">;
-  /** Rounds launched so far, across waves (batch instance ids carry it). */
+  /** Rounds launched so far, across waves and the rollback (batch instance ids carry it). */
   round: number;
+  /** The wave running (or the last one run). */
+  wave: number;
 }
 
 /**
@@ -170,6 +178,7 @@ function* scheduled(run: RolloutRun, notBefore: Date): Generator<Task, RolloutSt
  */
 function* runWave(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
   const { df, input, id } = run;
+  run.wave = w;
   let { control } = yield* update(df, { state: "Running", wave: { index: w, state: "Running" } }, id);
   df.setCustomStatus({ state: "Running", wave: w });
   let pending = input.waves[w]!.tenants;
@@ -181,12 +190,12 @@ function* runWave(run: RolloutRun, w: number): Generator<Task, RolloutState | un
       yield* update(df, { state: "Running" }, id);
       df.setCustomStatus({ state: "Running", wave: w });
     }
-    const { taken, results } = yield* launchRound(run, w, pending);
+    const { taken, results } = yield* launchRound(run, pending);
     pending = [...results.flatMap((r) => r.notStarted), ...pending.slice(taken)];
     const stops = new Set(results.map((r) => r.stop));
     // 2. Budget spent: nothing new starts; what was in flight has finished with the batches.
     if (stops.has("abort")) return yield* end(run, "Aborted", ABORTED);
-    if (stops.has("halt")) return yield* end(run, "Halted", OVER_BUDGET);
+    if (stops.has("halt")) return yield* halt(run, OVER_BUDGET);
     ({ control } = yield* update(df, {}, id));
   }
   return undefined;
@@ -194,12 +203,13 @@ function* runWave(run: RolloutRun, w: number): Generator<Task, RolloutState | un
 
 /**
  * 1. One round: as many batches as the concurrency asks, each at most batchSize tenants, as
- *    sub-orchestrations in one Task.all. Answers how many pending tenants it took and the batches' results.
+ *    sub-orchestrations in one Task.all, of the wave running or (`rollback`) of the rollback. Answers how
+ *    many pending tenants it took and the batches' results.
  */
 function* launchRound(
   run: RolloutRun,
-  w: number,
   pending: string[],
+  rollback = false,
 ): Generator<Task, { taken: number; results: BatchResult[] }, unknown> {
   const { df, input, id } = run;
   const round = ++run.round;
@@ -212,12 +222,13 @@ function* launchRound(
         ROLLOUT_ORCHESTRATIONS.batch,
         {
           rolloutId: id,
-          wave: w,
+          wave: run.wave,
           tenants: b.tenants,
           concurrency: b.share,
           sweepSeconds: input.sweepSeconds,
+          ...(rollback ? { rollback: true as const } : {}),
         } satisfies BatchInput,
-        rolloutBatchInstanceId(id, w, round, i),
+        rollback ? rollbackBatchInstanceId(id, round, i) : rolloutBatchInstanceId(id, run.wave, round, i),
       ),
     ),
   )) as BatchResult[];
@@ -231,7 +242,7 @@ function* launchRound(
 function* closeWave(run: RolloutRun, w: number): Generator<Task, RolloutState | undefined, unknown> {
   const done = yield* update(run.df, { wave: { index: w, state: "Completed" }, checkBudget: true }, run.id);
   if (done.control.aborted) return yield* end(run, "Aborted", ABORTED);
-  if (done.overBudget) return yield* end(run, "Halted", OVER_BUDGET);
+  if (done.overBudget) return yield* halt(run, OVER_BUDGET);
   return undefined;
 }
 
@@ -257,7 +268,7 @@ function* healthGate(run: RolloutRun, w: number): Generator<Task, RolloutState |
   for (;;) {
     const final = df.currentUtcDateTime.getTime() >= deadline;
     const health = yield* rideOut(df, ROLLOUT_ACTIVITIES.waveHealth, { rolloutId: id, wave: w, final });
-    if (health.overBudget) return yield* end(run, "Halted", UNHEALTHY);
+    if (health.overBudget) return yield* halt(run, UNHEALTHY);
     if (health.awaiting === 0 || final) {
       yield* update(df, { wave: { index: w, state: "Completed" } }, id);
       return undefined;
@@ -315,15 +326,60 @@ function* gate(
   return control;
 }
 
+/**
+ * Every halt of the rollout goes through here (the spent error budget, and any later reason), so each
+ * halts the same way: with onHalt "rollback" the rollout rolls back first (rollBack), else it ends Halted
+ * with `message` at once. Only an input asking for rollback (0.5.0 and later) takes the new path: every
+ * other input yields exactly what it yielded before (docs/upgrading.md, rule 2).
+ */
+function* halt(run: RolloutRun, message: string): Generator<Task, RolloutState, unknown> {
+  if (run.input.onHalt !== "rollback") return yield* end(run, "Halted", message);
+  return yield* rollBack(run, message);
+}
+
+/**
+ * The rollback: RollingBack (nothing new of the rollout starts; `rollout.halted` is published), the plan
+ * (each tenant that got the release, marked with its previous release or NotPossible), then those tenants
+ * in rounds of rollback batches under maxConcurrency, as the waves run. Pause and the budget do not stop
+ * it; an abort does (the batches cancel their rollbacks in flight): the rollout ends Aborted. Otherwise it
+ * ends Halted, the message saying what the rollback did (`rollout.rolledBack`).
+ */
+function* rollBack(run: RolloutRun, message: string): Generator<Task, RolloutState, unknown> {
+  const { df, id } = run;
+  yield* update(df, { state: "RollingBack", skipPending: true, message }, id);
+  df.setCustomStatus({ state: "RollingBack" });
+  const { tenants } = yield* rideOut(df, ROLLOUT_ACTIVITIES.planRollback, { rolloutId: id });
+  let { control } = yield* update(df, { rollback: "Running" }, id);
+  let pending = tenants;
+  let stop: BatchStop | undefined = control.aborted ? "abort" : undefined;
+  while (pending.length > 0 && !stop) {
+    const { taken, results } = yield* launchRound(run, pending, true);
+    pending = [...results.flatMap((r) => r.notStarted), ...pending.slice(taken)];
+    stop = results.find((r) => r.stop === "abort")?.stop ?? results.find((r) => r.stop)?.stop;
+    if (!stop) ({ control } = yield* update(df, {}, id));
+    if (control.aborted) stop = "abort";
+  }
+  if (stop === "abort")
+    return yield* end(run, "Aborted", `${message}; ${ABORTED} while rolling back`, "Aborted");
+  return yield* end(run, "Halted", message, "Completed");
+}
+
 /** Ends the rollout in `state`: the record says so (tenants still Pending are Skipped unless it succeeded). */
 function* end(
   run: RolloutRun,
   state: RolloutState,
   message?: string,
+  rollback?: UpdateRolloutInput["rollback"],
 ): Generator<Task, RolloutState, unknown> {
   yield* update(
     run.df,
-    { state, skipPending: state !== "Succeeded", completed: true, ...(message ? { message } : {}) },
+    {
+      state,
+      skipPending: state !== "Succeeded",
+      completed: true,
+      ...(message ? { message } : {}),
+      ...(rollback ? { rollback } : {}),
+    },
     run.id,
   );
   run.df.setCustomStatus({ state });
@@ -353,6 +409,7 @@ function* rolloutBatchOrchestrator(context: OrchestrationContext): Generator<Tas
       inFlight: [...inFlight.values()],
       start: pending.slice(0, room),
       ...(stop ? { stopped: stop } : {}),
+      ...(input.rollback ? { rollback: true as const } : {}),
     };
     const r: AdvanceBatchResult = yield* rideOut(df, ROLLOUT_ACTIVITIES.advanceBatch, advance);
     for (const f of r.finished) inFlight.delete(f.tenant);

@@ -80,6 +80,7 @@ function deploymentView(r: DeploymentRecord, options: { timeline?: boolean } = {
     ...(r.completedAt ? { completedAt: r.completedAt } : {}),
     ...(r.previousAttempt !== undefined ? { previousAttempt: r.previousAttempt } : {}),
     ...(r.rollout ? { rolloutId: r.rollout.id } : {}),
+    ...(r.rollbackOf !== undefined ? { rollbackOf: r.rollbackOf } : {}),
     ...(r.release !== undefined ? { release: r.release } : {}),
     specDigest: r.specDigest,
     ...(r.windowOpensAt !== undefined ? { windowOpensAt: r.windowOpensAt } : {}),
@@ -242,6 +243,7 @@ async function retryDeployment({ request, client, context, rt }: Call): Promise<
     ignoreMaintenanceWindow: input.ignoreMaintenanceWindow,
     requestedBy: actorOf(request),
     ...(previous.release !== undefined ? { release: { version: previous.release, rendered: true } } : {}),
+    ...(previous.rollbackOf !== undefined ? { rollbackOf: previous.rollbackOf } : {}),
   });
   invocationLogger(context).info("deployment retried", {
     tenant: record.tenant,

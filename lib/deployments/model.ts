@@ -151,6 +151,11 @@ export interface DeploymentRecord {
    * `deploymentFinished`) once the outcome is written, so it can start the next tenant.
    */
   rollout?: { id: string; notify: string };
+  /**
+   * Set on a rollout's rollback deployment (onHalt "rollback"): the id of the rollout's deployment whose
+   * release this one takes back (the tenant's previous release). Absent otherwise and before 0.5.0.
+   */
+  rollbackOf?: string;
   /** Phase WaitingForWindow: when the tenant's maintenance window opens and the Deploy goes out. */
   windowOpensAt?: string;
   lastStatus?: LastStatus;

@@ -140,6 +140,8 @@ interface StartOptions {
    * the version. A retry passes its attempt's spec as sent, already rendered: `rendered: true`.
    */
   release?: { version: string; rendered?: boolean };
+  /** A rollout's rollback: the deployment whose release this one takes back (DeploymentRecord.rollbackOf). */
+  rollbackOf?: string;
 }
 
 /** A spec with a health check: the record says a verdict will follow the success (the pump waits for it). */
@@ -182,6 +184,7 @@ export async function startAttempt(
       ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
       ...(options.release ? { release: options.release.version } : {}),
       ...healthWindowOf(spec),
+      ...(options.rollbackOf !== undefined ? { rollbackOf: options.rollbackOf } : {}),
     });
   } catch (error) {
     // A concurrent request with the same Idempotency-Key won the race: the same deployment if it is the

@@ -48,6 +48,26 @@ function newestFirst(at: (a: ReleaseAttempt) => string) {
     at(b).localeCompare(at(a)) || b.requestedAt.localeCompare(a.requestedAt) || b.attempt - a.attempt;
 }
 
+/** A tenant's Succeeded attempts, newest first by completion. */
+function succeededOf(own: readonly ReleaseAttempt[]): ReleaseAttempt[] {
+  return own
+    .filter((a) => a.outcome === "Succeeded" && a.completedAt)
+    .sort(newestFirst((a) => a.completedAt as string));
+}
+
+/**
+ * The attempt that installed the release a tenant ran before attempt `of` (Succeeded): its latest
+ * Succeeded attempt completed before `of` that deployed another release. `own` is the tenant's attempts.
+ * The one rule for the inventory's `previous` and for a rollout's rollback.
+ */
+export function releaseBefore(
+  own: readonly ReleaseAttempt[],
+  of: ReleaseAttempt,
+): ReleaseAttempt | undefined {
+  const byCompletion = newestFirst((a) => a.completedAt ?? a.requestedAt);
+  return succeededOf(own).find((a) => a.release !== of.release && byCompletion(a, of) > 0);
+}
+
 /** Each tenant's inventory, in the order of `tenants`. */
 export function inventoryOf(
   tenants: readonly { name: string; labels: Labels }[],
@@ -61,11 +81,8 @@ export function inventoryOf(
   }
   return tenants.map((t) => {
     const own = byTenant.get(t.name) ?? [];
-    const succeeded = own
-      .filter((a) => a.outcome === "Succeeded" && a.completedAt)
-      .sort(newestFirst((a) => a.completedAt as string));
-    const current = succeeded[0];
-    const previous = current && succeeded.find((a) => a.release !== current.release);
+    const current = succeededOf(own)[0];
+    const previous = current && releaseBefore(own, current);
     const inFlight = own.filter((a) => a.phase !== "Completed").sort(newestFirst((a) => a.requestedAt))[0];
     return {
       tenant: t.name,

@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   "rollout.waitingForApproval",
   "rollout.halted",
   "rollout.finished",
+  "rollout.rolledBack",
   "tenant.quarantined",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

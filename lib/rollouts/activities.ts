@@ -26,12 +26,16 @@ import type {
 } from "./contract";
 import {
   TERMINAL_ROLLOUT_STATES,
+  rollbackCounts,
+  rollbackDeploymentId,
   rolloutDeploymentId,
+  type RollbackSummary,
   type RolloutRecord,
   type RolloutTenant,
 } from "./model";
 import { rolloutEvent } from "./events";
 import { reconcileRollout } from "./reconcile";
+import { forwardRequest, rollbackMode, type BatchMode } from "./rollback";
 
 /** Records read at once by a sweep. */
 const SWEEP_READS = 16;
@@ -104,6 +108,50 @@ async function stopReason(
   return undefined;
 }
 
+/** The forward rollout's mode: the budget counts, every stop applies, outcomes are the tenant's own. */
+function forwardMode(rt: RolloutDeps): BatchMode {
+  return {
+    stopReason: (rollout, extra) => stopReason(rt, rollout, extra),
+    request: (rollout, tenant) => Promise.resolve(forwardRequest(rollout, tenant)),
+    finishedRow: (f, at) => ({
+      tenant: f.tenant,
+      phase: "Completed",
+      deploymentId: f.id,
+      outcome: f.outcome,
+      ...(f.message !== undefined ? { message: f.message } : {}),
+      updatedAt: at,
+    }),
+    startedRow: (s, at) => ({
+      tenant: s.tenant,
+      phase: "Running",
+      deploymentId: s.id,
+      attempt: s.attempt,
+      updatedAt: at,
+    }),
+  };
+}
+
+/** Outcomes learnt by this step: confirmed events, then what the sweep found that no event said. */
+async function learnt(
+  rt: RolloutDeps,
+  client: DurableClient,
+  input: AdvanceBatchInput,
+  log: Logger,
+): Promise<{
+  swept: FinishedDeployment[];
+  finished: FinishedDeployment[];
+  unconfirmed: InFlightDeployment[];
+}> {
+  const swept = input.sweep ? await sweep(rt, client, input.inFlight, log) : [];
+  const { confirmed, unconfirmed } = await confirmFinished(rt, input.rolloutId, input.finished, log);
+  const finished = [...confirmed, ...swept.filter((s) => !confirmed.some((f) => f.tenant === s.tenant))];
+  return { swept, finished, unconfirmed };
+}
+
+/**
+ * A batch's step, forward or (input.rollback) rolling back (./rollback.ts, `BatchMode`): record what
+ * finished, decide whether to go on, start the next tenants as normal deployments with deterministic ids.
+ */
 export async function advanceBatchActivity(
   rt: RolloutDeps,
   client: DurableClient,
@@ -111,24 +159,17 @@ export async function advanceBatchActivity(
   log: Logger = createLogger(),
 ): Promise<AdvanceBatchResult> {
   const store = rt.rollouts;
-  const swept = input.sweep ? await sweep(rt, client, input.inFlight, log) : [];
-  const { confirmed, unconfirmed } = await confirmFinished(rt, input.rolloutId, input.finished, log);
-  const finished = [...confirmed, ...swept.filter((s) => !confirmed.some((f) => f.tenant === s.tenant))];
+  const mode = input.rollback ? rollbackMode(rt) : forwardMode(rt);
+  const { swept, finished, unconfirmed } = await learnt(rt, client, input, log);
   const now = new Date().toISOString();
   await store.updateTenants(
     input.rolloutId,
-    finished.map((f) => ({
-      tenant: f.tenant,
-      phase: "Completed" as const,
-      outcome: f.outcome,
-      ...(f.message !== undefined ? { message: f.message } : {}),
-      updatedAt: now,
-    })),
+    finished.map((f) => mode.finishedRow(f, now)),
   );
   const found = await store.get(input.rolloutId);
   if (!found) return { finished, started: [], stop: "abort" };
   const rollout = await reconcileRollout(rt, client, found);
-  let stop = await stopReason(rt, rollout, 0);
+  let stop = await mode.stopReason(rollout, 0);
   if (stop === "abort" && input.stopped !== "abort")
     await cancelInFlight(rt, client, input.rolloutId, input.inFlight, finished, log);
 
@@ -138,10 +179,13 @@ export async function advanceBatchActivity(
   // holds its slot, so as many fewer start (forged reports cannot lift the concurrency cap).
   const starts = input.start.slice(0, Math.max(0, input.start.length - unconfirmed.length));
   for (const tenant of stop ? [] : starts) {
-    const id = rolloutDeploymentId(rollout.id, tenant);
+    // The id a refusal is recorded under (the request names it once it is known).
+    let id = (input.rollback ? rollbackDeploymentId : rolloutDeploymentId)(rollout.id, tenant);
     try {
+      const request = await mode.request(rollout, tenant);
+      id = request.id;
       // A re-run of this step (a crash, a retry) finds the deployment it already started.
-      const record = await startFirstAttempt(rt, client, tenant, id, rollout.spec, {
+      const record = await startFirstAttempt(rt, client, tenant, id, request.spec, {
         acceptanceTimeoutSeconds: rollout.options.acceptanceTimeoutSeconds,
         completionTimeoutSeconds: rollout.options.completionTimeoutSeconds,
         idempotent: true,
@@ -149,35 +193,28 @@ export async function advanceBatchActivity(
         requestDigest: rollout.requestDigest,
         rollout: { id: rollout.id, notify: input.batchInstanceId },
         ...(rollout.options.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
-        ...(rollout.release !== undefined ? { release: { version: rollout.release } } : {}),
+        ...(request.release !== undefined ? { release: { version: request.release } } : {}),
+        ...(request.rollbackOf !== undefined ? { rollbackOf: request.rollbackOf } : {}),
       });
       started.push({ tenant, id: record.id, attempt: record.attempt });
-      log.info("rollout deployment started", { rolloutId: rollout.id, tenant, deploymentId: record.id });
+      log.info(input.rollback ? "rollback deployment started" : "rollout deployment started", {
+        rolloutId: rollout.id,
+        tenant,
+        deploymentId: record.id,
+      });
     } catch (error) {
       // A tenant that cannot take the deployment (suspended, at its limit, deleted) is a failure of the
-      // rollout's, counted against the budget; anything else (storage down) is retried by the activity.
+      // rollout's, counted against the budget (a rollback's, in its columns); anything else (storage
+      // down) is retried by the activity.
       if (!(error instanceof ProblemError)) throw error;
       refused.push({ tenant, id, attempt: 1, outcome: "Failed", message: `not started: ${error.message}` });
-      stop = await stopReason(rt, rollout, refused.length);
+      stop = await mode.stopReason(rollout, refused.length);
       if (stop) break;
     }
   }
   await store.updateTenants(rollout.id, [
-    ...started.map((s) => ({
-      tenant: s.tenant,
-      phase: "Running" as const,
-      deploymentId: s.id,
-      attempt: s.attempt,
-      updatedAt: now,
-    })),
-    ...refused.map((r) => ({
-      tenant: r.tenant,
-      phase: "Completed" as const,
-      deploymentId: r.id,
-      outcome: r.outcome,
-      message: r.message,
-      updatedAt: now,
-    })),
+    ...started.map((s) => mode.startedRow(s, now)),
+    ...refused.map((r) => mode.finishedRow(r, now)),
   ]);
   return {
     finished: [...swept, ...refused],
@@ -207,6 +244,35 @@ async function cancelInFlight(
   );
 }
 
+/** What the rollback did, as the end message says it. */
+function rollbackText(r: RollbackSummary): string {
+  const parts = [`${r.succeeded} of ${r.tenants} tenant(s) back on their previous release`];
+  if (r.failed > 0) parts.push(`${r.failed} rollback(s) did not succeed`);
+  if (r.notPossible > 0) parts.push(`${r.notPossible} not possible (not touched)`);
+  return `rolled back: ${parts.join(", ")}`;
+}
+
+/**
+ * The header's rollback summary for `state`, counted from the tenant rows. An abort first marks the
+ * rollbacks not started Skipped (idempotent: a re-run finds none Pending).
+ */
+async function rollbackSummary(
+  rt: RolloutDeps,
+  rolloutId: string,
+  state: RollbackSummary["state"],
+): Promise<RollbackSummary> {
+  const store = rt.rollouts;
+  if (state === "Aborted") {
+    const pending = await store.tenants(rolloutId, { rollback: "Pending" });
+    const now = new Date().toISOString();
+    await store.updateTenants(
+      rolloutId,
+      pending.map((p) => ({ tenant: p.tenant, rollback: "Skipped" as const, updatedAt: now })),
+    );
+  }
+  return { state, ...rollbackCounts(await store.tenants(rolloutId)) };
+}
+
 export async function updateRolloutActivity(
   rt: RolloutDeps,
   client: DurableClient,
@@ -215,19 +281,25 @@ export async function updateRolloutActivity(
 ): Promise<UpdateRolloutResult> {
   const store = rt.rollouts;
   if (input.skipPending) await store.skipPending(input.rolloutId);
+  const rollback = input.rollback ? await rollbackSummary(rt, input.rolloutId, input.rollback) : undefined;
   const updated = await store.update(input.rolloutId, (current) => {
     if (TERMINAL_ROLLOUT_STATES.includes(current.state)) return undefined;
-    if (input.state === undefined && input.wave === undefined) return undefined;
+    if (input.state === undefined && input.wave === undefined && !rollback) return undefined;
     const waves = current.waves.map((w, i) =>
       input.wave?.index === i ? { ...w, state: input.wave.state } : w,
     );
     const now = new Date().toISOString();
+    const message =
+      rollback?.state === "Completed"
+        ? `${input.message ?? current.message ?? ""}; ${rollbackText(rollback)}`
+        : input.message;
     return {
       ...current,
       ...(input.state ? { state: input.state } : {}),
       waves,
       ...(input.wave ? { currentWave: input.wave.index } : {}),
-      ...(input.message !== undefined ? { message: input.message } : {}),
+      ...(message !== undefined ? { message } : {}),
+      ...(rollback ? { rollback } : {}),
       ...(input.completed ? { completedAt: now } : {}),
     };
   });

@@ -6,7 +6,7 @@
 import { activity } from "../durable/activities";
 import { EVENTS, type DeploymentFinished } from "../deployments/contract";
 import type { Outcome } from "../deployments/model";
-import type { PlannedWave, RolloutControl, RolloutState, WaveState } from "./model";
+import type { PlannedWave, RolloutControl, RolloutState, RollbackSummary, WaveState } from "./model";
 
 export const ROLLOUT_ORCHESTRATIONS = { rollout: "rollout", batch: "rolloutBatch" } as const;
 
@@ -34,6 +34,11 @@ export function rolloutBatchInstanceId(
   batch: number,
 ): string {
   return `rollout:${rolloutId}:w${wave}:r${round}:b${batch}`;
+}
+
+/** A batch of a rollback (onHalt "rollback"); `round` counts on from the waves' rounds. */
+export function rollbackBatchInstanceId(rolloutId: string, round: number, batch: number): string {
+  return `rollout:${rolloutId}:rollback:r${round}:b${batch}`;
 }
 
 export interface RolloutInput {
@@ -64,6 +69,11 @@ export interface RolloutInput {
     /** How long after the window a verdict may still come (HEALTH_REPORT_GRACE_MS when started). */
     graceSeconds: number;
   };
+  /**
+   * "rollback": a halt rolls back the tenants that got the release (the `halt` phase). Present only when
+   * asked (0.5.0 and later): every input without it halts, and yields, exactly as before.
+   */
+  onHalt?: "rollback";
 }
 
 export interface BatchInput {
@@ -73,6 +83,8 @@ export interface BatchInput {
   /** This batch's share of the rollout's maxConcurrency. */
   concurrency: number;
   sweepSeconds: number;
+  /** A rollback batch: its tenants are rolled back to their previous release (passed to advanceBatch). */
+  rollback?: true;
 }
 
 /** Why a batch stopped starting deployments. */
@@ -108,6 +120,11 @@ export interface AdvanceBatchInput {
   start: string[];
   /** The batch saw this stop before (so in-flight deployments were already cancelled on abort). */
   stopped?: BatchStop;
+  /**
+   * Rollback mode: `start` tenants are rolled back (their row's rollbackRelease, `rollbackOf` their
+   * deployment), outcomes go to the rollback columns, and only an abort stops it.
+   */
+  rollback?: true;
 }
 
 export interface AdvanceBatchResult {
@@ -130,6 +147,11 @@ export interface UpdateRolloutInput {
   message?: string;
   /** Answer whether the failures exceed maxErrors. */
   checkBudget?: boolean;
+  /**
+   * The rollback's state: the header's `rollback` summary is (re)counted from the tenant rows; with
+   * "Completed" the message gains what the rollback did; with "Aborted" rollbacks not started are Skipped.
+   */
+  rollback?: RollbackSummary["state"];
 }
 
 export interface UpdateRolloutResult {
@@ -152,8 +174,18 @@ export interface WaveHealthResult {
   overBudget: boolean;
 }
 
+export interface PlanRollbackInput {
+  rolloutId: string;
+}
+
+export interface PlanRollbackResult {
+  /** The tenants to roll back (each row marked with its previous release), in tenant order. */
+  tenants: string[];
+}
+
 export const ROLLOUT_ACTIVITIES = {
   advanceBatch: activity<AdvanceBatchInput, AdvanceBatchResult>("rolloutAdvanceBatch"),
   update: activity<UpdateRolloutInput, UpdateRolloutResult>("rolloutUpdate"),
   waveHealth: activity<WaveHealthInput, WaveHealthResult>("rolloutWaveHealth"),
+  planRollback: activity<PlanRollbackInput, PlanRollbackResult>("rolloutPlanRollback"),
 } as const;

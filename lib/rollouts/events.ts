@@ -7,7 +7,9 @@ import type { RolloutRecord, RolloutState } from "./model";
 
 /**
  * The webhook event of a rollout's move into `state`, if that move is one subscribers are told of: a gate
- * waiting for approval (once per wave), a halt, and the end (Succeeded or Aborted).
+ * waiting for approval (once per wave), a halt (when decided: Halted, or RollingBack with onHalt
+ * "rollback"), the rollback's end (Halted after RollingBack: `rollout.rolledBack`, with its summary), and
+ * the end (Succeeded or Aborted). Each occurrence's id is stable, so a repeated publish is delivered once.
  */
 export function rolloutEvent(rollout: RolloutRecord, state: RolloutState): CloudEvent | undefined {
   const data = {
@@ -15,6 +17,7 @@ export function rolloutEvent(rollout: RolloutRecord, state: RolloutState): Cloud
     state,
     ...(rollout.release !== undefined ? { release: rollout.release } : {}),
     ...(rollout.message !== undefined ? { message: rollout.message } : {}),
+    ...(rollout.rollback !== undefined ? { rollback: rollout.rollback } : {}),
   };
   const source = `/rollouts/${rollout.id}`;
   const at = rollout.updatedAt;
@@ -29,8 +32,12 @@ export function rolloutEvent(rollout: RolloutRecord, state: RolloutState): Cloud
         at,
       );
     }
-    case "Halted":
+    case "RollingBack":
       return cloudEvent("rollout.halted", source, rollout.id, data, at);
+    case "Halted":
+      return rollout.rollback !== undefined
+        ? cloudEvent("rollout.rolledBack", source, rollout.id, data, at)
+        : cloudEvent("rollout.halted", source, rollout.id, data, at);
     case "Succeeded":
     case "Aborted":
       return cloudEvent("rollout.finished", source, rollout.id, data, at);

@@ -123,6 +123,8 @@ async function ensureStarted(
     sweepSeconds: rt.settings.rolloutSweepSeconds,
     ...(record.notBefore !== undefined ? { notBefore: record.notBefore } : {}),
     ...healthGateOf(record.spec),
+    // Only when asked: an input without it halts (and yields) as every rollout before 0.5.0.
+    ...(record.options.onHalt === "rollback" ? { onHalt: "rollback" as const } : {}),
   };
   try {
     await client.startNew(ROLLOUT_ORCHESTRATIONS.rollout, { instanceId, input });
@@ -169,6 +171,7 @@ function rolloutOptions(body: z.infer<typeof startRolloutSchema>, total: number)
       ? { completionTimeoutSeconds: body.completionTimeoutSeconds }
       : {}),
     ...(body.ignoreMaintenanceWindow ? { ignoreMaintenanceWindow: true } : {}),
+    ...(body.onHalt !== undefined ? { onHalt: body.onHalt } : {}),
   };
 }
 
@@ -259,8 +262,14 @@ async function retryRollout({ request, client, context, rt }: Call): Promise<Htt
       `Rollout "${previous.id}" is ${shownState(previous)}; only an ended rollout can be retried.`,
     );
   const tenants = await rt.rollouts.tenants(previous.id);
-  // A tenant still Running (its rollout was ended behind its back) is deploying: not again.
-  const again = tenants.filter((t) => t.outcome !== "Succeeded" && t.phase !== "Running");
+  // A tenant still Running (its rollout was ended behind its back) is deploying: not again. One rolled
+  // back to its previous release (onHalt "rollback") no longer runs the release: it is retried.
+  const again = tenants.filter(
+    (t) =>
+      (t.outcome !== "Succeeded" || t.rollbackOutcome === "Succeeded") &&
+      t.phase !== "Running" &&
+      t.rollback !== "Running",
+  );
   if (again.length === 0)
     throw new ProblemError(409, `Every tenant of rollout "${previous.id}" succeeded; nothing to retry.`);
   const waves: PlannedWave[] = previous.waves
@@ -291,6 +300,7 @@ async function retryRollout({ request, client, context, rt }: Call): Promise<Htt
   delete record.completedAt;
   delete record.message;
   delete record.controls;
+  delete record.rollback;
   delete record.etag;
   const created = await launch(rt, client, record, waves);
   invocationLogger(context).info("rollout retried", {
@@ -361,20 +371,30 @@ function approved(r: RolloutRecord, by: Actor, rt: RolloutDeps): RolloutRecord |
 
 /** After an abort is recorded: each in-flight deployment gets the normal cancel (the agent is told and acknowledges). */
 async function cancelRunning(rt: RolloutDeps, client: DurableClient, r: RolloutRecord): Promise<void> {
-  const running = await rt.rollouts.tenants(r.id, { phase: "Running" });
+  const [running, rollingBack] = await Promise.all([
+    rt.rollouts.tenants(r.id, { phase: "Running" }),
+    rt.rollouts.tenants(r.id, { rollback: "Running" }),
+  ]);
+  // A rollback deployment is always its id's attempt 1 (advanceBatch starts it with startFirstAttempt).
+  const inFlight = [
+    ...running.flatMap((t) =>
+      t.deploymentId && t.attempt ? [{ tenant: t.tenant, id: t.deploymentId, attempt: t.attempt }] : [],
+    ),
+    ...rollingBack.flatMap((t) =>
+      t.rollbackDeploymentId ? [{ tenant: t.tenant, id: t.rollbackDeploymentId, attempt: 1 }] : [],
+    ),
+  ];
   await Promise.all(
-    running
-      .filter((t) => t.deploymentId && t.attempt)
-      .map((t) =>
-        requestCancel(
-          rt,
-          client,
-          { tenant: t.tenant, id: t.deploymentId!, attempt: t.attempt! },
-          { reason: "rollout aborted", by: `rollout:${r.id}` },
-          // A raise that fails here is done again by each batch once it sees the abort
-          // (advanceBatch, cancelInFlight), which logs a failure of its own.
-        ).catch(() => undefined),
-      ),
+    inFlight.map((d) =>
+      requestCancel(
+        rt,
+        client,
+        d,
+        { reason: "rollout aborted", by: `rollout:${r.id}` },
+        // A raise that fails here is done again by each batch once it sees the abort
+        // (advanceBatch, cancelInFlight), which logs a failure of its own.
+      ).catch(() => undefined),
+    ),
   );
 }
 
@@ -389,7 +409,14 @@ export function createRolloutHandlers(getRuntime: () => RolloutDeps) {
     // announced again: a lost announcement is mended by asking again.
     pause: authorized(
       WRITE,
-      control("pause", (r) => ({ ...r, control: { ...r.control, paused: true } })),
+      control("pause", (r) =>
+        r.state === "RollingBack"
+          ? new ProblemError(
+              409,
+              `Rollout "${r.id}" is RollingBack: a rollback is not paused (abort stops it).`,
+            )
+          : { ...r, control: { ...r.control, paused: true } },
+      ),
     ),
     resume: authorized(
       WRITE,

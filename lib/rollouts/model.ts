@@ -14,7 +14,15 @@ import type { FieldError } from "../http/problem";
 import { matchesSelector, parseSelector, SelectorError, type Selector } from "../tenants/selector";
 
 export type RolloutState =
-  "Scheduled" | "Running" | "Baking" | "WaitingForApproval" | "Paused" | "Succeeded" | "Halted" | "Aborted";
+  | "Scheduled"
+  | "Running"
+  | "Baking"
+  | "WaitingForApproval"
+  | "Paused"
+  | "RollingBack"
+  | "Succeeded"
+  | "Halted"
+  | "Aborted";
 export const TERMINAL_ROLLOUT_STATES: readonly RolloutState[] = ["Succeeded", "Halted", "Aborted"];
 
 export type WaveState = "Pending" | "Running" | "Baking" | "WaitingForApproval" | "Completed" | "Skipped";
@@ -24,6 +32,26 @@ const FAILED_OUTCOMES: readonly Outcome[] = ["Failed", "TimedOut", "Rejected", "
 
 /** A tenant's place in a rollout: Pending → Running (a deployment) → its outcome, or Skipped. */
 export type TenantPhase = "Pending" | "Running" | "Completed" | "Skipped";
+
+/**
+ * A tenant's rollback (onHalt "rollback"): Pending → Running (a deployment of its previous release) →
+ * Completed (with rollbackOutcome); NotPossible when it has no previous release; Skipped when an abort
+ * came before it started. Absent on tenants that were not rolled back and on rows before 0.5.0.
+ */
+export type TenantRollback = "Pending" | "Running" | "Completed" | "NotPossible" | "Skipped";
+
+/** What a rollout does when it halts: stop (the default, and every rollout before 0.5.0) or roll back. */
+export const ON_HALT = ["stop", "rollback"] as const;
+export type OnHalt = (typeof ON_HALT)[number];
+
+/** The header's account of a rollback: its state and its tenants' counts (RollbackSummary.tenants = all). */
+export interface RollbackSummary {
+  state: "Running" | "Completed" | "Aborted";
+  tenants: number;
+  succeeded: number;
+  failed: number;
+  notPossible: number;
+}
 
 export const DEFAULTS = { maxConcurrency: 10, maxErrors: 0, bakeSeconds: 0 } as const;
 /** Targets one rollout may name; the plan rides in the orchestration's input. */
@@ -98,6 +126,8 @@ export const startRolloutSchema = z
       .max(7 * 86_400)
       .optional(),
     approval: z.enum(["none", "afterEachWave"]).optional(),
+    /** What a halt does: "rollback" redeploys the previous release where this one succeeded (needs `release`). */
+    onHalt: z.enum(ON_HALT).optional(),
     /** Start no wave before this instant (ISO 8601 with a zone); the window is checked by notBeforeError. */
     notBefore: z.iso
       .datetime({ offset: true, message: "must be an ISO 8601 timestamp with a zone" })
@@ -105,6 +135,13 @@ export const startRolloutSchema = z
   })
   .superRefine((body, ctx) => {
     specOrRelease(body, ctx);
+    // A raw spec has no "previous release": only a release can be rolled back from.
+    if (body.onHalt === "rollback" && body.release === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["onHalt"],
+        message: '"rollback" needs the rollout to name a release (a raw spec has no previous release)',
+      });
     const names = new Set<string>();
     body.waves?.forEach((w, i) => {
       if (names.has(w.name))
@@ -142,6 +179,8 @@ export interface RolloutOptions {
   acceptanceTimeoutSeconds?: number;
   completionTimeoutSeconds?: number;
   ignoreMaintenanceWindow?: boolean;
+  /** What a halt does; absent means "stop" (and on every header 0.4.0 or earlier wrote). */
+  onHalt?: OnHalt;
 }
 
 export interface RolloutControl {
@@ -189,6 +228,8 @@ export interface RolloutRecord {
   startedBy?: Actor;
   /** Approve / pause / resume / abort as given, oldest first. Absent before the first (and on headers 0.2.0 or earlier wrote). */
   controls?: RolloutControlEntry[];
+  /** The rollback a halt started (onHalt "rollback"); absent otherwise and on headers before 0.5.0. */
+  rollback?: RollbackSummary;
   message?: string;
   createdAt: string;
   updatedAt: string;
@@ -214,6 +255,14 @@ export interface RolloutTenant {
   health?: TenantHealth;
   healthMessage?: string;
   updatedAt?: string;
+  /** The tenant's rollback, if the rollout rolled it back (fields below); absent otherwise. */
+  rollback?: TenantRollback;
+  /** The release it is (or was to be) rolled back to. */
+  rollbackRelease?: string;
+  rollbackDeploymentId?: string;
+  rollbackOutcome?: Outcome;
+  /** Why NotPossible, or what the rollback deployment said. */
+  rollbackMessage?: string;
 }
 
 export function isFailure(outcome: Outcome | undefined): boolean {
@@ -318,6 +367,31 @@ export function rolloutDeploymentId(rolloutId: string, tenant: string): string {
   const readable = `${rolloutId}.${tenant}`;
   if (deploymentIdSchema.safeParse(readable).success) return readable;
   return `${rolloutId.slice(0, 20)}.${createHash("sha256").update(`${rolloutId}\n${tenant}`).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * The deployment id of a tenant's rollback in a rollout (`<rolloutId>.<tenant>.rollback`, else a digest
+ * ending `.rb`): deterministic like rolloutDeploymentId, and never equal to a forward id (those have one
+ * dot, or a digest without a suffix).
+ */
+export function rollbackDeploymentId(rolloutId: string, tenant: string): string {
+  const readable = `${rolloutId}.${tenant}.rollback`;
+  if (deploymentIdSchema.safeParse(readable).success) return readable;
+  const digest = createHash("sha256").update(`rollback\n${rolloutId}\n${tenant}`).digest("hex").slice(0, 32);
+  return `${rolloutId.slice(0, 20)}.${digest}.rb`;
+}
+
+/** The rollback's counts over the tenant rows (those with a rollback). */
+export function rollbackCounts(rows: readonly RolloutTenant[]): Omit<RollbackSummary, "state"> {
+  const counts = { tenants: 0, succeeded: 0, failed: 0, notPossible: 0 };
+  for (const r of rows) {
+    if (r.rollback === undefined) continue;
+    counts.tenants++;
+    if (r.rollback === "NotPossible") counts.notPossible++;
+    else if (r.rollbackOutcome === "Succeeded") counts.succeeded++;
+    else if (r.rollback === "Completed") counts.failed++;
+  }
+  return counts;
 }
 
 /** Wave counts as the API shows them. */

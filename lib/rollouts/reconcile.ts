@@ -5,7 +5,8 @@
  * and the batches, which read the record before every start, stop and cancel what they have in flight, as
  * on abort. A Failed instance is a failure of the Provider's own (a bug, a storage outage, a release that
  * broke replay), never the customers': the rollout ends Halted with the cause, nothing new starts, and the
- * deployments in flight finish with their real outcomes; nobody's work is cancelled.
+ * deployments in flight finish with their real outcomes; nobody's work is cancelled. A rollout ended so
+ * while RollingBack records its rollback as Aborted (the batches stop starting rollbacks, as above).
  */
 import type { DurableClient } from "durable-functions";
 import { ENDED_STATUSES, instanceState, reasonText, START_GRACE_MS } from "../durable/instances";
@@ -42,6 +43,9 @@ export async function reconcileRollout(
           ...current,
           state: ours ? "Halted" : "Aborted",
           message: why,
+          ...(current.rollback?.state === "Running"
+            ? { rollback: { ...current.rollback, state: "Aborted" as const } }
+            : {}),
           completedAt: new Date().toISOString(),
         },
   );

@@ -14,6 +14,7 @@ import {
   type RolloutTenant,
   type TenantHealth,
   type TenantPhase,
+  type TenantRollback,
 } from "./model";
 import type { Outcome } from "../deployments/model";
 
@@ -53,6 +54,12 @@ interface TenantRow {
   health?: string;
   healthMessage?: string;
   updatedAt?: string;
+  /** The tenant's rollback (0.5.0): absent on rows before it and on tenants not rolled back. */
+  rollback?: TenantRollback;
+  rollbackRelease?: string;
+  rollbackDeploymentId?: string;
+  rollbackOutcome?: string;
+  rollbackMessage?: string;
 }
 
 export class RolloutExistsError extends Error {
@@ -127,6 +134,11 @@ function fromTenantRow(row: TenantRow): RolloutTenant {
     ...(row.health ? { health: row.health as TenantHealth } : {}),
     ...(row.healthMessage ? { healthMessage: row.healthMessage } : {}),
     ...(row.updatedAt ? { updatedAt: row.updatedAt } : {}),
+    ...(row.rollback ? { rollback: row.rollback } : {}),
+    ...(row.rollbackRelease ? { rollbackRelease: row.rollbackRelease } : {}),
+    ...(row.rollbackDeploymentId ? { rollbackDeploymentId: row.rollbackDeploymentId } : {}),
+    ...(row.rollbackOutcome ? { rollbackOutcome: row.rollbackOutcome as Outcome } : {}),
+    ...(row.rollbackMessage ? { rollbackMessage: row.rollbackMessage } : {}),
   };
 }
 
@@ -230,7 +242,8 @@ export class RolloutStore {
           ...schemaVersionColumn(),
         };
         for (const [k, v] of Object.entries(c))
-          if (v !== undefined) entity[k] = k === "message" ? String(v).slice(0, 500) : v;
+          if (v !== undefined)
+            entity[k] = k === "message" || k === "rollbackMessage" ? String(v).slice(0, 500) : v;
         if (c.outcome !== undefined || c.phase !== undefined) entity.failed = isFailure(c.outcome);
         // A verdict comes only after the outcome Succeeded, so it alone decides the column then.
         if (c.health !== undefined) entity.failed = c.health === "Unhealthy";
@@ -251,14 +264,32 @@ export class RolloutStore {
     );
   }
 
+  /** One tenant row of a rollout, or undefined. */
+  async tenant(id: string, tenant: string): Promise<RolloutTenant | undefined> {
+    await this.ensureTable();
+    try {
+      return fromTenantRow(await this.client.getEntity<TenantRow>(id, tenantKey(tenant)));
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Every tenant row of a rollout, in tenant order. */
   async tenants(
     id: string,
-    filter?: { phase?: TenantPhase; failed?: boolean; wave?: number; top?: number },
+    filter?: {
+      phase?: TenantPhase;
+      failed?: boolean;
+      rollback?: TenantRollback;
+      wave?: number;
+      top?: number;
+    },
   ): Promise<RolloutTenant[]> {
     await this.ensureTable();
     const clauses = [`PartitionKey eq ${odataString(id)}`, `RowKey gt 't|'`];
     if (filter?.phase) clauses.push(`phase eq ${odataString(filter.phase)}`);
+    if (filter?.rollback) clauses.push(`rollback eq ${odataString(filter.rollback)}`);
     if (filter?.failed !== undefined) clauses.push(`failed eq ${filter.failed}`);
     if (filter?.wave !== undefined) clauses.push(`wave eq ${Math.trunc(filter.wave)}`);
     const out: RolloutTenant[] = [];

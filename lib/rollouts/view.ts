@@ -35,7 +35,9 @@ export function links(request: HttpRequest, id: string) {
  * A Scheduled rollout shows Scheduled until notBefore, a pause asked meanwhile as `pauseRequested`.
  */
 export function shownState(r: RolloutRecord) {
-  if (TERMINAL_ROLLOUT_STATES.includes(r.state) || r.state === "Scheduled") return r.state;
+  // A rollback is not paused (only abort stops it): RollingBack shows as it is.
+  if (TERMINAL_ROLLOUT_STATES.includes(r.state) || r.state === "Scheduled" || r.state === "RollingBack")
+    return r.state;
   return r.control.paused && !r.control.aborted ? "Paused" : r.state;
 }
 
@@ -62,6 +64,17 @@ function controlsOf(
         ]
       : [];
   });
+}
+
+/** A tenant's rollback as the API shows it. */
+function rollbackView(t: RolloutTenant) {
+  return {
+    state: t.rollback,
+    ...(t.rollbackRelease ? { release: t.rollbackRelease } : {}),
+    ...(t.rollbackDeploymentId ? { deploymentId: t.rollbackDeploymentId } : {}),
+    ...(t.rollbackOutcome ? { outcome: t.rollbackOutcome } : {}),
+    ...(t.rollbackMessage ? { message: t.rollbackMessage } : {}),
+  };
 }
 
 export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]) {
@@ -94,6 +107,8 @@ export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]
     maxConcurrency: r.options.maxConcurrency,
     bakeSeconds: r.options.bakeSeconds,
     approval: r.options.approval,
+    onHalt: r.options.onHalt ?? "stop",
+    ...(r.rollback !== undefined ? { rollback: r.rollback } : {}),
     ...(r.notBefore !== undefined ? { notBefore: r.notBefore } : {}),
     currentWave: r.currentWave,
     ...(r.control.paused ? { pauseRequested: true } : {}),
@@ -114,6 +129,7 @@ export function rolloutView(r: RolloutRecord, tenants?: readonly RolloutTenant[]
             ...(t.message ? { message: t.message } : {}),
             ...(t.health ? { health: t.health } : {}),
             ...(t.healthMessage ? { healthMessage: t.healthMessage } : {}),
+            ...(t.rollback ? { rollback: rollbackView(t) } : {}),
           })),
         }
       : {}),

@@ -118,6 +118,59 @@ test("the version matrix shows the inventory's counts by ring and release, and d
   assert.ok(!/contoso/.test(drift), "contoso runs the release");
 });
 
+test(
+  "On halt: roll back needs a release (a 400 beside the select); a halted rollout shows each tenant's rollback",
+  { skip },
+  async () => {
+    const selector = "ring in (canary,early)";
+    const listed = (await api("GET", `/tenants?selector=${encodeURIComponent(selector)}`)) as {
+      items: { name: string }[];
+    };
+    const names = listed.items.map((t) => t.name).sort();
+    // One at a time in name order: every tenant but the last gets 2.0.0, the last fails it (budget 0).
+    const failing = names.at(-1)!;
+    const spec = { demo: { steps: 1, stepMs: 100, failTenants: [failing] } };
+    await api("POST", "/releases", { version: "2.0.0", spec });
+    await field("release").selectOption("");
+    await field("spec").fill('{"demo":{"steps":1}}');
+    await field("onHalt").selectOption("rollback");
+    await field("submit").click();
+    await problemFor("onHalt")
+      .filter({ hasText: /needs the rollout to name a release/ })
+      .waitFor();
+
+    const before = await field("started").innerText();
+    await field("spec").fill("");
+    await field("release").selectOption("2.0.0");
+    await field("selector").fill(selector);
+    await field("waves").fill("");
+    await field("maxConcurrency").fill("1");
+    await field("maxErrors").fill("0");
+    await field("submit").click();
+    await field("started")
+      .filter({ hasText: /started / })
+      .and(page.locator(`:not(:text-is("${before}"))`))
+      .waitFor();
+    const id = (await field("started").innerText()).replace(/^started /, "");
+    await page.locator("#rollout-id").filter({ hasText: id }).waitFor();
+    await page.getByTestId("rollout-state").filter({ hasText: "Halted" }).waitFor({ timeout: 120_000 });
+    const back = names.length - 1;
+    await page
+      .getByTestId("rollout-rollback")
+      .filter({ hasText: `rollback Completed: ${back} of ${back} back, 0 failed, 0 not possible` })
+      .waitFor();
+    const row = (tenant: string) =>
+      page
+        .locator(`#rollout-tenants tr[data-rollout-tenant="${tenant}"]`)
+        .getByTestId("rollout-tenant-rollback");
+    await row(names[0]!)
+      .filter({ hasText: `Completed to ${VERSION}: Succeeded` })
+      .waitFor();
+    assert.equal(await row(failing).innerText(), "", "the failed tenant never got 2.0.0");
+    await field("onHalt").selectOption("stop");
+  },
+);
+
 test("the Notifications view lists the subscription and its delivery log", { skip }, async () => {
   const subscription = page.locator("#subscriptions [data-subscription]").filter({ hasText: SECRET_SETTING });
   await subscription.waitFor();

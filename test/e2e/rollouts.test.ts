@@ -64,6 +64,7 @@ interface TenantView {
   deploymentId?: string;
   outcome?: string;
   message?: string;
+  rollback?: { state: string; release?: string; deploymentId?: string; outcome?: string; message?: string };
 }
 interface WaveView {
   name: string;
@@ -83,6 +84,8 @@ interface RolloutView {
   tenants: TenantView[];
   retryOf?: string;
   completedAt?: string;
+  message?: string;
+  rollback?: { state: string; tenants: number; succeeded: number; failed: number; notPossible: number };
 }
 
 const started = new Set<string>();
@@ -525,4 +528,65 @@ test("a scheduled rollout shows Scheduled until notBefore; approve is refused, p
   assert.notEqual(retry.body.state, "Scheduled");
   assert.equal(retry.body.notBefore, undefined);
   await until(retry.body.id, (v) => v.state === "Succeeded");
+});
+
+test("onHalt rollback: a halted rollout redeploys the tenants that got its release to their previous one", async () => {
+  const release = (version: string, spec: unknown) => post("/api/releases", { version, spec });
+  assert.equal((await release("1.0.0", quick)).status, 201);
+  const failing = { demo: { steps: 2, stepMs: 50, failTenants: ["delta"] } };
+  assert.equal((await release("2.0.0", failing)).status, 201);
+  // Release 1.0.0 to bravo, charlie and delta (alpha never ran a release).
+  const a = await startRollout({ release: "1.0.0", targets: { tenants: ["bravo", "charlie", "delta"] } });
+  assert.equal((await until(a.body.id, (v) => v.state === "Succeeded")).state, "Succeeded");
+  // 2.0.0 one at a time: alpha, bravo, charlie succeed, delta fails: the budget (0) is spent.
+  const b = await startRollout({
+    release: "2.0.0",
+    targets: { tenants: ["alpha", "bravo", "charlie", "delta"] },
+    maxConcurrency: 1,
+    maxErrors: 0,
+    onHalt: "rollback",
+  });
+  assert.equal(b.status, 202);
+  const r = await assertRolloutTruth(host!.url, b.body.id, 60_000);
+  const view = await rollout(b.body.id);
+  assert.equal(r.state, "Halted");
+  assert.match(
+    view.message ?? "",
+    /error budget.*rolled back: 2 of 3 tenant\(s\) back on their previous release, 1 not possible/,
+  );
+  assert.deepEqual(view.rollback, {
+    state: "Completed",
+    tenants: 3,
+    succeeded: 2,
+    failed: 0,
+    notPossible: 1,
+  });
+  const byTenant = Object.fromEntries(view.tenants.map((t) => [t.tenant, t]));
+  assert.equal(byTenant.alpha?.rollback?.state, "NotPossible");
+  assert.match(byTenant.alpha?.rollback?.message ?? "", /no release before/);
+  assert.equal(byTenant.delta?.outcome, "Failed");
+  assert.equal(byTenant.delta?.rollback, undefined, "delta never got 2.0.0");
+  const inventory = (await (await fetch(`${host!.url}/api/inventory`)).json()) as {
+    items: { tenant: string; current?: { release: string } }[];
+  };
+  const current = Object.fromEntries(inventory.items.map((i) => [i.tenant, i.current?.release]));
+  for (const tenant of ["bravo", "charlie"]) {
+    const rb = byTenant[tenant]?.rollback;
+    assert.deepEqual([rb?.state, rb?.release, rb?.outcome], ["Completed", "1.0.0", "Succeeded"], tenant);
+    const record = await assertOneTruth(host!.url, rb!.deploymentId!);
+    const got = (await (await fetch(`${host!.url}/api/deployments/${record.id}`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(got.rollbackOf, byTenant[tenant]?.deploymentId);
+    assert.equal(got.release, "1.0.0");
+    assert.equal(got.rolloutId, b.body.id);
+    assert.equal(current[tenant], "1.0.0", `${tenant} runs 1.0.0 again`);
+  }
+  assert.equal(current.alpha, "2.0.0", "a tenant without a previous release is not touched");
+  // A retry takes the tenants that do not run 2.0.0: the rolled-back ones and the failed one.
+  const retry = await post(`/api/rollouts/${b.body.id}/retry`);
+  started.add(retry.body.id);
+  const again = (await rollout(retry.body.id)).tenants.map((t) => t.tenant);
+  assert.deepEqual(again.sort(), ["bravo", "charlie", "delta"]);
 });

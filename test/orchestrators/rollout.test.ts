@@ -19,6 +19,8 @@ import {
   rolloutInstanceId,
   type AdvanceBatchInput,
   type AdvanceBatchResult,
+  type PlanRollbackInput,
+  type PlanRollbackResult,
   type RolloutInput,
   type UpdateRolloutInput,
   type UpdateRolloutResult,
@@ -52,6 +54,12 @@ interface World {
   onUpdate?: (input: UpdateRolloutInput) => Promise<void>;
   /** Virtual time of the first deployment start. */
   firstStartAt?: number;
+  /** Rollback: tenants without a previous release (the plan leaves them out), those rolled back. */
+  noPrevious?: Set<string>;
+  rolledBack?: string[];
+  /** Rollback deployments do not finish by themselves; the first one's start asks abort. */
+  abortRollback?: boolean;
+  cancelled?: string[];
 }
 
 const worlds = new Map<string, World>();
@@ -67,16 +75,21 @@ before(async () => {
         handler: async (input: AdvanceBatchInput): Promise<AdvanceBatchResult> => {
           const w = worlds.get(input.rolloutId)!;
           w.inFlight -= input.finished.length;
-          for (const f of input.finished) if (f.outcome !== "Succeeded") w.failures++;
+          // A rollback's outcomes do not spend the budget, and only an abort stops it.
+          if (!input.rollback) for (const f of input.finished) if (f.outcome !== "Succeeded") w.failures++;
           const stop = w.control.aborted
             ? "abort"
-            : w.failures > w.maxErrors
-              ? "halt"
-              : w.control.paused
-                ? "pause"
-                : undefined;
+            : input.rollback
+              ? undefined
+              : w.failures > w.maxErrors
+                ? "halt"
+                : w.control.paused
+                  ? "pause"
+                  : undefined;
           w.calls = (w.calls ?? 0) + 1;
+          if (stop === "abort" && input.rollback && !input.stopped) await cancelled(w, input);
           if (stop) return { finished: [], started: [], stop };
+          if (input.rollback) return rollbackStarts(w, input);
           if (w.refuse)
             return {
               finished: input.start.map((tenant) => ({
@@ -108,6 +121,12 @@ before(async () => {
           return { finished: [], started };
         },
       });
+      df.app.activity(ROLLOUT_ACTIVITIES.planRollback.name, {
+        handler: (input: PlanRollbackInput): PlanRollbackResult => {
+          const w = worlds.get(input.rolloutId)!;
+          return { tenants: w.started.filter((t) => !w.fail.has(t) && !w.noPrevious?.has(t)) };
+        },
+      });
       df.app.activity(ROLLOUT_ACTIVITIES.update.name, {
         handler: async (input: UpdateRolloutInput): Promise<UpdateRolloutResult> => {
           const w = worlds.get(input.rolloutId)!;
@@ -116,6 +135,7 @@ before(async () => {
             throw new Error("Table Storage unavailable (ECONNREFUSED)");
           }
           if (input.state) w.states.push(input.state);
+          if (input.rollback) w.states.push(`rollback ${input.rollback}`);
           if (input.wave) w.waveStates.push(`${input.wave.index}:${input.wave.state}`);
           await w.onUpdate?.(input);
           return {
@@ -138,6 +158,29 @@ afterEach((t) => record(t));
 after(async () => {
   await h.close();
 });
+
+/** Raises each deployment's finish to its batch, as the write of its outcome does. */
+const finish = (batch: string, ds: readonly object[], outcome: Outcome) =>
+  Promise.all(ds.map((d) => h.client.raiseEvent(batch, EVENTS.deploymentFinished, { ...d, outcome })));
+
+/** A rollback batch's starts: each finishes Succeeded at once unless the world aborts at the first. */
+async function rollbackStarts(w: World, input: AdvanceBatchInput): Promise<AdvanceBatchResult> {
+  const started = input.start.map((tenant) => ({ tenant, id: `${tenant}.rollback`, attempt: 1 }));
+  (w.rolledBack ??= []).push(...input.start);
+  w.peak = Math.max(w.peak, (w.inFlight += started.length));
+  if (!w.abortRollback || started.length === 0) await finish(input.batchInstanceId, started, "Succeeded");
+  else {
+    w.control = { aborted: true };
+    await h.client.raiseEvent(rolloutInstanceId(input.rolloutId), ROLLOUT_EVENTS.rolloutControl, {});
+  }
+  return { finished: [], started };
+}
+
+/** Abort in a rollback batch: its deployments in flight are cancelled (and finish Cancelled). */
+async function cancelled(w: World, input: AdvanceBatchInput): Promise<void> {
+  (w.cancelled ??= []).push(...input.inFlight.map((d) => d.tenant));
+  await finish(input.batchInstanceId, input.inFlight, "Cancelled");
+}
 
 /** The engine's (virtual) now: what a rollout's `notBefore` is measured against. */
 const virtualNow = () => (h.engine as Engine).clock.now();
@@ -240,7 +283,9 @@ test("beyond the error budget nothing new starts and the rollout halts", async (
   const { status } = await run(id, { maxConcurrency: 1 });
   assert.equal(status.output, "Halted");
   assert.deepEqual(w.started, ["t0000", "t0001", "t0002", "t0003"]);
-  assert.equal(w.states.at(-1), "Halted");
+  // Without onHalt the halt ends the rollout at once: nothing is rolled back.
+  assert.deepEqual(w.states, ["Running", "Halted"]);
+  assert.equal(w.rolledBack, undefined);
 });
 
 test("a storage outage longer than the update's retries is ridden out: the rollout goes on and succeeds", async () => {
@@ -526,4 +571,30 @@ test("an abort whose announcement was lost is seen at the next daily re-read, no
   assert.deepEqual(w.states, ["Scheduled", "Aborted"]);
   const virtualMs = Date.parse(String(status.lastUpdatedTime)) - Date.parse(String(status.createdTime));
   assert.ok(virtualMs <= 2 * DAY_S * 1000, `ended after ${virtualMs} virtual ms`);
+});
+
+test("onHalt rollback: a halted rollout rolls back the tenants that got the release, under its cap, then ends Halted", async () => {
+  const [id, w] = world({ fail: new Set(["t0003"]), noPrevious: new Set(["t0001"]) });
+  const { status } = await run(id, { maxConcurrency: 2, onHalt: "rollback" });
+  assert.equal(status.output, "Halted");
+  assert.deepEqual(w.started.slice(0, 4), ["t0000", "t0001", "t0002", "t0003"]);
+  const succeeded = w.started.filter((t) => t !== "t0003");
+  // The tenant without a previous release is not touched; the failed one never got the release.
+  assert.deepEqual(
+    w.rolledBack,
+    succeeded.filter((t) => t !== "t0001"),
+  );
+  assert.ok(w.peak <= 2, `peak in flight ${w.peak}`);
+  assert.deepEqual(w.states, ["Running", "RollingBack", "rollback Running", "Halted", "rollback Completed"]);
+  const batch = await h.client.getStatus(`rollout:${id}:rollback:r2:b0`, { showInput: true });
+  assert.equal((batch.input as { rollback?: boolean }).rollback, true);
+});
+
+test("abort during the rollback cancels the rollback in flight, starts no more, and ends Aborted", async () => {
+  const [id, w] = world({ fail: new Set(["t0003"]), abortRollback: true });
+  const { status } = await run(id, { maxConcurrency: 1, onHalt: "rollback" });
+  assert.equal(status.output, "Aborted");
+  assert.deepEqual(w.rolledBack, ["t0000"]);
+  assert.deepEqual(w.cancelled, ["t0000"]);
+  assert.deepEqual(w.states, ["Running", "RollingBack", "rollback Running", "Aborted", "rollback Aborted"]);
 });

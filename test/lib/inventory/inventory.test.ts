@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ReleaseAttempt } from "../../../lib/deployments/ledger";
-import { countInventory, inventoryOf, isBehind } from "../../../lib/inventory/inventory";
+import { countInventory, inventoryOf, isBehind, releaseBefore } from "../../../lib/inventory/inventory";
 
 const attempt = (
   over: Partial<ReleaseAttempt> & Pick<ReleaseAttempt, "tenant" | "release">,
@@ -71,4 +71,38 @@ test("label keys and values that name Object's own members are counted, and poll
   assert.equal(counts.byLabel["toString"]?.["x"]?.["2.4.0"], 1);
   assert.equal(({} as Record<string, unknown>)["2.4.0"], undefined, "Object.prototype is untouched");
   assert.equal(typeof Object.prototype.toString, "function");
+});
+
+test("releaseBefore: the release a tenant ran before an attempt, by the inventory's own rule", () => {
+  const one = attempt({
+    tenant: "a",
+    release: "1.0.0",
+    outcome: "Succeeded",
+    completedAt: "2026-01-01T01:00:00Z",
+  });
+  const two = attempt({
+    tenant: "a",
+    release: "2.0.0",
+    outcome: "Succeeded",
+    completedAt: "2026-01-02T01:00:00Z",
+  });
+  const failed = attempt({
+    tenant: "a",
+    id: "f",
+    release: "1.5.0",
+    outcome: "Failed",
+    completedAt: "2026-01-01T05:00:00Z",
+  });
+  const three = attempt({
+    tenant: "a",
+    release: "3.0.0",
+    outcome: "Succeeded",
+    completedAt: "2026-01-03T01:00:00Z",
+  });
+  const own = [one, failed, two, three];
+  assert.equal(releaseBefore(own, two)?.release, "1.0.0", "a failed attempt installed nothing");
+  assert.equal(releaseBefore(own, three)?.release, "2.0.0");
+  assert.equal(releaseBefore(own, one), undefined, "nothing before the first");
+  const [inv] = inventoryOf([{ name: "a", labels: {} }], own);
+  assert.equal(inv?.previous?.release, releaseBefore(own, three)?.release);
 });

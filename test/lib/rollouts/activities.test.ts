@@ -8,16 +8,12 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { DurableClient } from "durable-functions";
 import { startAzurite, type RunningAzurite } from "../../../dev/azurite";
-import { DeploymentLedger } from "../../../lib/deployments/ledger";
 import type { RolloutDeps } from "../../../lib/rollouts/deps";
 import { createLogger } from "../../../lib/logging/logger";
 import { advanceBatchActivity } from "../../../lib/rollouts/activities";
 import type { AdvanceBatchInput } from "../../../lib/rollouts/contract";
-import { ROLLOUTS_TABLE, RolloutStore } from "../../../lib/rollouts/store";
-import { createTableClient } from "../../../lib/storage/tables";
-import { TenantHealthStore } from "../../../lib/tenants/health";
+import { rolloutDepsOn } from "../../helpers/rollout-deps";
 import { registrationInputSchema } from "../../../lib/tenants/model";
-import { TenantStore } from "../../../lib/tenants/store";
 
 let azurite: RunningAzurite;
 let rt: RolloutDeps;
@@ -45,21 +41,7 @@ const quiet = createLogger(() => {});
 
 before(async () => {
   azurite = await startAzurite();
-  const cs = azurite.connectionString;
-  rt = {
-    settings: {
-      storage: { kind: "connectionString", connectionString: cs },
-      pumpReensureSeconds: 60,
-      cancelGraceSeconds: 30,
-      commandSendAttempts: 3,
-      commandRetrySeconds: 2,
-    },
-    ledger: new DeploymentLedger(createTableClient(cs, "deployments")),
-    store: new TenantStore(createTableClient(cs, "tenants")),
-    health: new TenantHealthStore(createTableClient(cs, "tenanthealth")),
-    rollouts: new RolloutStore(createTableClient(cs, ROLLOUTS_TABLE)),
-    events: { publish: async () => {} },
-  } as unknown as RolloutDeps;
+  rt = rolloutDepsOn(azurite.connectionString);
   const register = (name: string, state: "active" | "suspended", limit: number) =>
     rt.store.put(
       name,

@@ -5,6 +5,8 @@ import {
   notBeforeError,
   planRollout,
   resolveBudget,
+  rollbackCounts,
+  rollbackDeploymentId,
   rolloutDeploymentId,
   startRolloutSchema,
   waveCounts,
@@ -153,4 +155,38 @@ test("notBefore: an ISO 8601 timestamp with a zone, after now and at most 90 day
     field: "notBefore",
     message: "must be at most 90 days ahead",
   });
+});
+
+test("onHalt: stop or rollback; rollback needs a release (a raw spec has no previous release)", () => {
+  const fields = (body: unknown) =>
+    startRolloutSchema.safeParse(body).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`) ?? [];
+  const targets = { selector: "ring" };
+  assert.deepEqual(fields({ release: "1.0.0", targets, onHalt: "rollback" }), []);
+  assert.deepEqual(fields({ spec: {}, targets, onHalt: "stop" }), []);
+  const [raw] = fields({ spec: {}, targets, onHalt: "rollback" });
+  assert.match(raw ?? "", /^onHalt: .*needs the rollout to name a release/);
+  assert.match(fields({ release: "1.0.0", targets, onHalt: "undo" })[0] ?? "", /^onHalt: /);
+});
+
+test("rollback deployment ids are valid, stable, and never a forward id", () => {
+  assert.equal(rollbackDeploymentId("r-1", "contoso"), "r-1.contoso.rollback");
+  const long = rollbackDeploymentId("a".repeat(40), "b".repeat(63));
+  assert.ok(deploymentId.safeParse(long).success, long);
+  assert.equal(long, rollbackDeploymentId("a".repeat(40), "b".repeat(63)));
+  assert.notEqual(long, rolloutDeploymentId("a".repeat(40), "b".repeat(63)));
+  assert.ok(deploymentId.safeParse(rollbackDeploymentId("a".repeat(40), "b".repeat(10))).success);
+});
+
+test("rollback counts: tenants with a rollback, by how it went", () => {
+  const row = (tenant: string, more: object) => ({ tenant, wave: 0, phase: "Completed" as const, ...more });
+  assert.deepEqual(
+    rollbackCounts([
+      row("a", { rollback: "Completed", rollbackOutcome: "Succeeded" }),
+      row("b", { rollback: "Completed", rollbackOutcome: "Failed" }),
+      row("c", { rollback: "NotPossible" }),
+      row("d", { rollback: "Running" }),
+      row("e", {}),
+    ]),
+    { tenants: 4, succeeded: 1, failed: 1, notPossible: 1 },
+  );
 });
