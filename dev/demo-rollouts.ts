@@ -1,7 +1,7 @@
 /**
  * `npm run demo`'s rollout scenarios (docs/rollouts.md): all succeed; the error budget halts; an approval
- * gate approved through the API; abort; a release rolled out and found in the inventory; a scheduled
- * rollout aborted before it starts. They use whatever tenants the stack has registered (two or six),
+ * gate approved through the API; abort; a release rolled out and found in the inventory; a release halted
+ * by its health gate and rolled back; a scheduled rollout aborted before it starts. They use whatever tenants the stack has registered (two or six),
  * in waves by their `ring` label when they carry one (canary, early, broad), else the first tenant alone
  * and then the rest. A scenario counts only if the rollout ended with one truth: its record final, its
  * orchestration Completed with that state, every deployment it started agreeing with it.
@@ -204,6 +204,39 @@ export async function rolloutScenarios(api: string, call: ApiCall): Promise<Demo
         const inventory = await call("GET", `/inventory?release=${encodeURIComponent(version)}`);
         if (inventory.status !== 200) return `inventory answered ${inventory.status}`;
         return `${state}, ${(inventory.body.items as unknown[]).length}/${n} run the release`;
+      },
+    },
+    {
+      // Health gates and rollback on halt (docs/rollouts.md): every tenant on a release, then a newer one
+      // whose health probes the first wave's tenants fail (the demo deployer's `unhealthyTenants`): the
+      // rollout halts at that wave's gate and puts those tenants back on the release before; the others
+      // never get it. It moves every tenant's current release, so it runs alone.
+      name: "rollout health-halted, rolled back",
+      expected: `Halted, ${first.length} unhealthy, ${first.length} rolled back, ${n - first.length} skipped, ${n}/${n} on the release before`,
+      alone: true,
+      run: async () => {
+        const stamp = Date.now();
+        const [before, bad] = [`1.1.0-demo.${stamp}`, `1.2.0-demo.${stamp}`];
+        const quickSpec = { demo: { steps: 1, stepMs: 100 } };
+        if ((await call("POST", "/releases", { version: before, spec: quickSpec })).status !== 201)
+          return "the release before was not created";
+        const base = await ended(await start({ release: before, maxConcurrency: 2 }), (r) => r.state);
+        if (base !== "Succeeded") return `the release before: ${base}`;
+        const created = await call("POST", "/releases", {
+          version: bad,
+          spec: { demo: { ...quickSpec.demo, unhealthyTenants: first } },
+          healthCheck: { probe: { path: "/healthz" }, windowSeconds: 6, intervalSeconds: 2 },
+        });
+        if (created.status !== 201) return `the unhealthy release was not created: ${created.status}`;
+        const id = await start({ release: bad, maxConcurrency: 2, onHalt: "rollback" });
+        const shown = await ended(
+          id,
+          (r) =>
+            `${r.state}, ${count(r, (t) => t.health === "Unhealthy")} unhealthy, ${count(r, (t) => t.rollback?.state === "Completed" && t.rollback.outcome === "Succeeded")} rolled back, ${count(r, (t) => t.phase === "Skipped")} skipped`,
+        );
+        const inventory = await call("GET", `/inventory?release=${encodeURIComponent(before)}`);
+        if (inventory.status !== 200) return `inventory answered ${inventory.status}`;
+        return `${shown}, ${(inventory.body.items as unknown[]).length}/${n} on the release before`;
       },
     },
     {

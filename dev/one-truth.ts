@@ -106,6 +106,8 @@ export interface RolloutView {
     deploymentId?: string;
     outcome?: string;
     message?: string;
+    /** A health-gated rollout's verdict on the tenant (Healthy, Unhealthy, Unknown). */
+    health?: string;
     /** The tenant's rollback (onHalt "rollback"), if it was rolled back. */
     rollback?: { state: string; deploymentId?: string; outcome?: string; message?: string };
   }[];

@@ -522,7 +522,6 @@ export class DeploymentLedger {
     throw new Error(`Deployment "${id}": too many concurrent attempts to claim an attempt.`);
   }
 
-  /** Attempts of a tenant not yet completed, oldest first within each deployment. */
   /** The tenant's attempts that succeeded and still owe a health verdict at `now` (healthDueAt). */
   async awaitingHealth(tenant: string, now: Date): Promise<DeploymentRecord[]> {
     await this.ensureTable();
@@ -533,6 +532,7 @@ export class DeploymentLedger {
     return out;
   }
 
+  /** Attempts of a tenant not yet completed, oldest first within each deployment. */
   async active(tenant: string): Promise<DeploymentRecord[]> {
     await this.ensureTable();
     const out: DeploymentRecord[] = [];

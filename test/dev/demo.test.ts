@@ -21,6 +21,7 @@ test("npm run demo starts its own stack when none runs, runs every scenario (rol
     `rollout approval | Succeeded, ${n}/${n} succeeded after `,
     `rollout abort | Aborted, 1 cancelled, ${n - 1} skipped |`,
     `rollout of a release | Succeeded, ${n}/${n} run the release |`,
+    `rollout health-halted, rolled back | Halted, 1 unhealthy, 1 rolled back, ${n - 1} skipped, ${n}/${n} on the release before |`,
     `rollout scheduled | Scheduled, then Aborted, 0 started, ${n} skipped |`,
   ])
     assert.ok(out.includes(`| ${line}`), line);
