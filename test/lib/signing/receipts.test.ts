@@ -106,6 +106,20 @@ function router(rt: DeploymentDeps, durable: DurableClient, keys: JSONWebKeySet)
   };
 }
 
+/** A real ledger on its own table, and a Durable client that only records what would be raised. */
+function routing(table: string) {
+  const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, table));
+  const rt = { ledger } as unknown as DeploymentDeps;
+  const raised: string[] = [];
+  const durable = {
+    raiseEvent: (_i: string, _e: string, s: Status) => (
+      raised.push(`${s.deploymentId}:${s.state}`),
+      Promise.resolve()
+    ),
+  } as unknown as DurableClient;
+  return { ledger, rt, raised, durable };
+}
+
 const registration = (receiptKeys: unknown) => ({
   directoryId: "00000000-0000-0000-0000-000000000001",
   serviceBus: { namespace: "contoso.servicebus.windows.net" },
@@ -143,15 +157,7 @@ after(async () => {
 });
 
 test("the Provider records a verified receipt, dead-letters an unsigned or forged outcome of a tenant with keys, takes unsigned from one without", async () => {
-  const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, "deploymentsreceipts"));
-  const rt = { ledger } as unknown as DeploymentDeps;
-  const raised: string[] = [];
-  const durable = {
-    raiseEvent: (_i: string, _e: string, s: Status) => (
-      raised.push(`${s.deploymentId}:${s.state}`),
-      Promise.resolve()
-    ),
-  } as unknown as DurableClient;
+  const { ledger, rt, raised, durable } = routing("deploymentsreceipts");
   const now = new Date().toISOString();
   for (const [tenant, id] of [
     ["contoso", "c-1"],
@@ -253,15 +259,7 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
 });
 
 test("a health verdict is signed like an outcome, recorded once the success is known, first one kept, and never raised", async () => {
-  const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, "deploymentshealth"));
-  const rt = { ledger } as unknown as DeploymentDeps;
-  const raised: string[] = [];
-  const durable = {
-    raiseEvent: (_i: string, _e: string, s: Status) => (
-      raised.push(`${s.deploymentId}:${s.state}`),
-      Promise.resolve()
-    ),
-  } as unknown as DurableClient;
+  const { ledger, rt, raised, durable } = routing("deploymentshealth");
   const now = new Date().toISOString();
   for (const id of ["h-1", "h-2"])
     await ledger.create({
