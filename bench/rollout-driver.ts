@@ -32,9 +32,19 @@ export interface RolloutRun {
   }[];
   /**
    * When each wave's first deployment started and its last one finished (epoch ms); with the `api` driver
-   * also when the wave was first seen Completed (after its health gate or bake, if any).
+   * also when the wave was first seen Completed (after its bake or approval, if any).
    */
-  waves: { name: string; startedAt: number; finishedAt: number; completedAt?: number; count: number }[];
+  waves: {
+    name: string;
+    startedAt: number;
+    finishedAt: number;
+    completedAt?: number;
+    /** The wave's state in the rollout's last view (`api` driver). */
+    finalState?: string;
+    count: number;
+  }[];
+  /** When the driver saw the rollout end (`api` driver: its poll, once a second). */
+  endedAt?: number;
   /** Starts refused or deployments that did not end Completed. */
   failed: number;
 }
@@ -144,10 +154,12 @@ export function apiRollout(): RolloutDriver {
               name: w.name,
               startedAt: seen.get(w.name)?.startedAt ?? now,
               finishedAt: seen.get(w.name)?.finishedAt || now,
-              completedAt: seen.get(w.name)?.completedAt ?? now,
+              completedAt: seen.get(w.name)?.completedAt,
+              finalState: w.state,
               count: w.total,
             })),
             failed: view.tenants.filter((t) => t.outcome !== "Succeeded").length,
+            endedAt: now,
           };
         await new Promise((r) => setTimeout(r, 1000));
       }

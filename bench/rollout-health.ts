@@ -26,8 +26,12 @@ export interface HealthFigures {
   recordsNotHealthy: number;
   /** Rollout tenant rows whose `health` is not Healthy (missing included). */
   rowsNotHealthy: number;
-  /** Per wave: its last success recorded → the wave seen Completed (polled once a second). */
-  gates: { wave: string; lastSuccessToGateMs: number }[];
+  /**
+   * Per wave: its last success recorded → its gate open, i.e. the next wave's first deployment requested
+   * (the Provider's clock), or for the last wave the rollout seen ended (the driver's poll, once a second).
+   * `finalState`: the wave's state in the rollout's last view.
+   */
+  gates: { wave: string; lastSuccessToGateMs: number; finalState?: string }[];
   /** Executions of the gate's activity (`rolloutWaveHealth`) during the rollout. */
   waveHealthCalls: number;
 }
@@ -38,29 +42,45 @@ export class HealthTally {
   private recordsNotHealthy = 0;
   private rowsNotHealthy = 0;
   private readonly lastSuccess = new Map<string, number>();
+  private readonly firstRequest = new Map<string, number>();
 
-  /** One deployment: its rollout row's health, its record's, when its success was recorded. */
-  add(d: { wave: string; health?: string }, recordHealth: string | undefined, succeededAt: number): number {
+  /**
+   * One deployment: its rollout row's health, its record's, when its success was recorded and when it was
+   * requested; answers how many of the two health states are not Healthy.
+   */
+  add(
+    d: { wave: string; health?: string },
+    recordHealth: string | undefined,
+    at: { succeeded: number; requested: number },
+  ): number {
     if (recordHealth) this.verdicts++;
     const recordBad = recordHealth === "Healthy" ? 0 : 1;
     const rowBad = d.health === "Healthy" ? 0 : 1;
     this.recordsNotHealthy += recordBad;
     this.rowsNotHealthy += rowBad;
-    if (Number.isFinite(succeededAt))
-      this.lastSuccess.set(d.wave, Math.max(this.lastSuccess.get(d.wave) ?? 0, succeededAt));
+    if (Number.isFinite(at.succeeded))
+      this.lastSuccess.set(d.wave, Math.max(this.lastSuccess.get(d.wave) ?? 0, at.succeeded));
+    if (Number.isFinite(at.requested))
+      this.firstRequest.set(d.wave, Math.min(this.firstRequest.get(d.wave) ?? Infinity, at.requested));
     return recordBad + rowBad;
   }
 
-  figures(waves: RolloutRun["waves"], run: Cost): HealthFigures {
+  figures(rollout: Pick<RolloutRun, "waves" | "endedAt">, run: Cost): HealthFigures {
+    const waves = rollout.waves;
     return {
       check: HEALTH_CHECK,
       verdicts: this.verdicts,
       recordsNotHealthy: this.recordsNotHealthy,
       rowsNotHealthy: this.rowsNotHealthy,
-      gates: waves.map((w) => ({
-        wave: w.name,
-        lastSuccessToGateMs: (w.completedAt ?? NaN) - (this.lastSuccess.get(w.name) ?? NaN),
-      })),
+      gates: waves.map((w, i) => {
+        const next = waves[i + 1];
+        const open = next ? (this.firstRequest.get(next.name) ?? NaN) : (rollout.endedAt ?? NaN);
+        return {
+          wave: w.name,
+          lastSuccessToGateMs: open - (this.lastSuccess.get(w.name) ?? NaN),
+          ...(w.finalState ? { finalState: w.finalState } : {}),
+        };
+      }),
       waveHealthCalls: run.executions.rolloutWaveHealth ?? 0,
     };
   }
@@ -73,7 +93,8 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "n/a");
 export function healthRows(h: HealthFigures, deployments: number): string[] {
   return [
     `| health verdicts recorded (records not Healthy / rollout rows not Healthy) | ${h.verdicts} of ${deployments} (${h.recordsNotHealthy} / ${h.rowsNotHealthy}) | all Healthy |`,
-    `| a wave's last success recorded → its gate open (wave seen Completed, polled once a second) | ${h.gates.map((g) => `${g.wave} ${f1(g.lastSuccessToGateMs / 1000)} s`).join(", ")} | ≈ window (${h.check.windowSeconds} s) |`,
+    `| a wave's last success recorded → its gate open (the next wave's first deployment requested; the last wave: the rollout seen ended) | ${h.gates.map((g) => `${g.wave} ${f1(g.lastSuccessToGateMs / 1000)} s`).join(", ")} | ≈ window (${h.check.windowSeconds} s) |`,
+    `| waves' state in the rollout's last view | ${h.gates.map((g) => `${g.wave} ${g.finalState ?? "n/a"}`).join(", ")} | Completed |`,
     `| \`rolloutWaveHealth\` activity calls | ${h.waveHealthCalls} | |`,
   ];
 }

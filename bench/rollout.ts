@@ -341,7 +341,11 @@ async function main(): Promise<void> {
       return e?.[field] ? Date.parse(e[field] as string) : NaN;
     };
     // Health gates on: a verdict other than Healthy, on the record or the rollout's row, is a failure.
-    if (HEALTH) failed += tally.add(d, record.health?.state, at("agent", "Succeeded"));
+    if (HEALTH)
+      failed += tally.add(d, record.health?.state, {
+        succeeded: at("agent", "Succeeded"),
+        requested: at("provider", "Requested"),
+      });
     if (record.outcome !== "Succeeded" || status.runtimeStatus !== "Completed" || !record.lastStatus) {
       failed++;
       return;
@@ -394,7 +398,7 @@ async function main(): Promise<void> {
     tenants: TENANTS,
     maxInFlight: MAX_IN_FLIGHT,
     spec: SPEC,
-    ...(HEALTH ? { health: tally.figures(run.waves, cost(before, after)) } : {}),
+    ...(HEALTH ? { health: tally.figures(run, cost(before, after)) } : {}),
     machine,
     calibration,
     registerSeconds,
