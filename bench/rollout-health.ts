@@ -13,8 +13,9 @@ import type { RolloutRun } from "./rollout-driver";
  * per wave beyond its last success (plus up to one 5 s re-read of the verdicts), so the whole run stays a
  * few minutes, while every part of the health path runs: the spec member, the agent's probe and signed
  * verdict, the pump that keeps polling for it, the ledger's `health`, the gate's `rolloutWaveHealth` reads.
- * A longer window adds waiting, not work per deployment (one verdict whatever the window; the pump
- * long-polls through it).
+ * What it does not show: a window longer than the pump's long-poll (STATUS_POLL_WAIT_MS, 20 s) keeps each
+ * tenant's pump cycling through it, one more cycle per 20 s of window (docs: bench/RESULTS.md), so the
+ * per-deployment figures here are the floor of a real window's (300 s by default).
  */
 export const HEALTH_CHECK = { version: 1, probe: {}, windowSeconds: 5, intervalSeconds: 5 } as const;
 
