@@ -22,9 +22,29 @@ export interface RolloutPlan {
 
 export interface RolloutRun {
   /** One per tenant that got a deployment, with when its wave started it. */
-  deployments: { tenant: string; wave: string; deploymentId: string; instanceId?: string }[];
-  /** When each wave's first deployment started and its last one finished (epoch ms). */
-  waves: { name: string; startedAt: number; finishedAt: number; count: number }[];
+  deployments: {
+    tenant: string;
+    wave: string;
+    deploymentId: string;
+    instanceId?: string;
+    /** The rollout's tenant row's health verdict (a health-gated rollout, `api` driver only). */
+    health?: string;
+  }[];
+  /**
+   * When each wave's first deployment started and its last one finished (epoch ms); with the `api` driver
+   * also when the wave was first seen Completed (after its bake or approval, if any).
+   */
+  waves: {
+    name: string;
+    startedAt: number;
+    finishedAt: number;
+    completedAt?: number;
+    /** The wave's state in the rollout's last view (`api` driver). */
+    finalState?: string;
+    count: number;
+  }[];
+  /** When the driver saw the rollout end (`api` driver: its poll, once a second). */
+  endedAt?: number;
   /** Starts refused or deployments that did not end Completed. */
   failed: number;
 }
@@ -91,7 +111,7 @@ interface RolloutView {
   id: string;
   state: string;
   waves: { name: string; state: string; total: number; succeeded: number; failed: number }[];
-  tenants: { tenant: string; wave: string; deploymentId?: string; outcome?: string }[];
+  tenants: { tenant: string; wave: string; deploymentId?: string; outcome?: string; health?: string }[];
 }
 
 const ENDED = new Set(["Succeeded", "Halted", "Aborted"]);
@@ -113,7 +133,7 @@ export function apiRollout(): RolloutDriver {
       });
       if (res.status !== 202) throw new Error(`POST /rollouts: ${res.status} ${await res.text()}`);
       const { id } = (await res.json()) as { id: string };
-      const seen = new Map<string, { startedAt: number; finishedAt: number }>();
+      const seen = new Map<string, { startedAt: number; finishedAt: number; completedAt?: number }>();
       for (;;) {
         const view = (await (await fetch(`${api}/rollouts/${encodeURIComponent(id)}`)).json()) as RolloutView;
         const now = Date.now();
@@ -121,19 +141,25 @@ export function apiRollout(): RolloutDriver {
           const t = seen.get(w.name) ?? { startedAt: now, finishedAt: 0 };
           if (w.state !== "Pending" && !seen.has(w.name)) seen.set(w.name, t);
           if (w.succeeded + w.failed === w.total && t.finishedAt === 0) t.finishedAt = now;
+          if (w.state === "Completed" && t.completedAt === undefined) t.completedAt = now;
         }
         if (ENDED.has(view.state))
           return {
             deployments: view.tenants.flatMap((t) =>
-              t.deploymentId ? [{ tenant: t.tenant, wave: t.wave, deploymentId: t.deploymentId }] : [],
+              t.deploymentId
+                ? [{ tenant: t.tenant, wave: t.wave, deploymentId: t.deploymentId, health: t.health }]
+                : [],
             ),
             waves: view.waves.map((w) => ({
               name: w.name,
               startedAt: seen.get(w.name)?.startedAt ?? now,
               finishedAt: seen.get(w.name)?.finishedAt || now,
+              completedAt: seen.get(w.name)?.completedAt,
+              finalState: w.state,
               count: w.total,
             })),
             failed: view.tenants.filter((t) => t.outcome !== "Succeeded").length,
+            endedAt: now,
           };
         await new Promise((r) => setTimeout(r, 1000));
       }

@@ -8,7 +8,8 @@
  * "Rollout of 1,000 tenants" section of bench/RESULTS.md. Calibration first, in the same run.
  * Environment: BENCH_TENANTS (default 1000), BENCH_MAX_IN_FLIGHT (200), BENCH_ROLLOUT_DRIVER
  * (`api`, the default: one POST /api/rollouts; or `stand-in`, the benchmark starting each deployment itself), BENCH_NO_WRITE=1 to leave the files alone,
- * BENCH_CALIBRATE=0 to skip the calibration.
+ * BENCH_CALIBRATE=0 to skip the calibration, BENCH_HEALTH=1 for the same rollout with health gates on
+ * (bench/rollout-health.ts: figures in bench/results/rollout-health.json and a section of their own).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -16,9 +17,11 @@ import path from "node:path";
 import { startHost } from "../dev/host";
 import type { NamespaceStats } from "../dev/servicebus-emulator";
 import { forEachLimited } from "../lib/concurrency/limited";
+import { HEALTH_REPORT_GRACE_MS } from "../lib/deployments/model";
 import { benchCalibration, type Calibration } from "./calibration";
 import { type BenchChild, cpuSeconds, startBenchChild } from "./children";
 import { diffOps, percentile, providerOps, type ProviderOps } from "./provider-ops";
+import { comparison, HEALTH_CHECK, type HealthFigures, HealthTally } from "./rollout-health";
 import { renderRolloutSection, writeRolloutSection } from "./rollout-report";
 import {
   apiRollout,
@@ -32,6 +35,11 @@ const TENANTS = Number(process.env.BENCH_TENANTS || 1000);
 const MAX_IN_FLIGHT = Number(process.env.BENCH_MAX_IN_FLIGHT || 200);
 /** About 2 s: Accepted, InProgress after the first step, Succeeded after the second. */
 export const ROLLOUT_SPEC = { demo: { outcome: "succeed", steps: 2, stepMs: 1000 } };
+const HEALTH = process.env.BENCH_HEALTH === "1";
+/** The spec rolled out: with BENCH_HEALTH=1 it carries a health check, so the rollout is health-gated. */
+const SPEC: Record<string, unknown> = HEALTH ? { ...ROLLOUT_SPEC, healthCheck: HEALTH_CHECK } : ROLLOUT_SPEC;
+/** The pumps may outlive the run by a health check's window and the grace for its verdict. */
+const PUMP_WAIT_MS = 90_000 + (HEALTH ? HEALTH_CHECK.windowSeconds * 1000 + HEALTH_REPORT_GRACE_MS : 0);
 const NAMESPACE = "fleet";
 const FQDN = `${NAMESPACE}.servicebus.localhost`;
 /**
@@ -53,6 +61,7 @@ const STAGES = [
   "agent sends Accepted → recorded by the pump",
   "agent sends Succeeded → recorded by the pump",
   "Succeeded recorded → orchestration Completed",
+  ...(HEALTH ? ["agent sends Healthy → recorded by the pump", "Succeeded recorded → Healthy recorded"] : []),
 ];
 const tenantName = (i: number) => `t${String(i).padStart(4, "0")}`;
 const log = (m: string) => console.error(`[rollout ${new Date().toISOString().slice(11, 19)}] ${m}`);
@@ -83,7 +92,9 @@ export interface RolloutResult {
   driver: RolloutDriver["name"];
   tenants: number;
   maxInFlight: number;
-  spec: typeof ROLLOUT_SPEC;
+  spec: Record<string, unknown>;
+  /** With BENCH_HEALTH=1: the verdicts, the gates and their checks. */
+  health?: HealthFigures;
   machine: string;
   calibration: Calibration;
   registerSeconds: number;
@@ -295,7 +306,7 @@ async function main(): Promise<void> {
     );
   }, 5000);
   log(`rolling out with the ${driver.name} driver`);
-  const run = await driver.run(api, { spec: ROLLOUT_SPEC, waves, maxConcurrency: MAX_IN_FLIGHT });
+  const run = await driver.run(api, { spec: SPEC, waves, maxConcurrency: MAX_IN_FLIGHT });
   clearInterval(sampler);
   const after = await snapshot();
   const totalSeconds = (after.at - before.at) / 1000;
@@ -312,27 +323,39 @@ async function main(): Promise<void> {
   const stages: number[][] = STAGES.map(() => []);
   let failed = TENANTS - run.deployments.length; // starts refused
   const endTimes: number[] = [];
+  const tally = new HealthTally();
   await forEachLimited(run.deployments, 10, async (d) => {
     const record = (await (await fetch(`${api}/deployments/${d.deploymentId}`)).json()) as {
       outcome?: string;
       instanceId?: string;
       lastStatus?: { reportedAt: string };
+      health?: { state: string };
       timeline?: { at: string; source: string; event: string; reportedAt?: string }[];
     };
     const instanceId = d.instanceId ?? record.instanceId ?? "";
     const status = (await (
       await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}`)
     ).json()) as { runtimeStatus: string; lastUpdatedTime: string };
+    const at = (source: string, event: string, field: "at" | "reportedAt" = "at") => {
+      const e = record.timeline?.find((x) => x.source === source && x.event === event);
+      return e?.[field] ? Date.parse(e[field] as string) : NaN;
+    };
+    // Health gates on: a verdict other than Healthy, on the record or the rollout's row, is a failure.
+    if (HEALTH)
+      failed += tally.add(d, record.health?.state, {
+        succeeded: at("agent", "Succeeded"),
+        requested: at("provider", "Requested"),
+      });
     if (record.outcome !== "Succeeded" || status.runtimeStatus !== "Completed" || !record.lastStatus) {
       failed++;
       return;
     }
     const completedAt = Date.parse(status.lastUpdatedTime);
-    latencies.push(completedAt - Date.parse(record.lastStatus.reportedAt));
-    const at = (source: string, event: string, field: "at" | "reportedAt" = "at") => {
-      const e = record.timeline?.find((x) => x.source === source && x.event === event);
-      return e?.[field] ? Date.parse(e[field] as string) : NaN;
-    };
+    // The outcome's detection: the Succeeded status (not the later health verdict, also a lastStatus).
+    const outcomeSent = HEALTH
+      ? at("agent", "Succeeded", "reportedAt")
+      : Date.parse(record.lastStatus.reportedAt);
+    latencies.push(completedAt - outcomeSent);
     const requested = at("provider", "Requested");
     const pairs = [
       [requested, at("provider", "Sent")],
@@ -340,6 +363,8 @@ async function main(): Promise<void> {
       [at("agent", "Accepted", "reportedAt"), at("agent", "Accepted")],
       [at("agent", "Succeeded", "reportedAt"), at("agent", "Succeeded")],
       [at("agent", "Succeeded"), completedAt],
+      [at("agent", "Healthy", "reportedAt"), at("agent", "Healthy")],
+      [at("agent", "Succeeded"), at("agent", "Healthy")],
     ];
     pairs.forEach(([from, to], i) => stages[i]?.push((to as number) - (from as number)));
     if (d.wave === "rest") endTimes.push(Date.parse(status.lastUpdatedTime));
@@ -357,7 +382,7 @@ async function main(): Promise<void> {
   // Idle: every pump must end, and then nothing polls.
   const waitStart = Date.now();
   let pumps = await pumpsRunning(host.url);
-  while (pumps > 0 && Date.now() - waitStart < 90_000) {
+  while (pumps > 0 && Date.now() - waitStart < PUMP_WAIT_MS) {
     await sleep(2000);
     pumps = await pumpsRunning(host.url);
   }
@@ -372,7 +397,8 @@ async function main(): Promise<void> {
     driver: driver.name,
     tenants: TENANTS,
     maxInFlight: MAX_IN_FLIGHT,
-    spec: ROLLOUT_SPEC,
+    spec: SPEC,
+    ...(HEALTH ? { health: tally.figures(run, cost(before, after)) } : {}),
     machine,
     calibration,
     registerSeconds,
@@ -410,14 +436,19 @@ async function main(): Promise<void> {
       maxConcurrentOrchestrations: host.app.host.maxConcurrentOrchestrations,
     },
   };
-  const section = renderRolloutSection(result);
+  const plainFile = path.join(root, "bench", "results", "rollout.json");
+  const plain =
+    HEALTH && fs.existsSync(plainFile)
+      ? (JSON.parse(fs.readFileSync(plainFile, "utf8")) as RolloutResult)
+      : undefined;
+  const section = renderRolloutSection(result, HEALTH ? comparison(result, plain) : []);
   console.log(section);
   if (!process.env.BENCH_NO_WRITE) {
     fs.writeFileSync(
-      path.join(root, "bench", "results", "rollout.json"),
+      HEALTH ? path.join(root, "bench", "results", "rollout-health.json") : plainFile,
       `${JSON.stringify(result, null, 2)}\n`,
     );
-    writeRolloutSection(path.join(root, "bench", "RESULTS.md"), section);
+    writeRolloutSection(path.join(root, "bench", "RESULTS.md"), section, HEALTH);
   }
 
   await agents.stop();
