@@ -412,10 +412,13 @@ export async function pumpStatusesActivity(
         i.ok && TERMINAL_STATES[i.status.state] && !refused.has(i) ? [i.status] : [],
       );
       for (const s of outcomes) finished.add(`${s.deploymentId}:${s.attempt}`);
+      // A recorded health verdict may be the last thing the tenant owed: it ends the cycle as an outcome
+      // does (without it, a pump would poll on for a whole cycle and one more after each verdict).
+      const verdicts = items.filter((i) => i.ok && isHealthState(i.status.state) && !refused.has(i));
       // A success that owes a health verdict keeps the pump going: the verdict comes on this queue.
       // So does an earlier success whose verdict is still due (another deployment ending meanwhile).
       if (
-        outcomes.length > 0 &&
+        outcomes.length + verdicts.length > 0 &&
         !dispatched.awaitsHealth &&
         !(await othersInFlight(rt, client, tenant, finished, log)) &&
         (await rt.ledger.awaitingHealth(tenant, new Date())).length === 0
