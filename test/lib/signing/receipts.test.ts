@@ -106,6 +106,14 @@ function router(rt: DeploymentDeps, durable: DurableClient, keys: JSONWebKeySet)
   };
 }
 
+/** The customer's receipt key (registered), a forger's (not), and a router that checks with the first. */
+async function signers(rt: DeploymentDeps, durable: DurableClient) {
+  const customer = await localSigningKey(pem(), "customer");
+  const forger = await localSigningKey(pem(), "forger");
+  const keys = receiptKeySet(receiptKeysSchema.parse(await publicKeySet([customer])));
+  return { customer, forger, keys, route: router(rt, durable, keys) };
+}
+
 /** A real ledger on its own table, and a Durable client that only records what would be raised. */
 function routing(table: string) {
   const ledger = new DeploymentLedger(createTableClient(azurite.connectionString, table));
@@ -176,10 +184,7 @@ test("the Provider records a verified receipt, dead-letters an unsigned or forge
       requestedAt: now,
       updatedAt: now,
     });
-  const customer = await localSigningKey(pem(), "customer");
-  const forger = await localSigningKey(pem(), "forger");
-  const keys = receiptKeySet(receiptKeysSchema.parse(await publicKeySet([customer])));
-  const route = router(rt, durable, keys);
+  const { customer, forger, keys, route } = await signers(rt, durable);
 
   // Signed by the customer's key: recorded, raised, the receipt kept and verifiable offline.
   assert.deepEqual(await route("contoso", customer, status("c-1", "Succeeded", 5), true), ["complete"]);
@@ -274,10 +279,7 @@ test("a health verdict is signed like an outcome, recorded once the success is k
       requestedAt: now,
       updatedAt: now,
     });
-  const customer = await localSigningKey(pem(), "customer");
-  const forger = await localSigningKey(pem(), "forger");
-  const keys = receiptKeySet(receiptKeysSchema.parse(await publicKeySet([customer])));
-  const route = router(rt, durable, keys);
+  const { customer, forger, route } = await signers(rt, durable);
   for (const state of ["Healthy", "Unhealthy"] as const)
     assert.ok(Buffer.isBuffer((await sent(customer, status("h-0", state, 9))).body), `${state} is signed`);
 
